@@ -1,0 +1,1 @@
+"""The ledger: domain model and the one global eventsourcing application."""

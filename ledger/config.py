@@ -1,0 +1,103 @@
+"""Store configuration: turns a store URL and a cipher key into eventsourcing settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
+"""The embedded default store (DESIGN.md §7)."""
+
+DB_URL_ENV = "VALEDGER_DB"
+CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
+
+COMPRESSOR_TOPIC = "eventsourcing.compressor:ZlibCompressor"
+CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
+
+
+class ConfigurationError(ValueError):
+    """A store URL or setting that cannot be used."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where and how the one global log is persisted.
+
+    ``url`` is ``sqlite:///path`` or ``postgresql://user[:password]@host[:port]/dbname``
+    (``?host=/socket/dir`` selects a Unix socket). ``cipher_key`` is a base64 AES key
+    (16, 24 or 32 bytes); when given, stored event state is encrypted with AES-GCM.
+    """
+
+    url: str = DEFAULT_DB_URL
+    cipher_key: str | None = None
+    create_tables: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, url: str | None = None, cipher_key: str | None = None,
+                         create_tables: bool = True) -> StoreConfig:
+        """Returns a config from explicit values, falling back to VALEDGER_* variables."""
+        return cls(
+            url=url or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL,
+            cipher_key=cipher_key or os.environ.get(CIPHER_KEY_ENV) or None,
+            create_tables=create_tables,
+        )
+
+    @property
+    def is_postgres(self) -> bool:
+        """Returns True when the store is PostgreSQL."""
+        return urlparse(self.url).scheme in ("postgresql", "postgres")
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Returns the eventsourcing environment for this store."""
+        env = persistence_env(self.url)
+        env["COMPRESSOR_TOPIC"] = COMPRESSOR_TOPIC
+        if self.cipher_key:
+            env["CIPHER_TOPIC"] = CIPHER_TOPIC
+            env["CIPHER_KEY"] = self.cipher_key
+        env["CREATE_TABLE"] = "y" if self.create_tables else "n"
+        env.update(self.extra)
+        return env
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """Returns the PERSISTENCE_MODULE settings for a store URL."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells it.
+        path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
+        if parsed.netloc:
+            raise ConfigurationError(f"sqlite URL must have no host: {url!r}")
+        if not path:
+            raise ConfigurationError(f"sqlite URL has no file path: {url!r}")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parsed.query)
+        host = query.get("host", [parsed.hostname or "localhost"])[0]
+        dbname = unquote(parsed.path.lstrip("/"))
+        if not dbname:
+            raise ConfigurationError(f"postgresql URL has no database name: {url!r}")
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": host,
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise ConfigurationError(
+        f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host:port/db"
+    )

@@ -1,0 +1,1 @@
+"""Services layer: gRPC servicers, authorisation, CLI and server (composes ledger and verifier)."""

@@ -1,0 +1,14 @@
+"""Entry point of the `valedger` console script."""
+
+from __future__ import annotations
+
+from services.cli import db as _db  # noqa: F401  (registers commands)
+from services.cli.app import app
+
+
+def main() -> None:
+    """Runs the `valedger` command line."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,91 @@
+"""Shared fixtures: the store under test, SQLite and a real PostgreSQL.
+
+PostgreSQL comes from ``POSTGRES_*`` settings when ``POSTGRES_HOST`` is set; otherwise a
+throwaway server is started from the ``pgserver`` wheel once per test session. Each test
+gets its own fresh database, so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+
+class PostgresServer:
+    """Connection facts of a PostgreSQL server the tests may create databases on."""
+
+    def __init__(self, host: str, port: int, user: str, password: str) -> None:
+        self.host, self.port, self.user, self.password = host, port, user, password
+
+    def admin_conninfo(self, dbname: str = "postgres") -> str:
+        """Returns a libpq conninfo string for one database."""
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} dbname={dbname}"
+        )
+
+    def create_database(self) -> str:
+        """Creates a fresh database and returns its name."""
+        name = "t_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def url(self, dbname: str) -> str:
+        """Returns the valedger store URL of one database."""
+        auth = quote(self.user) + (":" + quote(self.password) if self.password else "")
+        if self.host.startswith("/"):
+            return f"postgresql://{auth}@:{self.port}/{dbname}?host={quote(self.host)}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Returns the configured PostgreSQL, or a throwaway one from pgserver."""
+    if os.environ.get("POSTGRES_HOST"):
+        yield PostgresServer(
+            os.environ["POSTGRES_HOST"],
+            int(os.environ.get("POSTGRES_PORT", "5432")),
+            os.environ.get("POSTGRES_USER", "postgres"),
+            os.environ.get("POSTGRES_PASSWORD", ""),
+        )
+        return
+    import pgserver
+
+    pgdata = Path(tempfile.mkdtemp(prefix="valedger-pg-"))
+    server: Any = pgserver.get_server(pgdata, cleanup_mode="delete")
+    uri = server.get_uri()
+    socket_dir = uri.split("host=", 1)[1]
+    try:
+        yield PostgresServer(socket_dir, 5432, "postgres", "")
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Returns a fresh, empty store URL: once for SQLite, once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.url(server.create_database())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """Returns a fresh SQLite store URL."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """Returns a fresh PostgreSQL store URL."""
+    return postgres_server.url(postgres_server.create_database())

@@ -1,0 +1,1 @@
+"""Mining-proof verifier: a pure library that imports nothing else of valedger."""
