@@ -7,13 +7,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 
-.PHONY: demo test lint typecheck pytest proto bench clean
+.PHONY: demo test lint lint-proto typecheck pytest proto bench clean
+
+# buf (protobuf lint, curl) comes from npm, pinned exactly in package.json / package-lock.json.
+BUF    := node_modules/.bin/buf
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(BUF)
 
 demo: $(STAMP)
 	$(BIN)/valedger demo --workdir $(DEMO_DIR)
@@ -24,13 +31,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(BUF)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+lint-proto: $(BUF)
+	$(BUF) lint
+
+# Regenerate the Python stubs of proto/ into services/generated (checked by a test).
+proto: $(STAMP)
+	$(BIN)/python -m services.codegen
+
+test: lint lint-proto typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
