@@ -1,0 +1,642 @@
+"""The ledger: one eventsourcing Application, so the whole national record has one order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+
+from ledger.config import StoreConfig
+from ledger.domain.alert import Alert
+from ledger.domain.base import LedgerAggregate, utc
+from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
+from ledger.domain.meter_reading import MeterReading
+from ledger.domain.output_report import OutputReport
+from ledger.domain.participant import Participant, ParticipantKind
+from ledger.domain.policy import POLICY_ID, Policy, PolicyView, validate
+from ledger.domain.trade import Trade, TradeRequest
+from ledger.errors import InvalidRequest, NotFound, RuleViolation, amount
+from ledger.indexes import AlertIndex, LicenceIndex
+from ledger.receipts import Receipt, TradeReceipt, TradeStatus
+from ledger.trading import (
+    TradeBatch,
+    TradeBlocked,
+    TradeDesk,
+    replayed,
+    trade_receipt,
+    validate_trade,
+)
+from ledger.validation import (
+    check_after,
+    check_country,
+    check_efficiency_floor,
+    check_hex,
+    check_request_id,
+    check_text,
+    event_time,
+    non_negative,
+    optional_time,
+    positive,
+)
+
+A = TypeVar("A", bound=Aggregate)
+
+MAX_CONFLICT_RETRIES = 20
+
+
+class Ledger(Application[UUID]):
+    """Every aggregate of valedger in one application: one log, one total order.
+
+    Commands take a client ``request_id`` (a retry returns the first result and records
+    nothing) and ``at``, the event's own UTC time (default: now); rule checks use ``at``.
+    """
+
+    name = "valedger"
+
+    def __init__(self, config: StoreConfig | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.config = config or StoreConfig.from_environment()
+        merged = self.config.eventsourcing_env()
+        merged.update(env or {})
+        super().__init__(env=merged)
+        self.licences = self.construct_licence_index()
+        self.alerts = self.construct_alert_index()
+        self.desk = self.construct_trade_desk()
+
+    # ----------------------------------------------------------------- construction hooks
+
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        # The store is configured by StoreConfig alone: ambient POSTGRES_* or
+        # PERSISTENCE_MODULE variables must not redirect a ledger to another store.
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
+    def construct_licence_index(self) -> LicenceIndex:
+        """Returns the read model of licences by participant and meter."""
+        return LicenceIndex(self)
+
+    def construct_trade_desk(self) -> TradeDesk:
+        """Returns the trade rules."""
+        return TradeDesk()
+
+    def construct_alert_index(self) -> AlertIndex:
+        """Returns the read model of alerts."""
+        return AlertIndex(self)
+
+    # ------------------------------------------------------------------------- plumbing
+
+    def find(self, aggregate_id: UUID) -> Any | None:
+        """Returns the current aggregate, or None when nothing has that id."""
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def get_typed(self, aggregate_id: UUID, cls: type[A], kind: str) -> A:
+        """Returns the aggregate of type ``cls``, or raises NotFound."""
+        aggregate = self.find(aggregate_id)
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, aggregate_id)
+        return aggregate
+
+    def retrying(self, attempt: Callable[[], Any]) -> Any:
+        """Returns ``attempt()``, re-run after optimistic-concurrency conflicts."""
+        for _ in range(MAX_CONFLICT_RETRIES - 1):
+            try:
+                return attempt()
+            except RecordConflictError:
+                continue
+        return attempt()
+
+    def _create(self, cls: type[LedgerAggregate], aggregate_id: UUID,
+                build: Callable[[], Sequence[Aggregate]]) -> Receipt:
+        """Creates an aggregate (plus companions) unless the request already did."""
+
+        def attempt() -> Receipt:
+            existing = self.find(aggregate_id)
+            if existing is not None:
+                if not isinstance(existing, cls):
+                    raise InvalidRequest("request_id", "already used for another command")
+                return Receipt(aggregate_id, 1, replayed=True)
+            aggregates = build()
+            self.save(*aggregates)
+            return Receipt(aggregate_id, 1)
+
+        return cast(Receipt, self.retrying(attempt))
+
+    def _mutate(self, aggregate_id: UUID, cls: type[A], kind: str, request_id: str,
+                change: Callable[[A], None]) -> Receipt:
+        """Applies ``change`` to an aggregate unless ``request_id`` already did."""
+
+        def attempt() -> Receipt:
+            aggregate = self.get_typed(aggregate_id, cls, kind)
+            seen = cast(LedgerAggregate, aggregate).version_of_request(request_id)
+            if seen is not None:
+                return Receipt(aggregate_id, seen, replayed=True)
+            change(aggregate)
+            self.save(aggregate)
+            return Receipt(aggregate_id, aggregate.version)
+
+        check_request_id(request_id)
+        return cast(Receipt, self.retrying(attempt))
+
+    def policy_at(self, at: datetime) -> PolicyView:
+        """Returns the policy in force at ``at``."""
+        return PolicyView(cast(Policy | None, self.find(POLICY_ID)), at)
+
+    # ----------------------------------------------------------------- participants
+
+    def register_participant(
+        self,
+        request_id: str,
+        kind: str,
+        legal_name: str,
+        tax_id: str,
+        country: str,
+        beneficial_owners: Iterable[str] = (),
+        offshore_links: Iterable[str] = (),
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Registers a participant; returns its receipt (id derived from the request id)."""
+        check_request_id(request_id)
+        if kind not in ParticipantKind.__members__:
+            raise InvalidRequest("kind", f"must be ENTERPRISE or INDIVIDUAL, got {kind!r}")
+        check_text("legal_name", legal_name)
+        check_text("tax_id", tax_id)
+        check_country("country", country)
+        owners, links = list(beneficial_owners), list(offshore_links)
+        when = event_time(at)
+
+        def build() -> list[Aggregate]:
+            return [Participant(request_id=request_id, at=when, kind=kind,
+                                legal_name=legal_name.strip(), tax_id=tax_id.strip(),
+                                country=country, beneficial_owners=owners,
+                                offshore_links=links)]
+
+        return self._create(Participant, Participant.create_id(request_id), build)
+
+    def approve_participant(self, request_id: str, participant_id: UUID,
+                            at: datetime | None = None) -> Receipt:
+        """Approves a registered participant."""
+        when = event_time(at)
+
+        def change(p: Participant) -> None:
+            if p.deregistered_at is not None:
+                raise RuleViolation("PARTICIPANT_DEREGISTERED",
+                                    f"participant {p.id} was deregistered")
+            if p.approved_at is not None:
+                raise RuleViolation("ALREADY_APPROVED", f"participant {p.id} is already approved")
+            p.approve(request_id=request_id, at=when)
+
+        return self._mutate(participant_id, Participant, "participant", request_id, change)
+
+    def register_key(self, request_id: str, participant_id: UUID, key_id: str,
+                     public_key: bytes, at: datetime | None = None) -> Receipt:
+        """Registers an Ed25519 public key (32 bytes) the participant signs with."""
+        check_text("key_id", key_id)
+        if len(public_key) != 32:
+            raise InvalidRequest("public_key", f"Ed25519 keys are 32 bytes, got {len(public_key)}")
+        when = event_time(at)
+
+        def change(p: Participant) -> None:
+            if key_id in p.keys:
+                raise RuleViolation("KEY_ID_IN_USE", f"key id {key_id!r} is already registered")
+            p.register_key(request_id=request_id, at=when, key_id=key_id,
+                           public_key=public_key.hex())
+
+        return self._mutate(participant_id, Participant, "participant", request_id, change)
+
+    def revoke_key(self, request_id: str, participant_id: UUID, key_id: str,
+                   at: datetime | None = None) -> Receipt:
+        """Revokes a participant's key from ``at`` on."""
+        when = event_time(at)
+
+        def change(p: Participant) -> None:
+            key = p.keys.get(key_id)
+            if key is None:
+                raise NotFound("key", key_id)
+            if key.revoked_at is not None:
+                raise RuleViolation("KEY_ALREADY_REVOKED", f"key {key_id!r} is already revoked")
+            p.revoke_key(request_id=request_id, at=when, key_id=key_id)
+
+        return self._mutate(participant_id, Participant, "participant", request_id, change)
+
+    def suspend_participant(self, request_id: str, participant_id: UUID, reason: str,
+                            until: datetime | None = None,
+                            at: datetime | None = None) -> Receipt:
+        """Suspends a participant from ``at`` until ``until`` (or until reinstated)."""
+        check_text("reason", reason)
+        when, end = event_time(at), optional_time(until)
+        check_after("until", end, when)
+        return self._mutate(
+            participant_id, Participant, "participant", request_id,
+            lambda p: p.suspend(request_id=request_id, at=when, reason=reason, until=end))
+
+    def reinstate_participant(self, request_id: str, participant_id: UUID,
+                              at: datetime | None = None) -> Receipt:
+        """Ends a participant's current suspension at ``at``."""
+        when = event_time(at)
+
+        def change(p: Participant) -> None:
+            if p.suspensions.covering(when) is None:
+                raise RuleViolation("NOT_SUSPENDED", f"participant {p.id} is not suspended")
+            p.reinstate(request_id=request_id, at=when)
+
+        return self._mutate(participant_id, Participant, "participant", request_id, change)
+
+    def deregister_participant(self, request_id: str, participant_id: UUID, reason: str,
+                               at: datetime | None = None) -> Receipt:
+        """Deregisters a participant from ``at`` on."""
+        check_text("reason", reason)
+        when = event_time(at)
+
+        def change(p: Participant) -> None:
+            if p.deregistered_at is not None:
+                raise RuleViolation("PARTICIPANT_DEREGISTERED", f"{p.id} is already deregistered")
+            p.deregister(request_id=request_id, at=when, reason=reason)
+
+        return self._mutate(participant_id, Participant, "participant", request_id, change)
+
+    def get_participant(self, participant_id: UUID) -> Participant:
+        """Returns a participant, or raises NotFound."""
+        return self.get_typed(participant_id, Participant, "participant")
+
+    # -------------------------------------------------------------------- licences
+
+    def _require_active_participant(self, participant_id: UUID, at: datetime) -> Participant:
+        participant = self.get_participant(participant_id)
+        standing = participant.standing_at(at)
+        if standing is not None:
+            raise RuleViolation("PARTICIPANT_NOT_ACTIVE",
+                                f"participant {participant_id} is {standing} at {at.isoformat()}",
+                                {"participant": participant_id, "at": at.isoformat()})
+        return participant
+
+    def grant_mining_licence(
+        self,
+        request_id: str,
+        participant_id: UUID,
+        region: str,
+        grid_zone: str,
+        meter_id: str,
+        power_mw: Decimal,
+        efficiency_jth: Decimal,
+        coinbase_tags: Iterable[str],
+        valid_from: datetime,
+        valid_until: datetime,
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Grants a mining licence; refuses efficiency better than the policy floor."""
+        check_request_id(request_id)
+        for name, text in (("region", region), ("grid_zone", grid_zone), ("meter_id", meter_id)):
+            check_text(name, text)
+        power, efficiency = positive("power_mw", power_mw), positive(
+            "efficiency_jth", efficiency_jth)
+        tags = [check_hex("coinbase_tags", tag) for tag in coinbase_tags]
+        start, end, when = utc(valid_from), utc(valid_until), event_time(at)
+        check_after("valid_until", end, start)
+
+        def build() -> list[Aggregate]:
+            self._require_active_participant(participant_id, when)
+            check_efficiency_floor(self.policy_at(when), efficiency)
+            owner = self.licences.licence_for_meter(meter_id)
+            if owner is not None:
+                raise RuleViolation("METER_IN_USE",
+                                    f"meter {meter_id!r} already belongs to licence {owner}")
+            return [MiningLicence(
+                request_id=request_id, at=when, participant_id=participant_id, region=region,
+                grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
+                efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
+                valid_until=end)]
+
+        return self._create(MiningLicence, MiningLicence.create_id(request_id), build)
+
+    def amend_mining_capacity(self, request_id: str, licence_id: UUID, power_mw: Decimal,
+                              efficiency_jth: Decimal, effective_from: datetime | None = None,
+                              at: datetime | None = None) -> Receipt:
+        """Amends licensed power and declared efficiency from ``effective_from`` on."""
+        power = positive("power_mw", power_mw)
+        efficiency = positive("efficiency_jth", efficiency_jth)
+        when = event_time(at)
+        effective = utc(effective_from) if effective_from else when
+
+        def change(licence: MiningLicence) -> None:
+            if licence.revoked_at is not None:
+                raise RuleViolation("LICENCE_REVOKED", f"licence {licence.id} is revoked")
+            check_efficiency_floor(self.policy_at(effective), efficiency)
+            licence.amend_capacity(request_id=request_id, at=when, power_mw=power,
+                                   efficiency_jth=efficiency, effective_from=effective)
+
+        return self._mutate(licence_id, MiningLicence, "mining licence", request_id, change)
+
+    def grant_exchange_licence(self, request_id: str, participant_id: UUID,
+                               services: Iterable[str], valid_from: datetime,
+                               valid_until: datetime, at: datetime | None = None) -> Receipt:
+        """Grants a licence to operate as a virtual-asset service provider."""
+        check_request_id(request_id)
+        offered = [check_text("services", s) for s in services]
+        if not offered:
+            raise InvalidRequest("services", "at least one service is required")
+        start, end, when = utc(valid_from), utc(valid_until), event_time(at)
+        check_after("valid_until", end, start)
+
+        def build() -> list[Aggregate]:
+            self._require_active_participant(participant_id, when)
+            return [ExchangeLicence(request_id=request_id, at=when,
+                                    participant_id=participant_id, services=offered,
+                                    valid_from=start, valid_until=end)]
+
+        return self._create(ExchangeLicence, ExchangeLicence.create_id(request_id), build)
+
+    def suspend_licence(self, request_id: str, licence_id: UUID, reason: str,
+                        until: datetime | None = None, at: datetime | None = None) -> Receipt:
+        """Suspends a licence from ``at`` until ``until`` (or until reinstated)."""
+        check_text("reason", reason)
+        when, end = event_time(at), optional_time(until)
+        check_after("until", end, when)
+
+        def change(licence: Licence) -> None:
+            if licence.revoked_at is not None:
+                raise RuleViolation("LICENCE_REVOKED", f"licence {licence.id} is revoked")
+            licence.suspend(request_id=request_id, at=when, reason=reason, until=end)
+
+        return self._mutate(licence_id, Licence, "licence", request_id, change)
+
+    def reinstate_licence(self, request_id: str, licence_id: UUID,
+                          at: datetime | None = None) -> Receipt:
+        """Ends a licence's current suspension at ``at``."""
+        when = event_time(at)
+
+        def change(licence: Licence) -> None:
+            if licence.revoked_at is not None:
+                raise RuleViolation("LICENCE_REVOKED", f"licence {licence.id} is revoked")
+            if licence.suspensions.covering(when) is None:
+                raise RuleViolation("NOT_SUSPENDED", f"licence {licence.id} is not suspended")
+            licence.reinstate(request_id=request_id, at=when)
+
+        return self._mutate(licence_id, Licence, "licence", request_id, change)
+
+    def revoke_licence(self, request_id: str, licence_id: UUID, reason: str,
+                       at: datetime | None = None) -> Receipt:
+        """Revokes a licence from ``at`` on, for good."""
+        check_text("reason", reason)
+        when = event_time(at)
+
+        def change(licence: Licence) -> None:
+            if licence.revoked_at is not None:
+                raise RuleViolation("LICENCE_REVOKED", f"licence {licence.id} is already revoked")
+            licence.revoke(request_id=request_id, at=when, reason=reason)
+
+        return self._mutate(licence_id, Licence, "licence", request_id, change)
+
+    def expire_licences(self, request_id: str, at: datetime | None = None) -> list[Receipt]:
+        """Records ``Expired`` for every licence whose validity ended by ``at``."""
+        check_request_id(request_id)
+        when = event_time(at)
+        receipts = []
+        for licence_id in self.licences.all_ids():
+            licence = self.get_typed(licence_id, Licence, "licence")
+            if licence.expired_at is None and licence.revoked_at is None \
+                    and licence.valid_until <= when:
+                receipts.append(self._mutate(
+                    licence_id, Licence, "licence", request_id,
+                    lambda lic: lic.expire(request_id=request_id, at=when)))
+        return receipts
+
+    def get_licence(self, licence_id: UUID) -> Licence:
+        """Returns a mining or exchange licence, or raises NotFound."""
+        return self.get_typed(licence_id, Licence, "licence")
+
+    def get_mining_licence(self, licence_id: UUID) -> MiningLicence:
+        """Returns a mining licence, or raises NotFound."""
+        return self.get_typed(licence_id, MiningLicence, "mining licence")
+
+    def get_exchange_licence(self, licence_id: UUID) -> ExchangeLicence:
+        """Returns an exchange licence, or raises NotFound."""
+        return self.get_typed(licence_id, ExchangeLicence, "exchange licence")
+
+    def list_licences(self, participant_id: UUID | None = None,
+                      kind: type[Licence] = Licence) -> list[Licence]:
+        """Returns licences in grant order, optionally of one participant or kind."""
+        ids = self.licences.all_ids(participant_id)
+        found = (self.get_typed(i, Licence, "licence") for i in ids)
+        return [licence for licence in found if isinstance(licence, kind)]
+
+    def require_active_licence(self, licence_id: UUID, cls: type[A], at: datetime) -> A:
+        """Returns the licence when it and its holder are active at ``at``; else raises."""
+        licence = self.get_typed(licence_id, cls, "licence")
+        assert isinstance(licence, Licence)
+        standing = licence.standing_at(at)
+        if standing is not None:
+            raise RuleViolation("LICENCE_NOT_ACTIVE",
+                                f"licence {licence_id} is {standing} at {at.isoformat()}",
+                                {"licence": licence_id, "at": at.isoformat()})
+        self._require_active_participant(licence.participant_id, at)
+        return licence
+
+    # ------------------------------------------------------------------ mining reports
+
+    def report_output(
+        self,
+        request_id: str,
+        licence_id: UUID,
+        period_start: datetime,
+        period_end: datetime,
+        asset: str,
+        amount_mined: Decimal,
+        wallets: Iterable[str],
+        sold_through_exchange: Decimal,
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Records a miner's output report; a sale share below policy raises an alert."""
+        check_request_id(request_id)
+        start, end, when = utc(period_start), utc(period_end), event_time(at)
+        check_after("period_end", end, start)
+        check_text("asset", asset)
+        mined = non_negative("amount", amount_mined)
+        sold = non_negative("sold_through_exchange", sold_through_exchange)
+        if sold > mined:
+            raise InvalidRequest("sold_through_exchange",
+                                 f"{amount(sold)} is more than the amount mined {amount(mined)}")
+        wallet_list = [check_text("wallets", w) for w in wallets]
+        report_id = OutputReport.create_id(request_id)
+        alert_id = Alert.create_id(request_id, "SALE_SHARE_SHORTFALL", report_id)
+
+        def attempt() -> Receipt:
+            alert = self.find(alert_id)
+            if isinstance(alert, Alert):  # the first attempt was refused: refuse again
+                raise RuleViolation("SALE_SHARE_SHORTFALL", alert.message, alert.figures)
+            if self.find(report_id) is not None:
+                return Receipt(report_id, 1, replayed=True)
+            licence = self.require_active_licence(licence_id, MiningLicence, when)
+            share = self.policy_at(when).decimal("mandatory_sale_share")
+            required = mined * share
+            if sold < required:
+                figures = {"amount": amount(mined), "sold_through_exchange": amount(sold),
+                           "required_share": amount(share), "required": amount(required)}
+                message = (f"mandatory sale share {amount(share * 100)}% not met: sold "
+                           f"{amount(sold)} of {amount(mined)} {asset} through exchanges, "
+                           f"{amount(required)} required")
+                self.save(Alert(request_id=request_id, at=when, kind="SALE_SHARE_SHORTFALL",
+                                subject_id=report_id, participant_id=licence.participant_id,
+                                message=message, evidence=[], figures=figures))
+                raise RuleViolation("SALE_SHARE_SHORTFALL", message, figures)
+            self.save(OutputReport(
+                request_id=request_id, at=when, licence_id=licence_id,
+                participant_id=licence.participant_id, period_start=start, period_end=end,
+                asset=asset, amount=mined, wallets=wallet_list, sold_through_exchange=sold))
+            return Receipt(report_id, 1)
+
+        return cast(Receipt, self.retrying(attempt))
+
+    def record_meter_reading(self, request_id: str, meter_id: str, period_start: datetime,
+                             period_end: datetime, kwh: Decimal,
+                             at: datetime | None = None) -> Receipt:
+        """Records a site meter reading; the meter must belong to a mining licence."""
+        check_request_id(request_id)
+        check_text("meter_id", meter_id)
+        start, end, when = utc(period_start), utc(period_end), event_time(at)
+        check_after("period_end", end, start)
+        energy = non_negative("kwh", kwh)
+
+        def build() -> list[Aggregate]:
+            licence_id = self.licences.licence_for_meter(meter_id)
+            if licence_id is None:
+                raise NotFound("meter", meter_id)
+            return [MeterReading(request_id=request_id, at=when, meter_id=meter_id,
+                                 licence_id=licence_id, period_start=start, period_end=end,
+                                 kwh=energy)]
+
+        return self._create(MeterReading, MeterReading.create_id(request_id), build)
+
+    # ------------------------------------------------------------------------- trades
+
+    def record_trade(self, request: TradeRequest) -> TradeReceipt:
+        """Records one trade; raises TradeBlocked (after recording it) when a rule blocks it."""
+        receipt = self.record_trades([request])[0]
+        if receipt.status is TradeStatus.BLOCKED:
+            raise TradeBlocked(receipt)
+        return receipt
+
+    def record_trades(self, requests: Sequence[TradeRequest]) -> list[TradeReceipt]:
+        """Records many trades in one transaction; returns one receipt per request.
+
+        Blocked trades are recorded as ``Trade.Blocked``; a request id seen before (in this
+        batch or earlier) returns the first result and records nothing.
+        """
+        for request in requests:
+            validate_trade(request)
+
+        def attempt() -> list[TradeReceipt]:
+            results: dict[str, TradeReceipt] = {}
+            try:
+                return self._decide_and_save(requests, results, check_existing=False)
+            except RecordConflictError:
+                # Some trade may exist already (a retry) or an account moved on: decide
+                # again against the store, replaying trades that exist.
+                return self._decide_and_save(requests, {}, check_existing=True)
+
+        return cast(list[TradeReceipt], self.retrying(attempt))
+
+    def _decide_and_save(self, requests: Sequence[TradeRequest],
+                         results: dict[str, TradeReceipt],
+                         check_existing: bool) -> list[TradeReceipt]:
+        batch = TradeBatch(self.find, {}, {})
+        policies: dict[datetime, PolicyView] = {}
+        policy = cast(Policy | None, self.find(POLICY_ID))
+        for request in requests:
+            if request.request_id in results:
+                first = results[request.request_id]
+                results.setdefault(request.request_id, first)
+                continue
+            if check_existing:
+                existing = self.find(request.trade_id())
+                if isinstance(existing, Trade):
+                    results[request.request_id] = trade_receipt(existing, replayed=True)
+                    continue
+            view = policies.setdefault(request.at, PolicyView(policy, request.at))
+            results[request.request_id] = self.desk.decide(request, view, batch)
+        self.save(*batch.changed.values())
+        receipts = []
+        seen: set[str] = set()
+        for request in requests:
+            receipt = results[request.request_id]
+            if request.request_id in seen and not receipt.replayed:
+                receipt = replayed(receipt)
+            seen.add(request.request_id)
+            receipts.append(receipt)
+        return receipts
+
+    # ---------------------------------------------------------------- policy & alerts
+
+    def set_policy(self, request_id: str, parameter: str, value: str,
+                   effective_from: datetime | None = None,
+                   at: datetime | None = None) -> Receipt:
+        """Sets a policy parameter from ``effective_from`` (default: now) on."""
+        check_request_id(request_id)
+        canonical = validate(parameter, value)
+        when = event_time(at)
+        effective = utc(effective_from) if effective_from else when
+
+        def attempt() -> Receipt:
+            policy = cast(Policy | None, self.find(POLICY_ID)) or Policy()
+            seen = policy.version_of_request(request_id)
+            if seen is not None:
+                return Receipt(POLICY_ID, seen, replayed=True)
+            policy.set(request_id=request_id, at=when, parameter=parameter, value=canonical,
+                       effective_from=effective)
+            self.save(policy)
+            return Receipt(POLICY_ID, policy.version)
+
+        return cast(Receipt, self.retrying(attempt))
+
+    def get_policy(self, parameter: str, at: datetime | None = None) -> str:
+        """Returns the value of a parameter in force at ``at`` (default: now)."""
+        view = self.policy_at(event_time(at))
+        try:
+            return view.text(parameter)
+        except KeyError:
+            raise InvalidRequest("parameter", f"unknown policy parameter {parameter!r}") from None
+
+    def raise_alert(self, request_id: str, kind: str, subject_id: UUID,
+                    participant_id: UUID | None, message: str, evidence: Iterable[str],
+                    figures: dict[str, str], at: datetime | None = None) -> Receipt:
+        """Raises an alert about ``subject_id`` (idempotent per request, kind and subject)."""
+        check_request_id(request_id)
+        when = event_time(at)
+        alert_id = Alert.create_id(request_id, kind, subject_id)
+        return self._create(Alert, alert_id, lambda: [Alert(
+            request_id=request_id, at=when, kind=kind, subject_id=subject_id,
+            participant_id=participant_id, message=message, evidence=list(evidence),
+            figures=dict(figures))])
+
+    def resolve_alert(self, request_id: str, alert_id: UUID, by: str, note: str,
+                      at: datetime | None = None) -> Receipt:
+        """Resolves an open alert with a note."""
+        check_text("by", by)
+        check_text("note", note)
+        when = event_time(at)
+
+        def change(alert: Alert) -> None:
+            if not alert.is_open:
+                raise RuleViolation("ALERT_ALREADY_RESOLVED", f"alert {alert.id} is resolved")
+            alert.resolve(request_id=request_id, at=when, by=by, note=note)
+
+        return self._mutate(alert_id, Alert, "alert", request_id, change)
+
+    def list_alerts(self, open_only: bool = False,
+                    participant_id: UUID | None = None) -> list[Alert]:
+        """Returns alerts in the order they were raised."""
+        alerts = [self.get_typed(i, Alert, "alert") for i in self.alerts.all_ids()]
+        return [a for a in alerts
+                if (not open_only or a.is_open)
+                and (participant_id is None or a.participant_id == participant_id)]
+
+

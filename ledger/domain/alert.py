@@ -1,0 +1,52 @@
+"""Alert: a compliance finding with its evidence and figures, until someone resolves it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate, derived_id
+
+
+class Alert(LedgerAggregate):
+    """Raised by a rule or a reconciliation; resolved by the regulator with a note."""
+
+    @staticmethod
+    def create_id(request_id: str, kind: str, subject_id: UUID) -> UUID:
+        return derived_id("Alert", request_id, kind, subject_id)
+
+    @event("Raised")
+    def __init__(
+        self,
+        request_id: str,
+        at: datetime,
+        kind: str,
+        subject_id: UUID,
+        participant_id: UUID | None,
+        message: str,
+        evidence: list[str],
+        figures: dict[str, str],
+    ) -> None:
+        self.raised_at = at
+        self.kind = kind
+        self.subject_id = subject_id
+        self.participant_id = participant_id
+        self.message = message
+        self.evidence = list(evidence)
+        self.figures = dict(figures)
+        self.resolved_at: datetime | None = None
+        self.resolved_by = ""
+        self.resolution_note = ""
+
+    @event("Resolved")
+    def resolve(self, request_id: str, at: datetime, by: str, note: str) -> None:
+        self.resolved_at = at
+        self.resolved_by = by
+        self.resolution_note = note
+
+    @property
+    def is_open(self) -> bool:
+        """Returns True until the alert is resolved."""
+        return self.resolved_at is None

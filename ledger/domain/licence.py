@@ -1,0 +1,173 @@
+"""Mining and exchange licences: grant, amend, suspend, reinstate, revoke, expire.
+
+Validity is a function of time, not a flag: every check asks whether the licence was
+active at the event's own time, so a report back-dated into a suspension is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import Intervals, LedgerAggregate, derived_id
+
+
+def hashrate_cap_ths(power_mw: Decimal, efficiency_jth: Decimal) -> Decimal:
+    """Returns the licensed hashrate cap in TH/s: MW × 10⁶ ÷ (J/TH)."""
+    return power_mw * Decimal(1_000_000) / efficiency_jth
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Licensed power and declared efficiency from ``effective_from`` on."""
+
+    effective_from: datetime
+    power_mw: Decimal
+    efficiency_jth: Decimal
+
+    @property
+    def hashrate_cap_ths(self) -> Decimal:
+        """Returns the hashrate cap this capacity allows, in TH/s."""
+        return hashrate_cap_ths(self.power_mw, self.efficiency_jth)
+
+
+class Licence(LedgerAggregate):
+    """Lifecycle shared by both kinds of licence."""
+
+    def _init_lifecycle(self, participant_id: UUID, valid_from: datetime,
+                        valid_until: datetime) -> None:
+        self.participant_id = participant_id
+        self.valid_from = valid_from
+        self.valid_until = valid_until
+        self.suspensions = Intervals()
+        self.suspension_reasons: list[str] = []
+        self.revoked_at: datetime | None = None
+        self.revocation_reason = ""
+        self.expired_at: datetime | None = None
+
+    @event("Suspended")
+    def suspend(self, request_id: str, at: datetime, reason: str, until: datetime | None) -> None:
+        self.suspensions.open(at, until)
+        self.suspension_reasons.append(reason)
+
+    @event("Reinstated")
+    def reinstate(self, request_id: str, at: datetime) -> None:
+        self.suspensions.close_at(at)
+
+    @event("Revoked")
+    def revoke(self, request_id: str, at: datetime, reason: str) -> None:
+        self.revoked_at = at
+        self.revocation_reason = reason
+
+    @event("Expired")
+    def expire(self, request_id: str, at: datetime) -> None:
+        self.expired_at = at
+
+    def standing_at(self, at: datetime) -> str | None:
+        """Returns why the licence is not active at ``at``, or None when it is."""
+        if at < self.valid_from:
+            return f"not yet valid (valid from {self.valid_from.isoformat()})"
+        if at >= self.valid_until:
+            return f"expired (valid until {self.valid_until.isoformat()})"
+        if self.revoked_at is not None and at >= self.revoked_at:
+            return f"revoked on {self.revoked_at.isoformat()}"
+        span = self.suspensions.covering(at)
+        if span is not None:
+            until = span[1].isoformat() if span[1] else "further notice"
+            return f"suspended from {span[0].isoformat()} until {until}"
+        return None
+
+    def is_active_at(self, at: datetime) -> bool:
+        """Returns True when the licence is active at ``at``."""
+        return self.standing_at(at) is None
+
+    def status_at(self, at: datetime) -> str:
+        """Returns ACTIVE, PENDING, SUSPENDED, REVOKED or EXPIRED at ``at``."""
+        if self.revoked_at is not None and at >= self.revoked_at:
+            return "REVOKED"
+        if at >= self.valid_until:
+            return "EXPIRED"
+        if at < self.valid_from:
+            return "PENDING"
+        if self.suspensions.covering(at) is not None:
+            return "SUSPENDED"
+        return "ACTIVE"
+
+
+class MiningLicence(Licence):
+    """A licence to mine at one site against an allocated power capacity."""
+
+    @staticmethod
+    def create_id(request_id: str) -> UUID:
+        return derived_id("MiningLicence", request_id)
+
+    @event("Granted")
+    def __init__(
+        self,
+        request_id: str,
+        at: datetime,
+        participant_id: UUID,
+        region: str,
+        grid_zone: str,
+        meter_id: str,
+        power_mw: Decimal,
+        efficiency_jth: Decimal,
+        coinbase_tags: list[str],
+        valid_from: datetime,
+        valid_until: datetime,
+    ) -> None:
+        self._init_lifecycle(participant_id, valid_from, valid_until)
+        self.region = region
+        self.grid_zone = grid_zone
+        self.meter_id = meter_id
+        self.coinbase_tags = list(coinbase_tags)
+        self.capacities = [Capacity(valid_from, power_mw, efficiency_jth)]
+
+    @event("CapacityAmended")
+    def amend_capacity(self, request_id: str, at: datetime, power_mw: Decimal,
+                       efficiency_jth: Decimal, effective_from: datetime) -> None:
+        self.capacities.append(Capacity(effective_from, power_mw, efficiency_jth))
+        self.capacities.sort(key=lambda c: c.effective_from)
+
+    def capacity_at(self, at: datetime) -> Capacity:
+        """Returns the capacity in force at ``at`` (the granted one before any amendment)."""
+        current = self.capacities[0]
+        for capacity in self.capacities:
+            if capacity.effective_from <= at:
+                current = capacity
+        return current
+
+    @property
+    def power_mw(self) -> Decimal:
+        """Returns the latest licensed power in MW."""
+        return self.capacities[-1].power_mw
+
+    @property
+    def efficiency_jth(self) -> Decimal:
+        """Returns the latest declared efficiency in J/TH."""
+        return self.capacities[-1].efficiency_jth
+
+
+class ExchangeLicence(Licence):
+    """A licence to operate as a virtual-asset service provider."""
+
+    @staticmethod
+    def create_id(request_id: str) -> UUID:
+        return derived_id("ExchangeLicence", request_id)
+
+    @event("Granted")
+    def __init__(
+        self,
+        request_id: str,
+        at: datetime,
+        participant_id: UUID,
+        services: list[str],
+        valid_from: datetime,
+        valid_until: datetime,
+    ) -> None:
+        self._init_lifecycle(participant_id, valid_from, valid_until)
+        self.services = list(services)

@@ -1,0 +1,43 @@
+"""OutputReport: what a licensed miner says it mined in a period, and where it went."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate, derived_id
+
+
+class OutputReport(LedgerAggregate):
+    """One report of mined output for a licence and period."""
+
+    @staticmethod
+    def create_id(request_id: str) -> UUID:
+        return derived_id("OutputReport", request_id)
+
+    @event("Reported")
+    def __init__(
+        self,
+        request_id: str,
+        at: datetime,
+        licence_id: UUID,
+        participant_id: UUID,
+        period_start: datetime,
+        period_end: datetime,
+        asset: str,
+        amount: Decimal,
+        wallets: list[str],
+        sold_through_exchange: Decimal,
+    ) -> None:
+        self.reported_at = at
+        self.licence_id = licence_id
+        self.participant_id = participant_id
+        self.period_start = period_start
+        self.period_end = period_end
+        self.asset = asset
+        self.amount = amount
+        self.wallets = list(wallets)
+        self.sold_through_exchange = sold_through_exchange

@@ -1,0 +1,160 @@
+"""Policy: every threshold the rules use, versioned as events with an effective time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate, derived_id
+from ledger.errors import InvalidRequest
+
+POLICY_ID = derived_id("Policy", "national")
+"""The one Policy aggregate of the ledger."""
+
+FX_PREFIX = "fx_usd."
+"""``fx_usd.EUR`` = how many USD one EUR is worth (USD itself is always 1)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A policy parameter: its default and the range its values must lie in."""
+
+    name: str
+    default: str
+    description: str
+    minimum: Decimal | None = Decimal(0)
+    maximum: Decimal | None = None
+    text: bool = False
+
+
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in [
+        Parameter("efficiency_floor_jth", "12", "best J/TH a licence may declare"),
+        Parameter("travel_rule_threshold_usd", "1000", "travel-rule data required at or above"),
+        Parameter("outflow_cap_usd", "50000",
+                  "outflow to foreign or self-hosted wallets per participant per month"),
+        Parameter("structuring_count", "3", "near-threshold transfers in the window that alert",
+                  minimum=Decimal(1)),
+        Parameter("structuring_window_hours", "24", "window of the structuring rule"),
+        Parameter("structuring_band_low", "0.90", "lower edge, as a share of the threshold",
+                  maximum=Decimal(1)),
+        Parameter("structuring_band_high", "0.99", "upper edge, as a share of the threshold",
+                  maximum=Decimal(1)),
+        Parameter("mandatory_sale_share", "0.50",
+                  "share of mined output to sell through licensed exchanges", maximum=Decimal(1)),
+        Parameter("capacity_tolerance", "0.05", "tolerance above licensed hashrate"),
+        Parameter("efficiency_min_jth", "12", "lowest plausible implied J/TH"),
+        Parameter("efficiency_max_jth", "40", "highest plausible implied J/TH"),
+        Parameter("network_difficulty", "100000000000000", "network difficulty feed",
+                  minimum=Decimal("1e-30")),
+        Parameter("block_subsidy", "3.125", "block subsidy, in coins"),
+        Parameter("mean_fees", "0.025", "mean fees per block, in coins"),
+        Parameter("home_country", "XX", "ISO 3166 code of this country", minimum=None,
+                  text=True),
+    ]
+}
+
+
+def validate(parameter: str, value: str) -> str:
+    """Returns the canonical text of ``value`` for ``parameter``, or raises InvalidRequest."""
+    if parameter.startswith(FX_PREFIX):
+        currency = parameter[len(FX_PREFIX):]
+        if not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+            raise InvalidRequest("parameter", f"bad currency code in {parameter!r}")
+        spec = Parameter(parameter, "", "USD value of one unit", minimum=Decimal("1e-30"))
+    else:
+        try:
+            spec = PARAMETERS[parameter]
+        except KeyError:
+            known = ", ".join(sorted(PARAMETERS))
+            raise InvalidRequest(
+                "parameter", f"unknown policy parameter {parameter!r} (known: {known}, "
+                f"{FX_PREFIX}CCY)") from None
+    if spec.text:
+        if not value or not value.strip():
+            raise InvalidRequest("value", f"{parameter} must not be empty")
+        return value.strip()
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise InvalidRequest("value", f"{parameter} must be a decimal number, got {value!r}")\
+            from None
+    if not number.is_finite():
+        raise InvalidRequest("value", f"{parameter} must be finite")
+    if spec.minimum is not None and number < spec.minimum:
+        raise InvalidRequest("value", f"{parameter} must be at least {spec.minimum}")
+    if spec.maximum is not None and number > spec.maximum:
+        raise InvalidRequest("value", f"{parameter} must be at most {spec.maximum}")
+    return str(number)
+
+
+@dataclass(frozen=True)
+class PolicyValue:
+    """One versioned value of a parameter."""
+
+    parameter: str
+    value: str
+    effective_from: datetime
+    version: int
+
+
+class Policy(LedgerAggregate):
+    """The national policy: a history of parameter values, each effective from a time."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return POLICY_ID
+
+    @event("Created")
+    def __init__(self) -> None:
+        self.history: dict[str, list[PolicyValue]] = {}
+
+    @event("Set")
+    def set(self, request_id: str, at: datetime, parameter: str, value: str,
+            effective_from: datetime) -> None:
+        values = self.history.setdefault(parameter, [])
+        values.append(PolicyValue(parameter, value, effective_from, self.version + 1))
+        values.sort(key=lambda v: (v.effective_from, v.version))
+
+    def value_at(self, parameter: str, at: datetime) -> str | None:
+        """Returns the value of ``parameter`` in force at ``at``, or None if never set."""
+        current = None
+        for value in self.history.get(parameter, []):
+            if value.effective_from <= at:
+                current = value.value
+        return current
+
+
+class PolicyView:
+    """Typed read access to the policy in force at one time, with defaults."""
+
+    def __init__(self, policy: Policy | None, at: datetime) -> None:
+        self.policy = policy
+        self.at = at
+
+    def text(self, parameter: str) -> str:
+        """Returns the value in force, else the default."""
+        value = self.policy.value_at(parameter, self.at) if self.policy else None
+        if value is not None:
+            return value
+        if parameter in PARAMETERS:
+            return PARAMETERS[parameter].default
+        if parameter == FX_PREFIX + "USD":
+            return "1"
+        raise KeyError(parameter)
+
+    def decimal(self, parameter: str) -> Decimal:
+        """Returns a numeric value in force, else its default."""
+        return Decimal(self.text(parameter))
+
+    def usd_rate(self, currency: str) -> Decimal | None:
+        """Returns the USD value of one unit of ``currency``, or None when unknown."""
+        try:
+            return self.decimal(FX_PREFIX + currency)
+        except KeyError:
+            return None

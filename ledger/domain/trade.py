@@ -1,0 +1,165 @@
+"""Trade: a trade an exchange records, or a blocked attempt that stays on the record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from ledger.domain.base import LedgerAggregate, derived_id
+
+TRAVEL_RULE_FIELDS = (
+    "originator_name",
+    "originator_account",
+    "originator_id",
+    "beneficiary_name",
+    "beneficiary_account",
+)
+"""Travel-rule data required at or above the threshold (FATF Recommendation 16)."""
+
+
+class WalletKind(Enum):
+    """Where the asset is delivered."""
+
+    HOSTED = "HOSTED"
+    SELF_HOSTED = "SELF_HOSTED"
+
+
+@dataclass(frozen=True)
+class TradeRequest:
+    """A trade as an exchange submits it (already parsed; amounts as Decimal)."""
+
+    request_id: str
+    exchange_licence_id: UUID
+    exchange_trade_id: str
+    asset: str
+    quantity: Decimal
+    price: Decimal
+    quote_currency: str
+    buyer_id: UUID
+    seller_id: UUID
+    counterparty_vasp: str
+    counterparty_country: str
+    wallet_kind: WalletKind
+    at: datetime
+    travel_rule: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def notional(self) -> Decimal:
+        """Returns quantity × price in the quote currency."""
+        return self.quantity * self.price
+
+    def trade_id(self) -> UUID:
+        """Returns the deterministic id of the trade this request records."""
+        return Trade.id_for(self.request_id)
+
+    def event_fields(self, value_usd: Decimal) -> dict[str, Any]:
+        """Returns the fields both trade events carry."""
+        return {
+            "request_id": self.request_id,
+            "at": self.at,
+            "exchange_licence_id": self.exchange_licence_id,
+            "exchange_trade_id": self.exchange_trade_id,
+            "asset": self.asset,
+            "quantity": self.quantity,
+            "price": self.price,
+            "quote_currency": self.quote_currency,
+            "value_usd": value_usd,
+            "buyer_id": self.buyer_id,
+            "seller_id": self.seller_id,
+            "counterparty_vasp": self.counterparty_vasp,
+            "counterparty_country": self.counterparty_country,
+            "wallet_kind": self.wallet_kind.value,
+            "travel_rule": dict(self.travel_rule),
+        }
+
+
+class Trade(LedgerAggregate):
+    """A recorded trade, or a blocked one with the rule and the numbers."""
+
+    class Recorded(LedgerAggregate.Created):
+        request_id: str
+        at: datetime
+        exchange_licence_id: UUID
+        exchange_trade_id: str
+        asset: str
+        quantity: Decimal
+        price: Decimal
+        quote_currency: str
+        value_usd: Decimal
+        buyer_id: UUID
+        seller_id: UUID
+        counterparty_vasp: str
+        counterparty_country: str
+        wallet_kind: str
+        travel_rule: dict[str, str]
+
+    class Blocked(Recorded):
+        rule: str
+        message: str
+        figures: dict[str, str]
+
+    def __init__(
+        self,
+        request_id: str,
+        at: datetime,
+        exchange_licence_id: UUID,
+        exchange_trade_id: str,
+        asset: str,
+        quantity: Decimal,
+        price: Decimal,
+        quote_currency: str,
+        value_usd: Decimal,
+        buyer_id: UUID,
+        seller_id: UUID,
+        counterparty_vasp: str,
+        counterparty_country: str,
+        wallet_kind: str,
+        travel_rule: dict[str, str],
+        rule: str = "",
+        message: str = "",
+        figures: dict[str, str] | None = None,
+    ) -> None:
+        self.at = at
+        self.exchange_licence_id = exchange_licence_id
+        self.exchange_trade_id = exchange_trade_id
+        self.asset = asset
+        self.quantity = quantity
+        self.price = price
+        self.quote_currency = quote_currency
+        self.value_usd = value_usd
+        self.buyer_id = buyer_id
+        self.seller_id = seller_id
+        self.counterparty_vasp = counterparty_vasp
+        self.counterparty_country = counterparty_country
+        self.wallet_kind = WalletKind(wallet_kind)
+        self.travel_rule = dict(travel_rule)
+        self.rule = rule
+        self.message = message
+        self.figures = dict(figures or {})
+
+    @staticmethod
+    def id_for(request_id: str) -> UUID:
+        """Returns the trade id of a request id."""
+        return derived_id("Trade", request_id)
+
+    @classmethod
+    def record(cls, request: TradeRequest, value_usd: Decimal) -> Trade:
+        """Returns a new recorded trade."""
+        return cls._create(cls.Recorded, id=request.trade_id(),
+                           **request.event_fields(value_usd))
+
+    @classmethod
+    def block(cls, request: TradeRequest, value_usd: Decimal, rule: str, message: str,
+              figures: dict[str, str]) -> Trade:
+        """Returns a new blocked trade that keeps the attempt on the record."""
+        return cls._create(cls.Blocked, id=request.trade_id(), rule=rule, message=message,
+                           figures=figures, **request.event_fields(value_usd))
+
+    @property
+    def is_blocked(self) -> bool:
+        """Returns True when a rule blocked this trade."""
+        return bool(self.rule)

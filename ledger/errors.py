@@ -1,0 +1,49 @@
+"""Typed domain errors: each names the rule it enforces and the numbers involved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger raises on purpose."""
+
+
+class InvalidRequest(LedgerError):
+    """A malformed request: nothing is recorded (gRPC INVALID_ARGUMENT)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(LedgerError):
+    """A request names something the ledger does not hold (gRPC NOT_FOUND)."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key} not found")
+        self.kind = kind
+        self.key = str(key)
+
+
+class RuleViolation(LedgerError):
+    """A well-formed request that breaks a business rule (gRPC FAILED_PRECONDITION).
+
+    ``rule`` is an UPPER_SNAKE name, ``figures`` the numbers that broke it, as strings.
+    """
+
+    def __init__(self, rule: str, message: str, figures: Mapping[str, object] | None = None):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.figures: dict[str, str] = {k: str(v) for k, v in (figures or {}).items()}
+
+
+def amount(value: Decimal | int) -> str:
+    """Returns an amount with thousands separators and no exponent, e.g. ``48,200.5``."""
+    text = f"{Decimal(value):,f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

@@ -1,0 +1,110 @@
+"""In-process read models that follow the notification log for a few event topics.
+
+They are rebuilt from the log on start and advanced incrementally before each query, so
+every server process sharing one store sees the same answers without a table of its own.
+They suit the small populations they index (licences, alerts), not the trade stream.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.utils import get_topic
+
+from ledger.domain.alert import Alert
+from ledger.domain.licence import ExchangeLicence, MiningLicence
+
+
+class LogReader(Protocol):
+    """What a read model needs of the application: its recorder and mapper."""
+
+    recorder: ApplicationRecorder
+    mapper: Mapper[UUID]
+
+
+class TopicFollower:
+    """Calls ``handle`` for every decoded event of ``event_classes``, in log order."""
+
+    page_size = 1000
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[Any],
+        event_classes: Sequence[type[Any]],
+        handle: Callable[[int, Any], None],
+    ) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self.topics = [get_topic(cls) for cls in event_classes]
+        self.handle = handle
+        self.position = 0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Handles every matching event recorded since the last refresh."""
+        with self._lock:
+            while True:
+                notifications = self.recorder.select_notifications(
+                    start=self.position,
+                    limit=self.page_size,
+                    topics=self.topics,
+                    inclusive_of_start=False,
+                )
+                for notification in notifications:
+                    self.handle(notification.id, self.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                if len(notifications) < self.page_size:
+                    return
+
+
+class LicenceIndex:
+    """Licences by participant and by meter, followed from the log's grant events."""
+
+    def __init__(self, ledger: LogReader) -> None:
+        self._ids: list[UUID] = []
+        self._by_participant: dict[UUID, list[UUID]] = {}
+        self._by_meter: dict[str, UUID] = {}
+        self._follower = TopicFollower(ledger.recorder, ledger.mapper,
+                                       [cast(Any, MiningLicence).Granted,
+                                        cast(Any, ExchangeLicence).Granted],
+                                       self._handle)
+
+    def _handle(self, _position: int, event: Any) -> None:
+        self._ids.append(event.originator_id)
+        self._by_participant.setdefault(event.participant_id, []).append(event.originator_id)
+        meter_id = getattr(event, "meter_id", None)
+        if meter_id is not None:
+            self._by_meter[meter_id] = event.originator_id
+
+    def all_ids(self, participant_id: UUID | None = None) -> list[UUID]:
+        """Returns licence ids in grant order, optionally of one participant."""
+        self._follower.refresh()
+        if participant_id is None:
+            return list(self._ids)
+        return list(self._by_participant.get(participant_id, []))
+
+    def licence_for_meter(self, meter_id: str) -> UUID | None:
+        """Returns the mining licence a meter belongs to, or None."""
+        self._follower.refresh()
+        return self._by_meter.get(meter_id)
+
+
+class AlertIndex:
+    """Alert ids in the order they were raised."""
+
+    def __init__(self, ledger: LogReader) -> None:
+        self._ids: list[UUID] = []
+        self._follower = TopicFollower(ledger.recorder, ledger.mapper, [cast(Any, Alert).Raised],
+                                       lambda _pos, event: self._ids.append(event.originator_id))
+
+    def all_ids(self) -> list[UUID]:
+        """Returns every alert id."""
+        self._follower.refresh()
+        return list(self._ids)
+
+
