@@ -1,0 +1,152 @@
+"""Server settings: a TOML file, overridden by ``VALEDGER_*`` variables, overridden by flags.
+
+Every setting has one name used in all three places: the TOML key ``[section] key`` maps to
+the variable ``VALEDGER_<SECTION>_<KEY>`` (upper case); two short aliases are kept for the
+most used ones (``VALEDGER_DB`` and ``VALEDGER_CIPHER_KEY``). ``ops/README.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "VALEDGER_CONFIG"
+ALIASES = {"VALEDGER_DB": ("store", "url"), "VALEDGER_CIPHER_KEY": ("store", "cipher_key")}
+
+
+class SettingsError(ValueError):
+    """A configuration file or variable that cannot be used."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the log lives and how its state is protected."""
+
+    url: str = "sqlite:///./var/ledger.db"
+    cipher_key: str = ""
+    cipher_key_file: str = ""
+    create_tables: bool = False
+
+    def resolved_cipher_key(self) -> str | None:
+        """Returns the cipher key, read from ``cipher_key_file`` when that is set."""
+        if self.cipher_key_file:
+            return Path(self.cipher_key_file).read_text().strip() or None
+        return self.cipher_key or None
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The gRPC endpoint and its transport security."""
+
+    listen: str = "127.0.0.1:50051"
+    insecure: bool = False
+    ca_cert: str = ""
+    cert: str = ""
+    key: str = ""
+    max_message_bytes: int = 64 * 1024 * 1024
+    metrics_listen: str = ""
+    log_level: str = "INFO"
+    grace_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The audit log's checkpoint signer."""
+
+    origin: str = "valedger.example/ledger"
+    signing_key_file: str = ""
+    checkpoint_every_records: int = 1000
+    checkpoint_every_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    """The mining-proof verifier."""
+
+    backend: str = "auto"
+    max_shares_per_batch: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a valedger process."""
+
+    store: StoreSettings = field(default_factory=StoreSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    verifier: VerifierSettings = field(default_factory=VerifierSettings)
+
+    def overridden(self, section: str, **values: Any) -> Settings:
+        """Returns a copy with the given non-None values of one section replaced."""
+        given = {k: v for k, v in values.items() if v is not None}
+        if not given:
+            return self
+        return replace(self, **{section: replace(getattr(self, section), **given)})
+
+
+def _convert(section: str, key: str, raw: Any, target: type[Any] | str) -> Any:
+    kind = target if isinstance(target, str) else target.__name__
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on", "y"):
+                return True
+            if text in ("0", "false", "no", "off", "n", ""):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"[{section}] {key}: expected {kind}, got {raw!r}") from None
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None
+                  ) -> Settings:
+    """Returns settings from the TOML file (``path`` or ``$VALEDGER_CONFIG``) and variables."""
+    env = os.environ if environ is None else environ
+    values: dict[str, dict[str, Any]] = {}
+    file = path or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if file is not None:
+        try:
+            document = tomllib.loads(Path(file).read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {file} is not valid TOML: {exc}") from None
+        for section, table in document.items():
+            if not isinstance(table, dict):
+                raise SettingsError(f"{file}: top-level key {section!r} must be a [section]")
+            values[section] = dict(table)
+    sections = {f.name: f.default_factory() for f in fields(Settings)
+                if callable(f.default_factory)}
+    for name, value in env.items():
+        if name in ALIASES:
+            section, key = ALIASES[name]
+            values.setdefault(section, {})[key] = value
+            continue
+        for section in sections:
+            prefix = f"VALEDGER_{section.upper()}_"
+            if name.startswith(prefix):
+                values.setdefault(section, {})[name[len(prefix):].lower()] = value
+    settings = Settings()
+    for section, table in values.items():
+        if section not in sections:
+            raise SettingsError(f"unknown section [{section}] (known: {', '.join(sections)})")
+        known = {f.name: f.type for f in fields(sections[section])}
+        converted = {}
+        for key, raw in table.items():
+            if key not in known:
+                raise SettingsError(f"unknown setting [{section}] {key} "
+                                    f"(known: {', '.join(sorted(known))})")
+            converted[key] = _convert(section, key, raw, known[key])
+        settings = settings.overridden(section, **converted)
+    return settings
