@@ -210,12 +210,9 @@ def verify_consistency(
     """Checks that the tree (new_size, new_root) extends (old_size, old_root).
 
     Follows RFC 9162 §2.1.4.2. As in transparency-dev/merkle, a proof from the empty tree is
-    refused as meaningless; callers treat size 0 as consistent with everything.
+    refused as meaningless; callers treat size 0 as consistent with everything. Equal sizes
+    need an empty proof and equal roots.
     """
-    _check_hash("first root", old_root)
-    _check_hash("second root", new_root)
-    for p in proof:
-        _check_hash("proof hash", p)
     if new_size < old_size:
         raise ProofError(f"second size {new_size} is smaller than first size {old_size}")
     if old_size <= 0:
@@ -228,6 +225,10 @@ def verify_consistency(
         return
     if not proof:
         raise ProofError("consistency proof is empty")
+    _check_hash("first root", old_root)
+    _check_hash("second root", new_root)
+    for p in proof:
+        _check_hash("proof hash", p)
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)

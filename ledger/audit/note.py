@@ -54,11 +54,11 @@ def key_id(name: str, public_key: bytes) -> bytes:
     ).digest()[:4]
 
 
-def _b64decode(text: str, what: str) -> bytes:
+def _b64decode(text: str, what: str, error: type[NoteError] = NoteError) -> bytes:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise NoteError(f"{what} is not valid base64") from None
+        raise error(f"{what} is not valid base64") from None
     return raw
 
 
@@ -90,12 +90,12 @@ class NoteVerifier:
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
         """Returns the verifier described by a verifier key string."""
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise KeyFormatError("a verifier key has the form name+hex(keyid)+base64(key)")
         name, hex_id, material = parts
         check_key_name(name)
-        raw = _b64decode(material, "verifier key material")
+        raw = _b64decode(material, "verifier key material", KeyFormatError)
         if len(raw) != 1 + ED25519_KEY_SIZE or raw[0] != SIG_TYPE_ED25519:
             raise KeyFormatError("verifier key is not an Ed25519 (type 0x01) key")
         verifier = cls(name, raw[1:])
@@ -144,11 +144,11 @@ class NoteSigner:
         text = skey.strip()
         if not text.startswith(PRIVATE_KEY_PREFIX):
             raise KeyFormatError("a signer key starts with PRIVATE+KEY+")
-        parts = text[len(PRIVATE_KEY_PREFIX) :].split("+")
+        parts = text[len(PRIVATE_KEY_PREFIX) :].split("+", 2)
         if len(parts) != 3:
             raise KeyFormatError("a signer key has the form PRIVATE+KEY+name+hex(id)+base64")
         name, hex_id, material = parts
-        raw = _b64decode(material, "signer key material")
+        raw = _b64decode(material, "signer key material", KeyFormatError)
         if len(raw) != 1 + ED25519_KEY_SIZE or raw[0] != SIG_TYPE_ED25519:
             raise KeyFormatError("signer key is not an Ed25519 (type 0x01) key")
         signer = cls(name, raw[1:])

@@ -1,0 +1,60 @@
+"""tlog-checkpoint bodies: exact text, strict parsing, signature and origin checks."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ledger.audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from ledger.audit.note import NoteError, NoteSigner
+
+# Body of the example in c2sp.org/tlog-checkpoint.
+SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+
+
+def test_spec_body_roundtrips():
+    cp = Checkpoint.from_text(SPEC_BODY)
+    assert cp.origin == "example.com/behind-the-sofa"
+    assert cp.size == 20852163
+    assert cp.root_hash == base64.b64decode("CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=")
+    assert cp.to_text() == SPEC_BODY
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a\n1\n", "a\n01\n" + "A" * 43 + "=\n", "a\n-1\nAAAA\n", "a\n1\nAAAA\n",
+     "a\n1\n" + "A" * 43 + "=", "\n1\n" + "A" * 43 + "=\n", "a\n1\n" + "A" * 43 + "=\n\n",
+     "a\n١\n" + "A" * 43 + "=\n"],
+)
+def test_malformed_bodies_are_rejected(text):
+    with pytest.raises(CheckpointError):
+        Checkpoint.from_text(text)
+
+
+def test_sign_and_open():
+    signer = NoteSigner.generate("valedger.test/log")
+    cp = Checkpoint("valedger.test/log", 5, b"\x07" * 32)
+    signed = sign_checkpoint(cp, signer)
+    assert signed.note.startswith(cp.to_text() + "\n\u2014 valedger.test/log ")
+    opened = open_checkpoint(signed.note, signer.verifier)
+    assert opened.checkpoint == cp
+
+
+def test_wrong_origin_and_wrong_key_rejected():
+    signer = NoteSigner.generate("valedger.test/log")
+    other = NoteSigner.generate("valedger.test/log")
+    signed = sign_checkpoint(Checkpoint("elsewhere.test/log", 1, b"\x00" * 32), signer)
+    with pytest.raises(CheckpointError, match="origin"):
+        open_checkpoint(signed.note, signer.verifier)
+    assert open_checkpoint(signed.note, signer.verifier, origin="elsewhere.test/log")
+    with pytest.raises(NoteError):
+        open_checkpoint(signed.note, other.verifier, origin="elsewhere.test/log")
+    forged = signed.note.replace("\n1\n", "\n2\n")
+    with pytest.raises(NoteError):
+        open_checkpoint(forged, signer.verifier, origin="elsewhere.test/log")
