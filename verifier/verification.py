@@ -1,0 +1,243 @@
+"""Verifying a proof batch: per-share verdicts, hashes, block candidates and proved work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verifier.backends import Backend, select_backend
+from verifier.batch import ProofBatch
+from verifier.config import VerifierConfig
+from verifier.packed import (
+    HASH_FLAG_HASHED,
+    HASH_FLAG_NETWORK,
+    HASH_FLAG_SHARE,
+    hashable_mask,
+)
+from verifier.target import T1
+from verifier.verdicts import NTIME_WINDOW_SECONDS, Verdict
+from verifier.work import WorkTally
+
+AlreadyAccepted = AbstractSet[bytes] | Callable[[Sequence[bytes]], Collection[bytes]]
+"""Hashes accepted earlier for the same licence: a set, or a function that is given the
+candidate hashes (internal byte order) and returns those among them already accepted, so
+a persistent index can answer one batched query."""
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    """The outcome for one share."""
+
+    index: int
+    job_id: str
+    verdict: Verdict
+    hash: bytes  # internal byte order; all zero when the share could not be hashed
+    block_candidate: bool
+    work: int  # credited work: the job's share work when ACCEPTED, else 0
+
+    @property
+    def hash_hex(self) -> str:
+        """Returns the hash in display order (byte-reversed, as block explorers show it)."""
+        return self.hash[::-1].hex()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Returns the result as JSON-ready values."""
+        return {
+            "index": self.index,
+            "job_id": self.job_id,
+            "verdict": self.verdict.name,
+            "hash": self.hash_hex,
+            "block_candidate": self.block_candidate,
+            "work": self.work,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class VerificationResult:
+    """Per-share verdicts (codes), hashes and block-candidate flags, with totals."""
+
+    batch: ProofBatch
+    backend: str
+    verdicts: np.ndarray  # uint8 Verdict codes, shape (N,)
+    hashes: np.ndarray  # uint8, shape (N, 32), internal byte order
+    block_candidates: np.ndarray  # bool, shape (N,)
+    tally: WorkTally
+
+    @property
+    def accepted_work(self) -> int:
+        """Returns the total work of accepted shares, in hashes (exact)."""
+        return self.tally.work
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Returns the number of shares per verdict name (every verdict, zeros included)."""
+        counts = np.bincount(self.verdicts, minlength=len(Verdict))
+        return {v.name: int(counts[v.value]) for v in Verdict}
+
+    @property
+    def accepted_mask(self) -> np.ndarray:
+        """Returns a bool array marking the ACCEPTED shares."""
+        return self.verdicts == Verdict.ACCEPTED
+
+    def accepted_hashes(self) -> list[bytes]:
+        """Returns the hashes of accepted shares (to remember for duplicate detection)."""
+        rows = self.hashes[self.accepted_mask]
+        return [bytes(r) for r in rows]
+
+    @property
+    def ntime_range(self) -> tuple[int, int] | None:
+        """Returns (min, max) ntime of the accepted shares, or None when none was accepted."""
+        ntime = self.batch.packed.shares["ntime"][self.accepted_mask]
+        if ntime.size == 0:
+            return None
+        return int(ntime.min()), int(ntime.max())
+
+    def share(self, index: int) -> ShareResult:
+        """Returns the result of one share."""
+        verdict = Verdict(int(self.verdicts[index]))
+        job = int(self.batch.packed.shares["job"][index])
+        work = self.batch.jobs[job].share_work if verdict is Verdict.ACCEPTED else 0
+        return ShareResult(
+            index=index,
+            job_id=self.batch.share_job_id(index),
+            verdict=verdict,
+            hash=bytes(self.hashes[index]),
+            block_candidate=bool(self.block_candidates[index]),
+            work=work,
+        )
+
+    def shares(self) -> Iterator[ShareResult]:
+        """Yields the result of every share, in submission order."""
+        for i in range(len(self.verdicts)):
+            yield self.share(i)
+
+    def summary(self) -> dict[str, Any]:
+        """Returns the totals as JSON-ready values."""
+        return {
+            "shares": int(self.verdicts.shape[0]),
+            "counts": self.counts,
+            "accepted_work": self.accepted_work,
+            "block_candidates": int(self.block_candidates.sum()),
+            "ntime_range": list(self.ntime_range) if self.ntime_range else None,
+            "backend": self.backend,
+        }
+
+
+def verify_batch(
+    batch: ProofBatch,
+    *,
+    coinbase_tags: Sequence[bytes] | None = None,
+    already_accepted: AlreadyAccepted | None = None,
+    backend: Backend | None = None,
+    config: VerifierConfig | None = None,
+) -> VerificationResult:
+    """Returns the verification of every share of a batch.
+
+    ``coinbase_tags`` are the licence's tags: a job is tagged when any of them occurs in
+    its coinb1 or coinb2. Without them the batch's own ``coinbase_tag`` is used, and
+    without that no tag is required.
+    """
+    backend = backend or select_backend(config)
+    packed = batch.packed
+    n = len(packed)
+    computed = backend.hash_shares(packed)
+    hashes, flags = computed.hashes, computed.flags
+    shares, jobs = packed.shares, packed.jobs
+
+    tags = list(coinbase_tags) if coinbase_tags is not None else (
+        [batch.coinbase_tag] if batch.coinbase_tag is not None else []
+    )
+    tagged = np.array(
+        [not tags or any(job.has_tag(t) for t in tags) for job in batch.jobs], dtype=bool
+    )
+
+    job = shares["job"]
+    known = job >= 0
+    safe = np.where(known, job, 0)
+    hashable = hashable_mask(packed)
+    if not np.array_equal(hashable, (flags & HASH_FLAG_HASHED) != 0):
+        raise RuntimeError(f"backend {backend.name} hashed a different set of shares")
+    verdicts = np.full(n, Verdict.ACCEPTED, dtype=np.uint8)
+    if jobs.shape[0]:
+        job_rows = jobs[safe]
+        mask = job_rows["version_mask"]
+        job_ntime = job_rows["ntime"].astype(np.int64)
+        share_ntime = shares["ntime"].astype(np.int64)
+        # Lowest precedence first, so each higher-precedence fault overwrites.
+        verdicts[(flags & HASH_FLAG_SHARE) == 0] = Verdict.LOW_DIFFICULTY
+        verdicts[~tagged[safe]] = Verdict.UNTAGGED_COINBASE
+        ntime_bad = (share_ntime < job_ntime) | (share_ntime > job_ntime + NTIME_WINDOW_SECONDS)
+        verdicts[ntime_bad] = Verdict.NTIME_OUT_OF_RANGE
+        verdicts[(shares["version_bits"] & ~mask) != 0] = Verdict.BAD_VERSION_BITS
+        verdicts[known & ~hashable] = Verdict.BAD_EXTRANONCE2_SIZE
+    verdicts[~known] = Verdict.UNKNOWN_JOB
+
+    _mark_duplicates(verdicts, hashes, already_accepted)
+
+    block = ((flags & HASH_FLAG_NETWORK) != 0) & (
+        (verdicts == Verdict.ACCEPTED) | (verdicts == Verdict.LOW_DIFFICULTY)
+    )
+    accepted = verdicts == Verdict.ACCEPTED
+    per_job = np.bincount(job[accepted], minlength=jobs.shape[0]).tolist()
+    works = [j.share_work for j in batch.jobs]
+    tally = WorkTally(
+        shares=int(accepted.sum()),
+        work=sum(c * w for c, w in zip(per_job, works, strict=True)),
+        work_squared=sum(c * w * w for c, w in zip(per_job, works, strict=True)),
+    )
+    return VerificationResult(batch, backend.name, verdicts, hashes, block, tally)
+
+
+def _mark_duplicates(
+    verdicts: np.ndarray, hashes: np.ndarray, already_accepted: AlreadyAccepted | None
+) -> None:
+    """Marks DUPLICATE: repeats of a hash within the batch, and hashes accepted before."""
+    candidates = np.nonzero(verdicts == Verdict.ACCEPTED)[0]
+    if candidates.size == 0:
+        return
+    keys = np.ascontiguousarray(hashes[candidates]).view(np.dtype((np.void, 32))).ravel()
+    _, first = np.unique(keys, return_index=True)
+    repeat = np.ones(candidates.size, dtype=bool)
+    repeat[first] = False
+    verdicts[candidates[repeat]] = Verdict.DUPLICATE
+    if already_accepted is None:
+        return
+    firsts = np.sort(first)
+    unique_hashes = [bytes(hashes[candidates[i]]) for i in firsts.tolist()]
+    if callable(already_accepted):
+        seen = set(already_accepted(unique_hashes))
+    else:
+        seen = {h for h in unique_hashes if h in already_accepted}
+    if seen:
+        again = [h in seen for h in unique_hashes]
+        verdicts[candidates[firsts[np.array(again, dtype=bool)]]] = Verdict.DUPLICATE
+
+
+def check_headers(
+    headers: np.ndarray | Sequence[bytes],
+    targets: int | Sequence[int],
+    backend: Backend | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (hashes, meets-target) for raw 80-byte headers against integer targets."""
+    backend = backend or select_backend()
+    if not isinstance(headers, np.ndarray):
+        headers = np.frombuffer(b"".join(headers), dtype=np.uint8).reshape(-1, 80)
+    if headers.ndim != 2 or headers.shape[1] != 80:
+        raise ValueError("headers must be 80 bytes each")
+    if isinstance(targets, int):
+        tgt = np.frombuffer(targets.to_bytes(32, "little"), dtype=np.uint8)
+    else:
+        tgt = np.frombuffer(
+            b"".join(t.to_bytes(32, "little") for t in targets), dtype=np.uint8
+        ).reshape(-1, 32)
+    return backend.check_headers(headers, tgt)
+
+
+def achieved_difficulty(hash_le: bytes) -> float:
+    """Returns T1 / hash for a hash in internal byte order (inf for an all-zero hash)."""
+    value = int.from_bytes(hash_le, "little")
+    return float("inf") if value == 0 else T1 / value
