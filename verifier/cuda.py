@@ -74,10 +74,10 @@ class CudaBackend:
     name = "cuda"
 
     def __init__(self) -> None:
+        module = _module()  # raises CudaUnavailable before anything imports CuPy
         import cupy
 
         self._cp = cupy
-        module = _module()
         self._verify = module.get_function("verify_shares")
         self._check = module.get_function("check_headers")
 
