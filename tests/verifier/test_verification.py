@@ -310,7 +310,8 @@ def random_batches(draw: st.DrawFn) -> dict[str, Any]:
             "nonce": draw(st.integers(0, 2**32 - 1)),
             "version_bits": draw(st.sampled_from([0, 0x2000, 0x1, 0x1FFFE000])),
         })
-    if shares and draw(st.booleans()):
+    repeat: bool = draw(st.booleans())
+    if shares and repeat:
         shares.append(dict(shares[0]))
     batch: dict[str, Any] = {"jobs": jobs, "shares": shares}
     if draw(st.booleans()):
