@@ -1,0 +1,173 @@
+"""The audit log of one store: follower, proofs, checkpoints and proof bundles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
+from ledger.audit.leaf import encode_leaf
+from ledger.audit.merkle import (
+    ProofError,
+    consistency_plan,
+    inclusion_plan,
+    plan_node_ids,
+)
+from ledger.audit.merkle import build_proof as _build
+from ledger.audit.note import NoteSigner
+from ledger.audit.proof_bundle import ProofBundle
+from ledger.audit.store import (
+    AuditStore,
+    AuditTransaction,
+    LeafRef,
+    StoredCheckpoint,
+    TreeState,
+)
+from ledger.errors import InvalidRequest, NotFound
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Leaf ``leaf_index`` with hash ``leaf_hash`` is in the tree of ``tree_size`` leaves."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """The tree of ``new_size`` leaves extends the tree of ``old_size`` leaves."""
+
+    old_size: int
+    new_size: int
+    hashes: tuple[bytes, ...]
+
+
+def parse_event_ref(text: str) -> tuple[UUID, int]:
+    """Returns (aggregate id, version) of ``AGGREGATE_ID:VERSION``."""
+    head, sep, tail = text.strip().rpartition(":")
+    if not sep:
+        raise InvalidRequest("event", "must be AGGREGATE_ID:VERSION")
+    try:
+        aggregate_id = UUID(head)
+    except ValueError:
+        raise InvalidRequest("event", f"{head!r} is not a UUID") from None
+    if not tail.isdigit() or len(tail) > 18:
+        raise InvalidRequest("event", f"version {tail!r} is not a positive integer")
+    return aggregate_id, int(tail)
+
+
+class AuditLog:
+    """Tamper-evident log over an application recorder (SQLite or PostgreSQL)."""
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        signer: NoteSigner | None = None,
+        origin: str | None = None,
+        policy: CheckpointPolicy | None = None,
+        create_tables: bool = True,
+        batch_size: int = 2000,
+    ) -> None:
+        self.recorder = recorder
+        self.store = AuditStore.for_recorder(recorder)
+        if create_tables:
+            self.store.create_tables()
+        self.follower = TreeFollower(
+            recorder, signer=signer, origin=origin, policy=policy, batch_size=batch_size,
+            store=self.store,
+        )
+
+    @property
+    def origin(self) -> str:
+        """Returns the checkpoint origin line."""
+        return self.follower.origin
+
+    def state(self) -> TreeState:
+        """Returns the follower's position and the tree's compact range."""
+        with self.store.read() as tx:
+            return tx.read_state()
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int | None = None) -> InclusionProof:
+        """Returns the proof of leaf ``leaf_index`` in the tree of ``tree_size`` leaves
+        (default: the current tree); O(log n) rows in two queries."""
+        with self.store.read() as tx:
+            size = tx.read_state().size if tree_size is None else tree_size
+            return self._inclusion(tx, leaf_index, size)
+
+    def _inclusion(self, tx: AuditTransaction, leaf_index: int, size: int) -> InclusionProof:
+        current = tx.read_state().size
+        if size > current:
+            raise InvalidRequest("tree_size", f"the tree has only {current} leaves")
+        try:
+            plan = inclusion_plan(leaf_index, size)
+        except ProofError as e:
+            raise InvalidRequest("leaf_index", str(e)) from None
+        ids = plan_node_ids(plan) | {(0, leaf_index)}
+        nodes = tx.get_nodes(ids)
+        if (0, leaf_index) not in nodes:
+            raise AuditIntegrityError(f"leaf {leaf_index} is missing from the audit tables")
+        try:
+            hashes = _build(plan, nodes)
+        except ProofError as e:
+            raise AuditIntegrityError(str(e)) from None
+        return InclusionProof(leaf_index, size, nodes[(0, leaf_index)], tuple(hashes))
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Returns the proof that the tree of ``new_size`` extends that of ``old_size``."""
+        with self.store.read() as tx:
+            current = tx.read_state().size
+            size = current if new_size is None else new_size
+            if size > current:
+                raise InvalidRequest("new_size", f"the tree has only {current} leaves")
+            try:
+                plan = consistency_plan(old_size, size)
+            except ProofError as e:
+                raise InvalidRequest("old_size", str(e)) from None
+            try:
+                hashes = _build(plan, tx.get_nodes(plan_node_ids(plan)))
+            except ProofError as e:
+                raise AuditIntegrityError(str(e)) from None
+            return ConsistencyProof(old_size, size, tuple(hashes))
+
+    def locate(self, originator_id: UUID | str, version: int) -> LeafRef:
+        """Returns where an event sits in the tree, or raises NotFound."""
+        with self.store.read() as tx:
+            ref = tx.find_leaf(originator_id, version)
+        if ref is None:
+            raise NotFound("audit leaf for event", f"{originator_id}:{version}")
+        return ref
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """Returns the newest signed checkpoint, or None."""
+        with self.store.read() as tx:
+            return tx.latest_checkpoint()
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Returns every signed checkpoint, oldest first."""
+        with self.store.read() as tx:
+            return tx.checkpoints()
+
+    def prove_event(self, originator_id: UUID | str, version: int) -> ProofBundle:
+        """Returns a tlog-proof bundle for one event, against the newest checkpoint that
+        covers it (signing one on demand when a key is configured and none does)."""
+        stored = self.recorder.select_events(originator_id, gt=version - 1, lte=version)
+        if not stored:
+            raise NotFound("event", f"{originator_id}:{version}")
+        record = stored[0]
+        leaf_data = encode_leaf(record.originator_id, record.originator_version, record.topic,
+                                record.state)
+        ref = self.locate(originator_id, version)
+        with self.store.read() as tx:
+            checkpoint = tx.checkpoint_covering(ref.leaf_index)
+        if checkpoint is None:
+            if self.follower.signer is None:
+                raise NotFound("signed checkpoint covering leaf", ref.leaf_index)
+            checkpoint = self.follower.checkpoint_now()
+        with self.store.read() as tx:
+            proof = self._inclusion(tx, ref.leaf_index, checkpoint.size)
+        return ProofBundle(leaf_data, ref.leaf_index, proof.hashes, checkpoint.note)

@@ -1,0 +1,466 @@
+"""The audit log's own tables, kept in the ledger's database (SQLite or PostgreSQL).
+
+``audit_state``       one row: tracking position (last integrated notification id) and the
+                      compact range (tree size + right-edge subtree hashes);
+``audit_leaves``      one row per leaf: leaf index, notification id, event key, leaf hash;
+``audit_nodes``       every completed perfect subtree above the leaves: (level, index, hash);
+``audit_checkpoints`` every signed checkpoint, never updated: sequence number, size, root,
+                      the signed note and the consistency proof from the previous one.
+
+The follower writes all of them in one transaction per batch. On PostgreSQL that
+transaction first takes a transaction-level advisory lock, so exactly one server advances
+the tree at a time; on SQLite ``BEGIN IMMEDIATE`` takes the database's write lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from ledger.audit.compact_range import CompactRange
+from ledger.audit.merkle import HASH_SIZE, NodeID
+
+STATE_TABLE = "audit_state"
+LEAVES_TABLE = "audit_leaves"
+NODES_TABLE = "audit_nodes"
+CHECKPOINTS_TABLE = "audit_checkpoints"
+
+ADVISORY_LOCK_KEY = 0x76616C6564676572  # "valedger": the key of the follower's lock
+"""Key of the PostgreSQL advisory lock that serialises tree advancement."""
+
+
+class AuditStoreError(RuntimeError):
+    """The audit tables are missing, unreadable, or contradict themselves."""
+
+
+@dataclass(frozen=True)
+class TreeState:
+    """Where the follower stands: the last integrated notification id and the tree."""
+
+    position: int
+    compact: CompactRange
+
+    @property
+    def size(self) -> int:
+        """Returns the number of leaves."""
+        return self.compact.size
+
+
+@dataclass(frozen=True)
+class LeafRef:
+    """Where one event sits in the tree."""
+
+    leaf_index: int
+    notification_id: int
+    originator_id: UUID | str
+    originator_version: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint as kept in ``audit_checkpoints``."""
+
+    seq: int
+    size: int
+    root_hash: bytes
+    note: str
+    consistency: tuple[bytes, ...]
+    created_at: str
+
+
+def split_hashes(blob: bytes) -> tuple[bytes, ...]:
+    """Returns the 32-byte hashes concatenated in ``blob``."""
+    if len(blob) % HASH_SIZE:
+        raise AuditStoreError("stored hash list has a length that is not a multiple of 32")
+    return tuple(bytes(blob[i : i + HASH_SIZE]) for i in range(0, len(blob), HASH_SIZE))
+
+
+class AuditTransaction(ABC):
+    """Reads and writes of the audit tables inside one database transaction."""
+
+    def __init__(self, store: AuditStore, cursor: Any) -> None:
+        self.store = store
+        self.cursor = cursor
+
+    def _q(self, sql: str) -> str:
+        return self.store.sql(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Runs one statement."""
+        self.cursor.execute(self._q(sql), params)
+
+    def fetchall(self) -> list[Any]:
+        """Returns the rows of the last statement as tuples."""
+        return [tuple(r.values()) if isinstance(r, dict) else tuple(r)
+                for r in self.cursor.fetchall()]
+
+    def read_state(self) -> TreeState:
+        """Returns the follower's position and compact range (empty tree when none)."""
+        self.execute(f"SELECT position, compact FROM {self.store.t(STATE_TABLE)} WHERE id = 1")
+        rows = self.fetchall()
+        if not rows:
+            return TreeState(0, CompactRange())
+        position, blob = rows[0]
+        try:
+            return TreeState(int(position), CompactRange.from_bytes(bytes(blob)))
+        except ValueError as e:
+            raise AuditStoreError(f"stored tree state is unreadable: {e}") from None
+
+    def write_state(self, state: TreeState) -> None:
+        """Stores the follower's position and compact range."""
+        self.execute(
+            f"INSERT INTO {self.store.t(STATE_TABLE)} (id, position, tree_size, compact) "
+            "VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position, "
+            "tree_size = excluded.tree_size, compact = excluded.compact",
+            (state.position, state.size, state.compact.to_bytes()),
+        )
+
+    @abstractmethod
+    def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
+        """Inserts (leaf_index, notification_id, originator_id, version, leaf_hash) rows."""
+
+    @abstractmethod
+    def insert_nodes(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
+        """Inserts (level, index, hash) rows of completed subtrees above the leaves."""
+
+    def get_nodes(self, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
+        """Returns the stored hashes of the given node ids (two queries)."""
+        wanted = set(ids)
+        leaves = sorted(i for lvl, i in wanted if lvl == 0)
+        inner = sorted((lvl, i) for lvl, i in wanted if lvl > 0)
+        found: dict[NodeID, bytes] = {}
+        if leaves:
+            marks = ",".join("?" * len(leaves))
+            self.execute(
+                f"SELECT leaf_index, leaf_hash FROM {self.store.t(LEAVES_TABLE)} "
+                f"WHERE leaf_index IN ({marks})", leaves,
+            )
+            found.update({(0, int(i)): bytes(h) for i, h in self.fetchall()})
+        if inner:
+            marks = ",".join("(?,?)" for _ in inner)
+            self.execute(
+                f"SELECT level, idx, hash FROM {self.store.t(NODES_TABLE)} "
+                f"WHERE (level, idx) IN ({marks})", [x for pair in inner for x in pair],
+            )
+            found.update({(int(lvl), int(i)): bytes(h) for lvl, i, h in self.fetchall()})
+        return found
+
+    def find_leaf(self, originator_id: UUID | str, version: int) -> LeafRef | None:
+        """Returns where the event ``originator_id:version`` sits, or None."""
+        self.execute(
+            f"SELECT leaf_index, notification_id, leaf_hash FROM {self.store.t(LEAVES_TABLE)} "
+            "WHERE originator_id = ? AND originator_version = ?",
+            (self.store.db_id(originator_id), version),
+        )
+        rows = self.fetchall()
+        if not rows:
+            return None
+        index, nid, h = rows[0]
+        return LeafRef(int(index), int(nid), originator_id, version, bytes(h))
+
+    def leaf_at(self, leaf_index: int) -> LeafRef | None:
+        """Returns the leaf at ``leaf_index``, or None."""
+        self.execute(
+            f"SELECT notification_id, originator_id, originator_version, leaf_hash "
+            f"FROM {self.store.t(LEAVES_TABLE)} WHERE leaf_index = ?", (leaf_index,),
+        )
+        rows = self.fetchall()
+        if not rows:
+            return None
+        nid, oid, version, h = rows[0]
+        return LeafRef(leaf_index, int(nid), self.store.py_id(oid), int(version), bytes(h))
+
+    def checkpoints(self, since_seq: int = 0) -> list[StoredCheckpoint]:
+        """Returns the stored checkpoints with ``seq > since_seq``, oldest first."""
+        self.execute(
+            f"SELECT seq, tree_size, root_hash, note, consistency, created_at "
+            f"FROM {self.store.t(CHECKPOINTS_TABLE)} WHERE seq > ? ORDER BY seq", (since_seq,),
+        )
+        return [self._checkpoint(r) for r in self.fetchall()]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """Returns the newest stored checkpoint, or None."""
+        self.execute(
+            f"SELECT seq, tree_size, root_hash, note, consistency, created_at "
+            f"FROM {self.store.t(CHECKPOINTS_TABLE)} ORDER BY seq DESC LIMIT 1"
+        )
+        rows = self.fetchall()
+        return self._checkpoint(rows[0]) if rows else None
+
+    def checkpoint_covering(self, leaf_index: int) -> StoredCheckpoint | None:
+        """Returns the newest checkpoint whose tree contains ``leaf_index``, or None."""
+        self.execute(
+            f"SELECT seq, tree_size, root_hash, note, consistency, created_at "
+            f"FROM {self.store.t(CHECKPOINTS_TABLE)} WHERE tree_size > ? "
+            "ORDER BY seq DESC LIMIT 1", (leaf_index,),
+        )
+        rows = self.fetchall()
+        return self._checkpoint(rows[0]) if rows else None
+
+    def insert_checkpoint(self, cp: StoredCheckpoint) -> None:
+        """Adds one checkpoint (rows are never updated)."""
+        self.execute(
+            f"INSERT INTO {self.store.t(CHECKPOINTS_TABLE)} "
+            "(seq, tree_size, root_hash, note, consistency, created_at) VALUES (?,?,?,?,?,?)",
+            (cp.seq, cp.size, cp.root_hash, cp.note, b"".join(cp.consistency), cp.created_at),
+        )
+
+    @staticmethod
+    def _checkpoint(row: Sequence[Any]) -> StoredCheckpoint:
+        seq, size, root, note, consistency, created = row
+        return StoredCheckpoint(int(seq), int(size), bytes(root), str(note),
+                                split_hashes(bytes(consistency)), str(created))
+
+
+class AuditStore(ABC):
+    """The audit tables next to an eventsourcing application recorder."""
+
+    placeholder = "?"
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.datastore: Any = cast(Any, recorder).datastore
+        self.events_table: str = cast(Any, recorder).events_table_name
+
+    @staticmethod
+    def for_recorder(recorder: ApplicationRecorder) -> AuditStore:
+        """Returns the store for a SQLite or PostgreSQL application recorder."""
+        module = type(recorder).__module__
+        if module.startswith("eventsourcing.sqlite"):
+            return SQLiteAuditStore(recorder)
+        if module.startswith("eventsourcing.postgres"):
+            return PostgresAuditStore(recorder)
+        raise AuditStoreError(f"the audit log needs SQLite or PostgreSQL, not {module}")
+
+    def sql(self, statement: str) -> str:
+        """Returns ``statement`` with this database's placeholders."""
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def t(self, table: str) -> str:
+        """Returns the qualified name of one of the audit tables."""
+        return table
+
+    @property
+    def events(self) -> str:
+        """Returns the qualified name of the stored events table."""
+        return self.t(self.events_table)
+
+    def db_id(self, originator_id: UUID | str) -> Any:
+        """Returns an originator id as the events table stores it."""
+        return originator_id
+
+    def py_id(self, value: Any) -> UUID | str:
+        """Returns the originator id of a stored value."""
+        return cast(UUID | str, value)
+
+    @abstractmethod
+    def create_table_statements(self) -> list[str]:
+        """Returns the CREATE statements of the audit tables."""
+
+    def create_tables(self) -> None:
+        """Creates the audit tables when they do not exist."""
+        with self.write(lock=False) as tx:
+            assert tx is not None
+            for statement in self.create_table_statements():
+                tx.cursor.execute(statement)
+
+    @abstractmethod
+    def write(self, lock: bool = True) -> contextlib.AbstractContextManager[
+        AuditTransaction | None
+    ]:
+        """Returns a write transaction, or None when another instance holds the lock."""
+
+    @abstractmethod
+    def read(self) -> contextlib.AbstractContextManager[AuditTransaction]:
+        """Returns a read-only transaction."""
+
+    @abstractmethod
+    def events_page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Returns stored records joined with their leaf rows, by notification id.
+
+        Each row: (notification_id, originator_id, originator_version, topic, state,
+        leaf_index or None, leaf_hash or None), for notification ids > ``after``.
+        """
+
+    def _events_page_sql(self, nid: str, topic: str = "e.topic", state: str = "e.state") -> str:
+        return (
+            f"SELECT e.{nid}, e.originator_id, e.originator_version, {topic}, {state}, "
+            f"l.leaf_index, l.leaf_hash FROM {self.events} e "
+            f"LEFT JOIN {self.t(LEAVES_TABLE)} l ON l.originator_id = e.originator_id "
+            "AND l.originator_version = e.originator_version "
+            f"WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?"
+        )
+
+
+class _SQLiteTransaction(AuditTransaction):
+    def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
+        self.cursor.executemany(
+            f"INSERT INTO {LEAVES_TABLE} (leaf_index, notification_id, originator_id, "
+            "originator_version, leaf_hash) VALUES (?,?,?,?,?)", rows,
+        )
+
+    def insert_nodes(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
+        self.cursor.executemany(
+            f"INSERT INTO {NODES_TABLE} (level, idx, hash) VALUES (?,?,?)", rows
+        )
+
+
+class SQLiteAuditStore(AuditStore):
+    """Audit tables in the ledger's SQLite file."""
+
+    def create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "position INTEGER NOT NULL, tree_size INTEGER NOT NULL, compact BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (leaf_index INTEGER PRIMARY KEY, "
+            "notification_id INTEGER NOT NULL, originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL, leaf_hash BLOB NOT NULL)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {LEAVES_TABLE}_event ON {LEAVES_TABLE} "
+            "(originator_id, originator_version)",
+            f"CREATE TABLE IF NOT EXISTS {NODES_TABLE} (level INTEGER NOT NULL, "
+            "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (seq INTEGER PRIMARY KEY, "
+            "tree_size INTEGER NOT NULL, root_hash BLOB NOT NULL, note TEXT NOT NULL, "
+            "consistency BLOB NOT NULL, created_at TEXT NOT NULL)",
+        ]
+
+    def db_id(self, originator_id: UUID | str) -> Any:
+        # eventsourcing's SQLite recorder stores UUIDs as 32 hex digits.
+        return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+    def py_id(self, value: Any) -> UUID | str:
+        return cast(Any, self.recorder).convert_originator_id(value)
+
+    @contextlib.contextmanager
+    def write(self, lock: bool = True) -> Iterator[AuditTransaction | None]:
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            # IMMEDIATE takes the write lock now, so the state we read cannot go stale.
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteTransaction(self, cursor)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[AuditTransaction]:
+        with self.datastore.get_connection(commit=False) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN")
+            try:
+                yield _SQLiteTransaction(self, cursor)
+            finally:
+                conn.rollback()
+
+    def events_page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        # Read topic and state as bytes: a row edited by hand may hold TEXT or bad UTF-8,
+        # which must show up as a changed record rather than crash the audit.
+        sql = self._events_page_sql(
+            "rowid", "CAST(e.topic AS BLOB)", "CAST(e.state AS BLOB)"
+        )
+        with self.read() as tx:
+            tx.execute(sql, (after, limit))
+            rows = tx.fetchall()
+        convert = self.py_id
+        return [
+            (r[0], convert(r[1]), r[2], bytes(r[3] or b"").decode("utf-8", "replace"),
+             bytes(r[4] or b""), r[5], r[6])
+            for r in rows
+        ]
+
+
+class _PostgresTransaction(AuditTransaction):
+    def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
+        with self.cursor.copy(
+            f"COPY {self.store.t(LEAVES_TABLE)} (leaf_index, notification_id, originator_id, "
+            "originator_version, leaf_hash) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_nodes(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
+        with self.cursor.copy(
+            f"COPY {self.store.t(NODES_TABLE)} (level, idx, hash) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+class PostgresAuditStore(AuditStore):
+    """Audit tables in the ledger's PostgreSQL database (same schema as the events)."""
+
+    placeholder = "%s"
+
+    def t(self, table: str) -> str:
+        schema = self.datastore.schema.replace('"', '""')
+        return f'"{schema}"."{table}"'
+
+    def create_table_statements(self) -> list[str]:
+        id_type = "uuid" if self.datastore.originator_id_type == "uuid" else "text"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.t(STATE_TABLE)} (id smallint PRIMARY KEY "
+            "CHECK (id = 1), position bigint NOT NULL, tree_size bigint NOT NULL, "
+            "compact bytea NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.t(LEAVES_TABLE)} (leaf_index bigint PRIMARY KEY, "
+            f"notification_id bigint NOT NULL, originator_id {id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, leaf_hash bytea NOT NULL)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {LEAVES_TABLE}_event ON {self.t(LEAVES_TABLE)} "
+            "(originator_id, originator_version)",
+            f"CREATE TABLE IF NOT EXISTS {self.t(NODES_TABLE)} (level smallint NOT NULL, "
+            "idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx))",
+            f"CREATE TABLE IF NOT EXISTS {self.t(CHECKPOINTS_TABLE)} (seq bigint PRIMARY KEY, "
+            "tree_size bigint NOT NULL, root_hash bytea NOT NULL, note text NOT NULL, "
+            "consistency bytea NOT NULL, created_at text NOT NULL)",
+        ]
+
+    def create_tables(self) -> None:
+        # Two servers starting together must not race on CREATE ... IF NOT EXISTS.
+        with self.write(lock=True, wait=True) as tx:
+            assert tx is not None
+            for statement in self.create_table_statements():
+                tx.cursor.execute(statement)
+
+    @contextlib.contextmanager
+    def write(self, lock: bool = True, wait: bool = False) -> Iterator[AuditTransaction | None]:
+        from psycopg.rows import tuple_row
+
+        with self.datastore.get_connection() as conn, conn.transaction():
+            cursor = conn.cursor(row_factory=tuple_row)
+            if lock:
+                if wait:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+                else:
+                    cursor.execute(
+                        "SELECT pg_try_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,)
+                    )
+                    row = cursor.fetchone()
+                    if not row or not row[0]:
+                        yield None
+                        return
+            yield _PostgresTransaction(self, cursor)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[AuditTransaction]:
+        from psycopg.rows import tuple_row
+
+        with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield _PostgresTransaction(self, cursor)
+
+    def events_page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        from psycopg.rows import tuple_row
+
+        with self.datastore.get_connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.execute(self.sql(self._events_page_sql("notification_id")), (after, limit))
+            return cursor.fetchall()

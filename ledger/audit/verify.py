@@ -1,0 +1,295 @@
+"""Offline verification of an audit stream (a live store or an export file).
+
+Trust comes only from the regulator's public key: every leaf and the whole tree are
+recomputed from the records, every checkpoint's signature and origin are checked, each
+checkpoint must be consistent with the previous one (by the consistency proof stored with
+it) and must sign exactly the root of the records that precede it. The follower's hints
+are used only to say *where* a fault is: a changed, deleted, inserted or reordered record.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ledger.audit.checkpoint import Checkpoint, open_checkpoint
+from ledger.audit.faults import Fault, FaultKind
+from ledger.audit.leaf import LeafFormatError, LeafRecord, decode_leaf
+from ledger.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
+from ledger.audit.note import NoteError, NoteVerifier
+from ledger.audit.replay import Replayer
+from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamRecord
+
+MAX_REPORTED = 1000
+"""At most this many faults of one kind are listed (all are counted)."""
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of one verification."""
+
+    source: str
+    records: int = 0
+    tree_root: bytes = EMPTY_ROOT
+    checkpoints_seen: int = 0
+    checkpoints_matched: int = 0
+    last_matched_size: int = 0
+    events_decoded: int = 0
+    aggregates_rebuilt: int = 0
+    faults: list[Fault] = field(default_factory=list)
+    fault_counts: dict[FaultKind, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Returns True when no fault was found."""
+        return not self.fault_counts
+
+    def add(self, fault: Fault) -> None:
+        """Records one fault (listing at most MAX_REPORTED of each kind)."""
+        n = self.fault_counts.get(fault.kind, 0)
+        self.fault_counts[fault.kind] = n + 1
+        if n < MAX_REPORTED:
+            self.faults.append(fault)
+
+
+def _event_of(data: bytes) -> str | None:
+    try:
+        return decode_leaf(data).event_id
+    except LeafFormatError:
+        return None
+
+
+def _longest_increasing(values: array[int]) -> set[int]:
+    """Returns the positions of one longest strictly increasing subsequence."""
+    tails: list[int] = []
+    tail_pos: list[int] = []
+    prev = [-1] * len(values)
+    for pos, v in enumerate(values):
+        k = bisect.bisect_left(tails, v)
+        if k == len(tails):
+            tails.append(v)
+            tail_pos.append(pos)
+        else:
+            tails[k] = v
+            tail_pos[k] = pos
+        prev[pos] = tail_pos[k - 1] if k else -1
+    keep: set[int] = set()
+    pos = tail_pos[-1] if tail_pos else -1
+    while pos >= 0:
+        keep.add(pos)
+        pos = prev[pos]
+    return keep
+
+
+class StreamVerifier:
+    """Verifies audit streams against one trusted verifier key."""
+
+    def __init__(
+        self,
+        verifier: NoteVerifier,
+        origin: str | None = None,
+        replayer: Replayer | None = None,
+    ) -> None:
+        self.verifier = verifier
+        self.origin = origin
+        self.replayer = replayer
+
+    def verify(
+        self, stream: AuditStream, progress: Callable[[int], None] | None = None
+    ) -> VerifyReport:
+        """Returns the report of one pass over ``stream``."""
+        header = stream.header
+        report = VerifyReport(header.source)
+        tracked_size = max(0, header.tracked_size)
+        tracked_position = header.tracked_position
+        covered = bytearray(tracked_size)
+        hints: array[int] = array("q")
+        nids: array[int] = array("q")
+        disorder = False
+        max_hint = -1
+        untracked = 0
+        hashes: list[bytes] = []
+        size = 0
+        sha256 = hashlib.sha256
+        last_valid: Checkpoint | None = None
+        last_seq = 0
+        replayer = self.replayer
+        since_progress = 0
+
+        def root() -> bytes:
+            if not hashes:
+                return EMPTY_ROOT
+            r = hashes[-1]
+            for h in reversed(hashes[:-1]):
+                r = node_hash(h, r)
+            return r
+
+        try:
+            for item in stream.items:
+                if type(item) is StreamRecord:
+                    nid, data, hint, hint_hash = item
+                    h = sha256(b"\x00" + data).digest()
+                    s, x = size, h
+                    while s & 1:
+                        x = node_hash(hashes.pop(), x)
+                        s >>= 1
+                    hashes.append(x)
+                    position = size
+                    size += 1
+                    hints.append(hint)
+                    nids.append(nid)
+                    record: LeafRecord | None = None
+                    if replayer is not None:
+                        try:
+                            record = decode_leaf(data)
+                        except LeafFormatError as e:
+                            report.add(Fault(FaultKind.MALFORMED_RECORD, str(e), position, nid))
+                    if hint >= 0:
+                        if hint < tracked_size:
+                            if covered[hint]:
+                                report.add(Fault(
+                                    FaultKind.INSERTED,
+                                    f"second record claiming follower leaf {hint}",
+                                    position, nid, _event_of(data)))
+                            covered[hint] = 1
+                        if hint_hash != h:
+                            where = "" if hint == position else f" (integrated as leaf {hint})"
+                            report.add(Fault(
+                                FaultKind.CHANGED,
+                                f"record bytes differ from those integrated{where}",
+                                position, nid, _event_of(data)))
+                        if hint < max_hint:
+                            disorder = True
+                        else:
+                            max_hint = hint
+                    elif nid <= tracked_position:
+                        report.add(Fault(
+                            FaultKind.INSERTED,
+                            "record was never integrated although the follower passed it",
+                            position, nid, _event_of(data)))
+                    else:
+                        untracked += 1
+                    if record is not None and replayer is not None:
+                        for fault in replayer.observe(position, record):
+                            report.add(fault)
+                    since_progress += 1
+                    if progress is not None and since_progress >= 4096:
+                        progress(since_progress)
+                        since_progress = 0
+                elif type(item) is StreamCheckpoint:
+                    last_valid, last_seq = self._checkpoint(
+                        report, item, size, root(), last_valid, last_seq
+                    )
+                else:
+                    report.add(Fault(FaultKind.FORMAT, f"unknown stream item {type(item)}"))
+        except (ValueError, OSError) as e:
+            report.add(Fault(FaultKind.FORMAT, f"stream unreadable after {size} records: {e}",
+                             leaf_index=size))
+        if progress is not None and since_progress:
+            progress(since_progress)
+
+        report.records = size
+        report.tree_root = root()
+        self._missing(report, covered, stream)
+        if disorder:
+            self._reordered(report, hints, nids)
+        if report.checkpoints_seen == 0:
+            report.add(Fault(FaultKind.MISSING_CHECKPOINT, "no signed checkpoint at all"))
+        if last_valid is not None and size > last_valid.size:
+            report.warnings.append(
+                f"{size - last_valid.size} records after the last checkpoint "
+                f"(size {last_valid.size}) are not yet covered by a signature"
+            )
+        if untracked:
+            report.warnings.append(
+                f"{untracked} records after the follower's position {tracked_position} "
+                "are not yet in the tree"
+            )
+        if replayer is not None:
+            for fault in replayer.finish():
+                report.add(fault)
+            report.events_decoded = replayer.decoded
+            report.aggregates_rebuilt = len(replayer.aggregates)
+        return report
+
+    def _checkpoint(
+        self,
+        report: VerifyReport,
+        item: StreamCheckpoint,
+        size: int,
+        root: bytes,
+        last_valid: Checkpoint | None,
+        last_seq: int,
+    ) -> tuple[Checkpoint | None, int]:
+        report.checkpoints_seen += 1
+        seq = item.seq
+        if seq > last_seq + 1:
+            report.add(Fault(FaultKind.MISSING_CHECKPOINT,
+                             f"checkpoints {last_seq + 1}..{seq - 1} are missing",
+                             checkpoint_seq=seq))
+        elif seq <= last_seq:
+            report.add(Fault(FaultKind.INCONSISTENT_CHECKPOINT,
+                             f"checkpoint number {seq} repeats or goes backwards after {last_seq}",
+                             checkpoint_seq=seq))
+        last_seq = max(seq, last_seq)
+        try:
+            cp = open_checkpoint(item.note, self.verifier, self.origin).checkpoint
+        except NoteError as e:
+            report.add(Fault(FaultKind.BAD_SIGNATURE, f"forged or altered checkpoint: {e}",
+                             leaf_index=size, checkpoint_seq=seq))
+            return last_valid, last_seq
+        if last_valid is not None and last_valid.size > 0:
+            try:
+                verify_consistency(last_valid.size, cp.size, last_valid.root_hash, cp.root_hash,
+                                   item.consistency)
+            except ProofError as e:
+                report.add(Fault(
+                    FaultKind.INCONSISTENT_CHECKPOINT,
+                    f"size {cp.size} is not consistent with the previous checkpoint at size "
+                    f"{last_valid.size}: {e}", checkpoint_seq=seq))
+        if cp.size != size:
+            report.add(Fault(
+                FaultKind.SIZE_MISMATCH,
+                f"signs {cp.size} records but {size} precede it: records were deleted or "
+                "inserted", leaf_index=min(size, cp.size), checkpoint_seq=seq))
+        elif cp.root_hash != root:
+            low = report.last_matched_size
+            report.add(Fault(
+                FaultKind.ROOT_MISMATCH,
+                f"records do not hash to the signed root: a record in leaves [{low}, {size}) "
+                "was changed, deleted, inserted or reordered", leaf_index=low,
+                checkpoint_seq=seq))
+        else:
+            report.checkpoints_matched += 1
+            report.last_matched_size = size
+        return cp, last_seq
+
+    @staticmethod
+    def _missing(report: VerifyReport, covered: bytearray, stream: AuditStream) -> None:
+        start = covered.find(0)
+        while start >= 0:
+            end = covered.find(1, start)
+            end = len(covered) if end < 0 else end
+            what = stream.describe_leaf(start) if end - start == 1 else None
+            detail = f" ({what})" if what else ""
+            span = f"leaf {start}" if end - start == 1 else f"leaves {start}..{end - 1}"
+            report.add(Fault(FaultKind.DELETED,
+                             f"{span} integrated by the follower no longer present{detail}",
+                             leaf_index=start))
+            start = covered.find(0, end)
+
+    @staticmethod
+    def _reordered(report: VerifyReport, hints: array[int], nids: array[int]) -> None:
+        positions = [p for p, h in enumerate(hints) if h >= 0]
+        values = array("q", (hints[p] for p in positions))
+        keep = _longest_increasing(values)
+        for k, p in enumerate(positions):
+            if k not in keep:
+                report.add(Fault(
+                    FaultKind.REORDERED,
+                    f"record integrated as leaf {hints[p]} now appears at leaf {p}",
+                    p, nids[p]))
