@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from services.generated.valedger.v1 import common_pb2 as valedger_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvaledger/v1/compliance.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\xcc\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x1a\n\x12\x65vidence_positions\x18\x04 \x03(\x03\x12\x30\n\x07\x66igures\x18\x05 \x03(\x0b\x32\x1f.valedger.v1.Alert.FiguresEntry\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12-\n\traised_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresolved_by\x18\x08 \x01(\t\x12\x17\n\x0fresolution_note\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x81\x01\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\"Q\n\x12ListAlertsResponse\x12\"\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x12.valedger.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x13ResolveAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"=\n\x14ResolveAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xa4\x01\n\x10SetPolicyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tparameter\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11SetPolicyResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"M\n\x10GetPolicyRequest\x12\x11\n\tparameter\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x11GetPolicyResponse\x12\x11\n\tparameter\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\x04 \x01(\x08*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x32\xcf\x02\n\x11\x43omplianceService\x12M\n\nListAlerts\x12\x1e.valedger.v1.ListAlertsRequest\x1a\x1f.valedger.v1.ListAlertsResponse\x12S\n\x0cResolveAlert\x12 .valedger.v1.ResolveAlertRequest\x1a!.valedger.v1.ResolveAlertResponse\x12J\n\tSetPolicy\x12\x1d.valedger.v1.SetPolicyRequest\x1a\x1e.valedger.v1.SetPolicyResponse\x12J\n\tGetPolicy\x12\x1d.valedger.v1.GetPolicyRequest\x1a\x1e.valedger.v1.GetPolicyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvaledger/v1/compliance.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\xeb\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x65vidence\x18\x04 \x03(\t\x12\x30\n\x07\x66igures\x18\x05 \x03(\x0b\x32\x1f.valedger.v1.Alert.FiguresEntry\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12-\n\traised_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresolved_by\x18\x08 \x01(\t\x12\x17\n\x0fresolution_note\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\x12\x16\n\x0eparticipant_id\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x99\x01\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x06 \x01(\t\"Q\n\x12ListAlertsResponse\x12\"\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x12.valedger.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x13ResolveAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"=\n\x14ResolveAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xa4\x01\n\x10SetPolicyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tparameter\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11SetPolicyResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"M\n\x10GetPolicyRequest\x12\x11\n\tparameter\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x11GetPolicyResponse\x12\x11\n\tparameter\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\x04 \x01(\x08*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x32\xcf\x02\n\x11\x43omplianceService\x12M\n\nListAlerts\x12\x1e.valedger.v1.ListAlertsRequest\x1a\x1f.valedger.v1.ListAlertsResponse\x12S\n\x0cResolveAlert\x12 .valedger.v1.ResolveAlertRequest\x1a!.valedger.v1.ResolveAlertResponse\x12J\n\tSetPolicy\x12\x1d.valedger.v1.SetPolicyRequest\x1a\x1e.valedger.v1.SetPolicyResponse\x12J\n\tGetPolicy\x12\x1d.valedger.v1.GetPolicyRequest\x1a\x1e.valedger.v1.GetPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ALERT_FIGURESENTRY']._loaded_options = None
   _globals['_ALERT_FIGURESENTRY']._serialized_options = b'8\001'
-  _globals['_ALERTSTATE']._serialized_start=1265
-  _globals['_ALERTSTATE']._serialized_end=1354
+  _globals['_ALERTSTATE']._serialized_start=1320
+  _globals['_ALERTSTATE']._serialized_end=1409
   _globals['_ALERT']._serialized_start=105
-  _globals['_ALERT']._serialized_end=437
-  _globals['_ALERT_FIGURESENTRY']._serialized_start=391
-  _globals['_ALERT_FIGURESENTRY']._serialized_end=437
-  _globals['_LISTALERTSREQUEST']._serialized_start=440
-  _globals['_LISTALERTSREQUEST']._serialized_end=569
-  _globals['_LISTALERTSRESPONSE']._serialized_start=571
-  _globals['_LISTALERTSRESPONSE']._serialized_end=652
-  _globals['_RESOLVEALERTREQUEST']._serialized_start=654
-  _globals['_RESOLVEALERTREQUEST']._serialized_end=767
-  _globals['_RESOLVEALERTRESPONSE']._serialized_start=769
-  _globals['_RESOLVEALERTRESPONSE']._serialized_end=830
-  _globals['_SETPOLICYREQUEST']._serialized_start=833
-  _globals['_SETPOLICYREQUEST']._serialized_end=997
-  _globals['_SETPOLICYRESPONSE']._serialized_start=999
-  _globals['_SETPOLICYRESPONSE']._serialized_end=1057
-  _globals['_GETPOLICYREQUEST']._serialized_start=1059
-  _globals['_GETPOLICYREQUEST']._serialized_end=1136
-  _globals['_GETPOLICYRESPONSE']._serialized_start=1138
-  _globals['_GETPOLICYRESPONSE']._serialized_end=1263
-  _globals['_COMPLIANCESERVICE']._serialized_start=1357
-  _globals['_COMPLIANCESERVICE']._serialized_end=1692
+  _globals['_ALERT']._serialized_end=468
+  _globals['_ALERT_FIGURESENTRY']._serialized_start=422
+  _globals['_ALERT_FIGURESENTRY']._serialized_end=468
+  _globals['_LISTALERTSREQUEST']._serialized_start=471
+  _globals['_LISTALERTSREQUEST']._serialized_end=624
+  _globals['_LISTALERTSRESPONSE']._serialized_start=626
+  _globals['_LISTALERTSRESPONSE']._serialized_end=707
+  _globals['_RESOLVEALERTREQUEST']._serialized_start=709
+  _globals['_RESOLVEALERTREQUEST']._serialized_end=822
+  _globals['_RESOLVEALERTRESPONSE']._serialized_start=824
+  _globals['_RESOLVEALERTRESPONSE']._serialized_end=885
+  _globals['_SETPOLICYREQUEST']._serialized_start=888
+  _globals['_SETPOLICYREQUEST']._serialized_end=1052
+  _globals['_SETPOLICYRESPONSE']._serialized_start=1054
+  _globals['_SETPOLICYRESPONSE']._serialized_end=1112
+  _globals['_GETPOLICYREQUEST']._serialized_start=1114
+  _globals['_GETPOLICYREQUEST']._serialized_end=1191
+  _globals['_GETPOLICYRESPONSE']._serialized_start=1193
+  _globals['_GETPOLICYRESPONSE']._serialized_end=1318
+  _globals['_COMPLIANCESERVICE']._serialized_start=1412
+  _globals['_COMPLIANCESERVICE']._serialized_end=1747
 # @@protoc_insertion_point(module_scope)

@@ -21,7 +21,7 @@ ALERT_STATE_OPEN: AlertState
 ALERT_STATE_RESOLVED: AlertState
 
 class Alert(_message.Message):
-    __slots__ = ("alert_id", "kind", "subject", "evidence_positions", "figures", "state", "raised_at", "resolved_by", "resolution_note", "version")
+    __slots__ = ("alert_id", "kind", "subject", "evidence", "figures", "state", "raised_at", "resolved_by", "resolution_note", "version", "participant_id", "message")
     class FiguresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,38 +32,44 @@ class Alert(_message.Message):
     ALERT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
-    EVIDENCE_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     FIGURES_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     RAISED_AT_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     alert_id: str
     kind: str
     subject: str
-    evidence_positions: _containers.RepeatedScalarFieldContainer[int]
+    evidence: _containers.RepeatedScalarFieldContainer[str]
     figures: _containers.ScalarMap[str, str]
     state: AlertState
     raised_at: _timestamp_pb2.Timestamp
     resolved_by: str
     resolution_note: str
     version: int
-    def __init__(self, alert_id: _Optional[str] = ..., kind: _Optional[str] = ..., subject: _Optional[str] = ..., evidence_positions: _Optional[_Iterable[int]] = ..., figures: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_by: _Optional[str] = ..., resolution_note: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    participant_id: str
+    message: str
+    def __init__(self, alert_id: _Optional[str] = ..., kind: _Optional[str] = ..., subject: _Optional[str] = ..., evidence: _Optional[_Iterable[str]] = ..., figures: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_by: _Optional[str] = ..., resolution_note: _Optional[str] = ..., version: _Optional[int] = ..., participant_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "state", "kind", "subject")
+    __slots__ = ("page_size", "page_token", "state", "kind", "subject", "participant_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     state: AlertState
     kind: str
     subject: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[AlertState, str]] = ..., kind: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
+    participant_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[AlertState, str]] = ..., kind: _Optional[str] = ..., subject: _Optional[str] = ..., participant_id: _Optional[str] = ...) -> None: ...
 
 class ListAlertsResponse(_message.Message):
     __slots__ = ("alerts", "next_page_token")

@@ -24,6 +24,7 @@ class LicenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LICENCE_STATUS_SUSPENDED: _ClassVar[LicenceStatus]
     LICENCE_STATUS_REVOKED: _ClassVar[LicenceStatus]
     LICENCE_STATUS_EXPIRED: _ClassVar[LicenceStatus]
+    LICENCE_STATUS_PENDING: _ClassVar[LicenceStatus]
 LICENCE_KIND_UNSPECIFIED: LicenceKind
 LICENCE_KIND_MINING: LicenceKind
 LICENCE_KIND_EXCHANGE: LicenceKind
@@ -32,16 +33,7 @@ LICENCE_STATUS_ACTIVE: LicenceStatus
 LICENCE_STATUS_SUSPENDED: LicenceStatus
 LICENCE_STATUS_REVOKED: LicenceStatus
 LICENCE_STATUS_EXPIRED: LicenceStatus
-
-class BeneficialOwner(_message.Message):
-    __slots__ = ("name", "country", "share_percent")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    COUNTRY_FIELD_NUMBER: _ClassVar[int]
-    SHARE_PERCENT_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    country: str
-    share_percent: str
-    def __init__(self, name: _Optional[str] = ..., country: _Optional[str] = ..., share_percent: _Optional[str] = ...) -> None: ...
+LICENCE_STATUS_PENDING: LicenceStatus
 
 class Participant(_message.Message):
     __slots__ = ("participant_id", "kind", "legal_name", "tax_id", "country", "beneficial_owners", "offshore_links", "status", "keys", "version")
@@ -60,12 +52,12 @@ class Participant(_message.Message):
     legal_name: str
     tax_id: str
     country: str
-    beneficial_owners: _containers.RepeatedCompositeFieldContainer[BeneficialOwner]
+    beneficial_owners: _containers.RepeatedScalarFieldContainer[str]
     offshore_links: _containers.RepeatedScalarFieldContainer[str]
     status: str
     keys: _containers.RepeatedCompositeFieldContainer[SigningKey]
     version: int
-    def __init__(self, participant_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.ParticipantKind, str]] = ..., legal_name: _Optional[str] = ..., tax_id: _Optional[str] = ..., country: _Optional[str] = ..., beneficial_owners: _Optional[_Iterable[_Union[BeneficialOwner, _Mapping]]] = ..., offshore_links: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
+    def __init__(self, participant_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.ParticipantKind, str]] = ..., legal_name: _Optional[str] = ..., tax_id: _Optional[str] = ..., country: _Optional[str] = ..., beneficial_owners: _Optional[_Iterable[str]] = ..., offshore_links: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class SigningKey(_message.Message):
     __slots__ = ("key_id", "public_key", "revoked")
@@ -93,9 +85,9 @@ class RegisterParticipantRequest(_message.Message):
     legal_name: str
     tax_id: str
     country: str
-    beneficial_owners: _containers.RepeatedCompositeFieldContainer[BeneficialOwner]
+    beneficial_owners: _containers.RepeatedScalarFieldContainer[str]
     offshore_links: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[_common_pb2.ParticipantKind, str]] = ..., legal_name: _Optional[str] = ..., tax_id: _Optional[str] = ..., country: _Optional[str] = ..., beneficial_owners: _Optional[_Iterable[_Union[BeneficialOwner, _Mapping]]] = ..., offshore_links: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[_common_pb2.ParticipantKind, str]] = ..., legal_name: _Optional[str] = ..., tax_id: _Optional[str] = ..., country: _Optional[str] = ..., beneficial_owners: _Optional[_Iterable[str]] = ..., offshore_links: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegisterParticipantResponse(_message.Message):
     __slots__ = ("receipt",)
@@ -252,18 +244,20 @@ class GrantMiningLicenceResponse(_message.Message):
     def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
 
 class AmendMiningCapacityRequest(_message.Message):
-    __slots__ = ("request_id", "at", "licence_id", "licensed_power_mw", "declared_efficiency_j_per_th")
+    __slots__ = ("request_id", "at", "licence_id", "licensed_power_mw", "declared_efficiency_j_per_th", "effective_from")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
     LICENSED_POWER_MW_FIELD_NUMBER: _ClassVar[int]
     DECLARED_EFFICIENCY_J_PER_TH_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     at: _timestamp_pb2.Timestamp
     licence_id: str
     licensed_power_mw: str
     declared_efficiency_j_per_th: str
-    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licence_id: _Optional[str] = ..., licensed_power_mw: _Optional[str] = ..., declared_efficiency_j_per_th: _Optional[str] = ...) -> None: ...
+    effective_from: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licence_id: _Optional[str] = ..., licensed_power_mw: _Optional[str] = ..., declared_efficiency_j_per_th: _Optional[str] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AmendMiningCapacityResponse(_message.Message):
     __slots__ = ("receipt",)

@@ -1,0 +1,311 @@
+"""History index: a read model of the log by participant, licence, event type and time.
+
+It follows the notification log and keeps three tables in the same store:
+
+* ``history_events(position, event_name, at_us, aggregate_id)``: one row per log record,
+  with the event's own time in microseconds since the epoch;
+* ``history_subjects(subject, position)``: one row per (participant or licence, record)
+  the record concerns — a trade concerns its exchange licence, that licence's holder, the
+  buyer and the seller;
+* ``history_aggregates(aggregate_id, aggregate_type, subjects)``: the class and subjects
+  an aggregate's creation named, so its later events (a licence's ``Suspended``, an
+  alert's ``Resolved``) are found under the same subjects and named after the concrete
+  class (``MiningLicence.Suspended``, although the event class is ``Licence.Suspended``).
+
+A page for one subject is one indexed range scan of ``history_subjects`` — never a scan of
+the log — followed by one keyed fetch of the page's records. The index is rebuilt from the
+log when missing and resumes from its highest position; writes are idempotent, so several
+server processes sharing one PostgreSQL may follow at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ledger.application import Ledger
+
+SUBJECT_FIELDS = ("participant_id", "licence_id", "exchange_licence_id", "buyer_id",
+                  "seller_id")
+"""Event fields whose values are subjects (participants or licences)."""
+
+SELF_SUBJECT_AGGREGATES = frozenset({"Participant", "MiningLicence", "ExchangeLicence"})
+"""Aggregates that are themselves subjects: their id is a subject of each of their events."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS history_events (position BIGINT PRIMARY KEY, "
+    "event_name TEXT NOT NULL, at_us BIGINT NOT NULL, aggregate_id TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS history_events_name_idx ON history_events "
+    "(event_name, position)",
+    "CREATE INDEX IF NOT EXISTS history_events_at_idx ON history_events (at_us, position)",
+    "CREATE TABLE IF NOT EXISTS history_subjects (subject TEXT NOT NULL, "
+    "position BIGINT NOT NULL, PRIMARY KEY (subject, position))",
+    "CREATE TABLE IF NOT EXISTS history_aggregates (aggregate_id TEXT PRIMARY KEY, "
+    "aggregate_type TEXT NOT NULL, subjects TEXT NOT NULL)",
+)
+
+
+def event_name(topic: str) -> str:
+    """Returns ``Aggregate.Event`` of a topic such as ``ledger.domain.trade:Trade.Recorded``."""
+    return topic.rsplit(":", 1)[-1]
+
+
+def to_microseconds(at: datetime) -> int:
+    """Returns a UTC time as whole microseconds since the epoch."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Filters of a history page; positions are exclusive lower bounds."""
+
+    participant_id: str | None = None
+    licence_id: str | None = None
+    event_names: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    after_position: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """A record of the log with its decoded event and its ``Aggregate.Event`` name."""
+
+    notification: Notification
+    event: Any
+    name: str
+
+
+class HistoryIndex:
+    """The history read model of one ledger (see the module docstring)."""
+
+    batch_size = 2000
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.recorder: Any = cast(Any, ledger.recorder)
+        self.datastore: Any = self.recorder.datastore
+        self.is_postgres = ledger.config.is_postgres
+        self._lock = threading.Lock()
+        self._aggregates: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._create_tables()
+        self.position = self._max_position()
+
+    # ------------------------------------------------------------------------ SQL helpers
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.is_postgres else statement
+
+    def _in(self, column: str, values: Sequence[Any], params: list[Any]) -> str:
+        """Returns a ``column IN (...)`` clause and appends its parameters."""
+        if self.is_postgres:
+            params.append(list(values))
+            return f"{column} = ANY(?)"
+        params.extend(values)
+        return f"{column} IN ({','.join('?' * len(values))})"
+
+    @staticmethod
+    def _row(row: Any) -> tuple[Any, ...]:
+        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+    def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql(statement), tuple(params))
+            return [self._row(r) for r in cursor.fetchall()]
+
+    def _create_tables(self) -> None:
+        for attempt in range(3):
+            try:
+                with self.datastore.transaction(commit=True) as cursor:
+                    for statement in _SCHEMA:
+                        cursor.execute(statement)
+                return
+            except Exception:
+                # Two servers creating the schema at once on PostgreSQL can collide on
+                # the catalogue; the loser finds the tables there on the next try.
+                if attempt == 2:
+                    raise
+
+    def _max_position(self) -> int:
+        rows = self._fetch("SELECT MAX(position) FROM history_events")
+        return int(rows[0][0] or 0)
+
+    # -------------------------------------------------------------------------- following
+
+    def catch_up(self) -> int:
+        """Indexes every record appended since the last call; returns the position reached."""
+        with self._lock:
+            while True:
+                notifications = self.recorder.select_notifications(
+                    start=self.position, limit=self.batch_size, inclusive_of_start=False)
+                if not notifications:
+                    return self.position
+                self._index(notifications)
+                self.position = notifications[-1].id
+                if len(notifications) < self.batch_size:
+                    return self.position
+
+    def _index(self, notifications: Sequence[Notification]) -> None:
+        events: list[tuple[Any, ...]] = []
+        subjects: list[tuple[str, int]] = []
+        created: list[tuple[str, str, str]] = []
+        for notification in notifications:
+            event: Any = self.ledger.mapper.to_domain_event(notification)
+            name = event_name(notification.topic)
+            aggregate_id = str(notification.originator_id)
+            at = getattr(event, "at", None) or event.timestamp
+            if notification.originator_version == 1:
+                own = self._subjects_of(name, aggregate_id, event)
+                if own:
+                    aggregate_type = name.split(".", 1)[0]
+                    created.append((aggregate_id, aggregate_type, ",".join(own)))
+                    self._aggregates[aggregate_id] = (aggregate_type, own)
+                known = own
+            else:
+                aggregate_type, known = self._known(aggregate_id)
+                if aggregate_type:
+                    name = f"{aggregate_type}.{name.rsplit('.', 1)[-1]}"
+                known = tuple(set(known) | set(self._subjects_of(name, aggregate_id, event)))
+            events.append((notification.id, name, to_microseconds(at), aggregate_id))
+            for subject in sorted(known):
+                subjects.append((subject, notification.id))
+        ignore = "" if self.is_postgres else " OR IGNORE"
+        conflict = " ON CONFLICT DO NOTHING" if self.is_postgres else ""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(self._sql(
+                f"INSERT{ignore} INTO history_events VALUES (?,?,?,?){conflict}"), events)
+            if subjects:
+                cursor.executemany(self._sql(
+                    f"INSERT{ignore} INTO history_subjects VALUES (?,?){conflict}"), subjects)
+            if created:
+                cursor.executemany(self._sql(
+                    f"INSERT{ignore} INTO history_aggregates VALUES (?,?,?){conflict}"), created)
+
+    def _subjects_of(self, name: str, aggregate_id: str, event: Any) -> tuple[str, ...]:
+        """Returns the subjects an event names itself, expanded by their own subjects."""
+        found: set[str] = set()
+        if name.split(".", 1)[0] in SELF_SUBJECT_AGGREGATES:
+            found.add(aggregate_id)
+        for field in SUBJECT_FIELDS:
+            value = getattr(event, field, None)
+            if isinstance(value, UUID):
+                found.add(str(value))
+                # A licence named by an event brings its holder along.
+                found.update(self._known(str(value))[1])
+        return tuple(sorted(found))
+
+    def _known(self, aggregate_id: str) -> tuple[str, tuple[str, ...]]:
+        """Returns the type and subjects recorded at an aggregate's creation (or empty)."""
+        cached = self._aggregates.get(aggregate_id)
+        if cached is not None:
+            return cached
+        rows = self._fetch("SELECT aggregate_type, subjects FROM history_aggregates "
+                           "WHERE aggregate_id = ?", (aggregate_id,))
+        known = (str(rows[0][0]), tuple(rows[0][1].split(","))) if rows else ("", ())
+        if len(self._aggregates) > 100_000:
+            self._aggregates.clear()
+        self._aggregates[aggregate_id] = known
+        return known
+
+    # ---------------------------------------------------------------------------- queries
+
+    def positions(self, query: HistoryQuery) -> list[int]:
+        """Returns positions of the records matching ``query``, ascending, at most limit."""
+        params: list[Any] = []
+        clauses: list[str] = []
+        subject = query.participant_id or query.licence_id
+        if subject:
+            source = ("history_subjects s JOIN history_events e ON e.position = s.position")
+            clauses.append("s.subject = ?")
+            params.append(subject)
+            if query.participant_id and query.licence_id:
+                clauses.append("EXISTS (SELECT 1 FROM history_subjects l WHERE "
+                               "l.subject = ? AND l.position = s.position)")
+                params.append(query.licence_id)
+            order = "s.position"
+        else:
+            source = "history_events e"
+            order = "e.position"
+        clauses.append(f"{order} > ?")
+        params.append(query.after_position)
+        if query.event_names:
+            clauses.append(self._in("e.event_name", list(query.event_names), params))
+        if query.start is not None:
+            clauses.append("e.at_us >= ?")
+            params.append(to_microseconds(query.start))
+        if query.end is not None:
+            clauses.append("e.at_us < ?")
+            params.append(to_microseconds(query.end))
+        statement = (f"SELECT {order} FROM {source} WHERE {' AND '.join(clauses)} "
+                     f"ORDER BY {order} LIMIT {int(query.limit)}")
+        return [int(r[0]) for r in self._fetch(statement, params)]
+
+    def records(self, positions: Iterable[int]) -> list[HistoryRecord]:
+        """Returns the records at ``positions`` with their decoded events, in log order."""
+        wanted = sorted(set(positions))
+        if not wanted:
+            return []
+        params: list[Any] = []
+        if self.is_postgres:
+            table = f'"{self.datastore.schema}"."{self.recorder.events_table_name}"'
+            column = "notification_id"
+        else:
+            table, column = self.recorder.events_table_name, "rowid"
+        where = self._in(column, wanted, params)
+        rows = self._fetch(f"SELECT {column}, originator_id, originator_version, topic, state "
+                           f"FROM {table} WHERE {where} ORDER BY {column}", params)
+        names_params: list[Any] = []
+        names = dict(self._fetch(
+            "SELECT position, event_name FROM history_events WHERE "
+            + self._in("position", wanted, names_params), names_params))
+        records = []
+        for position, originator_id, version, topic, state in rows:
+            notification = Notification(
+                id=int(position),
+                originator_id=originator_id if isinstance(originator_id, UUID)
+                else UUID(str(originator_id)),
+                originator_version=int(version), topic=str(topic), state=bytes(state))
+            records.append(HistoryRecord(
+                notification, self.ledger.mapper.to_domain_event(notification),
+                str(names.get(int(position)) or event_name(notification.topic))))
+        return records
+
+    def search(self, query: HistoryQuery) -> list[HistoryRecord]:
+        """Returns the records matching ``query`` after catching up with the log."""
+        self.catch_up()
+        return self.records(self.positions(query))
+
+    def follow(self, after_position: int, limit: int = 500) -> list[HistoryRecord]:
+        """Returns up to ``limit`` records after ``after_position`` in log order, each
+        named as the index names it (only records the index has reached)."""
+        reached = self.catch_up()
+        if reached <= after_position:
+            return []
+        notifications = self.recorder.select_notifications(
+            start=after_position, limit=limit, stop=reached, inclusive_of_start=False)
+        if not notifications:
+            return []
+        names = dict(self._fetch(
+            "SELECT position, event_name FROM history_events WHERE position > ? "
+            "AND position <= ?", (after_position, notifications[-1].id)))
+        return [HistoryRecord(n, self.ledger.mapper.to_domain_event(n),
+                              str(names.get(n.id) or event_name(n.topic)))
+                for n in notifications]
+
+    def subjects(self, aggregate_id: str) -> tuple[str, ...]:
+        """Returns the participants and licences an aggregate concerns (empty if none)."""
+        self.catch_up()
+        return self._known(aggregate_id)[1]

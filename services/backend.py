@@ -1,0 +1,58 @@
+"""What every servicer holds: the ledger, its history index and a pool for blocking calls.
+
+The ledger (eventsourcing on SQLite or PostgreSQL) is synchronous; servicers run each
+ledger call on a bounded thread pool so the asyncio loop keeps serving other calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from ledger.application import Ledger
+from ledger.history import HistoryIndex
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DEFAULT_WORKERS = 8
+DEFAULT_TRADE_BATCH = 500
+DEFAULT_POLL_SECONDS = 0.05
+
+
+@dataclass
+class Backend:
+    """The ledger and the means to call it from asyncio servicers."""
+
+    ledger: Ledger
+    history: HistoryIndex
+    executor: ThreadPoolExecutor
+    trade_batch_size: int = DEFAULT_TRADE_BATCH
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+
+    @classmethod
+    def open(cls, ledger: Ledger, workers: int = DEFAULT_WORKERS,
+             trade_batch_size: int = DEFAULT_TRADE_BATCH,
+             poll_seconds: float = DEFAULT_POLL_SECONDS) -> Backend:
+        """Returns a backend over ``ledger`` with its history index caught up."""
+        history = HistoryIndex(ledger)
+        history.catch_up()
+        return cls(ledger, history, ThreadPoolExecutor(workers, "valedger-ledger"),
+                   trade_batch_size, poll_seconds)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Returns ``fn(*args, **kwargs)`` computed on the pool (the caller's context
+        variables, such as its grant, go along)."""
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    def close(self) -> None:
+        """Waits for running ledger calls, then closes the store."""
+        self.executor.shutdown(wait=True)
+        self.ledger.close()

@@ -1,0 +1,105 @@
+"""ComplianceService: alerts and policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import grpc
+
+from ledger.domain.alert import Alert
+from ledger.domain.base import now
+from ledger.domain.policy import POLICY_ID, Policy
+from services import wire
+from services.auth import current_grant
+from services.backend import Backend
+from services.generated.valedger.v1 import compliance_pb2, compliance_pb2_grpc
+from services.licensing import receipt
+from services.status import invalid_argument
+
+
+def alert_message(alert: Alert) -> compliance_pb2.Alert:
+    """Returns the wire form of an alert."""
+    return compliance_pb2.Alert(
+        alert_id=str(alert.id), kind=alert.kind, subject=str(alert.subject_id),
+        evidence=alert.evidence, figures=alert.figures,
+        state=compliance_pb2.ALERT_STATE_OPEN if alert.is_open
+        else compliance_pb2.ALERT_STATE_RESOLVED,
+        raised_at=wire.timestamp(alert.raised_at), resolved_by=alert.resolved_by,
+        resolution_note=alert.resolution_note, version=alert.version,
+        participant_id=str(alert.participant_id or ""), message=alert.message)
+
+
+class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
+    """Serves ComplianceService over the ledger."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.ledger = backend.ledger
+
+    async def ListAlerts(self, request: compliance_pb2.ListAlertsRequest,
+                         context: Any) -> compliance_pb2.ListAlertsResponse:
+        participant_id = wire.optional_uuid(request.participant_id, "participant_id")
+        if request.subject:
+            wire.uuid(request.subject, "subject")
+        size = wire.page_size(request.page_size)
+        filters = {"s": int(request.state), "k": request.kind, "j": request.subject,
+                   "p": request.participant_id}
+        offset = 0
+        if request.page_token:
+            token = wire.decode_token(request.page_token)
+            if token.get("f") != filters or not isinstance(token.get("o"), int):
+                raise invalid_argument("page_token", "does not match this request's filters")
+            offset = int(token["o"])
+        alerts = await self.backend.run(
+            self.ledger.list_alerts, request.state == compliance_pb2.ALERT_STATE_OPEN,
+            participant_id)
+        chosen = [a for a in alerts
+                  if (request.state != compliance_pb2.ALERT_STATE_RESOLVED or not a.is_open)
+                  and (not request.kind or a.kind == request.kind)
+                  and (not request.subject or str(a.subject_id) == request.subject)]
+        page = chosen[offset:offset + size]
+        next_token = ""
+        if offset + size < len(chosen):
+            next_token = wire.encode_token({"f": filters, "o": offset + size})
+        return compliance_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in page],
+                                                 next_page_token=next_token)
+
+    async def ResolveAlert(self, request: compliance_pb2.ResolveAlertRequest,
+                           context: Any) -> compliance_pb2.ResolveAlertResponse:
+        alert_id = wire.uuid(request.alert_id, "alert_id")
+        by = current_grant().caller.name
+        result = await self.backend.run(self.ledger.resolve_alert, request.request_id,
+                                        alert_id, by, request.note, at=wire.time(request, "at"))
+        return compliance_pb2.ResolveAlertResponse(receipt=receipt(result))
+
+    async def SetPolicy(self, request: compliance_pb2.SetPolicyRequest,
+                        context: Any) -> compliance_pb2.SetPolicyResponse:
+        result = await self.backend.run(
+            self.ledger.set_policy, request.request_id, request.parameter, request.value,
+            effective_from=wire.time(request, "effective_from"), at=wire.time(request, "at"))
+        return compliance_pb2.SetPolicyResponse(receipt=receipt(result))
+
+    async def GetPolicy(self, request: compliance_pb2.GetPolicyRequest,
+                        context: Any) -> compliance_pb2.GetPolicyResponse:
+        at = wire.time(request, "at") or now()
+
+        def look_up() -> tuple[str, datetime | None]:
+            value = self.ledger.get_policy(request.parameter, at)
+            policy = cast(Policy | None, self.ledger.find(POLICY_ID))
+            since = None
+            for entry in (policy.history.get(request.parameter, []) if policy else []):
+                if entry.effective_from <= at:
+                    since = entry.effective_from
+            return value, since
+
+        value, since = await self.backend.run(look_up)
+        return compliance_pb2.GetPolicyResponse(
+            parameter=request.parameter, value=value, effective_from=wire.timestamp(since),
+            is_default=since is None)
+
+
+def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+    """Registers the servicer on ``server``."""
+    compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(ComplianceServicer(backend),
+                                                                server)

@@ -1,0 +1,169 @@
+"""HistoryService: filtered pages of events, a live stream of the log, aggregates."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import grpc
+
+from ledger.history import HistoryQuery, HistoryRecord
+from services import wire
+from services.auth import Scope, current_grant, require_own_participant
+from services.backend import Backend
+from services.generated.valedger.v1 import common_pb2, history_pb2, history_pb2_grpc
+from services.status import invalid_argument, permission_denied
+
+EVENT_NAMES = (
+    "Participant.Registered", "Participant.Approved", "Participant.KeyRegistered",
+    "Participant.KeyRevoked", "Participant.Suspended", "Participant.Reinstated",
+    "Participant.Deregistered", "MiningLicence.Granted", "MiningLicence.CapacityAmended",
+    "MiningLicence.Suspended", "MiningLicence.Reinstated", "MiningLicence.Revoked",
+    "MiningLicence.Expired", "ExchangeLicence.Granted", "ExchangeLicence.Suspended",
+    "ExchangeLicence.Reinstated", "ExchangeLicence.Revoked", "ProofBatch.Verified",
+    "OutputReport.Reported", "MeterReading.Recorded", "Trade.Recorded", "Trade.Blocked",
+    "Alert.Raised", "Alert.Resolved", "Reconciliation.Closed", "Policy.Set",
+)
+"""Every ``Aggregate.Event`` name of DESIGN.md §3, in EventType order."""
+
+
+def _enum_name(event_name: str) -> str:
+    return "EVENT_TYPE_" + re.sub(r"(?<!^)(?=[A-Z])", "_", event_name.replace(".", "")).upper()
+
+
+TYPE_OF_NAME: dict[str, Any] = {
+    name: common_pb2.EventType.Value(_enum_name(name)) for name in EVENT_NAMES}
+NAME_OF_TYPE: dict[int, str] = {value: name for name, value in TYPE_OF_NAME.items()}
+
+_EVENT_BOOKKEEPING = frozenset({"originator_id", "originator_version", "timestamp",
+                                "originator_topic"})
+_LICENCE_AGGREGATES = ("MiningLicence.", "ExchangeLicence.")
+
+
+def event_message(record: HistoryRecord) -> history_pb2.Event:
+    """Returns the wire form of a recorded event."""
+    event, note = record.event, record.notification
+    fields = {k: v for k, v in vars(event).items() if k not in _EVENT_BOOKKEEPING}
+    participant = getattr(event, "participant_id", None)
+    if participant is None and record.name.startswith("Participant."):
+        participant = note.originator_id
+    licence = getattr(event, "licence_id", None) or getattr(event, "exchange_licence_id", None)
+    if licence is None and record.name.startswith(_LICENCE_AGGREGATES):
+        licence = note.originator_id
+    return history_pb2.Event(
+        position=note.id,
+        event_type=TYPE_OF_NAME.get(record.name, common_pb2.EVENT_TYPE_OTHER),
+        topic=note.topic, aggregate_id=str(note.originator_id),
+        aggregate_version=note.originator_version,
+        at=wire.timestamp(getattr(event, "at", None) or event.timestamp),
+        participant_id=str(participant or ""), licence_id=str(licence or ""),
+        data=wire.struct(fields))
+
+
+def event_names(types: Iterable[int], field: str = "event_types") -> tuple[str, ...]:
+    """Returns the event names of EventType filters, or raises INVALID_ARGUMENT."""
+    names = []
+    for value in types:
+        name = NAME_OF_TYPE.get(value)
+        if name is None:
+            raise invalid_argument(field, f"cannot filter by event type {value}")
+        names.append(name)
+    return tuple(sorted(set(names)))
+
+
+class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
+    """Serves HistoryService from the history index and the log."""
+
+    stream_batch = 500
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.history = backend.history
+
+    async def ListEvents(self, request: history_pb2.ListEventsRequest,
+                         context: Any) -> history_pb2.ListEventsResponse:
+        grant = current_grant()
+        participant, licence = request.participant_id, request.licence_id
+        if participant:
+            wire.uuid(participant, "participant_id")
+        if licence:
+            wire.uuid(licence, "licence_id")
+        if grant.scope is Scope.OWN:
+            if not participant:
+                raise invalid_argument("participant_id",
+                                       "required for a miner or an exchange (its own)")
+            require_own_participant(participant, "history")
+            if licence and participant not in await self.backend.run(
+                    self.history.subjects, licence):
+                raise permission_denied("NOT_OWNER", "licence_id is not the caller's licence")
+        names = event_names(request.event_types)
+        start, end = wire.time(request, "start_time"), wire.time(request, "end_time")
+        size = wire.page_size(request.page_size)
+        filters = {"p": participant, "l": licence, "t": list(names),
+                   "s": start.isoformat() if start else "", "e": end.isoformat() if end else ""}
+        after = 0
+        if request.page_token:
+            token = wire.decode_token(request.page_token)
+            if token.get("f") != filters or not isinstance(token.get("a"), int):
+                raise invalid_argument("page_token", "does not match this request's filters")
+            after = int(token["a"])
+        query = HistoryQuery(participant or None, licence or None, names, start, end, after,
+                             size + 1)
+        records = await self.backend.run(self.history.search, query)
+        page = records[:size]
+        next_token = ""
+        if len(records) > size:
+            next_token = wire.encode_token({"f": filters, "a": page[-1].notification.id})
+        return history_pb2.ListEventsResponse(events=[event_message(r) for r in page],
+                                              next_page_token=next_token)
+
+    async def StreamEvents(self, request: history_pb2.StreamEventsRequest,
+                           context: Any) -> AsyncIterator[history_pb2.StreamEventsResponse]:
+        if request.after_position < 0:
+            raise invalid_argument("after_position", "must not be negative")
+        wanted = set(event_names(request.event_types))
+        position = request.after_position
+        while True:
+            records = await self.backend.run(self.history.follow, position, self.stream_batch)
+            for record in records:
+                position = record.notification.id
+                if not wanted or record.name in wanted:
+                    yield history_pb2.StreamEventsResponse(event=event_message(record))
+            if len(records) < self.stream_batch:
+                await asyncio.sleep(self.backend.poll_seconds)
+
+    async def GetAggregate(self, request: history_pb2.GetAggregateRequest,
+                           context: Any) -> history_pb2.GetAggregateResponse:
+        aggregate_id = wire.uuid(request.aggregate_id, "aggregate_id")
+        if request.version < 0:
+            raise invalid_argument("version", "must not be negative")
+        grant = current_grant()
+        if grant.scope is Scope.OWN:
+            subjects = await self.backend.run(self.history.subjects, str(aggregate_id))
+            if grant.caller.participant not in subjects:
+                raise permission_denied("NOT_OWNER",
+                                        "the aggregate does not concern the caller")
+
+        def load() -> Any:
+            from eventsourcing.application import AggregateNotFoundError
+
+            from ledger.errors import NotFound
+            try:
+                return self.backend.ledger.repository.get(
+                    aggregate_id, version=request.version or None)
+            except AggregateNotFoundError:
+                raise NotFound("aggregate", aggregate_id) from None
+
+        aggregate = await self.backend.run(load)
+        state = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+        return history_pb2.GetAggregateResponse(aggregate=history_pb2.Aggregate(
+            aggregate_id=str(aggregate.id), aggregate_type=type(aggregate).__name__,
+            version=aggregate.version, modified_at=wire.timestamp(aggregate.modified_on),
+            state=wire.struct(state)))
+
+
+def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+    """Registers the servicer on ``server``."""
+    history_pb2_grpc.add_HistoryServiceServicer_to_server(HistoryServicer(backend), server)

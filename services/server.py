@@ -1,0 +1,176 @@
+"""The valedger gRPC server: every service over one ledger, mTLS, health and reflection.
+
+``LedgerServer`` owns a grpc.aio server: authorisation interceptor (and the metrics one
+when given), the six valedger.v1 services, ``grpc.health.v1.Health`` and server
+reflection (``grpc.reflection.v1`` and ``v1alpha``), message size limits and keepalive
+policy. ``stop()`` is graceful: health turns NOT_SERVING, new calls are refused, calls in
+flight get ``grace`` seconds, ledger writes already running on the pool complete, then
+the store is closed. :func:`serve` runs one until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2
+
+from ledger.application import Ledger
+from ledger.config import StoreConfig
+from services import audit, compliance, history, licensing, mining, trading
+from services.auth import AuthInterceptor
+from services.backend import DEFAULT_TRADE_BATCH, DEFAULT_WORKERS, Backend
+from services.generated.valedger.v1 import (
+    audit_pb2,
+    compliance_pb2,
+    history_pb2,
+    licensing_pb2,
+    mining_pb2,
+    trading_pb2,
+)
+from services.tls import TlsFiles, server_credentials
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (licensing_pb2, "LicensingService"), (mining_pb2, "MiningService"),
+        (trading_pb2, "TradingService"), (history_pb2, "HistoryService"),
+        (audit_pb2, "AuditService"), (compliance_pb2, "ComplianceService"),
+    )
+)
+"""Full names of the valedger.v1 services."""
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+INSECURE_WARNING = ("WARNING: serving WITHOUT TLS (--insecure). Callers are not "
+                    "authenticated; their role is taken from request metadata. "
+                    "Use this for local development only.")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the server listens and behaves."""
+
+    listen: str = "127.0.0.1:50051"
+    tls: TlsFiles | None = None
+    insecure: bool = False
+    max_message_bytes: int = 16 * 1024 * 1024
+    grace_seconds: float = 10.0
+    workers: int = DEFAULT_WORKERS
+    trade_batch_size: int = DEFAULT_TRADE_BATCH
+    keepalive_time_ms: int = 60_000
+    keepalive_timeout_ms: int = 20_000
+    min_client_ping_interval_ms: int = 10_000
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
+
+    def grpc_options(self) -> list[tuple[str, Any]]:
+        """Returns the channel arguments of the server."""
+        return [
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.max_send_message_length", self.max_message_bytes),
+            ("grpc.keepalive_time_ms", self.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms",
+             self.min_client_ping_interval_ms),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.so_reuseport", 0),
+        ]
+
+
+class LedgerServer:
+    """A running (or ready to run) valedger gRPC server over one backend."""
+
+    def __init__(self, backend: Backend, options: ServerOptions) -> None:
+        if options.tls is None and not options.insecure:
+            raise ValueError("TLS files are required unless insecure is set")
+        self.backend = backend
+        self.options = options
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        self.server = grpc.aio.server(
+            interceptors=[*options.interceptors, AuthInterceptor(insecure=options.insecure)],
+            options=options.grpc_options())
+        for module in (licensing, mining, trading, history, audit, compliance):
+            module.add_to_server(backend, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME, REFLECTION_V1)
+        servicer = reflection.aio.ReflectionServicer(names)  # type: ignore[attr-defined]
+        reflection.enable_server_reflection(names, self.server)
+        self.server.add_generic_rpc_handlers([_reflection_v1(servicer)])
+        self.port = 0
+
+    async def start(self) -> int:
+        """Binds and starts serving; returns the bound port."""
+        if self.options.tls is not None and not self.options.insecure:
+            self.port = self.server.add_secure_port(self.options.listen,
+                                                    server_credentials(self.options.tls))
+        else:
+            self.port = self.server.add_insecure_port(self.options.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.options.listen}")
+        await self.server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stops gracefully: refuses new calls, lets calls in flight finish within
+        ``grace`` seconds, waits for ledger writes on the pool, closes the store."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.options.grace_seconds if grace is None else grace)
+        await asyncio.get_running_loop().run_in_executor(None, self.backend.close)
+
+    async def wait(self) -> None:
+        """Returns when the server has stopped."""
+        await self.server.wait_for_termination()
+
+
+def _reflection_v1(servicer: Any) -> grpc.GenericRpcHandler:
+    """Returns grpc.reflection.v1 served by the v1alpha servicer.
+
+    v1 and v1alpha messages are identical on the wire (only the package differs), and
+    some clients (buf curl, grpcurl) ask for v1 first.
+    """
+    handler = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString)
+    return grpc.method_handlers_generic_handler(REFLECTION_V1,
+                                                {"ServerReflectionInfo": handler})
+
+
+def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
+    """Returns a backend over the store (history index caught up)."""
+    return Backend.open(Ledger(store), workers=options.workers,
+                        trade_batch_size=options.trade_batch_size)
+
+
+async def serve(store: StoreConfig, options: ServerOptions,
+                ready: asyncio.Event | None = None) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+    if options.insecure:
+        log.warning(INSECURE_WARNING)
+    backend = await asyncio.get_running_loop().run_in_executor(
+        None, open_backend, store, options)
+    server = LedgerServer(backend, options)
+    port = await server.start()
+    log.info("serving", extra={"listen": options.listen, "port": port,
+                               "tls": not options.insecure})
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    if ready is not None:
+        ready.set()
+    await stopping.wait()
+    log.info("shutting down", extra={"grace_seconds": options.grace_seconds})
+    await server.stop()
+    log.info("stopped")

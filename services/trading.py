@@ -1,0 +1,165 @@
+"""TradingService: trades in signed envelopes, one by one or streamed in batches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import grpc
+
+from ledger.application import TradeBlocked
+from ledger.domain.base import now
+from ledger.domain.licence import ExchangeLicence
+from ledger.domain.participant import Participant
+from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.receipts import TradeReceipt, TradeStatus
+from services import envelope, wire
+from services.auth import Caller, current_grant, require_own_participant
+from services.backend import Backend
+from services.generated.valedger.v1 import common_pb2, trading_pb2, trading_pb2_grpc
+from services.status import ServiceError, invalid_argument, rule_violation_error
+
+_WALLETS = {
+    trading_pb2.WALLET_KIND_HOSTED: WalletKind.HOSTED,
+    trading_pb2.WALLET_KIND_SELF_HOSTED: WalletKind.SELF_HOSTED,
+}
+_STATUS = {
+    TradeStatus.RECORDED: trading_pb2.TRADE_STATUS_RECORDED,
+    TradeStatus.BLOCKED: trading_pb2.TRADE_STATUS_BLOCKED,
+}
+
+
+@dataclass
+class TradeDesk:
+    """Opens trade envelopes of one caller, remembering its licences and keys meanwhile."""
+
+    backend: Backend
+    caller: Caller
+    licences: dict[UUID, ExchangeLicence] = field(default_factory=dict)
+    participant: Participant | None = None
+
+    def open(self, sealed: common_pb2.SignedEnvelope, label: str) -> TradeRequest:
+        """Returns the verified trade in an envelope; raises INVALID_ARGUMENT or
+        PERMISSION_DENIED. Runs on the ledger pool (it reads the store)."""
+        payload = envelope.parse(sealed, trading_pb2.TradePayload, label)
+        licence_id = wire.uuid(payload.exchange_licence_id, "exchange_licence_id")
+        licence = self.licences.get(licence_id)
+        if licence is None:
+            licence = self.backend.ledger.get_exchange_licence(licence_id)
+            self.licences[licence_id] = licence
+        require_own_participant(str(licence.participant_id), "exchange licences")
+        at = wire.time(payload, "at") or now()
+        if self.participant is None:
+            self.participant = self.backend.ledger.get_participant(licence.participant_id)
+        envelope.verify(sealed, self.participant.keys.get(sealed.key_id), at,
+                        str(licence.participant_id))
+        return trade_request(payload, licence_id, at)
+
+
+def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
+                  at: datetime) -> TradeRequest:
+    """Returns the ledger's trade request for a signed payload."""
+    wallet = _WALLETS.get(payload.wallet_kind)
+    if wallet is None:
+        raise invalid_argument("wallet_kind", "must be HOSTED or SELF_HOSTED")
+    travel = {name: getattr(payload.travel_rule, name) for name in TRAVEL_RULE_FIELDS
+              if getattr(payload.travel_rule, name)}
+    return TradeRequest(
+        request_id=payload.request_id,
+        exchange_licence_id=licence_id,
+        exchange_trade_id=payload.exchange_trade_id,
+        asset=payload.asset,
+        quantity=wire.decimal(payload.quantity, "quantity"),
+        price=wire.decimal(payload.price, "price"),
+        quote_currency=payload.quote_currency,
+        buyer_id=wire.uuid(payload.buyer_participant_id, "buyer_participant_id"),
+        seller_id=wire.uuid(payload.seller_participant_id, "seller_participant_id"),
+        counterparty_vasp=payload.counterparty_vasp,
+        counterparty_country=payload.counterparty_country,
+        wallet_kind=wallet,
+        at=at,
+        travel_rule=travel,
+    )
+
+
+def trade_result(receipt: TradeReceipt, request_id: str) -> trading_pb2.TradeResult:
+    """Returns the wire form of a trade's outcome."""
+    return trading_pb2.TradeResult(
+        receipt=common_pb2.Receipt(aggregate_id=str(receipt.trade_id), version=1,
+                                   replayed=receipt.replayed),
+        status=_STATUS[receipt.status], rule=receipt.rule, message=receipt.message,
+        figures=receipt.figures, request_id=request_id)
+
+
+class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
+    """Serves TradingService over the ledger."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    async def RecordTrade(self, request: trading_pb2.RecordTradeRequest,
+                          context: Any) -> trading_pb2.RecordTradeResponse:
+        desk = TradeDesk(self.backend, current_grant().caller)
+
+        def record() -> tuple[TradeReceipt, str]:
+            trade = desk.open(request.envelope, "envelope")
+            try:
+                return self.backend.ledger.record_trade(trade), trade.request_id
+            except TradeBlocked as blocked:
+                result = trade_result(blocked.receipt, trade.request_id)
+                figures = {**blocked.figures, "trade_id": str(blocked.receipt.trade_id)}
+                raise rule_violation_error(blocked.rule, blocked.message, figures,
+                                           [result]) from None
+
+        receipt, request_id = await self.backend.run(record)
+        return trading_pb2.RecordTradeResponse(result=trade_result(receipt, request_id))
+
+    async def RecordTrades(self, request_iterator: AsyncIterator[trading_pb2.RecordTradesRequest],
+                           context: Any) -> trading_pb2.RecordTradesResponse:
+        desk = TradeDesk(self.backend, current_grant().caller)
+        size = self.backend.trade_batch_size
+        response = trading_pb2.RecordTradesResponse()
+        pending: list[common_pb2.SignedEnvelope] = []
+        index = 0
+
+        def commit(batch: Sequence[common_pb2.SignedEnvelope], first: int
+                   ) -> list[trading_pb2.TradeResult]:
+            trades = []
+            for offset, sealed in enumerate(batch):
+                try:
+                    trades.append(desk.open(sealed, f"requests[{first + offset}].envelope"))
+                except ServiceError as error:
+                    raise _at_index(error, first + offset) from None
+            receipts = self.backend.ledger.record_trades(trades)
+            return [trade_result(r, t.request_id) for r, t in zip(receipts, trades, strict=True)]
+
+        async def flush() -> None:
+            nonlocal pending, index
+            batch, first = pending, index
+            pending, index = [], index + len(batch)
+            results = await self.backend.run(commit, batch, first)
+            response.results.extend(results)
+
+        async for message in request_iterator:
+            pending.append(message.envelope)
+            if len(pending) >= size:
+                await flush()
+        if pending:
+            await flush()
+        response.recorded_count = sum(
+            1 for r in response.results if r.status == trading_pb2.TRADE_STATUS_RECORDED)
+        response.blocked_count = len(response.results) - response.recorded_count
+        return response
+
+
+def _at_index(error: ServiceError, index: int) -> ServiceError:
+    """Returns ``error`` with the index of the offending stream message in its text."""
+    return ServiceError(error.code, f"requests[{index}]: {error.message}", error.details)
+
+
+def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+    """Registers the servicer on ``server``."""
+    trading_pb2_grpc.add_TradingServiceServicer_to_server(TradingServicer(backend), server)
