@@ -32,7 +32,13 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from services.ca import Role
-from services.status import ServiceError, abort, permission_denied, unauthenticated
+from services.status import (
+    ServiceError,
+    abort,
+    invalid_argument,
+    permission_denied,
+    unauthenticated,
+)
 
 
 class Scope(enum.Enum):
@@ -196,6 +202,40 @@ def authorise(method: str, caller: Caller,
 Behaviour = Callable[..., Any]
 
 
+class Malformed:
+    """Stands for a request message that could not be decoded."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _safe(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """Returns a deserializer that yields :class:`Malformed` instead of raising, so an
+    undecodable message is answered INVALID_ARGUMENT rather than INTERNAL."""
+    if deserializer is None:
+        return None
+    decode = deserializer
+
+    def safe(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except Exception as exc:
+            return Malformed(exc)
+
+    return safe
+
+
+def _check(request: Any) -> Any:
+    if isinstance(request, Malformed):
+        raise invalid_argument("request", "not a valid protobuf message of this method")
+    return request
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _check(request)
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates and authorises every call, then runs it with its grant in context.
 
@@ -231,21 +271,21 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             async def unary_unary(request: Any, context: Any) -> Any:
                 try:
                     enter(method, context)
-                    return await inner_uu(request, context)
+                    return await inner_uu(_check(request), context)
                 except grpc.aio.AbortError:
                     raise
                 except Exception as exc:
                     await abort(context, exc)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer)
+                unary_unary, _safe(handler.request_deserializer), handler.response_serializer)
         if handler.unary_stream is not None:
             inner_us: Behaviour = handler.unary_stream
 
             async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
                 try:
                     enter(method, context)
-                    async for item in inner_us(request, context):
+                    async for item in inner_us(_check(request), context):
                         yield item
                 except grpc.aio.AbortError:
                     raise
@@ -253,28 +293,28 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     await abort(context, exc)
 
             return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer)
+                unary_stream, _safe(handler.request_deserializer), handler.response_serializer)
         if handler.stream_unary is not None:
             inner_su: Behaviour = handler.stream_unary
 
             async def stream_unary(requests: Any, context: Any) -> Any:
                 try:
                     enter(method, context)
-                    return await inner_su(requests, context)
+                    return await inner_su(_checked(requests), context)
                 except grpc.aio.AbortError:
                     raise
                 except Exception as exc:
                     await abort(context, exc)
 
             return grpc.stream_unary_rpc_method_handler(
-                stream_unary, handler.request_deserializer, handler.response_serializer)
+                stream_unary, _safe(handler.request_deserializer), handler.response_serializer)
         assert handler.stream_stream is not None
         inner_ss: Behaviour = handler.stream_stream
 
         async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
             try:
                 enter(method, context)
-                async for item in inner_ss(requests, context):
+                async for item in inner_ss(_checked(requests), context):
                     yield item
             except grpc.aio.AbortError:
                 raise
@@ -282,4 +322,4 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 await abort(context, exc)
 
         return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer)
+            stream_stream, _safe(handler.request_deserializer), handler.response_serializer)

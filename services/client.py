@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -26,6 +27,7 @@ from services.auth import (
     INSECURE_PARTICIPANT_HEADER,
     INSECURE_ROLE_HEADER,
 )
+from services import wire
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     audit_pb2_grpc,
@@ -120,15 +122,15 @@ class LedgerClient:
             raise ValueError("this client has no signing key")
         return self.signer.seal(payload)
 
-    def register_signing_key(self, participant_id: str, request_id: str
-                             ) -> licensing_pb2.RegisterKeyResponse:
-        """Registers the client's public key for ``participant_id``."""
+    def register_signing_key(self, participant_id: str, request_id: str,
+                             at: datetime | None = None) -> licensing_pb2.RegisterKeyResponse:
+        """Registers the client's public key for ``participant_id`` (valid from ``at``)."""
         if self.signer is None:
             raise ValueError("this client has no signing key")
         return self.licensing.RegisterKey(licensing_pb2.RegisterKeyRequest(
             request_id=request_id, participant_id=participant_id,
-            key_id=self.signer.key_id, public_key=self.signer.public_key),
-            **self.call_options())
+            key_id=self.signer.key_id, public_key=self.signer.public_key,
+            at=wire.timestamp(at)), **self.call_options())
 
     # ------------------------------------------------------------------- signed writes
 
