@@ -44,12 +44,9 @@ def cpu_count() -> int:
 
 def sha256d_rows(buffer: bytes, width: int) -> bytes:
     """Returns the concatenated SHA256d digests of consecutive ``width``-byte rows."""
-    return b"".join(
-        [
-            sha256(sha256(buffer[i : i + width]).digest()).digest()
-            for i in range(0, len(buffer), width)
-        ]
-    )
+    h = sha256  # a local name: one lookup fewer per call in this hot loop
+    return b"".join([h(h(buffer[i : i + width]).digest()).digest()
+                     for i in range(0, len(buffer), width)])
 
 
 def _rows(digests: bytes) -> np.ndarray:
@@ -141,7 +138,7 @@ class CpuBackend:
         return f"cpu (hashlib, {self.workers} worker process(es))"
 
     def _chunks(self, n: int) -> list[slice]:
-        count = min(n, self.workers * 4)
+        count = min(n, self.workers * 2)
         edges = np.linspace(0, n, count + 1).astype(int).tolist()
         return [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
