@@ -336,3 +336,11 @@ def test_fast_path_matches_the_reference(batch: dict[str, Any]):
 def test_reference_agrees_with_hashlib_on_a_plain_header():
     header = bytes.fromhex(bitcoin_headers()[1]["header"])
     assert sha256d(header) == hashlib.sha256(hashlib.sha256(header).digest()).digest()
+
+
+def test_batches_without_jobs_or_shares_verify_cleanly():
+    empty = verify_batch(parse_batch({"jobs": [], "shares": []}), backend=CPU)
+    assert empty.verdicts.shape == (0,) and empty.accepted_work == 0
+    orphan = {"jobs": [], "shares": [{"job_id": "x", "extranonce2": "00", "ntime": 1,
+                                      "nonce": 1}]}
+    assert verdicts_of(orphan) == ["UNKNOWN_JOB"]
