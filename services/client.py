@@ -22,12 +22,12 @@ import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services import wire
 from services.auth import (
     INSECURE_NAME_HEADER,
     INSECURE_PARTICIPANT_HEADER,
     INSECURE_ROLE_HEADER,
 )
-from services import wire
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     audit_pb2_grpc,

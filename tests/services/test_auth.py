@@ -145,7 +145,7 @@ def invoke(client: LedgerClient, method: str, request: Message) -> grpc.StatusCo
         else:
             client.channel.unary_unary(path, serialize, identity)(request, timeout=20)
     except grpc.RpcError as error:
-        code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+        code: grpc.StatusCode = error.code()
         if code is grpc.StatusCode.PERMISSION_DENIED:
             assert reason(error) in ("ROLE_NOT_ALLOWED", "NOT_OWNER"), error
         return code

@@ -1,0 +1,188 @@
+"""Trades over mTLS: signed envelopes (forged, replayed, wrong-key, revoked), rules,
+idempotent retries and batched streams."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+
+from services import wire
+from services.envelope import Signer
+from services.generated.valedger.v1 import (
+    common_pb2,
+    history_pb2,
+    licensing_pb2,
+    mining_pb2,
+    trading_pb2,
+)
+from tests.services.harness import World, details, reason, trade
+
+
+def count_events(world: World) -> int:
+    with world.client("regulator") as reg:
+        return sum(1 for _ in reg.list_events(page_size=1000))
+
+
+def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_recorded_trade_and_idempotent_retry(world: World) -> None:
+    with world.client("exchange_x") as ex:
+        sealed = ex.seal(trade(world, "retry-1"))
+        first = ex.trading.RecordTrade(trading_pb2.RecordTradeRequest(envelope=sealed),
+                                       timeout=10).result
+        before = count_events(world)
+        again = ex.trading.RecordTrade(trading_pb2.RecordTradeRequest(envelope=sealed),
+                                       timeout=10).result
+    assert first.status == trading_pb2.TRADE_STATUS_RECORDED and not first.receipt.replayed
+    assert again.receipt.aggregate_id == first.receipt.aggregate_id
+    assert again.receipt.replayed
+    assert count_events(world) == before  # the replay recorded nothing
+
+
+def test_blocked_trade_is_failed_precondition_with_rule_and_figures(world: World) -> None:
+    # 1 BTC at 50,000 USD needs travel-rule data: blocked and kept on the record.
+    payload = trade(world, "blocked-1", quantity="1", price="50000")
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.record_trade, payload)
+    assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
+    info = next(d for d in details(error) if isinstance(d, error_details_pb2.ErrorInfo))
+    result = next(d for d in details(error) if isinstance(d, trading_pb2.TradeResult))
+    assert info.reason == result.rule and info.reason
+    assert info.metadata["trade_id"] == result.receipt.aggregate_id
+    assert result.status == trading_pb2.TRADE_STATUS_BLOCKED
+    assert any(d for d in details(error) if isinstance(d, error_details_pb2.PreconditionFailure))
+    with world.client("regulator") as reg:
+        blocked = list(reg.list_events(event_types=[common_pb2.EVENT_TYPE_TRADE_BLOCKED]))
+    assert [e.aggregate_id for e in blocked] == [result.receipt.aggregate_id]
+
+
+def test_forged_signature_is_refused(world: World) -> None:
+    with world.client("exchange_x") as ex:
+        sealed = ex.seal(trade(world, "forged-1"))
+        sealed.payload = trade(world, "forged-1", quantity="999").SerializeToString()
+        error = rpc_error(ex.trading.RecordTrade,
+                          trading_pb2.RecordTradeRequest(envelope=sealed), timeout=10)
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(error) == "SIGNATURE_INVALID"
+
+
+def test_signature_by_another_key_under_a_registered_key_id_is_refused(world: World) -> None:
+    registered = world.signers["exchange_x"]
+    impostor = Signer(Signer.generate().private_key, registered.key_id)
+    with world.client("exchange_x", impostor) as ex:
+        error = rpc_error(ex.record_trade, trade(world, "wrong-key-1"))
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(error) == "SIGNATURE_INVALID"
+
+
+def test_unregistered_key_is_refused(world: World) -> None:
+    with world.client("exchange_x", Signer.generate()) as ex:
+        error = rpc_error(ex.record_trade, trade(world, "unknown-key-1"))
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(error) == "KEY_UNKNOWN"
+
+
+def test_signature_for_another_payload_type_is_refused(world: World) -> None:
+    signer = world.signers["exchange_x"]
+    sealed = signer.seal(trade(world, "type-1"))
+    sealed.payload_type = mining_pb2.OutputReportPayload.DESCRIPTOR.full_name
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.trading.RecordTrade,
+                          trading_pb2.RecordTradeRequest(envelope=sealed), timeout=10)
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_revoked_key_is_refused_from_its_revocation_on(world: World) -> None:
+    signer = Signer.generate()
+    revoked_at = datetime(2026, 7, 1, tzinfo=UTC)
+    with world.client("exchange_y", signer) as ex:
+        ex.register_signing_key(world.ids["exchange_y"], "revocable-key",
+                                at=datetime(2026, 1, 1, tzinfo=UTC))
+        ex.licensing.RevokeKey(licensing_pb2.RevokeKeyRequest(
+            request_id="revoke-it", participant_id=world.ids["exchange_y"],
+            key_id=signer.key_id, at=wire.timestamp(revoked_at)), timeout=10)
+        before = ex.record_trade(trade(world, "pre-revocation", exchange="exchange_y"))
+        error = rpc_error(ex.record_trade, trade(
+            world, "post-revocation", exchange="exchange_y",
+            at=wire.timestamp(datetime(2026, 7, 2, tzinfo=UTC))))
+    assert before.status == trading_pb2.TRADE_STATUS_RECORDED
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(error) == "KEY_REVOKED"
+
+
+def test_exchange_cannot_record_on_another_exchanges_licence(world: World) -> None:
+    # exchange_x signs with its own key but names exchange_y's licence.
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.record_trade, trade(world, "foreign-1", exchange="exchange_y"))
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(error) == "NOT_OWNER"
+
+
+def test_miner_cannot_report_for_another_miners_licence(world: World) -> None:
+    period = common_pb2.Period(start_time=wire.timestamp(datetime(2026, 5, 1, tzinfo=UTC)),
+                               end_time=wire.timestamp(datetime(2026, 6, 1, tzinfo=UTC)))
+    payload = mining_pb2.OutputReportPayload(
+        request_id="foreign-report", licence_id=world.ids["licence_miner_b"], period=period,
+        asset="BTC", amount="1", sold_through_exchange_amount="1")
+    with world.client("miner_a") as miner:
+        error = rpc_error(miner.report_output, payload)
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(error) == "NOT_OWNER"
+    # Signed with miner_b's own key but sent on miner_a's connection: still refused.
+    with world.client("miner_a", world.signers["miner_b"]) as miner:
+        error = rpc_error(miner.report_output, payload)
+    assert reason(error) == "NOT_OWNER"
+
+
+def test_own_output_report_is_recorded(world: World) -> None:
+    period = common_pb2.Period(start_time=wire.timestamp(datetime(2026, 5, 1, tzinfo=UTC)),
+                               end_time=wire.timestamp(datetime(2026, 6, 1, tzinfo=UTC)))
+    payload = mining_pb2.OutputReportPayload(
+        request_id="own-report", licence_id=world.ids["licence_miner_a"], period=period,
+        asset="BTC", amount="2", sold_through_exchange_amount="2", wallets=["bc1q"],
+        at=wire.timestamp(datetime(2026, 6, 2, tzinfo=UTC)))
+    with world.client("miner_a") as miner:
+        first = miner.report_output(payload).receipt
+        again = miner.report_output(payload).receipt
+    assert not first.replayed and again.replayed
+    assert again.aggregate_id == first.aggregate_id
+
+
+def test_record_trades_stream_commits_in_batches(world: World) -> None:
+    # The world's server commits every 500; 1,203 trades make three batches.
+    payloads = [trade(world, f"stream-{i}") for i in range(1203)]
+    payloads.append(trade(world, "stream-5"))  # a retry inside the stream
+    with world.client("exchange_x") as ex:
+        response = ex.record_trades(payloads, timeout=120)
+    assert len(response.results) == 1204
+    assert response.recorded_count == 1204 and response.blocked_count == 0
+    assert [r.request_id for r in response.results[:3]] == ["stream-0", "stream-1", "stream-2"]
+    assert response.results[-1].receipt.aggregate_id == response.results[5].receipt.aggregate_id
+    assert response.results[-1].receipt.replayed
+    with world.client("regulator") as reg:
+        page = reg.history.ListEvents(history_pb2.ListEventsRequest(
+            licence_id=world.ids["licence_exchange_x"],
+            event_types=[common_pb2.EVENT_TYPE_TRADE_RECORDED], page_size=1000), timeout=10)
+    ids = {e.aggregate_id for e in page.events}
+    assert response.results[0].receipt.aggregate_id in ids
+
+
+def test_bad_envelope_in_stream_names_its_index_and_keeps_earlier_batches(
+        world: World) -> None:
+    signer = world.signers["exchange_x"]
+    envelopes = [signer.seal(trade(world, f"partial-{i}")) for i in range(520)]
+    envelopes[510].signature = bytes(64)
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.record_sealed_trades, envelopes)
+        assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "requests[510]" in str(error.details())
+        # The first batch (0-499) was committed: re-sending it is a pure replay.
+        replay = ex.record_sealed_trades(envelopes[:500])
+    assert all(r.receipt.replayed for r in replay.results)
