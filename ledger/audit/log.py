@@ -161,7 +161,11 @@ class AuditLog:
         record = stored[0]
         leaf_data = encode_leaf(record.originator_id, record.originator_version, record.topic,
                                 record.state)
-        ref = self.locate(originator_id, version)
+        try:
+            ref = self.locate(originator_id, version)
+        except NotFound:
+            self.follower.catch_up()  # recorded but not yet integrated
+            ref = self.locate(originator_id, version)
         with self.store.read() as tx:
             checkpoint = tx.checkpoint_covering(ref.leaf_index)
         if checkpoint is None:

@@ -70,3 +70,13 @@ class Replayer:
         for check in self.checks:
             faults.extend(check.finish(self.aggregates))
         return faults
+
+
+def default_checks() -> list[ReplayCheck]:
+    """Returns the checks a full audit (with the cipher key) runs besides the rebuild.
+
+    Hook for the verifier wiring: return here a check that re-verifies every stored proof
+    batch through ``verifier`` and one that recomputes every reconciliation, each reporting
+    a differing verdict as ``FaultKind.VERDICT_MISMATCH``.
+    """
+    return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.cli import audit as _audit  # noqa: F401  (registers commands)
 from services.cli import ca as _ca  # noqa: F401  (registers commands)
 from services.cli import db as _db  # noqa: F401  (registers commands)
 from services.cli import serve as _serve  # noqa: F401  (registers commands)

@@ -1,0 +1,367 @@
+"""`valedger audit`: signing keys, checkpoints, export, offline verification, proofs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ledger.audit.export import ExportFormatError, read_export, write_export
+from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
+from ledger.audit.log import AuditLog, parse_event_ref
+from ledger.audit.note import NoteError, NoteSigner, NoteVerifier
+from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
+from ledger.audit.replay import Replayer, default_checks
+from ledger.audit.store import AuditStoreError
+from ledger.audit.stream import database_stream
+from ledger.audit.verify import StreamVerifier, VerifyReport
+from ledger.config import StoreConfig
+from ledger.errors import LedgerError
+from services.cli.app import CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
+
+console = Console()
+err = Console(stderr=True)
+
+ORIGIN_ENV = "VALEDGER_AUDIT_ORIGIN"
+KEY_ENV = "VALEDGER_AUDIT_KEY"
+PUBLIC_KEY_ENV = "VALEDGER_AUDIT_PUBLIC_KEY"
+DEFAULT_ORIGIN = "valedger.local/ledger"
+
+KEY_HELP = f"Private signing key file written by `audit keygen` (env {KEY_ENV})."
+PUBLIC_KEY_HELP = (
+    f"Regulator's verifier key: the text name+keyid+key, or a file holding it "
+    f"(env {PUBLIC_KEY_ENV})."
+)
+
+DbOption = Annotated[str | None, typer.Option("--db", help=DB_OPTION_HELP)]
+CipherOption = Annotated[str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)]
+KeyOption = Annotated[Path | None, typer.Option("--key", help=KEY_HELP, envvar=KEY_ENV)]
+PublicKeyOption = Annotated[
+    str | None, typer.Option("--public-key", help=PUBLIC_KEY_HELP, envvar=PUBLIC_KEY_ENV)
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Prints an error and returns the Exit to raise."""
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turns expected failures into one clear line and exit status 2."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except (LedgerError, NoteError, AuditIntegrityError, AuditStoreError, ValueError,
+            OSError) as e:
+        raise fail(str(e)) from None
+    except Exception as e:  # database driver errors: unreachable store, missing tables
+        if type(e).__module__.startswith(("eventsourcing", "psycopg", "sqlite3")):
+            raise fail(f"store error: {e}") from None
+        raise
+
+
+def load_signer(path: Path | None) -> NoteSigner:
+    """Returns the signer stored in a key file."""
+    if path is None:
+        raise fail(f"a signing key is needed: --key FILE or {KEY_ENV}")
+    try:
+        return NoteSigner.from_skey(path.read_text())
+    except OSError as e:
+        raise fail(f"cannot read key file {path}: {e.strerror}") from None
+
+
+def load_verifier(value: str | None) -> NoteVerifier:
+    """Returns the verifier of a vkey string or of a file holding one."""
+    if not value:
+        raise fail(f"the regulator's public key is needed: --public-key or {PUBLIC_KEY_ENV}")
+    text = value
+    if "+" not in value or Path(value).is_file():
+        try:
+            text = Path(value).read_text()
+        except OSError as e:
+            raise fail(f"cannot read public key file {value}: {e.strerror}") from None
+    return NoteVerifier.from_vkey(text)
+
+
+def open_ledger(db: str | None, cipher_key: str | None) -> Any:
+    """Returns the Ledger of a store (tables are not created)."""
+    from ledger.application import Ledger
+
+    return Ledger(StoreConfig.from_environment(db, cipher_key, create_tables=False))
+
+
+def progress_bar() -> Progress:
+    """Returns the progress display used by long audit work."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+    )
+
+
+@audit_app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Directory for audit.key and audit.pub.")],
+    origin: Annotated[
+        str, typer.Option("--origin", envvar=ORIGIN_ENV, help="Log origin = key name.")
+    ] = DEFAULT_ORIGIN,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+) -> None:
+    """Create the regulator's checkpoint signing key (audit.key) and public key (audit.pub).
+
+    The key is Ed25519; its name is the log origin. The public key is what auditors need.
+    """
+    with friendly_errors():
+        signer = NoteSigner.generate(origin)
+        out.mkdir(parents=True, exist_ok=True)
+        key_path, pub_path = out / "audit.key", out / "audit.pub"
+        if not force and (key_path.exists() or pub_path.exists()):
+            raise fail(f"{key_path} or {pub_path} exists; use --force to replace them")
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(signer.to_skey() + "\n")
+        pub_path.write_text(signer.verifier.vkey + "\n")
+        console.print(f"signing key  {key_path} (keep it secret)")
+        console.print(f"public key   {pub_path}")
+        console.print(signer.verifier.vkey)
+
+
+@audit_app.command("public-key")
+def public_key(key: KeyOption = None) -> None:
+    """Print the public verifier key of a signing key file."""
+    with friendly_errors():
+        console.print(load_signer(key).verifier.vkey, soft_wrap=True)
+
+
+def _audit_log(db: str | None, cipher_key: str | None, signer: NoteSigner | None,
+               every_records: int = 1000) -> tuple[Any, AuditLog]:
+    ledger = open_ledger(db, cipher_key)
+    log = AuditLog(ledger.recorder, signer=signer,
+                   policy=CheckpointPolicy(every_records=every_records, every_seconds=0))
+    return ledger, log
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    db: DbOption = None, cipher_key: CipherOption = None, key: KeyOption = None,
+) -> None:
+    """Bring the tree up to date and sign a checkpoint of it now; print the signed note."""
+    with friendly_errors():
+        signer = load_signer(key)
+        ledger, log = _audit_log(db, cipher_key, signer)
+        try:
+            cp = log.follower.checkpoint_now()
+        finally:
+            ledger.close()
+        err.print(f"checkpoint {cp.seq}: {cp.size} records")
+        sys.stdout.write(cp.note)
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Export file to write.")],
+    db: DbOption = None,
+    cipher_key: CipherOption = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", envvar=KEY_ENV, help="Sign a checkpoint of the whole log before exporting.")
+    ] = None,
+    catch_up: Annotated[bool, typer.Option(
+        help="Integrate new records into the tree first (needs write access).")] = True,
+) -> None:
+    """Write every stored record and every checkpoint to one self-describing file."""
+    with friendly_errors():
+        signer = load_signer(key) if key else None
+        ledger, log = _audit_log(db, cipher_key, signer)
+        try:
+            with progress_bar() as bar:
+                if catch_up:
+                    task = bar.add_task("integrating", total=None)
+                    log.follower.catch_up(lambda n: bar.advance(task, n))
+                if signer is not None:
+                    log.follower.checkpoint_now()
+                stream = database_stream(log.store, log.origin)
+                task = bar.add_task("exporting", total=stream.header.record_count)
+                tmp = out.with_name(out.name + ".partial")
+                with tmp.open("wb") as f:
+                    summary = write_export(stream, f, lambda n: bar.advance(task, n))
+                tmp.replace(out)
+        finally:
+            ledger.close()
+        console.print(f"exported {summary.records} records and {summary.checkpoints} "
+                      f"checkpoints to {out}")
+        console.print(f"sha256 {summary.sha256}")
+
+
+def print_report(report: VerifyReport, limit: int) -> None:
+    """Prints the verification report."""
+    console.print(f"source: {report.source}")
+    console.print(f"records: {report.records}   tree root: {report.tree_root.hex()}")
+    console.print(f"checkpoints: {report.checkpoints_seen} seen, "
+                  f"{report.checkpoints_matched} match the records")
+    if report.events_decoded or report.aggregates_rebuilt:
+        console.print(f"events decoded: {report.events_decoded}   "
+                      f"aggregates rebuilt: {report.aggregates_rebuilt}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if report.ok:
+        console.print("[green]OK[/green]: every record and checkpoint verifies")
+        return
+    table = Table(title="faults")
+    table.add_column("kind")
+    table.add_column("count", justify="right")
+    for kind, n in sorted(report.fault_counts.items()):
+        table.add_row(str(kind), str(n))
+    console.print(table)
+    for fault in report.faults[:limit]:
+        console.print(f"[red]{fault.kind}[/red] at {fault.where()}: {fault.message}",
+                      soft_wrap=True)
+    total = sum(report.fault_counts.values())
+    if total > limit:
+        console.print(f"… and {total - limit} more")
+    console.print(f"[red]FAILED[/red]: {total} faults")
+
+
+@audit_app.command("verify")
+def verify(
+    db: DbOption = None,
+    from_file: Annotated[Path | None, typer.Option("--from", help="Export file to verify.")]
+    = None,
+    public_key: PublicKeyOption = None,
+    cipher_key: CipherOption = None,
+    origin: Annotated[str | None, typer.Option(
+        "--origin", help="Expected checkpoint origin (default: the public key's name).")
+    ] = None,
+    report_file: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the full report as JSON to this file.")] = None,
+    show: Annotated[int, typer.Option(help="Faults to list in detail.")] = 50,
+) -> None:
+    """Verify a store or an export file with only the regulator's public key.
+
+    Recomputes every leaf and the tree, checks every checkpoint's signature, root and
+    consistency with the previous one; with --cipher-key also decodes every event and
+    rebuilds every aggregate. Exits 1 and lists each fault's position when anything fails.
+    """
+    with friendly_errors():
+        if (db is None) == (from_file is None):
+            raise fail("give exactly one of --db URL or --from FILE")
+        verifier = load_verifier(public_key)
+        ledger: Any = None
+        replayer = None
+        try:
+            if cipher_key or db:
+                ledger = open_ledger(db if db else "sqlite:///:memory:", cipher_key)
+            if cipher_key:
+                replayer = Replayer(ledger.mapper, default_checks())
+            checker = StreamVerifier(verifier, origin, replayer)
+            with progress_bar() as bar:
+                if from_file is not None:
+                    with from_file.open("rb") as f:
+                        stream = read_export(f)
+                        task = bar.add_task("verifying", total=stream.header.record_count)
+                        report = checker.verify(stream, lambda n: bar.advance(task, n))
+                else:
+                    log = AuditLog(ledger.recorder, create_tables=False)
+                    stream = database_stream(log.store)
+                    task = bar.add_task("verifying", total=stream.header.record_count)
+                    report = checker.verify(stream, lambda n: bar.advance(task, n))
+        except ExportFormatError as e:
+            raise fail(f"{from_file}: {e}") from None
+        finally:
+            if ledger is not None:
+                ledger.close()
+        print_report(report, show)
+        if report_file is not None:
+            report_file.write_text(json.dumps(report_json(report), indent=1))
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+def report_json(report: VerifyReport) -> dict[str, Any]:
+    """Returns the report as plain JSON data."""
+    return {
+        "ok": report.ok,
+        "source": report.source,
+        "records": report.records,
+        "tree_root": report.tree_root.hex(),
+        "checkpoints_seen": report.checkpoints_seen,
+        "checkpoints_matched": report.checkpoints_matched,
+        "events_decoded": report.events_decoded,
+        "aggregates_rebuilt": report.aggregates_rebuilt,
+        "fault_counts": {str(k): v for k, v in report.fault_counts.items()},
+        "faults": [
+            {"kind": str(f.kind), "message": f.message, "leaf_index": f.leaf_index,
+             "notification_id": f.notification_id, "event": f.event,
+             "checkpoint_seq": f.checkpoint_seq}
+            for f in report.faults
+        ],
+        "warnings": report.warnings,
+    }
+
+
+@audit_app.command("prove")
+def prove(
+    event: Annotated[str, typer.Option("--event", help="AGGREGATE_ID:VERSION of the event.")],
+    db: DbOption = None,
+    cipher_key: CipherOption = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", envvar=KEY_ENV,
+        help="Sign a fresh checkpoint when none covers the event yet.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the bundle here.")] = None,
+) -> None:
+    """Print a self-contained proof bundle (record, inclusion proof, signed checkpoint)."""
+    with friendly_errors():
+        aggregate_id, version = parse_event_ref(event)
+        signer = load_signer(key) if key else None
+        ledger, log = _audit_log(db, cipher_key, signer)
+        try:
+            if signer is not None:
+                log.follower.catch_up()
+            bundle = log.prove_event(aggregate_id, version).to_text()
+        finally:
+            ledger.close()
+        if out is not None:
+            out.write_text(bundle)
+            err.print(f"proof bundle written to {out}")
+        else:
+            sys.stdout.write(bundle)
+
+
+@audit_app.command("verify-proof")
+def verify_proof(
+    bundle: Annotated[Path, typer.Argument(help="Proof bundle file (tlog-proof text).")],
+    public_key: PublicKeyOption = None,
+    origin: Annotated[str | None, typer.Option(
+        "--origin", help="Expected checkpoint origin (default: the public key's name).")
+    ] = None,
+) -> None:
+    """Check one proof bundle with the regulator's public key. Exits 1 if it fails."""
+    with friendly_errors():
+        verifier = load_verifier(public_key)
+        text = bundle.read_bytes()
+        try:
+            result = verify_bundle(text, verifier, origin)
+        except ProofBundleError as e:
+            err.print(f"[red]INVALID[/red]: {e}")
+            raise typer.Exit(1) from None
+        rec = result.record
+        console.print(f"[green]VALID[/green]: event {rec.event_id} ({rec.topic}) is leaf "
+                      f"{result.index} of the log {result.checkpoint.checkpoint.origin} "
+                      f"at size {result.checkpoint.size}")

@@ -1,0 +1,165 @@
+"""The tree follower over the Ledger's notification log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ledger.audit.checkpoint import open_checkpoint
+from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
+from ledger.audit.leaf import encode_leaf
+from ledger.audit.log import AuditLog
+from ledger.audit.merkle import leaf_hash, root_hash, verify_consistency
+from ledger.audit.note import NoteSigner
+from ledger.audit.store import NODES_TABLE
+from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
+from tests.ledger.audit.test_merkle import all_nodes
+
+
+def recomputed_leaves(a: AuditedLedger) -> list[bytes]:
+    """Leaf hashes recomputed from the stored events, in notification order."""
+    notes = a.ledger.recorder.select_notifications(start=None, limit=10**6)
+    return [leaf_hash(encode_leaf(n.originator_id, n.originator_version, n.topic, n.state))
+            for n in notes]
+
+
+def assert_tree_matches_store(a: AuditedLedger) -> None:
+    """The stored tree equals a full recomputation: state, leaves and every node."""
+    leaves = recomputed_leaves(a)
+    state = a.log.state()
+    assert state.size == len(leaves)
+    assert state.compact.root() == root_hash(leaves)
+    expected = all_nodes(leaves)
+    stored = {(0, int(i)): bytes(h) for i, h in
+              a.raw.run("SELECT leaf_index, leaf_hash FROM audit_leaves")}
+    stored.update({(int(lvl), int(i)): bytes(h) for lvl, i, h in
+                   a.raw.run(f"SELECT level, idx, hash FROM {NODES_TABLE}")})
+    assert stored == expected
+
+
+def test_follower_integrates_every_record_once(audited: AuditedLedger) -> None:
+    assert_tree_matches_store(audited)
+    assert audited.log.follower.step() == 0
+    for i in range(5):
+        audited.ledger.record_trade(audited.market.trade(f"more{i}"))
+    assert audited.log.follower.catch_up() == 5
+    assert_tree_matches_store(audited)
+
+
+def test_checkpoints_every_n_records_and_consistent(audited: AuditedLedger) -> None:
+    cps = audited.log.checkpoints()
+    assert [c.size for c in cps] == [5, 10, 15, 20]
+    assert [c.seq for c in cps] == [1, 2, 3, 4]
+    previous = None
+    for c in cps:
+        cp = open_checkpoint(c.note, audited.signer.verifier).checkpoint
+        assert (cp.origin, cp.size, cp.root_hash) == (ORIGIN, c.size, c.root_hash)
+        assert cp.root_hash == root_hash(recomputed_leaves(audited)[: c.size])
+        if previous is not None:
+            verify_consistency(previous.size, c.size, previous.root_hash, c.root_hash,
+                               c.consistency)
+        previous = c
+
+
+def test_checkpoint_on_demand_and_by_time(audited: AuditedLedger) -> None:
+    cp = audited.log.follower.checkpoint_now()
+    assert (cp.seq, cp.size) == (5, 23)
+    assert audited.log.follower.checkpoint_now().seq == 5  # nothing new: nothing signed
+    now = [1e10]
+    follower = TreeFollower(audited.ledger.recorder, audited.signer,
+                            policy=CheckpointPolicy(every_records=0, every_seconds=60),
+                            clock=lambda: now[0])
+    audited.ledger.record_trade(audited.market.trade("late"))
+    follower.step()
+    assert audited.log.latest_checkpoint().seq == 6  # type: ignore[union-attr]
+    audited.ledger.record_trade(audited.market.trade("later"))
+    follower.step()
+    assert audited.log.latest_checkpoint().seq == 6  # type: ignore[union-attr]
+    now[0] += 61
+    follower.step()
+    assert audited.log.latest_checkpoint().size == 25  # type: ignore[union-attr]
+
+
+def test_resumes_after_restart_without_double_counting(audited: AuditedLedger) -> None:
+    for i in range(7):
+        audited.ledger.record_trade(audited.market.trade(f"r{i}"))
+    fresh = AuditLog(audited.ledger.recorder, signer=audited.signer,
+                     policy=CheckpointPolicy(every_records=5, every_seconds=0))
+    assert fresh.follower.catch_up() == 7
+    assert fresh.follower.catch_up() == 0
+    assert_tree_matches_store(audited)
+    assert [c.size for c in fresh.checkpoints()] == [5, 10, 15, 20, 25, 30]
+
+
+def test_never_signs_after_a_forged_checkpoint(audited: AuditedLedger) -> None:
+    other = NoteSigner.generate(ORIGIN)
+    forged = open_checkpoint(audited.log.latest_checkpoint().note,  # type: ignore[union-attr]
+                             audited.signer.verifier)
+    from ledger.audit.checkpoint import sign_checkpoint
+
+    note = sign_checkpoint(forged.checkpoint, other).note
+    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 4", (note,))
+    with pytest.raises(AuditIntegrityError, match="does not verify"):
+        audited.log.follower.checkpoint_now()
+
+
+def test_never_signs_an_inconsistent_tree(audited: AuditedLedger) -> None:
+    # Rewrite a stored subtree hash: the next checkpoint's consistency proof fails.
+    audited.raw.run(f"UPDATE {NODES_TABLE} SET hash = ? WHERE level = 2 AND idx = 4",
+                    (b"\x01" * 32,))
+    with pytest.raises(AuditIntegrityError, match="not consistent"):
+        audited.log.follower.checkpoint_now()
+    assert audited.log.latest_checkpoint().seq == 4  # type: ignore[union-attr]
+
+
+def test_dense_leaves_over_notification_gaps(postgres_url: str) -> None:
+    from tests.ledger.audit.conftest import make_audited
+
+    a = make_audited(postgres_url, trades=3)
+    try:
+        # A rolled-back insert consumes a notification id: the log now has a gap.
+        with a.raw.conn.transaction(force_rollback=True):
+            a.raw.conn.execute(
+                f"INSERT INTO {a.raw.table} (originator_id, originator_version, topic, state) "
+                "VALUES (gen_random_uuid(), 1, 'x', '')")
+        a.ledger.record_trade(a.market.trade("after-gap"))
+        a.log.follower.catch_up()
+        nids = [r[0] for r in a.raw.events()]
+        assert nids[-1] == nids[-2] + 2
+        index = a.raw.run("SELECT leaf_index FROM audit_leaves ORDER BY leaf_index")
+        assert [r[0] for r in index] == list(range(len(nids)))
+        assert_tree_matches_store(a)
+    finally:
+        a.raw.close()
+        a.ledger.close()
+
+
+def test_only_one_postgres_instance_advances(postgres_url: str) -> None:
+    from tests.ledger.audit.conftest import make_audited
+
+    a = make_audited(postgres_url, trades=2)
+    try:
+        a.ledger.record_trade(a.market.trade("x"))
+        other = AuditLog(a.ledger.recorder, signer=a.signer)
+        inside = threading.Event()
+        release = threading.Event()
+        results: list[int | None] = []
+
+        def hold() -> None:
+            with a.log.store.write() as tx:
+                assert tx is not None
+                inside.set()
+                release.wait(10)
+
+        t = threading.Thread(target=hold)
+        t.start()
+        inside.wait(10)
+        results.append(other.follower.step())
+        release.set()
+        t.join()
+        results.append(other.follower.step())
+        assert results == [None, 1]
+    finally:
+        a.raw.close()
+        a.ledger.close()

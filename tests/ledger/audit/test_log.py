@@ -1,0 +1,94 @@
+"""Proofs served from the stored tree: by leaf index, by event, consistency, bundles."""
+
+from __future__ import annotations
+
+import math
+from uuid import uuid4
+
+import pytest
+
+from ledger.audit.log import AuditLog, parse_event_ref
+from ledger.audit.merkle import verify_consistency, verify_inclusion
+from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
+from ledger.errors import InvalidRequest, NotFound
+from tests.ledger.audit.conftest import AuditedLedger
+
+
+def test_inclusion_proofs_by_index_verify_against_root(audited: AuditedLedger) -> None:
+    state = audited.log.state()
+    root = state.compact.root()
+    for i in range(state.size):
+        proof = audited.log.inclusion_proof(i)
+        assert len(proof.hashes) <= math.ceil(math.log2(state.size))
+        verify_inclusion(i, state.size, proof.leaf_hash, proof.hashes, root)
+    old = audited.log.checkpoints()[1]
+    proof = audited.log.inclusion_proof(3, old.size)
+    verify_inclusion(3, old.size, proof.leaf_hash, proof.hashes, old.root_hash)
+
+
+def test_proofs_read_log_n_nodes(audited: AuditedLedger) -> None:
+    reads: list[int] = []
+    from ledger.audit import store as store_module
+
+    original = store_module.AuditTransaction.get_nodes
+
+    def counting(self, ids):
+        found = original(self, ids)
+        reads.append(len(found))
+        return found
+
+    store_module.AuditTransaction.get_nodes = counting  # type: ignore[method-assign]
+    try:
+        audited.log.inclusion_proof(7)
+    finally:
+        store_module.AuditTransaction.get_nodes = original  # type: ignore[method-assign]
+    size = audited.log.state().size
+    assert reads and sum(reads) <= 2 * math.ceil(math.log2(size)) + 1
+
+
+def test_consistency_between_checkpoints(audited: AuditedLedger) -> None:
+    cps = audited.log.checkpoints()
+    for old in cps:
+        proof = audited.log.consistency_proof(old.size)
+        state = audited.log.state()
+        verify_consistency(old.size, state.size, old.root_hash, state.compact.root(),
+                           proof.hashes)
+
+
+def test_proof_bundle_by_event(audited: AuditedLedger) -> None:
+    receipt = audited.ledger.record_trade(audited.market.trade("proved"))
+    bundle = audited.log.prove_event(receipt.trade_id, 1)  # signs a checkpoint on demand
+    result = verify_bundle(bundle.to_text(), audited.signer.verifier)
+    assert result.record.originator_id == receipt.trade_id
+    assert result.record.originator_version == 1
+    assert result.index == audited.log.locate(receipt.trade_id, 1).leaf_index
+    # Changing the stored record after the fact breaks every new bundle for it.
+    rows = audited.raw.events()
+    nid, *_, state = rows[-1]
+    audited.raw.run(f"UPDATE {audited.raw.table} SET state = ? WHERE {audited.raw.nid} = ?",
+                    (state[:-1] + bytes([state[-1] ^ 1]), nid))
+    with pytest.raises(ProofBundleError):
+        verify_bundle(audited.log.prove_event(receipt.trade_id, 1).to_text(),
+                      audited.signer.verifier)
+
+
+def test_lookup_errors_are_typed(audited: AuditedLedger) -> None:
+    with pytest.raises(NotFound):
+        audited.log.prove_event(uuid4(), 1)
+    with pytest.raises(InvalidRequest):
+        audited.log.inclusion_proof(10**6)
+    with pytest.raises(InvalidRequest):
+        audited.log.inclusion_proof(0, 10**6)
+    with pytest.raises(InvalidRequest):
+        audited.log.consistency_proof(10**6)
+    unsigned = AuditLog(audited.ledger.recorder)
+    receipt = audited.ledger.record_trade(audited.market.trade("unsigned"))
+    unsigned.follower.catch_up()
+    with pytest.raises(NotFound, match="checkpoint"):
+        unsigned.prove_event(receipt.trade_id, 1)
+
+
+@pytest.mark.parametrize("text", ["nope", "abc:1", f"{uuid4()}:x", f"{uuid4()}:-1", ":3"])
+def test_event_refs_are_validated(text: str) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_event_ref(text)
