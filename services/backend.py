@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from ledger.application import Ledger
+from ledger.audit.log import AuditLog
 from ledger.history import HistoryIndex
 
 P = ParamSpec("P")
@@ -34,16 +35,21 @@ class Backend:
     executor: ThreadPoolExecutor
     trade_batch_size: int = DEFAULT_TRADE_BATCH
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    audit: AuditLog | None = None
 
     @classmethod
     def open(cls, ledger: Ledger, workers: int = DEFAULT_WORKERS,
              trade_batch_size: int = DEFAULT_TRADE_BATCH,
-             poll_seconds: float = DEFAULT_POLL_SECONDS) -> Backend:
-        """Returns a backend over ``ledger`` with its history index caught up."""
+             poll_seconds: float = DEFAULT_POLL_SECONDS,
+             audit: AuditLog | None = None) -> Backend:
+        """Returns a backend over ``ledger`` with its history index caught up; ``audit``
+        (when given) serves AuditService and is followed in the background."""
         history = HistoryIndex(ledger)
         history.catch_up()
+        if audit is not None:
+            audit.follower.start()
         return cls(ledger, history, ThreadPoolExecutor(workers, "valedger-ledger"),
-                   trade_batch_size, poll_seconds)
+                   trade_batch_size, poll_seconds, audit)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Returns ``fn(*args, **kwargs)`` computed on the pool (the caller's context
@@ -55,4 +61,6 @@ class Backend:
     def close(self) -> None:
         """Waits for running ledger calls, then closes the store."""
         self.executor.shutdown(wait=True)
+        if self.audit is not None:
+            self.audit.follower.stop()
         self.ledger.close()

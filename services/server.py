@@ -22,6 +22,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ledger.application import Ledger
+from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.log import AuditLog
+from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
 from services import audit, compliance, history, licensing, mining, trading
 from services.auth import AuthInterceptor
@@ -69,6 +72,9 @@ class ServerOptions:
     keepalive_timeout_ms: int = 20_000
     min_client_ping_interval_ms: int = 10_000
     interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
+    audit_signer: NoteSigner | None = None
+    audit_origin: str = ""
+    audit_policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -148,9 +154,13 @@ def _reflection_v1(servicer: Any) -> grpc.GenericRpcHandler:
 
 
 def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
-    """Returns a backend over the store (history index caught up)."""
-    return Backend.open(Ledger(store), workers=options.workers,
-                        trade_batch_size=options.trade_batch_size)
+    """Returns a backend over the store: history index caught up, audit log followed
+    (checkpoints signed when ``options.audit_signer`` is set)."""
+    ledger = Ledger(store)
+    audit = AuditLog(ledger.recorder, signer=options.audit_signer,
+                     origin=options.audit_origin or None, policy=options.audit_policy)
+    return Backend.open(ledger, workers=options.workers,
+                        trade_batch_size=options.trade_batch_size, audit=audit)
 
 
 async def serve(store: StoreConfig, options: ServerOptions,

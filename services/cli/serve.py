@@ -96,11 +96,21 @@ def serve(
         host, _, port = server.metrics_listen.rpartition(":")
         metrics.serve(host or "127.0.0.1", int(port))
         interceptors.append(metrics.interceptor())
+    signer = None
+    if settings.audit.signing_key_file:
+        from ledger.audit.note import NoteSigner
+
+        signer = NoteSigner.from_skey(Path(settings.audit.signing_key_file).read_text().strip())
+    from ledger.audit.follower import CheckpointPolicy
+
     options = ServerOptions(
         listen=listen or server.listen, tls=tls, insecure=insecure,
         max_message_bytes=max_message_bytes or server.max_message_bytes,
         grace_seconds=server.grace_seconds if grace is None else grace,
-        workers=workers, trade_batch_size=trade_batch_size, interceptors=interceptors)
+        workers=workers, trade_batch_size=trade_batch_size, interceptors=interceptors,
+        audit_signer=signer, audit_origin=settings.audit.origin,
+        audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
+                                      settings.audit.checkpoint_every_seconds))
     configure_json_logging(server.log_level)
     try:
         asyncio.run(run_server(store, options))

@@ -19,6 +19,9 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from ledger.application import Ledger
+from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.log import AuditLog
+from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
 from ledger.domain.licence import ExchangeLicence, MiningLicence
 from ledger.domain.participant import Participant
@@ -30,6 +33,7 @@ from services.generated.valedger.v1 import common_pb2, licensing_pb2, trading_pb
 from services.server import LedgerServer, ServerOptions
 from services.tls import TlsFiles
 
+AUDIT_SIGNER = NoteSigner.generate("valedger.test/ledger")
 VALID_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 VALID_UNTIL = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -51,9 +55,12 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.backend = Backend.open(Ledger(store), workers=4,
+        ledger = Ledger(store)
+        audit = AuditLog(ledger.recorder, signer=AUDIT_SIGNER,
+                         policy=CheckpointPolicy(every_records=10, every_seconds=0))
+        self.backend = Backend.open(ledger, workers=4,
                                     trade_batch_size=self.options.trade_batch_size,
-                                    poll_seconds=0.02)
+                                    poll_seconds=0.02, audit=audit)
         self.server = self._call(self._make())
         self._call(self.server.start())
 
