@@ -10,9 +10,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import (
+    DatabaseError,
+    MapperDeserialisationError,
+    RecordConflictError,
+)
 
-from ledger.config import StoreConfig
+from ledger.config import CIPHER_KEY_ENV, StoreConfig
 from ledger.domain.alert import Alert
 from ledger.domain.base import LedgerAggregate, utc
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
@@ -21,13 +25,21 @@ from ledger.domain.output_report import OutputReport
 from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView, validate
 from ledger.domain.trade import Trade, TradeRequest
-from ledger.errors import InvalidRequest, NotFound, RuleViolation, amount
+from ledger.errors import (
+    InvalidRequest,
+    NotFound,
+    RuleViolation,
+    StoreKeyError,
+    StoreUnavailable,
+    amount,
+)
 from ledger.indexes import AlertIndex, LicenceIndex
 from ledger.receipts import Receipt, TradeReceipt, TradeStatus
 from ledger.trading import (
     TradeBatch,
     TradeBlocked,
     TradeDesk,
+    in_utc,
     replayed,
     trade_receipt,
     validate_trade,
@@ -68,6 +80,11 @@ class Ledger(Application[UUID]):
         self.licences = self.construct_licence_index()
         self.alerts = self.construct_alert_index()
         self.desk = self.construct_trade_desk()
+        try:
+            self.check_store()
+        except BaseException:
+            self.close()
+            raise
 
     # ----------------------------------------------------------------- construction hooks
 
@@ -92,12 +109,48 @@ class Ledger(Application[UUID]):
 
     # ------------------------------------------------------------------------- plumbing
 
+    def check_store(self) -> None:
+        """Raises StoreUnavailable or StoreKeyError unless the store can be used.
+
+        Reading the first stored event at start makes a missing schema or a wrong cipher
+        key fail when the ledger opens, not at some later command.
+        """
+        try:
+            first = self.recorder.select_notifications(start=None, limit=1)
+        except DatabaseError as error:
+            raise StoreUnavailable(
+                f"cannot query the store {self.config.url_for_display}: {error} (if its "
+                "tables do not exist yet, create them once with `valedger db init --db URL`)"
+            ) from error
+        for notification in first:
+            self.decode(notification)
+
+    def decode(self, stored: Any) -> Any:
+        """Returns the domain event of a stored event, or raises StoreKeyError."""
+        try:
+            return self.mapper.to_domain_event(stored)
+        except MapperDeserialisationError as error:
+            raise self.unreadable(error) from error
+
+    def unreadable(self, error: Exception) -> StoreKeyError:
+        """Returns the error that says why stored event state could not be read."""
+        if self.config.cipher_key:
+            why = ("the configured cipher key is not the key its events were encrypted "
+                   "with (or the store is not encrypted)")
+        else:
+            why = (f"its events are encrypted (or damaged) and no cipher key is configured "
+                   f"(set {CIPHER_KEY_ENV})")
+        return StoreKeyError(f"cannot read the store {self.config.url_for_display}: {why}; "
+                             f"{error.__cause__ or error}")
+
     def find(self, aggregate_id: UUID) -> Any | None:
         """Returns the current aggregate, or None when nothing has that id."""
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        except MapperDeserialisationError as error:
+            raise self.unreadable(error) from error
 
     def get_typed(self, aggregate_id: UUID, cls: type[A], kind: str) -> A:
         """Returns the aggregate of type ``cls``, or raises NotFound."""
@@ -403,8 +456,10 @@ class Ledger(Application[UUID]):
         receipts = []
         for licence_id in self.licences.all_ids():
             licence = self.get_typed(licence_id, Licence, "licence")
-            if licence.expired_at is None and licence.revoked_at is None \
-                    and licence.valid_until <= when:
+            # A retry replays the licences the first call expired.
+            if licence.version_of_request(request_id) is not None or (
+                    licence.expired_at is None and licence.revoked_at is None
+                    and licence.valid_until <= when):
                 receipts.append(self._mutate(
                     licence_id, Licence, "licence", request_id,
                     lambda lic: lic.expire(request_id=request_id, at=when)))
@@ -533,6 +588,7 @@ class Ledger(Application[UUID]):
         """
         for request in requests:
             validate_trade(request)
+        requests = [in_utc(request) for request in requests]
 
         def attempt() -> list[TradeReceipt]:
             results: dict[str, TradeReceipt] = {}
@@ -559,7 +615,10 @@ class Ledger(Application[UUID]):
             if check_existing:
                 existing = self.find(request.trade_id())
                 if isinstance(existing, Trade):
-                    results[request.request_id] = trade_receipt(existing, replayed=True)
+                    alert_id = Alert.create_id(request.request_id, "STRUCTURING", existing.id)
+                    alerts = (alert_id,) if self.find(alert_id) is not None else ()
+                    results[request.request_id] = trade_receipt(existing, replayed=True,
+                                                                alert_ids=alerts)
                     continue
             view = policies.setdefault(request.at, PolicyView(policy, request.at))
             results[request.request_id] = self.desk.decide(request, view, batch)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import binascii
 import os
+from base64 import b64decode
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+
+from ledger.errors import LedgerError
 
 DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
 """The embedded default store (DESIGN.md §7)."""
@@ -17,7 +21,7 @@ COMPRESSOR_TOPIC = "eventsourcing.compressor:ZlibCompressor"
 CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(LedgerError, ValueError):
     """A store URL or setting that cannot be used."""
 
 
@@ -46,6 +50,15 @@ class StoreConfig:
         )
 
     @property
+    def url_for_display(self) -> str:
+        """Returns the store URL without its password, fit for messages and logs."""
+        parsed = urlparse(self.url)
+        if parsed.password is None:
+            return self.url
+        netloc = parsed.netloc.replace(":" + parsed.password + "@", ":***@", 1)
+        return parsed._replace(netloc=netloc).geturl()
+
+    @property
     def is_postgres(self) -> bool:
         """Returns True when the store is PostgreSQL."""
         return urlparse(self.url).scheme in ("postgresql", "postgres")
@@ -55,11 +68,27 @@ class StoreConfig:
         env = persistence_env(self.url)
         env["COMPRESSOR_TOPIC"] = COMPRESSOR_TOPIC
         if self.cipher_key:
+            check_cipher_key(self.cipher_key)
             env["CIPHER_TOPIC"] = CIPHER_TOPIC
             env["CIPHER_KEY"] = self.cipher_key
         env["CREATE_TABLE"] = "y" if self.create_tables else "n"
         env.update(self.extra)
         return env
+
+
+def check_cipher_key(key: str) -> None:
+    """Raises ConfigurationError unless ``key`` is base64 of 16, 24 or 32 bytes.
+
+    The message never repeats the key: it is a secret.
+    """
+    try:
+        size = len(b64decode(key.encode("ascii"), validate=True))
+    except (binascii.Error, UnicodeEncodeError):
+        raise ConfigurationError(
+            f"cipher key ({CIPHER_KEY_ENV}) is not valid base64") from None
+    if size not in (16, 24, 32):
+        raise ConfigurationError(
+            f"cipher key ({CIPHER_KEY_ENV}) must decode to 16, 24 or 32 bytes, not {size}")
 
 
 def persistence_env(url: str) -> dict[str, str]:

@@ -47,3 +47,15 @@ def amount(value: Decimal | int) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+class StoreError(LedgerError):
+    """The configured store cannot be used as it is (gRPC UNAVAILABLE)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be queried: it is unreachable, or has no ledger tables yet."""
+
+
+class StoreKeyError(StoreError):
+    """Stored event state cannot be read with the configured cipher key (or lack of one)."""

@@ -8,8 +8,9 @@ under concurrent writers (a conflicting writer retries against the new totals).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
@@ -183,7 +184,24 @@ class TradeDesk:
 
 def validate_trade(request: TradeRequest) -> None:
     """Raises InvalidRequest for a malformed trade (nothing is recorded for it)."""
+    if not isinstance(request, TradeRequest):
+        raise InvalidRequest("trade", f"expected a TradeRequest, got {type(request).__name__}")
     check_request_id(request.request_id)
+    for name in ("exchange_licence_id", "buyer_id", "seller_id"):
+        if not isinstance(getattr(request, name), UUID):
+            raise InvalidRequest(name, "must be a UUID")
+    for name in ("quantity", "price"):
+        if not isinstance(getattr(request, name), Decimal):
+            raise InvalidRequest(name, "must be a Decimal")
+    if not isinstance(request.wallet_kind, WalletKind):
+        raise InvalidRequest("wallet_kind", "must be HOSTED or SELF_HOSTED")
+    if not isinstance(request.at, datetime):
+        raise InvalidRequest("at", "must be a datetime")
+    if not isinstance(request.counterparty_vasp, str):
+        raise InvalidRequest("counterparty_vasp", "must be text")
+    if not isinstance(request.travel_rule, dict) or not all(
+            isinstance(v, str) for v in request.travel_rule.values()):
+        raise InvalidRequest("travel_rule", "must map field names to text")
     check_text("exchange_trade_id", request.exchange_trade_id)
     check_text("asset", request.asset)
     positive("quantity", request.quantity)
@@ -203,12 +221,21 @@ def validate_trade(request: TradeRequest) -> None:
 
 
 
-def trade_receipt(trade: Trade, replayed: bool = False) -> TradeReceipt:
-    """Returns the receipt a stored trade stands for."""
+def in_utc(request: TradeRequest) -> TradeRequest:
+    """Returns the request with its time in UTC (periods and windows are UTC months/hours)."""
+    if request.at.tzinfo is UTC:
+        return request
+    return replace(request, at=request.at.astimezone(UTC))
+
+
+def trade_receipt(trade: Trade, replayed: bool = False,
+                  alert_ids: tuple[UUID, ...] = ()) -> TradeReceipt:
+    """Returns the receipt a stored trade stands for (with the alerts it raised)."""
     if trade.is_blocked:
         return TradeReceipt(trade.id, TradeStatus.BLOCKED, trade.rule, trade.message,
                             dict(trade.figures), replayed=replayed)
-    return TradeReceipt(trade.id, TradeStatus.RECORDED, replayed=replayed)
+    return TradeReceipt(trade.id, TradeStatus.RECORDED, alert_ids=alert_ids,
+                        replayed=replayed)
 
 
 def replayed(receipt: TradeReceipt) -> TradeReceipt:

@@ -1,0 +1,84 @@
+"""Request field checks of ``ledger.validation``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ledger.domain.policy import PolicyView
+from ledger.errors import InvalidRequest, RuleViolation
+from ledger.validation import (
+    check_after,
+    check_country,
+    check_efficiency_floor,
+    check_hex,
+    check_request_id,
+    check_text,
+    event_time,
+    non_negative,
+    positive,
+)
+
+T = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_request_ids_are_required_and_bounded() -> None:
+    check_request_id("r-1")
+    check_request_id("x" * 200)
+    for bad in ("", "   ", "x" * 201, None):
+        with pytest.raises(InvalidRequest, match="request_id"):
+            check_request_id(bad)  # type: ignore[arg-type]
+
+
+def test_text_and_country_checks() -> None:
+    assert check_text("name", "Acme") == "Acme"
+    for bad_text in ("", " ", "x" * 1001, 5):
+        with pytest.raises(InvalidRequest):
+            check_text("name", bad_text)  # type: ignore[arg-type]
+    check_country("country", "DE")
+    for bad in ("de", "DEU", "D1", ""):
+        with pytest.raises(InvalidRequest, match="ISO 3166"):
+            check_country("country", bad)
+
+
+def test_hex_is_lowercased_and_must_not_be_empty() -> None:
+    assert check_hex("tag", "ABcd") == "abcd"
+    for bad in ("", "xyz", "abc"):
+        with pytest.raises(InvalidRequest):
+            check_hex("tag", bad)
+
+
+@pytest.mark.parametrize("value", [Decimal(0), Decimal(-1), Decimal("NaN"),
+                                   Decimal("Infinity"), "abc"])
+def test_positive_refuses_zero_negative_and_non_finite(value: Any) -> None:
+    with pytest.raises(InvalidRequest):
+        positive("amount", value)
+
+
+def test_non_negative_accepts_zero_and_keeps_exact_digits() -> None:
+    assert non_negative("amount", Decimal(0)) == 0
+    assert str(positive("amount", Decimal("0.00000001"))) == "1E-8"
+    with pytest.raises(InvalidRequest, match="must not be negative"):
+        non_negative("amount", Decimal("-0.01"))
+
+
+def test_times() -> None:
+    assert event_time(datetime(2026, 3, 1)) == T
+    assert event_time(None).tzinfo is UTC
+    check_after("end", T + timedelta(seconds=1), T)
+    check_after("end", None, T)
+    with pytest.raises(InvalidRequest, match="end: must be after"):
+        check_after("end", T, T)
+
+
+def test_efficiency_floor_both_sides() -> None:
+    view = PolicyView(None, T)
+    check_efficiency_floor(view, Decimal(12))
+    with pytest.raises(RuleViolation) as caught:
+        check_efficiency_floor(view, Decimal("11.99"))
+    assert caught.value.rule == "EFFICIENCY_BELOW_FLOOR"
+    assert caught.value.message == ("declared efficiency 11.99 J/TH is better than the policy "
+                                    "floor 12 J/TH")
