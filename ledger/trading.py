@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, cast
 from uuid import UUID
 
@@ -25,6 +25,9 @@ from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletK
 from ledger.errors import InvalidRequest, NotFound, RuleViolation, amount
 from ledger.receipts import TradeReceipt, TradeStatus
 from ledger.validation import check_country, check_request_id, check_text, positive
+
+EXACT_PRECISION = 200
+"""Significant digits that keep ``quantity × price × rate`` exact for any sane amount."""
 
 
 class TradeBlocked(RuleViolation):
@@ -66,7 +69,9 @@ class TradeDesk:
             raise InvalidRequest("quote_currency",
                                  f"no USD rate in policy for {request.quote_currency!r} "
                                  f"(set fx_usd.{request.quote_currency})")
-        value_usd = request.notional * rate
+        # Exact product (the default context would round beyond 28 significant digits).
+        with localcontext(prec=EXACT_PRECISION):
+            value_usd = request.notional * rate
 
         def block(rule: str, message: str, figures: dict[str, object]) -> TradeReceipt:
             text = {k: str(v) for k, v in figures.items()}

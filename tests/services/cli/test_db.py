@@ -1,0 +1,43 @@
+"""`valedger db init` (services/cli/db.py): the schema once, then servers without creation."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.cipher import AESCipher
+from typer.testing import CliRunner
+
+from ledger.application import Ledger
+from ledger.config import CIPHER_KEY_ENV, DB_URL_ENV, StoreConfig
+from ledger.errors import StoreUnavailable
+from services.cli import app
+
+
+def test_db_init_creates_the_schema_a_server_then_uses(store_url: str) -> None:
+    with pytest.raises(StoreUnavailable):  # before init, a ledger without creation fails
+        Ledger(StoreConfig(url=store_url, create_tables=False))
+    runner = CliRunner()
+    for _ in range(2):  # idempotent
+        result = runner.invoke(app, ["db", "init", "--db", store_url])
+        assert result.exit_code == 0, result.output
+        assert "store ready" in result.output
+    ledger = Ledger(StoreConfig(url=store_url, create_tables=False))
+    try:
+        receipt = ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "XX")
+        assert ledger.get_participant(receipt.aggregate_id).legal_name == "Acme"
+    finally:
+        ledger.close()
+
+
+def test_db_init_reads_the_store_and_key_from_the_environment(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = AESCipher.create_key(32)
+    monkeypatch.setenv(DB_URL_ENV, store_url)
+    monkeypatch.setenv(CIPHER_KEY_ENV, key)
+    result = CliRunner().invoke(app, ["db", "init"])
+    assert result.exit_code == 0, result.output
+    assert key not in result.output
+    ledger = Ledger(StoreConfig.from_environment(create_tables=False))
+    try:
+        ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "XX")
+    finally:
+        ledger.close()
