@@ -100,7 +100,8 @@ def start_server(url: str, workdir: Path, batch: int) -> Server:
     process = subprocess.Popen(
         [sys.executable, "-c", "from services.cli import main; main()", "serve", "--db", url,
          "--listen", f"127.0.0.1:{port}", "--ca-dir", str(workdir / "ca"), "--create-tables",
-         "--trade-batch-size", str(batch)], cwd=ROOT, stderr=subprocess.DEVNULL)
+         "--trade-batch-size", str(batch)], cwd=ROOT,
+        stderr=(workdir / "server.log").open("wb"))
     server = Server(process, port, ca)
     probe = server.client("auditor", "probe")
     deadline = time.monotonic() + 60
@@ -166,7 +167,8 @@ def raw_insert_rate(url: str, market: Market, n: int, batch: int) -> float:
     try:
         requests = [TradeRequest(
             request_id=f"raw-{run}-{i}",
-            exchange_licence_id=ExchangeLicence.create_id("raw"), exchange_trade_id=f"raw-{i}", asset="BTC",
+            exchange_licence_id=ExchangeLicence.create_id("raw"), exchange_trade_id=f"raw-{i}",
+            asset="BTC",
             quantity=Decimal("0.001"), price=Decimal(500), quote_currency="USD",
             buyer_id=Participant.create_id("raw-b"), seller_id=Participant.create_id("raw-s"),
             counterparty_vasp="", counterparty_country="KZ", wallet_kind=WalletKind.HOSTED,
@@ -252,13 +254,26 @@ def build_large_store(url: str, market: Market, n: int, batch: int = 2000) -> fl
 
 def list_events_latency(server: Server, participant: str, queries: int) -> list[float]:
     with server.client("regulator", "cb-reader") as reg:
-        tokens = [""]
-        page = reg.history.ListEvents(history_pb2.ListEventsRequest(
-            participant_id=participant, page_size=100))
-        while page.next_page_token and len(tokens) < 50:
-            tokens.append(page.next_page_token)
+        deadline = time.monotonic() + 300
+        while True:  # the server's followers first index the bulk-loaded records
+            try:
+                reg.history.ListEvents(history_pb2.ListEventsRequest(
+                    participant_id=participant, page_size=1), timeout=120)
+                break
+            except grpc.RpcError as error:
+                if error.code() is not grpc.StatusCode.UNAVAILABLE:
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+        tokens: list[str] = []
+        token = ""
+        while len(tokens) < 50:  # the first 50 full pages
             page = reg.history.ListEvents(history_pb2.ListEventsRequest(
-                participant_id=participant, page_size=100, page_token=page.next_page_token))
+                participant_id=participant, page_size=100, page_token=token))
+            if len(page.events) < 100:
+                break
+            tokens.append(token)
+            token = page.next_page_token
         latencies = []
         reset_peak(server.process.pid)
         for q in range(queries):
@@ -341,10 +356,20 @@ def main() -> None:
                         f"first 50 pages): p50 **{percentile(list_lat, 50):.1f} ms**, p99 "
                         f"**{percentile(list_lat, 99):.1f} ms**; server peak RSS "
                         f"{list_mem:.0f} MiB.")
+            except Exception:
+                for line in (workdir / label / "server.log").read_text().splitlines():
+                    if '"level": "ERROR"' in line:
+                        print(line[:3000], file=sys.stderr)
+                raise
             finally:
                 server.stop()
                 if pg is not None:
                     pg.cleanup()
+        log = sorted(workdir.rglob("server.log"))
+        errors = [line for path in log for line in path.read_text().splitlines()
+                  if '"level": "ERROR"' in line]
+        if errors:
+            print("\n".join(errors[:3]), file=sys.stderr)
     load_after = os.getloadavg()[0]
     print("## gRPC services\n")
     rates = " ".join(f"{r:g}" for r in args.rate)

@@ -6,7 +6,9 @@
   rule, metadata = its figures) and ``PreconditionFailure``;
 * :class:`ServiceError` → the code it names (PERMISSION_DENIED, UNAUTHENTICATED, ...).
 
-Anything else is a server bug and becomes INTERNAL with no detail of the cause.
+A busy or unreachable store is UNAVAILABLE with ``RetryInfo`` (retrying is safe: writes
+carry request ids). Anything else is a server bug and becomes INTERNAL with no detail of
+the cause (it is logged).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import logging
 from collections.abc import Mapping, Sequence
 
 import grpc
-from google.protobuf import any_pb2
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    InterfaceError,
+    OperationalError,
+)
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -83,6 +90,13 @@ def service_error(exc: BaseException) -> ServiceError:
         return rule_violation_error(exc.rule, exc.message, exc.figures)
     if isinstance(exc, LedgerError):
         return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    if isinstance(exc, (OperationalError, InterfaceError, ConnectionPoolClosedError)):
+        # The store is busy, restarting or unreachable: transient, safe to retry (writes
+        # carry request ids), and nothing the client did wrong.
+        log.warning("store unavailable while serving a request: %s", type(exc).__name__)
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "the store is unavailable; retry",
+                            [error_details_pb2.RetryInfo(
+                                retry_delay=duration_pb2.Duration(seconds=1))])
     log.exception("unexpected error while serving a request", exc_info=exc)
     return ServiceError(grpc.StatusCode.INTERNAL, "internal error")
 
