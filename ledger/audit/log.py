@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
+from eventsourcing.utils import Environment
 
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
 from ledger.audit.leaf import encode_leaf
@@ -25,7 +27,11 @@ from ledger.audit.store import (
     StoredCheckpoint,
     TreeState,
 )
+from ledger.config import StoreConfig
 from ledger.errors import InvalidRequest, NotFound
+
+APPLICATION_NAME = "valedger"
+"""Name of the Ledger application: it decides the events table the audit log follows."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,36 @@ class AuditLog:
             recorder, signer=signer, origin=origin, policy=policy, batch_size=batch_size,
             store=self.store,
         )
+        self._factory: InfrastructureFactory[Any] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        config: StoreConfig,
+        signer: NoteSigner | None = None,
+        origin: str | None = None,
+        policy: CheckpointPolicy | None = None,
+        create_tables: bool = True,
+    ) -> AuditLog:
+        """Returns the audit log of a store, opened without decoding anything (so no cipher
+        key is needed); :meth:`close` releases its connections."""
+        env = Environment(APPLICATION_NAME, config.eventsourcing_env())
+        factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env)
+        try:
+            log = cls(factory.application_recorder(), signer=signer, origin=origin,
+                      policy=policy, create_tables=create_tables)
+        except BaseException:
+            factory.close()
+            raise
+        log._factory = factory
+        return log
+
+    def close(self) -> None:
+        """Closes the connections opened by :meth:`open` (if any)."""
+        self.follower.stop()
+        if self._factory is not None:
+            self._factory.close()
+            self._factory = None
 
     @property
     def origin(self) -> str:

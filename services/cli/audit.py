@@ -59,7 +59,7 @@ PublicKeyOption = Annotated[
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Prints an error and returns the Exit to raise."""
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -103,9 +103,12 @@ def load_verifier(value: str | None) -> NoteVerifier:
 
 
 def open_ledger(db: str | None, cipher_key: str | None) -> Any:
-    """Returns the Ledger of a store (tables are not created)."""
+    """Returns the Ledger of a store (tables are not created), or an empty in-memory one
+    when ``db`` is None (its mapper is all an export's replay needs)."""
     from ledger.application import Ledger
 
+    if db is None:
+        return Ledger(StoreConfig("sqlite:///:memory:", cipher_key, create_tables=True))
     return Ledger(StoreConfig.from_environment(db, cipher_key, create_tables=False))
 
 
@@ -151,26 +154,23 @@ def public_key(key: KeyOption = None) -> None:
         console.print(load_signer(key).verifier.vkey, soft_wrap=True)
 
 
-def _audit_log(db: str | None, cipher_key: str | None, signer: NoteSigner | None,
-               every_records: int = 1000) -> tuple[Any, AuditLog]:
-    ledger = open_ledger(db, cipher_key)
-    log = AuditLog(ledger.recorder, signer=signer,
-                   policy=CheckpointPolicy(every_records=every_records, every_seconds=0))
-    return ledger, log
+def open_log(db: str | None, signer: NoteSigner | None = None,
+             create_tables: bool = True) -> AuditLog:
+    """Returns the audit log of a store (no cipher key needed: nothing is decoded)."""
+    config = StoreConfig.from_environment(db, None, create_tables=False)
+    return AuditLog.open(config, signer=signer, create_tables=create_tables,
+                         policy=CheckpointPolicy(every_records=1000, every_seconds=0))
 
 
 @audit_app.command("checkpoint")
-def checkpoint(
-    db: DbOption = None, cipher_key: CipherOption = None, key: KeyOption = None,
-) -> None:
+def checkpoint(db: DbOption = None, key: KeyOption = None) -> None:
     """Bring the tree up to date and sign a checkpoint of it now; print the signed note."""
     with friendly_errors():
-        signer = load_signer(key)
-        ledger, log = _audit_log(db, cipher_key, signer)
+        log = open_log(db, load_signer(key))
         try:
             cp = log.follower.checkpoint_now()
         finally:
-            ledger.close()
+            log.close()
         err.print(f"checkpoint {cp.seq}: {cp.size} records")
         sys.stdout.write(cp.note)
 
@@ -179,7 +179,6 @@ def checkpoint(
 def export(
     out: Annotated[Path, typer.Option("--out", help="Export file to write.")],
     db: DbOption = None,
-    cipher_key: CipherOption = None,
     key: Annotated[Path | None, typer.Option(
         "--key", envvar=KEY_ENV, help="Sign a checkpoint of the whole log before exporting.")
     ] = None,
@@ -188,14 +187,13 @@ def export(
 ) -> None:
     """Write every stored record and every checkpoint to one self-describing file."""
     with friendly_errors():
-        signer = load_signer(key) if key else None
-        ledger, log = _audit_log(db, cipher_key, signer)
+        log = open_log(db, load_signer(key) if key else None)
         try:
             with progress_bar() as bar:
                 if catch_up:
                     task = bar.add_task("integrating", total=None)
                     log.follower.catch_up(lambda n: bar.advance(task, n))
-                if signer is not None:
+                if log.follower.signer is not None:
                     log.follower.checkpoint_now()
                 stream = database_stream(log.store, log.origin)
                 task = bar.add_task("exporting", total=stream.header.record_count)
@@ -204,7 +202,7 @@ def export(
                     summary = write_export(stream, f, lambda n: bar.advance(task, n))
                 tmp.replace(out)
         finally:
-            ledger.close()
+            log.close()
         console.print(f"exported {summary.records} records and {summary.checkpoints} "
                       f"checkpoints to {out}")
         console.print(f"sha256 {summary.sha256}")
@@ -264,11 +262,12 @@ def verify(
             raise fail("give exactly one of --db URL or --from FILE")
         verifier = load_verifier(public_key)
         ledger: Any = None
+        log: AuditLog | None = None
         replayer = None
         try:
-            if cipher_key or db:
-                ledger = open_ledger(db if db else "sqlite:///:memory:", cipher_key)
             if cipher_key:
+                # The Ledger's mapper knows every domain event; an export needs no store.
+                ledger = open_ledger(db, cipher_key)
                 replayer = Replayer(ledger.mapper, default_checks())
             checker = StreamVerifier(verifier, origin, replayer)
             with progress_bar() as bar:
@@ -278,13 +277,15 @@ def verify(
                         task = bar.add_task("verifying", total=stream.header.record_count)
                         report = checker.verify(stream, lambda n: bar.advance(task, n))
                 else:
-                    log = AuditLog(ledger.recorder, create_tables=False)
+                    log = open_log(db, create_tables=False)
                     stream = database_stream(log.store)
                     task = bar.add_task("verifying", total=stream.header.record_count)
                     report = checker.verify(stream, lambda n: bar.advance(task, n))
         except ExportFormatError as e:
             raise fail(f"{from_file}: {e}") from None
         finally:
+            if log is not None:
+                log.close()
             if ledger is not None:
                 ledger.close()
         print_report(report, show)
@@ -320,7 +321,6 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
 def prove(
     event: Annotated[str, typer.Option("--event", help="AGGREGATE_ID:VERSION of the event.")],
     db: DbOption = None,
-    cipher_key: CipherOption = None,
     key: Annotated[Path | None, typer.Option(
         "--key", envvar=KEY_ENV,
         help="Sign a fresh checkpoint when none covers the event yet.")] = None,
@@ -329,14 +329,11 @@ def prove(
     """Print a self-contained proof bundle (record, inclusion proof, signed checkpoint)."""
     with friendly_errors():
         aggregate_id, version = parse_event_ref(event)
-        signer = load_signer(key) if key else None
-        ledger, log = _audit_log(db, cipher_key, signer)
+        log = open_log(db, load_signer(key) if key else None)
         try:
-            if signer is not None:
-                log.follower.catch_up()
             bundle = log.prove_event(aggregate_id, version).to_text()
         finally:
-            ledger.close()
+            log.close()
         if out is not None:
             out.write_text(bundle)
             err.print(f"proof bundle written to {out}")
