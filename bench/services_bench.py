@@ -333,8 +333,13 @@ def main() -> None:
                     f"| {label} | {args.trades:,} | {rate:,.0f} | {raw:,.0f} | "
                     f"{rate / raw:.2f} | {stream_mem:.0f} |")
                 for target in args.rate:
+                    # A fresh market per rate, trades spread over 100 buyers: the ledger
+                    # replays each buyer's outflow account on every unary trade (no
+                    # snapshots), so a few hot accounts would measure that, not the API.
+                    run = f"{label.lower()}-u{target:g}"
+                    fresh = set_up_market(server, run, buyers=100)
                     latencies, failures = asyncio.run(unary_latency(
-                        server, market, f"{label.lower()}-{target:g}", target, args.seconds))
+                        server, fresh, run, target, args.seconds))
                     unary_mem = peak_rss_mib(server.process.pid)
                     sent = int(target * args.seconds)
                     p50 = f"{percentile(latencies, 50):.1f}" if latencies else "-"
