@@ -35,6 +35,9 @@ class FaultKind(StrEnum):
     """With the cipher key: an event that does not apply to its aggregate."""
     VERDICT_MISMATCH = "VERDICT_MISMATCH"
     """With the cipher key: a recomputed verdict that differs from the stored one."""
+    ENVELOPE_INVALID = "ENVELOPE_INVALID"
+    """With the cipher key: a stored signed envelope that does not verify against the
+    signer's key valid at the event's time."""
     FORMAT = "FORMAT"
     """An export file that is damaged or not in the documented format."""
 

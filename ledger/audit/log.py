@@ -131,19 +131,35 @@ class AuditLog:
     def inclusion_proof(self, leaf_index: int, tree_size: int | None = None) -> InclusionProof:
         """Returns the proof of leaf ``leaf_index`` in the tree of ``tree_size`` leaves
         (default: the current tree); O(log n) rows in two queries."""
-        with self.store.read() as tx:
-            size = tx.read_state().size if tree_size is None else tree_size
-            return self._inclusion(tx, leaf_index, size)
+        with self.store.read(snapshot=False) as tx:
+            current = tx.read_state().size
+            size = current if tree_size is None else tree_size
+            return self._inclusion(tx, leaf_index, size, current)
 
-    def _inclusion(self, tx: AuditTransaction, leaf_index: int, size: int) -> InclusionProof:
-        current = tx.read_state().size
+    def event_inclusion_proof(
+        self, originator_id: UUID | str, version: int, tree_size: int | None = None
+    ) -> InclusionProof:
+        """Returns the inclusion proof of an event (by aggregate id and version)."""
+        with self.store.read(snapshot=False) as tx:
+            ref = tx.find_leaf(originator_id, version)
+            if ref is None:
+                raise NotFound("audit leaf for event", f"{originator_id}:{version}")
+            current = tx.read_state().size
+            size = current if tree_size is None else tree_size
+            return self._inclusion(tx, ref.leaf_index, size, current)
+
+    def _inclusion(
+        self, tx: AuditTransaction, leaf_index: int, size: int, current: int | None = None
+    ) -> InclusionProof:
+        if current is None:
+            current = tx.read_state().size
         if size > current:
             raise InvalidRequest("tree_size", f"the tree has only {current} leaves")
         try:
             plan = inclusion_plan(leaf_index, size)
         except ProofError as e:
             raise InvalidRequest("leaf_index", str(e)) from None
-        ids = plan_node_ids(plan) | {(0, leaf_index)}
+        ids = plan_node_ids(plan) | {(0, leaf_index)}  # the leaf itself: same query
         nodes = tx.get_nodes(ids)
         if (0, leaf_index) not in nodes:
             raise AuditIntegrityError(f"leaf {leaf_index} is missing from the audit tables")

@@ -79,4 +79,6 @@ def default_checks() -> list[ReplayCheck]:
     batch through ``verifier`` and one that recomputes every reconciliation, each reporting
     a differing verdict as ``FaultKind.VERDICT_MISMATCH``.
     """
-    return []
+    from ledger.audit.proof_checks import EnvelopeCheck, ProofReplayCheck
+
+    return [ProofReplayCheck(), EnvelopeCheck()]

@@ -131,26 +131,29 @@ class AuditTransaction(ABC):
         """Inserts (level, index, hash) rows of completed subtrees above the leaves."""
 
     def get_nodes(self, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
-        """Returns the stored hashes of the given node ids (two queries)."""
+        """Returns the stored hashes of the given node ids, in one query."""
         wanted = set(ids)
         leaves = sorted(i for lvl, i in wanted if lvl == 0)
         inner = sorted((lvl, i) for lvl, i in wanted if lvl > 0)
-        found: dict[NodeID, bytes] = {}
+        parts: list[str] = []
+        params: list[int] = []
         if leaves:
-            marks = ",".join("?" * len(leaves))
-            self.execute(
-                f"SELECT leaf_index, leaf_hash FROM {self.store.t(LEAVES_TABLE)} "
-                f"WHERE leaf_index IN ({marks})", leaves,
+            parts.append(
+                f"SELECT 0, leaf_index, leaf_hash FROM {self.store.t(LEAVES_TABLE)} "
+                f"WHERE leaf_index IN ({','.join('?' * len(leaves))})"
             )
-            found.update({(0, int(i)): bytes(h) for i, h in self.fetchall()})
+            params.extend(leaves)
         if inner:
-            marks = ",".join("(?,?)" for _ in inner)
-            self.execute(
-                f"SELECT level, idx, hash FROM {self.store.t(NODES_TABLE)} "
-                f"WHERE (level, idx) IN ({marks})", [x for pair in inner for x in pair],
-            )
-            found.update({(int(lvl), int(i)): bytes(h) for lvl, i, h in self.fetchall()})
-        return found
+            # OR of equalities, not a row-value IN list: both SQLite and PostgreSQL turn
+            # this into one primary-key probe per node.
+            marks = " OR ".join("(level = ? AND idx = ?)" for _ in inner)
+            parts.append(f"SELECT level, idx, hash FROM {self.store.t(NODES_TABLE)} "
+                         f"WHERE {marks}")
+            params.extend(x for pair in inner for x in pair)
+        if not parts:
+            return {}
+        self.execute(" UNION ALL ".join(parts), params)
+        return {(int(lvl), int(i)): bytes(h) for lvl, i, h in self.fetchall()}
 
     def find_leaf(self, originator_id: UUID | str, version: int) -> LeafRef | None:
         """Returns where the event ``originator_id:version`` sits, or None."""
@@ -278,8 +281,9 @@ class AuditStore(ABC):
         """Returns a write transaction, or None when another instance holds the lock."""
 
     @abstractmethod
-    def read(self) -> contextlib.AbstractContextManager[AuditTransaction]:
-        """Returns a read-only transaction."""
+    def read(self, snapshot: bool = True) -> contextlib.AbstractContextManager[AuditTransaction]:
+        """Returns a read-only transaction; ``snapshot=False`` reads without one (enough
+        for proofs: stored nodes never change once the state that covers them is read)."""
 
     @abstractmethod
     def events_page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
@@ -352,9 +356,12 @@ class SQLiteAuditStore(AuditStore):
             conn.commit()
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[AuditTransaction]:
+    def read(self, snapshot: bool = True) -> Iterator[AuditTransaction]:
         with self.datastore.get_connection(commit=False) as conn:
             cursor = conn.cursor()
+            if not snapshot:
+                yield _SQLiteTransaction(self, cursor)
+                return
             cursor.execute("BEGIN")
             try:
                 yield _SQLiteTransaction(self, cursor)
@@ -393,6 +400,27 @@ class _PostgresTransaction(AuditTransaction):
         ) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+class _PostgresReader(_PostgresTransaction):
+    def get_nodes(self, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
+        # One statement of fixed shape (arrays, not a list of terms), so PostgreSQL plans it
+        # once and psycopg prepares it: a proof costs a single round trip here.
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        leaves = [i for lvl, i in wanted if lvl == 0]
+        levels = [lvl for lvl, _ in wanted if lvl > 0]
+        idxs = [i for lvl, i in wanted if lvl > 0]
+        self.cursor.execute(
+            f"SELECT 0, leaf_index, leaf_hash FROM {self.store.t(LEAVES_TABLE)} "
+            "WHERE leaf_index = ANY(%s::bigint[]) UNION ALL "
+            f"SELECT n.level, n.idx, n.hash FROM {self.store.t(NODES_TABLE)} n "
+            "JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, idx) "
+            "ON n.level = w.level AND n.idx = w.idx",
+            (leaves, levels, idxs), prepare=True,
+        )
+        return {(int(lvl), int(i)): bytes(h) for lvl, i, h in self.cursor.fetchall()}
 
 
 class PostgresAuditStore(AuditStore):
@@ -449,13 +477,17 @@ class PostgresAuditStore(AuditStore):
             yield _PostgresTransaction(self, cursor)
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[AuditTransaction]:
+    def read(self, snapshot: bool = True) -> Iterator[AuditTransaction]:
         from psycopg.rows import tuple_row
 
+        if not snapshot:
+            with self.datastore.get_connection() as conn:
+                yield _PostgresReader(self, conn.cursor(row_factory=tuple_row))
+            return
         with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
             cursor = conn.cursor(row_factory=tuple_row)
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            yield _PostgresTransaction(self, cursor)
+            yield _PostgresReader(self, cursor)
 
     def events_page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from uuid import uuid4
 
@@ -28,22 +29,29 @@ def test_inclusion_proofs_by_index_verify_against_root(audited: AuditedLedger) -
 
 def test_proofs_read_log_n_nodes(audited: AuditedLedger) -> None:
     reads: list[int] = []
-    from ledger.audit import store as store_module
+    store = audited.log.store
+    original_read = store.read
 
-    original = store_module.AuditTransaction.get_nodes
+    @contextlib.contextmanager
+    def counting_read(snapshot: bool = True):
+        with original_read(snapshot) as tx:
+            get_nodes = tx.get_nodes
 
-    def counting(self, ids):
-        found = original(self, ids)
-        reads.append(len(found))
-        return found
+            def counting(ids):
+                found = get_nodes(ids)
+                reads.append(len(found))
+                return found
 
-    store_module.AuditTransaction.get_nodes = counting  # type: ignore[method-assign]
+            tx.get_nodes = counting  # type: ignore[method-assign]
+            yield tx
+
+    store.read = counting_read  # type: ignore[method-assign]
     try:
         audited.log.inclusion_proof(7)
     finally:
-        store_module.AuditTransaction.get_nodes = original  # type: ignore[method-assign]
+        store.read = original_read  # type: ignore[method-assign]
     size = audited.log.state().size
-    assert reads and sum(reads) <= 2 * math.ceil(math.log2(size)) + 1
+    assert len(reads) == 1 and reads[0] <= 2 * math.ceil(math.log2(size)) + 1
 
 
 def test_consistency_between_checkpoints(audited: AuditedLedger) -> None:
@@ -92,3 +100,15 @@ def test_lookup_errors_are_typed(audited: AuditedLedger) -> None:
 def test_event_refs_are_validated(text: str) -> None:
     with pytest.raises(InvalidRequest):
         parse_event_ref(text)
+
+
+def test_event_inclusion_proof(audited: AuditedLedger) -> None:
+    receipt = audited.ledger.record_trade(audited.market.trade("by-event"))
+    audited.log.follower.catch_up()
+    proof = audited.log.event_inclusion_proof(receipt.trade_id, 1)
+    state = audited.log.state()
+    assert proof.leaf_index == audited.log.locate(receipt.trade_id, 1).leaf_index
+    verify_inclusion(proof.leaf_index, state.size, proof.leaf_hash, proof.hashes,
+                     state.compact.root())
+    with pytest.raises(NotFound):
+        audited.log.event_inclusion_proof(uuid4(), 1)

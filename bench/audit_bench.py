@@ -1,0 +1,328 @@
+"""Audit log speed, against raw read rates measured in the same run.
+
+For each store (PostgreSQL from the ``pgserver`` wheel, or ``POSTGRES_*`` settings when
+``POSTGRES_HOST`` is set; and a SQLite file) it
+
+* stores ``--events`` synthetic records (300-byte states, as compressed and encrypted
+  trades are) with eventsourcing's own batched insert;
+* times the tree follower integrating them (records/s, leaves + subtree hashes + tracking
+  position in one transaction per batch, a signed checkpoint every 10,000);
+* times the raw read of the same records through ``select_notifications`` (baseline), then
+  replay + Merkle verify from the store (``audit verify --db``);
+* writes the export file, times a raw pass over its frames (baseline), then replay +
+  verify from the file (``audit verify --from``);
+* builds a tree of ``--leaves`` leaves directly in the audit tables and times inclusion
+  proofs (by leaf index, and by event id) through ``AuditLog``: p50/p99 latency.
+
+On SQLite it also records real trades through the Ledger (AES-GCM + zlib) and times the
+full cipher-key audit (decode every event, rebuild every aggregate) against the mapper's
+decode-only rate.
+
+Run: ``.venv/bin/python -m bench.audit_bench`` (``--quick`` for a smoke run;
+``--leaves 10000000`` for the 10M proof measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
+
+from ledger.audit.compact_range import CompactRange
+from ledger.audit.export import read_export, write_export
+from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.log import APPLICATION_NAME, AuditLog
+from ledger.audit.note import NoteSigner
+from ledger.audit.replay import Replayer
+from ledger.audit.store import AuditStore, TreeState
+from ledger.audit.stream import StreamRecord, database_stream
+from ledger.audit.verify import StreamVerifier
+from ledger.config import StoreConfig
+
+TOPIC = "ledger.domain.trade:Trade.Recorded"
+ORIGIN = "bench.valedger/audit"
+
+
+@contextmanager
+def postgres_databases() -> Iterator[Callable[[], str]]:
+    """Yields a function that returns the URL of a fresh PostgreSQL database."""
+    import psycopg
+
+    server: Any = None
+    if os.environ.get("POSTGRES_HOST"):
+        host, port = os.environ["POSTGRES_HOST"], os.environ.get("POSTGRES_PORT", "5432")
+        user = os.environ.get("POSTGRES_USER", "postgres")
+        password = os.environ.get("POSTGRES_PASSWORD", "")
+    else:
+        import pgserver
+
+        server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="bench-audit-pg-")),
+                                     cleanup_mode="delete")
+        host, port, user, password = server.get_uri().split("host=", 1)[1], "5432", \
+            "postgres", ""
+
+    def fresh() -> str:
+        name = "audit_bench_" + uuid.uuid4().hex[:10]
+        with psycopg.connect(host=host, port=port, user=user, password=password,
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        auth = quote(user) + (":" + quote(password) if password else "")
+        if host.startswith("/"):
+            return f"postgresql://{auth}@:{port}/{name}?host={quote(host)}"
+        return f"postgresql://{auth}@{host}:{port}/{name}"
+
+    try:
+        yield fresh
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+def open_recorder(url: str) -> tuple[Any, Any]:
+    """Returns (factory, recorder) of a store, tables created."""
+    env = Environment(APPLICATION_NAME, StoreConfig(url=url).eventsourcing_env())
+    factory: Any = InfrastructureFactory.construct(env)
+    return factory, factory.application_recorder()
+
+
+def fill(recorder: Any, n: int, batch: int = 1000) -> float:
+    """Stores ``n`` synthetic records; returns the insert rate."""
+    started = time.perf_counter()
+    for start in range(0, n, batch):
+        recorder.insert_events([
+            StoredEvent(uuid.uuid4(), 1, TOPIC, os.urandom(300))
+            for _ in range(min(batch, n - start))
+        ])
+    return n / (time.perf_counter() - started)
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}"
+
+
+def measure_store(name: str, url: str, events: int, workdir: Path) -> list[list[str]]:
+    """Returns table rows for one store."""
+    factory, recorder = open_recorder(url)
+    rows: list[list[str]] = []
+    try:
+        insert_rate = fill(recorder, events)
+        rows.append([name, "eventsourcing batched insert (setup)", f"{insert_rate:,.0f}", ""])
+        signer = NoteSigner.generate(ORIGIN)
+        log = AuditLog(recorder, signer=signer, batch_size=5000,
+                       policy=CheckpointPolicy(every_records=10_000, every_seconds=0))
+        started = time.perf_counter()
+        assert log.follower.catch_up() == events
+        follow = time.perf_counter() - started
+        log.follower.checkpoint_now()
+        rows.append([name, "follower: integrate records", rate(events, follow), ""])
+
+        started = time.perf_counter()
+        position, seen = 0, 0
+        while True:
+            page = recorder.select_notifications(start=position, limit=5000,
+                                                 inclusive_of_start=False)
+            seen += len(page)
+            if len(page) < 5000:
+                break
+            position = page[-1].id
+        raw_db = time.perf_counter() - started
+        assert seen == events
+        rows.append([name, "raw read: select_notifications (baseline)", rate(events, raw_db),
+                     "1.00"])
+
+        verifier = StreamVerifier(signer.verifier)
+        started = time.perf_counter()
+        report = verifier.verify(database_stream(log.store, ORIGIN))
+        verify_db = time.perf_counter() - started
+        assert report.ok and report.records == events, report.faults[:3]
+        rows.append([name, "replay + Merkle verify from the store", rate(events, verify_db),
+                     f"{raw_db / verify_db:.2f}"])
+
+        path = workdir / f"{name}.export"
+        started = time.perf_counter()
+        with path.open("wb") as f:
+            write_export(database_stream(log.store, ORIGIN), f)
+        export_s = time.perf_counter() - started
+        rows.append([name, f"export file write ({path.stat().st_size / 2**20:.0f} MiB)",
+                     rate(events, export_s), ""])
+        started = time.perf_counter()
+        with path.open("rb") as f:
+            n = sum(1 for item in read_export(f).items if type(item) is StreamRecord)
+        raw_file = time.perf_counter() - started
+        assert n == events
+        rows.append([name, "raw read: export frames (baseline)", rate(events, raw_file),
+                     "1.00"])
+        started = time.perf_counter()
+        with path.open("rb") as f:
+            report = verifier.verify(read_export(f))
+        verify_file = time.perf_counter() - started
+        assert report.ok and report.records == events, report.faults[:3]
+        rows.append([name, "replay + Merkle verify from the export file",
+                     rate(events, verify_file), f"{raw_file / verify_file:.2f}"])
+        path.unlink()
+    finally:
+        factory.close()
+    return rows
+
+
+def synthetic_tree(url: str, leaves: int, chunk: int = 200_000) -> tuple[Any, AuditLog, float]:
+    """Builds a tree of ``leaves`` leaves directly in the audit tables; returns the log."""
+    factory, recorder = open_recorder(url)
+    store = AuditStore.for_recorder(recorder)
+    store.create_tables()
+    compact = CompactRange()
+    started = time.perf_counter()
+    sha = hashlib.sha256
+    db_id = store.db_id
+    for start in range(0, leaves, chunk):
+        leaf_rows, node_rows = [], []
+        for i in range(start, min(start + chunk, leaves)):
+            h = sha(i.to_bytes(8, "big")).digest()
+            # Event ids are distinct, as the unique (originator id, version) index requires.
+            leaf_rows.append((i, i + 1, db_id(uuid.UUID(int=i + 1)), 1, h))
+            node_rows.extend(compact.append(h)[1:])
+        with store.write() as tx:
+            assert tx is not None
+            tx.insert_leaves(leaf_rows)
+            tx.insert_nodes(node_rows)
+            tx.write_state(TreeState(compact.size, compact))
+    build = time.perf_counter() - started
+    return factory, AuditLog(recorder, create_tables=False), build
+
+
+def proof_latency(name: str, url: str, leaves: int, samples: int) -> list[list[str]]:
+    """Returns rows with inclusion-proof latency at ``leaves`` leaves."""
+    factory, log, build = synthetic_tree(url, leaves)
+    rng = random.Random(7)
+    rows = []
+    try:
+        root = log.state().compact.root()
+        from ledger.audit.merkle import verify_inclusion
+
+        for kind in ("by leaf index", "by event id"):
+            times = []
+            for _ in range(samples):
+                i = rng.randrange(leaves)
+                started = time.perf_counter()
+                if kind == "by event id":
+                    proof = log.event_inclusion_proof(uuid.UUID(int=i + 1), 1)
+                else:
+                    proof = log.inclusion_proof(i)
+                times.append(time.perf_counter() - started)
+                verify_inclusion(i, leaves, proof.leaf_hash, proof.hashes, root)
+            times.sort()
+            p50 = statistics.median(times) * 1000
+            p99 = times[int(len(times) * 0.99) - 1] * 1000
+            rows.append([name, f"{leaves:,}", kind, f"{p50:.3f}", f"{p99:.3f}",
+                         f"{build:.0f}"])
+    finally:
+        factory.close()
+    return rows
+
+
+def cipher_replay(url: str, trades: int) -> list[str]:
+    """Returns a row: full cipher-key audit rate against mapper decode-only rate."""
+    from eventsourcing.cipher import AESCipher
+
+    from ledger.application import Ledger
+    from ledger.domain.trade import TradeRequest, WalletKind
+    from tests.ledger.conftest import T0, build_market
+
+    key = AESCipher.create_key(32)
+    ledger = Ledger(StoreConfig(url=url, cipher_key=key))
+    try:
+        market = build_market(ledger)
+        from decimal import Decimal
+
+        for start in range(0, trades, 1000):
+            ledger.record_trades([
+                TradeRequest(request_id=f"r{i}", exchange_licence_id=market.licence,
+                             exchange_trade_id=f"x{i}", asset="BTC", quantity=Decimal(1),
+                             price=Decimal("100"), quote_currency="USD",
+                             buyer_id=market.buyer, seller_id=market.seller,
+                             counterparty_vasp="Home VASP", counterparty_country="XX",
+                             wallet_kind=WalletKind.HOSTED, at=T0)
+                for i in range(start, min(start + 1000, trades))])
+        signer = NoteSigner.generate(ORIGIN)
+        log = AuditLog(ledger.recorder, signer=signer)
+        log.follower.checkpoint_now()
+        notes = ledger.recorder.select_notifications(start=None, limit=10**7)
+        started = time.perf_counter()
+        for n in notes:
+            ledger.mapper.to_domain_event(n)
+        decode = time.perf_counter() - started
+        started = time.perf_counter()
+        report = StreamVerifier(signer.verifier, replayer=Replayer(ledger.mapper)).verify(
+            database_stream(log.store, ORIGIN))
+        full = time.perf_counter() - started
+        assert report.ok and report.events_decoded == len(notes), report.faults[:3]
+        return ["sqlite", f"{len(notes):,} ledger events (AES-GCM + zlib)",
+                rate(len(notes), decode), rate(len(notes), full), f"{decode / full:.2f}"]
+    finally:
+        ledger.close()
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--trades", type=int, default=5000)
+    parser.add_argument("--stores", default="postgres,sqlite")
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.leaves, args.samples, args.trades = 3000, 20_000, 200, 500
+    stores = args.stores.split(",")
+    load_before = os.getloadavg()[0]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-audit-"))
+    rows: list[list[str]] = []
+    proofs: list[list[str]] = []
+    with postgres_databases() as fresh_pg:
+        for store in stores:
+            url = fresh_pg() if store == "postgres" else f"sqlite:///{workdir / 'a.db'}"
+            print(f"{store}: {args.events:,} records …", flush=True)
+            rows += measure_store(store, url, args.events, workdir)
+            url = fresh_pg() if store == "postgres" else f"sqlite:///{workdir / 't.db'}"
+            print(f"{store}: proofs at {args.leaves:,} leaves …", flush=True)
+            proofs += proof_latency(store, url, args.leaves, args.samples)
+        print("sqlite: cipher-key replay …", flush=True)
+        replay = cipher_replay(f"sqlite:///{workdir / 'c.db'}", args.trades)
+    load_after = os.getloadavg()[0]
+    print()
+    print(f"Machine: {platform.node()}, {os.cpu_count()} core(s) ({platform.machine()}), "
+          f"Python {platform.python_version()}; 1-min load average {load_before:.2f} before, "
+          f"{load_after:.2f} after.")
+    print()
+    print(table(["store", "what", "records/s", "vs baseline"], rows))
+    print()
+    print(table(["store", "leaves", "inclusion proof", "p50 ms", "p99 ms", "tree build s"],
+                proofs))
+    print()
+    print(table(["store", "events", "decode only /s", "full audit /s", "vs decode"],
+                [replay]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,382 @@
+"""Replay checks of mining proofs: re-verify every proof batch, recompute every
+reconciliation, re-check every stored signed envelope (DESIGN.md §6, with the cipher key).
+
+The checks follow the log in order and keep only what they need: the licences' coinbase
+tags and capacities, the policy, the accepted shares of each licence, output reports and
+meter readings, participants' keys. Each stored result is recomputed with the same code
+the ledger used (``verifier.verify_batch`` and ``ledger.proofs``) and every difference is
+reported as a ``VERDICT_MISMATCH`` fault at the event's leaf; an envelope that does not
+verify against the participant's key valid at the event's time is ``ENVELOPE_INVALID``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+from ledger.audit.faults import Fault, FaultKind
+from ledger.domain.envelope import Envelope, envelope_fault
+from ledger.domain.licence import Capacity, ExchangeLicence, MiningLicence
+from ledger.domain.meter_reading import MeterReading
+from ledger.domain.output_report import OutputReport
+from ledger.domain.participant import Participant, SigningKey
+from ledger.domain.policy import Policy
+from ledger.domain.proof_batch import ProofBatch
+from ledger.domain.reconciliation import Reconciliation
+from ledger.domain.trade import Trade
+from ledger.errors import LedgerError
+from ledger.proofs import (
+    ONE_MICROSECOND,
+    AcceptedShares,
+    PeriodEntry,
+    PeriodInputs,
+    capacity_over,
+    compute,
+    figures_of,
+    ntime_bounds,
+    period_sum,
+    policy_inputs,
+    stored_batch,
+    verdict_codes,
+    verdict_string,
+)
+from verifier.backends import Backend, select_backend
+from verifier.batch import MalformedBatch
+from verifier.verification import verify_batch
+from verifier.work import WorkTally
+
+EXACT_FIGURES = (
+    "shares",
+    "proved_work",
+    "proved_work_squared",
+    "licensed_mw",
+    "declared_j_per_th",
+    "reported_output",
+    "metered_kwh",
+    "network_difficulty",
+    "block_subsidy",
+    "mean_fees",
+    "capacity_tolerance",
+    "efficiency_min_jth",
+    "efficiency_max_jth",
+)
+"""Figures recomputed exactly (integers and decimal arithmetic, no floating point): a
+difference in any of them is a fault. Interval bounds and p-values come from scipy's
+floating point and are compared through the verdicts they decide."""
+
+
+def _ref(event: Any) -> str:
+    return f"{event.originator_id}:{event.originator_version}"
+
+
+@dataclass
+class _Licence:
+    tags: list[bytes]
+    capacities: list[tuple[int, Capacity]]  # (licence version, capacity) as recorded
+    accepted: set[bytes] = field(default_factory=set)
+    batches: dict[int, tuple[UUID, AcceptedShares]] = field(default_factory=dict)
+
+    def capacities_at(self, version: int) -> list[Capacity]:
+        """Returns the capacities the licence had at ``version``, as the aggregate sorts
+        them (stably by effective time)."""
+        known = [c for v, c in self.capacities if v <= version]
+        return sorted(known, key=lambda c: c.effective_from)
+
+
+class ProofReplayCheck:
+    """Re-verifies every ``ProofBatch.Verified`` and recomputes every
+    ``Reconciliation.Closed``; reports each difference from the stored result."""
+
+    name = "proofs"
+
+    def __init__(self, backend: Backend | None = None) -> None:
+        self._backend = backend
+        self.licences: dict[UUID, _Licence] = {}
+        self.policy: Policy | None = None
+        self.reports: dict[str, tuple[UUID, PeriodEntry]] = {}
+        self.readings: dict[str, tuple[UUID, PeriodEntry]] = {}
+        self.batches_checked = 0
+        self.reconciliations_checked = 0
+        handlers: dict[Any, Callable[[int, Any], Iterable[Fault]]] = {
+            cast(Any, MiningLicence).Granted: self._granted,
+            cast(Any, MiningLicence).CapacityAmended: self._amended,
+            cast(Any, ProofBatch).Verified: self._batch,
+            cast(Any, OutputReport).Reported: self._report,
+            cast(Any, MeterReading).Recorded: self._reading,
+            cast(Any, Reconciliation).Closed: self._reconciliation,
+        }
+        for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
+            handlers[cls] = self._policy
+        self._handlers = handlers
+
+    @property
+    def backend(self) -> Backend:
+        """Returns the verifier backend (configured by VALEDGER_VERIFIER_* by default)."""
+        if self._backend is None:
+            self._backend = select_backend()
+        return self._backend
+
+    def observe(self, leaf_index: int, event: Any) -> Iterable[Fault]:
+        """Returns the faults of one event (only proof events are looked at)."""
+        handler = self._handlers.get(type(event))
+        return handler(leaf_index, event) if handler is not None else ()
+
+    def finish(self, aggregates: Mapping[Any, Any]) -> Iterable[Fault]:
+        """Returns no faults: every check is made in log order."""
+        return ()
+
+    def _fault(self, leaf_index: int, event: Any, message: str) -> Fault:
+        return Fault(FaultKind.VERDICT_MISMATCH, message, leaf_index, event=_ref(event))
+
+    # ------------------------------------------------------------------------ state
+
+    def _granted(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        self.licences[event.originator_id] = _Licence(
+            [bytes.fromhex(t) for t in event.coinbase_tags],
+            [(event.originator_version,
+              Capacity(event.valid_from, event.power_mw, event.efficiency_jth))])
+        return ()
+
+    def _amended(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        licence = self.licences.get(event.originator_id)
+        if licence is not None:
+            licence.capacities.append((event.originator_version, Capacity(
+                event.effective_from, event.power_mw, event.efficiency_jth)))
+        return ()
+
+    def _policy(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        # The rebuild already reports events that do not apply to their aggregate.
+        with suppress(Exception):
+            self.policy = event.mutate(self.policy)
+        return ()
+
+    def _report(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        self.reports[_ref(event)] = (event.licence_id, PeriodEntry(
+            _ref(event), event.period_start, event.period_end, event.amount, event.asset))
+        return ()
+
+    def _reading(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        self.readings[_ref(event)] = (event.licence_id, PeriodEntry(
+            _ref(event), event.period_start, event.period_end, event.kwh))
+        return ()
+
+    # ---------------------------------------------------------------------- batches
+
+    def _batch(self, leaf: int, event: Any) -> Iterable[Fault]:
+        self.batches_checked += 1
+        licence = self.licences.get(event.licence_id)
+        if licence is None:
+            return [self._fault(leaf, event, f"proof batch for unknown licence "
+                                             f"{event.licence_id}")]
+        faults: list[Fault] = []
+        if event.sequence in licence.batches or event.sequence != len(licence.batches):
+            faults.append(self._fault(leaf, event, f"proof batch number {event.sequence} "
+                                                   f"follows {len(licence.batches)} batches"))
+        try:
+            stored = cast(ProofBatch, event.mutate(None))
+            parsed = stored_batch(stored)
+        except (MalformedBatch, LedgerError, ValueError) as e:
+            return [*faults, self._fault(leaf, event, f"stored batch unreadable: {e}")]
+        codes = verdict_codes(stored.verdicts)
+        licence.batches[event.sequence] = (event.originator_id,
+                                           AcceptedShares.of(parsed, codes))
+        if parsed.digest().hex() != stored.batch_digest:
+            faults.append(self._fault(leaf, event, "batch digest differs from the stored "
+                                                   "jobs and shares"))
+        result = verify_batch(parsed, coinbase_tags=licence.tags,
+                              already_accepted=licence.accepted, backend=self.backend)
+        licence.accepted.update(result.accepted_hashes())
+        again = verdict_string(result.verdicts)
+        if again != stored.verdicts:
+            diff = [i for i, (a, b) in enumerate(zip(again, stored.verdicts, strict=False))
+                    if a != b]
+            faults.append(self._fault(
+                leaf, event, f"share verdicts differ: {len(diff)} shares (first at index "
+                             f"{diff[0] if diff else min(len(again), len(stored.verdicts))})"
+                             f", recomputed {result.counts} against stored {stored.counts}"))
+        expected = {
+            "counts": result.counts,
+            "accepted_shares": result.tally.shares,
+            "accepted_work": result.tally.work,
+            "accepted_work_squared": result.tally.work_squared,
+            "accepted_hashes": b"".join(result.accepted_hashes()),
+            "block_candidates": [int(i) for i in result.block_candidates.nonzero()[0]],
+            "ntime_range": result.ntime_range,
+        }
+        found = {
+            "counts": stored.counts,
+            "accepted_shares": stored.accepted_shares,
+            "accepted_work": stored.accepted_work,
+            "accepted_work_squared": stored.accepted_work_squared,
+            "accepted_hashes": b"".join(stored.accepted_hash_list()),
+            "block_candidates": stored.block_candidates,
+            "ntime_range": (None if stored.ntime_min is None
+                            else (stored.ntime_min, stored.ntime_max)),
+        }
+        differing = [k for k in expected if expected[k] != found[k]]
+        if differing:
+            faults.append(self._fault(leaf, event, "recomputed " + ", ".join(differing)
+                                      + " differ from the stored ones"))
+        return faults
+
+    # -------------------------------------------------------------- reconciliations
+
+    def _reconciliation(self, leaf: int, event: Any) -> Iterable[Fault]:
+        self.reconciliations_checked += 1
+        licence = self.licences.get(event.licence_id)
+        if licence is None:
+            return [self._fault(leaf, event, f"reconciliation of unknown licence "
+                                             f"{event.licence_id}")]
+        faults: list[Fault] = []
+        start, end = event.period_start, event.period_end
+        low, high = ntime_bounds(start, end)
+        tally = WorkTally()
+        batch_refs: list[str] = []
+        for sequence in range(event.batches_read):
+            if sequence not in licence.batches:
+                faults.append(self._fault(leaf, event, f"proof batch number {sequence} it "
+                                                       "read is not in the log before it"))
+                continue
+            batch_id, shares = licence.batches[sequence]
+            part = shares.tally(low, high)
+            if part.shares:
+                tally += part
+                batch_refs.append(f"{batch_id}:1")
+        evidence = event.evidence
+        if batch_refs != list(evidence.get("proof_batches", [])):
+            faults.append(self._fault(leaf, event, "the proof batches it counts differ from "
+                                                   "its evidence"))
+        reports = self._entries(leaf, event, evidence.get("output_reports", []),
+                                self.reports, faults)
+        readings = self._entries(leaf, event, evidence.get("meter_readings", []),
+                                 self.readings, faults)
+        reported, _ = period_sum((r for r in reports if r.asset == event.asset), start, end)
+        metered, _ = period_sum(readings, start, end)
+        capacities = licence.capacities_at(event.licence_version)
+        if not capacities:
+            return [*faults, self._fault(leaf, event, "no licence capacity at the version "
+                                                      "it read")]
+        mw, jth = capacity_over(capacities, start, end)
+        inputs = PeriodInputs(start, end, tally, mw, jth,
+                              policy_inputs(self.policy, end - ONE_MICROSECOND,
+                                            max_version=event.policy_version),
+                              reported, metered)
+        try:
+            computed = compute(inputs)
+        except (ValueError, ArithmeticError) as e:
+            return [*faults, self._fault(leaf, event, f"cannot be recomputed: {e}")]
+        verdicts = [v.value for v in computed.verdicts]
+        if verdicts != list(event.verdicts):
+            faults.append(self._fault(leaf, event, f"verdicts differ: recomputed {verdicts}, "
+                                                   f"stored {list(event.verdicts)}"))
+        stored_checks = [(c.get("verdict"), c.get("triggered")) for c in event.checks]
+        recomputed_checks = [(c.verdict.value, c.triggered) for c in computed.checks]
+        if stored_checks != recomputed_checks:
+            faults.append(self._fault(leaf, event, "recorded checks differ from the "
+                                                   "recomputed ones"))
+        figures = figures_of(inputs, computed)
+        differing = [name for name in EXACT_FIGURES
+                     if _number(figures.get(name)) != _number(event.figures.get(name))]
+        if differing:
+            faults.append(self._fault(leaf, event, "figures differ: " + ", ".join(
+                f"{n} recomputed {figures.get(n)} stored {event.figures.get(n)}"
+                for n in differing)))
+        return faults
+
+    def _entries(self, leaf: int, event: Any, refs: Iterable[str],
+                 known: Mapping[str, tuple[UUID, PeriodEntry]],
+                 faults: list[Fault]) -> list[PeriodEntry]:
+        entries = []
+        for ref in refs:
+            found = known.get(ref)
+            if found is None or found[0] != event.licence_id:
+                faults.append(self._fault(leaf, event, f"evidence {ref} is not a record of "
+                                                       f"licence {event.licence_id} before it"))
+                continue
+            entries.append(found[1])
+        return entries
+
+
+def _number(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+class EnvelopeCheck:
+    """Re-checks every stored signed envelope against the signer's key valid at the
+    event's own time (keys as registered in the log before the event).
+
+    Proof batches and output reports are checked; trades only with ``trades=True``: one
+    Ed25519 verification (~60 µs) per trade would dominate a replay of millions.
+    """
+
+    name = "envelopes"
+
+    def __init__(self, trades: bool = False) -> None:
+        self.keys: dict[UUID, dict[str, SigningKey]] = {}
+        self.exchange_holders: dict[UUID, UUID] = {}
+        self.checked = 0
+        handlers: dict[Any, Callable[[int, Any], Iterable[Fault]]] = {
+            cast(Any, Participant).KeyRegistered: self._key_registered,
+            cast(Any, Participant).KeyRevoked: self._key_revoked,
+            cast(Any, ProofBatch).Verified: self._signed_by_participant,
+            cast(Any, OutputReport).Reported: self._signed_by_participant,
+        }
+        if trades:
+            handlers[cast(Any, ExchangeLicence).Granted] = self._exchange_granted
+            handlers[cast(Any, Trade).Recorded] = self._trade
+            handlers[cast(Any, Trade).Blocked] = self._trade
+        self._handlers = handlers
+
+    def observe(self, leaf_index: int, event: Any) -> Iterable[Fault]:
+        """Returns the fault of one event's envelope, if any."""
+        handler = self._handlers.get(type(event))
+        return handler(leaf_index, event) if handler is not None else ()
+
+    def finish(self, aggregates: Mapping[Any, Any]) -> Iterable[Fault]:
+        """Returns no faults: every envelope is checked in log order."""
+        return ()
+
+    def _key_registered(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        self.keys.setdefault(event.originator_id, {})[event.key_id] = SigningKey(
+            event.key_id, bytes.fromhex(event.public_key), event.at)
+        return ()
+
+    def _key_revoked(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        key = self.keys.get(event.originator_id, {}).get(event.key_id)
+        if key is not None:
+            key.revoked_at = event.at
+        return ()
+
+    def _exchange_granted(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        self.exchange_holders[event.originator_id] = event.participant_id
+        return ()
+
+    def _trade(self, leaf: int, event: Any) -> Iterable[Fault]:
+        holder = self.exchange_holders.get(event.exchange_licence_id)
+        return self._check(leaf, event, holder, getattr(event, "envelope", None))
+
+    def _signed_by_participant(self, leaf: int, event: Any) -> Iterable[Fault]:
+        return self._check(leaf, event, event.participant_id,
+                           getattr(event, "envelope", None))
+
+    def _check(self, leaf: int, event: Any, participant: UUID | None,
+               record: Mapping[str, str] | None) -> Iterable[Fault]:
+        if not record:
+            return ()
+        self.checked += 1
+        try:
+            envelope = Envelope.from_record(record)
+        except LedgerError as e:
+            return [Fault(FaultKind.ENVELOPE_INVALID, f"stored envelope unreadable: {e}",
+                          leaf, event=_ref(event))]
+        keys = self.keys.get(participant, {}) if participant is not None else {}
+        fault = envelope_fault(envelope, keys, event.at)
+        if fault is None:
+            return ()
+        return [Fault(FaultKind.ENVELOPE_INVALID,
+                      f"{fault[0]}: envelope of participant {participant}: {fault[1]}", leaf,
+                      event=_ref(event))]
