@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -19,11 +19,14 @@ from eventsourcing.persistence import (
 from ledger.config import CIPHER_KEY_ENV, StoreConfig
 from ledger.domain.alert import Alert
 from ledger.domain.base import LedgerAggregate, utc
+from ledger.domain.envelope import Envelope, check_envelope
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
 from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
 from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView, validate
+from ledger.domain.proof_batch import ProofBatch
+from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade, TradeRequest
 from ledger.errors import (
     InvalidRequest,
@@ -34,7 +37,8 @@ from ledger.errors import (
     amount,
 )
 from ledger.indexes import AlertIndex, LicenceIndex
-from ledger.receipts import Receipt, TradeReceipt, TradeStatus
+from ledger.proofs import DEFAULT_ASSET, ProofDesk
+from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.trading import (
     TradeBatch,
     TradeBlocked,
@@ -80,6 +84,7 @@ class Ledger(Application[UUID]):
         self.licences = self.construct_licence_index()
         self.alerts = self.construct_alert_index()
         self.desk = self.construct_trade_desk()
+        self.proofs = self.construct_proof_desk()
         try:
             self.check_store()
         except BaseException:
@@ -102,6 +107,10 @@ class Ledger(Application[UUID]):
     def construct_trade_desk(self) -> TradeDesk:
         """Returns the trade rules."""
         return TradeDesk()
+
+    def construct_proof_desk(self) -> ProofDesk:
+        """Returns the proof-batch verification and reconciliation logic (ledger.proofs)."""
+        return ProofDesk(self)
 
     def construct_alert_index(self) -> AlertIndex:
         """Returns the read model of alerts."""
@@ -509,8 +518,14 @@ class Ledger(Application[UUID]):
         wallets: Iterable[str],
         sold_through_exchange: Decimal,
         at: datetime | None = None,
+        envelope: Envelope | None = None,
     ) -> Receipt:
-        """Records a miner's output report; a sale share below policy raises an alert."""
+        """Records a miner's output report; a sale share below policy raises an alert.
+
+        ``envelope`` is the signed report as the miner sent it; it is checked against the
+        holder's key valid at ``at`` (RuleViolation KEY_UNKNOWN, KEY_REVOKED or
+        SIGNATURE_INVALID) and stored in the event.
+        """
         check_request_id(request_id)
         start, end, when = utc(period_start), utc(period_end), event_time(at)
         check_after("period_end", end, start)
@@ -521,6 +536,8 @@ class Ledger(Application[UUID]):
             raise InvalidRequest("sold_through_exchange",
                                  f"{amount(sold)} is more than the amount mined {amount(mined)}")
         wallet_list = [check_text("wallets", w) for w in wallets]
+        if envelope is not None and not isinstance(envelope, Envelope):
+            raise InvalidRequest("envelope", "must be an Envelope")
         report_id = OutputReport.create_id(request_id)
         alert_id = Alert.create_id(request_id, "SALE_SHARE_SHORTFALL", report_id)
 
@@ -531,6 +548,9 @@ class Ledger(Application[UUID]):
             if self.find(report_id) is not None:
                 return Receipt(report_id, 1, replayed=True)
             licence = self.require_active_licence(licence_id, MiningLicence, when)
+            if envelope is not None:
+                holder = self.get_participant(licence.participant_id)
+                check_envelope(envelope, holder.keys, when, holder.id)
             share = self.policy_at(when).decimal("mandatory_sale_share")
             required = mined * share
             if sold < required:
@@ -546,7 +566,8 @@ class Ledger(Application[UUID]):
             self.save(OutputReport(
                 request_id=request_id, at=when, licence_id=licence_id,
                 participant_id=licence.participant_id, period_start=start, period_end=end,
-                asset=asset, amount=mined, wallets=wallet_list, sold_through_exchange=sold))
+                asset=asset, amount=mined, wallets=wallet_list, sold_through_exchange=sold,
+                envelope={} if envelope is None else envelope.to_record()))
             return Receipt(report_id, 1)
 
         return cast(Receipt, self.retrying(attempt))
@@ -570,6 +591,62 @@ class Ledger(Application[UUID]):
                                  kwh=energy)]
 
         return self._create(MeterReading, MeterReading.create_id(request_id), build)
+
+    # ------------------------------------------------------------ proofs & reconciliation
+
+    def submit_proof_batch(self, request_id: str, licence_id: UUID,
+                           batch: str | bytes | Mapping[str, Any] | Envelope,
+                           at: datetime | None = None, backend: str | None = None,
+                           envelope: Envelope | None = None) -> ProofReceipt:
+        """Verifies a proof batch and records ``ProofBatch.Verified``; returns its receipt.
+
+        ``batch`` is the JSON batch of DESIGN.md §4 (text, bytes or decoded), or an
+        Envelope whose payload is that JSON (payload type JSON_BATCH_PAYLOAD_TYPE);
+        ``envelope`` is the signed form it arrived in when that is something else (a
+        protobuf payload the services layer decoded). A given envelope is checked against
+        the holder's key valid at ``at`` and stored. The licence and its holder must be
+        active at ``at`` (else RuleViolation, and an alert records the refused attempt);
+        a malformed batch raises InvalidRequest naming the field and records nothing.
+        Shares accepted before for the licence are DUPLICATE; ``backend`` forces
+        ``auto``/``cpu``/``cuda``. The same request id again returns the first receipt.
+        """
+        return self.proofs.submit(request_id, licence_id, batch, at=at, backend=backend,
+                                  envelope=envelope)
+
+    def get_proof_batch(self, batch_id: UUID) -> ProofBatch:
+        """Returns a recorded proof batch, or raises NotFound."""
+        return self.get_typed(batch_id, ProofBatch, "proof batch")
+
+    def close_reconciliation(self, request_id: str, licence_id: UUID,
+                             period_start: datetime, period_end: datetime,
+                             at: datetime | None = None,
+                             asset: str = DEFAULT_ASSET) -> Receipt:
+        """Reconciles a mining licence over [period_start, period_end) (DESIGN.md §5) and
+        records ``Reconciliation.Closed`` with one ``Alert`` per failing verdict, in one save.
+
+        Counts accepted shares whose ntime lies in the period, output reports of ``asset``
+        and meter readings (prorated when they straddle the period), the licensed capacity
+        over the period and the policy in force at its last instant. One reconciliation per
+        licence and period (RuleViolation RECONCILIATION_ALREADY_CLOSED otherwise); the
+        period must have ended by ``at`` (PERIOD_NOT_ENDED).
+        """
+        return self.proofs.close(request_id, licence_id, period_start, period_end, at=at,
+                                 asset=asset)
+
+    def get_reconciliation(self, reconciliation_id: UUID) -> Reconciliation:
+        """Returns a closed reconciliation, or raises NotFound."""
+        return self.get_typed(reconciliation_id, Reconciliation, "reconciliation")
+
+    def find_reconciliation(self, licence_id: UUID, period_start: datetime,
+                            period_end: datetime) -> Reconciliation:
+        """Returns the reconciliation of a licence for one period, or raises NotFound."""
+        return self.get_reconciliation(
+            Reconciliation.create_id(licence_id, utc(period_start), utc(period_end)))
+
+    def list_reconciliations(self, licence_id: UUID | None = None) -> list[Reconciliation]:
+        """Returns closed reconciliations in closing order, optionally of one licence."""
+        return [self.get_reconciliation(i)
+                for i in self.proofs.index.reconciliation_ids(licence_id)]
 
     # ------------------------------------------------------------------------- trades
 

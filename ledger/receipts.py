@@ -35,3 +35,25 @@ class TradeReceipt:
     figures: dict[str, str] = field(default_factory=dict)
     alert_ids: tuple[UUID, ...] = ()
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class ProofReceipt:
+    """The recorded verification of one proof batch: what the miner is told.
+
+    ``counts`` has every verdict name (zeros included); ``accepted_work`` is exact, in
+    hashes; ``batch_digest`` is the hex SHA-256 of the batch's canonical JSON.
+    """
+
+    batch_id: UUID
+    version: int
+    licence_id: UUID
+    sequence: int
+    batch_digest: str
+    backend: str
+    shares: int
+    counts: dict[str, int]
+    accepted_shares: int
+    accepted_work: int
+    block_candidates: int
+    replayed: bool = False

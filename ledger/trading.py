@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.alert import Alert
+from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.outflow import OutflowAccount, period_of, previous_period
 from ledger.domain.participant import Participant
@@ -204,6 +205,8 @@ def validate_trade(request: TradeRequest) -> None:
         raise InvalidRequest("at", "must be a datetime")
     if not isinstance(request.counterparty_vasp, str):
         raise InvalidRequest("counterparty_vasp", "must be text")
+    if request.envelope is not None and not isinstance(request.envelope, Envelope):
+        raise InvalidRequest("envelope", "must be an Envelope")
     if not isinstance(request.travel_rule, dict) or not all(
             isinstance(v, str) for v in request.travel_rule.values()):
         raise InvalidRequest("travel_rule", "must map field names to text")

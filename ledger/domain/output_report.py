@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate, derived_id
+from ledger.domain.envelope import Envelope, EnvelopeRecord, from_record
 
 
 class OutputReport(LedgerAggregate):
@@ -31,6 +32,7 @@ class OutputReport(LedgerAggregate):
         amount: Decimal,
         wallets: list[str],
         sold_through_exchange: Decimal,
+        envelope: EnvelopeRecord | None = None,
     ) -> None:
         self.reported_at = at
         self.licence_id = licence_id
@@ -41,3 +43,9 @@ class OutputReport(LedgerAggregate):
         self.amount = amount
         self.wallets = list(wallets)
         self.sold_through_exchange = sold_through_exchange
+        self.envelope_record = dict(envelope or {})
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """Returns the signed envelope the report came in, or None."""
+        return from_record(self.envelope_record)

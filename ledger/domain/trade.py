@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain.base import LedgerAggregate, derived_id
+from ledger.domain.envelope import Envelope, EnvelopeRecord, from_record
 
 TRAVEL_RULE_FIELDS = (
     "originator_name",
@@ -46,6 +47,8 @@ class TradeRequest:
     wallet_kind: WalletKind
     at: datetime
     travel_rule: dict[str, str] = field(default_factory=dict)
+    envelope: Envelope | None = None
+    """The signed trade as the exchange sent it; stored in the event when given."""
 
     @property
     def notional(self) -> Decimal:
@@ -74,6 +77,7 @@ class TradeRequest:
             "counterparty_country": self.counterparty_country,
             "wallet_kind": self.wallet_kind.value,
             "travel_rule": dict(self.travel_rule),
+            "envelope": {} if self.envelope is None else self.envelope.to_record(),
         }
 
 
@@ -96,6 +100,7 @@ class Trade(LedgerAggregate):
         counterparty_country: str
         wallet_kind: str
         travel_rule: dict[str, str]
+        envelope: EnvelopeRecord
 
     class Blocked(Recorded):
         rule: str
@@ -122,6 +127,7 @@ class Trade(LedgerAggregate):
         rule: str = "",
         message: str = "",
         figures: dict[str, str] | None = None,
+        envelope: EnvelopeRecord | None = None,
     ) -> None:
         self.at = at
         self.exchange_licence_id = exchange_licence_id
@@ -140,6 +146,7 @@ class Trade(LedgerAggregate):
         self.rule = rule
         self.message = message
         self.figures = dict(figures or {})
+        self.envelope_record = dict(envelope or {})
 
     @staticmethod
     def id_for(request_id: str) -> UUID:
@@ -158,6 +165,11 @@ class Trade(LedgerAggregate):
         """Returns a new blocked trade that keeps the attempt on the record."""
         return cls._create(cls.Blocked, id=request.trade_id(), rule=rule, message=message,
                            figures=figures, **request.event_fields(value_usd))
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """Returns the signed envelope the trade came in, or None."""
+        return from_record(self.envelope_record)
 
     @property
     def is_blocked(self) -> bool:

@@ -1,0 +1,158 @@
+"""Signed envelopes as the ledger stores them (DESIGN.md §7: the envelope is what is stored).
+
+An envelope is the payload bytes a participant signed, the payload's type, the Ed25519
+signature and the id of the participant's registered key that made it. The signature
+covers ``payload_type ‖ 0x0A ‖ payload`` (as ``services/envelope.py`` makes and checks it),
+so a signature made for one kind of payload cannot be presented as another.
+
+Events carry an envelope as a small JSON-safe record (base64 for bytes, an empty dict when
+there is none), so the store keeps exactly the bytes that were signed and an auditor can
+re-check them against the participant's key at the event's own time.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode, b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger.errors import InvalidRequest, RuleViolation
+
+SIGNATURE_SIZE = 64
+"""Bytes of an Ed25519 signature."""
+PUBLIC_KEY_SIZE = 32
+"""Bytes of an Ed25519 public key."""
+MAX_PAYLOAD_TYPE = 200
+MAX_KEY_ID = 200
+
+EnvelopeRecord = dict[str, str]
+"""An envelope in event form: ``payload``/``signature`` base64, ``payload_type``, ``key_id``;
+empty when the event came without one."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Signed payload bytes: what a participant sent, exactly as it was signed."""
+
+    payload: bytes
+    payload_type: str
+    signature: bytes
+    key_id: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.payload, bytes):
+            raise InvalidRequest("envelope.payload", "must be bytes")
+        if not isinstance(self.payload_type, str) or not self.payload_type.strip():
+            raise InvalidRequest("envelope.payload_type", "must name the payload's type")
+        if len(self.payload_type) > MAX_PAYLOAD_TYPE:
+            raise InvalidRequest("envelope.payload_type",
+                                 f"at most {MAX_PAYLOAD_TYPE} characters")
+        if not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_SIZE:
+            size = len(self.signature) if isinstance(self.signature, bytes) else "no"
+            raise InvalidRequest("envelope.signature",
+                                 f"an Ed25519 signature is {SIGNATURE_SIZE} bytes, got {size}")
+        if not isinstance(self.key_id, str) or not self.key_id.strip():
+            raise InvalidRequest("envelope.key_id", "must name the signing key")
+        if len(self.key_id) > MAX_KEY_ID:
+            raise InvalidRequest("envelope.key_id", f"at most {MAX_KEY_ID} characters")
+
+    def signed_bytes(self) -> bytes:
+        """Returns the bytes the signature covers: payload_type ‖ 0x0A ‖ payload."""
+        return signed_bytes(self.payload_type, self.payload)
+
+    def to_record(self) -> EnvelopeRecord:
+        """Returns the JSON-safe form events carry."""
+        return {
+            "payload": b64encode(self.payload).decode("ascii"),
+            "payload_type": self.payload_type,
+            "signature": b64encode(self.signature).decode("ascii"),
+            "key_id": self.key_id,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, str]) -> Envelope:
+        """Returns the envelope of an event record; InvalidRequest when it is damaged."""
+        try:
+            return cls(
+                payload=b64decode(record["payload"], validate=True),
+                payload_type=record["payload_type"],
+                signature=b64decode(record["signature"], validate=True),
+                key_id=record["key_id"],
+            )
+        except KeyError as exc:
+            raise InvalidRequest(f"envelope.{exc.args[0]}", "is missing") from None
+        except (TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+            raise InvalidRequest("envelope", f"not a valid envelope record: {exc}") from None
+
+
+def to_record(envelope: Envelope | None) -> EnvelopeRecord:
+    """Returns the record form of an optional envelope (empty when there is none)."""
+    return {} if envelope is None else envelope.to_record()
+
+
+def from_record(record: Mapping[str, str] | None) -> Envelope | None:
+    """Returns the envelope of an optional record (None when empty or absent)."""
+    return Envelope.from_record(record) if record else None
+
+
+def signed_bytes(payload_type: str, payload: bytes) -> bytes:
+    """Returns the bytes an envelope's signature covers."""
+    return payload_type.encode() + b"\n" + payload
+
+
+def signature_valid(envelope: Envelope, public_key: bytes) -> bool:
+    """Returns True when ``envelope`` is signed by the Ed25519 ``public_key`` (32 bytes)."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            envelope.signature, envelope.signed_bytes())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+class RegisteredKey(Protocol):
+    """A participant's registered key (``ledger.domain.participant.SigningKey``)."""
+
+    @property
+    def public_key(self) -> bytes:
+        """Returns the raw 32-byte Ed25519 public key."""
+        ...
+
+    def is_valid_at(self, at: datetime) -> bool:
+        """Returns True when the key is registered and unrevoked at ``at``."""
+        ...
+
+
+def envelope_fault(envelope: Envelope, keys: Mapping[str, RegisteredKey],
+                   at: datetime) -> tuple[str, str] | None:
+    """Returns (reason, message) when ``envelope`` does not verify against the
+    participant's ``keys`` at ``at``, or None when it does.
+
+    Reasons: KEY_UNKNOWN (no such key), KEY_REVOKED (revoked, or not yet registered, at
+    ``at``), SIGNATURE_INVALID (forged, altered, or made by another key).
+    """
+    key = keys.get(envelope.key_id)
+    if key is None:
+        return "KEY_UNKNOWN", f"no key {envelope.key_id!r} is registered"
+    if not key.is_valid_at(at):
+        return "KEY_REVOKED", f"key {envelope.key_id!r} is not valid at {at.isoformat()}"
+    if not signature_valid(envelope, key.public_key):
+        return "SIGNATURE_INVALID", f"signature does not verify with key {envelope.key_id!r}"
+    return None
+
+
+def check_envelope(envelope: Envelope, keys: Mapping[str, RegisteredKey], at: datetime,
+                   participant: object) -> None:
+    """Raises RuleViolation (rule KEY_UNKNOWN, KEY_REVOKED or SIGNATURE_INVALID) unless
+    ``envelope`` verifies against the participant's keys at ``at``."""
+    fault = envelope_fault(envelope, keys, at)
+    if fault is not None:
+        reason, message = fault
+        raise RuleViolation(reason, f"envelope of participant {participant}: {message}",
+                            {"participant": participant, "key_id": envelope.key_id,
+                             "at": at.isoformat()})
