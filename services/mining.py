@@ -7,15 +7,14 @@ from typing import Any
 import grpc
 
 from ledger.domain.base import now
+from ledger.domain.envelope import Envelope
+from ledger.domain.reconciliation import Reconciliation
+from ledger.receipts import ProofReceipt, Receipt
 from services import envelope, wire
 from services.auth import require_own_participant
 from services.backend import Backend
-from services.generated.valedger.v1 import mining_pb2, mining_pb2_grpc
+from services.generated.valedger.v1 import common_pb2, mining_pb2, mining_pb2_grpc
 from services.licensing import receipt
-from services.status import ServiceError
-
-_NOT_YET = ("the ledger does not offer {} yet (the verifier integration adds it); "
-            "nothing was recorded")
 
 
 class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
@@ -27,8 +26,31 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
 
     async def SubmitProofBatch(self, request: mining_pb2.SubmitProofBatchRequest,
                                context: Any) -> mining_pb2.SubmitProofBatchResponse:
-        envelope.parse(request.envelope, mining_pb2.ProofBatchPayload)
-        raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format("proof batches"))
+        sealed = request.envelope
+        payload = envelope.parse(sealed, mining_pb2.ProofBatchPayload)
+        licence_id = wire.uuid(payload.licence_id, "licence_id")
+        at = wire.time(payload, "at") or now()
+        batch = batch_json(payload)
+
+        def submit() -> ProofReceipt:
+            licence = self.ledger.get_mining_licence(licence_id)
+            require_own_participant(str(licence.participant_id), "mining licences")
+            participant = self.ledger.get_participant(licence.participant_id)
+            envelope.verify(sealed, participant.keys.get(sealed.key_id), at,
+                            str(licence.participant_id))
+            return self.ledger.submit_proof_batch(
+                payload.request_id, licence_id, batch, at=at, envelope=stored(sealed))
+
+        result = await self.backend.run(submit)
+        return mining_pb2.SubmitProofBatchResponse(
+            receipt=common_pb2.Receipt(aggregate_id=str(result.batch_id),
+                                       version=result.version, replayed=result.replayed),
+            verdict_counts=[
+                mining_pb2.VerdictCount(verdict="SHARE_VERDICT_" + name, count=count)
+                for name, count in sorted(result.counts.items())],
+            accepted_work=str(result.accepted_work),
+            block_candidates=result.block_candidates, backend=result.backend,
+            batch_digest=result.batch_digest)
 
     async def ReportOutput(self, request: mining_pb2.ReportOutputRequest,
                            context: Any) -> mining_pb2.ReportOutputResponse:
@@ -50,7 +72,7 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
                             str(licence.participant_id))
             return self.ledger.report_output(
                 payload.request_id, licence_id, start, end, payload.asset, amount,
-                list(payload.wallets), sold, at=at)
+                list(payload.wallets), sold, at=at, envelope=stored(sealed))
 
         return mining_pb2.ReportOutputResponse(receipt=receipt(await self.backend.run(report)))
 
@@ -65,15 +87,80 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
 
     async def CloseReconciliation(self, request: mining_pb2.CloseReconciliationRequest,
                                   context: Any) -> mining_pb2.CloseReconciliationResponse:
-        wire.uuid(request.licence_id, "licence_id")
-        raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format("reconciliations"))
+        licence_id = wire.uuid(request.licence_id, "licence_id")
+        start = wire.required_time(request.period, "start_time", "period.start_time")
+        end = wire.required_time(request.period, "end_time", "period.end_time")
+
+        def close() -> tuple[Receipt, Reconciliation]:
+            closed = self.ledger.close_reconciliation(
+                request.request_id, licence_id, start, end, at=wire.time(request, "at"))
+            return closed, self.ledger.get_reconciliation(closed.aggregate_id)
+
+        closed, reconciliation = await self.backend.run(close)
+        return mining_pb2.CloseReconciliationResponse(
+            receipt=receipt(closed), reconciliation=reconciliation_message(reconciliation))
 
     async def GetReconciliation(self, request: mining_pb2.GetReconciliationRequest,
                                 context: Any) -> mining_pb2.GetReconciliationResponse:
         licence_id = wire.uuid(request.licence_id, "licence_id")
-        licence = await self.backend.run(self.ledger.get_mining_licence, licence_id)
-        require_own_participant(str(licence.participant_id), "mining licences")
-        raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format("reconciliations"))
+        start = wire.required_time(request.period, "start_time", "period.start_time")
+        end = wire.required_time(request.period, "end_time", "period.end_time")
+
+        def find() -> Reconciliation:
+            licence = self.ledger.get_mining_licence(licence_id)
+            require_own_participant(str(licence.participant_id), "mining licences")
+            return self.ledger.find_reconciliation(licence_id, start, end)
+
+        found = await self.backend.run(find)
+        return mining_pb2.GetReconciliationResponse(
+            reconciliation=reconciliation_message(found))
+
+
+def batch_json(payload: mining_pb2.ProofBatchPayload) -> dict[str, Any]:
+    """Returns the proof batch of a payload in the JSON form of DESIGN.md §4."""
+    return {
+        "jobs": [{
+            "job_id": j.job_id, "version": j.version, "prevhash": j.prevhash.hex(),
+            "coinb1": j.coinb1.hex(), "coinb2": j.coinb2.hex(),
+            "extranonce1": j.extranonce1.hex(), "extranonce2_size": j.extranonce2_size,
+            "merkle_branch": [b.hex() for b in j.merkle_branch], "nbits": j.nbits,
+            "ntime": j.ntime, "version_mask": j.version_mask,
+            "share_difficulty": j.share_difficulty,
+        } for j in payload.jobs],
+        "shares": [{
+            "job_id": s.job_id, "extranonce2": s.extranonce2.hex(), "ntime": s.ntime,
+            "nonce": s.nonce, "version_bits": s.version_bits,
+        } for s in payload.shares],
+    }
+
+
+def stored(sealed: common_pb2.SignedEnvelope) -> Envelope:
+    """Returns the ledger's form of a verified envelope: what the event stores."""
+    return Envelope(payload=sealed.payload, payload_type=sealed.payload_type,
+                    signature=sealed.signature, key_id=sealed.key_id)
+
+
+def reconciliation_message(rec: Reconciliation) -> mining_pb2.Reconciliation:
+    """Returns the wire form of a closed reconciliation, one finding per failing verdict."""
+    findings = []
+    for check in rec.checks:
+        if not check["triggered"]:
+            continue
+        figures = dict(check["figures"])
+        if check.get("p_value") is not None:
+            figures["p_value"] = check["p_value"]
+        if check.get("detail"):
+            figures["detail"] = check["detail"]
+        findings.append(mining_pb2.VerdictFinding(
+            verdict="RECONCILIATION_VERDICT_" + check["verdict"], figures=figures))
+    if not findings:
+        findings.append(mining_pb2.VerdictFinding(
+            verdict=mining_pb2.RECONCILIATION_VERDICT_OK))
+    return mining_pb2.Reconciliation(
+        reconciliation_id=str(rec.id), licence_id=str(rec.licence_id),
+        period=common_pb2.Period(start_time=wire.timestamp(rec.period_start),
+                                 end_time=wire.timestamp(rec.period_end)),
+        figures=rec.figures, findings=findings, version=rec.version)
 
 
 def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:

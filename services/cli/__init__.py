@@ -5,6 +5,8 @@ from __future__ import annotations
 from services.cli import audit as _audit  # noqa: F401  (registers commands)
 from services.cli import ca as _ca  # noqa: F401  (registers commands)
 from services.cli import db as _db  # noqa: F401  (registers commands)
+from services.cli import demo as _demo  # noqa: F401  (registers commands)
+from services.cli import report as _report  # noqa: F401  (registers commands)
 from services.cli import serve as _serve  # noqa: F401  (registers commands)
 from services.cli import verify as _verify  # noqa: F401  (registers commands)
 from services.cli.app import app
