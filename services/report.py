@@ -1,4 +1,4 @@
-"""The regulator's report: a self-contained HTML page and PNG charts of the ledger.
+"""The regulator's report: a self-contained HTML page, PNG charts and the figures as JSON.
 
 ``gather`` reads the figures from the ledger (closed reconciliations and alerts); ``render``
 draws them. Charts are embedded in the HTML as data URIs and also written as PNG files, so
@@ -8,7 +8,9 @@ the page can be mailed or archived on its own.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -202,7 +204,21 @@ log position {data.event_count}; alerts by kind: {e(summary)}.</p>
 """
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
+    (out_dir / "report.json").write_text(json.dumps(_as_json(data), indent=2), encoding="utf-8")
     return path
+
+
+def _as_json(data: ReportData) -> dict[str, object]:
+    """Returns the report's figures exactly (decimals as strings) for other tools."""
+    return {
+        "generated_at": data.generated_at.isoformat(),
+        "store": data.store,
+        "log_position": data.event_count,
+        "licences": [{k: str(v) if isinstance(v, Decimal) else v
+                      for k, v in dataclasses.asdict(row).items()} for row in data.licences],
+        "alerts": [{"raised_at": a.raised_at.isoformat(), "kind": a.kind, "subject": a.subject,
+                    "message": a.message, "resolved": a.resolved} for a in data.alerts],
+    }
 
 
 def gather(ledger: Ledger, store: str) -> ReportData:
