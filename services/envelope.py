@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from google.protobuf.message import DecodeError, Message
 
+from ledger.domain.envelope import Envelope
 from services.generated.valedger.v1 import common_pb2
 from services.status import ServiceError, invalid_argument, permission_denied
 
@@ -88,6 +89,12 @@ class Signer:
         signature = self.private_key.sign(signed_bytes(payload_type, payload))
         return common_pb2.SignedEnvelope(payload=payload, payload_type=payload_type,
                                          signature=signature, key_id=self.key_id)
+
+
+def stored(sealed: common_pb2.SignedEnvelope) -> Envelope:
+    """Returns the ledger's form of a verified envelope: what the event stores."""
+    return Envelope(payload=sealed.payload, payload_type=sealed.payload_type,
+                    signature=sealed.signature, key_id=sealed.key_id)
 
 
 def parse(envelope: common_pb2.SignedEnvelope, payload_class: type[M],

@@ -7,7 +7,6 @@ from typing import Any
 import grpc
 
 from ledger.domain.base import now
-from ledger.domain.envelope import Envelope
 from ledger.domain.reconciliation import Reconciliation
 from ledger.receipts import ProofReceipt, Receipt
 from services import envelope, wire
@@ -39,7 +38,7 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
             envelope.verify(sealed, participant.keys.get(sealed.key_id), at,
                             str(licence.participant_id))
             return self.ledger.submit_proof_batch(
-                payload.request_id, licence_id, batch, at=at, envelope=stored(sealed))
+                payload.request_id, licence_id, batch, at=at, envelope=envelope.stored(sealed))
 
         result = await self.backend.run(submit)
         return mining_pb2.SubmitProofBatchResponse(
@@ -72,7 +71,7 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
                             str(licence.participant_id))
             return self.ledger.report_output(
                 payload.request_id, licence_id, start, end, payload.asset, amount,
-                list(payload.wallets), sold, at=at, envelope=stored(sealed))
+                list(payload.wallets), sold, at=at, envelope=envelope.stored(sealed))
 
         return mining_pb2.ReportOutputResponse(receipt=receipt(await self.backend.run(report)))
 
@@ -132,12 +131,6 @@ def batch_json(payload: mining_pb2.ProofBatchPayload) -> dict[str, Any]:
             "nonce": s.nonce, "version_bits": s.version_bits,
         } for s in payload.shares],
     }
-
-
-def stored(sealed: common_pb2.SignedEnvelope) -> Envelope:
-    """Returns the ledger's form of a verified envelope: what the event stores."""
-    return Envelope(payload=sealed.payload, payload_type=sealed.payload_type,
-                    signature=sealed.signature, key_id=sealed.key_id)
 
 
 def reconciliation_message(rec: Reconciliation) -> mining_pb2.Reconciliation:

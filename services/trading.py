@@ -12,6 +12,7 @@ import grpc
 
 from ledger.application import TradeBlocked
 from ledger.domain.base import now
+from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.participant import Participant
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
@@ -56,12 +57,13 @@ class TradeDesk:
             self.participant = self.backend.ledger.get_participant(licence.participant_id)
         envelope.verify(sealed, self.participant.keys.get(sealed.key_id), at,
                         str(licence.participant_id))
-        return trade_request(payload, licence_id, at)
+        return trade_request(payload, licence_id, at, envelope.stored(sealed))
 
 
 def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
-                  at: datetime) -> TradeRequest:
-    """Returns the ledger's trade request for a signed payload."""
+                  at: datetime, sealed: Envelope | None = None) -> TradeRequest:
+    """Returns the ledger's trade request for a signed payload (``sealed``: the envelope
+    it came in, which the trade's event stores)."""
     wallet = _WALLETS.get(payload.wallet_kind)
     if wallet is None:
         raise invalid_argument("wallet_kind", "must be HOSTED or SELF_HOSTED")
@@ -82,6 +84,7 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
         wallet_kind=wallet,
         at=at,
         travel_rule=travel,
+        envelope=sealed,
     )
 
 
