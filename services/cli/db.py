@@ -20,12 +20,22 @@ def init(
         str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)
     ] = None,
 ) -> None:
-    """Create the tables of the store (idempotent)."""
+    """Create every table of the store: the event log, the history index and the audit
+    tree and checkpoints (idempotent). Servers then run with table creation off."""
     from ledger.application import Ledger
+    from ledger.audit.log import AuditLog
+    from ledger.errors import LedgerError
+    from ledger.history import HistoryIndex
 
     config = StoreConfig.from_environment(db, cipher_key, create_tables=True)
-    ledger = Ledger(config)
     try:
+        ledger = Ledger(config)
+    except LedgerError as exc:
+        console.print(f"[red]cannot open the store:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        HistoryIndex(ledger)
+        AuditLog(ledger.recorder, create_tables=True)
         console.print(f"[green]store ready[/green] {config.url}")
     finally:
         ledger.close()

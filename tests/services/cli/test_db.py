@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 from eventsourcing.cipher import AESCipher
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
+from ledger.audit.store import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, STATE_TABLE
 from ledger.config import CIPHER_KEY_ENV, DB_URL_ENV, StoreConfig
 from ledger.errors import StoreUnavailable
 from services.cli import app
@@ -24,8 +27,26 @@ def test_db_init_creates_the_schema_a_server_then_uses(store_url: str) -> None:
     try:
         receipt = ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "XX")
         assert ledger.get_participant(receipt.aggregate_id).legal_name == "Acme"
+        assert {"history_events", "history_subjects", "history_aggregates"} | AUDIT_TABLES \
+            <= table_names(ledger)
     finally:
         ledger.close()
+
+
+AUDIT_TABLES = {LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE, STATE_TABLE}
+
+
+def table_names(ledger: Ledger) -> set[str]:
+    """Returns the names of the tables in the ledger's store."""
+    datastore: Any = cast(Any, ledger.recorder).datastore
+    with datastore.transaction(commit=False) as cursor:
+        if ledger.config.is_postgres:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        rows = cursor.fetchall()
+    return {str(row["tablename"] if isinstance(row, dict) and "tablename" in row else
+                row["name"] if isinstance(row, dict) else row[0]) for row in rows}
 
 
 def test_db_init_reads_the_store_and_key_from_the_environment(
