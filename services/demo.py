@@ -586,8 +586,8 @@ def run_demo(workdir: Path, console: Console) -> DemoResult:
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TimeElapsedColumn(), console=console)
     started = time.monotonic()
-    try:
-        with progress:
+    with progress:
+        try:
             with _step(progress, "CA, certificates for 7 identities, checkpoint key"):
                 demo.make_identities()
             with _step(progress, "db init; valedger serve over mTLS on SQLite"):
@@ -606,11 +606,12 @@ def run_demo(workdir: Path, console: Console) -> DemoResult:
                 demo.query_history()
             with _step(progress, "auditor: export, verify offline, tampered copy"):
                 demo.audit()
-    finally:
-        status = demo.stop_server()
-    demo.result.expect("server shutdown on SIGTERM", "exit 0", f"exit {status}", status == 0)
-    with progress, _step(progress, "regulator's report (HTML + charts)"):
-        demo.report()
+        finally:
+            status = demo.stop_server()
+        demo.result.expect("server shutdown on SIGTERM", "exit 0", f"exit {status}",
+                           status == 0)
+        with _step(progress, "regulator's report (HTML + charts)"):
+            demo.report()
     demo.result.artefacts["elapsed seconds"] = Path(f"{time.monotonic() - started:.0f}")
     return demo.result
 
@@ -634,9 +635,12 @@ def print_summary(result: DemoResult, console: Console) -> None:
     if result.alerts:
         alerts = Table(title="Alerts raised")
         alerts.add_column("kind")
-        alerts.add_column("message")
+        alerts.add_column("finding")
         for a in result.alerts:
-            alerts.add_row(a.kind, a.message[:110])
+            # Reconciliation alerts start with the licence and period; the finding follows.
+            finding = a.message.split(": ", 1)[-1] if a.message.startswith(
+                "reconciliation of licence") else a.message
+            alerts.add_row(a.kind, finding)
         console.print(alerts)
     where = Table(title=f"Everything the demo made is in {result.workdir}")
     where.add_column("what")
