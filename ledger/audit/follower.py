@@ -80,25 +80,21 @@ class TreeFollower:
                 # Cut batches at checkpoint boundaries, so checkpoints land every N leaves.
                 done = state.size - (latest.size if latest else 0)
                 want = min(want, max(1, self.policy.every_records - done))
-            notifications = self.recorder.select_notifications(
-                start=state.position, limit=want, inclusive_of_start=False
-            )
+            # Same records as recorder.select_notifications, read inside this transaction.
+            notifications = tx.notifications_after(state.position, want)
             if notifications:
                 compact = state.compact.copy()
                 leaf_rows = []
                 node_rows: list[tuple[int, int, bytes]] = []
                 db_id = self.store.db_id
-                for n in notifications:
-                    h = leaf_hash(encode_leaf(n.originator_id, n.originator_version, n.topic,
-                                              n.state))
-                    leaf_rows.append(
-                        (compact.size, n.id, db_id(n.originator_id), n.originator_version, h)
-                    )
+                for nid, oid, version, topic, stored in notifications:
+                    h = leaf_hash(encode_leaf(oid, version, topic, stored))
+                    leaf_rows.append((compact.size, nid, db_id(oid), version, h))
                     node_rows.extend(compact.append(h)[1:])
                 tx.insert_leaves(leaf_rows)
                 if node_rows:
                     tx.insert_nodes(node_rows)
-                state = TreeState(notifications[-1].id, compact)
+                state = TreeState(notifications[-1][0], compact)
                 tx.write_state(state)
             if self.signer and self._due(state, latest):
                 self._sign(tx, state, latest)

@@ -256,6 +256,13 @@ class ProofReplayCheck:
                                  self.readings, faults)
         reported, _ = period_sum((r for r in reports if r.asset == event.asset), start, end)
         metered, _ = period_sum(readings, start, end)
+        known_policy = self.policy.version if self.policy is not None else 0
+        if event.policy_version > known_policy:
+            faults.append(self._fault(leaf, event, f"policy version {event.policy_version} it "
+                                                   f"read is not in the log before it"))
+        if event.licence_version > max(v for v, _ in licence.capacities):
+            faults.append(self._fault(leaf, event, f"licence version {event.licence_version} "
+                                                   "it read is not in the log before it"))
         capacities = licence.capacities_at(event.licence_version)
         if not capacities:
             return [*faults, self._fault(leaf, event, "no licence capacity at the version "

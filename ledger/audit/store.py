@@ -123,6 +123,14 @@ class AuditTransaction(ABC):
         )
 
     @abstractmethod
+    def notifications_after(
+        self, position: int, limit: int
+    ) -> list[tuple[int, UUID | str, int, str, bytes]]:
+        """Returns up to ``limit`` stored records with notification id > ``position``, as
+        (notification_id, originator_id, version, topic, state), read in this transaction.
+        """
+
+    @abstractmethod
     def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
         """Inserts (leaf_index, notification_id, originator_id, version, leaf_hash) rows."""
 
@@ -304,6 +312,24 @@ class AuditStore(ABC):
 
 
 class _SQLiteTransaction(AuditTransaction):
+    def notifications_after(
+        self, position: int, limit: int
+    ) -> list[tuple[int, UUID | str, int, str, bytes]]:
+        # Read on this connection: an in-memory SQLite database admits no second reader
+        # while the write transaction is open.
+        self.cursor.execute(
+            f"SELECT rowid, originator_id, originator_version, CAST(topic AS BLOB), "
+            f"CAST(state AS BLOB) FROM {self.store.events_table} WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?",
+            (position, limit),
+        )
+        convert = self.store.py_id
+        return [
+            (r[0], convert(r[1]), r[2], bytes(r[3] or b"").decode("utf-8", "replace"),
+             bytes(r[4] or b""))
+            for r in self.cursor.fetchall()
+        ]
+
     def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
         self.cursor.executemany(
             f"INSERT INTO {LEAVES_TABLE} (leaf_index, notification_id, originator_id, "
@@ -386,6 +412,16 @@ class SQLiteAuditStore(AuditStore):
 
 
 class _PostgresTransaction(AuditTransaction):
+    def notifications_after(
+        self, position: int, limit: int
+    ) -> list[tuple[int, UUID | str, int, str, bytes]]:
+        self.cursor.execute(
+            f"SELECT notification_id, originator_id, originator_version, topic, state FROM "
+            f"{self.store.events} WHERE notification_id > %s ORDER BY notification_id "
+            "LIMIT %s", (position, limit), prepare=True,
+        )
+        return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in self.cursor.fetchall()]
+
     def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
         with self.cursor.copy(
             f"COPY {self.store.t(LEAVES_TABLE)} (leaf_index, notification_id, originator_id, "

@@ -10,7 +10,7 @@ from ledger.audit.checkpoint import open_checkpoint
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.log import AuditLog
-from ledger.audit.merkle import leaf_hash, root_hash, verify_consistency
+from ledger.audit.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
 from ledger.audit.note import NoteSigner
 from ledger.audit.store import NODES_TABLE
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
@@ -163,3 +163,21 @@ def test_only_one_postgres_instance_advances(postgres_url: str) -> None:
     finally:
         a.raw.close()
         a.ledger.close()
+
+
+def test_follower_on_in_memory_sqlite() -> None:
+    from ledger.application import Ledger
+    from ledger.config import StoreConfig
+    from tests.ledger.conftest import build_market
+
+    ledger = Ledger(StoreConfig(url="sqlite:///:memory:"))
+    try:
+        build_market(ledger)
+        signer = NoteSigner.generate(ORIGIN)
+        log = AuditLog(ledger.recorder, signer=signer)
+        assert log.follower.catch_up() == 7
+        assert log.follower.checkpoint_now().size == 7
+        proof = log.inclusion_proof(3)
+        verify_inclusion(3, 7, proof.leaf_hash, proof.hashes, log.state().compact.root())
+    finally:
+        ledger.close()
