@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.cli import audit as _audit  # noqa: F401  (registers commands)
+from services.cli import bench as _bench  # noqa: F401  (registers commands)
 from services.cli import ca as _ca  # noqa: F401  (registers commands)
 from services.cli import db as _db  # noqa: F401  (registers commands)
 from services.cli import demo as _demo  # noqa: F401  (registers commands)
