@@ -663,8 +663,8 @@ class ProofDesk:
                 message=f"reconciliation of licence {licence_id} for {start.isoformat()} to "
                         f"{end.isoformat()}: {check.detail}",
                 evidence=refs,
-                figures={**{k: str(v) for k, v in check.figures.items()},
-                         "p_value": str(check.p_value)},
+                figures={k: str(v) for k, v in check.figures.items()}
+                | ({} if check.p_value is None else {"p_value": str(check.p_value)}),
             ) for check in computed.checks if check.triggered]
             recon = Reconciliation(
                 request_id=request_id, at=when, licence_id=licence_id,

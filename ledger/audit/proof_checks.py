@@ -77,6 +77,7 @@ def _ref(event: Any) -> str:
 class _Licence:
     tags: list[bytes]
     capacities: list[tuple[int, Capacity]]  # (licence version, capacity) as recorded
+    version: int = 1
     accepted: set[bytes] = field(default_factory=set)
     batches: dict[int, tuple[UUID, AcceptedShares]] = field(default_factory=dict)
 
@@ -123,7 +124,12 @@ class ProofReplayCheck:
     def observe(self, leaf_index: int, event: Any) -> Iterable[Fault]:
         """Returns the faults of one event (only proof events are looked at)."""
         handler = self._handlers.get(type(event))
-        return handler(leaf_index, event) if handler is not None else ()
+        if handler is not None:
+            return handler(leaf_index, event)
+        licence = self.licences.get(event.originator_id)
+        if licence is not None:  # suspended, reinstated, ...: only the version matters
+            licence.version = event.originator_version
+        return ()
 
     def finish(self, aggregates: Mapping[Any, Any]) -> Iterable[Fault]:
         """Returns no faults: every check is made in log order."""
@@ -144,6 +150,7 @@ class ProofReplayCheck:
     def _amended(self, _leaf: int, event: Any) -> Iterable[Fault]:
         licence = self.licences.get(event.originator_id)
         if licence is not None:
+            licence.version = event.originator_version
             licence.capacities.append((event.originator_version, Capacity(
                 event.effective_from, event.power_mw, event.efficiency_jth)))
         return ()
@@ -260,7 +267,7 @@ class ProofReplayCheck:
         if event.policy_version > known_policy:
             faults.append(self._fault(leaf, event, f"policy version {event.policy_version} it "
                                                    f"read is not in the log before it"))
-        if event.licence_version > max(v for v, _ in licence.capacities):
+        if event.licence_version > licence.version:
             faults.append(self._fault(leaf, event, f"licence version {event.licence_version} "
                                                    "it read is not in the log before it"))
         capacities = licence.capacities_at(event.licence_version)

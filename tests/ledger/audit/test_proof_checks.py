@@ -45,6 +45,8 @@ def proven(store_url: str) -> Iterator[tuple[Mine, RawDB]]:
                                 metered_kwh(period.miner.hashrate), at=P0 + HOUR)
     ledger.amend_mining_capacity("amend", mine.licence, Decimal("1e-15"), Decimal(25),
                                  effective_from=P0 + 2 * HOUR, at=P0 + HOUR)
+    ledger.suspend_licence("suspend", mine.licence, "inspection", at=P0 + 3 * HOUR)
+    ledger.reinstate_licence("reinstate", mine.licence, at=P0 + 4 * HOUR)
     ledger.close_reconciliation("close", mine.licence, P0, P0 + HOUR,
                                 at=P0 + HOUR + timedelta(minutes=10))
     ledger.set_policy("later", "block_subsidy", "1", effective_from=P0, at=P0 + 3 * HOUR)
@@ -131,7 +133,8 @@ def test_doctored_reconciliation_verdict_is_found(proven: tuple[Mine, RawDB]) ->
     assert "verdicts differ" in faults[0].message
 
 
-@pytest.mark.parametrize("change", ["figure", "evidence", "policy version"])
+@pytest.mark.parametrize("change", ["figure", "evidence", "policy version",
+                                    "licence version"])
 def test_doctored_reconciliation_inputs_are_found(proven: tuple[Mine, RawDB],
                                                   change: str) -> None:
     mine, raw = proven
@@ -140,6 +143,7 @@ def test_doctored_reconciliation_inputs_are_found(proven: tuple[Mine, RawDB],
         "evidence": lambda e: {"evidence": dict(e.evidence, output_reports=[])},
         # The later block subsidy, effective over the period, was set after the close.
         "policy version": lambda e: {"policy_version": e.policy_version + 1},
+        "licence version": lambda e: {"licence_version": e.licence_version + 1},
     }
     leaf, ref = doctor(mine, raw, CLOSED, 0, changes[change])
     faults, _ = replay(mine.ledger)
