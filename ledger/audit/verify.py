@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ledger.audit.checkpoint import Checkpoint, open_checkpoint
@@ -93,10 +93,15 @@ class StreamVerifier:
         verifier: NoteVerifier,
         origin: str | None = None,
         replayer: Replayer | None = None,
+        trusted: Sequence[Checkpoint] = (),
     ) -> None:
         self.verifier = verifier
         self.origin = origin
         self.replayer = replayer
+        # Checkpoints the auditor kept from earlier audits: the store must still hold
+        # exactly those trees (catches a truncated log whose later checkpoints were
+        # deleted too, which the store's own checkpoints cannot show).
+        self.trusted = sorted(trusted, key=lambda c: c.size)
 
     def verify(
         self, stream: AuditStream, progress: Callable[[int], None] | None = None
@@ -119,6 +124,8 @@ class StreamVerifier:
         last_seq = 0
         replayer = self.replayer
         since_progress = 0
+        trusted = list(self.trusted)
+        next_trusted = trusted[0].size if trusted else -1
 
         def root() -> bytes:
             if not hashes:
@@ -129,6 +136,8 @@ class StreamVerifier:
             return r
 
         try:
+            while next_trusted == 0:
+                next_trusted = self._trusted(report, trusted, 0, EMPTY_ROOT)
             for item in stream.items:
                 if type(item) is StreamRecord:
                     nid, data, hint, hint_hash = item
@@ -176,6 +185,8 @@ class StreamVerifier:
                     if record is not None and replayer is not None:
                         for fault in replayer.observe(position, record):
                             report.add(fault)
+                    while size == next_trusted:
+                        next_trusted = self._trusted(report, trusted, size, root())
                     since_progress += 1
                     if progress is not None and since_progress >= 4096:
                         progress(since_progress)
@@ -194,6 +205,11 @@ class StreamVerifier:
 
         report.records = size
         report.tree_root = root()
+        for cp in trusted:
+            report.add(Fault(
+                FaultKind.SIZE_MISMATCH,
+                f"a trusted checkpoint signs {cp.size} records but the log holds only {size}: "
+                "records were deleted", leaf_index=size))
         self._missing(report, covered, stream)
         if disorder:
             self._reordered(report, hints, nids)
@@ -215,6 +231,19 @@ class StreamVerifier:
             report.events_decoded = replayer.decoded
             report.aggregates_rebuilt = len(replayer.aggregates)
         return report
+
+    @staticmethod
+    def _trusted(
+        report: VerifyReport, trusted: list[Checkpoint], size: int, root: bytes
+    ) -> int:
+        """Checks the first trusted checkpoint against the tree; returns the next size."""
+        cp = trusted.pop(0)
+        if cp.root_hash != root:
+            report.add(Fault(
+                FaultKind.ROOT_MISMATCH,
+                f"the first {size} records do not hash to the root of a trusted checkpoint "
+                "held by the auditor", leaf_index=size))
+        return trusted[0].size if trusted else -1
 
     def _checkpoint(
         self,

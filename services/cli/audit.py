@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ledger.audit.checkpoint import open_checkpoint
 from ledger.audit.export import ExportFormatError, read_export, write_export
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
 from ledger.audit.log import AuditLog, parse_event_ref
@@ -249,6 +250,10 @@ def verify(
     ] = None,
     report_file: Annotated[Path | None, typer.Option(
         "--report", help="Also write the full report as JSON to this file.")] = None,
+    trusted_checkpoints: Annotated[list[Path] | None, typer.Option(
+        "--trusted-checkpoint",
+        help="A signed checkpoint kept from an earlier audit (repeatable): the log must "
+             "still hold exactly that tree.")] = None,
     show: Annotated[int, typer.Option(help="Faults to list in detail.")] = 50,
 ) -> None:
     """Verify a store or an export file with only the regulator's public key.
@@ -261,6 +266,12 @@ def verify(
         if (db is None) == (from_file is None):
             raise fail("give exactly one of --db URL or --from FILE")
         verifier = load_verifier(public_key)
+        trusted = []
+        for path in trusted_checkpoints or []:
+            try:
+                trusted.append(open_checkpoint(path.read_text(), verifier, origin).checkpoint)
+            except NoteError as e:
+                raise fail(f"trusted checkpoint {path} does not verify: {e}") from None
         ledger: Any = None
         log: AuditLog | None = None
         replayer = None
@@ -269,7 +280,7 @@ def verify(
                 # The Ledger's mapper knows every domain event; an export needs no store.
                 ledger = open_ledger(db, cipher_key)
                 replayer = Replayer(ledger.mapper, default_checks())
-            checker = StreamVerifier(verifier, origin, replayer)
+            checker = StreamVerifier(verifier, origin, replayer, trusted)
             with progress_bar() as bar:
                 if from_file is not None:
                     with from_file.open("rb") as f:

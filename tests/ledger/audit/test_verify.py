@@ -167,3 +167,24 @@ def test_cipher_key_replay_rebuilds_aggregates(sqlite_url: str) -> None:
     finally:
         a.raw.close()
         a.ledger.close()
+
+
+def test_truncation_with_checkpoints_removed_needs_a_trusted_checkpoint(
+    audited: AuditedLedger,
+) -> None:
+    kept = open_checkpoint(audited.log.checkpoints()[3].note, audited.signer.verifier)
+    # A thorough tamperer cuts the log back to 12 records and removes every trace of the
+    # rest: later checkpoints, leaf rows and the follower's state.
+    nid = audited.raw.events()[12][0]
+    audited.raw.run(f"DELETE FROM {audited.raw.table} WHERE {audited.raw.nid} >= ?", (nid,))
+    audited.raw.run("DELETE FROM audit_checkpoints WHERE seq >= 3")
+    audited.raw.run("DELETE FROM audit_leaves WHERE leaf_index >= 12")
+    audited.raw.run("DELETE FROM audit_state")
+    assert verify(audited).ok  # the store's own evidence is consistent again …
+    report = StreamVerifier(audited.signer.verifier, trusted=[kept.checkpoint]).verify(
+        database_stream(audited.log.store))
+    assert [(f.kind, f.leaf_index) for f in report.faults] == [(FaultKind.SIZE_MISMATCH, 12)]
+    # … and a trusted checkpoint of a tree the log still holds passes.
+    early = open_checkpoint(audited.log.checkpoints()[1].note, audited.signer.verifier)
+    assert StreamVerifier(audited.signer.verifier, trusted=[early.checkpoint]).verify(
+        database_stream(audited.log.store)).ok

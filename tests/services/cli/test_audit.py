@@ -58,11 +58,18 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     code, out = invoke("audit", "checkpoint", "--db", url, "--key", key)
     assert code == 0, out
     assert "valedger.test/cli\n12\n" in out
+    kept = tmp / "kept.checkpoint"
+    kept.write_text(out[out.index("valedger.test/cli\n"):])
     export = tmp / "log.export"
     code, out = invoke("audit", "export", "--db", url, "--out", str(export), "--key", key)
     assert code == 0 and "exported 12 records and 1 checkpoints" in out, out
-    code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub)
+    code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
+                       "--trusted-checkpoint", str(kept))
     assert code == 0 and "OK" in out, out
+    kept.write_text(kept.read_text().replace("\n12\n", "\n13\n"))
+    code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
+                       "--trusted-checkpoint", str(kept))
+    assert code == 2 and "does not verify" in out, out
     vkey = Path(pub).read_text().strip()
     code, out = invoke("audit", "verify", "--db", url, "--public-key", vkey)
     assert code == 0 and "records: 12" in out, out
