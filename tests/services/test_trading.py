@@ -191,12 +191,15 @@ def test_bad_envelope_in_stream_names_its_index_and_keeps_earlier_batches(
 def test_the_signed_envelope_is_what_the_trade_event_stores(world: World) -> None:
     from uuid import UUID
 
+    from ledger.domain.trade import Trade
+
     with world.client("exchange_x") as ex:
         sealed = ex.seal(trade(world, "stored-envelope-1"))
         result = ex.trading.RecordTrade(trading_pb2.RecordTradeRequest(envelope=sealed),
                                         timeout=10).result
     assert world.server is not None
-    stored = world.server.backend.ledger.repository.get(UUID(result.receipt.aggregate_id))
+    stored: Trade = world.server.backend.ledger.repository.get(
+        UUID(result.receipt.aggregate_id))
     kept = stored.envelope
     assert kept is not None
     assert (kept.payload, kept.payload_type, kept.signature, kept.key_id) == \
