@@ -14,6 +14,7 @@ from eventsourcing.persistence import (
     DatabaseError,
     MapperDeserialisationError,
     RecordConflictError,
+    Recording,
 )
 
 from ledger.config import CIPHER_KEY_ENV, StoreConfig
@@ -84,6 +85,7 @@ class Ledger(Application[UUID]):
         self.licences = self.construct_licence_index()
         self.alerts = self.construct_alert_index()
         self.desk = self.construct_trade_desk()
+        self.listeners: list[Callable[[list[Recording[UUID]]], None]] = []
         self.proofs = self.construct_proof_desk()
         try:
             self.check_store()
@@ -117,6 +119,12 @@ class Ledger(Application[UUID]):
         return AlertIndex(self)
 
     # ------------------------------------------------------------------------- plumbing
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        # eventsourcing calls this after every successful save: tell the listeners (the
+        # server's metrics) what this process recorded.
+        for listener in self.listeners:
+            listener(recordings)
 
     def check_store(self) -> None:
         """Raises StoreUnavailable or StoreKeyError unless the store can be used.

@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 from ledger.application import Ledger
 from ledger.audit.log import AuditLog
 from ledger.history import HistoryIndex
+from services.metrics import ServerMetrics
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,6 +37,8 @@ class Backend:
     trade_batch_size: int = DEFAULT_TRADE_BATCH
     poll_seconds: float = DEFAULT_POLL_SECONDS
     audit: AuditLog | None = None
+    metrics: ServerMetrics | None = None
+    """Set by ``ServerMetrics.attach`` when the server exports Prometheus metrics."""
 
     @classmethod
     def open(cls, ledger: Ledger, workers: int = DEFAULT_WORKERS,

@@ -13,7 +13,7 @@ or a signature.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +45,25 @@ from services.generated.valedger.v1 import (
 from services.tls import TlsFiles, channel_credentials
 
 DEFAULT_TIMEOUT = 30.0
+
+
+def proof_batch_payload(batch: Mapping[str, Any], request_id: str, licence_id: str,
+                        at: datetime | None = None) -> mining_pb2.ProofBatchPayload:
+    """Returns the payload of a proof batch given in the JSON form of DESIGN.md §4."""
+    jobs = [mining_pb2.StratumJob(
+        job_id=job["job_id"], version=job["version"], prevhash=bytes.fromhex(job["prevhash"]),
+        coinb1=bytes.fromhex(job["coinb1"]), coinb2=bytes.fromhex(job["coinb2"]),
+        extranonce1=bytes.fromhex(job["extranonce1"]),
+        extranonce2_size=job["extranonce2_size"],
+        merkle_branch=[bytes.fromhex(b) for b in job["merkle_branch"]], nbits=job["nbits"],
+        ntime=job["ntime"], version_mask=job["version_mask"],
+        share_difficulty=str(job["share_difficulty"])) for job in batch["jobs"]]
+    shares = [mining_pb2.StratumShare(
+        job_id=share["job_id"], extranonce2=bytes.fromhex(share["extranonce2"]),
+        ntime=share["ntime"], nonce=share["nonce"], version_bits=share.get("version_bits", 0))
+        for share in batch["shares"]]
+    return mining_pb2.ProofBatchPayload(request_id=request_id, at=wire.timestamp(at),
+                                        licence_id=licence_id, jobs=jobs, shares=shares)
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 

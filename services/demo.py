@@ -39,7 +39,7 @@ from rich.table import Table
 from ledger.domain.participant import Participant
 from services import wire
 from services.ca import CertificateAuthority, Role
-from services.client import LedgerClient
+from services.client import LedgerClient, proof_batch_payload
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     audit_pb2,
@@ -338,12 +338,10 @@ class Demo:
             shares = period.batch["shares"]
             half = len(shares) // 2
             for part, chunk in enumerate((shares[:half], shares[half:])):
-                payload = mining_pb2.ProofBatchPayload(
-                    request_id=_request_id("proofs", farm.name, str(part)),
-                    at=wire.timestamp(PERIOD_END + timedelta(minutes=1 + part)),
-                    licence_id=self.licences[farm.name],
-                    jobs=[_job(j) for j in period.batch["jobs"]],
-                    shares=[_share(s) for s in chunk])
+                payload = proof_batch_payload(
+                    {"jobs": period.batch["jobs"], "shares": chunk},
+                    _request_id("proofs", farm.name, str(part)), self.licences[farm.name],
+                    PERIOD_END + timedelta(minutes=1 + part))
                 response = client.submit_proof_batch(payload)
                 accepted = {c.verdict: c.count for c in response.verdict_counts}.get(
                     mining_pb2.SHARE_VERDICT_ACCEPTED, 0)
@@ -353,12 +351,11 @@ class Demo:
             advance()
         # Replaying a batch proves nothing new: every share is a duplicate or replayed.
         farm = FARMS[0]
-        replay = mining_pb2.ProofBatchPayload(
-            request_id=_request_id("proofs", farm.name, "replayed"),
-            at=wire.timestamp(PERIOD_END + timedelta(minutes=5)),
-            licence_id=self.licences[farm.name],
-            jobs=[_job(j) for j in periods[farm.name].batch["jobs"]],
-            shares=[_share(s) for s in periods[farm.name].batch["shares"][:50]])
+        replay = proof_batch_payload(
+            {"jobs": periods[farm.name].batch["jobs"],
+             "shares": periods[farm.name].batch["shares"][:50]},
+            _request_id("proofs", farm.name, "replayed"), self.licences[farm.name],
+            PERIOD_END + timedelta(minutes=5))
         response = self.clients[f"{Role.MINER}/{farm.name}"].submit_proof_batch(replay)
         duplicates = {c.verdict: c.count for c in response.verdict_counts}.get(
             mining_pb2.SHARE_VERDICT_DUPLICATE, 0)
@@ -553,23 +550,6 @@ def _pages(call: Callable[[str], Any], attribute: str) -> Iterator[Any]:
 def _tamper_position(data: bytearray) -> int:
     """Returns a byte inside the export's record section (past the header, before the end)."""
     return len(data) // 2
-
-
-def _job(job: dict[str, Any]) -> mining_pb2.StratumJob:
-    return mining_pb2.StratumJob(
-        job_id=job["job_id"], version=job["version"], prevhash=bytes.fromhex(job["prevhash"]),
-        coinb1=bytes.fromhex(job["coinb1"]), coinb2=bytes.fromhex(job["coinb2"]),
-        extranonce1=bytes.fromhex(job["extranonce1"]),
-        extranonce2_size=job["extranonce2_size"],
-        merkle_branch=[bytes.fromhex(b) for b in job["merkle_branch"]], nbits=job["nbits"],
-        ntime=job["ntime"], version_mask=job["version_mask"],
-        share_difficulty=str(job["share_difficulty"]))
-
-
-def _share(share: dict[str, Any]) -> mining_pb2.StratumShare:
-    return mining_pb2.StratumShare(
-        job_id=share["job_id"], extranonce2=bytes.fromhex(share["extranonce2"]),
-        ntime=share["ntime"], nonce=share["nonce"], version_bits=share.get("version_bits", 0))
 
 
 @contextmanager

@@ -6,12 +6,21 @@ process has its own registry, so tests can run several servers in one interprete
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from services.backend import Backend
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
@@ -45,9 +54,49 @@ class ServerMetrics:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""
         start_http_server(port, addr=host, registry=self.registry)
 
+    def attach(self, backend: Backend) -> None:
+        """Feeds the ledger metrics from ``backend``: events as they are saved, shares as
+        the mining service verifies them, and the audit tree when Prometheus scrapes."""
+        backend.metrics = self
+        backend.ledger.listeners.append(lambda recordings: self.events_recorded.inc(
+            len(recordings)))
+        audit = backend.audit
+        if audit is None:
+            return
+
+        def refresh_tree() -> None:
+            self.tree_size.set(audit.state().size)
+            latest = audit.latest_checkpoint()
+            if latest is not None:
+                self.checkpoint_timestamp.set(
+                    datetime.fromisoformat(latest.created_at).timestamp())
+
+        # Gauges read the store only when scraped, through a collector of their own.
+        self.registry.register(_OnScrape(refresh_tree))
+
+    def count_shares(self, backend_name: str, counts: dict[str, int]) -> None:
+        """Adds one verified batch's verdict counts."""
+        for verdict, count in counts.items():
+            if count:
+                self.shares_verified.labels(backend_name, verdict).inc(count)
+
     def interceptor(self) -> MetricsInterceptor:
         """Returns a server interceptor that counts and times every call."""
         return MetricsInterceptor(self)
+
+
+class _OnScrape(Collector):
+    """A collector that runs a refresh before each scrape and exports nothing itself."""
+
+    def __init__(self, refresh: Callable[[], None]) -> None:
+        self.refresh = refresh
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            self.refresh()
+        except Exception:  # a busy store must not break the scrape of other metrics
+            log.warning("audit gauges not refreshed", exc_info=True)
+        return []
 
 
 def _code_of(context: Any) -> str:

@@ -41,6 +41,8 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
                 payload.request_id, licence_id, batch, at=at, envelope=envelope.stored(sealed))
 
         result = await self.backend.run(submit)
+        if self.backend.metrics is not None and not result.replayed:
+            self.backend.metrics.count_shares(result.backend, result.counts)
         return mining_pb2.SubmitProofBatchResponse(
             receipt=common_pb2.Receipt(aggregate_id=str(result.batch_id),
                                        version=result.version, replayed=result.replayed),

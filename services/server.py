@@ -37,6 +37,7 @@ from services.generated.valedger.v1 import (
     mining_pb2,
     trading_pb2,
 )
+from services.metrics import ServerMetrics
 from services.tls import TlsFiles, server_credentials
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class ServerOptions:
     audit_signer: NoteSigner | None = None
     audit_origin: str = ""
     audit_policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    metrics: ServerMetrics | None = None
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -170,6 +172,8 @@ async def serve(store: StoreConfig, options: ServerOptions,
         log.warning(INSECURE_WARNING)
     backend = await asyncio.get_running_loop().run_in_executor(
         None, open_backend, store, options)
+    if options.metrics is not None:
+        options.metrics.attach(backend)
     server = LedgerServer(backend, options)
     port = await server.start()
     log.info("serving", extra={"listen": options.listen, "port": port,

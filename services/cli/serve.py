@@ -89,6 +89,7 @@ def serve(
     else:
         err.print(f"[bold yellow]{INSECURE_WARNING}[/bold yellow]")
     interceptors = []
+    metrics = None
     if server.metrics_listen:
         from services.metrics import ServerMetrics
 
@@ -110,7 +111,8 @@ def serve(
         workers=workers, trade_batch_size=trade_batch_size, interceptors=interceptors,
         audit_signer=signer, audit_origin=settings.audit.origin,
         audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
-                                      settings.audit.checkpoint_every_seconds))
+                                      settings.audit.checkpoint_every_seconds),
+        metrics=metrics)
     configure_json_logging(server.log_level)
     try:
         asyncio.run(run_server(store, options))
