@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.errors import LedgerError
+from ledger.postgres import RECORDER_TOPIC
 
 DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
 """The embedded default store (DESIGN.md §7)."""
@@ -123,6 +124,8 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
+            # eventsourcing's recorder without psycopg pipeline mode (see ledger.postgres).
+            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
