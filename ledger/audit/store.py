@@ -243,12 +243,16 @@ class AuditStore(ABC):
     @staticmethod
     def for_recorder(recorder: ApplicationRecorder) -> AuditStore:
         """Returns the store for a SQLite or PostgreSQL application recorder."""
-        module = type(recorder).__module__
-        if module.startswith("eventsourcing.sqlite"):
+        # By the eventsourcing class a recorder derives from, so subclasses (such as
+        # ledger.postgres.LedgerPostgresRecorder) keep their audit log.
+        modules = [cls.__module__ for cls in type(recorder).__mro__]
+        if any(m.startswith("eventsourcing.sqlite") for m in modules):
             return SQLiteAuditStore(recorder)
-        if module.startswith("eventsourcing.postgres"):
+        if any(m.startswith("eventsourcing.postgres") for m in modules):
             return PostgresAuditStore(recorder)
-        raise AuditStoreError(f"the audit log needs SQLite or PostgreSQL, not {module}")
+        raise AuditStoreError(
+            f"the audit log needs SQLite or PostgreSQL, not {type(recorder).__module__}"
+        )
 
     def sql(self, statement: str) -> str:
         """Returns ``statement`` with this database's placeholders."""
