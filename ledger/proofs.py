@@ -20,6 +20,7 @@ never add work: a hash accepted once for a licence is a DUPLICATE ever after.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from base64 import b64decode, b64encode
 from collections.abc import Iterable, Mapping, Sequence
@@ -439,10 +440,24 @@ class ProofIndex:
         return self._requests.get(request_id)
 
     def licence(self, licence_id: UUID) -> LicenceProofs:
-        """Returns the licence's entry, refreshed (empty for a licence without any)."""
+        """Returns the licence's live entry, refreshed (empty for a licence without any).
+
+        Later refreshes only add to it: a writer that reads ``next_sequence`` first and
+        then sees hashes of a later batch conflicts on the batch id and decides again.
+        """
         with self._lock:
             self._follower.refresh()
             return self._licences.get(licence_id) or LicenceProofs()
+
+    def snapshot(self, licence_id: UUID) -> LicenceProofs:
+        """Returns a refreshed copy of the licence's batches, reports, readings and
+        reconciliations that later refreshes leave alone (its ``accepted`` is empty)."""
+        with self._lock:
+            self._follower.refresh()
+            entry = self._licences.get(licence_id) or LicenceProofs()
+            return LicenceProofs(entry.next_sequence, set(), list(entry.batches),
+                                 list(entry.reports), list(entry.readings),
+                                 list(entry.reconciliations))
 
     def reconciliation_ids(self, licence_id: UUID | None = None) -> list[UUID]:
         """Returns reconciliation ids in the order they were closed."""
@@ -546,7 +561,8 @@ class ProofDesk:
             raise InvalidRequest("licence_id", "must be a UUID")
         when = event_time(at)
         parsed, stored_envelope, carries_json = self.parse(batch, envelope)
-        digest = parsed.digest().hex()
+        canonical = b"" if carries_json else parsed.canonical_json()
+        digest = hashlib.sha256(canonical or parsed.canonical_json()).hexdigest()
         ledger = self.ledger
         verified: list[VerificationResult] = []
 
@@ -565,7 +581,6 @@ class ProofDesk:
             if not verified:  # hash once; a retry re-decides only the duplicates
                 verified.append(verify_batch(parsed, coinbase_tags=tags,
                                              backend=self.backend(backend)))
-            self.index.refresh()
             entry = self.index.licence(licence_id)
             sequence = entry.next_sequence  # read before the hashes (see ProofIndex)
             outcome = decide(verified[0], entry.accepted)
@@ -574,7 +589,7 @@ class ProofDesk:
                 request_id=request_id, at=when, licence_id=licence_id,
                 participant_id=licence.participant_id, sequence=sequence,
                 batch_digest=digest,
-                batch_json="" if carries_json else parsed.canonical_json().decode(),
+                batch_json=canonical.decode(),
                 envelope={} if stored_envelope is None else stored_envelope.to_record(),
                 coinbase_tags=list(licence.coinbase_tags), backend=verified[0].backend,
                 shares=len(parsed), counts=outcome.counts,
@@ -652,7 +667,7 @@ class ProofDesk:
                     f"the period ends {end.isoformat()}, after {when.isoformat()}",
                     {"period_end": end.isoformat(), "at": when.isoformat()})
             policy = cast(Policy | None, ledger.find(POLICY_ID))
-            entry = self.index.licence(licence_id)
+            entry = self.index.snapshot(licence_id)
             inputs, evidence = self.gather(licence, entry, policy, start, end, asset)
             computed = compute(inputs)
             figures = figures_of(inputs, computed)
