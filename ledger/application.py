@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     DatabaseError,
@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
     Recording,
 )
 
+from ledger.cache import HOT_AGGREGATES_MAXSIZE, HotAggregateCache
 from ledger.config import CIPHER_KEY_ENV, StoreConfig
 from ledger.domain.alert import Alert
 from ledger.domain.base import LedgerAggregate, utc
@@ -101,6 +102,15 @@ class Ledger(Application[UUID]):
         from eventsourcing.utils import Environment
 
         return Environment(name, dict(env or {}))
+
+    def construct_repository(self) -> Repository[UUID]:
+        # Rule inputs (participants, licences, policy, outflow accounts) are cached and
+        # fast-forwarded from the store on each read: see ledger.cache.
+        repository = super().construct_repository()
+        if repository.cache is None:
+            repository.cache = HotAggregateCache(maxsize=HOT_AGGREGATES_MAXSIZE)
+            repository.fastforward = True
+        return repository
 
     def construct_licence_index(self) -> LicenceIndex:
         """Returns the read model of licences by participant and meter."""
