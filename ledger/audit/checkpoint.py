@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.audit.merkle import HASH_SIZE
@@ -79,10 +80,12 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class SignedCheckpoint:
-    """A checkpoint together with the exact signed note that carries it."""
+    """A checkpoint together with the exact signed note that carries it, and the trusted
+    keys whose signatures on it verified (empty when it was not opened with keys)."""
 
     checkpoint: Checkpoint
     note: str
+    keys: tuple[NoteVerifier, ...] = ()
 
     @property
     def size(self) -> int:
@@ -101,19 +104,32 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> SignedCheckpo
 
 
 def open_checkpoint(
-    note: str | bytes, verifier: NoteVerifier, origin: str | None = None
+    note: str | bytes,
+    verifiers: NoteVerifier | Sequence[NoteVerifier],
+    origin: str | None = None,
 ) -> SignedCheckpoint:
     """Returns the checkpoint of a signed note after checking signature and origin.
 
-    ``origin`` defaults to the verifier's key name (tlog-checkpoint: the key name SHOULD
-    match the origin).
+    ``verifiers`` are the trusted keys (one, or several when the log's key was rotated):
+    the note must carry a valid signature from at least one of them, each signature line
+    being matched to a key by its key name and key id. ``origin`` defaults to the name of
+    the trusted key that signed it (tlog-checkpoint: the key name SHOULD match the origin).
     """
-    opened = open_note(note, verifier)
+    trusted = (verifiers,) if isinstance(verifiers, NoteVerifier) else tuple(verifiers)
+    opened = open_note(note, *trusted)
     checkpoint = Checkpoint.from_text(opened.text)
-    expected = verifier.name if origin is None else origin
-    if checkpoint.origin != expected:
+    signed = {(s.name, s.key_id) for s in opened.signatures}
+    keys = tuple(v for v in trusted if (v.name, v.key_id) in signed)
+    if origin is not None:
+        if checkpoint.origin != origin:
+            raise CheckpointError(
+                f"checkpoint origin {checkpoint.origin!r} is not the expected {origin!r}"
+            )
+    elif all(checkpoint.origin != k.name for k in keys):
+        names = ", ".join(repr(k.name) for k in keys)
         raise CheckpointError(
-            f"checkpoint origin {checkpoint.origin!r} is not the expected {expected!r}"
+            f"checkpoint origin {checkpoint.origin!r} is not the expected {names} (the name "
+            "of the key that signed it)"
         )
     text = note.decode("utf-8") if isinstance(note, bytes) else note
-    return SignedCheckpoint(checkpoint, text)
+    return SignedCheckpoint(checkpoint, text, keys)

@@ -24,7 +24,11 @@ class FaultKind(StrEnum):
     SIZE_MISMATCH = "SIZE_MISMATCH"
     """A checkpoint signs more (or fewer) records than precede it."""
     BAD_SIGNATURE = "BAD_SIGNATURE"
-    """A checkpoint not validly signed by the trusted key (forged or altered)."""
+    """A checkpoint whose signature by a trusted key fails (forged or altered), or whose
+    origin is not the expected one."""
+    UNTRUSTED_KEY = "UNTRUSTED_KEY"
+    """A checkpoint signed by no trusted key: forged, or signed by a key the auditor did
+    not pass (e.g. the key before a rotation)."""
     INCONSISTENT_CHECKPOINT = "INCONSISTENT_CHECKPOINT"
     """Two signed checkpoints that cannot both describe one append-only log."""
     MISSING_CHECKPOINT = "MISSING_CHECKPOINT"

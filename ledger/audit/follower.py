@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.merkle import ProofError, consistency_proof, leaf_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteSigner
+from ledger.audit.note import NoteError, NoteSigner, open_note, parse_note
 from ledger.audit.store import AuditStore, AuditTransaction, StoredCheckpoint, TreeState
 
 log = logging.getLogger(__name__)
@@ -120,12 +120,7 @@ class TreeFollower:
         root = state.compact.root()
         proof: list[bytes] = []
         if latest is not None:
-            try:
-                open_checkpoint(latest.note, self.signer.verifier, self.origin)
-            except NoteError as e:
-                raise AuditIntegrityError(
-                    f"stored checkpoint {latest.seq} does not verify ({e}); refusing to sign"
-                ) from None
+            self._check_previous(latest)
             if latest.size > state.size:
                 raise AuditIntegrityError(
                     f"tree has {state.size} leaves but checkpoint {latest.seq} "
@@ -158,6 +153,37 @@ class TreeFollower:
         tx.insert_checkpoint(stored)
         log.info("audit checkpoint %d signed at size %d", stored.seq, stored.size)
         return stored
+
+    def _check_previous(self, latest: StoredCheckpoint) -> None:
+        """Raises AuditIntegrityError unless the newest stored checkpoint may be extended.
+
+        Its note must name this log's origin and the very size and root kept in its row;
+        a signature by the current key must verify. A checkpoint signed by another key —
+        the key before a rotation — is accepted on the tree alone: the caller then proves
+        the new tree consistent with the root that note signed. Auditors check the old
+        signatures with the old public key.
+        """
+        assert self.signer is not None
+        try:
+            note = parse_note(latest.note)
+            signed = Checkpoint.from_text(note.text)
+            if any((s.name, s.key_id) == (self.signer.name, self.signer.key_id)
+                   for s in note.signatures):
+                open_note(latest.note, self.signer.verifier)
+        except NoteError as e:
+            raise AuditIntegrityError(
+                f"stored checkpoint {latest.seq} does not verify ({e}); refusing to sign"
+            ) from None
+        if signed.origin != self.origin:
+            raise AuditIntegrityError(
+                f"stored checkpoint {latest.seq} has origin {signed.origin!r}, not this "
+                f"log's {self.origin!r} (a new key keeps the log's origin); refusing to sign"
+            )
+        if (signed.size, signed.root_hash) != (latest.size, latest.root_hash):
+            raise AuditIntegrityError(
+                f"stored checkpoint {latest.seq} does not verify (its note and its row "
+                "disagree on the tree); refusing to sign"
+            )
 
     # ------------------------------------------------------------------ driving
 

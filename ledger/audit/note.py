@@ -37,6 +37,15 @@ class UnverifiedNoteError(NoteError):
     """A note with no valid signature from a trusted key, or a failing one."""
 
 
+class UntrustedKeyError(UnverifiedNoteError):
+    """A note signed by no trusted key at all (only by keys the verifier does not hold)."""
+
+
+def key_label(name: str, key_id: bytes) -> str:
+    """Returns ``name+hex(key id)``: how a key is named in messages and reports."""
+    return f"{name}+{key_id.hex()}"
+
+
 def check_key_name(name: str) -> None:
     """Checks a key name: non-empty, no Unicode spaces, no '+'."""
     if not name:
@@ -80,6 +89,11 @@ class NoteVerifier:
             raise KeyFormatError("public key is not a valid Ed25519 point") from None
         object.__setattr__(self, "key_id", key_id(self.name, self.public_key))
         object.__setattr__(self, "_verifier", eddsa.new(key, "rfc8032"))
+
+    @property
+    def label(self) -> str:
+        """Returns ``name+hex(key id)``, the public part of the key's identity."""
+        return key_label(self.name, self.key_id)
 
     @property
     def vkey(self) -> str:
@@ -253,7 +267,7 @@ def open_note(message: str | bytes, *verifiers: NoteVerifier) -> Note:
 
     Per the spec: signatures from unknown keys (name and id not both matching) are
     ignored; a failing signature from a known key rejects the whole note; at least one
-    known key must have signed.
+    known key must have signed (else UntrustedKeyError, naming the keys that did sign).
     """
     note = parse_note(message)
     known = {(v.name, v.key_id): v for v in verifiers}
@@ -267,5 +281,6 @@ def open_note(message: str | bytes, *verifiers: NoteVerifier) -> Note:
             raise UnverifiedNoteError(f"signature by {sig.name} ({sig.key_id.hex()}) is invalid")
         verified += 1
     if not verified:
-        raise UnverifiedNoteError("note is not signed by any trusted key")
+        signers = ", ".join(key_label(s.name, s.key_id) for s in note.signatures)
+        raise UntrustedKeyError(f"note is not signed by any trusted key (signed by {signers})")
     return note

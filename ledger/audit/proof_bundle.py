@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.audit.checkpoint import SignedCheckpoint, open_checkpoint
@@ -107,9 +108,14 @@ def _b64(text: str, what: str) -> bytes:
 
 
 def verify_bundle(
-    bundle: ProofBundle | str | bytes, verifier: NoteVerifier, origin: str | None = None
+    bundle: ProofBundle | str | bytes,
+    verifier: NoteVerifier | Sequence[NoteVerifier],
+    origin: str | None = None,
 ) -> VerifiedBundle:
-    """Returns the proven record; raises ProofBundleError if any check fails."""
+    """Returns the proven record; raises ProofBundleError if any check fails.
+
+    ``verifier`` is the trusted key, or several (any one of them may have signed the
+    checkpoint, e.g. across a key rotation)."""
     if not isinstance(bundle, ProofBundle):
         bundle = ProofBundle.from_text(bundle)
     try:

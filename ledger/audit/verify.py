@@ -19,7 +19,7 @@ from ledger.audit.checkpoint import Checkpoint, open_checkpoint
 from ledger.audit.faults import Fault, FaultKind
 from ledger.audit.leaf import LeafFormatError, LeafRecord, decode_leaf
 from ledger.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteVerifier
+from ledger.audit.note import NoteError, NoteVerifier, UntrustedKeyError
 from ledger.audit.replay import Replayer
 from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamRecord
 
@@ -36,6 +36,8 @@ class VerifyReport:
     tree_root: bytes = EMPTY_ROOT
     checkpoints_seen: int = 0
     checkpoints_matched: int = 0
+    checkpoints_by_key: dict[str, int] = field(default_factory=dict)
+    """Checkpoints whose signature verified, by key (``name+hex key id``)."""
     last_matched_size: int = 0
     events_decoded: int = 0
     aggregates_rebuilt: int = 0
@@ -86,16 +88,24 @@ def _longest_increasing(values: array[int]) -> set[int]:
 
 
 class StreamVerifier:
-    """Verifies audit streams against one trusted verifier key."""
+    """Verifies audit streams against the trusted verifier keys.
+
+    Several keys may be trusted (the regulator rotated its checkpoint key): each
+    checkpoint is checked against the key its signature line names (key name and key id);
+    one signed by none of them is an UNTRUSTED_KEY fault. Whatever keys sign them, all
+    checkpoints of one log must share one origin.
+    """
 
     def __init__(
         self,
-        verifier: NoteVerifier,
+        verifiers: NoteVerifier | Sequence[NoteVerifier],
         origin: str | None = None,
         replayer: Replayer | None = None,
         trusted: Sequence[Checkpoint] = (),
     ) -> None:
-        self.verifier = verifier
+        self.verifiers = (
+            (verifiers,) if isinstance(verifiers, NoteVerifier) else tuple(verifiers)
+        )
         self.origin = origin
         self.replayer = replayer
         # Checkpoints the auditor kept from earlier audits: the store must still hold
@@ -266,11 +276,24 @@ class StreamVerifier:
                              checkpoint_seq=seq))
         last_seq = max(seq, last_seq)
         try:
-            cp = open_checkpoint(item.note, self.verifier, self.origin).checkpoint
+            signed = open_checkpoint(item.note, self.verifiers, self.origin)
+        except UntrustedKeyError as e:
+            report.add(Fault(FaultKind.UNTRUSTED_KEY,
+                             f"forged, or signed by a key not passed to the audit: {e}",
+                             leaf_index=size, checkpoint_seq=seq))
+            return last_valid, last_seq
         except NoteError as e:
             report.add(Fault(FaultKind.BAD_SIGNATURE, f"forged or altered checkpoint: {e}",
                              leaf_index=size, checkpoint_seq=seq))
             return last_valid, last_seq
+        cp = signed.checkpoint
+        label = signed.keys[0].label
+        report.checkpoints_by_key[label] = report.checkpoints_by_key.get(label, 0) + 1
+        if last_valid is not None and cp.origin != last_valid.origin:
+            report.add(Fault(
+                FaultKind.INCONSISTENT_CHECKPOINT,
+                f"origin {cp.origin!r} differs from the previous checkpoint's "
+                f"{last_valid.origin!r}: one log has one origin", checkpoint_seq=seq))
         if last_valid is not None and last_valid.size > 0:
             try:
                 verify_consistency(last_valid.size, cp.size, last_valid.root_hash, cp.root_hash,

@@ -46,15 +46,17 @@ DEFAULT_ORIGIN = "valedger.local/ledger"
 
 KEY_HELP = f"Private signing key file written by `audit keygen` (env {KEY_ENV})."
 PUBLIC_KEY_HELP = (
-    f"Regulator's verifier key: the text name+keyid+key, or a file holding it "
-    f"(env {PUBLIC_KEY_ENV})."
+    "Regulator's verifier key: the text name+keyid+key, or a file holding it. Repeat it "
+    "to trust several keys (old and new after a key rotation): each checkpoint is checked "
+    f"against the key its signature names (env {PUBLIC_KEY_ENV}, keys separated by spaces)."
 )
 
 DbOption = Annotated[str | None, typer.Option("--db", help=DB_OPTION_HELP)]
 CipherOption = Annotated[str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)]
 KeyOption = Annotated[Path | None, typer.Option("--key", help=KEY_HELP, envvar=KEY_ENV)]
 PublicKeyOption = Annotated[
-    str | None, typer.Option("--public-key", help=PUBLIC_KEY_HELP, envvar=PUBLIC_KEY_ENV)
+    list[str] | None,
+    typer.Option("--public-key", help=PUBLIC_KEY_HELP, envvar=PUBLIC_KEY_ENV),
 ]
 
 
@@ -90,10 +92,15 @@ def load_signer(path: Path | None) -> NoteSigner:
         raise fail(f"cannot read key file {path}: {e.strerror}") from None
 
 
-def load_verifier(value: str | None) -> NoteVerifier:
-    """Returns the verifier of a vkey string or of a file holding one."""
-    if not value:
+def load_verifiers(values: list[str] | None) -> list[NoteVerifier]:
+    """Returns the verifiers of vkey strings or of files holding one (at least one)."""
+    if not values:
         raise fail(f"the regulator's public key is needed: --public-key or {PUBLIC_KEY_ENV}")
+    return [load_verifier(value) for value in values]
+
+
+def load_verifier(value: str) -> NoteVerifier:
+    """Returns the verifier of a vkey string or of a file holding one."""
     text = value
     if "+" not in value or Path(value).is_file():
         try:
@@ -215,6 +222,8 @@ def print_report(report: VerifyReport, limit: int) -> None:
     console.print(f"records: {report.records}   tree root: {report.tree_root.hex()}")
     console.print(f"checkpoints: {report.checkpoints_seen} seen, "
                   f"{report.checkpoints_matched} match the records")
+    for label, n in report.checkpoints_by_key.items():
+        console.print(f"  {n} signed by {label}", soft_wrap=True)
     if report.events_decoded or report.aggregates_rebuilt:
         console.print(f"events decoded: {report.events_decoded}   "
                       f"aggregates rebuilt: {report.aggregates_rebuilt}")
@@ -265,11 +274,11 @@ def verify(
     with friendly_errors():
         if (db is None) == (from_file is None):
             raise fail("give exactly one of --db URL or --from FILE")
-        verifier = load_verifier(public_key)
+        verifiers = load_verifiers(public_key)
         trusted = []
         for path in trusted_checkpoints or []:
             try:
-                trusted.append(open_checkpoint(path.read_text(), verifier, origin).checkpoint)
+                trusted.append(open_checkpoint(path.read_text(), verifiers, origin).checkpoint)
             except NoteError as e:
                 raise fail(f"trusted checkpoint {path} does not verify: {e}") from None
         ledger: Any = None
@@ -280,7 +289,7 @@ def verify(
                 # The Ledger's mapper knows every domain event; an export needs no store.
                 ledger = open_ledger(db, cipher_key)
                 replayer = Replayer(ledger.mapper, default_checks())
-            checker = StreamVerifier(verifier, origin, replayer, trusted)
+            checker = StreamVerifier(verifiers, origin, replayer, trusted)
             with progress_bar() as bar:
                 if from_file is not None:
                     with from_file.open("rb") as f:
@@ -315,6 +324,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "tree_root": report.tree_root.hex(),
         "checkpoints_seen": report.checkpoints_seen,
         "checkpoints_matched": report.checkpoints_matched,
+        "checkpoints_by_key": report.checkpoints_by_key,
         "events_decoded": report.events_decoded,
         "aggregates_rebuilt": report.aggregates_rebuilt,
         "fault_counts": {str(k): v for k, v in report.fault_counts.items()},
@@ -362,14 +372,16 @@ def verify_proof(
 ) -> None:
     """Check one proof bundle with the regulator's public key. Exits 1 if it fails."""
     with friendly_errors():
-        verifier = load_verifier(public_key)
+        verifiers = load_verifiers(public_key)
         text = bundle.read_bytes()
         try:
-            result = verify_bundle(text, verifier, origin)
+            result = verify_bundle(text, verifiers, origin)
         except ProofBundleError as e:
             err.print(f"[red]INVALID[/red]: {e}")
             raise typer.Exit(1) from None
         rec = result.record
+        keys = ", ".join(k.label for k in result.checkpoint.keys)
         console.print(f"[green]VALID[/green]: event {rec.event_id} ({rec.topic}) is leaf "
                       f"{result.index} of the log {result.checkpoint.checkpoint.origin} "
-                      f"at size {result.checkpoint.size}")
+                      f"at size {result.checkpoint.size} (checkpoint signed by {keys})",
+                      soft_wrap=True)

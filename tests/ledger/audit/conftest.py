@@ -106,3 +106,17 @@ def audited(store_url: str) -> Iterator[AuditedLedger]:
     finally:
         a.raw.close()
         a.ledger.close()
+
+
+def rotate(a: AuditedLedger, trades: int = 6) -> NoteSigner:
+    """Rotates the checkpoint key of ``a`` to a new key of the same origin, records
+    ``trades`` more trades and signs with the new key (every 5 records, then once more
+    at the end); returns the new key. ``a.log`` keeps the old key."""
+    new_key = NoteSigner.generate(ORIGIN)
+    for i in range(trades):
+        a.ledger.record_trade(a.market.trade(f"rotated{i}"))
+    rotated = AuditLog(a.ledger.recorder, signer=new_key,
+                       policy=CheckpointPolicy(every_records=5, every_seconds=0))
+    rotated.follower.catch_up()
+    rotated.follower.checkpoint_now()
+    return new_key

@@ -12,7 +12,7 @@ from ledger.audit.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from ledger.audit.note import NoteError, NoteSigner
+from ledger.audit.note import NoteError, NoteSigner, UntrustedKeyError
 
 # Body of the example in c2sp.org/tlog-checkpoint.
 SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
@@ -58,3 +58,26 @@ def test_wrong_origin_and_wrong_key_rejected():
     forged = signed.note.replace("\n1\n", "\n2\n")
     with pytest.raises(NoteError):
         open_checkpoint(forged, signer.verifier, origin="elsewhere.test/log")
+
+
+def test_several_trusted_keys_each_note_checked_against_its_own():
+    old = NoteSigner.generate("valedger.test/log")
+    new = NoteSigner.generate("valedger.test/log")
+    cp = Checkpoint("valedger.test/log", 3, b"\x05" * 32)
+    for signer in (old, new):
+        opened = open_checkpoint(sign_checkpoint(cp, signer).note, [old.verifier, new.verifier])
+        assert opened.checkpoint == cp and opened.keys == (signer.verifier,)
+    with pytest.raises(UntrustedKeyError):
+        open_checkpoint(sign_checkpoint(cp, old).note, [new.verifier])
+    with pytest.raises(UntrustedKeyError):
+        open_checkpoint(sign_checkpoint(cp, old).note, [])
+
+
+def test_default_origin_is_the_name_of_the_key_that_signed():
+    log = NoteSigner.generate("valedger.test/log")
+    other = NoteSigner.generate("other.test/log")
+    # Signed by the "other" key but claiming the log's origin: refused without --origin.
+    note = sign_checkpoint(Checkpoint("valedger.test/log", 1, b"\x00" * 32), other).note
+    with pytest.raises(CheckpointError, match="origin"):
+        open_checkpoint(note, [log.verifier, other.verifier])
+    assert open_checkpoint(note, [log.verifier, other.verifier], origin="valedger.test/log")

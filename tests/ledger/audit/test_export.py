@@ -12,7 +12,7 @@ from ledger.audit.export import MAGIC, ExportFormatError, read_export, write_exp
 from ledger.audit.faults import FaultKind
 from ledger.audit.stream import StreamCheckpoint, StreamRecord, database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
-from tests.ledger.audit.conftest import AuditedLedger
+from tests.ledger.audit.conftest import AuditedLedger, rotate
 
 FRAME = struct.Struct(">BI")
 
@@ -108,3 +108,15 @@ def test_damaged_files(audited: AuditedLedger) -> None:
     parts = frames(data)
     parts.insert(3, (0x5A, b"junk"))
     assert FaultKind.FORMAT in verify_bytes(audited, join(parts)).fault_counts
+
+
+def test_export_after_key_rotation(audited: AuditedLedger) -> None:
+    new = rotate(audited)
+    data = export_bytes(audited)
+    keys = [audited.signer.verifier, new.verifier]
+    report = StreamVerifier(keys).verify(read_export(io.BytesIO(data)))
+    assert report.ok, report.faults
+    assert report.checkpoints_matched == 6 and report.records == 29
+    report = StreamVerifier(new.verifier).verify(read_export(io.BytesIO(data)))
+    assert [(f.kind, f.checkpoint_seq) for f in report.faults] == [
+        (FaultKind.UNTRUSTED_KEY, seq) for seq in (1, 2, 3, 4)]

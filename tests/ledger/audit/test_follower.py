@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from ledger.audit.checkpoint import open_checkpoint
+from ledger.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.log import AuditLog
 from ledger.audit.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
-from ledger.audit.note import NoteSigner
+from ledger.audit.note import NoteError, NoteSigner
 from ledger.audit.store import NODES_TABLE
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
 from tests.ledger.audit.test_merkle import all_nodes
@@ -92,16 +92,60 @@ def test_resumes_after_restart_without_double_counting(audited: AuditedLedger) -
     assert [c.size for c in fresh.checkpoints()] == [5, 10, 15, 20, 25, 30]
 
 
-def test_never_signs_after_a_forged_checkpoint(audited: AuditedLedger) -> None:
-    other = NoteSigner.generate(ORIGIN)
-    forged = open_checkpoint(audited.log.latest_checkpoint().note,  # type: ignore[union-attr]
-                             audited.signer.verifier)
-    from ledger.audit.checkpoint import sign_checkpoint
-
-    note = sign_checkpoint(forged.checkpoint, other).note
-    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 4", (note,))
+def test_never_signs_after_an_altered_checkpoint(audited: AuditedLedger) -> None:
+    # The note still carries the current key's signature line, but its text changed.
+    note = audited.log.latest_checkpoint().note  # type: ignore[union-attr]
+    altered = note.replace(f"\n{20}\n", "\n19\n", 1)
+    assert altered != note
+    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 4", (altered,))
     with pytest.raises(AuditIntegrityError, match="does not verify"):
         audited.log.follower.checkpoint_now()
+
+
+def test_never_signs_after_a_checkpoint_of_another_tree(audited: AuditedLedger) -> None:
+    # Signed by some other key (as after a rotation), but over a root this tree never had.
+    other = NoteSigner.generate(ORIGIN)
+    note = sign_checkpoint(Checkpoint(ORIGIN, 20, b"\x09" * 32), other).note
+    audited.raw.run("UPDATE audit_checkpoints SET note = ?, root_hash = ? WHERE seq = 4",
+                    (note, b"\x09" * 32))
+    audited.ledger.record_trade(audited.market.trade("next"))
+    with pytest.raises(AuditIntegrityError, match="not consistent"):
+        audited.log.follower.checkpoint_now()
+    # A row that disagrees with its own note is refused as well.
+    genuine = sign_checkpoint(Checkpoint(ORIGIN, 20, b"\x08" * 32), other).note
+    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 4", (genuine,))
+    with pytest.raises(AuditIntegrityError, match="note and its row disagree"):
+        audited.log.follower.checkpoint_now()
+    assert audited.log.latest_checkpoint().seq == 4  # type: ignore[union-attr]
+
+
+def test_rotated_key_extends_the_tree(audited: AuditedLedger) -> None:
+    new_key = NoteSigner.generate(ORIGIN)
+    assert new_key.key_id != audited.signer.key_id
+    for i in range(6):
+        audited.ledger.record_trade(audited.market.trade(f"rot{i}"))
+    rotated = AuditLog(audited.ledger.recorder, signer=new_key,
+                       policy=CheckpointPolicy(every_records=5, every_seconds=0))
+    assert rotated.follower.catch_up() == 6
+    cps = rotated.checkpoints()
+    assert [(c.seq, c.size) for c in cps] == [(1, 5), (2, 10), (3, 15), (4, 20), (5, 25)]
+    with pytest.raises(NoteError):
+        open_checkpoint(cps[4].note, audited.signer.verifier)
+    new = open_checkpoint(cps[4].note, new_key.verifier).checkpoint
+    old = open_checkpoint(cps[3].note, audited.signer.verifier).checkpoint
+    verify_consistency(old.size, new.size, old.root_hash, new.root_hash, cps[4].consistency)
+    assert new.root_hash == root_hash(recomputed_leaves(audited)[:25])
+    assert rotated.follower.checkpoint_now().size == len(recomputed_leaves(audited))
+
+
+def test_a_new_key_must_keep_the_origin(audited: AuditedLedger) -> None:
+    renamed = NoteSigner.generate("elsewhere.test/ledger")
+    audited.ledger.record_trade(audited.market.trade("renamed"))
+    log = AuditLog(audited.ledger.recorder, signer=renamed)
+    with pytest.raises(AuditIntegrityError, match="origin"):
+        log.follower.checkpoint_now()
+    kept = AuditLog(audited.ledger.recorder, signer=renamed, origin=ORIGIN)
+    assert kept.follower.checkpoint_now().seq == 5
 
 
 def test_never_signs_an_inconsistent_tree(audited: AuditedLedger) -> None:

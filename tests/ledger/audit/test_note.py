@@ -12,6 +12,7 @@ from ledger.audit.note import (
     NoteError,
     NoteSigner,
     NoteVerifier,
+    UntrustedKeyError,
     UnverifiedNoteError,
     key_id,
     open_note,
@@ -70,8 +71,19 @@ def test_unknown_signatures_are_ignored_but_one_known_is_required():
 def test_same_name_different_key_is_ignored_and_rejected():
     mine = NoteSigner.generate("valedger.test/log")
     impostor = NoteSigner.generate("valedger.test/log")
-    with pytest.raises(UnverifiedNoteError, match="not signed by any trusted key"):
+    with pytest.raises(UntrustedKeyError, match="not signed by any trusted key") as e:
         open_note(sign_note("text\n", impostor), mine.verifier)
+    assert impostor.verifier.label in str(e.value)
+    assert impostor.verifier.label == f"valedger.test/log+{impostor.key_id.hex()}"
+    assert impostor.verifier.vkey.startswith(impostor.verifier.label + "+")
+
+
+def test_known_key_with_bad_signature_is_not_an_untrusted_key():
+    mine = NoteSigner.generate("valedger.test/log")
+    note = sign_note("text\n", mine).replace("text", "texT", 1)
+    with pytest.raises(UnverifiedNoteError, match="invalid") as e:
+        open_note(note, mine.verifier)
+    assert not isinstance(e.value, UntrustedKeyError)
 
 
 def test_known_key_with_bad_signature_rejects_note():

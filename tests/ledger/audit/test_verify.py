@@ -18,7 +18,7 @@ from ledger.audit.replay import Replayer
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
-from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, make_audited
+from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, make_audited, rotate
 
 LEAF = 7  # the record the tamper cases touch (checkpoint 1 signs leaves 0..4 only)
 
@@ -112,8 +112,11 @@ def test_forged_checkpoint_signature(audited: AuditedLedger) -> None:
     note = sign_checkpoint(Checkpoint(ORIGIN, 10, b"\x09" * 32), forger).note
     audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 2", (note,))
     report = verify(audited)
-    bad = [f for f in report.faults if f.kind == FaultKind.BAD_SIGNATURE]
+    # A key of the right name but not the trusted one: reported as untrusted, with its id.
+    bad = [f for f in report.faults if f.kind == FaultKind.UNTRUSTED_KEY]
     assert [f.checkpoint_seq for f in bad] == [2]
+    assert forger.verifier.label in bad[0].message
+    assert FaultKind.BAD_SIGNATURE not in report.fault_counts
 
 
 def test_altered_checkpoint_text(audited: AuditedLedger) -> None:
@@ -147,7 +150,8 @@ def test_deleted_checkpoint(audited: AuditedLedger) -> None:
 def test_wrong_public_key_fails_everything(audited: AuditedLedger) -> None:
     other = NoteSigner.generate(ORIGIN)
     report = StreamVerifier(other.verifier).verify(database_stream(audited.log.store))
-    assert report.fault_counts[FaultKind.BAD_SIGNATURE] == 4
+    assert report.fault_counts == {FaultKind.UNTRUSTED_KEY: 4}
+    assert report.checkpoints_matched == 0 and report.checkpoints_by_key == {}
 
 
 def test_cipher_key_replay_rebuilds_aggregates(sqlite_url: str) -> None:
@@ -188,3 +192,46 @@ def test_truncation_with_checkpoints_removed_needs_a_trusted_checkpoint(
     early = open_checkpoint(audited.log.checkpoints()[1].note, audited.signer.verifier)
     assert StreamVerifier(audited.signer.verifier, trusted=[early.checkpoint]).verify(
         database_stream(audited.log.store)).ok
+
+
+def test_rotated_key_each_checkpoint_checked_against_its_own_key(
+    audited: AuditedLedger,
+) -> None:
+    old = audited.signer.verifier
+    new = rotate(audited).verifier
+    assert [c.size for c in audited.log.checkpoints()] == [5, 10, 15, 20, 25, 29]
+
+    def check(*keys: object) -> VerifyReport:
+        return StreamVerifier(keys).verify(  # type: ignore[arg-type]
+            database_stream(audited.log.store))
+
+    both = check(old, new)
+    assert both.ok, both.faults
+    assert both.checkpoints_matched == 6
+    assert both.checkpoints_by_key == {old.label: 4, new.label: 2}
+    assert check(new, old).checkpoints_by_key == both.checkpoints_by_key
+    only_new = check(new)
+    assert [(f.kind, f.checkpoint_seq) for f in only_new.faults] == [
+        (FaultKind.UNTRUSTED_KEY, seq) for seq in (1, 2, 3, 4)]
+    assert old.label in only_new.faults[0].message
+    assert only_new.checkpoints_matched == 2
+    only_old = check(old)
+    assert [(f.kind, f.checkpoint_seq) for f in only_old.faults] == [
+        (FaultKind.UNTRUSTED_KEY, 5), (FaultKind.UNTRUSTED_KEY, 6)]
+
+
+def test_one_log_has_one_origin_whatever_keys_are_trusted(audited: AuditedLedger) -> None:
+    stranger = NoteSigner.generate("other.test/log")
+    cp = audited.log.checkpoints()[3]
+    note = sign_checkpoint(Checkpoint("other.test/log", cp.size, cp.root_hash), stranger).note
+    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 4", (note,))
+    report = StreamVerifier([audited.signer.verifier, stranger.verifier]).verify(
+        database_stream(audited.log.store))
+    assert [(f.kind, f.checkpoint_seq) for f in report.faults] == [
+        (FaultKind.INCONSISTENT_CHECKPOINT, 4)]
+    assert "origin" in report.faults[0].message
+    # With the origin given, the stranger's checkpoint is refused as a bad one.
+    report = StreamVerifier([audited.signer.verifier, stranger.verifier], ORIGIN).verify(
+        database_stream(audited.log.store))
+    assert [(f.kind, f.checkpoint_seq) for f in report.faults] == [
+        (FaultKind.BAD_SIGNATURE, 4)]

@@ -142,3 +142,47 @@ def test_bad_input_is_a_clear_error(store: tuple[str, Path, list[str]]) -> None:
     assert code == 2 and "not a valedger audit export" in out
     code, out = invoke("audit", "prove", "--db", url, "--event", "nope")
     assert code == 2 and "AGGREGATE_ID:VERSION" in out
+
+
+def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]) -> None:
+    url, tmp, trades = store
+    old_key, old_pub = str(tmp / "keys" / "audit.key"), str(tmp / "keys" / "audit.pub")
+    assert invoke("audit", "checkpoint", "--db", url, "--key", old_key)[0] == 0
+    code, out = invoke("audit", "prove", "--db", url, "--event", f"{trades[0]}:1",
+                       "--out", str(tmp / "old.proof"))
+    assert code == 0, out
+    # Rotate: a new key under the same origin signs from now on.
+    code, out = invoke("audit", "keygen", "--out", str(tmp / "new"),
+                       "--origin", "valedger.test/cli")
+    assert code == 0, out
+    new_key, new_pub = str(tmp / "new" / "audit.key"), str(tmp / "new" / "audit.pub")
+    ledger = Ledger(StoreConfig(url=url, create_tables=False))
+    ledger.register_participant("reg-late", "ENTERPRISE", "Late Ltd", "TAX-late", "XX")
+    ledger.close()
+    code, out = invoke("audit", "checkpoint", "--db", url, "--key", new_key)
+    assert code == 0 and "checkpoint 2: 13 records" in out, out
+    export = tmp / "rotated.vlx"
+    assert invoke("audit", "export", "--db", url, "--out", str(export))[0] == 0
+    for source in (("--db", url), ("--from", str(export))):
+        code, out = invoke("audit", "verify", *source, "--public-key", old_pub,
+                           "--public-key", new_pub)
+        assert code == 0 and "2 seen, 2 match" in out, out
+        code, out = invoke("audit", "verify", *source, "--public-key", new_pub)
+        assert code == 1 and "UNTRUSTED_KEY" in out and "checkpoint 1" in out, out
+        assert "checkpoint 2:" not in out
+    # An auditor's environment variable may carry both keys.
+    both = f"{Path(old_pub).read_text().strip()} {Path(new_pub).read_text().strip()}"
+    result = runner.invoke(app, ["audit", "verify", "--db", url],
+                           env={"VALEDGER_AUDIT_PUBLIC_KEY": both})
+    assert result.exit_code == 0, result.output
+    # A proof against the old key's checkpoint verifies with the old key among the trusted.
+    code, out = invoke("audit", "verify-proof", str(tmp / "old.proof"), "--public-key", new_pub)
+    assert code == 1 and "not signed by any trusted key" in out, out
+    code, out = invoke("audit", "verify-proof", str(tmp / "old.proof"), "--public-key", new_pub,
+                       "--public-key", old_pub)
+    assert code == 0 and "size 12" in out, out
+    code, out = invoke("audit", "prove", "--db", url, "--event", f"{trades[0]}:1",
+                       "--out", str(tmp / "new.proof"))
+    assert code == 0, out
+    code, out = invoke("audit", "verify-proof", str(tmp / "new.proof"), "--public-key", new_pub)
+    assert code == 0 and "size 13" in out, out
