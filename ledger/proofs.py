@@ -637,7 +637,12 @@ class ProofDesk:
               period_end: datetime, at: datetime | None = None,
               asset: str = DEFAULT_ASSET) -> Receipt:
         """Computes and records ``Reconciliation.Closed`` with its alerts; see
-        ``Ledger.close_reconciliation``."""
+        ``Ledger.close_reconciliation``.
+
+        Only accepted shares count as work, so proved work is a lower bound: withholding
+        shares can at most hide OVER_CAPACITY, and it makes OUTPUT_OVER_REPORTED and
+        IMPLAUSIBLE_EFFICIENCY fire against the miner (see the module docstring).
+        """
         check_request_id(request_id)
         if not isinstance(licence_id, UUID):
             raise InvalidRequest("licence_id", "must be a UUID")
