@@ -53,11 +53,7 @@ class StoreConfig:
     @property
     def url_for_display(self) -> str:
         """Returns the store URL without its password, fit for messages and logs."""
-        parsed = urlparse(self.url)
-        if parsed.password is None:
-            return self.url
-        netloc = parsed.netloc.replace(":" + parsed.password + "@", ":***@", 1)
-        return parsed._replace(netloc=netloc).geturl()
+        return display_url(self.url)
 
     @property
     def is_postgres(self) -> bool:
@@ -75,6 +71,19 @@ class StoreConfig:
         env["CREATE_TABLE"] = "y" if self.create_tables else "n"
         env.update(self.extra)
         return env
+
+
+def display_url(url: str) -> str:
+    """Returns ``url`` with any password replaced by ``***``."""
+    try:
+        parsed = urlparse(url)
+        password = parsed.password
+    except ValueError:
+        return "<unparsable URL>"
+    if password is None:
+        return url
+    netloc = parsed.netloc.replace(":" + password + "@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
 
 
 def check_cipher_key(key: str) -> None:
@@ -99,9 +108,9 @@ def persistence_env(url: str) -> dict[str, str]:
         # sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells it.
         path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
         if parsed.netloc:
-            raise ConfigurationError(f"sqlite URL must have no host: {url!r}")
+            raise ConfigurationError(f"sqlite URL must have no host: {display_url(url)!r}")
         if not path:
-            raise ConfigurationError(f"sqlite URL has no file path: {url!r}")
+            raise ConfigurationError(f"sqlite URL has no file path: {display_url(url)!r}")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {
@@ -114,7 +123,7 @@ def persistence_env(url: str) -> dict[str, str]:
         host = query.get("host", [parsed.hostname or "localhost"])[0]
         dbname = unquote(parsed.path.lstrip("/"))
         if not dbname:
-            raise ConfigurationError(f"postgresql URL has no database name: {url!r}")
+            raise ConfigurationError(f"postgresql URL has no database name: {display_url(url)!r}")
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": dbname,
@@ -131,5 +140,5 @@ def persistence_env(url: str) -> dict[str, str]:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
         return env
     raise ConfigurationError(
-        f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host:port/db"
+        f"unsupported store URL {display_url(url)!r}: use sqlite:///path or postgresql://user@host:port/db"
     )

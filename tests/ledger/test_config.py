@@ -87,3 +87,7 @@ def test_display_url_hides_the_password() -> None:
     config = StoreConfig(url="postgresql://alice:hunter2@db:5432/ledger")
     assert config.url_for_display == "postgresql://alice:***@db:5432/ledger"
     assert StoreConfig(url="sqlite:///x.db").url_for_display == "sqlite:///x.db"
+    for bad in ("postgresql://alice:hunter2@db:5432/", "mysql://alice:hunter2@db/x"):
+        with pytest.raises(ConfigurationError) as caught:
+            persistence_env(bad)
+        assert "hunter2" not in str(caught.value) and "alice:***@db" in str(caught.value)
