@@ -223,6 +223,24 @@ class AuditTransaction(ABC):
             (cp.seq, cp.size, cp.root_hash, cp.note, b"".join(cp.consistency), cp.created_at),
         )
 
+    @abstractmethod
+    def table_names(self) -> list[str]:
+        """Returns the names of every table of the store's database (or schema)."""
+
+    def nonempty_tables(self, cap: int = 1000) -> dict[str, int]:
+        """Returns the tables that hold rows, with their row counts (at most ``cap`` + 1:
+        enough to say what is there without counting a large table)."""
+        found: dict[str, int] = {}
+        for name in self.table_names():
+            self.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {self.store.quote(name)} LIMIT ?) AS t",
+                (cap + 1,),
+            )
+            (count,) = self.fetchall()[0]
+            if count:
+                found[name] = int(count)
+        return found
+
     @staticmethod
     def _checkpoint(row: Sequence[Any]) -> StoredCheckpoint:
         seq, size, root, note, consistency, created = row
@@ -261,6 +279,10 @@ class AuditStore(ABC):
     def t(self, table: str) -> str:
         """Returns the qualified name of one of the audit tables."""
         return table
+
+    def quote(self, table: str) -> str:
+        """Returns the qualified, quoted name of any table of the store."""
+        return '"' + table.replace('"', '""') + '"'
 
     @property
     def events(self) -> str:
@@ -333,6 +355,13 @@ class _SQLiteTransaction(AuditTransaction):
              bytes(r[4] or b""))
             for r in self.cursor.fetchall()
         ]
+
+    def table_names(self) -> list[str]:
+        self.cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+        return [str(r[0]) for r in self.cursor.fetchall()]
 
     def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
         self.cursor.executemany(
@@ -426,6 +455,13 @@ class _PostgresTransaction(AuditTransaction):
         )
         return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in self.cursor.fetchall()]
 
+    def table_names(self) -> list[str]:
+        self.cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name", (self.store.datastore.schema,),
+        )
+        return [str(r[0]) for r in self.cursor.fetchall()]
+
     def insert_leaves(self, rows: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
         with self.cursor.copy(
             f"COPY {self.store.t(LEAVES_TABLE)} (leaf_index, notification_id, originator_id, "
@@ -471,6 +507,9 @@ class PostgresAuditStore(AuditStore):
     def t(self, table: str) -> str:
         schema = self.datastore.schema.replace('"', '""')
         return f'"{schema}"."{table}"'
+
+    def quote(self, table: str) -> str:
+        return self.t(table.replace('"', '""'))
 
     def create_table_statements(self) -> list[str]:
         id_type = "uuid" if self.datastore.originator_id_type == "uuid" else "text"

@@ -29,6 +29,7 @@ from ledger.audit.log import AuditLog, parse_event_ref
 from ledger.audit.note import NoteError, NoteSigner, NoteVerifier
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
 from ledger.audit.replay import Replayer, default_checks
+from ledger.audit.restore import ExportCheck, check_empty, check_export, restore_export
 from ledger.audit.store import AuditStoreError
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
@@ -336,6 +337,94 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         ],
         "warnings": report.warnings,
     }
+
+
+def print_check(check: ExportCheck, limit: int) -> None:
+    """Prints why an export was refused."""
+    if check.report is not None:
+        print_report(check.report, limit)
+    for problem in check.problems[:limit]:
+        console.print(f"[red]problem[/red]: {problem}", soft_wrap=True)
+    if check.problem_count > min(limit, len(check.problems)):
+        console.print(f"… and {check.problem_count - min(limit, len(check.problems))} more "
+                      "problems")
+
+
+@audit_app.command("restore")
+def restore(
+    from_file: Annotated[Path, typer.Option("--from", help="Export file to restore.")],
+    db: DbOption = None,
+    public_key: PublicKeyOption = None,
+    origin: Annotated[str | None, typer.Option(
+        "--origin", help="Expected checkpoint origin (default: the public key's name).")
+    ] = None,
+    show: Annotated[int, typer.Option(help="Faults or problems to list in detail.")] = 50,
+) -> None:
+    """Restore an audit export into an EMPTY store (records byte for byte, checkpoints as
+    signed).
+
+    Creates the tables as `valedger db init` does, writes every record back exactly as it
+    was stored, in export order (encrypted state stays encrypted: no cipher key is needed),
+    rebuilds the audit tree and imports each checkpoint once the tree reaches its size and
+    root. The file is checked in full before anything is written; with --public-key it must
+    also verify as `audit verify --from` would. Exits 1 when the file is refused, 2 on
+    unusable input or a store that holds any row; nothing is written in either case.
+    """
+    with friendly_errors():
+        verifiers = load_verifiers(public_key) if public_key else []
+        config = StoreConfig.from_environment(db, None, create_tables=False)
+        where = config.url_for_display
+        log = AuditLog.open(config, create_tables=False)
+        try:
+            check_empty(log.store, where)
+        finally:
+            log.close()
+        try:
+            with progress_bar() as bar, from_file.open("rb") as f:
+                stream = read_export(f)
+                task = bar.add_task("verifying" if verifiers else "checking",
+                                    total=stream.header.record_count)
+                check = check_export(stream, verifiers, origin, lambda n: bar.advance(task, n))
+        except ExportFormatError as e:
+            raise fail(f"{from_file}: {e}") from None
+        if not check.ok:
+            print_check(check, show)
+            err.print(f"[red]refused[/red]: {from_file} does not "
+                      f"{'verify' if verifiers else 'hold together'}; nothing was written",
+                      soft_wrap=True)
+            raise typer.Exit(1)
+        ledger = create_store(db)
+        try:
+            log = AuditLog(ledger.recorder, create_tables=False)
+            with progress_bar() as bar, from_file.open("rb") as f:
+                stream = read_export(f)
+                task = bar.add_task("restoring", total=stream.header.record_count)
+                summary = restore_export(stream, log, where, lambda n: bar.advance(task, n))
+        finally:
+            ledger.close()
+        console.print(f"restored {summary.records} records and {summary.checkpoints} "
+                      f"checkpoints into {where}")
+        console.print(f"tree size {summary.tree_size}, root {summary.root.hex()}")
+        if not verifiers:
+            console.print("[yellow]warning:[/yellow] no --public-key given: the signatures "
+                          "were not checked; run `valedger audit verify --db URL "
+                          "--public-key K` on the restored store")
+
+
+def create_store(db: str | None) -> Any:
+    """Returns a Ledger on the store after creating every table as `valedger db init` does
+    (events, history index, audit tree and checkpoints)."""
+    from ledger.application import Ledger
+    from ledger.history import HistoryIndex
+
+    ledger = Ledger(StoreConfig.from_environment(db, None, create_tables=True))
+    try:
+        HistoryIndex(ledger)
+        AuditLog(ledger.recorder, create_tables=True)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
 
 
 @audit_app.command("prove")

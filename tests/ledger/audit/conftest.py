@@ -6,16 +6,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 import psycopg
 import pytest
 
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.leaf import encode_leaf
 from ledger.audit.log import AuditLog
 from ledger.audit.note import NoteSigner
+from ledger.audit.store import StoredCheckpoint
 from tests.ledger.conftest import Market, build_market
 
 ORIGIN = "valedger.test/ledger"
@@ -120,3 +125,77 @@ def rotate(a: AuditedLedger, trades: int = 6) -> NoteSigner:
     rotated.follower.catch_up()
     rotated.follower.checkpoint_now()
     return new_key
+
+
+@dataclass
+class RestoreSource:
+    """An encrypted store with real ledger activity, signed checkpoints and its export."""
+
+    url: str
+    cipher_key: str
+    signer: NoteSigner
+    public_key: Path
+    export: Path
+    participants: dict[UUID, str]
+    trades: dict[UUID, tuple[str, Decimal]]
+    """trade id -> (the rule that blocked it or "", USD value)."""
+    licence: UUID
+    records: list[tuple[UUID | str, int, str, bytes]]
+    checkpoints: list[StoredCheckpoint]
+    root: bytes
+    """Root of the tree over every record (the last ones were never integrated)."""
+
+
+def build_restore_source(directory: Path) -> RestoreSource:
+    """Returns a source store (SQLite, encrypted) and its export: participants, licences
+    (an exchange licence suspended and reinstated, a mining licence), recorded and blocked
+    trades; checkpoints every 5 records; 2 trades after the follower's last step."""
+    import base64
+    import os
+
+    from ledger.audit.export import write_export
+    from ledger.audit.merkle import leaf_hash, root_hash
+    from ledger.audit.stream import database_stream
+    from ledger.config import StoreConfig
+    from tests.ledger.conftest import END, START
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cipher_key = base64.b64encode(os.urandom(32)).decode()
+    url = f"sqlite:///{directory / 'source.db'}"
+    ledger = Ledger(StoreConfig(url=url, cipher_key=cipher_key))
+    try:
+        market = build_market(ledger)
+        miner = market.participant("miner")
+        ledger.grant_mining_licence(
+            "grant-mining", miner, "North", "Z1", "meter-1", Decimal(5), Decimal("20"),
+            ["2f6d696e65722f"], START, END, at=START)
+        ledger.suspend_licence("suspend", market.licence, "late report", at=START)
+        ledger.reinstate_licence("reinstate", market.licence, at=START)
+        receipts = ledger.record_trades(
+            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(8)]
+            + [market.trade("blocked", "1000")])
+        assert receipts[-1].status.name == "BLOCKED"
+        signer = NoteSigner.generate(ORIGIN)
+        log = AuditLog(ledger.recorder, signer=signer,
+                       policy=CheckpointPolicy(every_records=5, every_seconds=0))
+        log.follower.catch_up()
+        for i in range(2):
+            ledger.record_trade(market.trade(f"late{i}", "150"))
+        participants = {pid: ledger.get_participant(pid).legal_name
+                        for pid in (market.exchange, market.buyer, market.seller, miner)}
+        trades = {}
+        for r in receipts:
+            trade: Any = ledger.repository.get(r.trade_id)
+            trades[r.trade_id] = (trade.rule, Decimal(trade.value_usd))
+        records = [(n.originator_id, n.originator_version, n.topic, n.state)
+                   for n in ledger.recorder.select_notifications(start=None, limit=10**6)]
+        export = directory / "source.vlx"
+        with export.open("wb") as f:
+            write_export(database_stream(log.store, log.origin), f)
+        public_key = directory / "audit.pub"
+        public_key.write_text(signer.verifier.vkey + "\n")
+        leaves = [leaf_hash(encode_leaf(*r)) for r in records]
+        return RestoreSource(url, cipher_key, signer, public_key, export, participants, trades,
+                             market.licence, records, log.checkpoints(), root_hash(leaves))
+    finally:
+        ledger.close()

@@ -1,6 +1,6 @@
 """`valedger audit` end to end on a real SQLite store: keys, checkpoint, export, verify
 (from the store and from the file, with and without the cipher key), prove, verify-proof,
-tampering and bad input."""
+tampering, bad input and key rotation; `audit restore` into SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,14 +9,26 @@ import json
 import os
 import sqlite3
 import stat
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import pytest
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
+from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
+from ledger.audit.export import read_export, write_export
+from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.log import AuditLog
+from ledger.audit.merkle import NodeID, consistency_proof, leaf_hash, root_hash, verify_consistency
+from ledger.audit.note import NoteSigner
+from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamItem, StreamRecord
 from ledger.config import StoreConfig
 from services.cli import app
+from tests.ledger.audit.conftest import ORIGIN, RawDB, RestoreSource, build_restore_source
+from tests.ledger.audit.test_merkle import all_nodes
 from tests.ledger.conftest import build_market
 
 runner = CliRunner()
@@ -186,3 +198,165 @@ def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]
     assert code == 0, out
     code, out = invoke("audit", "verify-proof", str(tmp / "new.proof"), "--public-key", new_pub)
     assert code == 0 and "size 13" in out, out
+
+
+# ---------------------------------------------------------------------------- restore
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> RestoreSource:
+    """An encrypted SQLite store with ledger activity and signed checkpoints, exported."""
+    return build_restore_source(tmp_path_factory.mktemp("restore-source"))
+
+
+def store_contents(url: str) -> dict[str, int]:
+    """Returns the tables of a store that hold rows (creating nothing)."""
+    log = AuditLog.open(StoreConfig(url=url, create_tables=False), create_tables=False)
+    try:
+        with log.store.read() as tx:
+            return tx.nonempty_tables()
+    finally:
+        log.close()
+
+
+def rewrite_export(path: Path, out: Path, change: Callable[[list[StreamItem]], None]) -> None:
+    """Writes ``out``: the export at ``path`` with its items changed, trailer recomputed."""
+    with path.open("rb") as f:
+        stream = read_export(f)
+        items = list(stream.items)
+    change(items)
+    with out.open("wb") as f:
+        write_export(AuditStream(stream.header, iter(items)), f)
+
+
+def flip_state_byte(items: list[StreamItem], index: int = 7) -> None:
+    """Flips the last byte of the state of record ``index`` (the leaf data's last byte)."""
+    positions = [i for i, item in enumerate(items) if isinstance(item, StreamRecord)]
+    record = items[positions[index]]
+    assert isinstance(record, StreamRecord)
+    data = record.leaf_data[:-1] + bytes([record.leaf_data[-1] ^ 0x01])
+    items[positions[index]] = record._replace(leaf_data=data)
+
+
+def test_restore_round_trip(source: RestoreSource, store_url: str) -> None:
+    pub = str(source.public_key)
+    code, out = invoke("audit", "restore", "--from", str(source.export), "--db", store_url,
+                       "--public-key", pub)
+    assert code == 0, out
+    assert "restored 23 records and 4 checkpoints" in out and "restoring" in out
+    code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub)
+    assert code == 0 and "records: 23" in out and "4 seen, 4 match" in out, out
+
+    # Every checkpoint kept as signed, and the tree over every record is the original's.
+    log = AuditLog.open(StoreConfig(url=store_url, create_tables=False), create_tables=False)
+    try:
+        # Byte for byte, in export order, with dense notification ids.
+        raw = RawDB(store_url, log.store.events_table)
+        rows = raw.events()
+        raw.close()
+        assert [r[0] for r in rows] == list(range(1, 24))
+        assert [(UUID(str(r[1])), r[2], r[3], bytes(r[4])) for r in rows] == source.records
+        assert log.checkpoints() == source.checkpoints
+        assert log.latest_checkpoint().root_hash == source.checkpoints[-1].root_hash  # type: ignore[union-attr]
+        assert log.state().size == 23 and log.state().compact.root() == source.root
+    finally:
+        log.close()
+
+    # The cipher key reads the same aggregates; the store keeps working.
+    ledger = Ledger(StoreConfig(url=store_url, cipher_key=source.cipher_key,
+                                create_tables=False))
+    try:
+        for pid, name in source.participants.items():
+            assert ledger.get_participant(pid).legal_name == name
+        for tid, (rule, value) in source.trades.items():
+            trade: Any = ledger.repository.get(tid)
+            assert (trade.rule, trade.value_usd) == (rule, value)
+        assert ledger.get_exchange_licence(source.licence).version == 3
+        assert len(ledger.list_licences()) == 2
+        ledger.register_participant("reg-after", "ENTERPRISE", "After Ltd", "TAX-after", "XX")
+        log = AuditLog(ledger.recorder, signer=source.signer,
+                       policy=CheckpointPolicy(every_records=5, every_seconds=0))
+        new = log.follower.checkpoint_now()
+    finally:
+        ledger.close()
+    old = source.checkpoints[-1]
+    assert (new.seq, new.size) == (5, 24)
+    verify_consistency(old.size, new.size, old.root_hash, new.root_hash, new.consistency)
+    code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub,
+                       "--cipher-key", source.cipher_key)
+    assert code == 0 and "5 seen, 5 match" in out and "events decoded: 24" in out, out
+
+
+def test_restore_refuses_a_non_empty_store(source: RestoreSource, store_url: str) -> None:
+    ledger = Ledger(StoreConfig(url=store_url))
+    ledger.register_participant("reg-x", "ENTERPRISE", "X Ltd", "TAX-x", "XX")
+    ledger.close()
+    before = store_contents(store_url)
+    (table,) = before
+    code, out = invoke("audit", "restore", "--from", str(source.export), "--db", store_url)
+    assert code == 2, out
+    assert "is not empty" in out and f"{table} (1 row)" in out, out
+    assert store_contents(store_url) == before == {table: 1}
+
+
+def test_restore_refuses_a_tampered_export(source: RestoreSource, sqlite_url: str,
+                                           tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered.vlx"
+    rewrite_export(source.export, tampered, flip_state_byte)
+    pub = str(source.public_key)
+    code, out = invoke("audit", "restore", "--from", str(tampered), "--db", sqlite_url,
+                       "--public-key", pub)
+    assert code == 1 and "CHANGED" in out and "leaf 7" in out, out
+    assert "nothing was written" in out
+    assert store_contents(sqlite_url) == {}
+    # Without a key the file's own structure already gives it away: its root is not the
+    # one its checkpoint signs.
+    code, out = invoke("audit", "restore", "--from", str(tampered), "--db", sqlite_url)
+    assert code == 1 and "checkpoint 2 (after 10 records)" in out, out
+    assert store_contents(sqlite_url) == {}
+    # A damaged file is refused before anything is written, too.
+    damaged = tmp_path / "damaged.vlx"
+    damaged.write_bytes(source.export.read_bytes()[:-40])
+    code, out = invoke("audit", "restore", "--from", str(damaged), "--db", sqlite_url)
+    assert code == 1 and "unreadable" in out, out
+    assert store_contents(sqlite_url) == {}
+
+
+def nodes_of(leaves: list[bytes]) -> Callable[[Iterable[NodeID]], dict[NodeID, bytes]]:
+    """Returns a node lookup over the tree of ``leaves``."""
+    nodes = all_nodes(leaves)
+    return lambda _ids: nodes
+
+
+def test_restore_of_a_re_signed_export_needs_the_key(source: RestoreSource, store_url: str,
+                                                      tmp_path: Path) -> None:
+    # A tamperer changes a record and re-signs every checkpoint with a key of its own:
+    # the file holds together, and only the regulator's key tells it apart.
+    forger = NoteSigner.generate(ORIGIN)
+
+    def forge(items: list[StreamItem]) -> None:
+        flip_state_byte(items)
+        leaves: list[bytes] = []
+        previous = 0
+        for i, item in enumerate(items):
+            if isinstance(item, StreamRecord):
+                leaves.append(leaf_hash(item.leaf_data))
+                continue
+            assert isinstance(item, StreamCheckpoint)
+            root = root_hash(leaves)
+            proof = consistency_proof(previous, len(leaves), nodes_of(leaves)) if previous else []
+            note = sign_checkpoint(Checkpoint(ORIGIN, len(leaves), root), forger).note
+            items[i] = item._replace(note=note, consistency=tuple(proof))
+            previous = len(leaves)
+
+    forged = tmp_path / "forged.vlx"
+    rewrite_export(source.export, forged, forge)
+    pub = str(source.public_key)
+    code, out = invoke("audit", "restore", "--from", str(forged), "--db", store_url,
+                       "--public-key", pub)
+    assert code == 1 and "UNTRUSTED_KEY" in out and "nothing was written" in out, out
+    assert store_contents(store_url) == {}
+    code, out = invoke("audit", "restore", "--from", str(forged), "--db", store_url)
+    assert code == 0 and "signatures were not checked" in out, out
+    code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub)
+    assert code == 1 and "UNTRUSTED_KEY" in out, out
