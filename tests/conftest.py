@@ -7,6 +7,7 @@ gets its own fresh database, so tests never see each other's records.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -38,6 +39,11 @@ class PostgresServer:
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return name
+
+    def drop_database(self, name: str) -> None:
+        """Drops a test database, closing any connection a test left open."""
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def url(self, dbname: str) -> str:
         """Returns the valedger store URL of one database."""
@@ -71,12 +77,19 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Returns a fresh, empty store URL: once for SQLite, once for PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.url(server.create_database())
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    yield from _fresh_database(request.getfixturevalue("postgres_server"))
+
+
+def _fresh_database(server: PostgresServer) -> Iterator[str]:
+    name = server.create_database()
+    yield server.url(name)
+    with contextlib.suppress(psycopg.Error):  # a lingering server process may hold it
+        server.drop_database(name)
 
 
 @pytest.fixture
@@ -86,6 +99,6 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """Returns a fresh PostgreSQL store URL."""
-    return postgres_server.url(postgres_server.create_database())
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """Returns a fresh PostgreSQL store URL (the database is dropped afterwards)."""
+    yield from _fresh_database(postgres_server)

@@ -36,6 +36,6 @@ def init(
     try:
         HistoryIndex(ledger)
         AuditLog(ledger.recorder, create_tables=True)
-        console.print(f"[green]store ready[/green] {config.url}")
+        console.print(f"[green]store ready[/green] {config.url_for_display}")
     finally:
         ledger.close()

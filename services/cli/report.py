@@ -35,7 +35,7 @@ def report(
         console.print(f"[red]cannot open the store:[/red] {exc}")
         raise typer.Exit(2) from None
     try:
-        data = gather(ledger, config.url)
+        data = gather(ledger, config.url_for_display)
     finally:
         ledger.close()
     path = render(data, out)
