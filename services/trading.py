@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,6 @@ from uuid import UUID
 
 import grpc
 
-from ledger.application import TradeBlocked
 from ledger.domain.base import now
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
@@ -97,28 +97,77 @@ def trade_result(receipt: TradeReceipt, request_id: str) -> trading_pb2.TradeRes
         figures=receipt.figures, request_id=request_id)
 
 
+class GroupCommit:
+    """Commits concurrent unary trades together: one transaction per round.
+
+    While one round is being written, new trades queue; the next round takes them all (up
+    to the batch size). Each caller still gets its own receipt, and a round that fails as
+    a whole (a trade naming an unknown licence, say) is retried trade by trade, so every
+    caller gets its own error. Writes of one process are thereby serialised, which is
+    also what SQLite needs.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.pending: list[tuple[TradeRequest, asyncio.Future[TradeReceipt]]] = []
+        self.flushing = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def record(self, trade: TradeRequest) -> TradeReceipt:
+        """Returns the trade's receipt once the round that holds it is committed."""
+        future: asyncio.Future[TradeReceipt] = asyncio.get_running_loop().create_future()
+        self.pending.append((trade, future))
+        if not self.flushing:
+            self.flushing = True
+            self.task = asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending:
+                size = self.backend.trade_batch_size
+                round_, self.pending = self.pending[:size], self.pending[size:]
+                try:
+                    receipts = await self.backend.run(
+                        self.backend.ledger.record_trades, [t for t, _ in round_])
+                except Exception:
+                    for trade, future in round_:
+                        await self._one(trade, future)
+                    continue
+                for (_, future), receipt in zip(round_, receipts, strict=True):
+                    if not future.done():
+                        future.set_result(receipt)
+        finally:
+            self.flushing = False
+
+    async def _one(self, trade: TradeRequest, future: asyncio.Future[TradeReceipt]) -> None:
+        try:
+            receipts = await self.backend.run(self.backend.ledger.record_trades, [trade])
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+            return
+        if not future.done():
+            future.set_result(receipts[0])
+
+
 class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
     """Serves TradingService over the ledger."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.group_commit = GroupCommit(backend)
 
     async def RecordTrade(self, request: trading_pb2.RecordTradeRequest,
                           context: Any) -> trading_pb2.RecordTradeResponse:
         desk = TradeDesk(self.backend, current_grant().caller)
-
-        def record() -> tuple[TradeReceipt, str]:
-            trade = desk.open(request.envelope, "envelope")
-            try:
-                return self.backend.ledger.record_trade(trade), trade.request_id
-            except TradeBlocked as blocked:
-                result = trade_result(blocked.receipt, trade.request_id)
-                figures = {**blocked.figures, "trade_id": str(blocked.receipt.trade_id)}
-                raise rule_violation_error(blocked.rule, blocked.message, figures,
-                                           [result]) from None
-
-        receipt, request_id = await self.backend.run(record)
-        return trading_pb2.RecordTradeResponse(result=trade_result(receipt, request_id))
+        trade = await self.backend.run(desk.open, request.envelope, "envelope")
+        receipt = await self.group_commit.record(trade)
+        result = trade_result(receipt, trade.request_id)
+        if receipt.status is TradeStatus.BLOCKED:
+            figures = {**receipt.figures, "trade_id": str(receipt.trade_id)}
+            raise rule_violation_error(receipt.rule, receipt.message, figures, [result])
+        return trading_pb2.RecordTradeResponse(result=result)
 
     async def RecordTrades(self, request_iterator: AsyncIterator[trading_pb2.RecordTradesRequest],
                            context: Any) -> trading_pb2.RecordTradesResponse:

@@ -204,3 +204,27 @@ def test_the_signed_envelope_is_what_the_trade_event_stores(world: World) -> Non
     assert kept is not None
     assert (kept.payload, kept.payload_type, kept.signature, kept.key_id) == \
         (sealed.payload, sealed.payload_type, sealed.signature, sealed.key_id)
+
+
+def test_concurrent_unary_trades_each_get_their_own_outcome(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    payloads = [trade(world, f"group-{n}") for n in range(24)]
+    payloads[7] = trade(world, "group-no-rate", quote_currency="JPY")  # no USD rate
+    payloads[13] = trade(world, "group-big", quantity="1", price="50000")  # travel rule
+
+    def send(payload: trading_pb2.TradePayload) -> tuple[str, str]:
+        with world.client("exchange_x") as ex:
+            try:
+                result = ex.record_trade(payload)
+                return "OK", result.receipt.aggregate_id
+            except grpc.RpcError as error:
+                return error.code().name, reason(error)
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(send, payloads))
+    assert outcomes[7][0] == "INVALID_ARGUMENT"
+    assert outcomes[13] == ("FAILED_PRECONDITION", "TRAVEL_RULE_DATA_MISSING")
+    ok = [o for i, o in enumerate(outcomes) if i not in (7, 13)]
+    assert all(code == "OK" for code, _ in ok)
+    assert len({trade_id for _, trade_id in ok}) == len(ok)
