@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 from ledger.application import Ledger
 from ledger.audit.log import AuditLog
 from ledger.history import HistoryIndex
+from services.log_signal import LogSignal
 from services.metrics import ServerMetrics
 
 P = ParamSpec("P")
@@ -39,6 +40,19 @@ class Backend:
     audit: AuditLog | None = None
     metrics: ServerMetrics | None = None
     """Set by ``ServerMetrics.attach`` when the server exports Prometheus metrics."""
+    log_signal: LogSignal | None = None
+    """Wakes live streams when the log grows (LISTEN/NOTIFY on PostgreSQL)."""
+
+    def __post_init__(self) -> None:
+        if self.log_signal is None:
+            self.log_signal = LogSignal(self.ledger.recorder, self.ledger.config.is_postgres,
+                                        self.poll_seconds)
+
+    async def wait_for_log(self) -> None:
+        """Returns when the log may have grown."""
+        assert self.log_signal is not None
+        self.log_signal.poll_seconds = self.poll_seconds
+        await self.log_signal.wait()
 
     @classmethod
     def open(cls, ledger: Ledger, workers: int = DEFAULT_WORKERS,
@@ -64,6 +78,8 @@ class Backend:
     def close(self) -> None:
         """Waits for running ledger calls, then closes the store."""
         self.executor.shutdown(wait=True)
+        if self.log_signal is not None:
+            self.log_signal.close()
         if self.audit is not None:
             self.audit.follower.stop()
         self.ledger.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -132,7 +131,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
                 if not wanted or record.name in wanted:
                     yield history_pb2.StreamEventsResponse(event=event_message(record))
             if len(records) < self.stream_batch:
-                await asyncio.sleep(self.backend.poll_seconds)
+                await self.backend.wait_for_log()
 
     async def GetAggregate(self, request: history_pb2.GetAggregateRequest,
                            context: Any) -> history_pb2.GetAggregateResponse:

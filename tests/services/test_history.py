@@ -129,3 +129,37 @@ def test_stream_replays_then_follows_across_a_restart(history_world: World) -> N
         stream.cancel()
     assert seen == all_positions(world)
     assert len(seen) == len(set(seen))
+
+
+def test_live_stream_is_woken_by_the_store_not_by_polling(history_world: World) -> None:
+    """On PostgreSQL a new event reaches an open stream through LISTEN/NOTIFY even when the
+    poll interval is far longer than the wait; on SQLite polling delivers it."""
+    import time
+
+    world = history_world
+    assert world.server is not None
+    backend = world.server.backend
+    is_postgres = backend.ledger.config.is_postgres
+    assert backend.log_signal is not None
+    backend.poll_seconds = 60.0 if is_postgres else 0.05
+    backend.log_signal.safety_poll_seconds = 60.0  # only a notification can be quick
+    try:
+        last = max(all_positions(world))
+        arrived: list[float] = []
+        with world.client("auditor") as auditor:
+            stream = auditor.history.StreamEvents(
+                history_pb2.StreamEventsRequest(after_position=last), timeout=30)
+            time.sleep(1.5)  # the stream is now waiting for the log to grow
+            sent = time.monotonic()
+            with world.client("exchange_x") as ex:
+                ex.record_trade(trade(world, f"woken-{time.time_ns()}"))
+            for _message in stream:
+                arrived.append(time.monotonic() - sent)
+                break
+            stream.cancel()
+        assert arrived and arrived[0] < 5.0
+        if is_postgres:
+            assert backend.log_signal is not None and backend.log_signal.listening
+    finally:
+        backend.poll_seconds = 0.02
+        backend.log_signal.safety_poll_seconds = 1.0
