@@ -220,7 +220,8 @@ def export(
 def print_report(report: VerifyReport, limit: int) -> None:
     """Prints the verification report."""
     console.print(f"source: {report.source}")
-    console.print(f"records: {report.records}   tree root: {report.tree_root.hex()}")
+    console.print(f"records: {report.records}   tree root: {report.tree_root.hex()}",
+                  soft_wrap=True)
     console.print(f"checkpoints: {report.checkpoints_seen} seen, "
                   f"{report.checkpoints_matched} match the records")
     for label, n in report.checkpoints_by_key.items():
@@ -360,8 +361,7 @@ def restore(
     ] = None,
     show: Annotated[int, typer.Option(help="Faults or problems to list in detail.")] = 50,
 ) -> None:
-    """Restore an audit export into an EMPTY store (records byte for byte, checkpoints as
-    signed).
+    """Restore an audit export into an EMPTY store, byte for byte.
 
     Creates the tables as `valedger db init` does, writes every record back exactly as it
     was stored, in export order (encrypted state stays encrypted: no cipher key is needed),
@@ -403,8 +403,9 @@ def restore(
         finally:
             ledger.close()
         console.print(f"restored {summary.records} records and {summary.checkpoints} "
-                      f"checkpoints into {where}")
-        console.print(f"tree size {summary.tree_size}, root {summary.root.hex()}")
+                      f"checkpoints into {where}", soft_wrap=True)
+        console.print(f"tree size {summary.tree_size}, root {summary.root.hex()}",
+                      soft_wrap=True)
         if not verifiers:
             console.print("[yellow]warning:[/yellow] no --public-key given: the signatures "
                           "were not checked; run `valedger audit verify --db URL "

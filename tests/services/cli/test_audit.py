@@ -238,7 +238,7 @@ def flip_state_byte(items: list[StreamItem], index: int = 7) -> None:
     items[positions[index]] = record._replace(leaf_data=data)
 
 
-def test_restore_round_trip(source: RestoreSource, store_url: str) -> None:
+def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Path) -> None:
     pub = str(source.public_key)
     code, out = invoke("audit", "restore", "--from", str(source.export), "--db", store_url,
                        "--public-key", pub)
@@ -285,6 +285,18 @@ def test_restore_round_trip(source: RestoreSource, store_url: str) -> None:
     code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub,
                        "--cipher-key", source.cipher_key)
     assert code == 0 and "5 seen, 5 match" in out and "events decoded: 24" in out, out
+
+    # And on into SQLite again: export the restored store, restore that.
+    again, copy = tmp_path / "again.vlx", f"sqlite:///{tmp_path / 'copy.db'}"
+    assert invoke("audit", "export", "--db", store_url, "--out", str(again))[0] == 0
+    code, out = invoke("audit", "restore", "--from", str(again), "--db", copy,
+                       "--public-key", pub)
+    assert code == 0 and "restored 24 records and 5 checkpoints" in out, out
+    copied = AuditLog.open(StoreConfig(url=copy, create_tables=False), create_tables=False)
+    try:
+        assert copied.checkpoints() == [*source.checkpoints, new]
+    finally:
+        copied.close()
 
 
 def test_restore_refuses_a_non_empty_store(source: RestoreSource, store_url: str) -> None:
