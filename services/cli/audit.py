@@ -372,6 +372,11 @@ def restore(
     """
     with friendly_errors():
         verifiers = load_verifiers(public_key) if public_key else []
+        try:
+            with from_file.open("rb") as f:
+                read_export(f)  # a missing or foreign file is refused before the store is opened
+        except ExportFormatError as e:
+            raise fail(f"{from_file}: {e}") from None
         config = StoreConfig.from_environment(db, None, create_tables=False)
         where = config.url_for_display
         log = AuditLog.open(config, create_tables=False)

@@ -372,3 +372,18 @@ def test_restore_of_a_re_signed_export_needs_the_key(source: RestoreSource, stor
     assert code == 0 and "signatures were not checked" in out, out
     code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub)
     assert code == 1 and "UNTRUSTED_KEY" in out, out
+
+
+def test_restore_bad_input_touches_no_store(source: RestoreSource, tmp_path: Path) -> None:
+    target = tmp_path / "never.db"
+    url = f"sqlite:///{target}"
+    code, out = invoke("audit", "restore", "--from", str(tmp_path / "missing.vlx"), "--db", url)
+    assert code == 2 and "No such file" in out, out
+    junk = tmp_path / "junk.vlx"
+    junk.write_bytes(b"not an export at all")
+    code, out = invoke("audit", "restore", "--from", str(junk), "--db", url)
+    assert code == 2 and "not a valedger audit export" in out, out
+    code, out = invoke("audit", "restore", "--from", str(source.export), "--db", url,
+                       "--public-key", "not+a+key")
+    assert code == 2 and "Traceback" not in out, out
+    assert not target.exists()
