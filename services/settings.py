@@ -68,7 +68,17 @@ class VerifierSettings:
     """The mining-proof verifier."""
 
     backend: str = "auto"
-    max_shares_per_batch: int = 1_000_000
+    max_shares: int = 1_000_000
+    workers: int = 0
+    """CPU worker processes (0: one per core)."""
+
+    def export(self, environ: dict[str, str] | os._Environ[str]) -> None:
+        """Writes these settings to the ``VALEDGER_VERIFIER_*`` variables the verifier
+        reads when the ledger builds it."""
+        environ["VALEDGER_VERIFIER_BACKEND"] = self.backend
+        environ["VALEDGER_VERIFIER_MAX_SHARES"] = str(self.max_shares)
+        if self.workers:
+            environ["VALEDGER_VERIFIER_WORKERS"] = str(self.workers)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -64,6 +65,7 @@ def serve(
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
     server = settings.server
+    settings.verifier.export(os.environ)  # the ledger's verifier reads VALEDGER_VERIFIER_*
     store = StoreConfig(url=db or settings.store.url,
                         cipher_key=cipher_key or settings.store.resolved_cipher_key(),
                         create_tables=create_tables or settings.store.create_tables)

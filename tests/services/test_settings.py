@@ -81,3 +81,30 @@ def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> 
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="config file not found"):
         load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_example_config_in_ops_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "ops" / "valedger.toml.example"
+    settings = load_settings(example, environ={})
+    assert settings.store.url.startswith("postgresql://")
+    assert settings.verifier.max_shares == 1_000_000
+
+
+def test_verifier_settings_reach_the_verifier_variables() -> None:
+    from verifier.config import VerifierConfig
+
+    settings = load_settings(environ={"VALEDGER_VERIFIER_MAX_SHARES": "123",
+                                      "VALEDGER_VERIFIER_BACKEND": "cpu"})
+    environ: dict[str, str] = {}
+    settings.verifier.export(environ)
+    assert environ == {"VALEDGER_VERIFIER_BACKEND": "cpu", "VALEDGER_VERIFIER_MAX_SHARES": "123"}
+    import os
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(environ)
+        config = VerifierConfig.from_environment()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert (config.backend, config.max_shares) == ("cpu", 123)
