@@ -33,15 +33,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
+from bench.postgres import postgres_urls
 from ledger.audit.compact_range import CompactRange
 from ledger.audit.export import read_export, write_export
 from ledger.audit.follower import CheckpointPolicy
@@ -57,39 +55,6 @@ TOPIC = "ledger.domain.trade:Trade.Recorded"
 ORIGIN = "bench.valedger/audit"
 
 
-@contextmanager
-def postgres_databases() -> Iterator[Callable[[], str]]:
-    """Yields a function that returns the URL of a fresh PostgreSQL database."""
-    import psycopg
-
-    server: Any = None
-    if os.environ.get("POSTGRES_HOST"):
-        host, port = os.environ["POSTGRES_HOST"], os.environ.get("POSTGRES_PORT", "5432")
-        user = os.environ.get("POSTGRES_USER", "postgres")
-        password = os.environ.get("POSTGRES_PASSWORD", "")
-    else:
-        import pgserver
-
-        server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="bench-audit-pg-")),
-                                     cleanup_mode="delete")
-        host, port, user, password = server.get_uri().split("host=", 1)[1], "5432", \
-            "postgres", ""
-
-    def fresh() -> str:
-        name = "audit_bench_" + uuid.uuid4().hex[:10]
-        with psycopg.connect(host=host, port=port, user=user, password=password,
-                             dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        auth = quote(user) + (":" + quote(password) if password else "")
-        if host.startswith("/"):
-            return f"postgresql://{auth}@:{port}/{name}?host={quote(host)}"
-        return f"postgresql://{auth}@{host}:{port}/{name}"
-
-    try:
-        yield fresh
-    finally:
-        if server is not None:
-            server.cleanup()
 
 
 def open_recorder(url: str) -> tuple[Any, Any]:
@@ -301,7 +266,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     rows: list[list[str]] = []
     proofs: list[list[str]] = []
-    with postgres_databases() as fresh_pg:
+    with postgres_urls("audit_bench_") as fresh_pg:
         for store in stores:
             if not args.proofs_only:
                 url = fresh_pg() if store == "postgres" else f"sqlite:///{workdir / 'a.db'}"

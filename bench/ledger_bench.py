@@ -30,19 +30,17 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from eventsourcing.application import Application
 from eventsourcing.cipher import AESCipher
 from eventsourcing.domain import Aggregate, event
 
+from bench.postgres import postgres_urls
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.trade import TradeRequest, WalletKind
@@ -151,39 +149,6 @@ def raw_run(app: RawApplication, market: Market, case: Case, events_per_tx: int
     return time.perf_counter() - started, events_per_tx * case.transactions
 
 
-@contextmanager
-def postgres_urls() -> Iterator[Callable[[], str]]:
-    """Yields a function that returns the URL of a fresh PostgreSQL database."""
-    import psycopg
-
-    if os.environ.get("POSTGRES_HOST"):
-        host, port = os.environ["POSTGRES_HOST"], os.environ.get("POSTGRES_PORT", "5432")
-        user = os.environ.get("POSTGRES_USER", "postgres")
-        password = os.environ.get("POSTGRES_PASSWORD", "")
-        server = None
-    else:
-        import pgserver
-
-        server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="bench-pg-")),
-                                     cleanup_mode="delete")
-        host, port, user, password = server.get_uri().split("host=", 1)[1], "5432", \
-            "postgres", ""
-
-    def fresh() -> str:
-        name = "bench_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(host=host, port=port, user=user, password=password,
-                             dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        auth = quote(user) + (":" + quote(password) if password else "")
-        if host.startswith("/"):
-            return f"postgresql://{auth}@:{port}/{name}?host={quote(host)}"
-        return f"postgresql://{auth}@{host}:{port}/{name}"
-
-    try:
-        yield fresh
-    finally:
-        if server is not None:
-            server.cleanup()
 
 
 def measure(store: str, ledger_url: str, raw_url: str, cases: list[Case]) -> list[list[str]]:

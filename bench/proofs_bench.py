@@ -35,7 +35,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.cipher import AESCipher
 
-from bench.ledger_bench import Market, postgres_urls
+from bench.ledger_bench import Market
+from bench.postgres import postgres_urls
 from ledger.application import Ledger
 from ledger.audit.leaf import LeafRecord
 from ledger.audit.proof_checks import ProofReplayCheck
