@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import grpc
 
@@ -23,6 +25,16 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         self.backend = backend
         self.ledger = backend.ledger
 
+    def open_miner_envelope(self, licence_id: UUID, sealed: common_pb2.SignedEnvelope,
+                            at: datetime) -> None:
+        """Checks that the caller holds the mining licence and that its registered key, valid
+        at ``at``, signed the envelope; raises PERMISSION_DENIED otherwise."""
+        licence = self.ledger.get_mining_licence(licence_id)
+        require_own_participant(str(licence.participant_id), "mining licences")
+        participant = self.ledger.get_participant(licence.participant_id)
+        envelope.verify(sealed, participant.keys.get(sealed.key_id), at,
+                        str(licence.participant_id))
+
     async def SubmitProofBatch(self, request: mining_pb2.SubmitProofBatchRequest,
                                context: Any) -> mining_pb2.SubmitProofBatchResponse:
         sealed = request.envelope
@@ -32,11 +44,7 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         batch = batch_json(payload)
 
         def submit() -> ProofReceipt:
-            licence = self.ledger.get_mining_licence(licence_id)
-            require_own_participant(str(licence.participant_id), "mining licences")
-            participant = self.ledger.get_participant(licence.participant_id)
-            envelope.verify(sealed, participant.keys.get(sealed.key_id), at,
-                            str(licence.participant_id))
+            self.open_miner_envelope(licence_id, sealed, at)
             return self.ledger.submit_proof_batch(
                 payload.request_id, licence_id, batch, at=at, envelope=envelope.stored(sealed))
 
@@ -66,11 +74,7 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
                             "sold_through_exchange_amount")
 
         def report() -> Any:
-            licence = self.ledger.get_mining_licence(licence_id)
-            require_own_participant(str(licence.participant_id), "mining licences")
-            participant = self.ledger.get_participant(licence.participant_id)
-            envelope.verify(sealed, participant.keys.get(sealed.key_id), at,
-                            str(licence.participant_id))
+            self.open_miner_envelope(licence_id, sealed, at)
             return self.ledger.report_output(
                 payload.request_id, licence_id, start, end, payload.asset, amount,
                 list(payload.wallets), sold, at=at, envelope=envelope.stored(sealed))
