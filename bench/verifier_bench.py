@@ -1,7 +1,10 @@
 """Verifier throughput: header-only checks/s and full Stratum shares/s per backend.
 
 Baseline: the hashlib single-core SHA256d rate on 80-byte headers, measured in the same
-run; the CPU backend's figures are given as a ratio to baseline × cores. With CuPy and a
+run; the CPU backend's figures are given as a ratio to baseline × cores, and to the same
+bare loop run on every core at once (what the cores really deliver together). Rounds of
+baseline and backend runs alternate and the best of each is kept, because the cores of a
+shared VM change speed from second to second. With CuPy and a
 GPU, the CUDA backend is measured with device-resident data and end to end (upload,
 kernel, download), also as a fraction of an H100's ~16 G SHA-256 compressions/s.
 
@@ -11,6 +14,7 @@ Run: .venv/bin/python -m bench.verifier_bench [--shares N] [--headers N] [--no-w
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import random
@@ -46,8 +50,8 @@ def best_of(repeats: int, fn: Callable[[], Any]) -> float:
     return best
 
 
-def baseline_rate(n: int = 300_000) -> float:
-    """Returns single-core hashlib SHA256d/s over distinct 80-byte headers."""
+def _bare_loop_rate(n: int) -> float:
+    """Returns the best of three bare SHA256d loops over n distinct pre-sliced headers."""
     data = os.urandom(80 * n)
     headers = [data[i : i + 80] for i in range(0, len(data), 80)]
 
@@ -56,6 +60,18 @@ def baseline_rate(n: int = 300_000) -> float:
             sha256(sha256(h).digest()).digest()
 
     return n / best_of(3, run)
+
+
+def baseline_rate(n: int = 300_000) -> float:
+    """Returns single-core hashlib SHA256d/s over distinct 80-byte headers."""
+    return _bare_loop_rate(n)
+
+
+def all_cores_rate(cores: int, n: int = 300_000) -> float:
+    """Returns the summed SHA256d/s of the bare loop run on ``cores`` processes at once."""
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(cores) as pool:
+        return float(sum(pool.map(_bare_loop_rate, [n] * cores)))
 
 
 def stratum_batch(shares: int, seed: int = 1) -> ProofBatch:
@@ -89,12 +105,11 @@ def random_headers(n: int) -> np.ndarray:
     return np.frombuffer(os.urandom(80 * n), dtype=np.uint8).reshape(n, 80).copy()
 
 
-def measure(shares: int, headers: int) -> dict[str, Any]:
+def measure(shares: int, headers: int, rounds: int = 3) -> dict[str, Any]:
     """Returns every figure of one run."""
     cores = cpu_count()
     out: dict[str, Any] = {"cores": cores, "shares": shares, "headers": headers,
                            "load_before": os.getloadavg()[0]}
-    out["baseline"] = baseline_rate()
     target = np.frombuffer(T1.to_bytes(32, "little"), dtype=np.uint8)
     hdrs = random_headers(headers)
 
@@ -102,14 +117,23 @@ def measure(shares: int, headers: int) -> dict[str, Any]:
     batch = stratum_batch(shares)
     out["parse_rate"] = shares / (time.perf_counter() - t0)
 
-    rows = []
-    for label, backend in (("cpu, 1 process", CpuBackend(workers=1)),
-                           (f"cpu, {cores} processes", CpuBackend(workers=cores))):
+    backends = [("cpu, 1 process", CpuBackend(workers=1)),
+                (f"cpu, {cores} processes", CpuBackend(workers=cores))]
+    for _, backend in backends:
         backend.check_headers(hdrs[:5000], target)  # start the pool outside the timing
-        t_h = best_of(2, partial(backend.check_headers, hdrs, target))
-        t_s = best_of(2, partial(verify_batch, batch, backend=backend))
-        rows.append((label, headers / t_h, shares / t_s))
-    out["cpu"] = rows
+    base = every_core = 0.0
+    best = {label: [float("inf"), float("inf")] for label, _ in backends}
+    for _ in range(rounds):
+        base = max(base, baseline_rate())
+        every_core = max(every_core, all_cores_rate(cores))
+        for label, backend in backends:
+            t_h = best_of(1, partial(backend.check_headers, hdrs, target))
+            t_s = best_of(1, partial(verify_batch, batch, backend=backend))
+            best[label] = [min(best[label][0], t_h), min(best[label][1], t_s)]
+    out["baseline"], out["all_cores"] = base, every_core
+    out["rounds"] = rounds
+    out["cpu"] = [(label, headers / best[label][0], shares / best[label][1])
+                  for label, _ in backends]
 
     if cuda_available():
         from verifier.cuda import CudaBackend
@@ -148,7 +172,7 @@ def measure(shares: int, headers: int) -> dict[str, Any]:
 
 def render(m: dict[str, Any], command: str) -> str:
     """Returns the ## Verifier section of RESULTS.md."""
-    base, cores = m["baseline"], m["cores"]
+    base, cores, every = m["baseline"], m["cores"], m["all_cores"]
     ideal = base * cores
     cps = compressions_per_share()
     lines = [
@@ -162,20 +186,23 @@ def render(m: dict[str, Any], command: str) -> str:
         f"{time.strftime('%Y-%m-%d')}.",
         "",
         f"Baseline: hashlib single-core SHA256d over 80-byte headers = **{base:,.0f}/s**; "
-        f"baseline × cores = {ideal:,.0f}/s.",
+        f"baseline × cores = {ideal:,.0f}/s. The same bare loop on all {cores} cores at once: "
+        f"**{every:,.0f}/s** ({every / ideal:.2f} × baseline × cores). Best of "
+        f"{m['rounds']} alternating rounds each.",
         f"Full Stratum share = {COINBASE_BYTES + 4}-byte coinbase, {BRANCH_LENGTH}-entry "
         f"merkle branch, header: {cps} SHA-256 compressions, 1 + {BRANCH_LENGTH} + 1 SHA256d "
         f"calls. Batch of {m['shares']:,} shares; {m['headers']:,} headers. "
         f"JSON parse + pack: {m['parse_rate']:,.0f} shares/s.",
         "",
-        "| backend | header checks/s | vs baseline × cores | full shares/s | "
-        "SHA256d calls/s in full path | vs baseline × cores |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| backend | header checks/s | vs baseline × cores | vs all cores at once | "
+        "full shares/s | SHA256d calls/s in full path | vs baseline × cores | "
+        "vs all cores at once |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, h, s in m["cpu"]:
         calls = s * (BRANCH_LENGTH + 2)
-        lines.append(f"| {label} | {h:,.0f} | {h / ideal:.2f} | {s:,.0f} | {calls:,.0f} | "
-                     f"{calls / ideal:.2f} |")
+        lines.append(f"| {label} | {h:,.0f} | {h / ideal:.2f} | {h / every:.2f} | {s:,.0f} | "
+                     f"{calls:,.0f} | {calls / ideal:.2f} | {calls / every:.2f} |")
     lines.append("")
     lines.append("Full-path SHA256d calls hash longer messages than 80 bytes (the coinbase), so "
                  "their ratio is a lower bound on efficiency against the header baseline.")

@@ -102,15 +102,13 @@ def le256_leq(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
     ``values`` is (N, 32) uint8; ``targets`` is (N, 32) or (32,) uint8.
     """
-    n = values.shape[0]
-    if n == 0:
+    if values.shape[0] == 0:
         return np.zeros(0, dtype=bool)
-    big_v = np.ascontiguousarray(values[:, ::-1]).view(">u8")
-    tgt = np.broadcast_to(targets, values.shape)
-    big_t = np.ascontiguousarray(tgt[:, ::-1]).view(">u8")
-    result = np.ones(n, dtype=bool)
-    # Most significant word last, so it overrides: equal words keep the lower decision.
-    for k in range(3, -1, -1):
-        v, t = big_v[:, k], big_t[:, k]
-        result = np.where(v < t, True, np.where(v > t, False, result))
-    return result
+    # Four little-endian 64-bit words per value, word 0 the least significant: compare
+    # from the least significant word up, each higher word overriding unless equal.
+    v = np.ascontiguousarray(values).view("<u8")
+    t = np.ascontiguousarray(targets).view("<u8")
+    result = v[:, 0] <= t[..., 0]
+    for k in range(1, 4):
+        result = (v[:, k] < t[..., k]) | ((v[:, k] == t[..., k]) & result)
+    return np.asarray(result, dtype=bool)

@@ -40,7 +40,22 @@ def test_worker_processes_check_headers():
 def test_sha256d_rows_hashes_each_row():
     import hashlib
 
-    rows = b"abc" * 4
-    expected = b"".join(hashlib.sha256(hashlib.sha256(rows[i:i + 3]).digest()).digest()
-                        for i in range(0, 12, 3))
-    assert sha256d_rows(rows, 3) == expected
+    rows = np.frombuffer(b"abc\x00" * 3 + b"\x00\x00\x00\x00", dtype=np.uint8).reshape(4, 4)
+    expected = [hashlib.sha256(hashlib.sha256(bytes(r)).digest()).digest() for r in rows]
+    assert [bytes(d) for d in sha256d_rows(rows)] == expected  # trailing zero bytes kept
+    assert [bytes(d) for d in sha256d_rows(rows[:, :0])] == [
+        hashlib.sha256(hashlib.sha256(b"").digest()).digest()] * 4
+    assert sha256d_rows(rows[:0]).shape == (0, 32)
+
+
+def test_worker_processes_check_headers_of_uneven_chunks_through_shared_memory():
+    import hashlib
+
+    headers = np.frombuffer(np.random.default_rng(5).bytes(80 * 1001), dtype=np.uint8)
+    headers = headers.reshape(1001, 80)
+    expected = [hashlib.sha256(hashlib.sha256(bytes(h)).digest()).digest() for h in headers]
+    for workers in (2, 3):
+        hashes, ok = CpuBackend(workers=workers, inprocess_threshold=1).check_headers(
+            headers, np.full(32, 0xFF, dtype=np.uint8))
+        assert [bytes(h) for h in hashes] == expected
+        assert ok.all()
