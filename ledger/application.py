@@ -8,8 +8,14 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    MutableOrImmutableAggregate,
+    ProcessingEvent,
+    Repository,
+)
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     DatabaseError,
     MapperDeserialisationError,
@@ -129,6 +135,29 @@ class Ledger(Application[UUID]):
         return AlertIndex(self)
 
     # ------------------------------------------------------------------------- plumbing
+
+    def save(self, *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+             **kwargs: Any) -> list[Recording[UUID]]:
+        """Returns the recordings of the pending events of ``objs``, as Application.save.
+
+        eventsourcing collects events by testing each object against runtime-checkable
+        Protocols, which costs about 50 µs an aggregate on Python 3.11: a sixth of a
+        batched trade's whole budget. Aggregates are collected here with a plain class
+        check; anything else goes through eventsourcing's own collection.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            elif obj is not None:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # eventsourcing's deprecated hook, kept
+        return recordings
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         # eventsourcing calls this after every successful save: tell the listeners (the

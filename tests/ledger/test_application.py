@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.domain import Aggregate
 
 from ledger.application import Ledger
 from ledger.domain.alert import Alert
@@ -442,3 +443,37 @@ def test_mutations_are_recorded_at_their_own_time(market: Market) -> None:
     licence = ledger.get_exchange_licence(market.licence)
     assert licence.standing_at(T0 + hours(1)) is not None
     assert licence.standing_at(T0 + hours(2)) is None
+
+
+# ---------------------------------------------------------------------------- saving
+
+
+class Thing(Aggregate):
+    """A plain eventsourcing aggregate, to save through the ledger."""
+
+    def rename(self, name: str) -> None:
+        self.trigger_event(self.Renamed, name=name)
+
+    class Renamed(Aggregate.Event):
+        name: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.name = self.name
+
+
+def test_save_records_aggregates_and_bare_events_like_eventsourcing(ledger: Ledger) -> None:
+    """Ledger.save collects aggregates itself (see its docstring): the events, their
+    order, the cache and the listeners must be exactly what Application.save gives."""
+    heard: list[int] = []
+    ledger.listeners.append(lambda recordings: heard.append(len(recordings)))
+    first, second = Thing(), Thing()
+    second.rename("b")
+    bare = Thing()
+    (bare_event,) = bare.collect_events()
+    recordings = ledger.save(first, None, second, bare_event)
+    assert [(r.domain_event.originator_id, r.domain_event.originator_version)
+            for r in recordings] == [(first.id, 1), (second.id, 1), (second.id, 2),
+                                     (bare.id, 1)]
+    assert heard == [4]
+    assert ledger.repository.get(second.id).name == "b"
+    assert ledger.save(first) == []  # nothing pending: nothing recorded
