@@ -27,6 +27,9 @@ _WALLETS = {
     trading_pb2.WALLET_KIND_HOSTED: WalletKind.HOSTED,
     trading_pb2.WALLET_KIND_SELF_HOSTED: WalletKind.SELF_HOSTED,
 }
+PIPELINE_DEPTH = 2
+"""Batches of one RecordTrades stream in flight at once: one committing, one opening."""
+
 _STATUS = {
     TradeStatus.RECORDED: trading_pb2.TRADE_STATUS_RECORDED,
     TradeStatus.BLOCKED: trading_pb2.TRADE_STATUS_BLOCKED,
@@ -174,33 +177,55 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
         desk = TradeDesk(self.backend, current_grant().caller)
         size = self.backend.trade_batch_size
         response = trading_pb2.RecordTradesResponse()
-        pending: list[common_pb2.SignedEnvelope] = []
-        index = 0
 
-        def commit(batch: Sequence[common_pb2.SignedEnvelope], first: int
-                   ) -> list[trading_pb2.TradeResult]:
+        def open_batch(batch: Sequence[common_pb2.SignedEnvelope], first: int
+                       ) -> list[TradeRequest]:
             trades = []
             for offset, sealed in enumerate(batch):
                 try:
                     trades.append(desk.open(sealed, f"requests[{first + offset}].envelope"))
                 except ServiceError as error:
                     raise _at_index(error, first + offset) from None
-            receipts = self.backend.ledger.record_trades(trades)
-            return [trade_result(r, t.request_id) for r, t in zip(receipts, trades, strict=True)]
+            return trades
 
-        async def flush() -> None:
-            nonlocal pending, index
-            batch, first = pending, index
-            pending, index = [], index + len(batch)
-            results = await self.backend.run(commit, batch, first)
-            response.results.extend(results)
+        async def commit(batch: Sequence[common_pb2.SignedEnvelope], first: int,
+                         before: asyncio.Task[None] | None) -> None:
+            # Opening a batch (protobuf, signatures) overlaps the commit of the one before;
+            # commits stay one at a time and in stream order, and none follows a failure.
+            try:
+                trades = await self.backend.run(open_batch, batch, first)
+            finally:
+                if before is not None:
+                    await before
+            receipts = await self.backend.run(self.backend.ledger.record_trades, trades)
+            response.results.extend(
+                trade_result(r, t.request_id) for r, t in zip(receipts, trades, strict=True))
 
-        async for message in request_iterator:
-            pending.append(message.envelope)
-            if len(pending) >= size:
-                await flush()
-        if pending:
-            await flush()
+        in_flight: list[asyncio.Task[None]] = []
+
+        def start(batch: list[common_pb2.SignedEnvelope], first: int) -> None:
+            before = in_flight[-1] if in_flight else None
+            in_flight.append(asyncio.ensure_future(commit(batch, first, before)))
+
+        try:
+            pending: list[common_pb2.SignedEnvelope] = []
+            index = 0
+            async for message in request_iterator:
+                pending.append(message.envelope)
+                if len(pending) >= size:
+                    start(pending, index)
+                    pending, index = [], index + len(pending)
+                    if len(in_flight) > PIPELINE_DEPTH:  # bound what is held in memory
+                        await in_flight.pop(0)
+            if pending:
+                start(pending, index)
+            while in_flight:
+                await in_flight.pop(0)
+        finally:
+            for task in in_flight:  # the RPC failed or was cancelled: stop what is queued
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
         response.recorded_count = sum(
             1 for r in response.results if r.status == trading_pb2.TRADE_STATUS_RECORDED)
         response.blocked_count = len(response.results) - response.recorded_count

@@ -188,6 +188,23 @@ def test_bad_envelope_in_stream_names_its_index_and_keeps_earlier_batches(
     assert all(r.receipt.replayed for r in replay.results)
 
 
+def test_stream_failure_keeps_every_batch_before_it_and_none_after(world: World) -> None:
+    # Batches are opened while the one before commits; a bad envelope in the third batch
+    # must leave the first two committed and the third and fourth not, in that order.
+    signer = world.signers["exchange_x"]
+    envelopes = [signer.seal(trade(world, f"piped-{i}")) for i in range(1600)]
+    envelopes[1100].signature = bytes(64)
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.record_sealed_trades, envelopes)
+        assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "requests[1100]" in str(error.details())
+        replay = ex.record_sealed_trades(envelopes[:1000])
+        assert all(r.receipt.replayed for r in replay.results)
+        later = ex.record_sealed_trades(envelopes[1000:1100] + envelopes[1500:])
+    assert not any(r.receipt.replayed for r in later.results)
+    assert later.recorded_count == 200
+
+
 def test_the_signed_envelope_is_what_the_trade_event_stores(world: World) -> None:
     from uuid import UUID
 
