@@ -16,16 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
 from google.protobuf.message import DecodeError, Message
 
 from ledger.domain.envelope import Envelope
 from services.generated.valedger.v1 import common_pb2
+from services.signatures import SignatureCheck, verify_all
 from services.status import ServiceError, invalid_argument, permission_denied
 
 M = TypeVar("M", bound=Message)
@@ -133,14 +132,11 @@ class RegisteredKey(Protocol):
         """Returns True when the key is registered and unrevoked at ``at``."""
 
 
-def verify(envelope: common_pb2.SignedEnvelope, key: RegisteredKey | None, at: datetime,
-           participant: str) -> None:
-    """Checks the envelope's signature with ``key`` (the participant's key named by the
-    envelope's key id); raises PERMISSION_DENIED when it fails.
-
-    Reasons: KEY_UNKNOWN (no such key for the participant), KEY_REVOKED (revoked, or not
-    yet registered, at ``at``), SIGNATURE_INVALID (forged, altered or made by another key).
-    """
+def check_key(envelope: common_pb2.SignedEnvelope, key: RegisteredKey | None, at: datetime,
+              participant: str) -> RegisteredKey:
+    """Returns ``key`` when it may sign at ``at``; raises PERMISSION_DENIED with reason
+    KEY_UNKNOWN (no such key for the participant) or KEY_REVOKED (revoked, or not yet
+    registered, at ``at``)."""
     metadata = {"participant": participant, "key_id": envelope.key_id}
     if key is None:
         raise permission_denied("KEY_UNKNOWN",
@@ -150,14 +146,32 @@ def verify(envelope: common_pb2.SignedEnvelope, key: RegisteredKey | None, at: d
         raise permission_denied(
             "KEY_REVOKED", f"key {envelope.key_id!r} is not valid at {at.isoformat()}",
             metadata)
-    try:
-        Ed25519PublicKey.from_public_bytes(key.public_key).verify(
-            envelope.signature, signed_bytes(envelope.payload_type, envelope.payload))
-    except (InvalidSignature, ValueError):
-        raise permission_denied("SIGNATURE_INVALID",
-                                "envelope signature does not verify with the named key",
-                                metadata) from None
+    return key
 
 
-__all__ = ["RegisteredKey", "ServiceError", "Signer", "key_id_for", "parse", "signed_bytes",
-           "verify"]
+def signature_check(envelope: common_pb2.SignedEnvelope, key: RegisteredKey) -> SignatureCheck:
+    """Returns what verifying the envelope's signature with ``key`` takes."""
+    return (key.public_key, envelope.signature,
+            signed_bytes(envelope.payload_type, envelope.payload))
+
+
+def signature_error(envelope: common_pb2.SignedEnvelope, participant: str) -> ServiceError:
+    """Returns the PERMISSION_DENIED (reason SIGNATURE_INVALID) of a signature that does
+    not verify: forged, altered or made by another key."""
+    return permission_denied("SIGNATURE_INVALID",
+                             "envelope signature does not verify with the named key",
+                             {"participant": participant, "key_id": envelope.key_id})
+
+
+def verify(envelope: common_pb2.SignedEnvelope, key: RegisteredKey | None, at: datetime,
+           participant: str) -> None:
+    """Checks the envelope's signature with ``key`` (the participant's key named by the
+    envelope's key id); raises PERMISSION_DENIED when it fails (see ``check_key`` and
+    ``signature_error`` for the reasons)."""
+    usable = check_key(envelope, key, at, participant)
+    if not verify_all([signature_check(envelope, usable)])[0]:
+        raise signature_error(envelope, participant)
+
+
+__all__ = ["RegisteredKey", "ServiceError", "Signer", "check_key", "key_id_for", "parse",
+           "signature_check", "signature_error", "signed_bytes", "verify"]

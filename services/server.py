@@ -69,6 +69,8 @@ class ServerOptions:
     grace_seconds: float = 10.0
     workers: int = DEFAULT_WORKERS
     trade_batch_size: int = DEFAULT_TRADE_BATCH
+    signature_workers: int = 0
+    """Processes that check the signatures of streamed trades (0: in the server)."""
     keepalive_time_ms: int = 60_000
     keepalive_timeout_ms: int = 20_000
     min_client_ping_interval_ms: int = 10_000
@@ -162,7 +164,8 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
                      origin=options.audit_origin or None, policy=options.audit_policy)
     return Backend.open(ledger, workers=options.workers,
-                        trade_batch_size=options.trade_batch_size, audit=audit)
+                        trade_batch_size=options.trade_batch_size, audit=audit,
+                        signature_workers=options.signature_workers)
 
 
 async def serve(store: StoreConfig, options: ServerOptions,

@@ -21,6 +21,7 @@ from services import envelope, wire
 from services.auth import Caller, current_grant, require_own_participant
 from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, trading_pb2, trading_pb2_grpc
+from services.signatures import SignatureCheck, verify_all
 from services.status import ServiceError, invalid_argument, rule_violation_error
 
 _WALLETS = {
@@ -48,6 +49,15 @@ class TradeDesk:
     def open(self, sealed: common_pb2.SignedEnvelope, label: str) -> TradeRequest:
         """Returns the verified trade in an envelope; raises INVALID_ARGUMENT or
         PERMISSION_DENIED. Runs on the ledger pool (it reads the store)."""
+        trade, check = self.prepare(sealed, label)
+        if not verify_all([check])[0]:
+            raise envelope.signature_error(sealed, str(self.participant_id))
+        return trade
+
+    def prepare(self, sealed: common_pb2.SignedEnvelope, label: str
+                ) -> tuple[TradeRequest, SignatureCheck]:
+        """Returns the trade in an envelope and the signature check it still needs, with
+        everything else checked; raises INVALID_ARGUMENT or PERMISSION_DENIED."""
         payload = envelope.parse(sealed, trading_pb2.TradePayload, label)
         licence_id = wire.uuid(payload.exchange_licence_id, "exchange_licence_id")
         licence = self.licences.get(licence_id)
@@ -58,9 +68,15 @@ class TradeDesk:
         at = wire.time(payload, "at") or now()
         if self.participant is None:
             self.participant = self.backend.ledger.get_participant(licence.participant_id)
-        envelope.verify(sealed, self.participant.keys.get(sealed.key_id), at,
-                        str(licence.participant_id))
-        return trade_request(payload, licence_id, at, envelope.stored(sealed))
+        key = envelope.check_key(sealed, self.participant.keys.get(sealed.key_id), at,
+                                 str(licence.participant_id))
+        trade = trade_request(payload, licence_id, at, envelope.stored(sealed))
+        return trade, envelope.signature_check(sealed, key)
+
+    @property
+    def participant_id(self) -> UUID | None:
+        """Returns the id of the participant whose licences this desk has opened."""
+        return None if self.participant is None else self.participant.id
 
 
 def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
@@ -180,13 +196,25 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
         def open_batch(batch: Sequence[common_pb2.SignedEnvelope], first: int
                        ) -> list[TradeRequest]:
-            trades = []
+            # Everything but the signatures envelope by envelope, up to the first fault;
+            # then the signatures together (on worker processes when there are many).
+            # The fault at the lowest index is the one reported.
+            prepared: list[tuple[TradeRequest, SignatureCheck]] = []
+            fault: ServiceError | None = None
             for offset, sealed in enumerate(batch):
                 try:
-                    trades.append(desk.open(sealed, f"requests[{first + offset}].envelope"))
+                    prepared.append(desk.prepare(sealed, f"requests[{first + offset}].envelope"))
                 except ServiceError as error:
-                    raise _at_index(error, first + offset) from None
-            return trades
+                    fault = _at_index(error, first + offset)
+                    break
+            verified = self.backend.signatures.check([check for _, check in prepared])
+            for offset, ok in enumerate(verified):
+                if not ok:
+                    forged = envelope.signature_error(batch[offset], str(desk.participant_id))
+                    raise _at_index(forged, first + offset)
+            if fault is not None:
+                raise fault
+            return [trade for trade, _ in prepared]
 
         async def commit(batch: Sequence[common_pb2.SignedEnvelope], first: int,
                          before: asyncio.Task[None] | None) -> None:

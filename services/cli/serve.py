@@ -48,6 +48,10 @@ def serve(
         "--trade-batch-size", help="Trades per transaction in RecordTrades.")] = 500,
     workers: Annotated[int, typer.Option(
         "--workers", help="Threads that run ledger calls.")] = 8,
+    signature_workers: Annotated[int | None, typer.Option(
+        "--signature-workers", min=0,
+        help="Processes that check the signatures of streamed trades "
+             "(default: every core but one; 0: in the server).")] = None,
     create_tables: Annotated[bool, typer.Option(
         "--create-tables/--no-create-tables",
         help="Create missing tables at start (default off: run `valedger db init`).")
@@ -57,6 +61,7 @@ def serve(
     from services.logs import configure_json_logging
     from services.server import INSECURE_WARNING, ServerOptions
     from services.server import serve as run_server
+    from services.signatures import default_workers
     from services.tls import TlsFiles
 
     try:
@@ -111,6 +116,7 @@ def serve(
         max_message_bytes=max_message_bytes or server.max_message_bytes,
         grace_seconds=server.grace_seconds if grace is None else grace,
         workers=workers, trade_batch_size=trade_batch_size, interceptors=interceptors,
+        signature_workers=default_workers() if signature_workers is None else signature_workers,
         audit_signer=signer, audit_origin=settings.audit.origin,
         audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
                                       settings.audit.checkpoint_every_seconds),

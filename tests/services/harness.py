@@ -60,7 +60,8 @@ class ServerThread:
                          policy=CheckpointPolicy(every_records=10, every_seconds=0))
         self.backend = Backend.open(ledger, workers=4,
                                     trade_batch_size=self.options.trade_batch_size,
-                                    poll_seconds=0.02, audit=audit)
+                                    poll_seconds=0.02, audit=audit,
+                                    signature_workers=self.options.signature_workers)
         self.server = self._call(self._make())
         self._call(self.server.start())
 
@@ -122,15 +123,16 @@ def participant_id(request_id: str) -> str:
     return str(Participant.create_id(request_id))
 
 
-def build_world(root: Path, store_url: str) -> World:
-    """Returns a started world: regulator set-up done through the gRPC API itself."""
+def build_world(root: Path, store_url: str, **options: Any) -> World:
+    """Returns a started world (``options``: ServerOptions fields): regulator set-up done
+    through the gRPC API itself."""
     world = World(root, StoreConfig(url=store_url),
                   CertificateAuthority.init(root / "ca"))
     for name in ("miner_a", "miner_b", "exchange_x", "exchange_y", "buyer", "seller"):
         world.ids[name] = participant_id(f"register-{name}")
     for name in ("miner_a", "miner_b", "exchange_x", "exchange_y"):
         world.signers[name] = Signer.generate()
-    world.start()
+    world.start(**options)
     with world.client("regulator") as reg:
         for name in ("miner_a", "miner_b", "exchange_x", "exchange_y", "buyer", "seller"):
             reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(

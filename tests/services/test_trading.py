@@ -3,6 +3,7 @@ idempotent retries and batched streams."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import grpc
@@ -18,7 +19,19 @@ from services.generated.valedger.v1 import (
     mining_pb2,
     trading_pb2,
 )
-from tests.services.harness import World, details, reason, trade
+from tests.services.harness import World, build_world, details, reason, trade
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Returns a running server whose streamed signatures are checked on a worker process,
+    as `valedger serve` does by default on a machine of two or more cores."""
+    root = tmp_path_factory.mktemp("world")
+    built = build_world(root, f"sqlite:///{root / 'ledger.db'}", signature_workers=1)
+    try:
+        yield built
+    finally:
+        built.stop()
 
 
 def count_events(world: World) -> int:

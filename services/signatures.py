@@ -1,0 +1,94 @@
+"""Ed25519 checks of many envelopes at once, on worker processes when a batch is large.
+
+``cryptography`` holds the GIL while it verifies, and a signature check costs about as
+much as recording the trade it covers. A stream of trades would otherwise spend a third
+of the server's only Python thread on signatures; a worker process checks a batch while
+the server parses the next one and commits the one before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+SignatureCheck = tuple[bytes, bytes, bytes]
+"""(raw 32-byte public key, 64-byte signature, the signed bytes)."""
+
+DEFAULT_POOL_THRESHOLD = 64
+"""Batches with fewer checks than this are verified in the calling thread."""
+
+
+def default_workers() -> int:
+    """Returns the worker processes to use by default: every core but one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(0, cores - 1)
+
+
+def verify_all(checks: Sequence[SignatureCheck]) -> list[bool]:
+    """Returns, per check, whether the signature verifies with the public key."""
+    results = []
+    keys: dict[bytes, Ed25519PublicKey | None] = {}
+    for public_key, signature, signed in checks:
+        if public_key not in keys:
+            try:
+                keys[public_key] = Ed25519PublicKey.from_public_bytes(public_key)
+            except ValueError:
+                keys[public_key] = None
+        key = keys[public_key]
+        try:
+            if key is None:
+                raise InvalidSignature
+            key.verify(signature, signed)
+        except (InvalidSignature, ValueError):
+            results.append(False)
+        else:
+            results.append(True)
+    return results
+
+
+class SignatureChecker:
+    """Verifies batches of signatures: in the calling thread when ``workers`` is 0 or the
+    batch is small, else split between ``workers`` processes (started on first use)."""
+
+    def __init__(self, workers: int = 0,
+                 pool_threshold: int = DEFAULT_POOL_THRESHOLD) -> None:
+        if workers < 0:
+            raise ValueError("signature workers must be 0 or more")
+        self.workers = workers
+        self.pool_threshold = pool_threshold
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def check(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        """Returns, per check, whether the signature verifies."""
+        if self.workers == 0 or len(checks) < self.pool_threshold:
+            return verify_all(checks)
+        pool = self._started()
+        size = -(-len(checks) // self.workers)
+        parts = [checks[i:i + size] for i in range(0, len(checks), size)]
+        return list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
+
+    def _started(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # forkserver: the server is threaded, and fork would copy held locks.
+                context = multiprocessing.get_context("forkserver")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            return self._pool
+
+    def close(self) -> None:
+        """Stops the worker processes, if any were started."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None

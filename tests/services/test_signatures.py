@@ -1,0 +1,44 @@
+"""Batched Ed25519 checks: worker processes give the in-process answer, check by check."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.envelope import Signer, signed_bytes
+from services.signatures import SignatureChecker, verify_all
+
+
+def checks() -> list[tuple[bytes, bytes, bytes]]:
+    """Returns good and bad checks: forged, altered, another key, a malformed key."""
+    alice, bob = Signer.generate(), Signer.generate()
+    out = []
+    for i in range(40):
+        message = signed_bytes("valedger.v1.TradePayload", f"trade {i}".encode())
+        signature = alice.private_key.sign(message)
+        out.append((alice.public_key, signature, message))
+    out[3] = (alice.public_key, bytes(64), out[3][2])  # forged
+    out[7] = (alice.public_key, out[7][1], out[7][2] + b"!")  # altered
+    out[11] = (bob.public_key, out[11][1], out[11][2])  # another key
+    out[19] = (b"\x01" * 5, out[19][1], out[19][2])  # not a public key at all
+    return out
+
+
+def test_verify_all_says_which_checks_fail():
+    results = verify_all(checks())
+    assert [i for i, ok in enumerate(results) if not ok] == [3, 7, 11, 19]
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_worker_processes_give_the_same_answers_in_order(workers: int):
+    checker = SignatureChecker(workers, pool_threshold=1)
+    try:
+        items = checks()
+        assert checker.check(items) == verify_all(items)
+        assert checker.check([]) == []
+    finally:
+        checker.close()
+
+
+def test_negative_worker_count_is_refused():
+    with pytest.raises(ValueError, match="0 or more"):
+        SignatureChecker(-1)
