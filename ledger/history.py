@@ -12,10 +12,11 @@ It follows the notification log and keeps three tables in the same store:
   alert's ``Resolved``) are found under the same subjects and named after the concrete
   class (``MiningLicence.Suspended``, although the event class is ``Licence.Suspended``).
 
-A page for one subject is one indexed range scan of ``history_subjects`` — never a scan of
-the log — followed by one keyed fetch of the page's records. The index is rebuilt from the
-log when missing and resumes from its highest position; writes are idempotent, so several
-server processes sharing one PostgreSQL may follow at once.
+A page for one subject is one indexed range scan of ``history_subjects`` (joined to
+``history_events`` from the same position on, when event types or times filter it) —
+never a scan of the log — followed by one keyed fetch of the page's records. The index
+is rebuilt from the log when missing and resumes from its highest position; writes are
+idempotent, so several server processes sharing one PostgreSQL may follow at once.
 """
 
 from __future__ import annotations
@@ -81,6 +82,18 @@ class HistoryQuery:
 
 
 @dataclass(frozen=True)
+class IndexRows:
+    """Rows for the three history tables, as :meth:`HistoryIndex.rows` computes them."""
+
+    events: list[tuple[int, str, int, str]]
+    """``history_events``: (position, event name, time in microseconds, aggregate id)."""
+    subjects: list[tuple[str, int]]
+    """``history_subjects``: (subject, position)."""
+    aggregates: list[tuple[str, str, str]]
+    """``history_aggregates``: (aggregate id, aggregate type, comma-separated subjects)."""
+
+
+@dataclass(frozen=True)
 class HistoryRecord:
     """A record of the log with its decoded event and its ``Aggregate.Event`` name."""
 
@@ -93,6 +106,7 @@ class HistoryIndex:
     """The history read model of one ledger (see the module docstring)."""
 
     batch_size = 2000
+    cache_size = 100_000
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -159,11 +173,31 @@ class HistoryIndex:
                     return self.position
 
     def _index(self, notifications: Sequence[Notification]) -> None:
-        events: list[tuple[Any, ...]] = []
-        subjects: list[tuple[str, int]] = []
-        created: list[tuple[str, str, str]] = []
-        for notification in notifications:
-            event: Any = self.ledger.mapper.to_domain_event(notification)
+        rows = self.rows(notifications)
+        ignore = "" if self.is_postgres else " OR IGNORE"
+        conflict = " ON CONFLICT DO NOTHING" if self.is_postgres else ""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(self._sql(
+                f"INSERT{ignore} INTO history_events VALUES (?,?,?,?){conflict}"), rows.events)
+            if rows.subjects:
+                cursor.executemany(self._sql(
+                    f"INSERT{ignore} INTO history_subjects VALUES (?,?){conflict}"),
+                    rows.subjects)
+            if rows.aggregates:
+                cursor.executemany(self._sql(
+                    f"INSERT{ignore} INTO history_aggregates VALUES (?,?,?){conflict}"),
+                    rows.aggregates)
+
+    def rows(self, notifications: Sequence[Notification],
+             events: Sequence[Any] | None = None) -> IndexRows:
+        """Returns the index rows of ``notifications`` (in log order, after every record
+        already indexed) without writing them; ``events`` are their decoded domain events
+        when the caller has them. Aggregates created here are remembered, so later
+        batches see their subjects. A bulk loader writes these rows itself."""
+        rows = IndexRows([], [], [])
+        for i, notification in enumerate(notifications):
+            event: Any = (events[i] if events is not None
+                          else self.ledger.mapper.to_domain_event(notification))
             name = event_name(notification.topic)
             aggregate_id = str(notification.originator_id)
             at = getattr(event, "at", None) or event.timestamp
@@ -171,28 +205,18 @@ class HistoryIndex:
                 own = self._subjects_of(name, aggregate_id, event)
                 if own:
                     aggregate_type = name.split(".", 1)[0]
-                    created.append((aggregate_id, aggregate_type, ",".join(own)))
-                    self._aggregates[aggregate_id] = (aggregate_type, own)
+                    rows.aggregates.append((aggregate_id, aggregate_type, ",".join(own)))
+                    self._remember(aggregate_id, (aggregate_type, own))
                 known = own
             else:
                 aggregate_type, known = self._known(aggregate_id)
                 if aggregate_type:
                     name = f"{aggregate_type}.{name.rsplit('.', 1)[-1]}"
                 known = tuple(set(known) | set(self._subjects_of(name, aggregate_id, event)))
-            events.append((notification.id, name, to_microseconds(at), aggregate_id))
+            rows.events.append((notification.id, name, to_microseconds(at), aggregate_id))
             for subject in sorted(known):
-                subjects.append((subject, notification.id))
-        ignore = "" if self.is_postgres else " OR IGNORE"
-        conflict = " ON CONFLICT DO NOTHING" if self.is_postgres else ""
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.executemany(self._sql(
-                f"INSERT{ignore} INTO history_events VALUES (?,?,?,?){conflict}"), events)
-            if subjects:
-                cursor.executemany(self._sql(
-                    f"INSERT{ignore} INTO history_subjects VALUES (?,?){conflict}"), subjects)
-            if created:
-                cursor.executemany(self._sql(
-                    f"INSERT{ignore} INTO history_aggregates VALUES (?,?,?){conflict}"), created)
+                rows.subjects.append((subject, notification.id))
+        return rows
 
     def _subjects_of(self, name: str, aggregate_id: str, event: Any) -> tuple[str, ...]:
         """Returns the subjects an event names itself, expanded by their own subjects."""
@@ -215,10 +239,16 @@ class HistoryIndex:
         rows = self._fetch("SELECT aggregate_type, subjects FROM history_aggregates "
                            "WHERE aggregate_id = ?", (aggregate_id,))
         known = (str(rows[0][0]), tuple(rows[0][1].split(","))) if rows else ("", ())
-        if len(self._aggregates) > 100_000:
-            self._aggregates.clear()
-        self._aggregates[aggregate_id] = known
+        self._remember(aggregate_id, known)
         return known
+
+    def _remember(self, aggregate_id: str, known: tuple[str, tuple[str, ...]]) -> None:
+        """Caches an aggregate's type and subjects. Past ``cache_size`` aggregates the
+        oldest entry goes, so following a long log keeps memory bounded while the
+        aggregates of the batch being indexed (not yet in the table) stay."""
+        if len(self._aggregates) >= self.cache_size:
+            del self._aggregates[next(iter(self._aggregates))]
+        self._aggregates[aggregate_id] = known
 
     # ---------------------------------------------------------------------------- queries
 
@@ -227,8 +257,13 @@ class HistoryIndex:
         params: list[Any] = []
         clauses: list[str] = []
         subject = query.participant_id or query.licence_id
+        filtered = bool(query.event_names) or query.start is not None or query.end is not None
         if subject:
-            source = ("history_subjects s JOIN history_events e ON e.position = s.position")
+            # Only the event filters need history_events; the join's own lower bound keeps
+            # PostgreSQL from reading history_events from the start of the log (a merge
+            # join otherwise walks its primary key up to the page).
+            source = ("history_subjects s JOIN history_events e ON e.position = s.position"
+                      if filtered else "history_subjects s")
             clauses.append("s.subject = ?")
             params.append(subject)
             if query.participant_id and query.licence_id:
@@ -236,6 +271,9 @@ class HistoryIndex:
                                "l.subject = ? AND l.position = s.position)")
                 params.append(query.licence_id)
             order = "s.position"
+            if filtered:
+                clauses.append("e.position > ?")
+                params.append(query.after_position)
         else:
             source = "history_events e"
             order = "e.position"
