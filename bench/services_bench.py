@@ -3,10 +3,15 @@ the raw eventsourcing batched insert rate, unary RecordTrade latency at a fixed 
 ListEvents latency in a large store, and peak server memory under each load.
 
     .venv/bin/python -m bench.services_bench [--trades N] [--rate R] [--store-events N]
+    .venv/bin/python -m bench.services_bench --only list-events --stores postgres \\
+        --store-events 10000000
 
 The server is a real ``valedger serve`` process (mTLS, private CA); the client signs every
 trade envelope before the clock starts (signing is the exchange's cost, verification the
-server's). Results are printed as a Markdown section for bench/RESULTS.md.
+server's). The large store for ListEvents is bulk-loaded with genuine trade events and
+their history rows (bench/bulk_store.py), then a fresh server is started on it.
+``--only list-events`` skips the trade loads. Results are printed as a Markdown section
+for bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from typing import Any
 
 import grpc
 
+from bench.bulk_store import BULK_BUYERS, BulkResult, build_bulk_store
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.participant import Participant
 from ledger.domain.trade import Trade, TradeRequest, WalletKind
-from ledger.history import HistoryIndex
+from ledger.history import HistoryIndex, HistoryQuery
 from services import wire
 from services.ca import CertificateAuthority
 from services.client import LedgerClient
@@ -51,7 +57,6 @@ from services.tls import TlsFiles, channel_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 1, 1, tzinfo=UTC)
-BULK_BUYERS = 50
 
 
 def free_port() -> int:
@@ -226,64 +231,88 @@ async def unary_latency(server: Server, market: Market, run: str, rate: float,
     return latencies, failures
 
 
-def build_large_store(url: str, market: Market, n: int, batch: int = 2000) -> float:
-    """Appends ``n`` trades straight through eventsourcing (no rules) and indexes them;
-    returns the seconds taken."""
+@dataclass
+class ListEventsResult:
+    label: str
+    store_events: int
+    participant_events: int
+    build: BulkResult
+    ready_seconds: float
+    latencies: list[float]
+    peak_rss: float
+    plan: str
+
+
+def explain_page(url: str, participant: str, after: int) -> str:
+    """Returns PostgreSQL's EXPLAIN ANALYZE of the history query of one page."""
     ledger = Ledger(StoreConfig(url=url, create_tables=False))
-    started = time.perf_counter()
     try:
-        licence = ExchangeLicence.create_id(market.licence)
-        for first in range(0, n, batch):
-            trades = []
-            for i in range(first, min(n, first + batch)):
-                request = TradeRequest(
-                    request_id=f"bulk-{i}", exchange_licence_id=licence,
-                    exchange_trade_id=f"bulk-{i}", asset="BTC", quantity=Decimal("0.001"),
-                    price=Decimal(500), quote_currency="USD",
-                    buyer_id=Participant.create_id(f"bulk-buyer-{i % BULK_BUYERS}"),
-                    seller_id=Participant.create_id("bulk-seller"), counterparty_vasp="",
-                    counterparty_country="KZ", wallet_kind=WalletKind.HOSTED,
-                    at=START + timedelta(seconds=i))
-                trades.append(Trade.record(request, Decimal("0.5")))
-            ledger.save(*trades)
-        HistoryIndex(ledger).catch_up()
+        index = HistoryIndex(ledger)
+        query = HistoryQuery(participant_id=participant, after_position=after, limit=101)
+        captured: list[tuple[str, list[Any]]] = []
+        fetch = index._fetch
+
+        def capture(statement: str, params: Any = ()) -> list[tuple[Any, ...]]:
+            captured.append((statement, list(params)))
+            return fetch(statement, params)
+
+        index._fetch = capture  # type: ignore[method-assign]
+        positions = index.positions(query)
+        index.records(positions)
+        plans = []
+        for statement, params in captured:
+            rows = fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+            plans.append("\n".join(str(r[0]) for r in rows))
+        return "\n\n".join(plans)
     finally:
         ledger.close()
-    return time.perf_counter() - started
 
 
-def list_events_latency(server: Server, participant: str, queries: int) -> list[float]:
-    with server.client("regulator", "cb-reader") as reg:
-        deadline = time.monotonic() + 300
-        while True:  # the server's followers first index the bulk-loaded records
-            try:
+def list_events_run(label: str, url: str, workdir: Path, n: int, queries: int,
+                    workers: int) -> ListEventsResult:
+    """Bulk-loads ``n`` trades into the store (bench/bulk_store.py), starts a fresh server
+    on it and measures pages of 100 of one buyer at random points of its history."""
+    licence = ExchangeLicence.create_id("bulk-licence")
+    started = time.perf_counter()
+    print(f"{label}: bulk-loading {n:,} trades", file=sys.stderr, flush=True)
+    build = build_bulk_store(url, n, licence, workers=workers)
+    print(f"{label}: loaded in {build.load_seconds:.0f} s, audit log followed in "
+          f"{build.audit_seconds:.0f} s", file=sys.stderr, flush=True)
+    participant = str(Participant.create_id("bulk-buyer-0"))
+    # bulk-buyer-0 buys trades 0, 50, 100, ...: its events sit at these positions
+    mine = range(build.first_position, build.last_position + 1, BULK_BUYERS)
+    filters = {"p": participant, "l": "", "t": [], "s": "", "e": ""}
+    rng = random.Random(5)
+    afters = [mine[rng.randrange(len(mine) - 100)] - 1 for _ in range(queries)]
+    started = time.perf_counter()
+    server = start_server(url, workdir / f"{label}-list", 500)
+    try:
+        ready = time.perf_counter() - started
+        with server.client("regulator", "cb-reader") as reg:
+            first = reg.history.ListEvents(history_pb2.ListEventsRequest(
+                participant_id=participant, page_size=100), timeout=600)
+            assert len(first.events) == 100, len(first.events)
+            ready = time.perf_counter() - started
+            for after in afters[:20]:  # warm-up (connection, code paths)
                 reg.history.ListEvents(history_pb2.ListEventsRequest(
-                    participant_id=participant, page_size=1), timeout=120)
-                break
-            except grpc.RpcError as error:
-                if error.code() is not grpc.StatusCode.UNAVAILABLE:
-                    raise
-                if time.monotonic() > deadline:
-                    raise
-        tokens: list[str] = []
-        token = ""
-        while len(tokens) < 50:  # the first 50 full pages
-            page = reg.history.ListEvents(history_pb2.ListEventsRequest(
-                participant_id=participant, page_size=100, page_token=token))
-            if len(page.events) < 100:
-                break
-            tokens.append(token)
-            token = page.next_page_token
-        latencies = []
-        reset_peak(server.process.pid)
-        for q in range(queries):
-            token = tokens[q % len(tokens)]
-            started = time.perf_counter()
-            result = reg.history.ListEvents(history_pb2.ListEventsRequest(
-                participant_id=participant, page_size=100, page_token=token))
-            latencies.append((time.perf_counter() - started) * 1000)
-            assert len(result.events) == 100
-    return latencies
+                    participant_id=participant, page_size=100,
+                    page_token=wire.encode_token({"f": filters, "a": after})))
+            reset_peak(server.process.pid)
+            latencies = []
+            for after in afters:
+                token = wire.encode_token({"f": filters, "a": after})
+                began = time.perf_counter()
+                page = reg.history.ListEvents(history_pb2.ListEventsRequest(
+                    participant_id=participant, page_size=100, page_token=token))
+                latencies.append((time.perf_counter() - began) * 1000)
+                assert len(page.events) == 100
+                assert page.events[0].position == after + 1, (page.events[0], after)
+        peak = peak_rss_mib(server.process.pid)
+    finally:
+        server.stop()
+    plan = explain_page(url, participant, afters[0]) if url.startswith("postgresql") else ""
+    total = build.last_position
+    return ListEventsResult(label, total, len(mine), build, ready, latencies, peak, plan)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -303,104 +332,125 @@ def postgres_url(workdir: Path) -> tuple[str, Any]:
     return f"postgresql://postgres@:5432/bench?host={socket_dir}", server
 
 
+def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
+                rows: list[str], unary_rows: list[str]) -> None:
+    """RecordTrades throughput against the raw insert rate, then unary latency."""
+    server = start_server(url, workdir / label, args.batch)
+    try:
+        market = set_up_market(server, label.lower())
+        raw = raw_insert_rate(url, market, args.trades, args.batch)
+        rate, _ = stream_rate(server, market, label.lower(), args.trades)
+        stream_mem = peak_rss_mib(server.process.pid)
+        rows.append(
+            f"| {label} | {args.trades:,} | {rate:,.0f} | {raw:,.0f} | "
+            f"{rate / raw:.2f} | {stream_mem:.0f} |")
+        for target in args.rate:
+            # A fresh market per rate, trades spread over 100 buyers: the ledger
+            # replays each buyer's outflow account on every unary trade (no
+            # snapshots), so a few hot accounts would measure that, not the API.
+            run = f"{label.lower()}-u{target:g}"
+            fresh = set_up_market(server, run, buyers=100)
+            latencies, failures = asyncio.run(unary_latency(
+                server, fresh, run, target, args.seconds))
+            unary_mem = peak_rss_mib(server.process.pid)
+            sent = int(target * args.seconds)
+            p50 = f"{percentile(latencies, 50):.1f}" if latencies else "-"
+            p99 = f"{percentile(latencies, 99):.1f}" if latencies else "-"
+            unary_rows.append(f"| {label} | {target:g} | {sent:,} | {p50} | {p99} | "
+                              f"{failures:,} | {unary_mem:.0f} |")
+    finally:
+        server.stop()
+
+
+def print_server_errors(workdir: Path) -> None:
+    for path in sorted(workdir.rglob("server.log")):
+        for line in path.read_text().splitlines():
+            if '"level": "ERROR"' in line:
+                print(line[:3000], file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["all", "list-events"], default="all",
+                        help="list-events: only build the large store and measure ListEvents")
+    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgres"],
+                        default=["sqlite", "postgres"])
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--rate", type=float, nargs="+", default=[100, 500])
     parser.add_argument("--seconds", type=float, default=6)
-    parser.add_argument("--store-events", type=int, default=200_000)
+    parser.add_argument("--store-events", type=int, default=200_000,
+                        help="trades bulk-loaded for ListEvents (bench/bulk_store.py)")
+    parser.add_argument("--list-queries", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes creating and encoding the bulk trades")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
+    stores = [s for s in args.stores if not (s == "postgres" and args.skip_postgres)]
     load_before = os.getloadavg()[0]
-    lines: list[str] = []
     rows: list[str] = []
     unary_rows: list[str] = []
+    listed: list[ListEventsResult] = []
     with tempfile.TemporaryDirectory(prefix="valedger-bench-") as tmp:
         workdir = Path(tmp)
-        stores = [("SQLite", f"sqlite:///{workdir / 'ledger.db'}", None)]
-        if not args.skip_postgres:
-            url, pg = postgres_url(workdir)
-            stores.append(("PostgreSQL", url, pg))
-        for label, url, pg in stores:
-            server = start_server(url, workdir / label, args.batch)
+        for store in stores:
+            label = "SQLite" if store == "sqlite" else "PostgreSQL"
+            pg = None
+            if store == "sqlite":
+                url = f"sqlite:///{workdir / 'ledger.db'}"
+            else:
+                url, pg = postgres_url(workdir)
             try:
-                market = set_up_market(server, label.lower())
-                raw = raw_insert_rate(url, market, args.trades, args.batch)
-                rate, _ = stream_rate(server, market, label.lower(), args.trades)
-                stream_mem = peak_rss_mib(server.process.pid)
-                rows.append(
-                    f"| {label} | {args.trades:,} | {rate:,.0f} | {raw:,.0f} | "
-                    f"{rate / raw:.2f} | {stream_mem:.0f} |")
-                for target in args.rate:
-                    # A fresh market per rate, trades spread over 100 buyers: the ledger
-                    # replays each buyer's outflow account on every unary trade (no
-                    # snapshots), so a few hot accounts would measure that, not the API.
-                    run = f"{label.lower()}-u{target:g}"
-                    fresh = set_up_market(server, run, buyers=100)
-                    latencies, failures = asyncio.run(unary_latency(
-                        server, fresh, run, target, args.seconds))
-                    unary_mem = peak_rss_mib(server.process.pid)
-                    sent = int(target * args.seconds)
-                    p50 = f"{percentile(latencies, 50):.1f}" if latencies else "-"
-                    p99 = f"{percentile(latencies, 99):.1f}" if latencies else "-"
-                    unary_rows.append(f"| {label} | {target:g} | {sent:,} | {p50} | {p99} | "
-                                      f"{failures:,} | {unary_mem:.0f} |")
-                if label == "SQLite":
-                    build_seconds = build_large_store(url, market, args.store_events)
-                    bulk_buyer = str(Participant.create_id("bulk-buyer-0"))
-                    # bulk trades name buyers that are not registered: the index still
-                    # files them under the buyer id, which is what ListEvents queries.
-                    list_lat = list_events_latency(server, bulk_buyer, 300)
-                    list_mem = peak_rss_mib(server.process.pid)
-                    total = args.store_events + 2 * args.trades
-                    lines.append(
-                        f"ListEvents (SQLite, store of {total:,} events, built in "
-                        f"{build_seconds:.0f} s; participant with "
-                        f"{args.store_events // BULK_BUYERS:,} events; 300 pages of 100 over its "
-                        f"first 50 pages): p50 **{percentile(list_lat, 50):.1f} ms**, p99 "
-                        f"**{percentile(list_lat, 99):.1f} ms**; server peak RSS "
-                        f"{list_mem:.0f} MiB.")
+                if args.only == "all":
+                    trade_loads(args, label, url, workdir, rows, unary_rows)
+                listed.append(list_events_run(label, url, workdir, args.store_events,
+                                              args.list_queries, args.workers))
             except Exception:
-                for line in (workdir / label / "server.log").read_text().splitlines():
-                    if '"level": "ERROR"' in line:
-                        print(line[:3000], file=sys.stderr)
+                print_server_errors(workdir)
                 raise
             finally:
-                server.stop()
                 if pg is not None:
                     pg.cleanup()
-        log = sorted(workdir.rglob("server.log"))
-        errors = [line for path in log for line in path.read_text().splitlines()
-                  if '"level": "ERROR"' in line]
-        if errors:
-            print("\n".join(errors[:3]), file=sys.stderr)
+        print_server_errors(workdir)
     load_after = os.getloadavg()[0]
     print("## gRPC services\n")
-    rates = " ".join(f"{r:g}" for r in args.rate)
-    print(f"Command: `.venv/bin/python -m bench.services_bench --trades {args.trades} "
-          f"--rate {rates} --seconds {args.seconds:g} --store-events {args.store_events}`")
+    print(f"Command: `.venv/bin/python -m bench.services_bench {' '.join(sys.argv[1:])}`")
     print(f"Machine: {platform.node()}, {os.cpu_count()} core(s), Python "
           f"{platform.python_version()}, shared with other engineers' jobs (1-min load "
           f"{load_before:.2f} before, {load_after:.2f} after); {datetime.now(UTC):%Y-%m-%d}.\n")
-    print("Server: `valedger serve` in its own process, mTLS (ECDSA P-256), one Ed25519 "
-          f"envelope verified per trade, RecordTrades committed {args.batch} per transaction. "
-          "Raw = eventsourcing `Application.save` of the same trade aggregates in batches "
-          f"of {args.batch} in the same run (no rules, signatures, network). Unary latency "
-          "is open-loop, measured from each request's scheduled send time.\n")
-    print("| store | trades | RecordTrades /s | raw insert /s | ratio | server peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        print(row)
-    print("\nUnary RecordTrade, open loop, deadline 5 s (failed = deadline exceeded):\n")
-    print("| store | rate /s | requests | p50 ms | p99 ms | failed | server peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for row in unary_rows:
-        print(row)
-    print()
-    for line in lines:
-        print(line)
+    if rows:
+        print("Server: `valedger serve` in its own process, mTLS (ECDSA P-256), one Ed25519 "
+              f"envelope verified per trade, RecordTrades committed {args.batch} per "
+              "transaction. Raw = eventsourcing `Application.save` of the same trade "
+              f"aggregates in batches of {args.batch} in the same run (no rules, signatures, "
+              "network). Unary latency is open-loop, measured from each request's scheduled "
+              "send time.\n")
+        print("| store | trades | RecordTrades /s | raw insert /s | ratio | "
+              "server peak RSS MiB |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for row in rows:
+            print(row)
+        print("\nUnary RecordTrade, open loop, deadline 5 s (failed = deadline exceeded):\n")
+        print("| store | rate /s | requests | p50 ms | p99 ms | failed | server peak RSS MiB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for row in unary_rows:
+            print(row)
+        print()
+    print(f"ListEvents: one buyer's page of 100 (page token at a random point of its whole "
+          f"history, {args.list_queries:,} pages, one at a time over mTLS) from a server "
+          "started on the bulk-loaded store:\n")
+    print("| store | events in store | buyer's events | bulk load s | audit follow s | "
+          "server ready s | p50 ms | p99 ms | server peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in listed:
+        print(f"| {r.label} | {r.store_events:,} | {r.participant_events:,} | "
+              f"{r.build.load_seconds:.0f} | {r.build.audit_seconds:.0f} | "
+              f"{r.ready_seconds:.1f} | {percentile(r.latencies, 50):.1f} | "
+              f"{percentile(r.latencies, 99):.1f} | {r.peak_rss:.0f} |")
     print("\nPeak RSS is VmHWM of the server process, reset before each load.")
+    for r in listed:
+        if r.plan:
+            print(f"\nQuery plans of one page ({r.label}):\n\n```\n{r.plan}\n```")
 
 
 if __name__ == "__main__":
