@@ -12,11 +12,13 @@ process, where the pool would cost more than it saves.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from hashlib import sha256
 from multiprocessing.shared_memory import SharedMemory
 
@@ -139,22 +141,92 @@ def check_headers_inprocess(
     return digests, le256_leq(digests, targets)
 
 
-def _check_shared_headers(names: tuple[str, str, str, str], n: int, per_row_targets: bool,
-                          rows: slice) -> None:
-    """Checks rows of the shared header block, writing their digests and verdicts."""
-    blocks = [SharedMemory(name) for name in names]
-    try:
-        headers = np.ndarray((n, 80), dtype=np.uint8, buffer=blocks[0].buf)
-        targets = np.ndarray((n if per_row_targets else 1, 32), dtype=np.uint8,
-                             buffer=blocks[1].buf)
-        digests = np.ndarray((n, 32), dtype=np.uint8, buffer=blocks[2].buf)
-        meets = np.ndarray((n,), dtype=bool, buffer=blocks[3].buf)
-        digests[rows] = sha256d_rows(headers[rows])
-        meets[rows] = le256_leq(digests[rows], targets[rows] if per_row_targets else targets[0])
-        del headers, targets, digests, meets  # release the exported buffers before closing
-    finally:
-        for block in blocks:
-            block.close()
+@dataclass(frozen=True)
+class HeaderLayout:
+    """Where the headers, targets, digests and verdicts of a header check lie in the arena."""
+
+    n: int
+    per_row_targets: bool
+
+    @property
+    def target_rows(self) -> int:
+        """Returns the number of 32-byte targets: one per header, or one for all."""
+        return self.n if self.per_row_targets else 1
+
+    @property
+    def size(self) -> int:
+        """Returns the bytes the four arrays take."""
+        return self.n * 80 + self.target_rows * 32 + self.n * 32 + self.n
+
+    def arrays(self, buffer: memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+        """Returns (headers, targets, digests, meets) as views of ``buffer``."""
+        n, t = self.n, self.target_rows
+        headers = np.ndarray((n, 80), dtype=np.uint8, buffer=buffer)
+        targets = np.ndarray((t, 32), dtype=np.uint8, buffer=buffer, offset=n * 80)
+        digests = np.ndarray((n, 32), dtype=np.uint8, buffer=buffer, offset=n * 80 + t * 32)
+        meets = np.ndarray((n,), dtype=bool, buffer=buffer, offset=n * 112 + t * 32)
+        return headers, targets, digests, meets
+
+
+class SharedArena:
+    """One block of shared memory, kept between calls and grown when too small.
+
+    Fresh shared memory costs a page fault per 4 KiB on first touch, in the process that
+    fills it and again in every process that maps it: for 400,000 headers that is about
+    as long as hashing a tenth of them. Keeping the block (and the workers' mappings of
+    it) lets later calls pay only for copying.
+    """
+
+    def __init__(self) -> None:
+        self.block: SharedMemory | None = None
+        self.lock = threading.Lock()
+
+    def reserve(self, size: int) -> SharedMemory:
+        """Returns a block of at least ``size`` bytes (hold ``lock`` while using it)."""
+        if self.block is None or self.block.size < size:
+            self.release()
+            self.block = SharedMemory(create=True, size=max(size, 1))
+        return self.block
+
+    def release(self) -> None:
+        """Frees the block, if any."""
+        if self.block is not None:
+            # A view may survive a failed call; the OS then frees the block with it.
+            with contextlib.suppress(BufferError):
+                self.block.close()
+            self.block.unlink()
+            self.block = None
+
+
+def _buffer(block: SharedMemory) -> memoryview:
+    """Returns the buffer of an open block."""
+    if block.buf is None:  # pragma: no cover - only after close()
+        raise RuntimeError(f"shared memory {block.name} is closed")
+    return block.buf
+
+
+_WORKER_BLOCKS: dict[str, SharedMemory] = {}
+"""In a worker process: the arena block it has mapped (a new name replaces the old)."""
+
+
+def _mapped(name: str) -> SharedMemory:
+    """Returns the named block, mapped once per worker process."""
+    block = _WORKER_BLOCKS.get(name)
+    if block is None:
+        for old in _WORKER_BLOCKS.values():
+            old.close()
+        _WORKER_BLOCKS.clear()
+        block = _WORKER_BLOCKS[name] = SharedMemory(name)
+    return block
+
+
+def _check_shared_headers(name: str, layout: HeaderLayout, rows: slice) -> None:
+    """Checks rows of the headers in the named arena, writing their digests and verdicts."""
+    headers, targets, digests, meets = layout.arrays(_buffer(_mapped(name)))
+    digests[rows] = sha256d_rows(headers[rows])
+    meets[rows] = le256_leq(digests[rows], targets[rows] if layout.per_row_targets
+                            else targets[0])
 
 
 class CpuBackend:
@@ -198,26 +270,22 @@ class CpuBackend:
             return check_headers_inprocess(headers, targets)
         # A header needs a single SHA256d, so pickling it would cost a good part of the
         # hashing: headers, targets and results go through shared memory instead.
-        per_row_targets = targets.ndim == 2
-        sizes = (n * 80, (n if per_row_targets else 1) * 32, n * 32, n)
-        blocks = [SharedMemory(create=True, size=size) for size in sizes]
-        try:
-            np.ndarray((n, 80), dtype=np.uint8, buffer=blocks[0].buf)[:] = headers
-            np.ndarray((sizes[1] // 32, 32), dtype=np.uint8, buffer=blocks[1].buf)[:] = targets
-            names = (blocks[0].name, blocks[1].name, blocks[2].name, blocks[3].name)
-            pool = _pool(self.workers)
-            for future in [pool.submit(_check_shared_headers, names, n, per_row_targets, rows)
+        layout = HeaderLayout(n, targets.ndim == 2)
+        pool = _pool(self.workers)
+        with _ARENA.lock:
+            block = _ARENA.reserve(layout.size)
+            shared_headers, shared_targets, digests, meets = layout.arrays(_buffer(block))
+            shared_headers[:] = headers
+            shared_targets[:] = targets
+            for future in [pool.submit(_check_shared_headers, block.name, layout, rows)
                            for rows in self._chunks(n)]:
                 future.result()
-            digests = np.ndarray((n, 32), dtype=np.uint8, buffer=blocks[2].buf).copy()
-            meets = np.ndarray((n,), dtype=bool, buffer=blocks[3].buf).copy()
-        finally:
-            for block in blocks:
-                block.close()
-                block.unlink()
+            digests, meets = digests.copy(), meets.copy()
+            del shared_headers, shared_targets  # no views of the block outlive the lock
         return digests, meets
 
 
+_ARENA = SharedArena()
 _POOL: ProcessPoolExecutor | None = None
 _POOL_SIZE = 0
 _POOL_LOCK = threading.Lock()
@@ -239,12 +307,14 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def shutdown_pool() -> None:
-    """Stops the shared worker pool, if one was started."""
+    """Stops the shared worker pool, if one was started, and frees the shared arena."""
     global _POOL, _POOL_SIZE
     with _POOL_LOCK:
         if _POOL is not None:
             _POOL.shutdown(wait=True)
         _POOL, _POOL_SIZE = None, 0
+    with _ARENA.lock:
+        _ARENA.release()
 
 
 atexit.register(shutdown_pool)

@@ -59,3 +59,25 @@ def test_worker_processes_check_headers_of_uneven_chunks_through_shared_memory()
             headers, np.full(32, 0xFF, dtype=np.uint8))
         assert [bytes(h) for h in hashes] == expected
         assert ok.all()
+
+
+def test_the_shared_arena_is_kept_grown_and_freed():
+    import hashlib
+
+    from verifier import cpu
+
+    backend = CpuBackend(workers=2, inprocess_threshold=1)
+    for n in (300, 200, 5000):  # kept for the smaller batch, grown for the larger one
+        headers = np.frombuffer(np.random.default_rng(n).bytes(80 * n), dtype=np.uint8)
+        headers = headers.reshape(n, 80)
+        hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
+        assert bytes(hashes[-1]) == hashlib.sha256(
+            hashlib.sha256(bytes(headers[-1])).digest()).digest()
+        block = cpu._ARENA.block
+        assert block is not None and block.size >= n * (80 + 32 + 1)
+        if n == 300:
+            first = block.name
+        if n == 200:
+            assert block.name == first
+    cpu.shutdown_pool()
+    assert cpu._ARENA.block is None
