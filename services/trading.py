@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from services import envelope, wire
 from services.auth import Caller, current_grant, require_own_participant
 from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, trading_pb2, trading_pb2_grpc
-from services.signatures import SignatureCheck, verify_all
+from services.signatures import SignatureCheck
 from services.status import ServiceError, invalid_argument, rule_violation_error
 
 _WALLETS = {
@@ -46,18 +47,11 @@ class TradeDesk:
     licences: dict[UUID, ExchangeLicence] = field(default_factory=dict)
     participant: Participant | None = None
 
-    def open(self, sealed: common_pb2.SignedEnvelope, label: str) -> TradeRequest:
-        """Returns the verified trade in an envelope; raises INVALID_ARGUMENT or
-        PERMISSION_DENIED. Runs on the ledger pool (it reads the store)."""
-        trade, check = self.prepare(sealed, label)
-        if not verify_all([check])[0]:
-            raise envelope.signature_error(sealed, str(self.participant_id))
-        return trade
-
     def prepare(self, sealed: common_pb2.SignedEnvelope, label: str
                 ) -> tuple[TradeRequest, SignatureCheck]:
         """Returns the trade in an envelope and the signature check it still needs, with
-        everything else checked; raises INVALID_ARGUMENT or PERMISSION_DENIED."""
+        everything else checked; raises INVALID_ARGUMENT or PERMISSION_DENIED. Runs on the
+        ledger pool (it reads the store), in the caller's context."""
         payload = envelope.parse(sealed, trading_pb2.TradePayload, label)
         licence_id = wire.uuid(payload.exchange_licence_id, "exchange_licence_id")
         licence = self.licences.get(licence_id)
@@ -116,30 +110,43 @@ def trade_result(receipt: TradeReceipt, request_id: str) -> trading_pb2.TradeRes
         figures=receipt.figures, request_id=request_id)
 
 
-class GroupCommit:
-    """Commits concurrent unary trades together: one transaction per round.
+@dataclass
+class _Call:
+    """A unary RecordTrade waiting for its round."""
 
-    While one round is being written, new trades queue; the next round takes them all (up
-    to the batch size). Each caller still gets its own receipt, and a round that fails as
-    a whole (a trade naming an unknown licence, say) is retried trade by trade, so every
-    caller gets its own error. Writes of one process are thereby serialised, which is
-    also what SQLite needs.
+    sealed: common_pb2.SignedEnvelope
+    context: contextvars.Context  # the call's own, with its grant
+    future: asyncio.Future[tuple[TradeRequest, TradeReceipt]]
+
+
+class GroupCommit:
+    """Opens and commits concurrent unary trades together: one round at a time.
+
+    While one round is being opened and written, new calls queue; the next round takes
+    them all (up to the batch size). A round looks each licence and key up once, checks
+    the signatures together and commits every verified trade in one transaction; each
+    caller still gets its own receipt or error, and a round whose transaction fails as a
+    whole (a trade naming an unknown licence, say) is retried trade by trade. Writes of
+    one process are thereby serialised, which is also what SQLite needs.
     """
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.pending: list[tuple[TradeRequest, asyncio.Future[TradeReceipt]]] = []
+        self.pending: list[_Call] = []
         self.flushing = False
         self.task: asyncio.Task[None] | None = None
 
-    async def record(self, trade: TradeRequest) -> TradeReceipt:
-        """Returns the trade's receipt once the round that holds it is committed."""
-        future: asyncio.Future[TradeReceipt] = asyncio.get_running_loop().create_future()
-        self.pending.append((trade, future))
+    async def record(self, sealed: common_pb2.SignedEnvelope
+                     ) -> tuple[TradeRequest, TradeReceipt]:
+        """Returns the trade and its receipt once the round that holds it is committed;
+        raises the ServiceError of an envelope that does not open."""
+        loop = asyncio.get_running_loop()
+        call = _Call(sealed, contextvars.copy_context(), loop.create_future())
+        self.pending.append(call)
         if not self.flushing:
             self.flushing = True
-            self.task = asyncio.get_running_loop().create_task(self._flush())
-        return await future
+            self.task = loop.create_task(self._flush())
+        return await call.future
 
     async def _flush(self) -> None:
         try:
@@ -147,27 +154,53 @@ class GroupCommit:
                 size = self.backend.trade_batch_size
                 round_, self.pending = self.pending[:size], self.pending[size:]
                 try:
-                    receipts = await self.backend.run(
-                        self.backend.ledger.record_trades, [t for t, _ in round_])
-                except Exception:
-                    for trade, future in round_:
-                        await self._one(trade, future)
-                    continue
-                for (_, future), receipt in zip(round_, receipts, strict=True):
-                    if not future.done():
-                        future.set_result(receipt)
+                    outcomes = await self.backend.run(self._round, round_)
+                except Exception as error:  # the store failed: every caller hears of it
+                    outcomes = [error] * len(round_)
+                for call, outcome in zip(round_, outcomes, strict=True):
+                    if call.future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        call.future.set_exception(outcome)
+                    else:
+                        call.future.set_result(outcome)
         finally:
             self.flushing = False
 
-    async def _one(self, trade: TradeRequest, future: asyncio.Future[TradeReceipt]) -> None:
+    def _round(self, calls: Sequence[_Call]
+               ) -> list[tuple[TradeRequest, TradeReceipt] | Exception]:
+        """Returns each call's trade and receipt, or its error (runs on the ledger pool)."""
+        outcomes: list[tuple[TradeRequest, TradeReceipt] | Exception | None] = [None] * len(calls)
+        desks: dict[Caller, TradeDesk] = {}
+        prepared: list[tuple[int, TradeRequest, SignatureCheck, TradeDesk]] = []
+        for i, call in enumerate(calls):
+            try:
+                caller = call.context.run(current_grant).caller
+                desk = desks.setdefault(caller, TradeDesk(self.backend, caller))
+                trade, check = call.context.run(desk.prepare, call.sealed, "envelope")
+            except Exception as error:
+                outcomes[i] = error
+                continue
+            prepared.append((i, trade, check, desk))
+        verified = self.backend.signatures.check([check for _, _, check, _ in prepared])
+        valid: list[tuple[int, TradeRequest]] = []
+        for (i, trade, _, desk), ok in zip(prepared, verified, strict=True):
+            if ok:
+                valid.append((i, trade))
+            else:
+                outcomes[i] = envelope.signature_error(calls[i].sealed, str(desk.participant_id))
+        record = self.backend.ledger.record_trades
         try:
-            receipts = await self.backend.run(self.backend.ledger.record_trades, [trade])
-        except Exception as error:
-            if not future.done():
-                future.set_exception(error)
-            return
-        if not future.done():
-            future.set_result(receipts[0])
+            receipts = record([trade for _, trade in valid])
+            for (i, trade), receipt in zip(valid, receipts, strict=True):
+                outcomes[i] = (trade, receipt)
+        except Exception:
+            for i, trade in valid:
+                try:
+                    outcomes[i] = (trade, record([trade])[0])
+                except Exception as error:
+                    outcomes[i] = error
+        return [o if o is not None else RuntimeError("trade not decided") for o in outcomes]
 
 
 class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
@@ -179,9 +212,7 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
     async def RecordTrade(self, request: trading_pb2.RecordTradeRequest,
                           context: Any) -> trading_pb2.RecordTradeResponse:
-        desk = TradeDesk(self.backend, current_grant().caller)
-        trade = await self.backend.run(desk.open, request.envelope, "envelope")
-        receipt = await self.group_commit.record(trade)
+        trade, receipt = await self.group_commit.record(request.envelope)
         result = trade_result(receipt, trade.request_id)
         if receipt.status is TradeStatus.BLOCKED:
             figures = {**receipt.figures, "trade_id": str(receipt.trade_id)}

@@ -237,24 +237,39 @@ def test_the_signed_envelope_is_what_the_trade_event_stores(world: World) -> Non
 
 
 def test_concurrent_unary_trades_each_get_their_own_outcome(world: World) -> None:
+    # Concurrent calls are opened and committed in rounds (GroupCommit): two exchanges'
+    # trades, a forged one, another's licence and rule failures share rounds, and each
+    # call must still get its own answer.
     from concurrent.futures import ThreadPoolExecutor
 
-    payloads = [trade(world, f"group-{n}") for n in range(24)]
-    payloads[7] = trade(world, "group-no-rate", quote_currency="JPY")  # no USD rate
-    payloads[13] = trade(world, "group-big", quantity="1", price="50000")  # travel rule
+    calls: list[tuple[str, trading_pb2.TradePayload, bool]] = [
+        ("exchange_x" if n % 3 else "exchange_y",
+         trade(world, f"group-{n}", exchange="exchange_x" if n % 3 else "exchange_y"), False)
+        for n in range(36)]
+    calls[7] = ("exchange_x", trade(world, "group-no-rate", quote_currency="JPY"), False)
+    calls[13] = ("exchange_x", trade(world, "group-big", quantity="1", price="50000"), False)
+    calls[17] = ("exchange_x", trade(world, "group-forged"), True)
+    calls[22] = ("exchange_y", trade(world, "group-foreign", exchange="exchange_x"), False)
 
-    def send(payload: trading_pb2.TradePayload) -> tuple[str, str]:
-        with world.client("exchange_x") as ex:
+    def send(call: tuple[str, trading_pb2.TradePayload, bool]) -> tuple[str, str]:
+        who, payload, forge = call
+        with world.client(who) as ex:
+            sealed = ex.seal(payload)
+            if forge:
+                sealed.signature = bytes(64)
             try:
-                result = ex.record_trade(payload)
-                return "OK", result.receipt.aggregate_id
+                response = ex.trading.RecordTrade(
+                    trading_pb2.RecordTradeRequest(envelope=sealed), timeout=30)
+                return "OK", response.result.receipt.aggregate_id
             except grpc.RpcError as error:
                 return error.code().name, reason(error)
 
     with ThreadPoolExecutor(12) as pool:
-        outcomes = list(pool.map(send, payloads))
+        outcomes = list(pool.map(send, calls))
     assert outcomes[7][0] == "INVALID_ARGUMENT"
     assert outcomes[13] == ("FAILED_PRECONDITION", "TRAVEL_RULE_DATA_MISSING")
-    ok = [o for i, o in enumerate(outcomes) if i not in (7, 13)]
+    assert outcomes[17] == ("PERMISSION_DENIED", "SIGNATURE_INVALID")
+    assert outcomes[22] == ("PERMISSION_DENIED", "NOT_OWNER")
+    ok = [o for i, o in enumerate(outcomes) if i not in (7, 13, 17, 22)]
     assert all(code == "OK" for code, _ in ok)
     assert len({trade_id for _, trade_id in ok}) == len(ok)
