@@ -126,9 +126,38 @@ def plain(value: Any) -> Any:
 def struct(fields: Mapping[str, Any]) -> struct_pb2.Struct:
     """Returns a Struct of ``fields`` converted by :func:`plain`."""
     result = struct_pb2.Struct()
-    # Round-trip through JSON: Struct.update rejects some nested shapes (tuples, sets).
-    result.update(json.loads(json.dumps(plain(dict(fields)))))
+    _fill_struct(result, plain(dict(fields)))
     return result
+
+
+def _fill_struct(target: struct_pb2.Struct, fields: Mapping[str, Any]) -> None:
+    # Field by field rather than Struct.update (about twice as slow): a page of events
+    # builds one Struct an event.
+    values = target.fields
+    for key, value in fields.items():
+        if isinstance(value, str):
+            values[key].string_value = value
+        else:
+            _fill_value(values[key], value)
+
+
+def _fill_value(target: struct_pb2.Value, value: Any) -> None:
+    """Sets a Value from :func:`plain` data (None, bool, number, str, dict or list)."""
+    if value is None:
+        target.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, (int, float)):
+        target.number_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, Mapping):
+        target.struct_value.SetInParent()
+        _fill_struct(target.struct_value, value)
+    else:
+        target.list_value.SetInParent()
+        for item in value:
+            _fill_value(target.list_value.values.add(), item)
 
 
 def encode_token(payload: Mapping[str, Any]) -> str:

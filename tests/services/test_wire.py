@@ -1,0 +1,46 @@
+"""Wire conversions: Struct building against protobuf's own Struct.update."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from google.protobuf import struct_pb2
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services import wire
+
+JSON_LIKE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20)
+
+
+def reference(fields: dict[str, Any]) -> struct_pb2.Struct:
+    """Returns the Struct protobuf's own update builds from the same plain data."""
+    result = struct_pb2.Struct()
+    result.update(json.loads(json.dumps(wire.plain(fields))))
+    return result
+
+
+@given(st.dictionaries(st.text(max_size=8), JSON_LIKE, max_size=6))
+def test_struct_matches_protobufs_update(fields: dict[str, Any]) -> None:
+    assert wire.struct(fields) == reference(fields)
+
+
+def test_struct_of_domain_values_and_empty_containers() -> None:
+    fields = {"id": UUID(int=5), "amount": Decimal("1.10"), "at": datetime(2026, 1, 1,
+              tzinfo=UTC), "raw": b"\x01\xff", "empty": {}, "none": [], "big": 2**70,
+              "tags": ("a", "b")}
+    built = wire.struct(fields)
+    assert built == reference(fields)
+    assert built.fields["empty"].WhichOneof("kind") == "struct_value"
+    assert built.fields["none"].WhichOneof("kind") == "list_value"
+    assert built.fields["big"].string_value == str(2**70)
+    assert built.fields["amount"].string_value == "1.10"
