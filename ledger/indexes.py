@@ -48,10 +48,16 @@ class TopicFollower:
     def refresh(self) -> None:
         """Handles every matching event recorded since the last refresh."""
         with self._lock:
-            while True:
+            # Read up to the log's head as it is now, and remember the head even when
+            # nothing matched: the topics are rare, and restarting from the last match
+            # would make every refresh scan the whole log after it (millions of rows).
+            # Writers commit notification ids in order, so no lower id appears later.
+            head = self.recorder.max_notification_id() or 0
+            while self.position < head:
                 notifications = self.recorder.select_notifications(
                     start=self.position,
                     limit=self.page_size,
+                    stop=head,
                     topics=self.topics,
                     inclusive_of_start=False,
                 )
@@ -59,7 +65,7 @@ class TopicFollower:
                     self.handle(notification.id, self.mapper.to_domain_event(notification))
                     self.position = notification.id
                 if len(notifications) < self.page_size:
-                    return
+                    self.position = head
 
 
 class LicenceIndex:

@@ -38,3 +38,24 @@ def test_indexes_follow_writes_of_another_ledger_on_the_same_store(store_url: st
     finally:
         first.close()
         second.close()
+
+
+def test_a_refresh_reads_from_the_head_it_reached_not_from_the_last_match(
+        store_url: str) -> None:
+    ledger = Ledger(StoreConfig(url=store_url))
+    try:
+        market = build_market(ledger)
+        for n in range(5):  # events the licence index does not follow
+            ledger.register_participant(f"other-{n}", "ENTERPRISE", f"Other {n}", f"tax-{n}",
+                                        "KZ", at=START)
+        assert ledger.licences.all_ids() == [market.licence]
+        head = ledger.recorder.max_notification_id()
+        follower = ledger.licences._follower
+        assert follower.position == head  # past the last grant, up to the head
+        mining = ledger.grant_mining_licence(
+            "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20), ["ab"],
+            START, END, at=START).aggregate_id
+        assert ledger.licences.all_ids() == [market.licence, mining]
+        assert follower.position == ledger.recorder.max_notification_id()
+    finally:
+        ledger.close()
