@@ -19,6 +19,7 @@ BENCHMARKS = {
     "verifier": "bench.verifier_bench",
     "audit": "bench.audit_bench",
     "services": "bench.services_bench",
+    "proofs": "bench.proofs_bench",
 }
 
 

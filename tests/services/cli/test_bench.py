@@ -14,7 +14,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_unknown_benchmark_is_refused_with_the_choices() -> None:
     done = run("nope")
     assert done.returncode == 2
-    assert "ledger, verifier, audit, services" in done.stderr
+    assert "ledger, verifier, audit, services, proofs" in done.stderr
 
 
 def test_arguments_reach_the_benchmark() -> None:
