@@ -50,10 +50,15 @@ def best_of(repeats: int, fn: Callable[[], Any]) -> float:
     return best
 
 
+def _sliced_headers(n: int) -> list[bytes]:
+    """Returns n distinct random 80-byte headers as separate bytes objects."""
+    data = os.urandom(80 * n)
+    return [data[i : i + 80] for i in range(0, len(data), 80)]
+
+
 def _bare_loop_rate(n: int) -> float:
     """Returns the best of three bare SHA256d loops over n distinct pre-sliced headers."""
-    data = os.urandom(80 * n)
-    headers = [data[i : i + 80] for i in range(0, len(data), 80)]
+    headers = _sliced_headers(n)
 
     def run() -> None:
         for h in headers:
@@ -69,8 +74,7 @@ def baseline_rate(n: int = 300_000) -> float:
 
 def _bare_loop_timed(n: int, start: Any, results: Any) -> None:
     """Hashes n pre-sliced headers once ``start`` releases every process; reports times."""
-    data = os.urandom(80 * n)
-    headers = [data[i : i + 80] for i in range(0, len(data), 80)]
+    headers = _sliced_headers(n)
     start.wait()
     began = time.perf_counter()
     for h in headers:

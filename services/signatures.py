@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from verifier.cpu import cpu_count
 
 SignatureCheck = tuple[bytes, bytes, bytes]
 """(raw 32-byte public key, 64-byte signature, the signed bytes)."""
@@ -27,11 +28,7 @@ DEFAULT_POOL_THRESHOLD = 64
 
 def default_workers() -> int:
     """Returns the worker processes to use by default: every core but one."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(0, cores - 1)
+    return max(0, cpu_count() - 1)
 
 
 def verify_all(checks: Sequence[SignatureCheck]) -> list[bool]:
