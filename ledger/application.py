@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
     Recording,
 )
 
-from ledger.cache import HOT_AGGREGATES_MAXSIZE, HotAggregateCache
+from ledger.cache import HOT_AGGREGATES_MAXSIZE, HotAggregateCache, LatestVersions
 from ledger.config import CIPHER_KEY_ENV, StoreConfig
 from ledger.domain.alert import Alert
 from ledger.domain.base import LedgerAggregate, utc
@@ -93,6 +93,7 @@ class Ledger(Application[UUID]):
         self.alerts = self.construct_alert_index()
         self.desk = self.construct_trade_desk()
         self.listeners: list[Callable[[list[Recording[UUID]]], None]] = []
+        self.latest_versions = self.construct_latest_versions()
         self.proofs = self.construct_proof_desk()
         try:
             self.check_store()
@@ -117,6 +118,10 @@ class Ledger(Application[UUID]):
             repository.cache = HotAggregateCache(maxsize=HOT_AGGREGATES_MAXSIZE)
             repository.fastforward = True
         return repository
+
+    def construct_latest_versions(self) -> LatestVersions:
+        """Returns the one-query check of cached aggregates against the store."""
+        return LatestVersions(self.recorder)
 
     def construct_licence_index(self) -> LicenceIndex:
         """Returns the read model of licences by participant and meter."""
@@ -207,6 +212,45 @@ class Ledger(Application[UUID]):
             return None
         except MapperDeserialisationError as error:
             raise self.unreadable(error) from error
+
+    def read_many(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any | None]:
+        """Returns the current aggregate of each id (None when nothing has it), shared with
+        the cache: the caller only reads them, never changes them.
+
+        One query asks the store for the latest version of every id; only aggregates
+        that moved since they were cached (or were not cached) are then read one by one.
+        """
+        cache = self.repository.cache
+        assert cache is not None
+        latest = self.latest_versions(aggregate_ids)
+        found: dict[UUID, Any | None] = {}
+        for aggregate_id in aggregate_ids:
+            if aggregate_id not in latest:
+                found[aggregate_id] = None
+                continue
+            try:
+                aggregate = cache.get(aggregate_id)
+            except KeyError:
+                aggregate = None
+            if aggregate is not None and latest[aggregate_id] == aggregate.version:
+                found[aggregate_id] = aggregate
+                continue
+            try:
+                found[aggregate_id] = self.repository.get(aggregate_id,
+                                                          deepcopy_from_cache=False)
+            except AggregateNotFoundError:
+                found[aggregate_id] = None
+            except MapperDeserialisationError as error:
+                raise self.unreadable(error) from error
+        return found
+
+    def read_typed(self, aggregate_id: UUID, cls: type[A], kind: str) -> A:
+        """Returns the aggregate of type ``cls`` shared with the cache (to read, never to
+        change), or raises NotFound."""
+        aggregate = self.read_many((aggregate_id,))[aggregate_id]
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, aggregate_id)
+        return aggregate
 
     def get_typed(self, aggregate_id: UUID, cls: type[A], kind: str) -> A:
         """Returns the aggregate of type ``cls``, or raises NotFound."""
@@ -728,9 +772,15 @@ class Ledger(Application[UUID]):
     def _decide_and_save(self, requests: Sequence[TradeRequest],
                          results: dict[str, TradeReceipt],
                          check_existing: bool) -> list[TradeReceipt]:
-        batch = TradeBatch(self.find, {}, {})
+        batch = TradeBatch(self.find, self.read_many)
+        # The rule inputs of the whole batch in two queries (the exchanges behind the
+        # licences are known only once the licences are read).
+        batch.prefetch([POLICY_ID, *(r.exchange_licence_id for r in requests),
+                        *(r.buyer_id for r in requests), *(r.seller_id for r in requests)])
+        batch.prefetch(licence.participant_id for licence in batch.shared.values()
+                       if isinstance(licence, ExchangeLicence))
         policies: dict[datetime, PolicyView] = {}
-        policy = cast(Policy | None, self.find(POLICY_ID))
+        policy = cast(Policy | None, batch.read(POLICY_ID))
         for request in requests:
             if request.request_id in results:
                 first = results[request.request_id]

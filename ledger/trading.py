@@ -7,8 +7,8 @@ under concurrent writers (a conflicting writer retries against the new totals).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any, cast
@@ -41,14 +41,38 @@ class TradeBlocked(RuleViolation):
 
 @dataclass
 class TradeBatch:
-    """Aggregates loaded or created while deciding a batch of commands."""
+    """Aggregates loaded or created while deciding a batch of commands.
+
+    Two kinds: the rule inputs the batch only reads (licences, participants, the policy),
+    shared with the ledger's cache and loaded many at a time; and the aggregates it may
+    change (outflow accounts), each loaded as a private copy.
+    """
 
     find: Callable[[UUID], Any]
-    loaded: dict[UUID, Aggregate | None]
-    changed: dict[UUID, Aggregate]
+    """Returns a private copy of an aggregate, or None."""
+    read_many: Callable[[Collection[UUID]], dict[UUID, Any]]
+    """Returns shared, read-only aggregates (None where absent), checked in one query."""
+    loaded: dict[UUID, Aggregate | None] = field(default_factory=dict)
+    changed: dict[UUID, Aggregate] = field(default_factory=dict)
+    shared: dict[UUID, Any] = field(default_factory=dict)
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Loads the rule inputs ``aggregate_ids`` (read-only) together."""
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in self.shared]
+        if wanted:
+            self.shared.update(self.read_many(wanted))
+
+    def read(self, aggregate_id: UUID) -> Any | None:
+        """Returns a rule input, which must not be changed, or None when absent."""
+        if aggregate_id in self.loaded:
+            return self.loaded[aggregate_id]
+        if aggregate_id not in self.shared:
+            self.prefetch((aggregate_id,))
+        return self.shared[aggregate_id]
 
     def get(self, aggregate_id: UUID) -> Aggregate | None:
-        """Returns the aggregate, loading it once per batch, or None when absent."""
+        """Returns an aggregate the batch may change, loading it once per batch, or None
+        when absent."""
         if aggregate_id not in self.loaded:
             self.loaded[aggregate_id] = self.find(aggregate_id)
         return self.loaded[aggregate_id]
@@ -57,7 +81,6 @@ class TradeBatch:
         """Marks an aggregate for saving with the batch."""
         self.loaded[aggregate.id] = aggregate
         self.changed[aggregate.id] = aggregate
-
 
 
 class TradeDesk:
@@ -81,7 +104,7 @@ class TradeDesk:
             return trade_receipt(trade)
 
         at = request.at
-        licence = batch.get(request.exchange_licence_id)
+        licence = batch.read(request.exchange_licence_id)
         if not isinstance(licence, ExchangeLicence):
             raise NotFound("exchange licence", request.exchange_licence_id)
         standing = licence.standing_at(at)
@@ -91,7 +114,7 @@ class TradeDesk:
                          {"licence": licence.id, "at": at.isoformat()})
         for role, party_id in (("exchange", licence.participant_id),
                                ("buyer", request.buyer_id), ("seller", request.seller_id)):
-            party = batch.get(party_id)
+            party = batch.read(party_id)
             if not isinstance(party, Participant):
                 return block("PARTY_NOT_REGISTERED",
                              f"{role} {party_id} is not a registered participant",

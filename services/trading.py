@@ -51,17 +51,20 @@ class TradeDesk:
                 ) -> tuple[TradeRequest, SignatureCheck]:
         """Returns the trade in an envelope and the signature check it still needs, with
         everything else checked; raises INVALID_ARGUMENT or PERMISSION_DENIED. Runs on the
-        ledger pool (it reads the store), in the caller's context."""
+        ledger pool (it reads the store), in the caller's context. The licence and the
+        participant are the cache's own copies: read, never changed."""
         payload = envelope.parse(sealed, trading_pb2.TradePayload, label)
         licence_id = wire.uuid(payload.exchange_licence_id, "exchange_licence_id")
         licence = self.licences.get(licence_id)
         if licence is None:
-            licence = self.backend.ledger.get_exchange_licence(licence_id)
+            licence = self.backend.ledger.read_typed(licence_id, ExchangeLicence,
+                                                     "exchange licence")
             self.licences[licence_id] = licence
         require_own_participant(str(licence.participant_id), "exchange licences")
         at = wire.time(payload, "at") or now()
         if self.participant is None:
-            self.participant = self.backend.ledger.get_participant(licence.participant_id)
+            self.participant = self.backend.ledger.read_typed(
+                licence.participant_id, Participant, "participant")
         key = envelope.check_key(sealed, self.participant.keys.get(sealed.key_id), at,
                                  str(licence.participant_id))
         trade = trade_request(payload, licence_id, at, envelope.stored(sealed))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import uuid4
+
 import pytest
 
 from ledger.application import Ledger
-from ledger.cache import HotAggregateCache
+from ledger.cache import HotAggregateCache, LatestVersions
 from ledger.config import StoreConfig
 from ledger.domain.policy import POLICY_ID
 from ledger.trading import TradeBlocked
@@ -49,3 +52,64 @@ def test_cached_aggregates_catch_up_with_another_servers_writes(store_url: str) 
     finally:
         first.close()
         second.close()
+
+
+def test_latest_versions_answers_many_ids_in_chunks(ledger: Ledger) -> None:
+    market = build_market(ledger)
+    ledger.suspend_participant("susp", market.buyer, "inquiry", at=T0 + hours(1))
+    versions = LatestVersions(ledger.recorder)
+    versions.chunk = 2  # several statements for the five ids below
+    unknown = uuid4()
+    found = versions([market.buyer, market.seller, market.licence, unknown, market.buyer])
+    assert found == {market.buyer: ledger.get_participant(market.buyer).version,
+                     market.seller: ledger.get_participant(market.seller).version,
+                     market.licence: ledger.get_exchange_licence(market.licence).version}
+    assert found[market.buyer] == ledger.get_participant(market.seller).version + 1
+
+
+def test_read_many_checks_cached_aggregates_in_one_query(store_url: str) -> None:
+    first = Ledger(StoreConfig(url=store_url))
+    second = Ledger(StoreConfig(url=store_url, create_tables=False))
+    try:
+        market = build_market(first)
+        ids = [market.buyer, market.seller, market.exchange, market.licence]
+        first.read_many(ids)  # now cached
+        replays: list[object] = []
+        select_events = first.recorder.select_events
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            replays.append(args[0] if args else kwargs["originator_id"])
+            return select_events(*args, **kwargs)
+
+        first.recorder.select_events = counting  # type: ignore[method-assign]
+        unchanged = first.read_many(ids)
+        assert replays == []  # no aggregate was fast-forwarded one by one
+        assert unchanged[market.buyer] is first.repository.cache.get(market.buyer)  # shared
+
+        second.suspend_participant("susp", market.buyer, "inquiry", at=T0 + hours(1))
+        absent = uuid4()
+        moved = first.read_many([*ids, absent])
+        assert replays == [market.buyer]  # only what moved; nothing for an absent id
+        assert moved[market.buyer].standing_at(T0 + hours(2)) == "suspended"
+        assert moved[absent] is None
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_batch_of_trades_reads_its_cached_rule_inputs_without_replaying_them(
+        ledger: Ledger) -> None:
+    market = build_market(ledger)
+    ledger.record_trades([market.trade("warm")])  # parties, licence and policy cached
+    replayed: list[object] = []
+    select_events = ledger.recorder.select_events
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        replayed.append(args[0] if args else kwargs["originator_id"])
+        return select_events(*args, **kwargs)
+
+    ledger.recorder.select_events = counting  # type: ignore[method-assign]
+    receipts = ledger.record_trades([market.trade(f"t{i}") for i in range(20)])
+    assert len({r.trade_id for r in receipts}) == 20
+    rule_inputs = {market.buyer, market.seller, market.exchange, market.licence, POLICY_ID}
+    assert rule_inputs.isdisjoint(replayed)  # the policy too, although there is none
