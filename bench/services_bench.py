@@ -46,7 +46,7 @@ from ledger.domain.trade import Trade
 from ledger.history import HistoryIndex, HistoryQuery
 from services import envelope, wire
 from services.ca import CertificateAuthority
-from services.client import LedgerClient
+from services.client import TRADES_PER_MESSAGE, LedgerClient
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     common_pb2,
@@ -438,8 +438,9 @@ def main() -> None:
           f"{load_before:.2f} before, {load_after:.2f} after); {datetime.now(UTC):%Y-%m-%d}.\n")
     if rows:
         print("Server: `valedger serve` in its own process, mTLS (ECDSA P-256), one Ed25519 "
-              f"envelope verified per trade, RecordTrades committed {args.batch} per "
-              "transaction. Raw = eventsourcing's own `Application.save` of the same trade "
+              f"envelope verified per trade, RecordTrades sent {TRADES_PER_MESSAGE} trades a "
+              f"stream message and committed {args.batch} per transaction. Raw = "
+              "eventsourcing's own `Application.save` of the same trade "
               f"records (same payloads and signed envelopes) in batches of {args.batch} in "
               "the same run (no rules, signature checks or network). Unary latency is "
               "open-loop, measured from each request's scheduled send time.\n")

@@ -45,6 +45,28 @@ from services.generated.valedger.v1 import (
 from services.tls import TlsFiles, channel_credentials
 
 DEFAULT_TIMEOUT = 30.0
+TRADES_PER_MESSAGE = 100
+"""Trades a client puts in one RecordTrades message: fewer, larger messages cost both
+ends less per trade, and 100 envelopes stay far below the message size limit."""
+
+
+def trade_messages(envelopes: Iterable[common_pb2.SignedEnvelope], per_message: int
+                   ) -> Iterator[trading_pb2.RecordTradesRequest]:
+    """Yields RecordTrades messages carrying ``per_message`` envelopes each (the last one
+    fewer; one envelope a message in the single-trade form when ``per_message`` is 1)."""
+    if per_message < 1:
+        raise ValueError(f"per_message must be at least 1, got {per_message}")
+    if per_message == 1:
+        yield from (trading_pb2.RecordTradesRequest(envelope=e) for e in envelopes)
+        return
+    chunk: list[common_pb2.SignedEnvelope] = []
+    for sealed in envelopes:
+        chunk.append(sealed)
+        if len(chunk) == per_message:
+            yield trading_pb2.RecordTradesRequest(envelopes=chunk)
+            chunk = []
+    if chunk:
+        yield trading_pb2.RecordTradesRequest(envelopes=chunk)
 
 
 def proof_batch_payload(batch: Mapping[str, Any], request_id: str, licence_id: str,
@@ -160,16 +182,20 @@ class LedgerClient:
         return response.result
 
     def record_trades(self, payloads: Iterable[trading_pb2.TradePayload],
-                      timeout: float | None = None) -> trading_pb2.RecordTradesResponse:
+                      timeout: float | None = None,
+                      per_message: int = TRADES_PER_MESSAGE) -> trading_pb2.RecordTradesResponse:
         """Streams trades (signed one by one) and returns the per-trade results."""
-        requests = (trading_pb2.RecordTradesRequest(envelope=self.seal(p)) for p in payloads)
-        return self.trading.RecordTrades(requests, **self.call_options(timeout))
+        return self.record_sealed_trades((self.seal(p) for p in payloads), timeout,
+                                         per_message)
 
     def record_sealed_trades(self, envelopes: Iterable[common_pb2.SignedEnvelope],
-                             timeout: float | None = None) -> trading_pb2.RecordTradesResponse:
-        """Streams trades already sealed and returns the per-trade results."""
-        requests = (trading_pb2.RecordTradesRequest(envelope=e) for e in envelopes)
-        return self.trading.RecordTrades(requests, **self.call_options(timeout))
+                             timeout: float | None = None,
+                             per_message: int = TRADES_PER_MESSAGE
+                             ) -> trading_pb2.RecordTradesResponse:
+        """Streams trades already sealed, ``per_message`` to a stream message, and returns
+        the per-trade results."""
+        return self.trading.RecordTrades(trade_messages(envelopes, per_message),
+                                         **self.call_options(timeout))
 
     def report_output(self, payload: mining_pb2.OutputReportPayload
                       ) -> mining_pb2.ReportOutputResponse:

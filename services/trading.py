@@ -228,34 +228,34 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
         size = self.backend.trade_batch_size
         response = trading_pb2.RecordTradesResponse()
 
-        def open_batch(batch: Sequence[common_pb2.SignedEnvelope], first: int
+        def open_batch(batch: Sequence[common_pb2.SignedEnvelope], labels: Sequence[str]
                        ) -> list[TradeRequest]:
             # Everything but the signatures envelope by envelope, up to the first fault;
             # then the signatures together (on worker processes when there are many).
-            # The fault at the lowest index is the one reported.
+            # The fault earliest in the stream is the one reported.
             prepared: list[tuple[TradeRequest, SignatureCheck]] = []
             fault: ServiceError | None = None
-            for offset, sealed in enumerate(batch):
+            for sealed, label in zip(batch, labels, strict=True):
                 try:
-                    prepared.append(desk.prepare(sealed, f"requests[{first + offset}].envelope"))
+                    prepared.append(desk.prepare(sealed, label))
                 except ServiceError as error:
-                    fault = _at_index(error, first + offset)
+                    fault = _labelled(error, label)
                     break
             verified = self.backend.signatures.check([check for _, check in prepared])
             for offset, ok in enumerate(verified):
                 if not ok:
                     forged = envelope.signature_error(batch[offset], str(desk.participant_id))
-                    raise _at_index(forged, first + offset)
+                    raise _labelled(forged, labels[offset])
             if fault is not None:
                 raise fault
             return [trade for trade, _ in prepared]
 
-        async def commit(batch: Sequence[common_pb2.SignedEnvelope], first: int,
+        async def commit(batch: Sequence[common_pb2.SignedEnvelope], labels: Sequence[str],
                          before: asyncio.Task[None] | None) -> None:
             # Opening a batch (protobuf, signatures) overlaps the commit of the one before;
             # commits stay one at a time and in stream order, and none follows a failure.
             try:
-                trades = await self.backend.run(open_batch, batch, first)
+                trades = await self.backend.run(open_batch, batch, labels)
             finally:
                 if before is not None:
                     await before
@@ -265,22 +265,26 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
         in_flight: list[asyncio.Task[None]] = []
 
-        def start(batch: list[common_pb2.SignedEnvelope], first: int) -> None:
+        def start(batch: list[common_pb2.SignedEnvelope], labels: list[str]) -> None:
             before = in_flight[-1] if in_flight else None
-            in_flight.append(asyncio.ensure_future(commit(batch, first, before)))
+            in_flight.append(asyncio.ensure_future(commit(batch, labels, before)))
 
         try:
             pending: list[common_pb2.SignedEnvelope] = []
+            labels: list[str] = []
             index = 0
             async for message in request_iterator:
-                pending.append(message.envelope)
-                if len(pending) >= size:
-                    start(pending, index)
-                    pending, index = [], index + len(pending)
-                    if len(in_flight) > PIPELINE_DEPTH:  # bound what is held in memory
-                        await in_flight.pop(0)
+                for sealed, label in stream_envelopes(message, index):
+                    pending.append(sealed)
+                    labels.append(label)
+                    if len(pending) >= size:
+                        start(pending, labels)
+                        pending, labels = [], []
+                        if len(in_flight) > PIPELINE_DEPTH:  # bound what is held in memory
+                            await in_flight.pop(0)
+                index += 1
             if pending:
-                start(pending, index)
+                start(pending, labels)
             while in_flight:
                 await in_flight.pop(0)
         finally:
@@ -294,9 +298,23 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
         return response
 
 
-def _at_index(error: ServiceError, index: int) -> ServiceError:
-    """Returns ``error`` with the index of the offending stream message in its text."""
-    return ServiceError(error.code, f"requests[{index}]: {error.message}", error.details)
+def stream_envelopes(message: trading_pb2.RecordTradesRequest, index: int
+                     ) -> list[tuple[common_pb2.SignedEnvelope, str]]:
+    """Returns the envelopes of the stream's message number ``index``, each with the
+    field path that names it in errors; raises INVALID_ARGUMENT when both fields are set."""
+    if message.envelopes:
+        if message.HasField("envelope"):
+            raise invalid_argument(f"requests[{index}]",
+                                   "set envelope (one trade) or envelopes (several), not both")
+        return [(sealed, f"requests[{index}].envelopes[{k}]")
+                for k, sealed in enumerate(message.envelopes)]
+    return [(message.envelope, f"requests[{index}].envelope")]
+
+
+def _labelled(error: ServiceError, label: str) -> ServiceError:
+    """Returns ``error`` with the stream position of the offending envelope in its text."""
+    where = label.removesuffix(".envelope")  # requests[3], or requests[3].envelopes[2]
+    return ServiceError(error.code, f"{where}: {error.message}", error.details)
 
 
 def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:

@@ -10,6 +10,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.cache import HotAggregateCache, LatestVersions
 from ledger.config import StoreConfig
+from ledger.domain.participant import Participant
 from ledger.domain.policy import POLICY_ID
 from ledger.trading import TradeBlocked
 from tests.ledger.conftest import T0, build_market, hours
@@ -84,13 +85,17 @@ def test_read_many_checks_cached_aggregates_in_one_query(store_url: str) -> None
         first.recorder.select_events = counting  # type: ignore[method-assign]
         unchanged = first.read_many(ids)
         assert replays == []  # no aggregate was fast-forwarded one by one
-        assert unchanged[market.buyer] is first.repository.cache.get(market.buyer)  # shared
+        cache = first.repository.cache
+        assert cache is not None
+        assert unchanged[market.buyer] is cache.get(market.buyer)  # shared, not a copy
 
         second.suspend_participant("susp", market.buyer, "inquiry", at=T0 + hours(1))
         absent = uuid4()
         moved = first.read_many([*ids, absent])
         assert replays == [market.buyer]  # only what moved; nothing for an absent id
-        assert moved[market.buyer].standing_at(T0 + hours(2)) == "suspended"
+        buyer = moved[market.buyer]
+        assert isinstance(buyer, Participant)
+        assert buyer.standing_at(T0 + hours(2)) == "suspended"
         assert moved[absent] is None
     finally:
         first.close()

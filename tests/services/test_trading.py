@@ -193,9 +193,10 @@ def test_bad_envelope_in_stream_names_its_index_and_keeps_earlier_batches(
     envelopes = [signer.seal(trade(world, f"partial-{i}")) for i in range(520)]
     envelopes[510].signature = bytes(64)
     with world.client("exchange_x") as ex:
-        error = rpc_error(ex.record_sealed_trades, envelopes)
+        # One trade a message, the single-envelope form.
+        error = rpc_error(ex.record_sealed_trades, envelopes, per_message=1)
         assert error.code() is grpc.StatusCode.PERMISSION_DENIED
-        assert "requests[510]" in str(error.details())
+        assert "requests[510]: " in str(error.details())
         # The first batch (0-499) was committed: re-sending it is a pure replay.
         replay = ex.record_sealed_trades(envelopes[:500])
     assert all(r.receipt.replayed for r in replay.results)
@@ -208,14 +209,42 @@ def test_stream_failure_keeps_every_batch_before_it_and_none_after(world: World)
     envelopes = [signer.seal(trade(world, f"piped-{i}")) for i in range(1600)]
     envelopes[1100].signature = bytes(64)
     with world.client("exchange_x") as ex:
-        error = rpc_error(ex.record_sealed_trades, envelopes)
+        error = rpc_error(ex.record_sealed_trades, envelopes, per_message=30)
         assert error.code() is grpc.StatusCode.PERMISSION_DENIED
-        assert "requests[1100]" in str(error.details())
+        assert "requests[36].envelopes[20]: " in str(error.details())  # 36 * 30 + 20
         replay = ex.record_sealed_trades(envelopes[:1000])
         assert all(r.receipt.replayed for r in replay.results)
         later = ex.record_sealed_trades(envelopes[1000:1100] + envelopes[1500:])
     assert not any(r.receipt.replayed for r in later.results)
     assert later.recorded_count == 200
+
+
+def test_stream_messages_may_carry_one_trade_or_several_in_order(world: World) -> None:
+    signer = world.signers["exchange_x"]
+    envelopes = [signer.seal(trade(world, f"mixed-{i}")) for i in range(9)]
+    messages = [trading_pb2.RecordTradesRequest(envelope=envelopes[0]),
+                trading_pb2.RecordTradesRequest(envelopes=envelopes[1:5]),
+                trading_pb2.RecordTradesRequest(envelope=envelopes[5]),
+                trading_pb2.RecordTradesRequest(envelopes=envelopes[6:])]
+    with world.client("exchange_x") as ex:
+        response = ex.trading.RecordTrades(iter(messages), timeout=30)
+    assert [r.request_id for r in response.results] == [f"mixed-{i}" for i in range(9)]
+    assert response.recorded_count == 9
+
+
+def test_a_stream_message_with_both_forms_is_invalid_and_records_nothing(
+        world: World) -> None:
+    signer = world.signers["exchange_x"]
+    one, two, three = (signer.seal(trade(world, f"both-{i}")) for i in range(3))
+    messages = [trading_pb2.RecordTradesRequest(envelope=one, envelopes=[two, three])]
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.trading.RecordTrades, iter(messages), timeout=30)
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "requests[0]" in str(error.details())
+        assert "not both" in str(error.details())
+        # Nothing was recorded: the same trades go through afterwards as new ones.
+        fresh = ex.record_sealed_trades([one, two, three])
+    assert not any(r.receipt.replayed for r in fresh.results)
 
 
 def test_the_signed_envelope_is_what_the_trade_event_stores(world: World) -> None:

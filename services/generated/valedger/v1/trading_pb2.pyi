@@ -111,10 +111,12 @@ class RecordTradeResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[TradeResult, _Mapping]] = ...) -> None: ...
 
 class RecordTradesRequest(_message.Message):
-    __slots__ = ("envelope",)
+    __slots__ = ("envelope", "envelopes")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
     envelope: _common_pb2.SignedEnvelope
-    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+    envelopes: _containers.RepeatedCompositeFieldContainer[_common_pb2.SignedEnvelope]
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ..., envelopes: _Optional[_Iterable[_Union[_common_pb2.SignedEnvelope, _Mapping]]] = ...) -> None: ...
 
 class RecordTradesResponse(_message.Message):
     __slots__ = ("results", "recorded_count", "blocked_count")
