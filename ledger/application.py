@@ -244,6 +244,16 @@ class Ledger(Application[UUID]):
                 raise self.unreadable(error) from error
         return found
 
+    def cached_holder(self, licence_id: UUID) -> UUID | None:
+        """Returns the participant a cached licence belongs to, or None when the licence
+        is not cached (a licence never changes hands, so no store read is needed)."""
+        assert self.repository.cache is not None
+        try:
+            licence = self.repository.cache.get(licence_id)
+        except KeyError:
+            return None
+        return licence.participant_id if isinstance(licence, Licence) else None
+
     def read_typed(self, aggregate_id: UUID, cls: type[A], kind: str) -> A:
         """Returns the aggregate of type ``cls`` shared with the cache (to read, never to
         change), or raises NotFound."""
@@ -773,9 +783,11 @@ class Ledger(Application[UUID]):
                          results: dict[str, TradeReceipt],
                          check_existing: bool) -> list[TradeReceipt]:
         batch = TradeBatch(self.find, self.read_many)
-        # The rule inputs of the whole batch in two queries (the exchanges behind the
-        # licences are known only once the licences are read).
-        batch.prefetch([POLICY_ID, *(r.exchange_licence_id for r in requests),
+        # The rule inputs of the whole batch in one query: the exchanges behind cached
+        # licences are known beforehand; those of uncached ones take a second query.
+        licence_ids = {r.exchange_licence_id for r in requests}
+        holders = (self.cached_holder(licence_id) for licence_id in licence_ids)
+        batch.prefetch([POLICY_ID, *licence_ids, *(h for h in holders if h is not None),
                         *(r.buyer_id for r in requests), *(r.seller_id for r in requests)])
         batch.prefetch(licence.participant_id for licence in batch.shared.values()
                        if isinstance(licence, ExchangeLicence))

@@ -17,6 +17,7 @@ from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.participant import Participant
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.errors import NotFound
 from ledger.receipts import TradeReceipt, TradeStatus
 from services import envelope, wire
 from services.auth import Caller, current_grant, require_own_participant
@@ -55,20 +56,33 @@ class TradeDesk:
         participant are the cache's own copies: read, never changed."""
         payload = envelope.parse(sealed, trading_pb2.TradePayload, label)
         licence_id = wire.uuid(payload.exchange_licence_id, "exchange_licence_id")
+        holder: Participant | None = None
         licence = self.licences.get(licence_id)
         if licence is None:
-            licence = self.backend.ledger.read_typed(licence_id, ExchangeLicence,
-                                                     "exchange licence")
-            self.licences[licence_id] = licence
+            licence, holder = self.read(licence_id)
         require_own_participant(str(licence.participant_id), "exchange licences")
+        self.licences[licence_id] = licence
         at = wire.time(payload, "at") or now()
         if self.participant is None:
-            self.participant = self.backend.ledger.read_typed(
+            self.participant = holder or self.backend.ledger.read_typed(
                 licence.participant_id, Participant, "participant")
         key = envelope.check_key(sealed, self.participant.keys.get(sealed.key_id), at,
                                  str(licence.participant_id))
         trade = trade_request(payload, licence_id, at, envelope.stored(sealed))
         return trade, envelope.signature_check(sealed, key)
+
+    def read(self, licence_id: UUID) -> tuple[ExchangeLicence, Participant | None]:
+        """Returns the exchange licence (raises NOT_FOUND) and, when the cache knows who
+        holds it and no participant is read yet, that holder, read in the same query."""
+        ledger = self.backend.ledger
+        holder_id = ledger.cached_holder(licence_id) if self.participant is None else None
+        wanted = [licence_id] if holder_id is None else [licence_id, holder_id]
+        found = ledger.read_many(wanted)
+        licence = found[licence_id]
+        if not isinstance(licence, ExchangeLicence):
+            raise NotFound("exchange licence", licence_id)
+        holder = found.get(licence.participant_id)
+        return licence, holder if isinstance(holder, Participant) else None
 
     @property
     def participant_id(self) -> UUID | None:

@@ -118,3 +118,22 @@ def test_a_batch_of_trades_reads_its_cached_rule_inputs_without_replaying_them(
     assert len({r.trade_id for r in receipts}) == 20
     rule_inputs = {market.buyer, market.seller, market.exchange, market.licence, POLICY_ID}
     assert rule_inputs.isdisjoint(replayed)  # the policy too, although there is none
+
+
+def test_a_batch_of_trades_checks_its_cached_rule_inputs_in_one_query(ledger: Ledger) -> None:
+    market = build_market(ledger)
+    assert ledger.cached_holder(market.licence) is None  # not read yet
+    ledger.record_trades([market.trade("warm")])
+    assert ledger.cached_holder(market.licence) == market.exchange
+    assert ledger.cached_holder(market.buyer) is None  # not a licence
+    queries: list[list[object]] = []
+    latest_versions = ledger.latest_versions
+
+    def counting(ids: Any) -> dict[Any, int]:
+        queries.append(list(ids))
+        return latest_versions(ids)
+
+    ledger.latest_versions = counting  # type: ignore[assignment]
+    ledger.record_trades([market.trade(f"q{i}") for i in range(20)])
+    assert len(queries) == 1
+    assert {market.buyer, market.seller, market.exchange, market.licence} <= set(queries[0])

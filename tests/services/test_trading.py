@@ -3,14 +3,18 @@ idempotent retries and batched streams."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from uuid import UUID
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 
 from services import wire
+from services.auth import Caller, Grant, Scope, _grant
+from services.ca import Role
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     common_pb2,
@@ -19,6 +23,8 @@ from services.generated.valedger.v1 import (
     mining_pb2,
     trading_pb2,
 )
+from services.status import ServiceError
+from services.trading import TradeDesk
 from tests.services.harness import World, build_world, details, reason, trade
 
 
@@ -302,3 +308,27 @@ def test_concurrent_unary_trades_each_get_their_own_outcome(world: World) -> Non
     ok = [o for i, o in enumerate(outcomes) if i not in (7, 13, 17, 22)]
     assert all(code == "OK" for code, _ in ok)
     assert len({trade_id for _, trade_id in ok}) == len(ok)
+
+
+def test_a_desk_refused_another_exchanges_licence_still_opens_its_own(world: World) -> None:
+    # One desk serves one caller for a whole round: a first envelope naming another
+    # exchange's licence is refused, and must not leave that exchange's participant (or
+    # keys) behind for the caller's own envelopes after it.
+    assert world.server is not None
+    backend = world.server.backend
+    caller = Caller(Role.EXCHANGE, "exchange_y", world.ids["exchange_y"])
+    desk = TradeDesk(backend, caller)
+    signer = world.signers["exchange_y"]
+    foreign = signer.seal(trade(world, "desk-foreign", exchange="exchange_x"))
+    own = signer.seal(trade(world, "desk-own", exchange="exchange_y"))
+    # Cached, so the desk reads the licence's holder in the same query as the licence.
+    backend.ledger.read_many([UUID(world.ids["licence_exchange_x"])])
+    context = contextvars.copy_context()
+    context.run(_grant.set, Grant(caller, Scope.OWN, "/valedger.v1.TradingService/RecordTrade"))
+    with pytest.raises(ServiceError) as refused:
+        context.run(desk.prepare, foreign, "envelope")
+    assert refused.value.code is grpc.StatusCode.PERMISSION_DENIED
+    request, check = context.run(desk.prepare, own, "envelope")
+    assert request.request_id == "desk-own"
+    assert desk.participant_id == UUID(world.ids["exchange_y"])
+    assert backend.signatures.check([check]) == [True]
