@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -72,6 +73,15 @@ def event_names(types: Iterable[int], field: str = "event_types") -> tuple[str, 
     return tuple(sorted(set(names)))
 
 
+@dataclass
+class _FollowBatch:
+    """What one step of a live stream read: the messages to send and how far it read."""
+
+    messages: list[history_pb2.Event]
+    position: int
+    count: int
+
+
 class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
     """Serves HistoryService from the history index and the log."""
 
@@ -110,13 +120,19 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
             after = int(token["a"])
         query = HistoryQuery(participant or None, licence or None, names, start, end, after,
                              size + 1)
-        records = await self.backend.run(self.history.search, query)
-        page = records[:size]
-        next_token = ""
-        if len(records) > size:
-            next_token = wire.encode_token({"f": filters, "a": page[-1].notification.id})
-        return history_pb2.ListEventsResponse(events=[event_message(r) for r in page],
-                                              next_page_token=next_token)
+
+        def page() -> history_pb2.ListEventsResponse:
+            # The page is built on the ledger pool too: a hundred events take milliseconds
+            # to convert, which the event loop owes to every other call meanwhile.
+            records = self.history.search(query)
+            shown = records[:size]
+            next_token = ""
+            if len(records) > size:
+                next_token = wire.encode_token({"f": filters, "a": shown[-1].notification.id})
+            return history_pb2.ListEventsResponse(events=[event_message(r) for r in shown],
+                                                  next_page_token=next_token)
+
+        return await self.backend.run(page)
 
     async def StreamEvents(self, request: history_pb2.StreamEventsRequest,
                            context: Any) -> AsyncIterator[history_pb2.StreamEventsResponse]:
@@ -125,13 +141,19 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         wanted = set(event_names(request.event_types))
         position = request.after_position
         while True:
-            records = await self.backend.run(self.history.follow, position, self.stream_batch)
-            for record in records:
-                position = record.notification.id
-                if not wanted or record.name in wanted:
-                    yield history_pb2.StreamEventsResponse(event=event_message(record))
-            if len(records) < self.stream_batch:
+            batch = await self.backend.run(self._follow, position, wanted)
+            for event in batch.messages:
+                yield history_pb2.StreamEventsResponse(event=event)
+            position = batch.position
+            if batch.count < self.stream_batch:
                 await self.backend.wait_for_log()
+
+    def _follow(self, after: int, wanted: set[str]) -> _FollowBatch:
+        """Returns the wire form of the wanted records after ``after`` (runs on the pool)."""
+        records = self.history.follow(after, self.stream_batch)
+        messages = [event_message(r) for r in records if not wanted or r.name in wanted]
+        position = records[-1].notification.id if records else after
+        return _FollowBatch(messages, position, len(records))
 
     async def GetAggregate(self, request: history_pb2.GetAggregateRequest,
                            context: Any) -> history_pb2.GetAggregateResponse:

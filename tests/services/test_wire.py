@@ -29,8 +29,24 @@ def reference(fields: dict[str, Any]) -> struct_pb2.Struct:
     return result
 
 
+DOMAIN_LIKE = st.recursive(
+    JSON_LIKE | st.uuids() | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes(timezones=st.just(UTC)) | st.datetimes() | st.binary(max_size=8)
+    | st.integers(min_value=2**53, max_value=2**80) | st.dates(),
+    lambda children: st.lists(children, max_size=4).map(tuple)
+    | st.dictionaries(st.integers(0, 9), children, max_size=3)
+    | st.frozensets(st.text(max_size=3), max_size=3),
+    max_leaves=12)
+
+
 @given(st.dictionaries(st.text(max_size=8), JSON_LIKE, max_size=6))
 def test_struct_matches_protobufs_update(fields: dict[str, Any]) -> None:
+    assert wire.struct(fields) == reference(fields)
+
+
+@given(st.dictionaries(st.text(max_size=8), DOMAIN_LIKE, max_size=6))
+def test_struct_of_domain_values_matches_protobufs_update_of_plain_data(
+        fields: dict[str, Any]) -> None:
     assert wire.struct(fields) == reference(fields)
 
 
