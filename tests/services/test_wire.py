@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,3 +60,12 @@ def test_struct_of_domain_values_and_empty_containers() -> None:
     assert built.fields["none"].WhichOneof("kind") == "list_value"
     assert built.fields["big"].string_value == str(2**70)
     assert built.fields["amount"].string_value == "1.10"
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.one_of(st.none(), st.timezones())))
+def test_timestamp_matches_protobufs_from_datetime(value: datetime) -> None:
+    expected = timestamp_pb2.Timestamp()
+    expected.FromDatetime(value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC))
+    assert wire.timestamp(value) == expected
+    assert wire.timestamp(None) is None
