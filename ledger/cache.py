@@ -10,7 +10,10 @@ through the store. Large or one-off aggregates (trades, proof batches) are not c
 
 Fast-forwarding costs a query per aggregate, and a batch of trades reads hundreds of
 them; ``LatestVersions`` asks the store for the latest version of all of them in one
-query instead, so only the aggregates that did move are read again.
+query instead, so only the aggregates that did move are read again. Rule inputs a batch
+only reads (``Ledger.read_many``) are the cache's own objects, not copies: code that
+reads them never changes them, and anything a command changes comes from
+``Ledger.find``, a private copy.
 """
 
 from __future__ import annotations
