@@ -55,8 +55,16 @@ class LatestVersions:
     """Ids per statement (SQLite caps the parameters of one statement)."""
 
     def __init__(self, recorder: AggregateRecorder) -> None:
-        self.recorder: Any = recorder
+        store: Any = recorder  # SQLite or PostgreSQL recorder: a table and a datastore
+        self.recorder = store
         self.is_postgres = isinstance(recorder, PostgresAggregateRecorder)
+        table = store.events_table_name
+        if self.is_postgres:
+            table = f'"{store.datastore.schema}"."{table}"'
+        # One index probe per id (the primary key is originator id, version): the latest
+        # version of each, however many events an aggregate has.
+        self._latest = (f"SELECT originator_version FROM {table} WHERE originator_id = "
+                        "wanted.id ORDER BY originator_version DESC LIMIT 1")
 
     def __call__(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
         """Returns the latest version of each of ``aggregate_ids`` that has events."""
@@ -67,20 +75,14 @@ class LatestVersions:
         return versions
 
     def _query(self, ids: list[UUID]) -> dict[UUID, int]:
-        # One index probe per id (the primary key is originator id, version): the
-        # latest version of each, however many events an aggregate has.
-        table = self.recorder.events_table_name
-        latest = ("SELECT originator_version FROM {table} WHERE originator_id = wanted.id "
-                  "ORDER BY originator_version DESC LIMIT 1")
         if self.is_postgres:
-            schema = self.recorder.datastore.schema
-            statement = (f"SELECT wanted.id, ({latest}) FROM unnest(%s::uuid[]) AS wanted(id)"
-                         .format(table=f'"{schema}"."{table}"'))
+            statement = (f"SELECT wanted.id, ({self._latest}) "
+                         "FROM unnest(%s::uuid[]) AS wanted(id)")
             params: tuple[Any, ...] = (ids,)
         else:
             values = ",".join("(?)" for _ in ids)
             statement = (f"WITH wanted(id) AS (VALUES {values}) "
-                         f"SELECT wanted.id, ({latest}) FROM wanted").format(table=table)
+                         f"SELECT wanted.id, ({self._latest}) FROM wanted")
             params = tuple(i.hex for i in ids)
         with self.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)

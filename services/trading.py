@@ -242,34 +242,33 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
         size = self.backend.trade_batch_size
         response = trading_pb2.RecordTradesResponse()
 
-        def open_batch(batch: Sequence[common_pb2.SignedEnvelope], labels: Sequence[str]
-                       ) -> list[TradeRequest]:
+        def open_batch(batch: Sequence[_Labelled]) -> list[TradeRequest]:
             # Everything but the signatures envelope by envelope, up to the first fault;
             # then the signatures together (on worker processes when there are many).
             # The fault earliest in the stream is the one reported.
             prepared: list[tuple[TradeRequest, SignatureCheck]] = []
             fault: ServiceError | None = None
-            for sealed, label in zip(batch, labels, strict=True):
+            for sealed, label in batch:
                 try:
                     prepared.append(desk.prepare(sealed, label))
                 except ServiceError as error:
                     fault = _labelled(error, label)
                     break
             verified = self.backend.signatures.check([check for _, check in prepared])
-            for offset, ok in enumerate(verified):
+            for (sealed, label), ok in zip(batch, verified, strict=False):  # up to a fault
                 if not ok:
-                    forged = envelope.signature_error(batch[offset], str(desk.participant_id))
-                    raise _labelled(forged, labels[offset])
+                    forged = envelope.signature_error(sealed, str(desk.participant_id))
+                    raise _labelled(forged, label)
             if fault is not None:
                 raise fault
             return [trade for trade, _ in prepared]
 
-        async def commit(batch: Sequence[common_pb2.SignedEnvelope], labels: Sequence[str],
-                         before: asyncio.Task[None] | None) -> None:
+        async def commit(batch: Sequence[_Labelled], before: asyncio.Task[None] | None
+                         ) -> None:
             # Opening a batch (protobuf, signatures) overlaps the commit of the one before;
             # commits stay one at a time and in stream order, and none follows a failure.
             try:
-                trades = await self.backend.run(open_batch, batch, labels)
+                trades = await self.backend.run(open_batch, batch)
             finally:
                 if before is not None:
                     await before
@@ -279,26 +278,24 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
         in_flight: list[asyncio.Task[None]] = []
 
-        def start(batch: list[common_pb2.SignedEnvelope], labels: list[str]) -> None:
+        def start(batch: list[_Labelled]) -> None:
             before = in_flight[-1] if in_flight else None
-            in_flight.append(asyncio.ensure_future(commit(batch, labels, before)))
+            in_flight.append(asyncio.ensure_future(commit(batch, before)))
 
         try:
-            pending: list[common_pb2.SignedEnvelope] = []
-            labels: list[str] = []
+            pending: list[_Labelled] = []
             index = 0
             async for message in request_iterator:
-                for sealed, label in stream_envelopes(message, index):
-                    pending.append(sealed)
-                    labels.append(label)
+                for labelled in stream_envelopes(message, index):
+                    pending.append(labelled)
                     if len(pending) >= size:
-                        start(pending, labels)
-                        pending, labels = [], []
+                        start(pending)
+                        pending = []
                         if len(in_flight) > PIPELINE_DEPTH:  # bound what is held in memory
                             await in_flight.pop(0)
                 index += 1
             if pending:
-                start(pending, labels)
+                start(pending)
             while in_flight:
                 await in_flight.pop(0)
         finally:
@@ -312,8 +309,12 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
         return response
 
 
+_Labelled = tuple[common_pb2.SignedEnvelope, str]
+"""An envelope of a RecordTrades stream with the field path that names it in errors."""
+
+
 def stream_envelopes(message: trading_pb2.RecordTradesRequest, index: int
-                     ) -> list[tuple[common_pb2.SignedEnvelope, str]]:
+                     ) -> list[_Labelled]:
     """Returns the envelopes of the stream's message number ``index``, each with the
     field path that names it in errors; raises INVALID_ARGUMENT when both fields are set."""
     if message.envelopes:

@@ -144,14 +144,7 @@ def struct(fields: Mapping[str, Any]) -> struct_pb2.Struct:
 def _fill_struct(target: struct_pb2.Struct, fields: Mapping[Any, Any]) -> None:
     values = target.fields
     for key, value in fields.items():
-        slot = values[key if type(key) is str else str(key)]
-        kind = type(value)
-        if kind is str:
-            slot.string_value = value
-        elif kind is UUID or kind is Decimal:
-            slot.string_value = str(value)
-        else:
-            _fill_value(slot, value)
+        _fill_value(values[key if type(key) is str else str(key)], value)
 
 
 def _fill_value(target: struct_pb2.Value, value: Any) -> None:

@@ -55,6 +55,20 @@ def test_cached_aggregates_catch_up_with_another_servers_writes(store_url: str) 
         second.close()
 
 
+def replayed_ids(ledger: Ledger) -> list[object]:
+    """Returns a list that, from now on, collects the id of every aggregate whose events
+    the ledger reads one by one (a fast-forward or a reconstruction)."""
+    replayed: list[object] = []
+    select_events = ledger.recorder.select_events
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        replayed.append(args[0] if args else kwargs["originator_id"])
+        return select_events(*args, **kwargs)
+
+    ledger.recorder.select_events = counting  # type: ignore[method-assign]
+    return replayed
+
+
 def test_latest_versions_answers_many_ids_in_chunks(ledger: Ledger) -> None:
     market = build_market(ledger)
     ledger.suspend_participant("susp", market.buyer, "inquiry", at=T0 + hours(1))
@@ -75,14 +89,7 @@ def test_read_many_checks_cached_aggregates_in_one_query(store_url: str) -> None
         market = build_market(first)
         ids = [market.buyer, market.seller, market.exchange, market.licence]
         first.read_many(ids)  # now cached
-        replays: list[object] = []
-        select_events = first.recorder.select_events
-
-        def counting(*args: Any, **kwargs: Any) -> Any:
-            replays.append(args[0] if args else kwargs["originator_id"])
-            return select_events(*args, **kwargs)
-
-        first.recorder.select_events = counting  # type: ignore[method-assign]
+        replays = replayed_ids(first)
         unchanged = first.read_many(ids)
         assert replays == []  # no aggregate was fast-forwarded one by one
         cache = first.repository.cache
@@ -106,14 +113,7 @@ def test_a_batch_of_trades_reads_its_cached_rule_inputs_without_replaying_them(
         ledger: Ledger) -> None:
     market = build_market(ledger)
     ledger.record_trades([market.trade("warm")])  # parties, licence and policy cached
-    replayed: list[object] = []
-    select_events = ledger.recorder.select_events
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        replayed.append(args[0] if args else kwargs["originator_id"])
-        return select_events(*args, **kwargs)
-
-    ledger.recorder.select_events = counting  # type: ignore[method-assign]
+    replayed = replayed_ids(ledger)
     receipts = ledger.record_trades([market.trade(f"t{i}") for i in range(20)])
     assert len({r.trade_id for r in receipts}) == 20
     rule_inputs = {market.buyer, market.seller, market.exchange, market.licence, POLICY_ID}
