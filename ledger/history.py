@@ -14,13 +14,16 @@ It follows the notification log and keeps three tables in the same store:
 
 A page for one subject is one indexed range scan of ``history_subjects`` (joined to
 ``history_events`` from the same position on, when event types or times filter it) —
-never a scan of the log — followed by one keyed fetch of the page's records. The index
+never a scan of the log — followed by one keyed fetch of the page's records. A record
+decodes its domain event only when asked: a reader that wants text (a wire message) is
+quicker with its stored JSON (:meth:`HistoryRecord.stored_state`). The index
 is rebuilt from the log when missing and resumes from its highest position; writes are
 idempotent, so several server processes sharing one PostgreSQL may follow at once.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Mapper, Notification
 
 if TYPE_CHECKING:  # pragma: no cover
     from ledger.application import Ledger
@@ -41,6 +44,7 @@ SELF_SUBJECT_AGGREGATES = frozenset({"Participant", "MiningLicence", "ExchangeLi
 """Aggregates that are themselves subjects: their id is a subject of each of their events."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_JSON = json.JSONDecoder()
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS history_events (position BIGINT PRIMARY KEY, "
@@ -93,13 +97,40 @@ class IndexRows:
     """``history_aggregates``: (aggregate id, aggregate type, comma-separated subjects)."""
 
 
-@dataclass(frozen=True)
 class HistoryRecord:
-    """A record of the log with its decoded event and its ``Aggregate.Event`` name."""
+    """A record of the log with its ``Aggregate.Event`` name. Its domain event is decoded
+    on first use; :meth:`stored_state` reads the stored JSON without building it."""
 
-    notification: Notification
-    event: Any
-    name: str
+    __slots__ = ("_event", "_mapper", "name", "notification")
+
+    def __init__(self, notification: Notification, name: str, mapper: Mapper[Any]) -> None:
+        self.notification = notification
+        self.name = name
+        self._mapper = mapper
+        self._event: Any = None
+
+    @property
+    def event(self) -> Any:
+        """Returns the record's domain event (decoded once)."""
+        if self._event is None:
+            self._event = self._mapper.to_domain_event(self.notification)
+        return self._event
+
+    def stored_state(self) -> dict[str, Any]:
+        """Returns the event's state as stored: parsed JSON in which ids, decimals and times
+        keep eventsourcing's transcoded form ``{"_type_": name, "_data_": data}``, and the
+        originator id and version are absent.
+
+        A page of events is mostly spent decoding them into domain objects that are only
+        turned back into text for the wire; this skips the objects. The ledger stores JSON
+        (eventsourcing's JSONTranscoder, as tests/ledger/test_history.py checks)."""
+        state = self.notification.state
+        if self._mapper.cipher:
+            state = self._mapper.cipher.decrypt(state)
+        if self._mapper.compressor:
+            state = self._mapper.compressor.decompress(state)
+        parsed: dict[str, Any] = _JSON.decode(state.decode("utf-8"))
+        return parsed
 
 
 class HistoryIndex:
@@ -292,7 +323,7 @@ class HistoryIndex:
         return [int(r[0]) for r in self._fetch(statement, params)]
 
     def records(self, positions: Iterable[int]) -> list[HistoryRecord]:
-        """Returns the records at ``positions`` with their decoded events, in log order."""
+        """Returns the records at ``positions`` in log order."""
         wanted = sorted(set(positions))
         if not wanted:
             return []
@@ -317,8 +348,8 @@ class HistoryIndex:
                 else UUID(str(originator_id)),
                 originator_version=int(version), topic=str(topic), state=bytes(state))
             records.append(HistoryRecord(
-                notification, self.ledger.mapper.to_domain_event(notification),
-                str(names.get(int(position)) or event_name(notification.topic))))
+                notification, str(names.get(int(position)) or event_name(notification.topic)),
+                self.ledger.mapper))
         return records
 
     def search(self, query: HistoryQuery) -> list[HistoryRecord]:
@@ -339,8 +370,8 @@ class HistoryIndex:
         names = dict(self._fetch(
             "SELECT position, event_name FROM history_events WHERE position > ? "
             "AND position <= ?", (after_position, notifications[-1].id)))
-        return [HistoryRecord(n, self.ledger.mapper.to_domain_event(n),
-                              str(names.get(n.id) or event_name(n.topic)))
+        return [HistoryRecord(n, str(names.get(n.id) or event_name(n.topic)),
+                              self.ledger.mapper)
                 for n in notifications]
 
     def subjects(self, aggregate_id: str) -> tuple[str, ...]:

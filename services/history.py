@@ -43,23 +43,56 @@ _LICENCE_AGGREGATES = ("MiningLicence.", "ExchangeLicence.")
 
 
 def event_message(record: HistoryRecord) -> history_pb2.Event:
-    """Returns the wire form of a recorded event."""
-    event, note = record.event, record.notification
-    fields = {k: v for k, v in vars(event).items() if k not in _EVENT_BOOKKEEPING}
-    participant = getattr(event, "participant_id", None)
+    """Returns the wire form of a recorded event, read from its stored state."""
+    message = history_pb2.Event()
+    fill_event(message, record)
+    return message
+
+
+def fill_event(target: history_pb2.Event, record: HistoryRecord) -> None:
+    """Fills an empty Event (a new one, or one inside a response, so nothing is copied)
+    with the wire form of a recorded event, read from its stored state."""
+    try:
+        state = record.stored_state()
+        at = wire.stored_value(state.get("at")) or wire.stored_value(state["timestamp"])
+        _fill_head(target, record, at, wire.stored_id(state.get("participant_id")),
+                   wire.stored_id(state.get("licence_id"))
+                   or wire.stored_id(state.get("exchange_licence_id")))
+        wire.fill_stored_struct(target.data, state, _EVENT_BOOKKEEPING)
+    except wire.UnknownStoredValue:
+        target.Clear()
+        fill_event_of_event(target, record)
+
+
+def fill_event_of_event(target: history_pb2.Event, record: HistoryRecord) -> None:
+    """Fills an empty Event from the record's decoded domain event (what
+    :func:`fill_event` must equal)."""
+    event = record.event
+    _fill_head(target, record, getattr(event, "at", None) or event.timestamp,
+               getattr(event, "participant_id", None),
+               getattr(event, "licence_id", None)
+               or getattr(event, "exchange_licence_id", None))
+    wire.fill_struct(target.data, {k: v for k, v in vars(event).items()
+                                   if k not in _EVENT_BOOKKEEPING})
+
+
+def _fill_head(target: history_pb2.Event, record: HistoryRecord, at: Any, participant: Any,
+               licence: Any) -> None:
+    """Sets every field of an Event but its data (which it marks present, however empty)."""
+    note = record.notification
     if participant is None and record.name.startswith("Participant."):
         participant = note.originator_id
-    licence = getattr(event, "licence_id", None) or getattr(event, "exchange_licence_id", None)
     if licence is None and record.name.startswith(_LICENCE_AGGREGATES):
         licence = note.originator_id
-    return history_pb2.Event(
-        position=note.id,
-        event_type=TYPE_OF_NAME.get(record.name, common_pb2.EVENT_TYPE_OTHER),
-        topic=note.topic, aggregate_id=str(note.originator_id),
-        aggregate_version=note.originator_version,
-        at=wire.timestamp(getattr(event, "at", None) or event.timestamp),
-        participant_id=str(participant or ""), licence_id=str(licence or ""),
-        data=wire.struct(fields))
+    target.position = note.id
+    target.event_type = TYPE_OF_NAME.get(record.name, common_pb2.EVENT_TYPE_OTHER)
+    target.topic = note.topic
+    target.aggregate_id = str(note.originator_id)
+    target.aggregate_version = note.originator_version
+    wire.fill_timestamp(target.at, at)
+    target.participant_id = str(participant or "")
+    target.licence_id = str(licence or "")
+    target.data.SetInParent()
 
 
 def event_names(types: Iterable[int], field: str = "event_types") -> tuple[str, ...]:
@@ -77,7 +110,7 @@ def event_names(types: Iterable[int], field: str = "event_types") -> tuple[str, 
 class _FollowBatch:
     """What one step of a live stream read: the messages to send and how far it read."""
 
-    messages: list[history_pb2.Event]
+    messages: list[history_pb2.StreamEventsResponse]
     position: int
     count: int
 
@@ -129,8 +162,10 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
             next_token = ""
             if len(records) > size:
                 next_token = wire.encode_token({"f": filters, "a": shown[-1].notification.id})
-            return history_pb2.ListEventsResponse(events=[event_message(r) for r in shown],
-                                                  next_page_token=next_token)
+            response = history_pb2.ListEventsResponse(next_page_token=next_token)
+            for record in shown:
+                fill_event(response.events.add(), record)
+            return response
 
         return await self.backend.run(page)
 
@@ -142,8 +177,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         position = request.after_position
         while True:
             batch = await self.backend.run(self._follow, position, wanted)
-            for event in batch.messages:
-                yield history_pb2.StreamEventsResponse(event=event)
+            for message in batch.messages:
+                yield message
             position = batch.position
             if batch.count < self.stream_batch:
                 await self.backend.wait_for_log()
@@ -151,7 +186,12 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
     def _follow(self, after: int, wanted: set[str]) -> _FollowBatch:
         """Returns the wire form of the wanted records after ``after`` (runs on the pool)."""
         records = self.history.follow(after, self.stream_batch)
-        messages = [event_message(r) for r in records if not wanted or r.name in wanted]
+        messages = []
+        for record in records:
+            if not wanted or record.name in wanted:
+                message = history_pb2.StreamEventsResponse()
+                fill_event(message.event, record)
+                messages.append(message)
         position = records[-1].notification.id if records else after
         return _FollowBatch(messages, position, len(records))
 

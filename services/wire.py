@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
 from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
@@ -93,11 +94,21 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     """Returns a datetime as a Timestamp (None stays None; a naive one counts as UTC)."""
     if value is None:
         return None
+    seconds, nanos = _seconds_and_nanos(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+def fill_timestamp(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """Sets a Timestamp (perhaps inside a message) to a datetime (a naive one counts as
+    UTC)."""
+    target.seconds, target.nanos = _seconds_and_nanos(value)
+
+
+def _seconds_and_nanos(value: datetime) -> tuple[int, int]:
     # The arithmetic of Timestamp.FromDatetime without its per-call conversions: every
     # event of a page has one.
     since = (value if value.tzinfo else value.replace(tzinfo=UTC)) - _EPOCH
-    return timestamp_pb2.Timestamp(seconds=since.days * 86_400 + since.seconds,
-                                   nanos=since.microseconds * 1000)
+    return since.days * 86_400 + since.seconds, since.microseconds * 1000
 
 
 def plain(value: Any) -> Any:
@@ -131,17 +142,20 @@ def plain(value: Any) -> Any:
 def struct(fields: Mapping[str, Any]) -> struct_pb2.Struct:
     """Returns a Struct of ``fields`` converted by :func:`plain`."""
     result = struct_pb2.Struct()
-    _fill_struct(result, fields)
+    fill_struct(result, fields)
     return result
 
 
-# A page of events builds one Struct an event, so this is a hot path. It fills the Struct
-# in one pass, field by field (Struct.update is about twice as slow), and dispatches on
+# Domain values (an aggregate's state, an event decoded into its domain object) become a
+# Struct here; events read from stored state take fill_stored_struct below. It fills in one
+# pass, field by field (Struct.update is about twice as slow), and dispatches on
 # the exact type of the values events carry most (text, ids, decimals, dicts, lists);
 # anything else goes through plain() first. tests/services/test_wire.py checks the result
 # against Struct.update of plain() data.
 
-def _fill_struct(target: struct_pb2.Struct, fields: Mapping[Any, Any]) -> None:
+def fill_struct(target: struct_pb2.Struct, fields: Mapping[Any, Any]) -> None:
+    """Fills ``target`` (a Struct, perhaps inside a message) with ``fields`` converted by
+    :func:`plain`."""
     values = target.fields
     for key, value in fields.items():
         _fill_value(values[key if type(key) is str else str(key)], value)
@@ -156,7 +170,7 @@ def _fill_value(target: struct_pb2.Value, value: Any) -> None:
         target.string_value = str(value)
     elif kind is dict:
         target.struct_value.SetInParent()
-        _fill_struct(target.struct_value, value)
+        fill_struct(target.struct_value, value)
     elif kind is list or kind is tuple:
         target.list_value.SetInParent()
         for item in value:
@@ -177,11 +191,105 @@ def _fill_plain(target: struct_pb2.Value, value: Any) -> None:
         target.string_value = value
     elif isinstance(value, Mapping):
         target.struct_value.SetInParent()
-        _fill_struct(target.struct_value, value)
+        fill_struct(target.struct_value, value)
     else:
         target.list_value.SetInParent()
         for item in value:
             _fill_value(target.list_value.values.add(), item)
+
+
+# Stored event state (ledger.history.HistoryRecord.stored_state) is JSON in which ids,
+# decimals and times are eventsourcing transcodings. These give the same wire values as
+# decoding the domain event and converting it, without building the domain objects.
+
+_UUID_HEX, _DECIMAL_STR, _DATETIME_ISO = UUIDAsHex.name, DecimalAsStr.name, DatetimeAsISO.name
+_UTC_SUFFIX = "+00:00"
+
+
+class UnknownStoredValue(ValueError):
+    """A stored value is a transcoding the fast path does not know; decode the event."""
+
+
+def _is_transcoded(value: Any) -> bool:
+    """Returns True for what eventsourcing's JSONTranscoder decodes as a transcoding."""
+    return type(value) is dict and len(value) == 2 and "_type_" in value and "_data_" in value
+
+
+def stored_value(value: Any) -> Any:
+    """Returns a stored JSON value with a transcoded id, decimal or time decoded."""
+    if _is_transcoded(value):
+        kind, data = value["_type_"], value["_data_"]
+        if kind == _UUID_HEX:
+            return UUID(data)
+        if kind == _DECIMAL_STR:
+            return Decimal(data)
+        if kind == _DATETIME_ISO:
+            return datetime.fromisoformat(data)
+        raise UnknownStoredValue(kind)
+    return value
+
+
+def stored_id(value: Any) -> Any:
+    """Returns ``str()`` of a stored id's decoded value; a false value (None, "") stays
+    as it is, so ``stored_id(a) or stored_id(b)`` chooses as the decoded values would."""
+    if _is_transcoded(value) and value["_type_"] == _UUID_HEX:
+        return _stored_text(_UUID_HEX, value["_data_"])
+    decoded = stored_value(value)
+    return str(decoded) if decoded else decoded
+
+
+def _stored_text(kind: Any, data: Any) -> str:
+    """Returns what :func:`plain` gives for the decoded form of a transcoded value (for an
+    id, also what ``str()`` gives)."""
+    if kind == _UUID_HEX and type(data) is str and len(data) == 32:
+        # UUID.hex wrote it: str(UUID(data)) is the same lower-case digits, grouped.
+        return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+    if kind == _DECIMAL_STR and type(data) is str:
+        # str(Decimal(text)) == text for every text str(Decimal) writes.
+        return data
+    if kind == _DATETIME_ISO and type(data) is str and data.endswith(_UTC_SUFFIX):
+        return data
+    decoded = stored_value({"_type_": kind, "_data_": data})
+    return str(plain(decoded))
+
+
+def fill_stored_struct(target: struct_pb2.Struct, state: Mapping[str, Any],
+                       leave_out: frozenset[str]) -> None:
+    """Fills ``target`` as :func:`struct` would from the decoded form of stored state,
+    without the keys in ``leave_out``; raises UnknownStoredValue for a transcoding it does
+    not know."""
+    values = target.fields
+    for key, value in state.items():
+        if key in leave_out:
+            continue
+        kind = type(value)
+        if kind is str:
+            values[key].string_value = value
+        elif kind is dict and len(value) == 2 and "_type_" in value and "_data_" in value:
+            # _is_transcoded, inlined: most fields of an event are ids, decimals or times.
+            values[key].string_value = _stored_text(value["_type_"], value["_data_"])
+        else:
+            _fill_stored(values[key], value)
+
+
+def _fill_stored(target: struct_pb2.Value, value: Any) -> None:
+    kind = type(value)
+    if kind is str:
+        target.string_value = value
+    elif kind is dict:
+        if _is_transcoded(value):
+            target.string_value = _stored_text(value["_type_"], value["_data_"])
+        else:
+            target.struct_value.SetInParent()
+            values = target.struct_value.fields
+            for key, item in value.items():
+                _fill_stored(values[key], item)
+    elif kind is list:
+        target.list_value.SetInParent()
+        for item in value:
+            _fill_stored(target.list_value.values.add(), item)
+    else:
+        _fill_plain(target, plain(value))
 
 
 def encode_token(payload: Mapping[str, Any]) -> str:

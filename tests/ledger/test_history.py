@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
+
+from eventsourcing.persistence import JSONTranscoder
 
 from ledger.application import Ledger
 from ledger.config import StoreConfig
@@ -47,5 +51,34 @@ def test_index_by_subject_type_and_time(store_url: str) -> None:
         assert names == ["MiningLicence.Granted", "MiningLicence.Suspended",
                          "MiningLicence.Reinstated"]
         assert set(index.subjects(str(licence))) == {str(licence), str(alice)}
+    finally:
+        ledger.close()
+
+
+def test_stored_state_is_the_events_json_before_transcodings_are_decoded(
+        store_url: str) -> None:
+    key = base64.b64encode(bytes(range(32))).decode()
+    ledger = Ledger(StoreConfig(url=store_url, cipher_key=key))
+    try:
+        # The fast wire path of services.history parses stored state as plain JSON.
+        assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
+        assert ledger.mapper.cipher is not None and ledger.mapper.compressor is not None
+        alice = ledger.register_participant("reg-a", "ENTERPRISE", "Alice", "1", "KZ").aggregate_id
+        ledger.approve_participant("app-a", alice, at=datetime(2026, 1, 1, tzinfo=UTC))
+        ledger.grant_mining_licence(
+            "grant-a", alice, "north", "z", "meter-a", Decimal("5.5"), Decimal(20), ["aa"],
+            datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+        records = HistoryIndex(ledger).follow(0)
+        assert len(records) == 3
+        for record in records:
+            state = record.stored_state()
+            assert json.loads(json.dumps(state)) == state
+            decoded = ledger.mapper.transcoder.decode(json.dumps(state).encode())
+            expected = {k: v for k, v in vars(record.event).items()
+                        if k not in ("originator_id", "originator_version")}
+            assert decoded == expected
+        granted = records[2].stored_state()
+        assert granted["power_mw"] == {"_type_": "decimal_str", "_data_": "5.5"}
+        assert granted["participant_id"] == {"_type_": "uuid_hex", "_data_": alice.hex}
     finally:
         ledger.close()

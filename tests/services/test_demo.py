@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-from rich.console import Console
-
 from ledger.application import Ledger
 from ledger.config import StoreConfig
-from services.demo import FARMS, MARKER, DemoResult, run_demo
+from services.demo import FARMS, MARKER, DemoResult
 from services.report import gather
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    workdir = tmp_path_factory.mktemp("demo") / "run"
-    return run_demo(workdir, Console(file=io.StringIO(), width=120))
 
 
 def test_every_expected_outcome_happened(demo: DemoResult) -> None:

@@ -1,18 +1,35 @@
 """History over mTLS: filtered pages through the index, and StreamEvents across a restart
-(SQLite and PostgreSQL)."""
+(SQLite and PostgreSQL); event messages from stored state against those of domain events."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import grpc
 import pytest
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    Transcoding,
+)
 
+from ledger.application import Ledger
+from ledger.config import StoreConfig
+from ledger.domain.licence import ExchangeLicence, MiningLicence
+from ledger.history import HistoryIndex, HistoryRecord
 from services import wire
+from services.demo import DemoResult
 from services.generated.valedger.v1 import common_pb2, history_pb2
+from services.history import EVENT_NAMES, event_message, fill_event_of_event
 from tests.services.harness import World, build_world, trade
 
 
@@ -163,3 +180,94 @@ def test_live_stream_is_woken_by_the_store_not_by_polling(history_world: World) 
     finally:
         backend.poll_seconds = 0.02
         backend.log_signal.safety_poll_seconds = 1.0
+
+
+def message_of_event(record: HistoryRecord) -> history_pb2.Event:
+    """Returns the wire form of a record built from its decoded domain event."""
+    message = history_pb2.Event()
+    fill_event_of_event(message, record)
+    return message
+
+
+class _EventNotDecoded(HistoryRecord):
+    """A record whose domain event must not be needed."""
+
+    @property
+    def event(self) -> Any:
+        raise AssertionError("the stored-state path decoded the domain event")
+
+
+def add_lifecycle_events(ledger: Ledger) -> None:
+    """Appends the kinds of event the demo does not record: amendments, suspensions,
+    reinstatements, revocations, expiries, a deregistration and a resolved alert."""
+    at = datetime(2027, 6, 1, tzinfo=UTC)
+    mining = ledger.list_licences(kind=MiningLicence)
+    exchange = ledger.list_licences(kind=ExchangeLicence)[0]
+    ledger.amend_mining_capacity("t-amend", mining[0].id, Decimal("1.5"), Decimal(25), at=at)
+    for licence in (mining[0], exchange):
+        ledger.suspend_licence(f"t-susp-{licence.id}", licence.id, "audit", at=at)
+        ledger.reinstate_licence(f"t-rein-{licence.id}", licence.id, at=at)
+        ledger.revoke_licence(f"t-revo-{licence.id}", licence.id, "audit", at=at)
+    ledger.expire_licences("t-expire", at=datetime(2099, 1, 1, tzinfo=UTC))
+    holder = ledger.get_participant(mining[1].participant_id)
+    ledger.revoke_key("t-key", holder.id, next(iter(holder.keys)), at=at)
+    ledger.suspend_participant("t-psusp", holder.id, "audit", at=at)
+    ledger.reinstate_participant("t-prein", holder.id, at=at)
+    ledger.deregister_participant("t-dereg", holder.id, "closed", at=at)
+    ledger.resolve_alert("t-resolve", ledger.list_alerts()[0].id, "auditor", "checked", at=at)
+
+
+def test_event_messages_from_stored_state_equal_those_of_domain_events(
+        demo: DemoResult, tmp_path: Path) -> None:
+    cipher_key = (demo.workdir / "keys" / "cipher.key").read_text().strip()
+    shutil.copy(demo.workdir / "ledger.db", tmp_path / "ledger.db")
+    ledger = Ledger(StoreConfig(f"sqlite:///{tmp_path / 'ledger.db'}", cipher_key,
+                                create_tables=False))
+    try:
+        add_lifecycle_events(ledger)
+        records = HistoryIndex(ledger).follow(0, limit=1_000_000)
+        # The encrypted store now holds every kind of event the ledger records.
+        assert {r.name for r in records} >= set(EVENT_NAMES), sorted(
+            set(EVENT_NAMES) - {r.name for r in records})
+        for record in records:
+            fast = event_message(_EventNotDecoded(record.notification, record.name,
+                                                  ledger.mapper))
+            assert fast == message_of_event(record), record.name
+    finally:
+        ledger.close()
+
+
+class _Mystery:
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+
+class _MysteryAsWord(Transcoding):
+    type = _Mystery
+    name = "mystery_word"
+
+    def encode(self, obj: _Mystery) -> str:
+        return obj.word
+
+    def decode(self, data: str) -> _Mystery:
+        return _Mystery(data)
+
+
+def test_a_value_stored_with_another_transcoding_goes_through_the_domain_event() -> None:
+    # Stored as the ledger never would (its transcoder knows ids, decimals and times only),
+    # the record still has a wire form: the one its domain event gives.
+    transcoder = JSONTranscoder()
+    transcoder.register(DatetimeAsISO())
+    transcoder.register(_MysteryAsWord())
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    state = transcoder.encode({"timestamp": at, "note": _Mystery("odd"), "count": 3})
+    notification = Notification(id=9, originator_id=uuid4(), originator_version=2,
+                                topic="ledger.domain.trade:Trade.Recorded", state=state)
+    record = HistoryRecord(notification, "Trade.Recorded", Mapper(transcoder=transcoder))
+    with pytest.raises(wire.UnknownStoredValue):
+        wire.fill_stored_struct(history_pb2.Event().data, record.stored_state(), frozenset())
+    message = event_message(record)
+    assert message == message_of_event(record)
+    assert message.data.fields["note"].struct_value.fields["word"].string_value == "odd"
+    assert message.data.fields["count"].number_value == 3
+    assert message.at.seconds == int(at.timestamp())

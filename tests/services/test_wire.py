@@ -1,4 +1,5 @@
-"""Wire conversions: Struct building against protobuf's own Struct.update."""
+"""Wire conversions: Struct building against protobuf's own Struct.update, and the fast
+path from stored JSON against decoding it with eventsourcing's transcoder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import pytest
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    UUIDAsHex,
+)
 from google.protobuf import struct_pb2, timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
@@ -69,3 +77,67 @@ def test_timestamp_matches_protobufs_from_datetime(value: datetime) -> None:
     expected.FromDatetime(value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC))
     assert wire.timestamp(value) == expected
     assert wire.timestamp(None) is None
+    inside = timestamp_pb2.Timestamp(seconds=1, nanos=2)
+    wire.fill_timestamp(inside, value)
+    assert inside == expected
+
+
+def ledger_transcoder() -> JSONTranscoder:
+    """Returns the transcoder a Ledger stores events with (eventsourcing's defaults)."""
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return transcoder
+
+
+TRANSCODER = ledger_transcoder()
+KEYS = st.text(max_size=8).filter(lambda key: key not in ("_type_", "_data_"))
+STORABLE_SCALARS = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20) | st.uuids()
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes(timezones=st.one_of(st.none(), st.just(UTC), st.timezones())))
+STORABLE = st.recursive(
+    STORABLE_SCALARS,
+    lambda children: st.lists(children, max_size=4).map(tuple) | st.lists(children, max_size=4)
+    | st.dictionaries(KEYS, children, max_size=3),
+    max_leaves=12)
+
+
+@given(st.dictionaries(KEYS, STORABLE, max_size=8))
+def test_stored_struct_equals_the_struct_of_the_decoded_state(fields: dict[str, Any]) -> None:
+    stored = TRANSCODER.encode(fields)
+    built = struct_pb2.Struct()
+    wire.fill_stored_struct(built, json.loads(stored), frozenset())
+    assert built == wire.struct(TRANSCODER.decode(stored))
+
+
+def test_stored_struct_leaves_out_bookkeeping_and_keeps_empty_containers() -> None:
+    fields = {"id": UUID(int=7), "amount": Decimal("0E-8"), "at": datetime(2026, 1, 1),
+              "timestamp": datetime(2026, 1, 2, tzinfo=UTC), "empty": {}, "none": []}
+    built = struct_pb2.Struct()
+    wire.fill_stored_struct(built, json.loads(TRANSCODER.encode(fields)),
+                            frozenset({"timestamp"}))
+    assert set(built.fields) == {"id", "amount", "at", "empty", "none"}
+    assert built.fields["id"].string_value == str(UUID(int=7))
+    assert built.fields["amount"].string_value == "0E-8"
+    assert built.fields["at"].string_value == "2026-01-01T00:00:00"
+    assert built.fields["empty"].WhichOneof("kind") == "struct_value"
+    assert built.fields["none"].WhichOneof("kind") == "list_value"
+
+
+@given(STORABLE_SCALARS)
+def test_stored_values_and_ids_decode_as_the_transcoder_does(value: Any) -> None:
+    stored = TRANSCODER.encode({"v": value})
+    raw, decoded = json.loads(stored)["v"], TRANSCODER.decode(stored)["v"]
+    assert wire.stored_value(raw) == decoded
+    assert type(wire.stored_value(raw)) is type(decoded)
+    assert wire.stored_id(raw) == (str(decoded) if decoded else decoded)
+
+
+def test_a_transcoding_the_fast_path_does_not_know_is_refused() -> None:
+    unknown = {"_type_": "tuple_as_list", "_data_": [1, 2]}
+    with pytest.raises(wire.UnknownStoredValue):
+        wire.stored_value(unknown)
+    with pytest.raises(wire.UnknownStoredValue):
+        wire.fill_stored_struct(struct_pb2.Struct(), {"x": [{"y": unknown}]}, frozenset())
