@@ -274,8 +274,7 @@ def explain_page(url: str, participant: str, after: int) -> str:
             return fetch(statement, params)
 
         index._fetch = capture  # type: ignore[method-assign]
-        positions = index.positions(query)
-        index.records(positions)
+        index.search(query)
         plans = []
         for statement, params in captured:
             rows = fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)

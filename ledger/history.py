@@ -64,6 +64,13 @@ def event_name(topic: str) -> str:
     return topic.rsplit(":", 1)[-1]
 
 
+def _record_columns(position: str) -> str:
+    """Returns the columns :meth:`HistoryIndex._records` reads: a stored event ``r`` (whose
+    position column is ``position``) and its index name ``h.event_name``."""
+    return (f"r.{position}, r.originator_id, r.originator_version, r.topic, r.state, "
+            "h.event_name")
+
+
 def to_microseconds(at: datetime) -> int:
     """Returns a UTC time as whole microseconds since the epoch."""
     if at.tzinfo is None:
@@ -285,6 +292,12 @@ class HistoryIndex:
 
     def positions(self, query: HistoryQuery) -> list[int]:
         """Returns positions of the records matching ``query``, ascending, at most limit."""
+        statement, params = self._positions_statement(query)
+        return [int(r[0]) for r in self._fetch(statement, params)]
+
+    def _positions_statement(self, query: HistoryQuery) -> tuple[str, list[Any]]:
+        """Returns the SELECT of :meth:`positions` (one column, ``position``) and its
+        parameters."""
         params: list[Any] = []
         clauses: list[str] = []
         subject = query.participant_id or query.licence_id
@@ -318,9 +331,9 @@ class HistoryIndex:
         if query.end is not None:
             clauses.append("e.at_us < ?")
             params.append(to_microseconds(query.end))
-        statement = (f"SELECT {order} FROM {source} WHERE {' AND '.join(clauses)} "
-                     f"ORDER BY {order} LIMIT {int(query.limit)}")
-        return [int(r[0]) for r in self._fetch(statement, params)]
+        statement = (f"SELECT {order} AS position FROM {source} WHERE "
+                     f"{' AND '.join(clauses)} ORDER BY {order} LIMIT {int(query.limit)}")
+        return statement, params
 
     def records(self, positions: Iterable[int]) -> list[HistoryRecord]:
         """Returns the records at ``positions`` in log order."""
@@ -328,34 +341,45 @@ class HistoryIndex:
         if not wanted:
             return []
         params: list[Any] = []
+        table, column = self._events_table()
+        return self._records(
+            f"SELECT {_record_columns(column)} FROM {table} r LEFT JOIN history_events h "
+            f"ON h.position = r.{column} WHERE {self._in('r.' + column, wanted, params)} "
+            f"ORDER BY r.{column}", params)
+
+    def search(self, query: HistoryQuery) -> list[HistoryRecord]:
+        """Returns the records matching ``query`` after catching up with the log."""
+        self.catch_up()
+        # One statement: the page's positions, then their records and their names.
+        positions, params = self._positions_statement(query)
+        table, column = self._events_table()
+        return self._records(
+            f"SELECT {_record_columns(column)} FROM ({positions}) p "
+            f"JOIN {table} r ON r.{column} = p.position "
+            f"LEFT JOIN history_events h ON h.position = p.position ORDER BY p.position",
+            params)
+
+    def _events_table(self) -> tuple[str, str]:
+        """Returns the stored events table and its position column."""
         if self.is_postgres:
-            table = f'"{self.datastore.schema}"."{self.recorder.events_table_name}"'
-            column = "notification_id"
-        else:
-            table, column = self.recorder.events_table_name, "rowid"
-        where = self._in(column, wanted, params)
-        rows = self._fetch(f"SELECT {column}, originator_id, originator_version, topic, state "
-                           f"FROM {table} WHERE {where} ORDER BY {column}", params)
-        names_params: list[Any] = []
-        names = dict(self._fetch(
-            "SELECT position, event_name FROM history_events WHERE "
-            + self._in("position", wanted, names_params), names_params))
+            return (f'"{self.datastore.schema}"."{self.recorder.events_table_name}"',
+                    "notification_id")
+        return self.recorder.events_table_name, "rowid"
+
+    def _records(self, statement: str, params: Sequence[Any]) -> list[HistoryRecord]:
+        """Returns the records a statement of :meth:`_record_select` selects."""
         records = []
-        for position, originator_id, version, topic, state in rows:
+        for position, originator_id, version, topic, state, name in self._fetch(
+                statement, params):
             notification = Notification(
                 id=int(position),
                 originator_id=originator_id if isinstance(originator_id, UUID)
                 else UUID(str(originator_id)),
                 originator_version=int(version), topic=str(topic), state=bytes(state))
             records.append(HistoryRecord(
-                notification, str(names.get(int(position)) or event_name(notification.topic)),
+                notification, str(name or event_name(notification.topic)),
                 self.ledger.mapper))
         return records
-
-    def search(self, query: HistoryQuery) -> list[HistoryRecord]:
-        """Returns the records matching ``query`` after catching up with the log."""
-        self.catch_up()
-        return self.records(self.positions(query))
 
     def follow(self, after_position: int, limit: int = 500) -> list[HistoryRecord]:
         """Returns up to ``limit`` records after ``after_position`` in log order, each
