@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -335,18 +335,6 @@ class HistoryIndex:
                      f"{' AND '.join(clauses)} ORDER BY {order} LIMIT {int(query.limit)}")
         return statement, params
 
-    def records(self, positions: Iterable[int]) -> list[HistoryRecord]:
-        """Returns the records at ``positions`` in log order."""
-        wanted = sorted(set(positions))
-        if not wanted:
-            return []
-        params: list[Any] = []
-        table, column = self._events_table()
-        return self._records(
-            f"SELECT {_record_columns(column)} FROM {table} r LEFT JOIN history_events h "
-            f"ON h.position = r.{column} WHERE {self._in('r.' + column, wanted, params)} "
-            f"ORDER BY r.{column}", params)
-
     def search(self, query: HistoryQuery) -> list[HistoryRecord]:
         """Returns the records matching ``query`` after catching up with the log."""
         self.catch_up()
@@ -367,7 +355,7 @@ class HistoryIndex:
         return self.recorder.events_table_name, "rowid"
 
     def _records(self, statement: str, params: Sequence[Any]) -> list[HistoryRecord]:
-        """Returns the records a statement of :meth:`_record_select` selects."""
+        """Returns the records a statement selecting :func:`_record_columns` finds."""
         records = []
         for position, originator_id, version, topic, state, name in self._fetch(
                 statement, params):

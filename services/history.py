@@ -42,13 +42,6 @@ _EVENT_BOOKKEEPING = frozenset({"originator_id", "originator_version", "timestam
 _LICENCE_AGGREGATES = ("MiningLicence.", "ExchangeLicence.")
 
 
-def event_message(record: HistoryRecord) -> history_pb2.Event:
-    """Returns the wire form of a recorded event, read from its stored state."""
-    message = history_pb2.Event()
-    fill_event(message, record)
-    return message
-
-
 def fill_event(target: history_pb2.Event, record: HistoryRecord) -> None:
     """Fills an empty Event (a new one, or one inside a response, so nothing is copied)
     with the wire form of a recorded event, read from its stored state."""

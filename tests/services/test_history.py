@@ -29,7 +29,7 @@ from ledger.history import HistoryIndex, HistoryRecord
 from services import wire
 from services.demo import DemoResult
 from services.generated.valedger.v1 import common_pb2, history_pb2
-from services.history import EVENT_NAMES, event_message, fill_event_of_event
+from services.history import EVENT_NAMES, fill_event, fill_event_of_event
 from tests.services.harness import World, build_world, trade
 
 
@@ -182,6 +182,13 @@ def test_live_stream_is_woken_by_the_store_not_by_polling(history_world: World) 
         backend.log_signal.safety_poll_seconds = 1.0
 
 
+def message_of_state(record: HistoryRecord) -> history_pb2.Event:
+    """Returns the wire form of a record as ListEvents builds it (from stored state)."""
+    message = history_pb2.Event()
+    fill_event(message, record)
+    return message
+
+
 def message_of_event(record: HistoryRecord) -> history_pb2.Event:
     """Returns the wire form of a record built from its decoded domain event."""
     message = history_pb2.Event()
@@ -230,7 +237,7 @@ def test_event_messages_from_stored_state_equal_those_of_domain_events(
         assert {r.name for r in records} >= set(EVENT_NAMES), sorted(
             set(EVENT_NAMES) - {r.name for r in records})
         for record in records:
-            fast = event_message(_EventNotDecoded(record.notification, record.name,
+            fast = message_of_state(_EventNotDecoded(record.notification, record.name,
                                                   ledger.mapper))
             assert fast == message_of_event(record), record.name
     finally:
@@ -266,7 +273,7 @@ def test_a_value_stored_with_another_transcoding_goes_through_the_domain_event()
     record = HistoryRecord(notification, "Trade.Recorded", Mapper(transcoder=transcoder))
     with pytest.raises(wire.UnknownStoredValue):
         wire.fill_stored_struct(history_pb2.Event().data, record.stored_state(), frozenset())
-    message = event_message(record)
+    message = message_of_state(record)
     assert message == message_of_event(record)
     assert message.data.fields["note"].struct_value.fields["word"].string_value == "odd"
     assert message.data.fields["count"].number_value == 3
