@@ -43,6 +43,7 @@ from ledger.config import StoreConfig
 from ledger.domain.participant import Participant
 from ledger.domain.trade import Trade, TradeRequest, WalletKind
 from ledger.history import HistoryIndex, IndexRows
+from ledger.tables import events_table
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BULK_BUYERS = 50
@@ -111,8 +112,7 @@ def _encode(task: tuple[int, int, int, UUID]) -> tuple[list[tuple[Any, ...]], In
 
 def _write_postgres(cursor: Any, recorder: Any, stored: list[tuple[Any, ...]],
                     rows: IndexRows) -> None:
-    schema = recorder.datastore.schema
-    table = f'"{schema}"."{recorder.events_table_name}"'
+    table = events_table(recorder)
     loads: list[tuple[str, list[str], list[tuple[Any, ...]]]] = [
         (f"{table} (originator_id, originator_version, topic, state, notification_id)",
          ["uuid", "int8", "text", "bytea", "int8"], stored),
@@ -177,7 +177,7 @@ def build_bulk_store(url: str, n: int, licence: UUID, *, cipher_key: str | None 
                     progress(len(stored))
         last = base + n
         if ledger.config.is_postgres:
-            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            table = events_table(recorder)
             with recorder.datastore.transaction(commit=True) as cursor:
                 cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), "
                                "%s)", (table, last))

@@ -24,12 +24,12 @@ from uuid import UUID
 
 from eventsourcing.application import LRUCache
 from eventsourcing.persistence import AggregateRecorder
-from eventsourcing.postgres import PostgresAggregateRecorder
 
 from ledger.domain.licence import Licence
 from ledger.domain.outflow import OutflowAccount
 from ledger.domain.participant import Participant
 from ledger.domain.policy import Policy
+from ledger.tables import events_table, is_postgres, row_tuples
 
 HOT_AGGREGATES = (Participant, Licence, Policy, OutflowAccount)
 """Types of aggregate the cache keeps."""
@@ -55,12 +55,9 @@ class LatestVersions:
     """Ids per statement (SQLite caps the parameters of one statement)."""
 
     def __init__(self, recorder: AggregateRecorder) -> None:
-        store: Any = recorder  # SQLite or PostgreSQL recorder: a table and a datastore
-        self.recorder = store
-        self.is_postgres = isinstance(recorder, PostgresAggregateRecorder)
-        table = store.events_table_name
-        if self.is_postgres:
-            table = f'"{store.datastore.schema}"."{table}"'
+        self.recorder: Any = recorder  # SQLite or PostgreSQL: it has a datastore
+        self.is_postgres = is_postgres(recorder)
+        table = events_table(recorder)
         # One index probe per id (the primary key is originator id, version): the latest
         # version of each, however many events an aggregate has.
         self._latest = (f"SELECT originator_version FROM {table} WHERE originator_id = "
@@ -86,7 +83,6 @@ class LatestVersions:
             params = tuple(i.hex for i in ids)
         with self.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
-            rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r)
-                    for r in cursor.fetchall()]
+            rows = row_tuples(cursor.fetchall())
         return {i if isinstance(i, UUID) else UUID(str(i)): int(v)
                 for i, v in rows if v is not None}

@@ -33,6 +33,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
+from ledger.tables import events_table, position_column, row_tuples
+
 if TYPE_CHECKING:  # pragma: no cover
     from ledger.application import Ledger
 
@@ -169,14 +171,10 @@ class HistoryIndex:
         params.extend(values)
         return f"{column} IN ({','.join('?' * len(values))})"
 
-    @staticmethod
-    def _row(row: Any) -> tuple[Any, ...]:
-        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
-
     def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self._sql(statement), tuple(params))
-            return [self._row(r) for r in cursor.fetchall()]
+            return row_tuples(cursor.fetchall())
 
     def _create_tables(self) -> None:
         for attempt in range(3):
@@ -340,19 +338,12 @@ class HistoryIndex:
         self.catch_up()
         # One statement: the page's positions, then their records and their names.
         positions, params = self._positions_statement(query)
-        table, column = self._events_table()
+        table, column = events_table(self.recorder), position_column(self.recorder)
         return self._records(
             f"SELECT {_record_columns(column)} FROM ({positions}) p "
             f"JOIN {table} r ON r.{column} = p.position "
             f"LEFT JOIN history_events h ON h.position = p.position ORDER BY p.position",
             params)
-
-    def _events_table(self) -> tuple[str, str]:
-        """Returns the stored events table and its position column."""
-        if self.is_postgres:
-            return (f'"{self.datastore.schema}"."{self.recorder.events_table_name}"',
-                    "notification_id")
-        return self.recorder.events_table_name, "rowid"
 
     def _records(self, statement: str, params: Sequence[Any]) -> list[HistoryRecord]:
         """Returns the records a statement selecting :func:`_record_columns` finds."""

@@ -25,6 +25,7 @@ from eventsourcing.persistence import ApplicationRecorder
 
 from ledger.audit.compact_range import CompactRange
 from ledger.audit.merkle import HASH_SIZE, NodeID
+from ledger.tables import row_tuples
 
 STATE_TABLE = "audit_state"
 LEAVES_TABLE = "audit_leaves"
@@ -98,8 +99,7 @@ class AuditTransaction(ABC):
 
     def fetchall(self) -> list[Any]:
         """Returns the rows of the last statement as tuples."""
-        return [tuple(r.values()) if isinstance(r, dict) else tuple(r)
-                for r in self.cursor.fetchall()]
+        return row_tuples(self.cursor.fetchall())
 
     def read_state(self) -> TreeState:
         """Returns the follower's position and compact range (empty tree when none)."""
