@@ -41,6 +41,32 @@ class RuleViolation(LedgerError):
         self.figures: dict[str, str] = {k: str(v) for k, v in (figures or {}).items()}
 
 
+class EnvelopeRefused(RuleViolation):
+    """A signed envelope that does not verify (gRPC PERMISSION_DENIED, with the rule as
+    the reason): KEY_UNKNOWN, KEY_REVOKED (not valid at the client's time or at the
+    server's) or SIGNATURE_INVALID. Nothing is recorded from it."""
+
+
+class RequestIdReused(RuleViolation):
+    """A request id its caller already used for a different payload (gRPC
+    FAILED_PRECONDITION, rule REQUEST_ID_REUSED): refused, never replayed.
+
+    Only the caller's own ids can collide (ids are scoped to the requester), so the
+    message quotes nothing of anyone else's request.
+    """
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__("REQUEST_ID_REUSED",
+                         f"request id {request_id!r} was already used for a different "
+                         "request; use a new request id for a new request",
+                         {"request_id": request_id})
+
+
+class Contention(LedgerError):
+    """Concurrent writers kept changing what a command reads, past every retry (gRPC
+    ABORTED: nothing was recorded, retry with the same request id)."""
+
+
 def amount(value: Decimal | int) -> str:
     """Returns an amount with thousands separators and no exponent, e.g. ``48,200.5``."""
     text = f"{Decimal(value):,f}"

@@ -1,31 +1,54 @@
-"""Trade rules: decides whether each trade is recorded or blocked, and what it moves.
+"""Trading: decides whether each trade is recorded or blocked, and what it moves.
 
-A batch of trades is decided in memory against aggregates loaded once per batch, then
-saved in one transaction by the ledger; the outflow accounts it touches make the cap exact
-under concurrent writers (a conflicting writer retries against the new totals).
+:class:`Trading` is the use case (validate, stamp, verify the envelopes, decide, save,
+retry); :class:`TradeRules` applies the rules of DESIGN §3 to one trade at a time. A batch
+of trades is decided in memory against aggregates loaded once per batch, then saved in
+one transaction; the outflow accounts it touches make the cap exact under concurrent
+writers (a conflicting writer retries against the new totals).
+
+A trade's request id belongs to the exchange that holds its licence (the requester), and
+its exchange trade id is claimed per licence (``TradeClaim``). Its time ``at`` must lie in
+the trade window around the server's clock, and the licence, the parties and the signing
+key must be in standing both at ``at`` and when recorded; a trade that breaks a rule is
+recorded as ``Trade.Blocked``, so the attempt stays on the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import localcontext
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
 
+from ledger.clock import Clock
+from ledger.commands import UseCase
 from ledger.domain.alert import Alert
+from ledger.domain.base import Stamp, stamped
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.outflow import OutflowAccount, period_of, previous_period
 from ledger.domain.participant import Participant
-from ledger.domain.policy import PolicyView
+from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
-from ledger.errors import InvalidRequest, NotFound, RuleViolation, amount
+from ledger.domain.trade_claim import TradeClaim
+from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation, amount
+from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import TradeReceipt, TradeStatus
-from ledger.validation import check_country, check_request_id, check_text, positive
+from ledger.requests import participant_requester
+from ledger.store import LedgerStore
+from ledger.validation import (
+    check_country,
+    check_currency,
+    check_request_id,
+    check_text,
+    positive,
+)
+from ledger.windows import Window, WindowKind
 
 EXACT_PRECISION = 200
 """Significant digits that keep ``quantity × price × rate`` exact for any sane amount."""
@@ -52,6 +75,8 @@ class TradeBatch:
     """Returns a private copy of an aggregate, or None."""
     read_many: Callable[[Collection[UUID]], dict[UUID, Any]]
     """Returns shared, read-only aggregates (None where absent), checked in one query."""
+    check_existing: bool = False
+    """Whether trades and claims may already be stored (decided again after a conflict)."""
     loaded: dict[UUID, Aggregate | None] = field(default_factory=dict)
     changed: dict[UUID, Aggregate] = field(default_factory=dict)
     shared: dict[UUID, Any] = field(default_factory=dict)
@@ -77,17 +102,30 @@ class TradeBatch:
             self.loaded[aggregate_id] = self.find(aggregate_id)
         return self.loaded[aggregate_id]
 
+    def claim(self, claim_id: UUID) -> Any | None:
+        """Returns the claim of an exchange trade id made in this batch, or the stored
+        one when the batch checks the store (a retry after a conflict), else None."""
+        if claim_id in self.loaded:
+            return self.loaded[claim_id]
+        if self.check_existing:
+            return self.get(claim_id)
+        return None
+
     def add(self, aggregate: Aggregate) -> None:
         """Marks an aggregate for saving with the batch."""
         self.loaded[aggregate.id] = aggregate
         self.changed[aggregate.id] = aggregate
 
 
-class TradeDesk:
+class TradeRules:
     """Applies the trade rules of DESIGN.md §3 to one trade at a time within a batch."""
 
-    def decide(self, request: TradeRequest, policy: PolicyView,
-               batch: TradeBatch) -> TradeReceipt:
+    def decide(self, request: TradeRequest, trade_id: UUID, recorded_at: datetime,
+               policy: PolicyView, window: Window, batch: TradeBatch) -> TradeReceipt:
+        """Returns the receipt of one trade, recorded or blocked, with what it changes
+        added to ``batch``; raises InvalidRequest or NotFound for what cannot be
+        decided (nothing is recorded then). ``policy`` is the policy at the trade's
+        time; ``window`` the trade window under the policy at the server's."""
         rate = policy.usd_rate(request.quote_currency)
         if rate is None:
             raise InvalidRequest("quote_currency",
@@ -99,7 +137,7 @@ class TradeDesk:
 
         def block(rule: str, message: str, figures: dict[str, object]) -> TradeReceipt:
             text = {k: str(v) for k, v in figures.items()}
-            trade = Trade.block(request, value_usd, rule, message, text)
+            trade = Trade.block(request, trade_id, value_usd, rule, message, text)
             batch.add(trade)
             return trade_receipt(trade)
 
@@ -107,11 +145,14 @@ class TradeDesk:
         licence = batch.read(request.exchange_licence_id)
         if not isinstance(licence, ExchangeLicence):
             raise NotFound("exchange licence", request.exchange_licence_id)
-        standing = licence.standing_at(at)
+        late = window.fault(at, recorded_at)
+        if late is not None:
+            return block("TIME_OUTSIDE_WINDOW", late[0], dict(late[1]))
+        standing = licence.standing(at, recorded_at)
         if standing is not None:
-            return block("LICENCE_NOT_ACTIVE",
-                         f"exchange licence {licence.id} is {standing} at {at.isoformat()}",
-                         {"licence": licence.id, "at": at.isoformat()})
+            return block("LICENCE_NOT_ACTIVE", f"exchange licence {licence.id} is {standing}",
+                         {"licence": licence.id, "at": at.isoformat(),
+                          "recorded_at": recorded_at.isoformat()})
         for role, party_id in (("exchange", licence.participant_id),
                                ("buyer", request.buyer_id), ("seller", request.seller_id)):
             party = batch.read(party_id)
@@ -119,11 +160,19 @@ class TradeDesk:
                 return block("PARTY_NOT_REGISTERED",
                              f"{role} {party_id} is not a registered participant",
                              {role: party_id})
-            party_standing = party.standing_at(at)
+            party_standing = party.standing(at, recorded_at)
             if party_standing is not None:
-                return block("PARTY_NOT_APPROVED",
-                             f"{role} {party_id} is {party_standing} at {at.isoformat()}",
-                             {role: party_id, "at": at.isoformat()})
+                return block("PARTY_NOT_APPROVED", f"{role} {party_id} is {party_standing}",
+                             {role: party_id, "at": at.isoformat(),
+                              "recorded_at": recorded_at.isoformat()})
+        claim_id = TradeClaim.create_id(request.exchange_licence_id, request.exchange_trade_id)
+        claim = batch.claim(claim_id)
+        if isinstance(claim, TradeClaim) and claim.trade_id != trade_id:
+            return block("EXCHANGE_TRADE_ID_REUSED",
+                         f"exchange trade id {request.exchange_trade_id!r} is already "
+                         f"recorded for licence {licence.id} as trade {claim.trade_id}",
+                         {"exchange_trade_id": request.exchange_trade_id,
+                          "trade_id": claim.trade_id})
 
         threshold = policy.decimal("travel_rule_threshold_usd")
         if value_usd >= threshold:
@@ -155,8 +204,10 @@ class TradeDesk:
                     f"{amount(value_usd)}",
                     {"cap_usd": amount(cap), "used_usd": amount(account.outflow_usd),
                      "value_usd": amount(value_usd), "period": period})
-        trade = Trade.record(request, value_usd)
+        trade = Trade.record(request, trade_id, value_usd)
         batch.add(trade)
+        batch.add(TradeClaim(exchange_licence_id=request.exchange_licence_id,
+                             exchange_trade_id=request.exchange_trade_id, trade_id=trade_id))
         alert_ids: list[UUID] = []
         if account is not None:
             if is_outflow:
@@ -165,7 +216,7 @@ class TradeDesk:
             if near_threshold:
                 account.note_near_threshold(request_id=request.request_id, at=at,
                                             trade_id=trade.id, value_usd=value_usd)
-                alert = self.structuring_alert(batch, request, policy, account, trade.id)
+                alert = self.structuring_alert(batch, request, trade_id, policy, account)
                 if alert is not None:
                     alert_ids.append(alert.id)
             batch.add(account)
@@ -179,8 +230,8 @@ class TradeDesk:
             batch.add(account)
         return cast(OutflowAccount, account)
 
-    def structuring_alert(self, batch: TradeBatch, request: TradeRequest, policy: PolicyView,
-                           account: OutflowAccount, trade_id: UUID) -> Alert | None:
+    def structuring_alert(self, batch: TradeBatch, request: TradeRequest, trade_id: UUID,
+                          policy: PolicyView, account: OutflowAccount) -> Alert | None:
         hours = amount(policy.decimal("structuring_window_hours"))
         window = timedelta(hours=float(policy.decimal("structuring_window_hours")))
         start = request.at - window
@@ -211,52 +262,46 @@ class TradeDesk:
         return alert
 
 
-def validate_trade(request: TradeRequest) -> None:
-    """Raises InvalidRequest for a malformed trade (nothing is recorded for it)."""
+def validate_trade(request: TradeRequest) -> TradeRequest:
+    """Returns the request with its amounts bounded and its time in UTC; raises
+    InvalidRequest for a malformed trade (nothing is recorded for it)."""
     if not isinstance(request, TradeRequest):
         raise InvalidRequest("trade", f"expected a TradeRequest, got {type(request).__name__}")
     check_request_id(request.request_id)
     for name in ("exchange_licence_id", "buyer_id", "seller_id"):
         if not isinstance(getattr(request, name), UUID):
             raise InvalidRequest(name, "must be a UUID")
-    for name in ("quantity", "price"):
-        if not isinstance(getattr(request, name), Decimal):
-            raise InvalidRequest(name, "must be a Decimal")
+    quantity = positive("quantity", request.quantity)
+    price = positive("price", request.price)
     if not isinstance(request.wallet_kind, WalletKind):
         raise InvalidRequest("wallet_kind", "must be HOSTED or SELF_HOSTED")
     if not isinstance(request.at, datetime):
         raise InvalidRequest("at", "must be a datetime")
-    if not isinstance(request.counterparty_vasp, str):
-        raise InvalidRequest("counterparty_vasp", "must be text")
+    if request.at.tzinfo is None:
+        raise InvalidRequest("at", "must be timezone-aware (UTC)")
     if request.envelope is not None and not isinstance(request.envelope, Envelope):
         raise InvalidRequest("envelope", "must be an Envelope")
-    if not isinstance(request.travel_rule, dict) or not all(
-            isinstance(v, str) for v in request.travel_rule.values()):
+    if not isinstance(request.travel_rule, dict):
         raise InvalidRequest("travel_rule", "must map field names to text")
-    check_text("exchange_trade_id", request.exchange_trade_id)
-    check_text("asset", request.asset)
-    positive("quantity", request.quantity)
-    positive("price", request.price)
-    if not (len(request.quote_currency) == 3 and request.quote_currency.isalpha()
-            and request.quote_currency.isupper()):
-        raise InvalidRequest("quote_currency", f"ISO 4217 code required, got "
-                                               f"{request.quote_currency!r}")
+    unknown = set(request.travel_rule) - set(TRAVEL_RULE_FIELDS)
+    if unknown:
+        raise InvalidRequest("travel_rule", f"unknown fields {sorted(unknown)[:5]}")
+    for name, value in request.travel_rule.items():
+        if not isinstance(value, str):
+            raise InvalidRequest(f"travel_rule.{name}", "must be text")
+        if value.strip():  # blank means absent (the travel rule then says what is missing)
+            check_text(f"travel_rule.{name}", value)
+    check_text("exchange_trade_id", request.exchange_trade_id, 200)
+    check_text("asset", request.asset, 20)
+    check_currency("quote_currency", request.quote_currency)
+    if not isinstance(request.counterparty_vasp, str):
+        raise InvalidRequest("counterparty_vasp", "must be text")
+    if request.counterparty_vasp:  # optional: a domestic trade may name none
+        check_text("counterparty_vasp", request.counterparty_vasp, 200)
     check_country("counterparty_country", request.counterparty_country)
     if request.buyer_id == request.seller_id:
         raise InvalidRequest("seller_id", "buyer and seller must differ")
-    if request.at.tzinfo is None:
-        raise InvalidRequest("at", "must be timezone-aware (UTC)")
-    unknown = set(request.travel_rule) - set(TRAVEL_RULE_FIELDS)
-    if unknown:
-        raise InvalidRequest("travel_rule", f"unknown fields {sorted(unknown)}")
-
-
-
-def in_utc(request: TradeRequest) -> TradeRequest:
-    """Returns the request with its time in UTC (periods and windows are UTC months/hours)."""
-    if request.at.tzinfo is UTC:
-        return request
-    return replace(request, at=request.at.astimezone(UTC))
+    return replace(request, quantity=quantity, price=price, at=request.at.astimezone(UTC))
 
 
 def trade_receipt(trade: Trade, replayed: bool = False,
@@ -273,3 +318,104 @@ def replayed(receipt: TradeReceipt) -> TradeReceipt:
     """Returns the same receipt marked as a replay of the first result."""
     return TradeReceipt(receipt.trade_id, receipt.status, receipt.rule, receipt.message,
                         receipt.figures, receipt.alert_ids, replayed=True)
+
+
+class Trading(UseCase):
+    """Records trades, one or many in one transaction (the one owner of recording a
+    trade: the services' RecordTrade and RecordTrades both come here)."""
+
+    def __init__(self, store: LedgerStore, clock: Clock, envelopes: EnvelopeVerifier) -> None:
+        super().__init__(store, clock)
+        self.envelopes = envelopes
+        self.rules = TradeRules()
+
+    def record_trades(self, requests: Sequence[TradeRequest]) -> list[TradeReceipt]:
+        """Records many trades in one transaction; returns one receipt per request.
+
+        Blocked trades are recorded as ``Trade.Blocked``; a request seen before (in this
+        batch or earlier, by the same exchange) returns the first result and records
+        nothing, and a request id the exchange used for another trade raises
+        RequestIdReused. Envelopes that do not verify raise EnvelopeRefused (nothing of
+        the batch is recorded).
+        """
+        checked = [validate_trade(request) for request in requests]
+        recorded_at = self.clock()
+        def attempt() -> list[TradeReceipt]:
+            try:
+                return self._decide_and_save(checked, recorded_at, check_existing=False)
+            except RecordConflictError:
+                # Some trade or claim may exist already (a retry) or an account moved
+                # on: decide again against the store, replaying trades that exist.
+                return self._decide_and_save(checked, recorded_at, check_existing=True)
+
+        # Each trade is stamped with its own requester and digest (below).
+        return self.run(None, attempt)
+
+    def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
+                         check_existing: bool) -> list[TradeReceipt]:
+        batch = TradeBatch(self.store.find, self.store.read_many,
+                           check_existing=check_existing)
+        # The rule inputs of the whole batch in one query: the exchanges behind cached
+        # licences are known beforehand; those of uncached ones take a second query.
+        licence_ids = {r.exchange_licence_id for r in requests}
+        holders = (self.store.cached_holder(licence_id) for licence_id in licence_ids)
+        batch.prefetch([POLICY_ID, *licence_ids, *(h for h in holders if h is not None),
+                        *(r.buyer_id for r in requests), *(r.seller_id for r in requests)])
+        batch.prefetch(licence.participant_id for licence in batch.shared.values()
+                       if isinstance(licence, ExchangeLicence))
+        policy = cast(Policy | None, batch.read(POLICY_ID))
+        window = Window.of(WindowKind.TRADE, PolicyView(policy, recorded_at))
+        self._require_envelopes(requests, batch, recorded_at)
+        policies: dict[datetime, PolicyView] = {}
+        results: dict[tuple[str, str], tuple[str, TradeReceipt]] = {}
+        receipts: list[TradeReceipt] = []
+        for request in requests:
+            licence = batch.read(request.exchange_licence_id)
+            if not isinstance(licence, ExchangeLicence):
+                raise NotFound("exchange licence", request.exchange_licence_id)
+            requester = participant_requester(licence.participant_id)
+            digest = request.digest()
+            key = (requester, request.request_id)
+            if key in results:
+                first_digest, first = results[key]
+                if first_digest != digest:
+                    raise RequestIdReused(request.request_id)
+                receipts.append(replayed(first))
+                continue
+            trade_id = Trade.id_for(requester, request.request_id)
+            existing = self.store.find(trade_id) if check_existing else None
+            if isinstance(existing, Trade):
+                existing.version_of_request(requester, request.request_id, digest)
+                alert_id = Alert.create_id(requester, request.request_id, "STRUCTURING",
+                                           existing.id)
+                alerts = (alert_id,) if self.store.find(alert_id) is not None else ()
+                receipt = trade_receipt(existing, replayed=True, alert_ids=alerts)
+            else:
+                # The window is read at the server's time; every other rule at the
+                # trade's own time.
+                view = policies.setdefault(request.at, PolicyView(policy, request.at))
+                with stamped(Stamp(requester, digest, recorded_at)):
+                    receipt = self.rules.decide(request, trade_id, recorded_at, view,
+                                                window, batch)
+            results[key] = (digest, receipt)
+            receipts.append(receipt)
+        self.store.save(*batch.changed.values())
+        return receipts
+
+    def _require_envelopes(self, requests: Sequence[TradeRequest], batch: TradeBatch,
+                           recorded_at: datetime) -> None:
+        """Raises EnvelopeRefused for the first envelope that does not verify."""
+        items = []
+        for request in requests:
+            if request.envelope is None:
+                continue
+            licence = batch.read(request.exchange_licence_id)
+            if not isinstance(licence, ExchangeLicence):
+                raise NotFound("exchange licence", request.exchange_licence_id)
+            holder = batch.read(licence.participant_id)
+            if not isinstance(holder, Participant):
+                raise NotFound("participant", licence.participant_id)
+            items.append(Signed.by(request.envelope, holder, request.at, recorded_at))
+        for refusal in self.envelopes.refusals(items):
+            if refusal is not None:
+                raise refusal

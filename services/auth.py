@@ -26,11 +26,13 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import grpc
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from ledger.requests import GRID, REGULATOR, participant_requester
 from services.ca import Role
 from services.status import (
     ServiceError,
@@ -130,6 +132,21 @@ def current_grant() -> Grant:
         return _grant.get()
     except LookupError:
         raise ServiceError(grpc.StatusCode.INTERNAL, "no caller identity") from None
+
+
+def current_requester() -> str:
+    """Returns whose request ids the call being served uses, as the ledger names it: the
+    regulator, the grid operator, or the participant the caller's certificate names."""
+    caller = current_grant().caller
+    if caller.role is Role.REGULATOR:
+        return REGULATOR
+    if caller.role is Role.GRID:
+        return GRID
+    try:
+        return participant_requester(UUID(caller.participant))
+    except ValueError:
+        raise permission_denied("NO_PARTICIPANT",
+                                "the caller's certificate names no participant") from None
 
 
 def require_own_participant(participant_id: str, what: str = "participant") -> None:

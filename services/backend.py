@@ -11,7 +11,7 @@ import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from ledger.application import Ledger
@@ -19,7 +19,6 @@ from ledger.audit.log import AuditLog
 from ledger.history import HistoryIndex
 from services.log_signal import LogSignal
 from services.metrics import ServerMetrics
-from services.signatures import SignatureChecker
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -43,8 +42,6 @@ class Backend:
     """Set by ``ServerMetrics.attach`` when the server exports Prometheus metrics."""
     log_signal: LogSignal | None = None
     """Wakes live streams when the log grows (LISTEN/NOTIFY on PostgreSQL)."""
-    signatures: SignatureChecker = field(default_factory=SignatureChecker)
-    """Checks the signatures of streamed envelopes (in-process unless given workers)."""
 
     def __post_init__(self) -> None:
         if self.log_signal is None:
@@ -69,9 +66,9 @@ class Backend:
         history.catch_up()
         if audit is not None:
             audit.follower.start()
+        ledger.signatures.workers = signature_workers
         return cls(ledger, history, ThreadPoolExecutor(workers, "valedger-ledger"),
-                   trade_batch_size, poll_seconds, audit,
-                   signatures=SignatureChecker(signature_workers))
+                   trade_batch_size, poll_seconds, audit)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Returns ``fn(*args, **kwargs)`` computed on the pool (the caller's context
@@ -83,7 +80,7 @@ class Backend:
     def close(self) -> None:
         """Waits for running ledger calls, then closes the store."""
         self.executor.shutdown(wait=True)
-        self.signatures.close()
+        self.ledger.signatures.close()
         if self.log_signal is not None:
             self.log_signal.close()
         if self.audit is not None:

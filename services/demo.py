@@ -37,6 +37,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from ledger.domain.participant import Participant
+from ledger.requests import REGULATOR
 from services import wire
 from services.ca import CertificateAuthority, Role
 from services.client import LedgerClient, proof_batch_payload
@@ -138,7 +139,7 @@ def _request_id(*parts: str) -> str:
 
 def participant_id_for(name: str) -> str:
     """Returns the participant id the demo's registration of ``name`` produces."""
-    return str(Participant.create_id(_request_id("register", name)))
+    return str(Participant.create_id(REGULATOR, _request_id("register", name)))
 
 
 class Demo:

@@ -1,20 +1,18 @@
 """Signed envelopes: payload bytes + Ed25519 signature + key id (DESIGN.md §7).
 
 The signature covers ``payload_type ‖ 0x0A ‖ payload``: binding the payload's message
-type means a signature made for one kind of payload cannot be presented as another.
-Verification checks the key against the participant's *registered, unrevoked* keys at the
-event's own time. Ed25519 comes from ``cryptography`` (OpenSSL): on the 2-core dev machine
-it verifies about 3.8× faster than pycryptodome's pure implementation, and RecordTrades
-verifies one signature per trade.
+type means a signature made for one kind of payload cannot be presented as another. This
+module makes and opens envelopes; the ledger verifies them (``ledger.keys``). Ed25519
+comes from ``cryptography`` (OpenSSL): on the 2-core dev machine it verifies about 3.8×
+faster than pycryptodome's pure implementation.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -22,20 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from google.protobuf.message import DecodeError, Message
 
-from ledger.domain.envelope import Envelope
+from ledger.domain.envelope import Envelope, signed_bytes
 from services.generated.valedger.v1 import common_pb2
-from services.signatures import SignatureCheck, verify_all
-from services.status import ServiceError, invalid_argument, permission_denied
+from services.status import ServiceError, invalid_argument
 
 M = TypeVar("M", bound=Message)
 
 SIGNATURE_SIZE = 64
 PUBLIC_KEY_SIZE = 32
-
-
-def signed_bytes(payload_type: str, payload: bytes) -> bytes:
-    """Returns the bytes an envelope's signature covers."""
-    return payload_type.encode() + b"\n" + payload
 
 
 def key_id_for(public_key: bytes) -> str:
@@ -121,57 +113,4 @@ def parse(envelope: common_pb2.SignedEnvelope, payload_class: type[M],
     return message
 
 
-class RegisteredKey(Protocol):
-    """A participant's registered key (``ledger.domain.participant.SigningKey``)."""
-
-    @property
-    def public_key(self) -> bytes:
-        """Returns the raw 32-byte Ed25519 public key."""
-
-    def is_valid_at(self, at: datetime) -> bool:
-        """Returns True when the key is registered and unrevoked at ``at``."""
-
-
-def check_key(envelope: common_pb2.SignedEnvelope, key: RegisteredKey | None, at: datetime,
-              participant: str) -> RegisteredKey:
-    """Returns ``key`` when it may sign at ``at``; raises PERMISSION_DENIED with reason
-    KEY_UNKNOWN (no such key for the participant) or KEY_REVOKED (revoked, or not yet
-    registered, at ``at``)."""
-    metadata = {"participant": participant, "key_id": envelope.key_id}
-    if key is None:
-        raise permission_denied("KEY_UNKNOWN",
-                                f"participant {participant} has no key {envelope.key_id!r}",
-                                metadata)
-    if not key.is_valid_at(at):
-        raise permission_denied(
-            "KEY_REVOKED", f"key {envelope.key_id!r} is not valid at {at.isoformat()}",
-            metadata)
-    return key
-
-
-def signature_check(envelope: common_pb2.SignedEnvelope, key: RegisteredKey) -> SignatureCheck:
-    """Returns what verifying the envelope's signature with ``key`` takes."""
-    return (key.public_key, envelope.signature,
-            signed_bytes(envelope.payload_type, envelope.payload))
-
-
-def signature_error(envelope: common_pb2.SignedEnvelope, participant: str) -> ServiceError:
-    """Returns the PERMISSION_DENIED (reason SIGNATURE_INVALID) of a signature that does
-    not verify: forged, altered or made by another key."""
-    return permission_denied("SIGNATURE_INVALID",
-                             "envelope signature does not verify with the named key",
-                             {"participant": participant, "key_id": envelope.key_id})
-
-
-def verify(envelope: common_pb2.SignedEnvelope, key: RegisteredKey | None, at: datetime,
-           participant: str) -> None:
-    """Checks the envelope's signature with ``key`` (the participant's key named by the
-    envelope's key id); raises PERMISSION_DENIED when it fails (see ``check_key`` and
-    ``signature_error`` for the reasons)."""
-    usable = check_key(envelope, key, at, participant)
-    if not verify_all([signature_check(envelope, usable)])[0]:
-        raise signature_error(envelope, participant)
-
-
-__all__ = ["RegisteredKey", "ServiceError", "Signer", "check_key", "key_id_for", "parse",
-           "signature_check", "signature_error", "signed_bytes", "verify"]
+__all__ = ["ServiceError", "Signer", "key_id_for", "parse", "signed_bytes", "stored"]

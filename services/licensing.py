@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -11,7 +12,7 @@ from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashr
 from ledger.domain.participant import Participant
 from ledger.receipts import Receipt
 from services import wire
-from services.auth import Scope, current_grant, require_own_participant
+from services.auth import Scope, current_grant, current_requester, require_own_participant
 from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, licensing_pb2, licensing_pb2_grpc
 from services.status import invalid_argument
@@ -122,7 +123,7 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
             raise invalid_argument("key_id", "at most 64 characters")
         result = await self.backend.run(
             self.ledger.register_key, request.request_id, participant_id, request.key_id,
-            bytes(request.public_key), at=_at(request))
+            bytes(request.public_key), at=_at(request), requester=current_requester())
         return licensing_pb2.RegisterKeyResponse(receipt=receipt(result))
 
     async def RevokeKey(self, request: licensing_pb2.RevokeKeyRequest,
@@ -130,8 +131,8 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         participant_id = wire.uuid(request.participant_id, "participant_id")
         require_own_participant(str(participant_id), "participant's keys")
         result = await self.backend.run(self.ledger.revoke_key, request.request_id,
-                                        participant_id, wire.text(request.key_id, "key_id"),
-                                        at=_at(request))
+                                        participant_id, request.key_id,
+                                        at=_at(request), requester=current_requester())
         return licensing_pb2.RevokeKeyResponse(receipt=receipt(result))
 
     async def GetParticipant(self, request: licensing_pb2.GetParticipantRequest,
@@ -150,8 +151,7 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         result = await self.backend.run(
             self.ledger.grant_mining_licence, request.request_id, participant_id,
             request.site.region, request.site.grid_zone, request.site.meter_id,
-            wire.decimal(request.licensed_power_mw, "licensed_power_mw"),
-            wire.decimal(request.declared_efficiency_j_per_th, "declared_efficiency_j_per_th"),
+            request.licensed_power_mw, request.declared_efficiency_j_per_th,
             [bytes(t).hex() for t in request.coinbase_tags], valid_from,
             wire.required_time(request, "valid_until"), at=at)
         return licensing_pb2.GrantMiningLicenceResponse(receipt=receipt(result))
@@ -159,11 +159,9 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
     async def AmendMiningCapacity(self, request: licensing_pb2.AmendMiningCapacityRequest,
                                   context: Any) -> licensing_pb2.AmendMiningCapacityResponse:
         licence_id = wire.uuid(request.licence_id, "licence_id")
-        power = wire.decimal(request.licensed_power_mw, "licensed_power_mw")
-        if request.declared_efficiency_j_per_th:
-            efficiency = wire.decimal(request.declared_efficiency_j_per_th,
-                                      "declared_efficiency_j_per_th")
-        else:
+        power: Decimal | str = request.licensed_power_mw
+        efficiency: Decimal | str = request.declared_efficiency_j_per_th
+        if not efficiency:
             licence = await self.backend.run(self.ledger.get_mining_licence, licence_id)
             efficiency = licence.efficiency_jth
         result = await self.backend.run(
@@ -244,9 +242,9 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
 
 
 def _now() -> datetime:
-    from ledger.domain.base import now
+    from ledger.clock import system_clock
 
-    return now()
+    return system_clock()
 
 
 def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:

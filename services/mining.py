@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import grpc
 
-from ledger.domain.base import now
+from ledger.domain.licence import MiningLicence
 from ledger.domain.reconciliation import Reconciliation
 from ledger.receipts import ProofReceipt, Receipt
 from services import envelope, wire
@@ -25,26 +24,22 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         self.backend = backend
         self.ledger = backend.ledger
 
-    def open_miner_envelope(self, licence_id: UUID, sealed: common_pb2.SignedEnvelope,
-                            at: datetime) -> None:
-        """Checks that the caller holds the mining licence and that its registered key, valid
-        at ``at``, signed the envelope; raises PERMISSION_DENIED otherwise."""
-        licence = self.ledger.get_mining_licence(licence_id)
+    def require_own_licence(self, licence_id: UUID) -> None:
+        """Raises PERMISSION_DENIED unless the caller holds the mining licence (the ledger
+        checks the envelope's signature and key when it records)."""
+        licence = self.ledger.read_typed(licence_id, MiningLicence, "mining licence")
         require_own_participant(str(licence.participant_id), "mining licences")
-        participant = self.ledger.get_participant(licence.participant_id)
-        envelope.verify(sealed, participant.keys.get(sealed.key_id), at,
-                        str(licence.participant_id))
 
     async def SubmitProofBatch(self, request: mining_pb2.SubmitProofBatchRequest,
                                context: Any) -> mining_pb2.SubmitProofBatchResponse:
         sealed = request.envelope
         payload = envelope.parse(sealed, mining_pb2.ProofBatchPayload)
         licence_id = wire.uuid(payload.licence_id, "licence_id")
-        at = wire.time(payload, "at") or now()
+        at = wire.time(payload, "at")
         batch = batch_json(payload)
 
         def submit() -> ProofReceipt:
-            self.open_miner_envelope(licence_id, sealed, at)
+            self.require_own_licence(licence_id)
             return self.ledger.submit_proof_batch(
                 payload.request_id, licence_id, batch, at=at, envelope=envelope.stored(sealed))
 
@@ -66,18 +61,16 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         sealed = request.envelope
         payload = envelope.parse(sealed, mining_pb2.OutputReportPayload)
         licence_id = wire.uuid(payload.licence_id, "licence_id")
-        at = wire.time(payload, "at") or now()
+        at = wire.time(payload, "at")
         start = wire.required_time(payload.period, "start_time", "period.start_time")
         end = wire.required_time(payload.period, "end_time", "period.end_time")
-        amount = wire.decimal(payload.amount, "amount")
-        sold = wire.decimal(payload.sold_through_exchange_amount,
-                            "sold_through_exchange_amount")
 
         def report() -> Any:
-            self.open_miner_envelope(licence_id, sealed, at)
+            self.require_own_licence(licence_id)
             return self.ledger.report_output(
-                payload.request_id, licence_id, start, end, payload.asset, amount,
-                list(payload.wallets), sold, at=at, envelope=envelope.stored(sealed))
+                payload.request_id, licence_id, start, end, payload.asset, payload.amount,
+                list(payload.wallets), payload.sold_through_exchange_amount, at=at,
+                envelope=envelope.stored(sealed))
 
         return mining_pb2.ReportOutputResponse(receipt=receipt(await self.backend.run(report)))
 
@@ -87,7 +80,7 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         end = wire.required_time(request.period, "end_time", "period.end_time")
         result = await self.backend.run(
             self.ledger.record_meter_reading, request.request_id, request.meter_id, start, end,
-            wire.decimal(request.kwh, "kwh"), at=wire.time(request, "at"))
+            request.kwh, at=wire.time(request, "at"))
         return mining_pb2.RecordMeterReadingResponse(receipt=receipt(result))
 
     async def CloseReconciliation(self, request: mining_pb2.CloseReconciliationRequest,

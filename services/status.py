@@ -27,7 +27,14 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ledger.errors import InvalidRequest, LedgerError, NotFound, RuleViolation
+from ledger.errors import (
+    Contention,
+    EnvelopeRefused,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    RuleViolation,
+)
 
 DOMAIN = "valedger.v1"
 """The ErrorInfo domain of every valedger error."""
@@ -86,8 +93,14 @@ def service_error(exc: BaseException) -> ServiceError:
         info = error_details_pb2.ResourceInfo(resource_type=exc.kind, resource_name=exc.key,
                                               description=str(exc))
         return ServiceError(grpc.StatusCode.NOT_FOUND, str(exc), [info])
+    if isinstance(exc, EnvelopeRefused):
+        return permission_denied(exc.rule, exc.message, exc.figures)
     if isinstance(exc, RuleViolation):
         return rule_violation_error(exc.rule, exc.message, exc.figures)
+    if isinstance(exc, Contention):
+        return ServiceError(grpc.StatusCode.ABORTED, str(exc),
+                            [error_details_pb2.RetryInfo(
+                                retry_delay=duration_pb2.Duration(nanos=100_000_000))])
     if isinstance(exc, LedgerError):
         return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
     if isinstance(exc, (OperationalError, InterfaceError, ConnectionPoolClosedError)):

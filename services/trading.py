@@ -12,19 +12,23 @@ from uuid import UUID
 
 import grpc
 
-from ledger.domain.base import now
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.participant import Participant
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
 from ledger.errors import NotFound
+from ledger.keys import Signed
 from ledger.receipts import TradeReceipt, TradeStatus
 from services import envelope, wire
 from services.auth import Caller, current_grant, require_own_participant
 from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, trading_pb2, trading_pb2_grpc
-from services.signatures import SignatureCheck
-from services.status import ServiceError, invalid_argument, rule_violation_error
+from services.status import (
+    ServiceError,
+    invalid_argument,
+    rule_violation_error,
+    service_error,
+)
 
 _WALLETS = {
     trading_pb2.WALLET_KIND_HOSTED: WalletKind.HOSTED,
@@ -40,8 +44,12 @@ _STATUS = {
 
 
 @dataclass
-class TradeDesk:
-    """Opens trade envelopes of one caller, remembering its licences and keys meanwhile."""
+class TradeEnvelopes:
+    """Opens trade envelopes of one caller, remembering its licences and keys meanwhile.
+
+    Signatures are checked early, a batch at a time, through the ledger's own
+    ``EnvelopeVerifier`` (on worker processes when the batch is large); the ledger checks
+    them again when it records, from the checker's memory of what it verified."""
 
     backend: Backend
     caller: Caller
@@ -49,8 +57,8 @@ class TradeDesk:
     participant: Participant | None = None
 
     def prepare(self, sealed: common_pb2.SignedEnvelope, label: str
-                ) -> tuple[TradeRequest, SignatureCheck]:
-        """Returns the trade in an envelope and the signature check it still needs, with
+                ) -> tuple[TradeRequest, Signed]:
+        """Returns the trade in an envelope and the envelope check it still needs, with
         everything else checked; raises INVALID_ARGUMENT or PERMISSION_DENIED. Runs on the
         ledger pool (it reads the store), in the caller's context. The licence and the
         participant are the cache's own copies: read, never changed."""
@@ -62,14 +70,15 @@ class TradeDesk:
             licence, holder = self.read(licence_id)
         require_own_participant(str(licence.participant_id), "exchange licences")
         self.licences[licence_id] = licence
-        at = wire.time(payload, "at") or now()
+        ledger = self.backend.ledger
+        now = ledger.clock()
+        at = wire.time(payload, "at") or now
         if self.participant is None:
-            self.participant = holder or self.backend.ledger.read_typed(
+            self.participant = holder or ledger.read_typed(
                 licence.participant_id, Participant, "participant")
-        key = envelope.check_key(sealed, self.participant.keys.get(sealed.key_id), at,
-                                 str(licence.participant_id))
-        trade = trade_request(payload, licence_id, at, envelope.stored(sealed))
-        return trade, envelope.signature_check(sealed, key)
+        stored = envelope.stored(sealed)
+        trade = trade_request(payload, licence_id, at, stored)
+        return trade, Signed.by(stored, self.participant, at, now)
 
     def read(self, licence_id: UUID) -> tuple[ExchangeLicence, Participant | None]:
         """Returns the exchange licence (raises NOT_FOUND) and, when the cache knows who
@@ -104,8 +113,8 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
         exchange_licence_id=licence_id,
         exchange_trade_id=payload.exchange_trade_id,
         asset=payload.asset,
-        quantity=wire.decimal(payload.quantity, "quantity"),
-        price=wire.decimal(payload.price, "price"),
+        quantity=payload.quantity,
+        price=payload.price,
         quote_currency=payload.quote_currency,
         buyer_id=wire.uuid(payload.buyer_participant_id, "buyer_participant_id"),
         seller_id=wire.uuid(payload.seller_participant_id, "seller_participant_id"),
@@ -188,24 +197,24 @@ class GroupCommit:
                ) -> list[tuple[TradeRequest, TradeReceipt] | Exception]:
         """Returns each call's trade and receipt, or its error (runs on the ledger pool)."""
         outcomes: list[tuple[TradeRequest, TradeReceipt] | Exception | None] = [None] * len(calls)
-        desks: dict[Caller, TradeDesk] = {}
-        prepared: list[tuple[int, TradeRequest, SignatureCheck, TradeDesk]] = []
+        desks: dict[Caller, TradeEnvelopes] = {}
+        prepared: list[tuple[int, TradeRequest, Signed]] = []
         for i, call in enumerate(calls):
             try:
                 caller = call.context.run(current_grant).caller
-                desk = desks.setdefault(caller, TradeDesk(self.backend, caller))
-                trade, check = call.context.run(desk.prepare, call.sealed, "envelope")
+                desk = desks.setdefault(caller, TradeEnvelopes(self.backend, caller))
+                trade, signed = call.context.run(desk.prepare, call.sealed, "envelope")
             except Exception as error:
                 outcomes[i] = error
                 continue
-            prepared.append((i, trade, check, desk))
-        verified = self.backend.signatures.check([check for _, _, check, _ in prepared])
+            prepared.append((i, trade, signed))
+        refusals = self.backend.ledger.envelopes.refusals([s for _, _, s in prepared])
         valid: list[tuple[int, TradeRequest]] = []
-        for (i, trade, _, desk), ok in zip(prepared, verified, strict=True):
-            if ok:
+        for (i, trade, _), refusal in zip(prepared, refusals, strict=True):
+            if refusal is None:
                 valid.append((i, trade))
             else:
-                outcomes[i] = envelope.signature_error(calls[i].sealed, str(desk.participant_id))
+                outcomes[i] = service_error(refusal)
         record = self.backend.ledger.record_trades
         try:
             receipts = record([trade for _, trade in valid])
@@ -238,7 +247,7 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
     async def RecordTrades(self, request_iterator: AsyncIterator[trading_pb2.RecordTradesRequest],
                            context: Any) -> trading_pb2.RecordTradesResponse:
-        desk = TradeDesk(self.backend, current_grant().caller)
+        desk = TradeEnvelopes(self.backend, current_grant().caller)
         size = self.backend.trade_batch_size
         response = trading_pb2.RecordTradesResponse()
 
@@ -246,7 +255,7 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
             # Everything but the signatures envelope by envelope, up to the first fault;
             # then the signatures together (on worker processes when there are many).
             # The fault earliest in the stream is the one reported.
-            prepared: list[tuple[TradeRequest, SignatureCheck]] = []
+            prepared: list[tuple[TradeRequest, Signed]] = []
             fault: ServiceError | None = None
             for sealed, label in batch:
                 try:
@@ -254,11 +263,10 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
                 except ServiceError as error:
                     fault = _labelled(error, label)
                     break
-            verified = self.backend.signatures.check([check for _, check in prepared])
-            for (sealed, label), ok in zip(batch, verified, strict=False):  # up to a fault
-                if not ok:
-                    forged = envelope.signature_error(sealed, str(desk.participant_id))
-                    raise _labelled(forged, label)
+            refusals = self.backend.ledger.envelopes.refusals([s for _, s in prepared])
+            for (_, label), refusal in zip(batch, refusals, strict=False):  # up to a fault
+                if refusal is not None:
+                    raise _labelled(service_error(refusal), label)
             if fault is not None:
                 raise fault
             return [trade for trade, _ in prepared]

@@ -11,7 +11,7 @@ import enum
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -40,23 +40,6 @@ def uuid(value: str, field: str) -> UUID:
 def optional_uuid(value: str, field: str) -> UUID | None:
     """Returns ``value`` as a UUID, None when empty; raises INVALID_ARGUMENT when malformed."""
     return uuid(value, field) if value else None
-
-
-def decimal(value: str, field: str, required: bool = True) -> Decimal:
-    """Returns a finite decimal from its string form, or raises INVALID_ARGUMENT."""
-    if not value:
-        if required:
-            raise invalid_argument(field, "is required (a decimal string)")
-        return Decimal(0)
-    if len(value) > MAX_DECIMAL_CHARS:
-        raise invalid_argument(field, f"at most {MAX_DECIMAL_CHARS} characters")
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise invalid_argument(field, f"not a decimal number: {value!r}") from None
-    if not number.is_finite():
-        raise invalid_argument(field, "must be a finite number")
-    return number
 
 
 def text(value: str, field: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from ledger.audit.faults import Fault, FaultKind
-from ledger.domain.envelope import Envelope, envelope_fault
+from ledger.domain.envelope import Envelope
 from ledger.domain.licence import Capacity, ExchangeLicence, MiningLicence
 from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
@@ -29,21 +29,22 @@ from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
 from ledger.errors import LedgerError
-from ledger.proofs import (
+from ledger.keys import EnvelopeVerifier, Signed
+from ledger.proof_figures import (
     ONE_MICROSECOND,
     AcceptedShares,
-    PeriodEntry,
     PeriodInputs,
     capacity_over,
     compute,
     figures_of,
     ntime_bounds,
-    period_sum,
     policy_inputs,
     stored_batch,
     verdict_codes,
     verdict_string,
 )
+from ledger.proof_index import PeriodEntry, period_sum
+from ledger.signatures import SignatureChecker
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch
 from verifier.verification import verify_batch
@@ -333,6 +334,7 @@ class EnvelopeCheck:
         self.keys: dict[UUID, dict[str, SigningKey]] = {}
         self.exchange_holders: dict[UUID, UUID] = {}
         self.checked = 0
+        self.verifier = EnvelopeVerifier(SignatureChecker())
         handlers: dict[Any, Callable[[int, Any], Iterable[Fault]]] = {
             cast(Any, Participant).KeyRegistered: self._key_registered,
             cast(Any, Participant).KeyRevoked: self._key_revoked,
@@ -388,9 +390,12 @@ class EnvelopeCheck:
             return [Fault(FaultKind.ENVELOPE_INVALID, f"stored envelope unreadable: {e}",
                           leaf, event=_ref(event))]
         keys = self.keys.get(participant, {}) if participant is not None else {}
-        fault = envelope_fault(envelope, keys, event.at)
-        if fault is None:
+        signer = participant if participant is not None else UUID(int=0)
+        # The ledger's own check: the key valid at the client's time and when recorded.
+        refusal = self.verifier.refusals(
+            [Signed(envelope, signer, keys, event.at, event.recorded_at)])[0]
+        if refusal is None:
             return ()
         return [Fault(FaultKind.ENVELOPE_INVALID,
-                      f"{fault[0]}: envelope of participant {participant}: {fault[1]}", leaf,
-                      event=_ref(event))]
+                      f"{refusal.rule}: envelope of participant {participant}: "
+                      f"{refusal.message}", leaf, event=_ref(event))]

@@ -8,14 +8,15 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate, derived_id
+from ledger.errors import RuleViolation
 
 
 class Alert(LedgerAggregate):
     """Raised by a rule or a reconciliation; resolved by the regulator with a note."""
 
     @staticmethod
-    def create_id(request_id: str, kind: str, subject_id: UUID) -> UUID:
-        return derived_id("Alert", request_id, kind, subject_id)
+    def create_id(requester: str, request_id: str, kind: str, subject_id: UUID) -> UUID:
+        return derived_id("Alert", requester, request_id, kind, subject_id)
 
     @event("Raised")
     def __init__(
@@ -40,8 +41,14 @@ class Alert(LedgerAggregate):
         self.resolved_by = ""
         self.resolution_note = ""
 
-    @event("Resolved")
     def resolve(self, request_id: str, at: datetime, by: str, note: str) -> None:
+        """Resolves the alert with a note; RuleViolation ALERT_ALREADY_RESOLVED."""
+        if not self.is_open:
+            raise RuleViolation("ALERT_ALREADY_RESOLVED", f"alert {self.id} is resolved")
+        self._resolve(request_id=request_id, at=at, by=by, note=note)
+
+    @event("Resolved")
+    def _resolve(self, request_id: str, at: datetime, by: str, note: str) -> None:
         self.resolved_at = at
         self.resolved_by = by
         self.resolution_note = note

@@ -2,7 +2,7 @@
 
 An envelope is the payload bytes a participant signed, the payload's type, the Ed25519
 signature and the id of the participant's registered key that made it. The signature
-covers ``payload_type ‖ 0x0A ‖ payload`` (as ``services/envelope.py`` makes and checks it),
+covers ``payload_type ‖ 0x0A ‖ payload`` (``ledger.keys.EnvelopeVerifier`` checks it),
 so a signature made for one kind of payload cannot be presented as another.
 
 Events carry an envelope as a small JSON-safe record (base64 for bytes, an empty dict when
@@ -15,13 +15,8 @@ from __future__ import annotations
 from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from ledger.errors import InvalidRequest, RuleViolation
+from ledger.errors import InvalidRequest
 
 SIGNATURE_SIZE = 64
 """Bytes of an Ed25519 signature."""
@@ -103,56 +98,3 @@ def from_record(record: Mapping[str, str] | None) -> Envelope | None:
 def signed_bytes(payload_type: str, payload: bytes) -> bytes:
     """Returns the bytes an envelope's signature covers."""
     return payload_type.encode() + b"\n" + payload
-
-
-def signature_valid(envelope: Envelope, public_key: bytes) -> bool:
-    """Returns True when ``envelope`` is signed by the Ed25519 ``public_key`` (32 bytes)."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(
-            envelope.signature, envelope.signed_bytes())
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-class RegisteredKey(Protocol):
-    """A participant's registered key (``ledger.domain.participant.SigningKey``)."""
-
-    @property
-    def public_key(self) -> bytes:
-        """Returns the raw 32-byte Ed25519 public key."""
-        ...
-
-    def is_valid_at(self, at: datetime) -> bool:
-        """Returns True when the key is registered and unrevoked at ``at``."""
-        ...
-
-
-def envelope_fault(envelope: Envelope, keys: Mapping[str, RegisteredKey],
-                   at: datetime) -> tuple[str, str] | None:
-    """Returns (reason, message) when ``envelope`` does not verify against the
-    participant's ``keys`` at ``at``, or None when it does.
-
-    Reasons: KEY_UNKNOWN (no such key), KEY_REVOKED (revoked, or not yet registered, at
-    ``at``), SIGNATURE_INVALID (forged, altered, or made by another key).
-    """
-    key = keys.get(envelope.key_id)
-    if key is None:
-        return "KEY_UNKNOWN", f"no key {envelope.key_id!r} is registered"
-    if not key.is_valid_at(at):
-        return "KEY_REVOKED", f"key {envelope.key_id!r} is not valid at {at.isoformat()}"
-    if not signature_valid(envelope, key.public_key):
-        return "SIGNATURE_INVALID", f"signature does not verify with key {envelope.key_id!r}"
-    return None
-
-
-def check_envelope(envelope: Envelope, keys: Mapping[str, RegisteredKey], at: datetime,
-                   participant: object) -> None:
-    """Raises RuleViolation (rule KEY_UNKNOWN, KEY_REVOKED or SIGNATURE_INVALID) unless
-    ``envelope`` verifies against the participant's keys at ``at``."""
-    fault = envelope_fault(envelope, keys, at)
-    if fault is not None:
-        reason, message = fault
-        raise RuleViolation(reason, f"envelope of participant {participant}: {message}",
-                            {"participant": participant, "key_id": envelope.key_id,
-                             "at": at.isoformat()})

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import Intervals, LedgerAggregate, derived_id
+from ledger.errors import RuleViolation
 
 
 def hashrate_cap_ths(power_mw: Decimal, efficiency_jth: Decimal) -> Decimal:
@@ -49,22 +50,61 @@ class Licence(LedgerAggregate):
         self.revocation_reason = ""
         self.expired_at: datetime | None = None
 
+    def suspend(self, request_id: str, at: datetime, reason: str,
+                until: datetime | None) -> None:
+        """Suspends the licence from ``at`` until ``until`` (None: until reinstated);
+        RuleViolation LICENCE_REVOKED once revoked."""
+        self._require_not_revoked()
+        self._suspend(request_id=request_id, at=at, reason=reason, until=until)
+
+    def reinstate(self, request_id: str, at: datetime) -> None:
+        """Ends the suspension covering ``at``; RuleViolation LICENCE_REVOKED or
+        NOT_SUSPENDED."""
+        self._require_not_revoked()
+        if self.suspensions.covering(at) is None:
+            raise RuleViolation("NOT_SUSPENDED", f"licence {self.id} is not suspended")
+        self._reinstate(request_id=request_id, at=at)
+
+    def revoke(self, request_id: str, at: datetime, reason: str) -> None:
+        """Revokes the licence from ``at`` on, for good."""
+        if self.revoked_at is not None:
+            raise RuleViolation("LICENCE_REVOKED", f"licence {self.id} is already revoked")
+        self._revoke(request_id=request_id, at=at, reason=reason)
+
+    def expire(self, request_id: str, at: datetime) -> None:
+        """Records that the licence's validity ended; RuleViolation LICENCE_NOT_DUE
+        unless it ended by ``at`` and the licence is neither revoked nor expired."""
+        if not self.is_due_to_expire(at):
+            raise RuleViolation("LICENCE_NOT_DUE",
+                                f"licence {self.id} is not due to expire at {at.isoformat()}")
+        self._expire(request_id=request_id, at=at)
+
+    def is_due_to_expire(self, at: datetime) -> bool:
+        """Returns True when validity ended by ``at`` and nothing was recorded of it."""
+        return (self.expired_at is None and self.revoked_at is None
+                and self.valid_until <= at)
+
+    def _require_not_revoked(self) -> None:
+        if self.revoked_at is not None:
+            raise RuleViolation("LICENCE_REVOKED", f"licence {self.id} is revoked")
+
     @event("Suspended")
-    def suspend(self, request_id: str, at: datetime, reason: str, until: datetime | None) -> None:
+    def _suspend(self, request_id: str, at: datetime, reason: str,
+                 until: datetime | None) -> None:
         self.suspensions.open(at, until)
         self.suspension_reasons.append(reason)
 
     @event("Reinstated")
-    def reinstate(self, request_id: str, at: datetime) -> None:
+    def _reinstate(self, request_id: str, at: datetime) -> None:
         self.suspensions.close_at(at)
 
     @event("Revoked")
-    def revoke(self, request_id: str, at: datetime, reason: str) -> None:
+    def _revoke(self, request_id: str, at: datetime, reason: str) -> None:
         self.revoked_at = at
         self.revocation_reason = reason
 
     @event("Expired")
-    def expire(self, request_id: str, at: datetime) -> None:
+    def _expire(self, request_id: str, at: datetime) -> None:
         self.expired_at = at
 
     def standing_at(self, at: datetime) -> str | None:
@@ -80,6 +120,25 @@ class Licence(LedgerAggregate):
             until = span[1].isoformat() if span[1] else "further notice"
             return f"suspended from {span[0].isoformat()} until {until}"
         return None
+
+    def standing(self, at: datetime, recorded_at: datetime) -> str | None:
+        """Returns why the licence may not be used at the client's time ``at`` or at the
+        server's ``recorded_at`` (it must be active at both), or None when it may."""
+        why = self.standing_at(at)
+        if why is not None:
+            return f"{why} at {at.isoformat()}"
+        why = self.standing_at(recorded_at)
+        return None if why is None else f"{why} at {recorded_at.isoformat()} (recorded)"
+
+    def require_active(self, at: datetime, recorded_at: datetime) -> None:
+        """Raises RuleViolation LICENCE_NOT_ACTIVE unless the licence is active at both
+        times. The one licence-standing rule: relied on by ``ledger.trading`` (which
+        blocks instead of raising), ``ledger.proofs`` and ``ledger.reports``."""
+        why = self.standing(at, recorded_at)
+        if why is not None:
+            raise RuleViolation("LICENCE_NOT_ACTIVE", f"licence {self.id} is {why}",
+                                {"licence": self.id, "at": at.isoformat(),
+                                 "recorded_at": recorded_at.isoformat()})
 
     def is_active_at(self, at: datetime) -> bool:
         """Returns True when the licence is active at ``at``."""
@@ -102,8 +161,8 @@ class MiningLicence(Licence):
     """A licence to mine at one site against an allocated power capacity."""
 
     @staticmethod
-    def create_id(request_id: str) -> UUID:
-        return derived_id("MiningLicence", request_id)
+    def create_id(requester: str, request_id: str) -> UUID:
+        return derived_id("MiningLicence", requester, request_id)
 
     @event("Granted")
     def __init__(
@@ -127,9 +186,17 @@ class MiningLicence(Licence):
         self.coinbase_tags = list(coinbase_tags)
         self.capacities = [Capacity(valid_from, power_mw, efficiency_jth)]
 
-    @event("CapacityAmended")
     def amend_capacity(self, request_id: str, at: datetime, power_mw: Decimal,
                        efficiency_jth: Decimal, effective_from: datetime) -> None:
+        """Amends power and efficiency from ``effective_from``; RuleViolation
+        LICENCE_REVOKED once revoked."""
+        self._require_not_revoked()
+        self._amend_capacity(request_id=request_id, at=at, power_mw=power_mw,
+                             efficiency_jth=efficiency_jth, effective_from=effective_from)
+
+    @event("CapacityAmended")
+    def _amend_capacity(self, request_id: str, at: datetime, power_mw: Decimal,
+                        efficiency_jth: Decimal, effective_from: datetime) -> None:
         self.capacities.append(Capacity(effective_from, power_mw, efficiency_jth))
         self.capacities.sort(key=lambda c: c.effective_from)
 
@@ -156,8 +223,8 @@ class ExchangeLicence(Licence):
     """A licence to operate as a virtual-asset service provider."""
 
     @staticmethod
-    def create_id(request_id: str) -> UUID:
-        return derived_id("ExchangeLicence", request_id)
+    def create_id(requester: str, request_id: str) -> UUID:
+        return derived_id("ExchangeLicence", requester, request_id)
 
     @event("Granted")
     def __init__(

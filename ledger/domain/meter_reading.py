@@ -15,8 +15,8 @@ class MeterReading(LedgerAggregate):
     """One reading of a site meter over a period."""
 
     @staticmethod
-    def create_id(request_id: str) -> UUID:
-        return derived_id("MeterReading", request_id)
+    def create_id(requester: str, request_id: str) -> UUID:
+        return derived_id("MeterReading", requester, request_id)
 
     @event("Recorded")
     def __init__(
@@ -29,7 +29,7 @@ class MeterReading(LedgerAggregate):
         period_end: datetime,
         kwh: Decimal,
     ) -> None:
-        self.recorded_at = at
+        self.read_at = at
         self.meter_id = meter_id
         self.licence_id = licence_id
         self.period_start = period_start

@@ -16,8 +16,8 @@ class OutputReport(LedgerAggregate):
     """One report of mined output for a licence and period."""
 
     @staticmethod
-    def create_id(request_id: str) -> UUID:
-        return derived_id("OutputReport", request_id)
+    def create_id(requester: str, request_id: str) -> UUID:
+        return derived_id("OutputReport", requester, request_id)
 
     @event("Reported")
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -31,14 +32,15 @@ class WalletKind(Enum):
 
 @dataclass(frozen=True)
 class TradeRequest:
-    """A trade as an exchange submits it (already parsed; amounts as Decimal)."""
+    """A trade as an exchange submits it. Amounts may be text as they came on the wire:
+    ``ledger.trading.validate_trade`` bounds them and returns the request with Decimals."""
 
     request_id: str
     exchange_licence_id: UUID
     exchange_trade_id: str
     asset: str
-    quantity: Decimal
-    price: Decimal
+    quantity: Decimal | str
+    price: Decimal | str
     quote_currency: str
     buyer_id: UUID
     seller_id: UUID
@@ -53,11 +55,19 @@ class TradeRequest:
     @property
     def notional(self) -> Decimal:
         """Returns quantity × price in the quote currency."""
-        return self.quantity * self.price
+        return Decimal(self.quantity) * Decimal(self.price)
 
-    def trade_id(self) -> UUID:
-        """Returns the deterministic id of the trade this request records."""
-        return Trade.id_for(self.request_id)
+    def digest(self) -> str:
+        """Returns the digest of what this request asks (its envelope aside: a retry
+        may be signed again), which tells a retry from a reused request id."""
+        # A flat, canonical text of the fields (faster than the JSON form of
+        # ledger.requests.digest_of: it runs once per trade).
+        parts = ("RecordTrade", self.request_id, str(self.exchange_licence_id),
+                 self.exchange_trade_id, self.asset, str(self.quantity), str(self.price),
+                 self.quote_currency, str(self.buyer_id), str(self.seller_id),
+                 self.counterparty_vasp, self.counterparty_country, self.wallet_kind.value,
+                 self.at.isoformat(), sorted(self.travel_rule.items()))
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
 
     def event_fields(self, value_usd: Decimal) -> dict[str, Any]:
         """Returns the fields both trade events carry."""
@@ -149,21 +159,20 @@ class Trade(LedgerAggregate):
         self.envelope_record = dict(envelope or {})
 
     @staticmethod
-    def id_for(request_id: str) -> UUID:
-        """Returns the trade id of a request id."""
-        return derived_id("Trade", request_id)
+    def id_for(requester: str, request_id: str) -> UUID:
+        """Returns the trade id of a requester's request id."""
+        return derived_id("Trade", requester, request_id)
 
     @classmethod
-    def record(cls, request: TradeRequest, value_usd: Decimal) -> Trade:
+    def record(cls, request: TradeRequest, trade_id: UUID, value_usd: Decimal) -> Trade:
         """Returns a new recorded trade."""
-        return cls._create(cls.Recorded, id=request.trade_id(),
-                           **request.event_fields(value_usd))
+        return cls._create(cls.Recorded, id=trade_id, **request.event_fields(value_usd))
 
     @classmethod
-    def block(cls, request: TradeRequest, value_usd: Decimal, rule: str, message: str,
-              figures: dict[str, str]) -> Trade:
+    def block(cls, request: TradeRequest, trade_id: UUID, value_usd: Decimal, rule: str,
+              message: str, figures: dict[str, str]) -> Trade:
         """Returns a new blocked trade that keeps the attempt on the record."""
-        return cls._create(cls.Blocked, id=request.trade_id(), rule=rule, message=message,
+        return cls._create(cls.Blocked, id=trade_id, rule=rule, message=message,
                            figures=figures, **request.event_fields(value_usd))
 
     @property

@@ -58,10 +58,10 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the valedger.v1 gRPC API until SIGTERM (graceful shutdown)."""
+    from ledger.signatures import default_workers
     from services.logs import configure_json_logging
     from services.server import INSECURE_WARNING, ServerOptions
     from services.server import serve as run_server
-    from services.signatures import default_workers
     from services.tls import TlsFiles
 
     try:

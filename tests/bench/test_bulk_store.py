@@ -16,6 +16,7 @@ from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.history import HistoryIndex, HistoryQuery
 from tests.conftest import PostgresServer
+from tests.ontime import on_time_ledger
 
 N = 1234  # not a multiple of the loader's chunk
 
@@ -65,8 +66,8 @@ def _log(ledger: Ledger) -> list[tuple[Any, ...]]:
 
 def test_bulk_store_equals_saved_and_indexed_store(two_stores: tuple[str, str]) -> None:
     saved_url, bulk_url = two_stores
-    saved = Ledger(StoreConfig(url=saved_url))
-    bulk = Ledger(StoreConfig(url=bulk_url))
+    saved = on_time_ledger(StoreConfig(url=saved_url))
+    bulk = on_time_ledger(StoreConfig(url=bulk_url))
     try:
         licence = _market(saved)
         assert _market(bulk) == licence
@@ -97,7 +98,7 @@ def test_bulk_store_equals_saved_and_indexed_store(two_stores: tuple[str, str]) 
 
 
 def test_small_aggregate_cache_indexes_the_same(sqlite_url: str) -> None:
-    ledger = Ledger(StoreConfig(url=sqlite_url))
+    ledger = on_time_ledger(StoreConfig(url=sqlite_url))
     try:
         licence = _market(ledger)
         ledger.save(*bulk_trades(0, 300, licence))

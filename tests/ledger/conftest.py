@@ -19,6 +19,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from tests.ontime import on_time_ledger
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 """When the market's participants are approved and its licence starts."""
@@ -49,7 +50,7 @@ def events_of(ledger: Ledger) -> list[Any]:
 @pytest.fixture
 def ledger(store_url: str) -> Iterator[Ledger]:
     """Returns a Ledger on a fresh store (once on SQLite, once on PostgreSQL)."""
-    app = Ledger(StoreConfig(url=store_url))
+    app = on_time_ledger(StoreConfig(url=store_url))
     try:
         yield app
     finally:

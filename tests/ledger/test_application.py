@@ -331,7 +331,8 @@ def test_alerts_raise_list_and_resolve(market: Market) -> None:
     subject = uuid4()
     receipt = ledger.raise_alert("a1", "CAPACITY_EXCEEDED", subject, market.seller, "too much",
                                  ["7:1"], {"ratio": "1.2"}, at=T0)
-    assert receipt.aggregate_id == Alert.create_id("a1", "CAPACITY_EXCEEDED", subject)
+    assert receipt.aggregate_id == Alert.create_id("regulator", "a1", "CAPACITY_EXCEEDED",
+                                                   subject)
     ledger.raise_alert("a2", "OTHER", subject, None, "other", [], {}, at=T0)
     assert len(ledger.list_alerts(participant_id=market.seller)) == 1
     ledger.resolve_alert("res", receipt.aggregate_id, "officer", "explained", at=T0 + DAY)
@@ -363,8 +364,8 @@ def test_every_command_retried_returns_its_first_result_and_records_nothing(
         ("register", lambda: ledger.register_participant(
             "i-reg", "ENTERPRISE", "Idem", "T-1", "XX", at=START)),
         ("approve", lambda: ledger.approve_participant(
-            "i-app", ledger.register_participant("i-reg", "ENTERPRISE", "Idem", "T-1", "XX")
-            .aggregate_id, at=START)),
+            "i-app", ledger.register_participant("i-reg", "ENTERPRISE", "Idem", "T-1", "XX",
+                                                 at=START).aggregate_id, at=START)),
         ("register key", lambda: ledger.register_key("i-key", market.seller, "k", KEY, at=T0)),
         ("revoke key", lambda: ledger.revoke_key("i-rk", market.seller, "k", at=T0)),
         ("suspend participant", lambda: ledger.suspend_participant(
@@ -390,7 +391,7 @@ def test_every_command_retried_returns_its_first_result_and_records_nothing(
         ("raise alert", lambda: ledger.raise_alert(
             "i-al", "K", subject, None, "m", [], {}, at=T0)),
         ("resolve alert", lambda: ledger.resolve_alert(
-            "i-ra", Alert.create_id("i-al", "K", subject), "officer", "ok")),
+            "i-ra", Alert.create_id("regulator", "i-al", "K", subject), "officer", "ok")),
         ("deregister", lambda: ledger.deregister_participant(
             "i-dr", market.exchange, "closed", at=END + DAY)),
         ("expire", lambda: ledger.expire_licences("i-exp", at=END)),

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 from eventsourcing.persistence import JSONTranscoder
 
-from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.history import HistoryIndex, HistoryQuery
+from tests.ontime import on_time_ledger
 
 
 def test_index_by_subject_type_and_time(store_url: str) -> None:
-    ledger = Ledger(StoreConfig(url=store_url))
+    ledger = on_time_ledger(StoreConfig(url=store_url))
     try:
         alice = ledger.register_participant("reg-a", "ENTERPRISE", "Alice", "1", "KZ").aggregate_id
         bob = ledger.register_participant("reg-b", "ENTERPRISE", "Bob", "2", "KZ").aggregate_id
@@ -58,7 +58,7 @@ def test_index_by_subject_type_and_time(store_url: str) -> None:
 def test_stored_state_is_the_events_json_before_transcodings_are_decoded(
         store_url: str) -> None:
     key = base64.b64encode(bytes(range(32))).decode()
-    ledger = Ledger(StoreConfig(url=store_url, cipher_key=key))
+    ledger = on_time_ledger(StoreConfig(url=store_url, cipher_key=key))
     try:
         # The fast wire path of services.history parses stored state as plain JSON.
         assert isinstance(ledger.mapper.transcoder, JSONTranscoder)

@@ -33,6 +33,7 @@ from tests.ledger.conftest import (
     build_market,
     events_of,
 )
+from tests.ontime import on_time_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGAL_NAME = "Quetzalcoatl Hashworks Ltd"
@@ -89,7 +90,7 @@ def record_secrets(ledger: Ledger) -> Any:
 def test_plain_store_shows_field_values_so_the_scan_can_see_them(store_url: str) -> None:
     # Control for the encryption test: without cipher and compression the scan finds them.
     plain = StoreConfig(url=store_url, extra={"COMPRESSOR_TOPIC": ""})
-    ledger = Ledger(plain)
+    ledger = on_time_ledger(plain)
     try:
         record_secrets(ledger)
     finally:
@@ -102,7 +103,7 @@ def test_encrypted_store_never_shows_field_values(store_url: str) -> None:
     key = AESCipher.create_key(32)
     # Compression off too, so only the cipher stands between the values and the disk.
     config = StoreConfig(url=store_url, cipher_key=key, extra={"COMPRESSOR_TOPIC": ""})
-    ledger = Ledger(config)
+    ledger = on_time_ledger(config)
     try:
         participant_id = record_secrets(ledger)
     finally:
@@ -112,7 +113,7 @@ def test_encrypted_store_never_shows_field_values(store_url: str) -> None:
     for secret in SECRETS:
         assert not holds(blob, secret), secret
     # The right key reads everything back.
-    reopened = Ledger(config)
+    reopened = on_time_ledger(config)
     try:
         assert reopened.get_participant(participant_id).legal_name == LEGAL_NAME
     finally:
@@ -121,40 +122,40 @@ def test_encrypted_store_never_shows_field_values(store_url: str) -> None:
 
 def test_wrong_or_missing_key_fails_clearly_when_the_ledger_opens(store_url: str) -> None:
     key, other = AESCipher.create_key(32), AESCipher.create_key(32)
-    ledger = Ledger(StoreConfig(url=store_url, cipher_key=key))
+    ledger = on_time_ledger(StoreConfig(url=store_url, cipher_key=key))
     try:
         record_secrets(ledger)
     finally:
         ledger.close()
     with pytest.raises(StoreKeyError, match="cipher key is not the key") as wrong:
-        Ledger(StoreConfig(url=store_url, cipher_key=other))
+        on_time_ledger(StoreConfig(url=store_url, cipher_key=other))
     assert key not in str(wrong.value) and other not in str(wrong.value)
     with pytest.raises(StoreKeyError, match="no cipher key is configured"):
-        Ledger(StoreConfig(url=store_url))
+        on_time_ledger(StoreConfig(url=store_url))
 
 
 def test_key_on_an_unencrypted_store_fails_clearly(store_url: str) -> None:
-    Ledger(StoreConfig(url=store_url)).close()  # empty stores open with any key
-    plain = Ledger(StoreConfig(url=store_url))
+    on_time_ledger(StoreConfig(url=store_url)).close()  # empty stores open with any key
+    plain = on_time_ledger(StoreConfig(url=store_url))
     try:
         record_secrets(plain)
     finally:
         plain.close()
     with pytest.raises(StoreKeyError):
-        Ledger(StoreConfig(url=store_url, cipher_key=AESCipher.create_key(16)))
+        on_time_ledger(StoreConfig(url=store_url, cipher_key=AESCipher.create_key(16)))
 
 
 # ------------------------------------------------------------------ decimals and times
 
 
-BIG = Decimal("12345678901234567890.123456789")
+BIG = Decimal("123456789012345.123456789012345678")  # the largest bounded amounts: 33 digits
 TINY = Decimal("0.00000001")
 
 
 def test_decimals_and_utc_times_survive_the_store_exactly(store_url: str) -> None:
     config = StoreConfig(url=store_url, cipher_key=AESCipher.create_key(32))
     at = datetime(2026, 3, 10, 12, 34, 56, 789012, tzinfo=UTC)
-    ledger = Ledger(config)
+    ledger = on_time_ledger(config)
     try:
         market = build_market(ledger)
         ledger.set_policy("share", "mandatory_sale_share", "0", effective_from=START)
@@ -169,11 +170,11 @@ def test_decimals_and_utc_times_survive_the_store_exactly(store_url: str) -> Non
             "t", quantity=TINY, price=BIG, at=at, travel_rule=FULL_TRAVEL_RULE)).trade_id
     finally:
         ledger.close()
-    reopened = Ledger(config)  # a fresh instance: everything comes from the store
+    reopened = on_time_ledger(config)  # a fresh instance: everything comes from the store
     try:
         stored_report: OutputReport = reopened.repository.get(report)
         assert (str(stored_report.amount), str(stored_report.sold_through_exchange)) == (
-            "12345678901234567890.123456789", "1E-8")
+            "123456789012345.123456789012345678", "1E-8")
         assert stored_report.reported_at == at and stored_report.reported_at.tzinfo == UTC
         stored_licence = reopened.get_mining_licence(licence)
         assert isinstance(stored_licence, MiningLicence)
@@ -185,7 +186,7 @@ def test_decimals_and_utc_times_survive_the_store_exactly(store_url: str) -> Non
         assert (stored_trade.quantity, stored_trade.price) == (TINY, BIG)
         with localcontext(prec=100):
             exact = TINY * BIG
-        assert stored_trade.value_usd == exact  # 29 significant digits, not rounded to 28
+        assert stored_trade.value_usd == exact  # 33 significant digits, not rounded to 28
         assert stored_trade.at == at
     finally:
         reopened.close()
@@ -196,9 +197,9 @@ def test_decimals_and_utc_times_survive_the_store_exactly(store_url: str) -> Non
 
 def test_missing_tables_fail_clearly_when_table_creation_is_off(store_url: str) -> None:
     with pytest.raises(StoreUnavailable, match="valedger db init"):
-        Ledger(StoreConfig(url=store_url, create_tables=False))
-    Ledger(StoreConfig(url=store_url)).close()  # creates the tables
-    ledger = Ledger(StoreConfig(url=store_url, create_tables=False))
+        on_time_ledger(StoreConfig(url=store_url, create_tables=False))
+    on_time_ledger(StoreConfig(url=store_url)).close()  # creates the tables
+    ledger = on_time_ledger(StoreConfig(url=store_url, create_tables=False))
     try:
         receipt = ledger.register_participant("r", "ENTERPRISE", "A", "T", "XX")
         assert isinstance(ledger.get_participant(receipt.aggregate_id), Participant)
@@ -216,7 +217,7 @@ CAP_TRADES = 90  # of the 2 × 60 (+1 shared) outflows, exactly 90 fit under the
 
 def test_two_processes_write_one_postgres_without_loss_duplication_or_reordering(
         postgres_url: str) -> None:
-    ledger = Ledger(StoreConfig(url=postgres_url))
+    ledger = on_time_ledger(StoreConfig(url=postgres_url))
     try:
         market = build_market(ledger)
         ledger.set_policy("cap", "outflow_cap_usd", str(TRADE_USD * CAP_TRADES),

@@ -29,9 +29,11 @@ from ledger.domain.licence import Capacity
 from ledger.domain.output_report import OutputReport
 from ledger.domain.proof_batch import JSON_BATCH_PAYLOAD_TYPE, ProofBatch
 from ledger.domain.reconciliation import Reconciliation
-from ledger.errors import InvalidRequest, NotFound, RuleViolation
-from ledger.proofs import ProofDesk, capacity_over, prorated
+from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation
+from ledger.proof_figures import capacity_over, prorated
+from ledger.proofs import ProofSubmission
 from tests.ledger.conftest import END, START, events_of, notifications
+from tests.ontime import on_time_ledger
 from verifier.batch import parse_batch
 from verifier.simulator import (
     SimulatedPeriod,
@@ -56,7 +58,7 @@ REWARD = SUBSIDY + FEES
 J_PER_TH = Decimal(25)
 TAG = b"/lic-7/"
 CAPACITY_HS = hashrate_for_shares(400, T, D)  # the licence allows ~400 shares an hour
-LICENSED_MW = CAPACITY_HS / 10**12 * J_PER_TH / 10**6
+LICENSED_MW = (CAPACITY_HS / 10**12 * J_PER_TH / 10**6).quantize(Decimal("1e-18"))
 SHARE_WORK = work_of_target(share_target(D))
 
 MINERS = {
@@ -83,7 +85,7 @@ def decimal_of(value: Fraction) -> Decimal:
 
 def metered_kwh(hashrate: Decimal, seconds: int = T) -> Decimal:
     """Returns the energy a fleet of ``hashrate`` H/s at 25 J/TH draws in ``seconds``."""
-    return hashrate / 10**12 * seconds * J_PER_TH / 3_600_000
+    return (hashrate / 10**12 * seconds * J_PER_TH / 3_600_000).quantize(Decimal("1e-18"))
 
 
 @dataclass
@@ -185,7 +187,7 @@ def test_duplicates_within_a_batch_and_across_batches(mine: Mine) -> None:
 def test_duplicate_index_survives_a_restart(mine: Mine, store_url: str) -> None:
     period = mined("small", 1)
     mine.ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)
-    other = Ledger(StoreConfig(url=store_url))
+    other = on_time_ledger(StoreConfig(url=store_url))
     try:
         receipt = other.submit_proof_batch("b2", mine.licence, period.batch, at=P0 + HOUR)
         replay = other.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)
@@ -294,19 +296,24 @@ def test_retry_returns_the_first_receipt_and_records_nothing(mine: Mine) -> None
     first = ledger.submit_proof_batch("b1", mine.licence, mined("small", 1).batch,
                                       at=P0 + HOUR)
     before = notifications(ledger)
-    retry = ledger.submit_proof_batch("b1", mine.licence, mined("small", 2).batch,
+    retry = ledger.submit_proof_batch("b1", mine.licence, mined("small", 1).batch,
                                       at=P0 + HOUR)
     assert retry.replayed and not first.replayed
     assert (retry.batch_id, retry.counts, retry.accepted_work, retry.batch_digest) == \
         (first.batch_id, first.counts, first.accepted_work, first.batch_digest)
     assert notifications(ledger) == before
+    # The same request id with another batch is refused, never replayed.
+    with pytest.raises(RequestIdReused):
+        ledger.submit_proof_batch("b1", mine.licence, mined("small", 2).batch, at=P0 + HOUR)
+    assert notifications(ledger) == before
+    # Another miner's "b1" is its own request: recorded, not the first miner's receipt.
     second = build_mine(ledger, "second", "M-2")
-    with pytest.raises(InvalidRequest) as error:
-        ledger.submit_proof_batch("b1", second.licence, mined("small", 1).batch, at=P0 + HOUR)
-    assert error.value.field == "request_id"
+    other = ledger.submit_proof_batch("b1", second.licence, mined("small", 1).batch,
+                                      at=P0 + HOUR)
+    assert not other.replayed and other.batch_id != first.batch_id
 
 
-class RacingDesk(ProofDesk):
+class RacingDesk(ProofSubmission):
     """Waits at a barrier after deciding its first batch, so two writers both decide
     batch number 0 before either saves it."""
 
@@ -321,14 +328,14 @@ class RacingDesk(ProofDesk):
 class RacingLedger(Ledger):
     name = Ledger.name  # eventsourcing names a subclass's tables after it otherwise
 
-    def construct_proof_desk(self) -> ProofDesk:
-        return RacingDesk(self)
+    def construct_proof_submission(self) -> ProofSubmission:
+        return RacingDesk(self, self.clock, self.proof_index, self.envelopes)
 
 
 def test_two_racing_submitters_of_the_same_shares_accept_them_once(
         mine: Mine, store_url: str) -> None:
     barrier = threading.Barrier(2, timeout=60)
-    ledgers = [RacingLedger(StoreConfig(url=store_url)) for _ in range(2)]
+    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in range(2)]
     period = mined("small", 1)
     results: dict[int, Any] = {}
 

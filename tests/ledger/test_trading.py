@@ -14,7 +14,7 @@ from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.outflow import OutflowAccount
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, WalletKind
-from ledger.errors import InvalidRequest, NotFound
+from ledger.errors import InvalidRequest, NotFound, RequestIdReused
 from ledger.receipts import TradeStatus
 from ledger.trading import TradeBlocked
 from tests.ledger.conftest import (
@@ -28,6 +28,7 @@ from tests.ledger.conftest import (
     hours,
     notifications,
 )
+from tests.ontime import on_time_ledger
 
 RECORDED, BLOCKED = TradeStatus.RECORDED, TradeStatus.BLOCKED
 
@@ -385,11 +386,14 @@ def test_retry_of_a_blocked_trade_raises_the_first_result(market: Market) -> Non
     with pytest.raises(TradeBlocked) as first:
         ledger.record_trade(market.trade("t1", "1000"))
     before = notifications(ledger)
-    # Even with the missing data now supplied, the first result stands.
     with pytest.raises(TradeBlocked) as again:
-        ledger.record_trade(market.trade("t1", "1000", travel_rule=FULL_TRAVEL_RULE))
+        ledger.record_trade(market.trade("t1", "1000"))
     assert again.value.receipt.replayed
     assert replace(again.value.receipt, replayed=False) == first.value.receipt
+    # The missing data supplied under the same request id is another request: refused,
+    # never replayed (a new request id records it).
+    with pytest.raises(RequestIdReused):
+        ledger.record_trade(market.trade("t1", "1000", travel_rule=FULL_TRAVEL_RULE))
     assert notifications(ledger) == before
 
 
@@ -406,11 +410,15 @@ def test_duplicate_request_ids_inside_one_batch(market: Market) -> None:
     ledger = market.ledger
     before = notifications(ledger)
     receipts = ledger.record_trades([market.trade("d1"), market.trade("d2"),
-                                     market.trade("d1", "999")])
+                                     market.trade("d1")])
     assert [r.replayed for r in receipts] == [False, False, True]
     assert receipts[2].trade_id == receipts[0].trade_id
-    assert notifications(ledger) == before + 2
+    assert notifications(ledger) == before + 4  # two trades and their claims
     assert ledger.repository.get(receipts[0].trade_id).value_usd == Decimal(100)
+    # The same id for another trade in one batch refuses the batch: nothing is recorded.
+    with pytest.raises(RequestIdReused):
+        ledger.record_trades([market.trade("d3"), market.trade("d3", "999")])
+    assert notifications(ledger) == before + 4
 
 
 def test_batch_mixing_retries_and_new_trades(market: Market) -> None:
@@ -439,7 +447,12 @@ MALFORMED: list[tuple[str, Any]] = [
     ("request_id", ""),
     ("exchange_trade_id", " "),
     ("travel_rule", {"favourite_colour": "blue"}),
-    ("quantity", "1"),
+    ("quantity", "1e999999"),
+    ("price", "0.0000000000000000001"),
+    ("quantity", 1.5),
+    ("asset", "BT\x00C"),
+    ("counterparty_vasp", "Home\nVASP"),
+    ("exchange_trade_id", "x" * 201),
     ("wallet_kind", "HOSTED"),
     ("buyer_id", "not-a-uuid"),
 ]
@@ -478,14 +491,14 @@ def test_batch_is_saved_in_one_transaction(market: Market) -> None:
     receipts = ledger.record_trades(batch)
     assert len(saves) == 1  # one save = one recorder transaction
     assert all(r.status is RECORDED for r in receipts)
-    # 6 trades + account opened + 3 near-threshold notes + 1 structuring alert.
-    assert notifications(ledger) - before == 11
+    # 6 trades + their 6 claims + account opened + 3 near-threshold notes + 1 alert.
+    assert notifications(ledger) - before == 17
 
 
 def test_concurrent_writer_on_the_same_account_is_retried_against_new_total(
         store_url: str) -> None:
-    first = Ledger(StoreConfig(url=store_url))
-    second = Ledger(StoreConfig(url=store_url, create_tables=False))
+    first = on_time_ledger(StoreConfig(url=store_url))
+    second = on_time_ledger(StoreConfig(url=store_url, create_tables=False))
     try:
         market = build_market(first)
         first.set_policy("cap", "outflow_cap_usd", "1000", effective_from=START)

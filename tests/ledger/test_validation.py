@@ -66,8 +66,8 @@ def test_non_negative_accepts_zero_and_keeps_exact_digits() -> None:
 
 
 def test_times() -> None:
-    assert event_time(datetime(2026, 3, 1)) == T
-    assert event_time(None).tzinfo is UTC
+    assert event_time(datetime(2026, 3, 1), T + timedelta(days=1)) == T
+    assert event_time(None, T) == T
     check_after("end", T + timedelta(seconds=1), T)
     check_after("end", None, T)
     with pytest.raises(InvalidRequest, match="end: must be after"):

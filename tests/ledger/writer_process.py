@@ -14,27 +14,41 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.trade import TradeRequest, WalletKind
 from ledger.receipts import TradeReceipt
+from ledger.trading import Trading
+from tests.ontime import on_time_ledger
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)
 
 
-class CountingLedger(Ledger):
-    """A Ledger that counts how many times it decided a batch of trades."""
+class CountingTrading(Trading):
+    """Trading that counts how many times it decided a batch of trades."""
 
-    name = Ledger.name  # the application name picks the tables: keep the ledger's
     decisions = 0
 
-    def _decide_and_save(self, requests: Sequence[TradeRequest], results: dict[str, Any],
+    def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
                          check_existing: bool) -> list[TradeReceipt]:
         self.decisions += 1
-        return super()._decide_and_save(requests, results, check_existing)
+        return super()._decide_and_save(requests, recorded_at, check_existing)
+
+
+class CountingLedger(Ledger):
+    """A Ledger whose trade use case counts its decisions."""
+
+    name = Ledger.name  # the application name picks the tables: keep the ledger's
+
+    def construct_trading(self) -> Trading:
+        return CountingTrading(self, self.clock, self.envelopes)
+
+    @property
+    def decisions(self) -> int:
+        assert isinstance(self.trading, CountingTrading)
+        return self.trading.decisions
 
 
 def trade(spec: dict[str, str], request_id: str, at: datetime) -> TradeRequest:
@@ -51,7 +65,7 @@ def main() -> None:
     """Records this writer's trades; prints ``ready`` and then a JSON summary."""
     url, spec = sys.argv[1], json.loads(sys.argv[2])
     writer, count = spec["writer"], int(spec["count"])
-    ledger = CountingLedger(StoreConfig(url=url, create_tables=False))
+    ledger = on_time_ledger(StoreConfig(url=url, create_tables=False), cls=CountingLedger)
     print("ready", flush=True)
     sys.stdin.readline()
     commands = 0

@@ -22,6 +22,7 @@ from ledger.audit.log import AuditLog
 from ledger.audit.note import NoteSigner
 from ledger.audit.store import StoredCheckpoint
 from tests.ledger.conftest import Market, build_market
+from tests.ontime import on_time_ledger
 
 ORIGIN = "valedger.test/ledger"
 
@@ -85,12 +86,13 @@ class AuditedLedger:
     raw: RawDB
 
 
-def make_audited(url: str, trades: int = 16, every: int = 5,
+def make_audited(url: str, trades: int = 8, every: int = 5,
                  cipher_key: str | None = None) -> AuditedLedger:
-    """Returns a store holding a market and ``trades`` trades, fully integrated."""
+    """Returns a store holding a market and ``trades`` trades (two records each: the trade
+    and the claim of its exchange trade id), fully integrated."""
     from ledger.config import StoreConfig
 
-    ledger = Ledger(StoreConfig(url=url, cipher_key=cipher_key))
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=cipher_key))
     market = build_market(ledger)
     for i in range(trades):
         ledger.record_trade(market.trade(f"t{i}", str(100 + i)))
@@ -113,10 +115,11 @@ def audited(store_url: str) -> Iterator[AuditedLedger]:
         a.ledger.close()
 
 
-def rotate(a: AuditedLedger, trades: int = 6) -> NoteSigner:
+def rotate(a: AuditedLedger, trades: int = 3) -> NoteSigner:
     """Rotates the checkpoint key of ``a`` to a new key of the same origin, records
-    ``trades`` more trades and signs with the new key (every 5 records, then once more
-    at the end); returns the new key. ``a.log`` keeps the old key."""
+    ``trades`` more trades (two records each) and signs with the new key (every 5
+    records, then once more at the end); returns the new key. ``a.log`` keeps the old
+    key."""
     new_key = NoteSigner.generate(ORIGIN)
     for i in range(trades):
         a.ledger.record_trade(a.market.trade(f"rotated{i}"))
@@ -149,7 +152,8 @@ class RestoreSource:
 def build_restore_source(directory: Path) -> RestoreSource:
     """Returns a source store (SQLite, encrypted) and its export: participants, licences
     (an exchange licence suspended and reinstated, a mining licence), recorded and blocked
-    trades; checkpoints every 5 records; 2 trades after the follower's last step."""
+    trades (a recorded trade is two records: the trade and the claim of its exchange
+    trade id); checkpoints every 5 records; a trade after the follower's last step."""
     import base64
     import os
 
@@ -162,7 +166,7 @@ def build_restore_source(directory: Path) -> RestoreSource:
     directory.mkdir(parents=True, exist_ok=True)
     cipher_key = base64.b64encode(os.urandom(32)).decode()
     url = f"sqlite:///{directory / 'source.db'}"
-    ledger = Ledger(StoreConfig(url=url, cipher_key=cipher_key))
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=cipher_key))
     try:
         market = build_market(ledger)
         miner = market.participant("miner")
@@ -172,15 +176,14 @@ def build_restore_source(directory: Path) -> RestoreSource:
         ledger.suspend_licence("suspend", market.licence, "late report", at=START)
         ledger.reinstate_licence("reinstate", market.licence, at=START)
         receipts = ledger.record_trades(
-            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(8)]
+            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(4)]
             + [market.trade("blocked", "1000")])
         assert receipts[-1].status.name == "BLOCKED"
         signer = NoteSigner.generate(ORIGIN)
         log = AuditLog(ledger.recorder, signer=signer,
                        policy=CheckpointPolicy(every_records=5, every_seconds=0))
         log.follower.catch_up()
-        for i in range(2):
-            ledger.record_trade(market.trade(f"late{i}", "150"))
+        ledger.record_trade(market.trade("late0", "150"))
         participants = {pid: ledger.get_participant(pid).legal_name
                         for pid in (market.exchange, market.buyer, market.seller, miner)}
         trades = {}

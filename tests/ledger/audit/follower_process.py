@@ -7,16 +7,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
 from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
+from tests.ontime import on_time_ledger
 
 
 def main() -> None:
     url, key_file = sys.argv[1], sys.argv[2]
-    ledger = Ledger(StoreConfig(url=url, create_tables=False))
+    ledger = on_time_ledger(StoreConfig(url=url, create_tables=False))
     log = AuditLog(ledger.recorder, signer=NoteSigner.from_skey(Path(key_file).read_text()),
                    policy=CheckpointPolicy(every_records=4, every_seconds=0), batch_size=3)
     print("ready", flush=True)

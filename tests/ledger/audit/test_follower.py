@@ -15,6 +15,7 @@ from ledger.audit.note import NoteError, NoteSigner
 from ledger.audit.store import NODES_TABLE
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
 from tests.ledger.audit.test_merkle import all_nodes
+from tests.ontime import on_time_ledger
 
 
 def recomputed_leaves(a: AuditedLedger) -> list[bytes]:
@@ -43,7 +44,7 @@ def test_follower_integrates_every_record_once(audited: AuditedLedger) -> None:
     assert audited.log.follower.step() == 0
     for i in range(5):
         audited.ledger.record_trade(audited.market.trade(f"more{i}"))
-    assert audited.log.follower.catch_up() == 5
+    assert audited.log.follower.catch_up() == 10  # a trade and its claim each
     assert_tree_matches_store(audited)
 
 
@@ -78,7 +79,7 @@ def test_checkpoint_on_demand_and_by_time(audited: AuditedLedger) -> None:
     assert audited.log.latest_checkpoint().seq == 6  # type: ignore[union-attr]
     now[0] += 61
     follower.step()
-    assert audited.log.latest_checkpoint().size == 25  # type: ignore[union-attr]
+    assert audited.log.latest_checkpoint().size == 27  # type: ignore[union-attr]
 
 
 def test_resumes_after_restart_without_double_counting(audited: AuditedLedger) -> None:
@@ -86,10 +87,10 @@ def test_resumes_after_restart_without_double_counting(audited: AuditedLedger) -
         audited.ledger.record_trade(audited.market.trade(f"r{i}"))
     fresh = AuditLog(audited.ledger.recorder, signer=audited.signer,
                      policy=CheckpointPolicy(every_records=5, every_seconds=0))
-    assert fresh.follower.catch_up() == 7
+    assert fresh.follower.catch_up() == 14  # a trade and its claim each
     assert fresh.follower.catch_up() == 0
     assert_tree_matches_store(audited)
-    assert [c.size for c in fresh.checkpoints()] == [5, 10, 15, 20, 25, 30]
+    assert [c.size for c in fresh.checkpoints()] == [5, 10, 15, 20, 25, 30, 35]
 
 
 def test_never_signs_after_an_altered_checkpoint(audited: AuditedLedger) -> None:
@@ -126,9 +127,10 @@ def test_rotated_key_extends_the_tree(audited: AuditedLedger) -> None:
         audited.ledger.record_trade(audited.market.trade(f"rot{i}"))
     rotated = AuditLog(audited.ledger.recorder, signer=new_key,
                        policy=CheckpointPolicy(every_records=5, every_seconds=0))
-    assert rotated.follower.catch_up() == 6
+    assert rotated.follower.catch_up() == 12  # a trade and its claim each
     cps = rotated.checkpoints()
-    assert [(c.seq, c.size) for c in cps] == [(1, 5), (2, 10), (3, 15), (4, 20), (5, 25)]
+    assert [(c.seq, c.size) for c in cps] == [(1, 5), (2, 10), (3, 15), (4, 20), (5, 25),
+                                              (6, 30), (7, 35)]
     with pytest.raises(NoteError):
         open_checkpoint(cps[4].note, audited.signer.verifier)
     new = open_checkpoint(cps[4].note, new_key.verifier).checkpoint
@@ -170,7 +172,8 @@ def test_dense_leaves_over_notification_gaps(postgres_url: str) -> None:
         a.ledger.record_trade(a.market.trade("after-gap"))
         a.log.follower.catch_up()
         nids = [r[0] for r in a.raw.events()]
-        assert nids[-1] == nids[-2] + 2
+        # The trade after the gap (its claim follows it directly).
+        assert nids[-2] == nids[-3] + 2 and nids[-1] == nids[-2] + 1
         index = a.raw.run("SELECT leaf_index FROM audit_leaves ORDER BY leaf_index")
         assert [r[0] for r in index] == list(range(len(nids)))
         assert_tree_matches_store(a)
@@ -203,18 +206,17 @@ def test_only_one_postgres_instance_advances(postgres_url: str) -> None:
         release.set()
         t.join()
         results.append(other.follower.step())
-        assert results == [None, 1]
+        assert results == [None, 2]  # the trade and its claim
     finally:
         a.raw.close()
         a.ledger.close()
 
 
 def test_follower_on_in_memory_sqlite() -> None:
-    from ledger.application import Ledger
     from ledger.config import StoreConfig
     from tests.ledger.conftest import build_market
 
-    ledger = Ledger(StoreConfig(url="sqlite:///:memory:"))
+    ledger = on_time_ledger(StoreConfig(url="sqlite:///:memory:"))
     try:
         build_market(ledger)
         signer = NoteSigner.generate(ORIGIN)

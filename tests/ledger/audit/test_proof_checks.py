@@ -22,6 +22,7 @@ from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from tests.ledger.audit.conftest import RawDB
 from tests.ledger.test_proofs import HOUR, P0, REWARD, Mine, build_mine, metered_kwh, mined
+from tests.ontime import on_time_ledger
 
 VERIFIED = cast(Any, ProofBatch).Verified
 CLOSED = cast(Any, Reconciliation).Closed
@@ -31,7 +32,7 @@ CLOSED = cast(Any, Reconciliation).Closed
 def proven(store_url: str) -> Iterator[tuple[Mine, RawDB]]:
     """Returns a miner with three batches (one in a signed envelope), an output report,
     a meter reading and a closed reconciliation that raised alerts."""
-    ledger = Ledger(StoreConfig(url=store_url))
+    ledger = on_time_ledger(StoreConfig(url=store_url))
     mine = build_mine(ledger)
     period = mined("withholding", 13)
     ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)
@@ -49,7 +50,8 @@ def proven(store_url: str) -> Iterator[tuple[Mine, RawDB]]:
     ledger.reinstate_licence("reinstate", mine.licence, at=P0 + 4 * HOUR)
     ledger.close_reconciliation("close", mine.licence, P0, P0 + HOUR,
                                 at=P0 + HOUR + timedelta(minutes=10))
-    ledger.set_policy("later", "block_subsidy", "1", effective_from=P0, at=P0 + 3 * HOUR)
+    ledger.set_policy("later", "block_subsidy", "1", effective_from=P0 + 3 * HOUR,
+                      at=P0 + 3 * HOUR)
     raw = RawDB(store_url, cast(Any, ledger.recorder).events_table_name)
     try:
         yield mine, raw

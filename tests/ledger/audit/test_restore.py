@@ -36,6 +36,7 @@ from tests.ledger.audit.conftest import (
     build_restore_source,
     rotate,
 )
+from tests.ontime import on_time_ledger
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,8 @@ def record_positions(items: list[StreamItem]) -> list[int]:
 @pytest.fixture
 def empty_log(store_url: str) -> Iterator[AuditLog]:
     """The audit log of a fresh store whose tables exist and are empty."""
-    from ledger.application import Ledger
 
-    Ledger(StoreConfig(url=store_url)).close()
+    on_time_ledger(StoreConfig(url=store_url)).close()
     log = AuditLog.open(StoreConfig(url=store_url, create_tables=False))
     try:
         yield log

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import pytest
 
-from ledger.application import Ledger
 from ledger.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.audit.faults import FaultKind
 from ledger.audit.note import NoteSigner
@@ -19,6 +18,7 @@ from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, make_audited, rotate
+from tests.ontime import on_time_ledger
 
 LEAF = 7  # the record the tamper cases touch (checkpoint 1 signs leaves 0..4 only)
 
@@ -158,11 +158,11 @@ def test_cipher_key_replay_rebuilds_aggregates(sqlite_url: str) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     a = make_audited(sqlite_url, trades=4, cipher_key=key)
     try:
-        reader = Ledger(StoreConfig(url=sqlite_url, cipher_key=key, create_tables=False))
+        reader = on_time_ledger(StoreConfig(url=sqlite_url, cipher_key=key, create_tables=False))
         report = verify(a, Replayer(reader.mapper))
         assert report.ok, report.faults
-        assert report.events_decoded == report.records == 11
-        assert report.aggregates_rebuilt == 8
+        assert report.events_decoded == report.records == 15  # 4 trades and 4 claims
+        assert report.aggregates_rebuilt == 12
         flip_byte(a)
         report = verify(a, Replayer(reader.mapper))
         undecodable = [f for f in report.faults if f.kind == FaultKind.UNDECODABLE_EVENT]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
 from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
 
 from ledger.domain.alert import Alert
 from ledger.domain.base import Intervals, derived_id, utc
+from ledger.errors import RequestIdReused
+from tests.ledger.domain.conftest import RECORDED_AT
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -47,8 +52,28 @@ def test_closing_an_interval_ends_only_the_one_covering_that_time() -> None:
 def test_each_event_remembers_the_version_its_request_produced() -> None:
     alert = Alert(request_id="raise", at=T, kind="K", subject_id=derived_id("x"),
                   participant_id=None, message="m", evidence=[], figures={})
-    assert alert.version_of_request("raise") == 1
+    assert alert.version_of_request("regulator", "raise", "digest") == 1
     alert.resolve(request_id="resolve", at=T, by="officer", note="ok")
-    assert alert.version_of_request("resolve") == 2
-    assert alert.version_of_request("other") is None
-    assert alert.id == Alert.create_id("raise", "K", derived_id("x"))
+    assert alert.version_of_request("regulator", "resolve", "digest") == 2
+    assert alert.version_of_request("regulator", "other", "digest") is None
+    # Another requester's ids are another namespace; another payload is refused.
+    assert alert.version_of_request("participant:x", "raise", "digest") is None
+    with pytest.raises(RequestIdReused):
+        alert.version_of_request("regulator", "raise", "another digest")
+    assert alert.id == Alert.create_id("regulator", "raise", "K", derived_id("x"))
+
+
+def test_every_event_carries_the_stamp_of_its_command() -> None:
+    alert = Alert(request_id="raise", at=T, kind="K", subject_id=derived_id("x"),
+                  participant_id=None, message="m", evidence=[], figures={})
+    alert.resolve(request_id="resolve", at=T, by="officer", note="ok")
+    events = alert.collect_events()
+    assert [(e.requester, e.request_digest, e.recorded_at) for e in events] == [
+        ("regulator", "digest", RECORDED_AT)] * 2
+
+
+def test_events_outside_a_stamp_are_refused() -> None:
+    context = contextvars.Context()  # a context without the test's stamp
+    with pytest.raises(LookupError, match="stamped"):
+        context.run(Alert, request_id="raise", at=T, kind="K", subject_id=derived_id("x"),
+                    participant_id=None, message="m", evidence=[], figures={})

@@ -1,5 +1,10 @@
 """Ed25519 checks of many envelopes at once, on worker processes when a batch is large.
 
+The one implementation of signature checking (DESIGN §3 "Signatures"): the ledger checks
+every envelope it stores through :class:`SignatureChecker`, and the services may check a
+batch early (on worker processes, while the previous batch commits) through the same
+checker; a signature it verified is remembered, so the ledger does not verify it twice.
+
 ``cryptography`` holds the GIL while it verifies, and a signature check costs about as
 much as recording the trade it covers. A stream of trades would otherwise spend a third
 of the server's only Python thread on signatures; a worker process checks a batch while
@@ -8,9 +13,11 @@ the server parses the next one and commits the one before.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import multiprocessing
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -21,6 +28,9 @@ from verifier.cpu import cpu_count
 
 SignatureCheck = tuple[bytes, bytes, bytes]
 """(raw 32-byte public key, 64-byte signature, the signed bytes)."""
+
+VERIFIED_MEMORY = 100_000
+"""Verified signatures a checker remembers (the least recent go first)."""
 
 DEFAULT_POOL_THRESHOLD = 64
 """Batches with fewer checks than this are verified in the calling thread."""
@@ -65,18 +75,35 @@ class SignatureChecker:
         self.pool_threshold = pool_threshold
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
 
     def check(self, checks: Sequence[SignatureCheck]) -> list[bool]:
-        """Returns, per check, whether the signature verifies."""
-        if self.workers == 0 or len(checks) < self.pool_threshold:
-            return verify_all(checks)
-        pool = self._started()
-        size = -(-len(checks) // self.workers)
-        parts = [checks[i:i + size] for i in range(0, len(checks), size)]
-        return list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
+        """Returns, per check, whether the signature verifies (checks verified before by
+        this checker are not verified again)."""
+        keys = [fingerprint(check) for check in checks]
+        with self._lock:
+            known = [key in self._verified for key in keys]
+        todo = [check for check, seen in zip(checks, known, strict=True) if not seen]
+        if self.workers == 0 or len(todo) < self.pool_threshold:
+            fresh = verify_all(todo)
+        else:
+            pool = self._started()
+            size = -(-len(todo) // self.workers)
+            parts = [todo[i:i + size] for i in range(0, len(todo), size)]
+            fresh = list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
+        answers = iter(fresh)
+        results = [True if seen else next(answers) for seen in known]
+        with self._lock:
+            for key, ok, seen in zip(keys, results, known, strict=True):
+                if ok and not seen:
+                    self._verified[key] = None
+                    if len(self._verified) > VERIFIED_MEMORY:
+                        self._verified.popitem(last=False)
+        return results
 
     def _started(self) -> ProcessPoolExecutor:
-        with self._lock:
+        with self._pool_lock:
             if self._pool is None:
                 # forkserver: the server is threaded, and fork would copy held locks.
                 context = multiprocessing.get_context("forkserver")
@@ -85,7 +112,13 @@ class SignatureChecker:
 
     def close(self) -> None:
         """Stops the worker processes, if any were started."""
-        with self._lock:
+        with self._pool_lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+
+
+def fingerprint(check: SignatureCheck) -> bytes:
+    """Returns a digest naming one check (key, signature and signed bytes)."""
+    public_key, signature, signed = check
+    return hashlib.sha256(public_key + signature + hashlib.sha256(signed).digest()).digest()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.signatures import SignatureChecker, verify_all
 from services.envelope import Signer, signed_bytes
-from services.signatures import SignatureChecker, verify_all
 
 
 def checks() -> list[tuple[bytes, bytes, bytes]]:

@@ -1,0 +1,278 @@
+"""Licensing: the regulator's decisions on participants and licences.
+
+:class:`Licensing` decides and saves every command of the regulator about who may act:
+registering, approving, suspending, reinstating and deregistering participants; granting,
+amending, suspending, reinstating, revoking and expiring licences. The aggregates guard
+their own lifecycle (``Participant``, ``Licence``); this use case adds what needs the
+store (the holder's standing, the efficiency floor, the meter's licence) and the
+regulator's time window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.clock import Clock
+from ledger.commands import UseCase
+from ledger.domain.base import Stamp
+from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
+from ledger.domain.participant import Participant, ParticipantKind
+from ledger.errors import InvalidRequest, RuleViolation
+from ledger.indexes import LicenceIndex
+from ledger.receipts import Receipt
+from ledger.requests import REGULATOR, digest_of
+from ledger.store import LedgerStore
+from ledger.validation import (
+    check_after,
+    check_country,
+    check_efficiency_floor,
+    check_hex,
+    check_request_id,
+    check_text,
+    event_time,
+    optional_time,
+    positive,
+    required_time,
+)
+from ledger.windows import WindowKind, check_window
+
+MAX_OWNERS = 100
+"""Most beneficial owners or offshore links one registration may name."""
+MAX_TAGS = 16
+"""Most coinbase tags one mining licence may carry."""
+
+
+class Licensing(UseCase):
+    """The regulator's decisions about participants and licences."""
+
+    def __init__(self, store: LedgerStore, clock: Clock, licences: LicenceIndex) -> None:
+        super().__init__(store, clock)
+        self.licences = licences
+
+    def decision(self, command: str, request_id: str, at: datetime | None,
+                 **fields: Any) -> tuple[Stamp, datetime]:
+        """Returns the stamp of a regulator decision and its checked time: ``at`` (or the
+        server's time) within the regulator's window."""
+        check_request_id(request_id)
+        recorded_at = self.clock()
+        when = event_time(at, recorded_at)
+        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
+        digest = digest_of(command, {"request_id": request_id, "at": at, **fields})
+        return Stamp(REGULATOR, digest, recorded_at), when
+
+    # ---------------------------------------------------------------- participants
+
+    def register_participant(self, request_id: str, kind: str, legal_name: str,
+                             tax_id: str, country: str, beneficial_owners: Iterable[str] = (),
+                             offshore_links: Iterable[str] = (),
+                             at: datetime | None = None) -> Receipt:
+        """Registers a participant; returns its receipt (id derived from the request)."""
+        if kind not in ParticipantKind.__members__:
+            raise InvalidRequest("kind", f"must be ENTERPRISE or INDIVIDUAL, got {kind!r:.40}")
+        check_text("legal_name", legal_name)
+        check_text("tax_id", tax_id)
+        check_country("country", country)
+        owners = bounded_list("beneficial_owners", beneficial_owners, MAX_OWNERS)
+        links = bounded_list("offshore_links", offshore_links, MAX_OWNERS)
+        stamp, when = self.decision(
+            "RegisterParticipant", request_id, at, kind=kind, legal_name=legal_name,
+            tax_id=tax_id, country=country, beneficial_owners=owners, offshore_links=links)
+
+        def build() -> list[Aggregate]:
+            return [Participant(request_id=request_id, at=when, kind=kind,
+                                legal_name=legal_name.strip(), tax_id=tax_id.strip(),
+                                country=country, beneficial_owners=owners,
+                                offshore_links=links)]
+
+        return self.create(stamp, request_id, Participant,
+                           Participant.create_id(REGULATOR, request_id), build)
+
+    def approve_participant(self, request_id: str, participant_id: UUID,
+                            at: datetime | None = None) -> Receipt:
+        """Approves a registered participant."""
+        stamp, when = self.decision("ApproveParticipant", request_id, at,
+                                    participant_id=participant_id)
+        return self.mutate(stamp, request_id, participant_id, Participant, "participant",
+                           lambda p: p.approve(request_id=request_id, at=when))
+
+    def suspend_participant(self, request_id: str, participant_id: UUID, reason: str,
+                            until: datetime | None = None,
+                            at: datetime | None = None) -> Receipt:
+        """Suspends a participant from ``at`` until ``until`` (or until reinstated)."""
+        check_text("reason", reason)
+        end = optional_time(until, "until")
+        stamp, when = self.decision("SuspendParticipant", request_id, at,
+                                    participant_id=participant_id, reason=reason, until=end)
+        check_after("until", end, when)
+        return self.mutate(stamp, request_id, participant_id, Participant, "participant",
+                           lambda p: p.suspend(request_id=request_id, at=when, reason=reason,
+                                               until=end))
+
+    def reinstate_participant(self, request_id: str, participant_id: UUID,
+                              at: datetime | None = None) -> Receipt:
+        """Ends a participant's current suspension at ``at``."""
+        stamp, when = self.decision("ReinstateParticipant", request_id, at,
+                                    participant_id=participant_id)
+        return self.mutate(stamp, request_id, participant_id, Participant, "participant",
+                           lambda p: p.reinstate(request_id=request_id, at=when))
+
+    def deregister_participant(self, request_id: str, participant_id: UUID, reason: str,
+                               at: datetime | None = None) -> Receipt:
+        """Deregisters a participant from ``at`` on."""
+        check_text("reason", reason)
+        stamp, when = self.decision("DeregisterParticipant", request_id, at,
+                                    participant_id=participant_id, reason=reason)
+        return self.mutate(stamp, request_id, participant_id, Participant, "participant",
+                           lambda p: p.deregister(request_id=request_id, at=when,
+                                                  reason=reason))
+
+    # -------------------------------------------------------------------- licences
+
+    def holder_in_standing(self, participant_id: UUID, at: datetime,
+                           recorded_at: datetime) -> Participant:
+        """Returns the participant when it may act at both times; raises otherwise."""
+        participant = self.store.get_typed(participant_id, Participant, "participant")
+        participant.require_standing(at, recorded_at)
+        return participant
+
+    def grant_mining_licence(self, request_id: str, participant_id: UUID, region: str,
+                             grid_zone: str, meter_id: str, power_mw: Decimal | str,
+                             efficiency_jth: Decimal | str, coinbase_tags: Iterable[str],
+                             valid_from: datetime, valid_until: datetime,
+                             at: datetime | None = None) -> Receipt:
+        """Grants a mining licence; refuses efficiency better than the policy floor and
+        a meter that already belongs to a licence."""
+        for name, text in (("region", region), ("grid_zone", grid_zone), ("meter_id", meter_id)):
+            check_text(name, text)
+        power = positive("licensed_power_mw", power_mw)
+        efficiency = positive("declared_efficiency_j_per_th", efficiency_jth)
+        tags = [check_hex("coinbase_tags", tag)
+                for tag in bounded_list("coinbase_tags", coinbase_tags, MAX_TAGS)]
+        start = required_time(valid_from, "valid_from")
+        end = required_time(valid_until, "valid_until")
+        check_after("valid_until", end, start)
+        stamp, when = self.decision(
+            "GrantMiningLicence", request_id, at, participant_id=participant_id,
+            region=region, grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
+            efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start, valid_until=end)
+
+        def build() -> list[Aggregate]:
+            self.holder_in_standing(participant_id, when, stamp.recorded_at)
+            check_efficiency_floor(self.store.policy_at(when), efficiency)
+            owner = self.licences.licence_for_meter(meter_id)
+            if owner is not None:
+                raise RuleViolation("METER_IN_USE",
+                                    f"meter {meter_id!r} already belongs to licence {owner}")
+            return [MiningLicence(
+                request_id=request_id, at=when, participant_id=participant_id, region=region,
+                grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
+                efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
+                valid_until=end)]
+
+        return self.create(stamp, request_id, MiningLicence,
+                           MiningLicence.create_id(REGULATOR, request_id), build)
+
+    def amend_mining_capacity(self, request_id: str, licence_id: UUID,
+                              power_mw: Decimal | str, efficiency_jth: Decimal | str,
+                              effective_from: datetime | None = None,
+                              at: datetime | None = None) -> Receipt:
+        """Amends licensed power and declared efficiency from ``effective_from`` on."""
+        power = positive("licensed_power_mw", power_mw)
+        efficiency = positive("declared_efficiency_j_per_th", efficiency_jth)
+        effective_given = optional_time(effective_from, "effective_from")
+        stamp, when = self.decision("AmendMiningCapacity", request_id, at,
+                                    licence_id=licence_id, power_mw=power,
+                                    efficiency_jth=efficiency, effective_from=effective_given)
+        effective = effective_given or when
+
+        def change(licence: MiningLicence) -> None:
+            check_efficiency_floor(self.store.policy_at(effective), efficiency)
+            licence.amend_capacity(request_id=request_id, at=when, power_mw=power,
+                                   efficiency_jth=efficiency, effective_from=effective)
+
+        return self.mutate(stamp, request_id, licence_id, MiningLicence, "mining licence",
+                           change)
+
+    def grant_exchange_licence(self, request_id: str, participant_id: UUID,
+                               services: Iterable[str], valid_from: datetime,
+                               valid_until: datetime, at: datetime | None = None) -> Receipt:
+        """Grants a licence to operate as a virtual-asset service provider."""
+        offered = [check_text("services", s) for s in bounded_list("services", services, 50)]
+        if not offered:
+            raise InvalidRequest("services", "at least one service is required")
+        start = required_time(valid_from, "valid_from")
+        end = required_time(valid_until, "valid_until")
+        check_after("valid_until", end, start)
+        stamp, when = self.decision("GrantExchangeLicence", request_id, at,
+                                    participant_id=participant_id, services=offered,
+                                    valid_from=start, valid_until=end)
+
+        def build() -> list[Aggregate]:
+            self.holder_in_standing(participant_id, when, stamp.recorded_at)
+            return [ExchangeLicence(request_id=request_id, at=when,
+                                    participant_id=participant_id, services=offered,
+                                    valid_from=start, valid_until=end)]
+
+        return self.create(stamp, request_id, ExchangeLicence,
+                           ExchangeLicence.create_id(REGULATOR, request_id), build)
+
+    def suspend_licence(self, request_id: str, licence_id: UUID, reason: str,
+                        until: datetime | None = None, at: datetime | None = None) -> Receipt:
+        """Suspends a licence from ``at`` until ``until`` (or until reinstated)."""
+        check_text("reason", reason)
+        end = optional_time(until, "until")
+        stamp, when = self.decision("SuspendLicence", request_id, at, licence_id=licence_id,
+                                    reason=reason, until=end)
+        check_after("until", end, when)
+        return self.mutate(stamp, request_id, licence_id, Licence, "licence",
+                           lambda lic: lic.suspend(request_id=request_id, at=when,
+                                                   reason=reason, until=end))
+
+    def reinstate_licence(self, request_id: str, licence_id: UUID,
+                          at: datetime | None = None) -> Receipt:
+        """Ends a licence's current suspension at ``at``."""
+        stamp, when = self.decision("ReinstateLicence", request_id, at, licence_id=licence_id)
+        return self.mutate(stamp, request_id, licence_id, Licence, "licence",
+                           lambda lic: lic.reinstate(request_id=request_id, at=when))
+
+    def revoke_licence(self, request_id: str, licence_id: UUID, reason: str,
+                       at: datetime | None = None) -> Receipt:
+        """Revokes a licence from ``at`` on, for good."""
+        check_text("reason", reason)
+        stamp, when = self.decision("RevokeLicence", request_id, at, licence_id=licence_id,
+                                    reason=reason)
+        return self.mutate(stamp, request_id, licence_id, Licence, "licence",
+                           lambda lic: lic.revoke(request_id=request_id, at=when,
+                                                  reason=reason))
+
+    def expire_licences(self, request_id: str, at: datetime | None = None) -> list[Receipt]:
+        """Records ``Expired`` for every licence whose validity ended by ``at``."""
+        stamp, when = self.decision("ExpireLicences", request_id, at)
+        receipts = []
+        for licence_id in self.licences.all_ids():
+            licence = self.store.read_typed(licence_id, Licence, "licence")
+            # A retry replays the licences the first call expired.
+            if licence.version_of_request(REGULATOR, request_id, stamp.digest) is not None \
+                    or licence.is_due_to_expire(when):
+                receipts.append(self.mutate(
+                    stamp, request_id, licence_id, Licence, "licence",
+                    lambda lic: lic.expire(request_id=request_id, at=when)))
+        return receipts
+
+
+def bounded_list(field: str, values: Iterable[str], limit: int) -> list[str]:
+    """Returns ``values`` as a list of at most ``limit`` texts without control characters."""
+    if isinstance(values, str):
+        raise InvalidRequest(field, "must be a list of texts, not one text")
+    items: list[str] = []
+    for value in values:
+        if len(items) == limit:
+            raise InvalidRequest(field, f"at most {limit} entries")
+        items.append(check_text(field, value))
+    return items

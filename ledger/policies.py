@@ -1,0 +1,65 @@
+"""Policies: the regulator sets parameters, each effective from a time no earlier than
+the server recorded it (a policy never changes the past)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from ledger.commands import UseCase
+from ledger.domain.base import Stamp
+from ledger.domain.policy import POLICY_ID, Policy, validate
+from ledger.errors import InvalidRequest
+from ledger.receipts import Receipt
+from ledger.requests import REGULATOR, digest_of
+from ledger.validation import check_request_id, check_text, event_time, optional_time
+from ledger.windows import WindowKind, check_window
+
+
+class Policies(UseCase):
+    """Sets and reads the versioned national policy."""
+
+    def set_policy(self, request_id: str, parameter: str, value: str,
+                   effective_from: datetime | None = None,
+                   at: datetime | None = None) -> Receipt:
+        """Sets a parameter from ``effective_from`` (default: when recorded) on; an
+        effective time before the server's clock is refused (InvalidRequest)."""
+        check_request_id(request_id)
+        check_text("parameter", parameter, 100)
+        check_text("value", value, 200)
+        canonical = validate(parameter, value)
+        recorded_at = self.clock()
+        when = event_time(at, recorded_at)
+        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
+        given = optional_time(effective_from, "effective_from")
+        effective = given or recorded_at
+        if effective < recorded_at:
+            raise InvalidRequest("effective_from",
+                                 f"{effective.isoformat()} is before the server recorded the "
+                                 f"change ({recorded_at.isoformat()}): policy never takes "
+                                 "effect in the past")
+        digest = digest_of("SetPolicy", {"request_id": request_id, "parameter": parameter,
+                                         "value": canonical, "effective_from": given,
+                                         "at": at})
+        stamp = Stamp(REGULATOR, digest, recorded_at)
+
+        def attempt() -> Receipt:
+            policy = cast(Policy | None, self.store.find(POLICY_ID)) or Policy()
+            seen = policy.version_of_request(REGULATOR, request_id, digest)
+            if seen is not None:
+                return Receipt(POLICY_ID, seen, replayed=True)
+            policy.set(request_id=request_id, at=when, parameter=parameter, value=canonical,
+                       effective_from=effective)
+            self.store.save(policy)
+            return Receipt(POLICY_ID, policy.version)
+
+        return self.run(stamp, attempt)
+
+    def get_policy(self, parameter: str, at: datetime | None = None) -> str:
+        """Returns the value of a parameter in force at ``at`` (default: now)."""
+        view = self.store.policy_at(event_time(at, self.clock()))
+        try:
+            return view.text(parameter)
+        except KeyError:
+            raise InvalidRequest("parameter",
+                                 f"unknown policy parameter {parameter[:100]!r}") from None

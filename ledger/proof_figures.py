@@ -1,0 +1,315 @@
+"""The figures of mining proofs: pure functions shared by the ledger and the audit replay.
+
+The tally of a period, the licensed capacity over a period, the policy a reconciliation
+reads and the reconciliation itself are computed here and nowhere else: the use cases
+(``ledger.proofs``, ``ledger.reconciliations``) and the audit replay check
+(``ledger.audit.proof_checks``) call the same code, so an auditor recomputes exactly what
+the ledger recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from ledger.domain.base import utc
+from ledger.domain.licence import Capacity
+from ledger.domain.policy import PARAMETERS, Policy
+from ledger.domain.proof_batch import ProofBatch
+from verifier.batch import ProofBatch as ParsedBatch
+from verifier.batch import parse_batch
+from verifier.reconciliation import (
+    HASHES_PER_TERAHASH,
+    ReconciliationPolicy,
+    reconcile,
+)
+from verifier.reconciliation import Reconciliation as Computed
+from verifier.verdicts import Verdict
+from verifier.verification import VerificationResult
+from verifier.work import WorkTally
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_SECOND = timedelta(seconds=1)
+ONE_MICROSECOND = timedelta(microseconds=1)
+DEFAULT_ASSET = "BTC"
+"""The asset whose output reports a reconciliation counts (the shares are Bitcoin's)."""
+STORED_BATCH_MAX_SHARES = 2**62
+"""No share limit when re-reading a batch that was already accepted for the record."""
+
+RECONCILIATION_PARAMETERS = (
+    "network_difficulty",
+    "block_subsidy",
+    "mean_fees",
+    "capacity_tolerance",
+    "efficiency_min_jth",
+    "efficiency_max_jth",
+)
+"""The policy parameters a reconciliation reads (in force at the period's last instant)."""
+
+
+
+
+def verdict_string(codes: np.ndarray) -> str:
+    """Returns verdict codes (0-7) as one digit per share: the compact stored form."""
+    return (codes.astype(np.uint8) + ord("0")).tobytes().decode("ascii")
+
+
+def verdict_codes(text: str) -> np.ndarray:
+    """Returns the verdict codes of the stored digit string."""
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")
+
+
+def tally_of(batch: ParsedBatch, mask: np.ndarray) -> WorkTally:
+    """Returns the exact tally (count, Σwork, Σwork²) of the shares selected by ``mask``."""
+    jobs = batch.packed.shares["job"][mask]
+    per_job = np.bincount(jobs, minlength=len(batch.jobs)).tolist() if jobs.size else []
+    works = [job.share_work for job in batch.jobs]
+    return WorkTally(
+        shares=int(mask.sum()),
+        work=sum(c * w for c, w in zip(per_job, works, strict=False)),
+        work_squared=sum(c * w * w for c, w in zip(per_job, works, strict=False)),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """A batch's verification decided against the shares accepted before it."""
+
+    verdicts: np.ndarray
+    block_candidates: np.ndarray
+    tally: WorkTally
+    accepted_hashes: bytes
+    ntime_range: tuple[int, int] | None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Returns the number of shares per verdict name (zeros included)."""
+        counts = np.bincount(self.verdicts, minlength=len(Verdict))
+        return {v.name: int(counts[v.value]) for v in Verdict}
+
+
+def decide(result: VerificationResult, accepted_before: AbstractSet[bytes]) -> Outcome:
+    """Returns the outcome of a batch verified without ``already_accepted``, with every
+    share whose hash was accepted earlier for the licence marked DUPLICATE.
+
+    Equal to ``verify_batch(..., already_accepted=accepted_before)`` without hashing
+    again, so a writer that lost a race re-decides in microseconds (the audit replay
+    runs the full ``verify_batch`` and compares).
+    """
+    verdicts = result.verdicts.copy()
+    block = result.block_candidates.copy()
+    candidates = np.nonzero(verdicts == Verdict.ACCEPTED)[0].tolist()
+    if accepted_before and candidates:
+        hashes = result.hashes
+        again = [i for i in candidates if bytes(hashes[i]) in accepted_before]
+        verdicts[again] = Verdict.DUPLICATE
+        block[again] = False
+    accepted = verdicts == Verdict.ACCEPTED
+    ntime = result.batch.packed.shares["ntime"][accepted]
+    return Outcome(
+        verdicts=verdicts,
+        block_candidates=block,
+        tally=tally_of(result.batch, accepted),
+        accepted_hashes=np.ascontiguousarray(result.hashes[accepted]).tobytes(),
+        ntime_range=(int(ntime.min()), int(ntime.max())) if ntime.size else None,
+    )
+
+
+def stored_batch(batch: ProofBatch) -> ParsedBatch:
+    """Returns the parsed jobs and shares of a recorded proof batch."""
+    return parse_batch(batch.submitted_json(), max_shares=STORED_BATCH_MAX_SHARES)
+
+
+@dataclass(frozen=True, eq=False)
+class AcceptedShares:
+    """The accepted shares of one recorded batch: ntime and work of each, compactly."""
+
+    ntime: np.ndarray  # int64 per accepted share
+    job: np.ndarray  # int64 index into ``works`` per accepted share
+    works: tuple[int, ...]  # share work per job
+
+    @classmethod
+    def of(cls, parsed: ParsedBatch, codes: np.ndarray) -> AcceptedShares:
+        """Returns the accepted shares of a parsed batch and its verdict codes."""
+        accepted = codes == Verdict.ACCEPTED
+        shares = parsed.packed.shares
+        return cls(shares["ntime"][accepted].astype(np.int64),
+                   shares["job"][accepted].astype(np.int64),
+                   tuple(job.share_work for job in parsed.jobs))
+
+    def tally(self, low: int, high: int) -> WorkTally:
+        """Returns the tally of the accepted shares with low <= ntime < high."""
+        inside = (self.ntime >= low) & (self.ntime < high)
+        per_job = np.bincount(self.job[inside], minlength=len(self.works)).tolist() \
+            if inside.any() else []
+        return WorkTally(
+            shares=int(inside.sum()),
+            work=sum(c * w for c, w in zip(per_job, self.works, strict=False)),
+            work_squared=sum(c * w * w for c, w in zip(per_job, self.works, strict=False)),
+        )
+
+
+def epoch_ceil(when: datetime) -> int:
+    """Returns the smallest whole Unix second at or after ``when``."""
+    seconds, rest = divmod(utc(when) - EPOCH, ONE_SECOND)
+    return int(seconds) + (1 if rest else 0)
+
+
+def ntime_bounds(start: datetime, end: datetime) -> tuple[int, int]:
+    """Returns [low, high) in whole seconds: an integer ntime lies in [start, end) exactly
+    when low <= ntime < high."""
+    return epoch_ceil(start), epoch_ceil(end)
+
+
+def prorated(value: Decimal, span: tuple[datetime, datetime],
+             period: tuple[datetime, datetime]) -> Decimal | None:
+    """Returns the part of ``value`` (spread evenly over ``span``) that falls in ``period``,
+    ``value`` itself when the span lies inside, None when they do not overlap."""
+    (s, e), (ps, pe) = span, period
+    if s >= ps and e <= pe:
+        return value
+    overlap = min(e, pe) - max(s, ps)
+    if overlap <= timedelta(0):
+        return None
+    return value * Decimal(overlap // ONE_MICROSECOND) / Decimal((e - s) // ONE_MICROSECOND)
+
+
+def capacity_over(capacities: Sequence[Capacity], start: datetime, end: datetime
+                  ) -> tuple[Decimal, Decimal]:
+    """Returns (MW, J/TH) standing for the licensed capacity over [start, end).
+
+    One capacity in force over the whole period is returned as it is. When an amendment
+    takes effect inside the period, MW is the time-weighted mean power and J/TH is chosen
+    so that MW × 10⁶ ÷ (J/TH) is the time-weighted mean hashrate cap: the energy quota
+    and the capacity test then both follow the licence exactly.
+    """
+    def at(when: datetime) -> Capacity:
+        current = capacities[0]
+        for capacity in capacities:
+            if capacity.effective_from <= when:
+                current = capacity
+        return current
+
+    cuts = sorted({start, end} | {c.effective_from for c in capacities
+                                  if start < c.effective_from < end})
+    segments = [(at(a), Decimal((b - a) // ONE_MICROSECOND)) for a, b in pairwise(cuts)]
+    if len({(c.power_mw, c.efficiency_jth) for c, _ in segments}) == 1:
+        first = segments[0][0]
+        return first.power_mw, first.efficiency_jth
+    total = sum((length for _, length in segments), Decimal(0))
+    mw = sum((c.power_mw * length for c, length in segments), Decimal(0)) / total
+    cap_ths = sum((c.hashrate_cap_ths * length for c, length in segments), Decimal(0)) / total
+    return mw, mw * Decimal(1_000_000) / cap_ths
+
+
+def policy_inputs(policy: Policy | None, at: datetime, max_version: int | None = None
+                  ) -> dict[str, Decimal]:
+    """Returns the reconciliation parameters in force at ``at`` (defaults where never set),
+    counting only policy events up to ``max_version`` when it is given."""
+    values: dict[str, Decimal] = {}
+    for name in RECONCILIATION_PARAMETERS:
+        current = PARAMETERS[name].default
+        history = policy.history.get(name, []) if policy is not None else []
+        for value in history:
+            if value.effective_from <= at and (max_version is None
+                                               or value.version <= max_version):
+                current = value.value
+        values[name] = Decimal(current)
+    return values
+
+
+@dataclass(frozen=True)
+class PeriodInputs:
+    """Everything one reconciliation is computed from."""
+
+    start: datetime
+    end: datetime
+    tally: WorkTally
+    licensed_mw: Decimal
+    declared_j_per_th: Decimal
+    policy: Mapping[str, Decimal]
+    reported_output: Decimal | None
+    metered_kwh: Decimal | None
+
+    @property
+    def seconds(self) -> Decimal:
+        """Returns the period's length T in seconds."""
+        return Decimal((self.end - self.start) // ONE_MICROSECOND) / Decimal(1_000_000)
+
+
+def compute(inputs: PeriodInputs) -> Computed:
+    """Returns the verifier's reconciliation of the inputs (DESIGN.md §5)."""
+    policy = inputs.policy
+    return reconcile(
+        tally=inputs.tally,
+        seconds=inputs.seconds,
+        licensed_mw=inputs.licensed_mw,
+        declared_j_per_th=inputs.declared_j_per_th,
+        network_difficulty=policy["network_difficulty"],
+        subsidy=policy["block_subsidy"],
+        mean_fees=policy["mean_fees"],
+        reported_output=inputs.reported_output,
+        metered_kwh=inputs.metered_kwh,
+        policy=ReconciliationPolicy(
+            capacity_tolerance=policy["capacity_tolerance"],
+            efficiency_min_j_per_th=policy["efficiency_min_jth"],
+            efficiency_max_j_per_th=policy["efficiency_max_jth"],
+        ),
+    )
+
+
+def figures_of(inputs: PeriodInputs, computed: Computed) -> dict[str, str]:
+    """Returns every figure of a reconciliation, name → decimal string."""
+    proved = computed.proved
+    quota = inputs.licensed_mw * inputs.seconds / Decimal(3600) * Decimal(1000)
+    figures: dict[str, Decimal | int | None] = {
+        "seconds": inputs.seconds,
+        "shares": proved.shares,
+        "effective_shares": proved.effective_shares,
+        "proved_work": proved.work,
+        "proved_work_squared": inputs.tally.work_squared,
+        "hashrate_hs": proved.hashrate,
+        "hashrate_low_hs": proved.low,
+        "hashrate_high_hs": proved.high,
+        "hashrate_ths": proved.hashrate / HASHES_PER_TERAHASH,
+        "hashrate_low_ths": proved.low / HASHES_PER_TERAHASH,
+        "hashrate_high_ths": proved.high / HASHES_PER_TERAHASH,
+        "licensed_mw": inputs.licensed_mw,
+        "declared_j_per_th": inputs.declared_j_per_th,
+        "licensed_capacity_ths": computed.licensed_capacity_ths,
+        "quota_kwh": quota,
+        "reported_output": computed.reported_output,
+        "metered_kwh": computed.metered_kwh,
+        "implied_j_per_th": computed.implied_j_per_th,
+        "confidence": computed.policy.confidence,
+    }
+    figures.update(inputs.policy)
+    if computed.expected is not None:
+        figures.update({
+            "expected_blocks": computed.expected.expected_blocks,
+            "expected_output": computed.expected.expected,
+            "expected_output_low": computed.expected.low,
+            "expected_output_high": computed.expected.high,
+            "reward_per_block": computed.expected.reward_per_block,
+        })
+    return {name: str(value) for name, value in figures.items() if value is not None}
+
+
+def checks_of(computed: Computed) -> list[dict[str, Any]]:
+    """Returns each evaluated check as stored: verdict, triggered, figures, p-value."""
+    return [{
+        "verdict": check.verdict.value,
+        "triggered": check.triggered,
+        "figures": {k: str(v) for k, v in check.figures.items()},
+        "p_value": None if check.p_value is None else str(check.p_value),
+        "detail": check.detail,
+    } for check in computed.checks]
+
+

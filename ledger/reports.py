@@ -1,0 +1,123 @@
+"""Output reports: what a miner says it mined in a period, in a signed envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from ledger.clock import Clock
+from ledger.commands import UseCase
+from ledger.domain.alert import Alert
+from ledger.domain.base import Stamp
+from ledger.domain.envelope import Envelope
+from ledger.domain.licence import MiningLicence
+from ledger.domain.output_report import OutputReport
+from ledger.domain.participant import Participant
+from ledger.errors import InvalidRequest, RuleViolation, amount
+from ledger.keys import EnvelopeVerifier
+from ledger.receipts import Receipt
+from ledger.requests import digest_of, participant_requester
+from ledger.store import LedgerStore
+from ledger.validation import (
+    check_after,
+    check_request_id,
+    check_text,
+    event_time,
+    non_negative,
+    required_time,
+)
+from ledger.windows import WindowKind, check_window
+
+MAX_WALLETS = 100
+
+
+class OutputReports(UseCase):
+    """Records miners' output reports; a sale share below policy raises an alert."""
+
+    def __init__(self, store: LedgerStore, clock: Clock, envelopes: EnvelopeVerifier) -> None:
+        super().__init__(store, clock)
+        self.envelopes = envelopes
+
+    def report_output(self, request_id: str, licence_id: UUID, period_start: datetime,
+                      period_end: datetime, asset: str, amount_mined: Decimal | str,
+                      wallets: Iterable[str], sold_through_exchange: Decimal | str,
+                      at: datetime | None = None,
+                      envelope: Envelope | None = None) -> Receipt:
+        """Records a miner's output report; returns its receipt.
+
+        ``envelope`` is the signed report as the miner sent it: checked by
+        ``EnvelopeVerifier`` (key valid at ``at`` and when recorded) and stored. The licence
+        and its holder must be active at both times and ``at`` within the report window.
+        """
+        check_request_id(request_id)
+        if not isinstance(licence_id, UUID):
+            raise InvalidRequest("licence_id", "must be a UUID")
+        start = required_time(period_start, "period_start")
+        end = required_time(period_end, "period_end")
+        check_after("period_end", end, start)
+        check_text("asset", asset, 20)
+        mined = non_negative("amount", amount_mined)
+        sold = non_negative("sold_through_exchange_amount", sold_through_exchange)
+        if sold > mined:
+            raise InvalidRequest("sold_through_exchange_amount",
+                                 f"{amount(sold)} is more than the amount mined {amount(mined)}")
+        if isinstance(wallets, str):
+            raise InvalidRequest("wallets", "must be a list of wallet addresses")
+        wallet_list = [check_text("wallets", w, 200) for w in wallets]
+        if len(wallet_list) > MAX_WALLETS:
+            raise InvalidRequest("wallets", f"at most {MAX_WALLETS} entries")
+        if envelope is not None and not isinstance(envelope, Envelope):
+            raise InvalidRequest("envelope", "must be an Envelope")
+        recorded_at = self.clock()
+        when = event_time(at, recorded_at)
+        holder_id = self.store.read_typed(licence_id, MiningLicence,
+                                          "mining licence").participant_id
+        requester = participant_requester(holder_id)
+        digest = digest_of("ReportOutput", {
+            "request_id": request_id, "licence_id": licence_id, "period_start": start,
+            "period_end": end, "asset": asset, "amount": mined, "wallets": wallet_list,
+            "sold_through_exchange": sold, "at": at})
+        stamp = Stamp(requester, digest, recorded_at)
+        report_id = OutputReport.create_id(requester, request_id)
+        alert_id = Alert.create_id(requester, request_id, "SALE_SHARE_SHORTFALL", report_id)
+
+        def attempt() -> Receipt:
+            alert = self.store.find(alert_id)
+            if isinstance(alert, Alert):  # the first attempt was refused: refuse again
+                alert.version_of_request(requester, request_id, digest)
+                raise RuleViolation("SALE_SHARE_SHORTFALL", alert.message, alert.figures)
+            existing = self.store.find(report_id)
+            if existing is not None:
+                existing.version_of_request(requester, request_id, digest)
+                return Receipt(report_id, 1, replayed=True)
+            check_window(WindowKind.OUTPUT_REPORT, when, recorded_at,
+                         self.store.policy_at(recorded_at))
+            licence = self.store.read_typed(licence_id, MiningLicence, "mining licence")
+            licence.require_active(when, recorded_at)
+            holder = self.store.read_typed(licence.participant_id, Participant, "participant")
+            holder.require_standing(when, recorded_at)
+            if envelope is not None:
+                self.envelopes.require(envelope, holder, when, recorded_at)
+            share = self.store.policy_at(when).decimal("mandatory_sale_share")
+            required = mined * share
+            if sold < required:
+                figures = {"amount": amount(mined), "sold_through_exchange": amount(sold),
+                           "required_share": amount(share), "required": amount(required)}
+                message = (f"mandatory sale share {amount(share * 100)}% not met: sold "
+                           f"{amount(sold)} of {amount(mined)} {asset} through exchanges, "
+                           f"{amount(required)} required")
+                self.store.save(Alert(request_id=request_id, at=when,
+                                      kind="SALE_SHARE_SHORTFALL", subject_id=report_id,
+                                      participant_id=licence.participant_id, message=message,
+                                      evidence=[], figures=figures))
+                raise RuleViolation("SALE_SHARE_SHORTFALL", message, figures)
+            self.store.save(OutputReport(
+                request_id=request_id, at=when, licence_id=licence_id,
+                participant_id=licence.participant_id, period_start=start, period_end=end,
+                asset=asset, amount=mined, wallets=wallet_list, sold_through_exchange=sold,
+                envelope={} if envelope is None else envelope.to_record()))
+            return Receipt(report_id, 1)
+
+        return self.run(stamp, attempt)

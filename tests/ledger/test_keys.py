@@ -1,0 +1,99 @@
+"""The one check of a signed envelope (``ledger.keys.EnvelopeVerifier``): the key valid at
+the client's time *and* when recorded, the signature over type and payload; and the
+ledger refusing an envelope handed to it directly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.domain.envelope import Envelope
+from ledger.domain.participant import SigningKey
+from ledger.errors import EnvelopeRefused, RequestIdReused
+from ledger.keys import EnvelopeVerifier, Signed
+from ledger.signatures import SignatureChecker
+from tests.ledger.conftest import START, T0, Market, events_of
+from tests.ledger.domain.test_envelope import raw_public, sealed
+
+P = UUID(int=7)
+
+
+def rule(verifier: EnvelopeVerifier, envelope: Envelope, keys: dict[str, SigningKey],
+         at, recorded_at) -> str | None:
+    refusal = verifier.refusals([Signed(envelope, P, keys, at, recorded_at)])[0]
+    return None if refusal is None else refusal.rule
+
+
+def test_signature_covers_type_and_payload() -> None:
+    key = Ed25519PrivateKey.generate()
+    envelope = sealed(key)
+    verifier = EnvelopeVerifier(SignatureChecker())
+    assert envelope.signed_bytes() == b"valedger.v1.TradePayload\n\x0a\x03abc"
+    good = {"k1": SigningKey("k1", raw_public(key), START)}
+    other = {"k1": SigningKey("k1", raw_public(Ed25519PrivateKey.generate()), START)}
+    assert rule(verifier, envelope, good, T0, T0) is None
+    assert rule(verifier, envelope, other, T0, T0) == "SIGNATURE_INVALID"
+    retyped = Envelope(envelope.payload, "valedger.v1.OutputReportPayload",
+                       envelope.signature, envelope.key_id)
+    assert rule(verifier, retyped, good, T0, T0) == "SIGNATURE_INVALID"
+    broken = {"k1": SigningKey("k1", b"short", START)}
+    assert rule(verifier, envelope, broken, T0, T0) == "SIGNATURE_INVALID"
+
+
+def test_key_must_be_valid_at_the_clients_time_and_when_recorded() -> None:
+    key = Ed25519PrivateKey.generate()
+    envelope = sealed(key)
+    verifier = EnvelopeVerifier(SignatureChecker())
+    keys = {"k1": SigningKey("k1", raw_public(key), START, revoked_at=T0)}
+    second = timedelta(seconds=1)
+    assert rule(verifier, envelope, keys, T0 - second, T0 - second) is None
+    # Back-dated to before the revocation, but recorded after it: refused.
+    assert rule(verifier, envelope, keys, T0 - second, T0) == "KEY_REVOKED"
+    assert rule(verifier, envelope, keys, T0, T0) == "KEY_REVOKED"
+    assert rule(verifier, envelope, keys, START - second, T0 - second) == "KEY_REVOKED"
+    assert rule(verifier, envelope, {}, T0, T0) == "KEY_UNKNOWN"
+
+
+def test_a_checker_remembers_only_what_verified() -> None:
+    key = Ed25519PrivateKey.generate()
+    envelope = sealed(key)
+    checker = SignatureChecker()
+    check = (raw_public(key), envelope.signature, envelope.signed_bytes())
+    forged = (raw_public(key), bytes(64), envelope.signed_bytes())
+    assert checker.check([check, forged]) == [True, False]
+    assert checker.check([forged, check]) == [False, True]
+
+
+def test_the_ledger_refuses_a_forged_trade_handed_to_it_directly(market: Market) -> None:
+    key = Ed25519PrivateKey.generate()
+    market.ledger.register_key("key-k1", market.exchange, "k1", raw_public(key), at=START)
+    good = sealed(key, b"good")
+    forged = Envelope(b"good", good.payload_type, bytes(64), "k1")
+    before = len(events_of(market.ledger))
+    with pytest.raises(EnvelopeRefused) as refused:
+        market.ledger.record_trades([market.trade("t1", envelope=good),
+                                     market.trade("t2", envelope=forged)])
+    assert refused.value.rule == "SIGNATURE_INVALID"
+    assert len(events_of(market.ledger)) == before  # nothing of the batch is stored
+    unknown = sealed(Ed25519PrivateKey.generate(), key_id="nobody")
+    with pytest.raises(EnvelopeRefused) as refused:
+        market.ledger.record_trade(market.trade("t3", envelope=unknown))
+    assert refused.value.rule == "KEY_UNKNOWN"
+    market.ledger.record_trade(market.trade("t1", envelope=good))
+
+
+def test_key_requests_are_scoped_to_their_requester(market: Market) -> None:
+    key = raw_public(Ed25519PrivateKey.generate())
+    ledger = market.ledger
+    mine = f"participant:{market.exchange}"
+    first = ledger.register_key("k", market.exchange, "k1", key, at=START, requester=mine)
+    again = ledger.register_key("k", market.exchange, "k1", key, at=START, requester=mine)
+    assert again.replayed and again.version == first.version
+    with pytest.raises(RequestIdReused):
+        ledger.register_key("k", market.exchange, "k2", key, at=START, requester=mine)
+    # The regulator's "k" is another request altogether.
+    other = ledger.register_key("k", market.exchange, "k2", key, at=START)
+    assert not other.replayed and other.version == first.version + 1
