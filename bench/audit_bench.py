@@ -50,6 +50,7 @@ from ledger.audit.store import AuditStore, TreeState
 from ledger.audit.stream import StreamRecord, database_stream
 from ledger.audit.verify import StreamVerifier
 from ledger.config import StoreConfig
+from tests.ontime import on_time_ledger
 
 TOPIC = "ledger.domain.trade:Trade.Recorded"
 ORIGIN = "bench.valedger/audit"
@@ -203,12 +204,11 @@ def cipher_replay(url: str, trades: int) -> list[str]:
     """Returns a row: full cipher-key audit rate against mapper decode-only rate."""
     from eventsourcing.cipher import AESCipher
 
-    from ledger.application import Ledger
     from ledger.domain.trade import TradeRequest, WalletKind
     from tests.ledger.conftest import T0, build_market
 
     key = AESCipher.create_key(32)
-    ledger = Ledger(StoreConfig(url=url, cipher_key=key))
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=key))
     try:
         market = build_market(ledger)
         from decimal import Decimal

@@ -40,18 +40,22 @@ from eventsourcing.persistence import Notification
 
 from ledger.application import Ledger
 from ledger.config import StoreConfig
+from ledger.domain.base import Stamp, stamped
 from ledger.domain.participant import Participant
 from ledger.domain.trade import Trade, TradeRequest, WalletKind
 from ledger.history import HistoryIndex, IndexRows
+from ledger.requests import REGULATOR
 from ledger.tables import events_table
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BULK_BUYERS = 50
+BULK_EXCHANGE = "participant:bulk-exchange"
+"""The requester of the bulk trades (a read benchmark: no exchange is registered)."""
 
 
 @functools.cache
 def _participant(request_id: str) -> UUID:
-    return Participant.create_id(request_id)
+    return Participant.create_id(REGULATOR, request_id)
 
 
 def bulk_request(i: int, licence: UUID) -> TradeRequest:
@@ -67,7 +71,14 @@ def bulk_request(i: int, licence: UUID) -> TradeRequest:
 
 def bulk_trades(first: int, stop: int, licence: UUID) -> list[Trade]:
     """Returns bulk trades ``first`` to ``stop - 1``, as ``Ledger.save`` would take them."""
-    return [Trade.record(bulk_request(i, licence), Decimal("0.5")) for i in range(first, stop)]
+    trades = []
+    for i in range(first, stop):
+        request = bulk_request(i, licence)
+        # Stamped as the ledger stamps a command: recorded when it happened.
+        with stamped(Stamp(BULK_EXCHANGE, request.digest(), request.at)):
+            trades.append(Trade.record(request, Trade.id_for(BULK_EXCHANGE, request.request_id),
+                                       Decimal("0.5")))
+    return trades
 
 
 @dataclass

@@ -44,6 +44,7 @@ from bench.postgres import postgres_urls
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.trade import TradeRequest, WalletKind
+from tests.ontime import on_time_ledger
 
 REPEATS = 5
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -154,7 +155,7 @@ def raw_run(app: RawApplication, market: Market, case: Case, events_per_tx: int
 def measure(store: str, ledger_url: str, raw_url: str, cases: list[Case]) -> list[list[str]]:
     """Returns the table rows for one store."""
     config = StoreConfig(url=ledger_url, cipher_key=AESCipher.create_key(32))
-    ledger = Ledger(config)
+    ledger = on_time_ledger(config)
     raw = RawApplication(env=StoreConfig(url=raw_url, cipher_key=config.cipher_key)
                          .eventsourcing_env())
     rows = []

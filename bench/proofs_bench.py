@@ -44,7 +44,8 @@ from ledger.audit.replay import Replayer
 from ledger.config import StoreConfig
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.trade import TradeRequest
-from ledger.proofs import ProofDesk
+from ledger.proofs import ProofSubmission
+from tests.ontime import on_time_ledger
 from verifier.batch import parse_batch
 from verifier.config import VerifierConfig
 from verifier.cpu import CpuBackend
@@ -74,14 +75,15 @@ class BenchLedger(Ledger):
 
     name = Ledger.name
 
-    def construct_proof_desk(self) -> ProofDesk:
-        return ProofDesk(self, VERIFIER)
+    def construct_proof_submission(self) -> ProofSubmission:
+        return ProofSubmission(self, self.clock, self.proof_index, self.envelopes, VERIFIER)
 
 
 def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[list[str]]:
     """Returns the proof-batch rows of one store."""
     batches = mined_batches(shares, 2 * REPEATS + 1)
-    ledger = BenchLedger(StoreConfig(url=url, cipher_key=AESCipher.create_key(32)))
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=AESCipher.create_key(32)),
+                            cls=BenchLedger)
     try:
         p = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T", "XX", at=START)
         ledger.approve_participant("app", p.aggregate_id, at=START)
@@ -138,7 +140,7 @@ def sealed_trades(market: Market, count: int, key: Ed25519PrivateKey) -> list[Tr
 
 def trade_rows(store: str, url: str, trades: int) -> list[list[str]]:
     """Returns the envelope row of one store."""
-    ledger = Ledger(StoreConfig(url=url, cipher_key=AESCipher.create_key(32)))
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=AESCipher.create_key(32)))
     key = Ed25519PrivateKey.generate()
     try:
         market = Market(ledger)

@@ -36,21 +36,24 @@ from uuid import UUID
 
 import grpc
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 
 from bench.bulk_store import BULK_BUYERS, BulkResult, build_bulk_store
 from ledger.application import Ledger
 from ledger.config import StoreConfig
+from ledger.domain.base import Stamp, stamped
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.participant import Participant
-from ledger.domain.trade import Trade
+from ledger.domain.trade import Trade, TradeRequest
+from ledger.domain.trade_claim import TradeClaim
 from ledger.history import HistoryIndex, HistoryQuery
+from ledger.requests import REGULATOR, participant_requester
 from services import envelope, wire
 from services.ca import CertificateAuthority
 from services.client import TRADES_PER_MESSAGE, LedgerClient
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     common_pb2,
-    compliance_pb2,
     history_pb2,
     licensing_pb2,
     trading_pb2,
@@ -60,7 +63,11 @@ from services.tls import TlsFiles, channel_credentials
 from services.trading import trade_request
 
 ROOT = Path(__file__).resolve().parent.parent
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+"""When the benchmark's participants are approved and licensed: two days before it runs
+(the server checks every time a client claims against its own clock)."""
+TRADES_AT = START + timedelta(days=2) - timedelta(hours=1)
+"""When the benchmark's trades happen: within the server's trade window."""
 
 
 def free_port() -> int:
@@ -138,7 +145,7 @@ class Market:
 def set_up_market(server: Server, run: str, buyers: int = 4) -> Market:
     """Registers an exchange (licence, key), a seller and ``buyers`` buyers via gRPC."""
     names = [f"{run}-exchange", f"{run}-seller", *(f"{run}-buyer-{i}" for i in range(buyers))]
-    ids = {n: str(Participant.create_id(f"reg-{n}")) for n in names}
+    ids = {n: str(Participant.create_id(REGULATOR, f"reg-{n}")) for n in names}
     with server.client("regulator", "cb") as reg:
         for name in names:
             reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
@@ -147,12 +154,6 @@ def set_up_market(server: Server, run: str, buyers: int = 4) -> Market:
             reg.licensing.ApproveParticipant(licensing_pb2.ApproveParticipantRequest(
                 request_id=f"app-{name}", participant_id=ids[name],
                 at=wire.timestamp(START - timedelta(days=1))))
-        # Domestic trades (the counterparty in the home country, hosted wallets) record
-        # one event each, like the raw rows; outflow trades would also debit the buyer's
-        # monthly account (bench.ledger_bench measures those separately).
-        reg.compliance.SetPolicy(compliance_pb2.SetPolicyRequest(
-            request_id=f"home-{run}", parameter="home_country", value="KZ",
-            effective_from=wire.timestamp(START - timedelta(days=1))))
         reg.licensing.GrantExchangeLicence(licensing_pb2.GrantExchangeLicenceRequest(
             request_id=f"lic-{run}", participant_id=ids[names[0]], services=["spot"],
             valid_from=wire.timestamp(START),
@@ -160,7 +161,7 @@ def set_up_market(server: Server, run: str, buyers: int = 4) -> Market:
     signer = Signer.generate()
     with server.client("exchange", f"{run}-ex", ids[names[0]], signer) as ex:
         ex.register_signing_key(ids[names[0]], f"key-{run}", at=START - timedelta(days=1))
-    return Market(ids[names[0]], str(ExchangeLicence.create_id(f"lic-{run}")),
+    return Market(ids[names[0]], str(ExchangeLicence.create_id(REGULATOR, f"lic-{run}")),
                   [ids[n] for n in names[2:]], ids[names[1]], signer)
 
 
@@ -169,9 +170,26 @@ def payload(market: Market, request_id: str, i: int) -> trading_pb2.TradePayload
         request_id=request_id, exchange_licence_id=market.licence,
         exchange_trade_id=request_id, asset="BTC", quantity="0.001", price="500",
         quote_currency="USD", buyer_participant_id=market.buyers[i % len(market.buyers)],
-        seller_participant_id=market.seller, counterparty_country="KZ",
+        seller_participant_id=market.seller, counterparty_country=HOME,
         wallet_kind=trading_pb2.WALLET_KIND_HOSTED,
-        at=wire.timestamp(START + timedelta(days=30, seconds=i)))
+        at=wire.timestamp(TRADES_AT + timedelta(milliseconds=i)))
+
+
+HOME = "XX"
+"""The ledger's default home country: the trades are domestic (hosted wallets, the
+counterparty at home), so each records the trade and the claim of its exchange trade id,
+and the raw baseline stores the same two records (outflow trades would also debit the
+buyer's monthly account: bench.ledger_bench measures those separately)."""
+
+
+def stored_records(request: TradeRequest, requester: str) -> list[Aggregate]:
+    """Returns what the ledger stores for a domestic recorded trade: the trade and the
+    claim of its exchange trade id, stamped as a command would stamp them."""
+    trade_id = Trade.id_for(requester, request.request_id)
+    with stamped(Stamp(requester, request.digest(), datetime.now(UTC))):
+        return [Trade.record(request, trade_id, Decimal("0.5")),
+                TradeClaim(exchange_licence_id=request.exchange_licence_id,
+                           exchange_trade_id=request.exchange_trade_id, trade_id=trade_id)]
 
 
 class RawStore(Application[UUID]):
@@ -197,7 +215,8 @@ def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> f
                                           envelope.stored(sealed)))
         started = time.perf_counter()
         for i in range(0, n, batch):
-            app.save(*(Trade.record(r, Decimal("0.5")) for r in requests[i:i + batch]))
+            app.save(*(record for r in requests[i:i + batch] for record in stored_records(
+                r, participant_requester(UUID(market.exchange)))))
         return n / (time.perf_counter() - started)
     finally:
         app.close()
@@ -288,13 +307,13 @@ def list_events_run(label: str, url: str, workdir: Path, n: int, queries: int,
                     workers: int) -> ListEventsResult:
     """Bulk-loads ``n`` trades into the store (bench/bulk_store.py), starts a fresh server
     on it and measures pages of 100 of one buyer at random points of its history."""
-    licence = ExchangeLicence.create_id("bulk-licence")
+    licence = ExchangeLicence.create_id(REGULATOR, "bulk-licence")
     started = time.perf_counter()
     print(f"{label}: bulk-loading {n:,} trades", file=sys.stderr, flush=True)
     build = build_bulk_store(url, n, licence, workers=workers)
     print(f"{label}: loaded in {build.load_seconds:.0f} s, audit log followed in "
           f"{build.audit_seconds:.0f} s", file=sys.stderr, flush=True)
-    participant = str(Participant.create_id("bulk-buyer-0"))
+    participant = str(Participant.create_id(REGULATOR, "bulk-buyer-0"))
     # bulk-buyer-0 buys trades 0, 50, 100, ...: its events sit at these positions
     mine = range(build.first_position, build.last_position + 1, BULK_BUYERS)
     filters = {"p": participant, "l": "", "t": [], "s": "", "e": ""}

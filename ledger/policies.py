@@ -1,5 +1,7 @@
 """Policies: the regulator sets parameters, each effective from a time no earlier than
-the server recorded it (a policy never changes the past)."""
+the server recorded it (a rule never changes the past); observations of the world (the
+network's difficulty, subsidy and fees, exchange rates) may be recorded for the time they
+held, as far back as the regulator's window."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import cast
 
 from ledger.commands import UseCase
 from ledger.domain.base import Stamp
-from ledger.domain.policy import POLICY_ID, Policy, validate
+from ledger.domain.policy import POLICY_ID, Policy, is_observation, validate
 from ledger.errors import InvalidRequest
 from ledger.receipts import Receipt
 from ledger.requests import REGULATOR, digest_of
@@ -33,10 +35,15 @@ class Policies(UseCase):
         check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
         given = optional_time(effective_from, "effective_from")
         effective = given or recorded_at
-        if effective < recorded_at:
+        if is_observation(parameter):
+            # An observation (network figures, exchange rates) holds from when it was
+            # observed: as far back as the regulator's window.
+            check_window(WindowKind.REGULATOR, effective, recorded_at,
+                         self.store.policy_at(recorded_at))
+        elif effective < recorded_at:
             raise InvalidRequest("effective_from",
                                  f"{effective.isoformat()} is before the server recorded the "
-                                 f"change ({recorded_at.isoformat()}): policy never takes "
+                                 f"change ({recorded_at.isoformat()}): a rule never takes "
                                  "effect in the past")
         digest = digest_of("SetPolicy", {"request_id": request_id, "parameter": parameter,
                                          "value": canonical, "effective_from": given,

@@ -29,6 +29,11 @@ class Parameter:
     minimum: Decimal | None = Decimal(0)
     maximum: Decimal | None = None
     text: bool = False
+    observed: bool = False
+    """An observation of the world (network difficulty, subsidy, fees, exchange rates),
+    recorded for the time it held, which may lie before it is recorded (within the
+    regulator's window); every other parameter is a rule and never takes effect in the
+    past (``ledger.policies``)."""
 
 
 PARAMETERS: dict[str, Parameter] = {
@@ -51,9 +56,9 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("efficiency_min_jth", "12", "lowest plausible implied J/TH"),
         Parameter("efficiency_max_jth", "40", "highest plausible implied J/TH"),
         Parameter("network_difficulty", "100000000000000", "network difficulty feed",
-                  minimum=Decimal("1e-30")),
-        Parameter("block_subsidy", "3.125", "block subsidy, in coins"),
-        Parameter("mean_fees", "0.025", "mean fees per block, in coins"),
+                  minimum=Decimal("1e-30"), observed=True),
+        Parameter("block_subsidy", "3.125", "block subsidy, in coins", observed=True),
+        Parameter("mean_fees", "0.025", "mean fees per block, in coins", observed=True),
         Parameter("clock_skew_seconds", "300",
                   "how far a client's time may lie after the server's clock"),
         Parameter("trade_window_hours", "24",
@@ -70,6 +75,15 @@ PARAMETERS: dict[str, Parameter] = {
                   text=True),
     ]
 }
+
+
+def is_observation(parameter: str) -> bool:
+    """Returns True when ``parameter`` records an observation (it may take effect in the
+    past): the network figures and exchange rates."""
+    if parameter.startswith(FX_PREFIX):
+        return True
+    spec = PARAMETERS.get(parameter)
+    return spec is not None and spec.observed
 
 
 def validate(parameter: str, value: str) -> str:

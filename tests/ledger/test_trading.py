@@ -512,7 +512,7 @@ def test_concurrent_writer_on_the_same_account_is_retried_against_new_total(
                                                                     **foreign())))
             return original(*objs, **kwargs)
 
-        first.save = save_after_rival  # type: ignore[method-assign]
+        first.save = save_after_rival
         receipt = first.record_trades([market.trade("mine", "500", **foreign())])[0]
         assert interleaved[0].status is RECORDED
         # Decided first against 0 used, then re-decided against the rival's 600.

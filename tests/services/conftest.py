@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from services.demo import DemoResult, run_demo
-from tests.services.harness import World, build_world
+from tests.services.harness import NOW, World, build_world
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield built
     finally:
         built.stop()
+
+
+@pytest.fixture(autouse=True)
+def server_time_restored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Sets the module's server clock back to ``NOW`` after each test that moved it."""
+    yield
+    if "world" in request.fixturenames:
+        world: World = request.getfixturevalue("world")
+        world.clock.set(NOW)
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,11 @@ from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
 from ledger.audit.note import NoteSigner
+from ledger.clock import ManualClock
 from ledger.config import StoreConfig
 from ledger.domain.licence import ExchangeLicence, MiningLicence
 from ledger.domain.participant import Participant
+from ledger.requests import REGULATOR
 from services.backend import Backend
 from services.ca import CertificateAuthority, Role
 from services.client import LedgerClient
@@ -36,6 +38,13 @@ from services.tls import TlsFiles
 AUDIT_SIGNER = NoteSigner.generate("valedger.test/ledger")
 VALID_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 VALID_UNTIL = datetime(2030, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+"""The server's clock when a world starts (tests move ``World.clock`` from there)."""
+SET_UP = NOW - timedelta(days=29)
+"""When the world's participants were approved and their keys registered: inside the
+regulator's 30-day window of ``NOW``."""
+TRADE_AT = datetime(2026, 6, 1, tzinfo=UTC)
+"""The default time of a trade: twelve hours before the server's ``NOW``."""
 
 
 def free_port() -> int:
@@ -47,7 +56,7 @@ def free_port() -> int:
 class ServerThread:
     """A LedgerServer running on its own loop in a daemon thread."""
 
-    def __init__(self, store: StoreConfig, tls: TlsFiles, port: int,
+    def __init__(self, store: StoreConfig, tls: TlsFiles, port: int, clock: ManualClock,
                  **options: Any) -> None:
         self.store, self.tls, self.port = store, tls, port
         self.options = ServerOptions(listen=f"127.0.0.1:{port}", tls=tls,
@@ -55,7 +64,7 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        ledger = Ledger(store)
+        ledger = Ledger(store, clock=clock)
         audit = AuditLog(ledger.recorder, signer=AUDIT_SIGNER,
                          policy=CheckpointPolicy(every_records=10, every_seconds=0))
         self.backend = Backend.open(ledger, workers=4,
@@ -90,6 +99,8 @@ class World:
     signers: dict[str, Signer] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     certs: dict[str, TlsFiles] = field(default_factory=dict)
+    clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
+    """The server's clock (tests set it: the world starts at ``NOW``)."""
 
     @property
     def target(self) -> str:
@@ -98,7 +109,7 @@ class World:
     def start(self, **options: Any) -> None:
         self.port = self.port or free_port()
         server_tls = TlsFiles.issued(self.ca.issue("server", "localhost"))
-        self.server = ServerThread(self.store, server_tls, self.port, **options)
+        self.server = ServerThread(self.store, server_tls, self.port, self.clock, **options)
 
     def stop(self) -> None:
         if self.server is not None:
@@ -120,7 +131,7 @@ class World:
 
 
 def participant_id(request_id: str) -> str:
-    return str(Participant.create_id(request_id))
+    return str(Participant.create_id(REGULATOR, request_id))
 
 
 def build_world(root: Path, store_url: str, **options: Any) -> World:
@@ -138,10 +149,10 @@ def build_world(root: Path, store_url: str, **options: Any) -> World:
             reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
                 request_id=f"register-{name}", kind=common_pb2.PARTICIPANT_KIND_ENTERPRISE,
                 legal_name=name.title(), tax_id=f"tax-{name}", country="KZ",
-                beneficial_owners=["Owner"]), timeout=20)
+                beneficial_owners=["Owner"], at=_ts(SET_UP)), timeout=20)
             reg.licensing.ApproveParticipant(licensing_pb2.ApproveParticipantRequest(
                 request_id=f"approve-{name}", participant_id=world.ids[name],
-                at=_ts(VALID_FROM - timedelta(days=1))), timeout=20)
+                at=_ts(SET_UP)), timeout=20)
         for name in ("miner_a", "miner_b"):
             request_id = f"grant-{name}"
             reg.licensing.GrantMiningLicence(licensing_pb2.GrantMiningLicenceRequest(
@@ -150,17 +161,17 @@ def build_world(root: Path, store_url: str, **options: Any) -> World:
                 licensed_power_mw="10", declared_efficiency_j_per_th="20",
                 coinbase_tags=[name.encode()], valid_from=_ts(VALID_FROM),
                 valid_until=_ts(VALID_UNTIL)), timeout=20)
-            world.ids[f"licence_{name}"] = str(MiningLicence.create_id(request_id))
+            world.ids[f"licence_{name}"] = str(MiningLicence.create_id(REGULATOR, request_id))
         for name in ("exchange_x", "exchange_y"):
             request_id = f"grant-{name}"
             reg.licensing.GrantExchangeLicence(licensing_pb2.GrantExchangeLicenceRequest(
                 request_id=request_id, participant_id=world.ids[name], services=["spot"],
                 valid_from=_ts(VALID_FROM), valid_until=_ts(VALID_UNTIL)), timeout=20)
-            world.ids[f"licence_{name}"] = str(ExchangeLicence.create_id(request_id))
+            world.ids[f"licence_{name}"] = str(ExchangeLicence.create_id(REGULATOR,
+                                                                         request_id))
     for name in ("miner_a", "miner_b", "exchange_x", "exchange_y"):
         with world.client(name) as own:
-            own.register_signing_key(world.ids[name], f"key-{name}",
-                                     at=VALID_FROM - timedelta(days=1))
+            own.register_signing_key(world.ids[name], f"key-{name}", at=SET_UP)
     return world
 
 
@@ -180,7 +191,7 @@ def trade(world: World, request_id: str, exchange: str = "exchange_x",
         quote_currency="USD", buyer_participant_id=world.ids["buyer"],
         seller_participant_id=world.ids["seller"], counterparty_country="KZ",
         wallet_kind=trading_pb2.WALLET_KIND_HOSTED,
-        at=_ts(datetime(2026, 6, 1, tzinfo=UTC)))
+        at=_ts(TRADE_AT))
     fields.update(overrides)
     return trading_pb2.TradePayload(**fields)
 

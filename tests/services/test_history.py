@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,8 @@ from services import wire
 from services.demo import DemoResult
 from services.generated.valedger.v1 import common_pb2, history_pb2
 from services.history import EVENT_NAMES, fill_event, fill_event_of_event
-from tests.services.harness import World, build_world, trade
+from tests.ontime import on_time_ledger
+from tests.services.harness import NOW, World, build_world, trade
 
 
 @pytest.fixture(params=["sqlite", "postgres"], scope="module")
@@ -44,8 +45,12 @@ def history_world(request: pytest.FixtureRequest,
         url = server.url(server.create_database())
     world = build_world(root, url)
     with world.client("exchange_x") as ex:
-        ex.record_trades([trade(world, f"h-{i}", at=wire.timestamp(
-            datetime(2026, 6, 1 + i % 20, tzinfo=UTC))) for i in range(60)])
+        for day in range(20):  # each day's trades sent that day (the server's clock)
+            at = datetime(2026, 6, 1 + day, tzinfo=UTC)
+            world.clock.set(at + timedelta(hours=1))
+            ex.record_trades([trade(world, f"h-{i}", at=wire.timestamp(at))
+                              for i in range(60) if i % 20 == day])
+    world.clock.set(NOW)
     try:
         yield world
     finally:
@@ -73,12 +78,14 @@ def test_pages_follow_tokens_without_gap_or_repeat(history_world: World) -> None
     flat = [p for page in pages for p in page]
     assert all(len(page) == 7 for page in pages[:-1])
     assert flat == sorted(set(flat))
-    # exchange_x: its registration, approval, key, licence grant and 60 trades.
+    # exchange_x: its registration, approval, key, licence grant and 60 trades (each with
+    # the claim of its exchange trade id).
     with world.client("regulator") as reg:
         every = list(reg.list_events(page_size=1000))
     mine = [e.position for e in every if e.aggregate_id in (
         world.ids["exchange_x"], world.ids["licence_exchange_x"])
-        or e.event_type == common_pb2.EVENT_TYPE_TRADE_RECORDED]
+        or e.licence_id == world.ids["licence_exchange_x"]]
+    assert len(mine) == 4 + 2 * 60
     assert flat == mine
 
 
@@ -228,8 +235,8 @@ def test_event_messages_from_stored_state_equal_those_of_domain_events(
         demo: DemoResult, tmp_path: Path) -> None:
     cipher_key = (demo.workdir / "keys" / "cipher.key").read_text().strip()
     shutil.copy(demo.workdir / "ledger.db", tmp_path / "ledger.db")
-    ledger = Ledger(StoreConfig(f"sqlite:///{tmp_path / 'ledger.db'}", cipher_key,
-                                create_tables=False))
+    ledger = on_time_ledger(StoreConfig(f"sqlite:///{tmp_path / 'ledger.db'}", cipher_key,
+                                        create_tables=False))
     try:
         add_lifecycle_events(ledger)
         records = HistoryIndex(ledger).follow(0, limit=1_000_000)

@@ -20,7 +20,8 @@ from services.metrics import ServerMetrics
 from tests.services.harness import World, reason
 from verifier.simulator import SimulatedMiner, mine_period
 
-START = datetime(2026, 5, 1, tzinfo=UTC)
+START = datetime(2026, 5, 31, tzinfo=UTC)
+"""Start of the mined period: within the proof-batch window of the server's NOW."""
 SECONDS = 600
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import grpc
@@ -24,8 +24,16 @@ from services.generated.valedger.v1 import (
     trading_pb2,
 )
 from services.status import ServiceError
-from services.trading import TradeDesk
-from tests.services.harness import World, build_world, details, reason, trade
+from services.trading import TradeEnvelopes
+from tests.services.harness import (
+    SET_UP,
+    TRADE_AT,
+    World,
+    build_world,
+    details,
+    reason,
+    trade,
+)
 
 
 @pytest.fixture(scope="module")
@@ -120,20 +128,25 @@ def test_signature_for_another_payload_type_is_refused(world: World) -> None:
 
 def test_revoked_key_is_refused_from_its_revocation_on(world: World) -> None:
     signer = Signer.generate()
-    revoked_at = datetime(2026, 7, 1, tzinfo=UTC)
+    revoked_at = TRADE_AT + timedelta(hours=1)
     with world.client("exchange_y", signer) as ex:
-        ex.register_signing_key(world.ids["exchange_y"], "revocable-key",
-                                at=datetime(2026, 1, 1, tzinfo=UTC))
+        ex.register_signing_key(world.ids["exchange_y"], "revocable-key", at=SET_UP)
+        before = ex.record_trade(trade(world, "pre-revocation", exchange="exchange_y"))
         ex.licensing.RevokeKey(licensing_pb2.RevokeKeyRequest(
             request_id="revoke-it", participant_id=world.ids["exchange_y"],
             key_id=signer.key_id, at=wire.timestamp(revoked_at)), timeout=10)
-        before = ex.record_trade(trade(world, "pre-revocation", exchange="exchange_y"))
         error = rpc_error(ex.record_trade, trade(
             world, "post-revocation", exchange="exchange_y",
-            at=wire.timestamp(datetime(2026, 7, 2, tzinfo=UTC))))
+            at=wire.timestamp(revoked_at + timedelta(minutes=1))))
+        # Dated before the revocation, but recorded after it: the key never signs again.
+        back_dated = rpc_error(ex.record_trade, trade(
+            world, "back-dated", exchange="exchange_y",
+            at=wire.timestamp(revoked_at - timedelta(seconds=1))))
     assert before.status == trading_pb2.TRADE_STATUS_RECORDED
     assert error.code() is grpc.StatusCode.PERMISSION_DENIED
     assert reason(error) == "KEY_REVOKED"
+    assert back_dated.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert reason(back_dated) == "KEY_REVOKED"
 
 
 def test_exchange_cannot_record_on_another_exchanges_licence(world: World) -> None:
@@ -166,7 +179,7 @@ def test_own_output_report_is_recorded(world: World) -> None:
     payload = mining_pb2.OutputReportPayload(
         request_id="own-report", licence_id=world.ids["licence_miner_a"], period=period,
         asset="BTC", amount="2", sold_through_exchange_amount="2", wallets=["bc1q"],
-        at=wire.timestamp(datetime(2026, 6, 2, tzinfo=UTC)))
+        at=wire.timestamp(TRADE_AT))
     with world.client("miner_a") as miner:
         first = miner.report_output(payload).receipt
         again = miner.report_output(payload).receipt
@@ -317,7 +330,7 @@ def test_a_desk_refused_another_exchanges_licence_still_opens_its_own(world: Wor
     assert world.server is not None
     backend = world.server.backend
     caller = Caller(Role.EXCHANGE, "exchange_y", world.ids["exchange_y"])
-    desk = TradeDesk(backend, caller)
+    desk = TradeEnvelopes(backend, caller)
     signer = world.signers["exchange_y"]
     foreign = signer.seal(trade(world, "desk-foreign", exchange="exchange_x"))
     own = signer.seal(trade(world, "desk-own", exchange="exchange_y"))
@@ -328,7 +341,7 @@ def test_a_desk_refused_another_exchanges_licence_still_opens_its_own(world: Wor
     with pytest.raises(ServiceError) as refused:
         context.run(desk.prepare, foreign, "envelope")
     assert refused.value.code is grpc.StatusCode.PERMISSION_DENIED
-    request, check = context.run(desk.prepare, own, "envelope")
+    request, signed = context.run(desk.prepare, own, "envelope")
     assert request.request_id == "desk-own"
     assert desk.participant_id == UUID(world.ids["exchange_y"])
-    assert backend.signatures.check([check]) == [True]
+    assert backend.ledger.envelopes.refusals([signed]) == [None]

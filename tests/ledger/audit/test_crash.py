@@ -65,7 +65,7 @@ def test_follower_killed_at_random_points(store_url: str, tmp_path: Path) -> Non
     progressed = sum(b > a for a, b in zip([0, *sizes], sizes, strict=False))
     assert progressed >= ROUNDS // 2, sizes
     log.follower.catch_up()
-    raw = RawDB(store_url, ledger.recorder.events_table_name)  # type: ignore[attr-defined]
+    raw = RawDB(store_url, ledger.recorder.events_table_name)
     try:
         audited = AuditedLedger(store_url, ledger, market, signer, log, raw)
         assert_tree_matches_store(audited)

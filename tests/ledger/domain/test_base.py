@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_every_event_carries_the_stamp_of_its_command() -> None:
     alert = Alert(request_id="raise", at=T, kind="K", subject_id=derived_id("x"),
                   participant_id=None, message="m", evidence=[], figures={})
     alert.resolve(request_id="resolve", at=T, by="officer", note="ok")
-    events = alert.collect_events()
+    events: list[Any] = list(alert.collect_events())
     assert [(e.requester, e.request_digest, e.recorded_at) for e in events] == [
         ("regulator", "digest", RECORDED_AT)] * 2
 

@@ -17,7 +17,6 @@ from uuid import UUID
 import pytest
 from typer.testing import CliRunner
 
-from ledger.application import Ledger
 from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
 from ledger.audit.export import read_export, write_export
 from ledger.audit.follower import CheckpointPolicy
@@ -30,6 +29,7 @@ from services.cli import app
 from tests.ledger.audit.conftest import ORIGIN, RawDB, RestoreSource, build_restore_source
 from tests.ledger.audit.test_merkle import all_nodes
 from tests.ledger.conftest import build_market
+from tests.ontime import on_time_ledger
 
 runner = CliRunner()
 
@@ -43,7 +43,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def store(tmp_path: Path) -> tuple[str, Path, list[str]]:
     """A SQLite store with a market and five trades, plus an audit key pair."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    ledger = Ledger(StoreConfig(url=url))
+    ledger = on_time_ledger(StoreConfig(url=url))
     market = build_market(ledger)
     trades = [str(ledger.record_trade(market.trade(f"t{i}")).trade_id) for i in range(5)]
     ledger.close()
@@ -69,22 +69,22 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     key, pub = str(tmp / "keys" / "audit.key"), str(tmp / "keys" / "audit.pub")
     code, out = invoke("audit", "checkpoint", "--db", url, "--key", key)
     assert code == 0, out
-    assert "valedger.test/cli\n12\n" in out
+    assert "valedger.test/cli\n17\n" in out  # 7 + 5 trades and their claims
     kept = tmp / "kept.checkpoint"
     kept.write_text(out[out.index("valedger.test/cli\n"):])
     export = tmp / "log.export"
     code, out = invoke("audit", "export", "--db", url, "--out", str(export), "--key", key)
-    assert code == 0 and "exported 12 records and 1 checkpoints" in out, out
+    assert code == 0 and "exported 17 records and 1 checkpoints" in out, out
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--trusted-checkpoint", str(kept))
     assert code == 0 and "OK" in out, out
-    kept.write_text(kept.read_text().replace("\n12\n", "\n13\n"))
+    kept.write_text(kept.read_text().replace("\n17\n", "\n18\n"))
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--trusted-checkpoint", str(kept))
     assert code == 2 and "does not verify" in out, out
     vkey = Path(pub).read_text().strip()
     code, out = invoke("audit", "verify", "--db", url, "--public-key", vkey)
-    assert code == 0 and "records: 12" in out, out
+    assert code == 0 and "records: 17" in out, out
 
     bundle = tmp / "proof.tlog-proof"
     code, out = invoke("audit", "prove", "--db", url, "--event", f"{trades[2]}:1",
@@ -92,7 +92,7 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     assert code == 0, out
     assert bundle.read_text().startswith("c2sp.org/tlog-proof@v1\n")
     code, out = invoke("audit", "verify-proof", str(bundle), "--public-key", pub)
-    assert code == 0 and f"event {trades[2]}:1" in out and "leaf 9" in out, out
+    assert code == 0 and f"event {trades[2]}:1" in out and "leaf 11" in out, out
     lines = bundle.read_text().split("\n")
     lines[2] = "index 8"
     bundle.write_text("\n".join(lines))
@@ -123,7 +123,7 @@ def test_tampered_store_exits_nonzero_with_position(store: tuple[str, Path, list
 def test_cipher_key_replay(tmp_path: Path) -> None:
     cipher = base64.b64encode(os.urandom(32)).decode()
     url = f"sqlite:///{tmp_path / 'enc.db'}"
-    ledger = Ledger(StoreConfig(url=url, cipher_key=cipher))
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=cipher))
     market = build_market(ledger)
     ledger.record_trade(market.trade("t"))
     ledger.close()
@@ -134,7 +134,7 @@ def test_cipher_key_replay(tmp_path: Path) -> None:
     assert invoke("audit", "export", "--db", url, "--out", str(export))[0] == 0
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", cipher)
-    assert code == 0 and "events decoded: 8" in out, out
+    assert code == 0 and "events decoded: 9" in out, out
     wrong = base64.b64encode(os.urandom(32)).decode()
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", wrong)
@@ -168,11 +168,11 @@ def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]
                        "--origin", "valedger.test/cli")
     assert code == 0, out
     new_key, new_pub = str(tmp / "new" / "audit.key"), str(tmp / "new" / "audit.pub")
-    ledger = Ledger(StoreConfig(url=url, create_tables=False))
+    ledger = on_time_ledger(StoreConfig(url=url, create_tables=False))
     ledger.register_participant("reg-late", "ENTERPRISE", "Late Ltd", "TAX-late", "XX")
     ledger.close()
     code, out = invoke("audit", "checkpoint", "--db", url, "--key", new_key)
-    assert code == 0 and "checkpoint 2: 13 records" in out, out
+    assert code == 0 and "checkpoint 2: 18 records" in out, out
     export = tmp / "rotated.vlx"
     assert invoke("audit", "export", "--db", url, "--out", str(export))[0] == 0
     for source in (("--db", url), ("--from", str(export))):
@@ -192,12 +192,12 @@ def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]
     assert code == 1 and "not signed by any trusted key" in out, out
     code, out = invoke("audit", "verify-proof", str(tmp / "old.proof"), "--public-key", new_pub,
                        "--public-key", old_pub)
-    assert code == 0 and "size 12" in out, out
+    assert code == 0 and "size 17" in out, out
     code, out = invoke("audit", "prove", "--db", url, "--event", f"{trades[0]}:1",
                        "--out", str(tmp / "new.proof"))
     assert code == 0, out
     code, out = invoke("audit", "verify-proof", str(tmp / "new.proof"), "--public-key", new_pub)
-    assert code == 0 and "size 13" in out, out
+    assert code == 0 and "size 18" in out, out
 
 
 # ---------------------------------------------------------------------------- restore
@@ -263,7 +263,7 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
         log.close()
 
     # The cipher key reads the same aggregates; the store keeps working.
-    ledger = Ledger(StoreConfig(url=store_url, cipher_key=source.cipher_key,
+    ledger = on_time_ledger(StoreConfig(url=store_url, cipher_key=source.cipher_key,
                                 create_tables=False))
     try:
         for pid, name in source.participants.items():
@@ -300,7 +300,7 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
 
 
 def test_restore_refuses_a_non_empty_store(source: RestoreSource, store_url: str) -> None:
-    ledger = Ledger(StoreConfig(url=store_url))
+    ledger = on_time_ledger(StoreConfig(url=store_url))
     ledger.register_participant("reg-x", "ENTERPRISE", "X Ltd", "TAX-x", "XX")
     ledger.close()
     before = store_contents(store_url)
