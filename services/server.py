@@ -24,7 +24,6 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
 from services import audit, compliance, history, licensing, mining, trading
 from services.auth import AuthInterceptor
@@ -39,6 +38,7 @@ from services.generated.valedger.v1 import (
 )
 from services.metrics import ServerMetrics
 from services.tls import TlsFiles, server_credentials
+from tlog.note import NoteSigner
 
 log = logging.getLogger(__name__)
 

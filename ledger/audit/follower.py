@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
 from ledger.audit.leaf import encode_leaf
-from ledger.audit.merkle import ProofError, consistency_proof, leaf_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteSigner, open_note, parse_note
 from ledger.audit.store import AuditStore, AuditTransaction, StoredCheckpoint, TreeState
+from tlog.checkpoint import Checkpoint, sign_checkpoint
+from tlog.consistency import consistency_proof, verify_consistency
+from tlog.errors import ProofError
+from tlog.hashes import leaf_hash
+from tlog.note import NoteError, NoteSigner, open_note, parse_note
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,6 @@ from eventsourcing.utils import Environment
 
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
 from ledger.audit.leaf import encode_leaf
-from ledger.audit.merkle import (
-    ProofError,
-    consistency_plan,
-    inclusion_plan,
-    plan_node_ids,
-)
-from ledger.audit.merkle import build_proof as _build
-from ledger.audit.note import NoteSigner
 from ledger.audit.proof_bundle import ProofBundle
 from ledger.audit.store import (
     AuditStore,
@@ -29,6 +21,12 @@ from ledger.audit.store import (
 )
 from ledger.config import StoreConfig
 from ledger.errors import InvalidRequest, NotFound
+from tlog.consistency import consistency_plan
+from tlog.errors import ProofError
+from tlog.inclusion import inclusion_plan
+from tlog.nodes import build_proof as _build
+from tlog.nodes import plan_node_ids
+from tlog.note import NoteSigner
 
 APPLICATION_NAME = "valedger"
 """Name of the Ledger application: it decides the events table the audit log follows."""

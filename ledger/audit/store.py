@@ -23,9 +23,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger.audit.compact_range import CompactRange
-from ledger.audit.merkle import HASH_SIZE, NodeID
 from ledger.tables import row_tuples
+from tlog.compact_range import CompactRange
+from tlog.hashes import HASH_SIZE
+from tlog.nodes import NodeID
 
 STATE_TABLE = "audit_state"
 LEAVES_TABLE = "audit_leaves"

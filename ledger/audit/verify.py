@@ -15,13 +15,15 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ledger.audit.checkpoint import Checkpoint, open_checkpoint
 from ledger.audit.faults import Fault, FaultKind
 from ledger.audit.leaf import LeafFormatError, LeafRecord, decode_leaf
-from ledger.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteVerifier, UntrustedKeyError
 from ledger.audit.replay import Replayer
 from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamRecord
+from tlog.checkpoint import Checkpoint, open_checkpoint
+from tlog.consistency import verify_consistency
+from tlog.errors import ProofError
+from tlog.hashes import EMPTY_ROOT, node_hash
+from tlog.note import NoteError, NoteVerifier, UntrustedKeyError
 
 MAX_REPORTED = 1000
 """At most this many faults of one kind are listed (all are counted)."""

@@ -22,11 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ledger.audit.checkpoint import open_checkpoint
 from ledger.audit.export import ExportFormatError, read_export, write_export
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
 from ledger.audit.log import AuditLog, parse_event_ref
-from ledger.audit.note import NoteError, NoteSigner, NoteVerifier
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
 from ledger.audit.replay import Replayer, default_checks
 from ledger.audit.restore import ExportCheck, check_empty, check_export, restore_export
@@ -36,6 +34,8 @@ from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
 from ledger.errors import LedgerError
 from services.cli.app import CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
+from tlog.checkpoint import open_checkpoint
+from tlog.note import NoteError, NoteSigner, NoteVerifier
 
 console = Console()
 err = Console(stderr=True)

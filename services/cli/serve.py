@@ -106,7 +106,7 @@ def serve(
         interceptors.append(metrics.interceptor())
     signer = None
     if settings.audit.signing_key_file:
-        from ledger.audit.note import NoteSigner
+        from tlog.note import NoteSigner
 
         signer = NoteSigner.from_skey(Path(settings.audit.signing_key_file).read_text().strip())
     from ledger.audit.follower import CheckpointPolicy

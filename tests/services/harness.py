@@ -21,7 +21,6 @@ from grpc_status import rpc_status
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
 from ledger.domain.licence import ExchangeLicence, MiningLicence
 from ledger.domain.participant import Participant
@@ -32,6 +31,7 @@ from services.envelope import Signer
 from services.generated.valedger.v1 import common_pb2, licensing_pb2, trading_pb2
 from services.server import LedgerServer, ServerOptions
 from services.tls import TlsFiles
+from tlog.note import NoteSigner
 
 AUDIT_SIGNER = NoteSigner.generate("valedger.test/ledger")
 VALID_FROM = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,8 +10,8 @@ from pathlib import Path
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
+from tlog.note import NoteSigner
 
 
 def main() -> None:

@@ -14,13 +14,13 @@ from pathlib import Path
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier
 from ledger.config import StoreConfig
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, RawDB
 from tests.ledger.audit.test_follower import assert_tree_matches_store
 from tests.ledger.conftest import build_market
+from tlog.note import NoteSigner
 
 ROOT = Path(__file__).resolve().parents[3]
 ROUNDS = 4

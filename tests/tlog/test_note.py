@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from ledger.audit.note import (
+from tlog.note import (
     KeyFormatError,
     NoteError,
     NoteSigner,
