@@ -19,6 +19,7 @@ from ledger.audit.store import (
     StoredCheckpoint,
     TreeState,
 )
+from ledger.audit.witnessing import CosignatureCollector, WitnessPolicy
 from ledger.config import StoreConfig
 from ledger.errors import InvalidRequest, NotFound
 from tlog.consistency import consistency_plan
@@ -76,6 +77,7 @@ class AuditLog:
         policy: CheckpointPolicy | None = None,
         create_tables: bool = True,
         batch_size: int = 2000,
+        witnesses: WitnessPolicy | None = None,
     ) -> None:
         self.recorder = recorder
         self.store = AuditStore.for_recorder(recorder)
@@ -85,6 +87,11 @@ class AuditLog:
             recorder, signer=signer, origin=origin, policy=policy, batch_size=batch_size,
             store=self.store,
         )
+        self.witnesses = witnesses or WitnessPolicy()
+        self.collector: CosignatureCollector | None = None
+        if self.witnesses.witnesses:
+            self.collector = CosignatureCollector(self.store, self.witnesses)
+            self.follower.companions.append(self.collector)
         self._factory: InfrastructureFactory[Any] | None = None
 
     @classmethod
@@ -224,4 +231,4 @@ class AuditLog:
             checkpoint = self.follower.checkpoint_now()
         with self.store.read() as tx:
             proof = self._inclusion(tx, ref.leaf_index, checkpoint.size)
-        return ProofBundle(leaf_data, ref.leaf_index, proof.hashes, checkpoint.note)
+        return ProofBundle(leaf_data, ref.leaf_index, proof.hashes, checkpoint.cosigned_note)

@@ -1,0 +1,158 @@
+"""The log collects cosignatures from real witnesses over HTTP (SQLite and PostgreSQL):
+quorum, retries from the witness's size, a witness down, a split view refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.log import AuditLog
+from ledger.audit.proof_bundle import verify_bundle
+from ledger.audit.stream import StreamCheckpoint, database_stream
+from ledger.audit.witnessing import (
+    CosignatureCollector,
+    WitnessEndpoint,
+    WitnessPolicy,
+    WitnessPolicyError,
+    load_witness_policy,
+)
+from services.witness.core import Witness
+from services.witness.http import WitnessHTTPServer
+from services.witness.store import WitnessStore
+from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, make_audited
+from tlog.cosignature import require_quorum
+from tlog.keys import SIG_TYPE_COSIGNATURE_V1, NoteSigner, NoteVerifier
+
+
+@contextmanager
+def running_witness(directory: Path, name: str, log_key: NoteVerifier
+                    ) -> Iterator[tuple[WitnessHTTPServer, NoteSigner]]:
+    key = NoteSigner.generate(name, SIG_TYPE_COSIGNATURE_V1)
+    store = WitnessStore(directory / f"{name}.db")
+    server = WitnessHTTPServer(("127.0.0.1", 0), Witness(key, store, {ORIGIN: [log_key]}))
+    server.start()
+    try:
+        yield server, key
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
+@pytest.fixture
+def two_witnesses(tmp_path, audited: AuditedLedger):
+    with running_witness(tmp_path, "mof.test", audited.signer.verifier) as a, \
+            running_witness(tmp_path, "chamber.test", audited.signer.verifier) as b:
+        yield a, b
+
+
+def policy_of(*witnesses, quorum: int = 2, **kw) -> WitnessPolicy:
+    return WitnessPolicy(tuple(WitnessEndpoint(s.url, k.verifier) for s, k in witnesses),
+                         quorum, **kw)
+
+
+def test_checkpoints_are_cosigned_to_quorum_and_carried_everywhere(audited, two_witnesses):
+    policy = policy_of(*two_witnesses)
+    collector = CosignatureCollector(audited.log.store, policy)
+    assert collector.collect() == 2
+    assert collector.collect() == 0  # nothing new
+    latest = audited.log.latest_checkpoint()
+    assert latest is not None and len(latest.cosignatures) == 2
+    require_quorum(latest.cosigned_note, policy.keys, 2)
+    # The log grows: each witness is sent a consistency proof from the size it holds.
+    for i in range(7):
+        audited.ledger.record_trade(audited.market.trade(f"more{i}"))
+    audited.log.follower.catch_up()
+    newer = audited.log.latest_checkpoint()
+    assert newer.seq > latest.seq and not newer.cosignatures
+    assert collector.lag() == {k.verifier.label: newer.size - latest.size
+                               for _, k in two_witnesses}
+    assert collector.collect() == 2
+    assert collector.lag() == {k.verifier.label: 0 for _, k in two_witnesses}
+    for server, _ in two_witnesses:
+        assert server.witness.store.state(ORIGIN).size == newer.size
+    # Bundles and the stream (exports) carry the cosigned note.
+    with audited.log.store.read() as tx:
+        leaf = tx.leaf_at(newer.size - 1)
+    bundle = audited.log.prove_event(leaf.originator_id, leaf.originator_version)
+    verified = verify_bundle(bundle.to_text(), audited.signer.verifier,
+                             witnesses=policy.keys, quorum=2)
+    assert len(verified.cosignatures) == 2
+    notes = [i.note for i in database_stream(audited.log.store).items
+             if isinstance(i, StreamCheckpoint)]
+    require_quorum(notes[-1], policy.keys, 2)
+
+
+def test_a_witness_down_never_stops_the_ledger(audited, tmp_path):
+    with running_witness(tmp_path, "mof.test", audited.signer.verifier) as up:
+        dead = NoteSigner.generate("dead.test", SIG_TYPE_COSIGNATURE_V1)
+        policy = WitnessPolicy((WitnessEndpoint(up[0].url, up[1].verifier),
+                                WitnessEndpoint("http://127.0.0.1:1", dead.verifier)),
+                               quorum=2, timeout_seconds=1, retries=1,
+                               retry_after_seconds=0)
+        log = AuditLog(audited.ledger.recorder, signer=audited.signer, witnesses=policy,
+                       policy=CheckpointPolicy(every_records=5, every_seconds=0))
+        assert log.collector is not None
+        assert log.collector.collect() == 1
+        status = log.collector.status[dead.verifier.label]
+        assert status.failures == 1 and "did not answer" in status.last_error
+        for i in range(6):
+            audited.ledger.record_trade(audited.market.trade(f"while-down{i}"))
+        assert log.follower.catch_up() == 6  # the ledger goes on
+        assert log.collector.collect() == 1
+        latest = log.latest_checkpoint()
+        with pytest.raises(ValueError, match="1 of 2"):
+            require_quorum(latest.cosigned_note, policy.keys, 2)
+        assert log.collector.lag()[dead.verifier.label] == latest.size
+
+
+def test_collector_learns_the_witness_size_from_409(audited, two_witnesses):
+    policy = policy_of(*two_witnesses)
+    CosignatureCollector(audited.log.store, policy).collect()
+    audited.raw.run("DELETE FROM audit_witnesses")  # the log forgot what witnesses hold
+    for i in range(5):
+        audited.ledger.record_trade(audited.market.trade(f"after{i}"))
+    audited.log.follower.catch_up()
+    fresh = CosignatureCollector(audited.log.store, policy)
+    assert all(s.size == 0 for s in fresh.status.values())
+    assert fresh.collect() == 2
+
+
+def test_split_view_is_refused_by_the_witness(tmp_path, store_url, audited, two_witnesses):
+    # A second store signed by the same key: another history under the same origin.
+    other = make_audited(f"sqlite:///{tmp_path / 'other.db'}", trades=16)
+    try:
+        forked = AuditLog(other.ledger.recorder, signer=audited.signer,
+                          policy=CheckpointPolicy(every_records=5, every_seconds=0))
+        forked.follower.catch_up()
+        forked.follower.checkpoint_now()
+        policy = policy_of(*two_witnesses)
+        assert CosignatureCollector(audited.log.store, policy).collect() == 2
+        fork_collector = CosignatureCollector(forked.store, policy)
+        assert fork_collector.collect() == 0
+        assert not forked.latest_checkpoint().cosignatures
+        for server, key in two_witnesses:
+            refused = server.witness.store.refused(ORIGIN)
+            assert refused and refused[-1][1] == forked.latest_checkpoint().note
+            assert fork_collector.status[key.verifier.label].failures == 1
+    finally:
+        other.raw.close()
+        other.ledger.close()
+
+
+def test_policy_file(tmp_path):
+    key = NoteSigner.generate("w.test", SIG_TYPE_COSIGNATURE_V1).verifier
+    (tmp_path / "w.toml").write_text(
+        f'quorum = 1\ntimeout_seconds = 3\n[[witness]]\nurl = "https://w.test:7380"\n'
+        f'key = "{key.vkey}"\nca_cert = "ca.pem"\n')
+    policy = load_witness_policy(tmp_path / "w.toml")
+    assert policy.quorum == 1 and policy.timeout_seconds == 3
+    assert policy.witnesses[0].key == key
+    assert policy.witnesses[0].ca_cert == tmp_path / "ca.pem"
+    (tmp_path / "bad.toml").write_text(f'quorum = 2\n[[witness]]\nurl = "x"\nkey = "{key.vkey}"\n')
+    with pytest.raises(WitnessPolicyError):
+        load_witness_policy(tmp_path / "bad.toml")
