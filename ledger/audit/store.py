@@ -239,6 +239,13 @@ class AuditTransaction(ABC):
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (seq, witness, line, timestamp),
         )
 
+    def cosigned_seqs(self) -> dict[str, int]:
+        """Returns, per witness label, the newest checkpoint number it cosigned."""
+        self.execute(
+            f"SELECT witness, MAX(seq) FROM {self.store.t(COSIGNATURES_TABLE)} GROUP BY witness"
+        )
+        return {str(w): int(n) for w, n in self.fetchall()}
+
     def witness_sizes(self) -> dict[str, int]:
         """Returns, per witness label, the size of the latest checkpoint it cosigned."""
         self.execute(f"SELECT witness, tree_size FROM {self.store.t(WITNESSES_TABLE)}")

@@ -1,7 +1,8 @@
 """The log collects witness cosignatures (c2sp.org/tlog-witness, client side).
 
 After each new checkpoint, a :class:`CosignatureCollector` thread sends it to every
-configured witness with a consistency proof from the size that witness last cosigned
+configured witness (every checkpoint, oldest first, so each one can meet the quorum)
+with a consistency proof from the size that witness last cosigned
 (kept in ``audit_witnesses``; a 409 answer tells the real size and the request is retried
 from it), checks the answer's cosignature line against the witness's key and stores it in
 ``audit_cosignatures``. Timeouts and retries are bounded and every failure is logged and
@@ -127,6 +128,8 @@ class WitnessStatus:
 
     size: int = 0
     """Size of the latest checkpoint this witness cosigned (or told us it holds)."""
+    seq: int = 0
+    """Newest checkpoint number it cosigned (or that was skipped as older than it holds)."""
     failures: int = 0
     last_error: str = ""
     next_try: float = 0.0
@@ -146,46 +149,56 @@ class CosignatureCollector:
     def __post_init__(self) -> None:
         with self.store.read() as tx:
             sizes = tx.witness_sizes()
+            seqs = tx.cosigned_seqs()
         for w in self.policy.witnesses:
-            self.status[w.label] = WitnessStatus(size=sizes.get(w.label, 0))
+            self.status[w.label] = WitnessStatus(size=sizes.get(w.label, 0),
+                                                 seq=seqs.get(w.label, 0))
 
     def collect(self) -> int:
-        """Asks every witness that has not cosigned the latest checkpoint and is due;
-        returns how many new cosignatures were stored."""
-        with self.store.read() as tx:
-            latest = tx.latest_checkpoint()
-        if latest is None:
-            return 0
-        have = check_cosignatures(latest.cosigned_note, self.policy.keys).witnesses
-        stored = 0
+        """Sends every witness that is due the checkpoints it has not cosigned, oldest
+        first (one it cannot cosign any more, being older than what it holds, is
+        skipped); returns how many new cosignatures were stored."""
         now = self.clock()
-        for witness in self.policy.witnesses:
+        due = [w for w in self.policy.witnesses if self.status[w.label].next_try <= now]
+        if not due:
+            return 0
+        with self.store.read() as tx:
+            pending = tx.checkpoints(min(self.status[w.label].seq for w in due))
+        stored = 0
+        for witness in due:
             status = self.status[witness.label]
-            if witness.label in have or status.next_try > now:
-                continue
-            try:
-                if self._ask(witness, latest, status):
-                    stored += 1
-                status.failures, status.last_error, status.next_try = 0, "", 0.0
-            except (WitnessError, TlogError) as e:
-                status.failures += 1
-                status.last_error = str(e)
-                status.next_try = now + self.policy.retry_after_seconds
-                log.warning("witness %s did not cosign checkpoint %d: %s", witness.label,
-                            latest.seq, e)
+            for cp in pending:
+                if cp.seq <= status.seq:
+                    continue
+                if cp.size < status.size or witness.label in check_cosignatures(
+                        cp.cosigned_note, [witness.key]).witnesses:
+                    status.seq = cp.seq
+                    continue
+                try:
+                    if self._ask(witness, cp, status):
+                        stored += 1
+                    status.failures, status.last_error, status.next_try = 0, "", 0.0
+                    status.seq = cp.seq
+                except (WitnessError, TlogError) as e:
+                    status.failures += 1
+                    status.last_error = str(e)
+                    status.next_try = now + self.policy.retry_after_seconds
+                    log.warning("witness %s did not cosign checkpoint %d: %s", witness.label,
+                                cp.seq, e)
+                    break
         return stored
 
     def _ask(self, witness: WitnessEndpoint, cp: StoredCheckpoint,
              status: WitnessStatus) -> bool:
         """Sends ``cp`` to ``witness`` (retrying on 409 from the size it answers and on
-        network errors); stores and returns True for a valid cosignature."""
+        network errors); stores and returns True for a valid cosignature, False when the
+        witness already holds a larger tree."""
         context = witness.ssl_context()
         old = status.size
         error: Exception | None = None
         for attempt in range(self.policy.retries + 1):
             if old > cp.size:
-                raise WitnessConflict(409, f"witness holds size {old}, above checkpoint "
-                                           f"{cp.seq} at size {cp.size}", old)
+                return False  # it holds a larger tree: this one can no longer be cosigned
             request = AddCheckpoint(old, self._proof(old, cp.size), cp.note)
             try:
                 lines = add_checkpoint(witness.url, request, self.policy.timeout_seconds,

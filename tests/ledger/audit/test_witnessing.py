@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
 from ledger.audit.proof_bundle import verify_bundle
@@ -20,10 +21,12 @@ from ledger.audit.witnessing import (
     WitnessPolicyError,
     load_witness_policy,
 )
+from ledger.config import StoreConfig
 from services.witness.core import Witness
 from services.witness.http import WitnessHTTPServer
 from services.witness.store import WitnessStore
-from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, make_audited
+from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
+from tests.ledger.conftest import build_market
 from tlog.cosignature import require_quorum
 from tlog.keys import SIG_TYPE_COSIGNATURE_V1, NoteSigner, NoteVerifier
 
@@ -58,11 +61,13 @@ def policy_of(*witnesses, quorum: int = 2, **kw) -> WitnessPolicy:
 def test_checkpoints_are_cosigned_to_quorum_and_carried_everywhere(audited, two_witnesses):
     policy = policy_of(*two_witnesses)
     collector = CosignatureCollector(audited.log.store, policy)
-    assert collector.collect() == 2
+    before = audited.log.checkpoints()
+    assert collector.collect() == 2 * len(before)  # every checkpoint, oldest first
     assert collector.collect() == 0  # nothing new
+    for cp in audited.log.checkpoints():
+        require_quorum(cp.cosigned_note, policy.keys, 2)
     latest = audited.log.latest_checkpoint()
     assert latest is not None and len(latest.cosignatures) == 2
-    require_quorum(latest.cosigned_note, policy.keys, 2)
     # The log grows: each witness is sent a consistency proof from the size it holds.
     for i in range(7):
         audited.ledger.record_trade(audited.market.trade(f"more{i}"))
@@ -71,7 +76,8 @@ def test_checkpoints_are_cosigned_to_quorum_and_carried_everywhere(audited, two_
     assert newer.seq > latest.seq and not newer.cosignatures
     assert collector.lag() == {k.verifier.label: newer.size - latest.size
                                for _, k in two_witnesses}
-    assert collector.collect() == 2
+    added = len(audited.log.checkpoints()) - len(before)
+    assert collector.collect() == 2 * added
     assert collector.lag() == {k.verifier.label: 0 for _, k in two_witnesses}
     for server, _ in two_witnesses:
         assert server.witness.store.state(ORIGIN).size == newer.size
@@ -97,13 +103,14 @@ def test_a_witness_down_never_stops_the_ledger(audited, tmp_path):
         log = AuditLog(audited.ledger.recorder, signer=audited.signer, witnesses=policy,
                        policy=CheckpointPolicy(every_records=5, every_seconds=0))
         assert log.collector is not None
-        assert log.collector.collect() == 1
+        assert log.collector.collect() == len(log.checkpoints())
         status = log.collector.status[dead.verifier.label]
         assert status.failures == 1 and "did not answer" in status.last_error
         for i in range(6):
             audited.ledger.record_trade(audited.market.trade(f"while-down{i}"))
+        count = len(log.checkpoints())
         assert log.follower.catch_up() == 6  # the ledger goes on
-        assert log.collector.collect() == 1
+        assert log.collector.collect() == len(log.checkpoints()) - count
         latest = log.latest_checkpoint()
         with pytest.raises(ValueError, match="1 of 2"):
             require_quorum(latest.cosigned_note, policy.keys, 2)
@@ -117,31 +124,42 @@ def test_collector_learns_the_witness_size_from_409(audited, two_witnesses):
     for i in range(5):
         audited.ledger.record_trade(audited.market.trade(f"after{i}"))
     audited.log.follower.catch_up()
+    audited.raw.run("DELETE FROM audit_cosignatures")
     fresh = CosignatureCollector(audited.log.store, policy)
     assert all(s.size == 0 for s in fresh.status.values())
-    assert fresh.collect() == 2
+    # Checkpoints 1-3 are skipped (the witnesses hold the larger tree of checkpoint 4);
+    # 4 (same size, same root) and 5 are cosigned once 409 answers told their size.
+    assert len(audited.log.checkpoints()) == 5
+    assert fresh.collect() == 2 * 2
+    assert fresh.lag() == {label: 0 for label in fresh.status}
 
 
-def test_split_view_is_refused_by_the_witness(tmp_path, store_url, audited, two_witnesses):
-    # A second store signed by the same key: another history under the same origin.
-    other = make_audited(f"sqlite:///{tmp_path / 'other.db'}", trades=16)
+def forked_store(url: str, signer: NoteSigner, trades: int = 20) -> tuple[Ledger, AuditLog]:
+    """Returns another store whose checkpoints the same key signs: a second history."""
+    ledger = Ledger(StoreConfig(url=url))
+    market = build_market(ledger)
+    for i in range(trades):
+        ledger.record_trade(market.trade(f"fork{i}", str(500 + i)))
+    log = AuditLog(ledger.recorder, signer=signer,
+                   policy=CheckpointPolicy(every_records=5, every_seconds=0))
+    log.follower.catch_up()
+    return ledger, log
+
+
+def test_split_view_is_refused_by_the_witness(tmp_path, audited, two_witnesses):
+    policy = policy_of(*two_witnesses)
+    assert CosignatureCollector(audited.log.store, policy).collect() > 0
+    ledger, forked = forked_store(f"sqlite:///{tmp_path / 'fork.db'}", audited.signer)
     try:
-        forked = AuditLog(other.ledger.recorder, signer=audited.signer,
-                          policy=CheckpointPolicy(every_records=5, every_seconds=0))
-        forked.follower.catch_up()
-        forked.follower.checkpoint_now()
-        policy = policy_of(*two_witnesses)
-        assert CosignatureCollector(audited.log.store, policy).collect() == 2
         fork_collector = CosignatureCollector(forked.store, policy)
         assert fork_collector.collect() == 0
-        assert not forked.latest_checkpoint().cosignatures
+        assert not any(cp.cosignatures for cp in forked.checkpoints())
         for server, key in two_witnesses:
-            refused = server.witness.store.refused(ORIGIN)
-            assert refused and refused[-1][1] == forked.latest_checkpoint().note
+            refused = [note for _, note in server.witness.store.refused(ORIGIN)]
+            assert refused and set(refused) <= {cp.note for cp in forked.checkpoints()}
             assert fork_collector.status[key.verifier.label].failures == 1
     finally:
-        other.raw.close()
-        other.ledger.close()
+        ledger.close()
 
 
 def test_policy_file(tmp_path):
