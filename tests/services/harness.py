@@ -57,7 +57,8 @@ class ServerThread:
         self.thread.start()
         ledger = Ledger(store)
         audit = AuditLog(ledger.recorder, signer=AUDIT_SIGNER,
-                         policy=CheckpointPolicy(every_records=10, every_seconds=0))
+                         policy=CheckpointPolicy(every_records=10, every_seconds=0),
+                         witnesses=self.options.audit_witnesses)
         self.backend = Backend.open(ledger, workers=4,
                                     trade_batch_size=self.options.trade_batch_size,
                                     poll_seconds=0.02, audit=audit,
