@@ -21,7 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from tlog.errors import TlogError
 
@@ -190,8 +195,6 @@ class NoteSigner:
     def generate(cls, name: str, sig_type: int = SIG_TYPE_ED25519) -> NoteSigner:
         """Returns a new random key under ``name``."""
         key = Ed25519PrivateKey.generate()
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
         seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         return cls(name, seed, sig_type)
 

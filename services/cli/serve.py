@@ -110,10 +110,14 @@ def serve(
 
         signer = NoteSigner.from_skey(Path(settings.audit.signing_key_file).read_text().strip())
     from ledger.audit.follower import CheckpointPolicy
-    from ledger.audit.witnessing import load_witness_policy
+    from ledger.audit.witnessing import WitnessPolicyError, load_witness_policy
 
-    witnesses = (load_witness_policy(Path(settings.audit.witnesses_file))
-                 if settings.audit.witnesses_file else None)
+    try:
+        witnesses = (load_witness_policy(Path(settings.audit.witnesses_file))
+                     if settings.audit.witnesses_file else None)
+    except WitnessPolicyError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     options = ServerOptions(
         listen=listen or server.listen, tls=tls, insecure=insecure,
         max_message_bytes=max_message_bytes or server.max_message_bytes,

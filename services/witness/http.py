@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a connection may stay silent (handshake included)
     server: WitnessHTTPServer
 
     def do_POST(self) -> None:
@@ -78,7 +79,10 @@ class WitnessHTTPServer(ThreadingHTTPServer):
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(str(tls_cert), str(tls_key))
-            self.socket = context.wrap_socket(self.socket, server_side=True)
+            # The handshake runs in the request's thread (on first read), not in accept:
+            # a slow or silent client cannot hold up the others.
+            self.socket = context.wrap_socket(self.socket, server_side=True,
+                                              do_handshake_on_connect=False)
         self.tls = tls_cert is not None
 
     @property
