@@ -174,3 +174,30 @@ def test_policy_file(tmp_path):
     (tmp_path / "bad.toml").write_text(f'quorum = 2\n[[witness]]\nurl = "x"\nkey = "{key.vkey}"\n')
     with pytest.raises(WitnessPolicyError):
         load_witness_policy(tmp_path / "bad.toml")
+
+
+def test_cosignatures_survive_export_and_restore(tmp_path, audited, two_witnesses):
+    import io
+
+    from ledger.audit.export import read_export, write_export
+    from ledger.audit.restore import restore_export
+    from ledger.audit.verify import StreamVerifier
+
+    policy = policy_of(*two_witnesses)
+    CosignatureCollector(audited.log.store, policy).collect()
+    buffer = io.BytesIO()
+    write_export(database_stream(audited.log.store), buffer)
+    # The export file alone verifies with the quorum.
+    report = StreamVerifier(audited.signer.verifier, witnesses=policy.keys, quorum=2).verify(
+        read_export(io.BytesIO(buffer.getvalue())))
+    assert report.ok and report.checkpoints_witnessed == len(audited.log.checkpoints())
+    url = f"sqlite:///{tmp_path / 'restored.db'}"
+    Ledger(StoreConfig(url=url)).close()
+    restored = AuditLog.open(StoreConfig(url=url, create_tables=False))
+    try:
+        restore_export(read_export(io.BytesIO(buffer.getvalue())), restored, url)
+        report = StreamVerifier(audited.signer.verifier, witnesses=policy.keys,
+                                quorum=2).verify(database_stream(restored.store))
+        assert report.ok and report.checkpoints_witnessed == len(audited.log.checkpoints())
+    finally:
+        restored.close()
