@@ -196,7 +196,8 @@ class CosignatureCollector:
         context = witness.ssl_context()
         old = status.size
         error: Exception | None = None
-        for attempt in range(self.policy.retries + 1):
+        failures = conflicts = 0
+        while failures <= self.policy.retries and conflicts <= 2:
             if old > cp.size:
                 return False  # it holds a larger tree: this one can no longer be cosigned
             request = AddCheckpoint(old, self._proof(old, cp.size), cp.note)
@@ -206,14 +207,18 @@ class CosignatureCollector:
             except WitnessConflict as e:
                 if e.size is None or e.size == old:
                     raise
+                # It holds another size than we thought: start again from that size (this
+                # does not count as a failed attempt).
+                conflicts += 1
                 old = e.size
                 self._remember(witness, status, old)
                 error = e
                 continue
             except WitnessError as e:
+                failures += 1
                 error = e
-                if attempt < self.policy.retries:
-                    time.sleep(min(2.0 ** attempt * 0.2, 5.0))
+                if failures <= self.policy.retries:
+                    time.sleep(min(2.0 ** failures * 0.1, 5.0))
                 continue
             return self._keep(witness, cp, lines, status)
         assert error is not None
