@@ -40,17 +40,17 @@ from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
 from bench.postgres import postgres_urls
-from ledger.audit.compact_range import CompactRange
 from ledger.audit.export import read_export, write_export
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import APPLICATION_NAME, AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.audit.replay import Replayer
 from ledger.audit.store import AuditStore, TreeState
 from ledger.audit.stream import StreamRecord, database_stream
 from ledger.audit.verify import StreamVerifier
 from ledger.config import StoreConfig
 from tests.ontime import on_time_ledger
+from tlog.compact_range import CompactRange
+from tlog.note import NoteSigner
 
 TOPIC = "ledger.domain.trade:Trade.Recorded"
 ORIGIN = "bench.valedger/audit"
@@ -177,7 +177,7 @@ def proof_latency(name: str, url: str, leaves: int, samples: int) -> list[list[s
     rows = []
     try:
         root = log.state().compact.root()
-        from ledger.audit.merkle import verify_inclusion
+        from tlog.inclusion import verify_inclusion
 
         for kind in ("by leaf index", "by event id"):
             times = []

@@ -25,7 +25,7 @@ def checkpoint_message(stored: StoredCheckpoint, origin: str) -> audit_pb2.Check
     """Returns the wire form of a signed checkpoint."""
     return audit_pb2.Checkpoint(origin=origin or stored.note.split("\n", 1)[0],
                                 tree_size=stored.size, root_hash=stored.root_hash,
-                                signed_note=stored.note)
+                                signed_note=stored.cosigned_note)
 
 
 class _ChunkWriter:

@@ -59,6 +59,8 @@ MARKER = ".valedger-demo"
 """A file that marks a directory as the demo's own, so a rerun may clear it."""
 
 ORIGIN = "demo.valedger.example/ledger"
+WITNESSES = ("witness.finance-ministry.demo", "witness.audit-chamber.demo")
+"""Names of the two independent witnesses that cosign every checkpoint."""
 PERIOD_SECONDS = 3600
 
 
@@ -221,6 +223,7 @@ class Demo:
         self.licences: dict[str, str] = {}
         self.exchange_licence = ""
         self.cipher_key = ""
+        self.witnesses: list[subprocess.Popen[bytes]] = []
 
     # ----------------------------------------------------------------- infrastructure
 
@@ -268,9 +271,31 @@ class Demo:
             "cipher key": cipher_file,
         })
 
+    def start_witnesses(self) -> Path:
+        """Starts two witnesses (finance ministry, audit chamber), each with its own key and
+        store; returns the ledger's witness policy file (quorum 2)."""
+        log_vkey = (self.keys_dir / "audit.pub").read_text().strip()
+        policy = "quorum = 2\ntimeout_seconds = 5\nretry_after_seconds = 2\n"
+        for name in WITNESSES:
+            directory = self.workdir / "witnesses" / name.split(".")[1]
+            self.run_cli("witness", "keygen", "--name", name, "--out", str(directory))
+            port = _free_port()
+            out = open(directory / "witness.log", "wb")  # noqa: SIM115 (lives with it)
+            self.witnesses.append(subprocess.Popen(
+                [*self.cli, "witness", "serve", "--key", str(directory / "witness.key"),
+                 "--store", str(directory / "witness.db"), "--listen", f"127.0.0.1:{port}",
+                 "--log", f"{ORIGIN}={log_vkey}"], stdout=out, stderr=subprocess.STDOUT))
+            vkey = (directory / "witness.pub").read_text().strip()
+            policy += f'\n[[witness]]\nurl = "http://127.0.0.1:{port}"\nkey = "{vkey}"\n'
+            self.result.artefacts[f"witness {name}"] = directory
+        path = self.workdir / "witnesses.toml"
+        path.write_text(policy)
+        return path
+
     def start_server(self) -> None:
         """Creates the schema and starts `valedger serve` over mTLS; waits until SERVING."""
         self.run_cli("db", "init", "--db", self.db_url)
+        witnesses = self.start_witnesses()
         log = open(self.workdir / "server.log", "wb")  # noqa: SIM115 (lives with the server)
         env = dict(os.environ,
                    VALEDGER_CIPHER_KEY=self.cipher_key,
@@ -278,6 +303,7 @@ class Demo:
                    VALEDGER_AUDIT_ORIGIN=ORIGIN,
                    VALEDGER_AUDIT_CHECKPOINT_EVERY_RECORDS="25",
                    VALEDGER_AUDIT_CHECKPOINT_EVERY_SECONDS="1",
+                   VALEDGER_AUDIT_WITNESSES_FILE=str(witnesses),
                    VALEDGER_VERIFIER_BACKEND="cpu")
         self.server = subprocess.Popen(
             [*self.cli, "serve", "--db", self.db_url, "--listen", f"127.0.0.1:{self.port}",
@@ -301,10 +327,15 @@ class Demo:
             time.sleep(0.2)
 
     def stop_server(self) -> int | None:
-        """Stops the server with SIGTERM (graceful); returns its exit status."""
+        """Stops the server with SIGTERM (graceful), then the witnesses; returns the
+        server's exit status."""
         for client in self.clients.values():
             client.close()
         self.clients.clear()
+        for witness in self.witnesses:
+            if witness.poll() is None:
+                witness.send_signal(signal.SIGTERM)
+                witness.wait(timeout=30)
         if self.server is None:
             return None
         if self.server.poll() is None:
@@ -557,10 +588,14 @@ class Demo:
                 out.write(chunk.chunk)
         self.result.artefacts["audit export"] = export
         public_key = str(self.keys_dir / "audit.pub")
+        witness_keys = [arg for name in WITNESSES for arg in (
+            "--witness-key", str(self.workdir / "witnesses" / name.split(".")[1] /
+                                 "witness.pub"))]
         verified = self.run_cli("audit", "verify", "--from", str(export), "--public-key",
-                                public_key, check=False)
+                                public_key, *witness_keys, "--quorum", "2", check=False)
         (self.workdir / "audit-verify.txt").write_text(verified.stdout + verified.stderr)
-        self.result.expect("audit verify of the export", "exit 0 (all holds)",
+        self.result.expect("audit verify of the export",
+                           "exit 0 (all holds, cosigned by 2 of 2 witnesses)",
                            f"exit {verified.returncode}, {size} records checkpointed",
                            verified.returncode == 0)
         tampered = self.workdir / "ledger-export-tampered.vlx"
@@ -576,14 +611,16 @@ class Demo:
                            f"exit {failed.returncode}", failed.returncode != 0)
 
     def _wait_for_checkpoint(self, auditor: LedgerClient) -> int:
-        """Waits until a signed checkpoint covers the whole log; returns its size."""
+        """Waits until a signed checkpoint covers the whole log and both witnesses cosigned
+        it; returns its size."""
         deadline = time.monotonic() + 60
         last = -1
         while time.monotonic() < deadline:
             response = auditor.audit.GetCheckpoint(audit_pb2.GetCheckpointRequest(),
                                                    **auditor.call_options())
             size = int(response.checkpoint.tree_size)
-            if size == last and size > 0:
+            cosigned = response.checkpoint.signed_note.count("\n\u2014 ") - 1
+            if size == last and size > 0 and cosigned >= len(WITNESSES):
                 return size
             last = size
             time.sleep(1.5)

@@ -49,6 +49,10 @@ class ServerMetrics:
             "valedger_audit_checkpoint_timestamp_seconds",
             "Unix time of the latest signed checkpoint (alert on its age).",
             registry=self.registry)
+        self.witness_lag = Gauge(
+            "valedger_audit_witness_lag_leaves",
+            "Leaves between the latest checkpoint and the latest one each witness cosigned.",
+            ["witness"], registry=self.registry)
 
     def serve(self, host: str, port: int) -> None:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""
@@ -70,6 +74,9 @@ class ServerMetrics:
             if latest is not None:
                 self.checkpoint_timestamp.set(
                     datetime.fromisoformat(latest.created_at).timestamp())
+            if audit.collector is not None:
+                for witness, lag in audit.collector.lag().items():
+                    self.witness_lag.labels(witness).set(lag)
 
         # Gauges read the store only when scraped, through a collector of their own.
         self.registry.register(_OnScrape(refresh_tree))

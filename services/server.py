@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
+from ledger.audit.witnessing import WitnessPolicy
 from ledger.config import StoreConfig
 from services import audit, compliance, history, licensing, mining, trading
 from services.auth import AuthInterceptor
@@ -39,6 +39,7 @@ from services.generated.valedger.v1 import (
 )
 from services.metrics import ServerMetrics
 from services.tls import TlsFiles, server_credentials
+from tlog.note import NoteSigner
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class ServerOptions:
     audit_signer: NoteSigner | None = None
     audit_origin: str = ""
     audit_policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    audit_witnesses: WitnessPolicy | None = None
     metrics: ServerMetrics | None = None
 
     def grpc_options(self) -> list[tuple[str, Any]]:
@@ -162,7 +164,8 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
     (checkpoints signed when ``options.audit_signer`` is set)."""
     ledger = Ledger(store)
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
-                     origin=options.audit_origin or None, policy=options.audit_policy)
+                     origin=options.audit_origin or None, policy=options.audit_policy,
+                     witnesses=options.audit_witnesses)
     return Backend.open(ledger, workers=options.workers,
                         trade_batch_size=options.trade_batch_size, audit=audit,
                         signature_workers=options.signature_workers)

@@ -61,6 +61,8 @@ class AuditSettings:
     signing_key_file: str = ""
     checkpoint_every_records: int = 1000
     checkpoint_every_seconds: float = 60.0
+    witnesses_file: str = ""
+    """TOML file of the witnesses that cosign checkpoints and the quorum (empty: none)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ledger.audit.merkle import HASH_SIZE
 from ledger.audit.stream import (
     NO_HINT,
     AuditStream,
@@ -26,6 +25,7 @@ from ledger.audit.stream import (
     StreamItem,
     StreamRecord,
 )
+from tlog.hashes import HASH_SIZE
 
 MAGIC = b"valedger-audit-export/1\n"
 FORMAT_NAME = "valedger-audit-export"

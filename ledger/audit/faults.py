@@ -42,6 +42,14 @@ class FaultKind(StrEnum):
     ENVELOPE_INVALID = "ENVELOPE_INVALID"
     """With the cipher key: a stored signed envelope that does not verify against the
     signer's key valid at the event's time."""
+    UNWITNESSED = "UNWITNESSED"
+    """A checkpoint with fewer valid cosignatures from the trusted witnesses than the
+    quorum (or with a cosignature by a trusted witness key that does not verify)."""
+    UNSIGNED = "UNSIGNED"
+    """With ``--require-signed``: records after the last signed checkpoint."""
+    DUPLICATE_EVENT = "DUPLICATE_EVENT"
+    """A record repeating an (aggregate id, version) pair already in the log, or going
+    back to an earlier version of its aggregate."""
     FORMAT = "FORMAT"
     """An export file that is damaged or not in the documented format."""
 

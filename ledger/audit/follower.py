@@ -16,14 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
 from ledger.audit.leaf import encode_leaf
-from ledger.audit.merkle import ProofError, consistency_proof, leaf_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteSigner, open_note, parse_note
 from ledger.audit.store import AuditStore, AuditTransaction, StoredCheckpoint, TreeState
+from tlog.checkpoint import Checkpoint, sign_checkpoint
+from tlog.consistency import consistency_proof, verify_consistency
+from tlog.errors import ProofError
+from tlog.hashes import leaf_hash
+from tlog.note import NoteError, NoteSigner, open_note, parse_note
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,16 @@ class CheckpointPolicy:
 
     every_records: int = 1000
     every_seconds: float = 60.0
+
+
+class Companion(Protocol):
+    """A background worker that runs while the follower runs."""
+
+    def start(self) -> None:
+        """Starts the worker."""
+
+    def stop(self) -> None:
+        """Stops the worker."""
 
 
 class TreeFollower:
@@ -64,6 +77,9 @@ class TreeFollower:
         self._started = clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.companions: list[Companion] = []
+        """Background workers started and stopped with the follower (the cosignature
+        collector)."""
 
     # ------------------------------------------------------------------ one step
 
@@ -214,9 +230,11 @@ class TreeFollower:
             return self._sign(tx, state, latest)
 
     def start(self, poll_interval: float = 0.5) -> None:
-        """Runs the follower in a daemon thread until :meth:`stop`."""
+        """Runs the follower in a daemon thread until :meth:`stop` (and its companions)."""
         if self._thread is not None:
             return
+        for companion in self.companions:
+            companion.start()
         self._stop.clear()
         self._thread = threading.Thread(
             target=self.run, args=(poll_interval,), name="audit-follower", daemon=True
@@ -238,7 +256,9 @@ class TreeFollower:
                 self._stop.wait(poll_interval)
 
     def stop(self) -> None:
-        """Stops the background thread, if any."""
+        """Stops the background thread, if any, and the companions."""
+        for companion in self.companions:
+            companion.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)

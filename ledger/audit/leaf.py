@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from uuid import UUID
 
-from ledger.audit.merkle import leaf_hash
+from tlog.hashes import leaf_hash
 
 LEAF_FORMAT_V1 = 0x01
 ID_KIND_UUID = 0x01

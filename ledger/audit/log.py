@@ -11,14 +11,6 @@ from eventsourcing.utils import Environment
 
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
 from ledger.audit.leaf import encode_leaf
-from ledger.audit.merkle import (
-    ProofError,
-    consistency_plan,
-    inclusion_plan,
-    plan_node_ids,
-)
-from ledger.audit.merkle import build_proof as _build
-from ledger.audit.note import NoteSigner
 from ledger.audit.proof_bundle import ProofBundle
 from ledger.audit.store import (
     AuditStore,
@@ -27,8 +19,15 @@ from ledger.audit.store import (
     StoredCheckpoint,
     TreeState,
 )
+from ledger.audit.witnessing import CosignatureCollector, WitnessPolicy
 from ledger.config import StoreConfig
 from ledger.errors import InvalidRequest, NotFound
+from tlog.consistency import consistency_plan
+from tlog.errors import ProofError
+from tlog.inclusion import inclusion_plan
+from tlog.nodes import build_proof as _build
+from tlog.nodes import plan_node_ids
+from tlog.note import NoteSigner
 
 APPLICATION_NAME = "valedger"
 """Name of the Ledger application: it decides the events table the audit log follows."""
@@ -78,6 +77,7 @@ class AuditLog:
         policy: CheckpointPolicy | None = None,
         create_tables: bool = True,
         batch_size: int = 2000,
+        witnesses: WitnessPolicy | None = None,
     ) -> None:
         self.recorder = recorder
         self.store = AuditStore.for_recorder(recorder)
@@ -87,6 +87,11 @@ class AuditLog:
             recorder, signer=signer, origin=origin, policy=policy, batch_size=batch_size,
             store=self.store,
         )
+        self.witnesses = witnesses or WitnessPolicy()
+        self.collector: CosignatureCollector | None = None
+        if self.witnesses.witnesses:
+            self.collector = CosignatureCollector(self.store, self.witnesses)
+            self.follower.companions.append(self.collector)
         self._factory: InfrastructureFactory[Any] | None = None
 
     @classmethod
@@ -226,4 +231,4 @@ class AuditLog:
             checkpoint = self.follower.checkpoint_now()
         with self.store.read() as tx:
             proof = self._inclusion(tx, ref.leaf_index, checkpoint.size)
-        return ProofBundle(leaf_data, ref.leaf_index, proof.hashes, checkpoint.note)
+        return ProofBundle(leaf_data, ref.leaf_index, proof.hashes, checkpoint.cosigned_note)

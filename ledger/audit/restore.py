@@ -23,17 +23,19 @@ from itertools import pairwise
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.audit.checkpoint import Checkpoint
-from ledger.audit.compact_range import CompactRange
 from ledger.audit.follower import TreeFollower
 from ledger.audit.leaf import LeafFormatError, decode_leaf
 from ledger.audit.log import AuditLog
-from ledger.audit.merkle import HASH_SIZE, ProofError, leaf_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteVerifier, parse_note
 from ledger.audit.store import AuditStore, StoredCheckpoint
 from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamItem, StreamRecord
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.errors import LedgerError
+from tlog.checkpoint import Checkpoint
+from tlog.compact_range import CompactRange
+from tlog.consistency import verify_consistency
+from tlog.errors import ProofError
+from tlog.hashes import HASH_SIZE, leaf_hash
+from tlog.note import NoteError, NoteVerifier, parse_note
 
 MAX_PROBLEMS = 100
 """At most this many structural problems are listed (all are counted)."""

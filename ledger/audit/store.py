@@ -5,7 +5,10 @@
 ``audit_leaves``      one row per leaf: leaf index, notification id, event key, leaf hash;
 ``audit_nodes``       every completed perfect subtree above the leaves: (level, index, hash);
 ``audit_checkpoints`` every signed checkpoint, never updated: sequence number, size, root,
-                      the signed note and the consistency proof from the previous one.
+                      the signed note and the consistency proof from the previous one;
+``audit_cosignatures`` witness cosignature lines collected for a checkpoint (seq, witness,
+                      line, timestamp): the cosigned note is the signed note followed by them;
+``audit_witnesses``   per witness, the size of the latest checkpoint it cosigned.
 
 The follower writes all of them in one transaction per batch. On PostgreSQL that
 transaction first takes a transaction-level advisory lock, so exactly one server advances
@@ -17,20 +20,24 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger.audit.compact_range import CompactRange
-from ledger.audit.merkle import HASH_SIZE, NodeID
 from ledger.tables import row_tuples
+from tlog.compact_range import CompactRange
+from tlog.cosignature import add_signatures, parse_signature_lines
+from tlog.hashes import HASH_SIZE
+from tlog.nodes import NodeID
 
 STATE_TABLE = "audit_state"
 LEAVES_TABLE = "audit_leaves"
 NODES_TABLE = "audit_nodes"
 CHECKPOINTS_TABLE = "audit_checkpoints"
+COSIGNATURES_TABLE = "audit_cosignatures"
+WITNESSES_TABLE = "audit_witnesses"
 
 ADVISORY_LOCK_KEY = 0x76616C6564676572  # "valedger": the key of the follower's lock
 """Key of the PostgreSQL advisory lock that serialises tree advancement."""
@@ -74,6 +81,16 @@ class StoredCheckpoint:
     note: str
     consistency: tuple[bytes, ...]
     created_at: str
+    cosignatures: tuple[str, ...] = ()
+    """Witness cosignature lines (each ending in a newline), by witness name."""
+
+    @property
+    def cosigned_note(self) -> str:
+        """Returns the signed note with the collected cosignature lines appended (lines by
+        a key that already signed the note are left out)."""
+        if not self.cosignatures:
+            return self.note
+        return add_signatures(self.note, parse_signature_lines("".join(self.cosignatures)))
 
 
 def split_hashes(blob: bytes) -> tuple[bytes, ...]:
@@ -189,12 +206,59 @@ class AuditTransaction(ABC):
         return LeafRef(leaf_index, int(nid), self.store.py_id(oid), int(version), bytes(h))
 
     def checkpoints(self, since_seq: int = 0) -> list[StoredCheckpoint]:
-        """Returns the stored checkpoints with ``seq > since_seq``, oldest first."""
+        """Returns the stored checkpoints with ``seq > since_seq``, oldest first, with
+        their cosignatures."""
         self.execute(
             f"SELECT seq, tree_size, root_hash, note, consistency, created_at "
             f"FROM {self.store.t(CHECKPOINTS_TABLE)} WHERE seq > ? ORDER BY seq", (since_seq,),
         )
-        return [self._checkpoint(r) for r in self.fetchall()]
+        found = [self._checkpoint(r) for r in self.fetchall()]
+        return self._with_cosignatures(found, "seq > ?", since_seq)
+
+    def _with_cosignatures(
+        self, found: list[StoredCheckpoint], where: str, param: int
+    ) -> list[StoredCheckpoint]:
+        if not found:
+            return found
+        self.execute(
+            f"SELECT seq, line FROM {self.store.t(COSIGNATURES_TABLE)} WHERE {where} "
+            "ORDER BY seq, witness", (param,),
+        )
+        lines: dict[int, list[str]] = {}
+        for seq, line in self.fetchall():
+            lines.setdefault(int(seq), []).append(str(line))
+        if not lines:
+            return found
+        return [replace(cp, cosignatures=tuple(lines.get(cp.seq, ()))) for cp in found]
+
+    def insert_cosignature(self, seq: int, witness: str, line: str, timestamp: int) -> None:
+        """Keeps one witness's cosignature line of checkpoint ``seq`` (a second one of the
+        same witness is ignored)."""
+        self.execute(
+            f"INSERT INTO {self.store.t(COSIGNATURES_TABLE)} (seq, witness, line, cosigned_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (seq, witness, line, timestamp),
+        )
+
+    def cosigned_seqs(self) -> dict[str, int]:
+        """Returns, per witness label, the newest checkpoint number it cosigned."""
+        self.execute(
+            f"SELECT witness, MAX(seq) FROM {self.store.t(COSIGNATURES_TABLE)} GROUP BY witness"
+        )
+        return {str(w): int(n) for w, n in self.fetchall()}
+
+    def witness_sizes(self) -> dict[str, int]:
+        """Returns, per witness label, the size of the latest checkpoint it cosigned."""
+        self.execute(f"SELECT witness, tree_size FROM {self.store.t(WITNESSES_TABLE)}")
+        return {str(w): int(n) for w, n in self.fetchall()}
+
+    def set_witness_size(self, witness: str, size: int, at: str) -> None:
+        """Records that ``witness`` holds the checkpoint of ``size`` (as it told us)."""
+        self.execute(
+            f"INSERT INTO {self.store.t(WITNESSES_TABLE)} (witness, tree_size, updated_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (witness) DO UPDATE SET "
+            "tree_size = excluded.tree_size, updated_at = excluded.updated_at",
+            (witness, size, at),
+        )
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Returns the newest stored checkpoint, or None."""
@@ -202,8 +266,13 @@ class AuditTransaction(ABC):
             f"SELECT seq, tree_size, root_hash, note, consistency, created_at "
             f"FROM {self.store.t(CHECKPOINTS_TABLE)} ORDER BY seq DESC LIMIT 1"
         )
-        rows = self.fetchall()
-        return self._checkpoint(rows[0]) if rows else None
+        return self._one_with_cosignatures(self.fetchall())
+
+    def _one_with_cosignatures(self, rows: list[Any]) -> StoredCheckpoint | None:
+        if not rows:
+            return None
+        cp = self._checkpoint(rows[0])
+        return self._with_cosignatures([cp], "seq = ?", cp.seq)[0]
 
     def checkpoint_covering(self, leaf_index: int) -> StoredCheckpoint | None:
         """Returns the newest checkpoint whose tree contains ``leaf_index``, or None."""
@@ -212,8 +281,7 @@ class AuditTransaction(ABC):
             f"FROM {self.store.t(CHECKPOINTS_TABLE)} WHERE tree_size > ? "
             "ORDER BY seq DESC LIMIT 1", (leaf_index,),
         )
-        rows = self.fetchall()
-        return self._checkpoint(rows[0]) if rows else None
+        return self._one_with_cosignatures(self.fetchall())
 
     def insert_checkpoint(self, cp: StoredCheckpoint) -> None:
         """Adds one checkpoint (rows are never updated)."""
@@ -392,6 +460,11 @@ class SQLiteAuditStore(AuditStore):
             f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (seq INTEGER PRIMARY KEY, "
             "tree_size INTEGER NOT NULL, root_hash BLOB NOT NULL, note TEXT NOT NULL, "
             "consistency BLOB NOT NULL, created_at TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {COSIGNATURES_TABLE} (seq INTEGER NOT NULL, "
+            "witness TEXT NOT NULL, line TEXT NOT NULL, cosigned_at INTEGER NOT NULL, "
+            "PRIMARY KEY (seq, witness))",
+            f"CREATE TABLE IF NOT EXISTS {WITNESSES_TABLE} (witness TEXT PRIMARY KEY, "
+            "tree_size INTEGER NOT NULL, updated_at TEXT NOT NULL)",
         ]
 
     def db_id(self, originator_id: UUID | str) -> Any:
@@ -527,6 +600,11 @@ class PostgresAuditStore(AuditStore):
             f"CREATE TABLE IF NOT EXISTS {self.t(CHECKPOINTS_TABLE)} (seq bigint PRIMARY KEY, "
             "tree_size bigint NOT NULL, root_hash bytea NOT NULL, note text NOT NULL, "
             "consistency bytea NOT NULL, created_at text NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.t(COSIGNATURES_TABLE)} (seq bigint NOT NULL, "
+            "witness text NOT NULL, line text NOT NULL, cosigned_at bigint NOT NULL, "
+            "PRIMARY KEY (seq, witness))",
+            f"CREATE TABLE IF NOT EXISTS {self.t(WITNESSES_TABLE)} (witness text PRIMARY KEY, "
+            "tree_size bigint NOT NULL, updated_at text NOT NULL)",
         ]
 
     def create_tables(self) -> None:

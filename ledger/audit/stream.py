@@ -74,7 +74,7 @@ def interleave(
     def due() -> Iterator[StreamCheckpoint]:
         while pending and pending[0].size <= count:
             cp = pending.popleft()
-            yield StreamCheckpoint(cp.seq, cp.note, cp.consistency, cp.created_at)
+            yield StreamCheckpoint(cp.seq, cp.cosigned_note, cp.consistency, cp.created_at)
 
     yield from due()
     for record in records:
@@ -83,7 +83,7 @@ def interleave(
         if pending and pending[0].size <= count:
             yield from due()
     for cp in pending:
-        yield StreamCheckpoint(cp.seq, cp.note, cp.consistency, cp.created_at)
+        yield StreamCheckpoint(cp.seq, cp.cosigned_note, cp.consistency, cp.created_at)
 
 
 def database_stream(store: AuditStore, origin: str = "", page_size: int = 5000) -> AuditStream:

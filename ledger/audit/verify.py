@@ -15,13 +15,22 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ledger.audit.checkpoint import Checkpoint, open_checkpoint
 from ledger.audit.faults import Fault, FaultKind
-from ledger.audit.leaf import LeafFormatError, LeafRecord, decode_leaf
-from ledger.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
-from ledger.audit.note import NoteError, NoteVerifier, UntrustedKeyError
+from ledger.audit.leaf import (
+    ID_KIND_TEXT,
+    ID_KIND_UUID,
+    LeafFormatError,
+    LeafRecord,
+    decode_leaf,
+)
 from ledger.audit.replay import Replayer
 from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamRecord
+from tlog.checkpoint import Checkpoint, open_checkpoint
+from tlog.consistency import verify_consistency
+from tlog.cosignature import check_cosignatures
+from tlog.errors import ProofError
+from tlog.hashes import EMPTY_ROOT, node_hash
+from tlog.note import NoteError, NoteVerifier, UntrustedKeyError
 
 MAX_REPORTED = 1000
 """At most this many faults of one kind are listed (all are counted)."""
@@ -38,6 +47,10 @@ class VerifyReport:
     checkpoints_matched: int = 0
     checkpoints_by_key: dict[str, int] = field(default_factory=dict)
     """Checkpoints whose signature verified, by key (``name+hex key id``)."""
+    checkpoints_witnessed: int = 0
+    """Checkpoints that meet the witness quorum (when one is asked)."""
+    cosignatures_by_witness: dict[str, int] = field(default_factory=dict)
+    """Valid cosignatures by trusted witness key."""
     last_matched_size: int = 0
     events_decoded: int = 0
     aggregates_rebuilt: int = 0
@@ -63,6 +76,21 @@ def _event_of(data: bytes) -> str | None:
         return decode_leaf(data).event_id
     except LeafFormatError:
         return None
+
+
+def _identity(data: bytes) -> tuple[bytes, int] | None:
+    """Returns (originator id bytes, version) read from version-1 leaf data without
+    decoding the rest, or None when the data is too short to hold them."""
+    try:
+        if data[1] == ID_KIND_UUID and len(data) >= 26:
+            return data[1:18], int.from_bytes(data[18:26], "big")
+        if data[1] == ID_KIND_TEXT and len(data) >= 4:
+            end = 4 + int.from_bytes(data[2:4], "big")
+            if len(data) >= end + 8:
+                return data[1:end], int.from_bytes(data[end : end + 8], "big")
+    except IndexError:
+        return None
+    return None
 
 
 def _longest_increasing(values: array[int]) -> set[int]:
@@ -93,7 +121,10 @@ class StreamVerifier:
     Several keys may be trusted (the regulator rotated its checkpoint key): each
     checkpoint is checked against the key its signature line names (key name and key id);
     one signed by none of them is an UNTRUSTED_KEY fault. Whatever keys sign them, all
-    checkpoints of one log must share one origin.
+    checkpoints of one log must share one origin. With witness keys and a quorum k, each
+    checkpoint needs k valid cosignatures by distinct witness keys (else UNWITNESSED). A
+    record repeating an (aggregate id, version) pair, or going back to an earlier version
+    of its aggregate, is a DUPLICATE_EVENT, found from the leaf data alone.
     """
 
     def __init__(
@@ -102,6 +133,9 @@ class StreamVerifier:
         origin: str | None = None,
         replayer: Replayer | None = None,
         trusted: Sequence[Checkpoint] = (),
+        witnesses: Sequence[NoteVerifier] = (),
+        quorum: int = 0,
+        require_signed: bool = False,
     ) -> None:
         self.verifiers = (
             (verifiers,) if isinstance(verifiers, NoteVerifier) else tuple(verifiers)
@@ -112,6 +146,10 @@ class StreamVerifier:
         # exactly those trees (catches a truncated log whose later checkpoints were
         # deleted too, which the store's own checkpoints cannot show).
         self.trusted = sorted(trusted, key=lambda c: c.size)
+        # Witnesses: every checkpoint needs ``quorum`` valid cosignatures by these keys.
+        self.witnesses = tuple(witnesses)
+        self.quorum = quorum
+        self.require_signed = require_signed
 
     def verify(
         self, stream: AuditStream, progress: Callable[[int], None] | None = None
@@ -136,6 +174,7 @@ class StreamVerifier:
         since_progress = 0
         trusted = list(self.trusted)
         next_trusted = trusted[0].size if trusted else -1
+        versions: dict[bytes, int] = {}
 
         def root() -> bytes:
             if not hashes:
@@ -192,6 +231,18 @@ class StreamVerifier:
                             position, nid, _event_of(data)))
                     else:
                         untracked += 1
+                    ident = _identity(data)
+                    if ident is not None:
+                        key, version = ident
+                        last = versions.get(key)
+                        if last is not None and version <= last:
+                            report.add(Fault(
+                                FaultKind.DUPLICATE_EVENT,
+                                f"version {version} of its aggregate follows version {last}: "
+                                "an event recorded twice or out of order",
+                                position, nid, _event_of(data)))
+                        else:
+                            versions[key] = version
                     if record is not None and replayer is not None:
                         for fault in replayer.observe(position, record):
                             report.add(fault)
@@ -226,10 +277,12 @@ class StreamVerifier:
         if report.checkpoints_seen == 0:
             report.add(Fault(FaultKind.MISSING_CHECKPOINT, "no signed checkpoint at all"))
         if last_valid is not None and size > last_valid.size:
-            report.warnings.append(
-                f"{size - last_valid.size} records after the last checkpoint "
-                f"(size {last_valid.size}) are not yet covered by a signature"
-            )
+            message = (f"{size - last_valid.size} records after the last checkpoint "
+                       f"(size {last_valid.size}) are not yet covered by a signature")
+            if self.require_signed:
+                report.add(Fault(FaultKind.UNSIGNED, message, leaf_index=last_valid.size))
+            else:
+                report.warnings.append(message)
         if untracked:
             report.warnings.append(
                 f"{untracked} records after the follower's position {tracked_position} "
@@ -289,6 +342,8 @@ class StreamVerifier:
         cp = signed.checkpoint
         label = signed.keys[0].label
         report.checkpoints_by_key[label] = report.checkpoints_by_key.get(label, 0) + 1
+        if self.witnesses or self.quorum:
+            self._witnessed(report, item.note, size, seq)
         if last_valid is not None and cp.origin != last_valid.origin:
             report.add(Fault(
                 FaultKind.INCONSISTENT_CHECKPOINT,
@@ -319,6 +374,25 @@ class StreamVerifier:
             report.checkpoints_matched += 1
             report.last_matched_size = size
         return cp, last_seq
+
+    def _witnessed(self, report: VerifyReport, note: str, size: int, seq: int) -> None:
+        """Counts the valid cosignatures of one checkpoint; reports UNWITNESSED when they
+        fall short of the quorum or a trusted witness's line does not verify."""
+        check = check_cosignatures(note, self.witnesses)
+        for c in check.valid:
+            report.cosignatures_by_witness[c.witness] = (
+                report.cosignatures_by_witness.get(c.witness, 0) + 1)
+        for label in check.invalid:
+            report.add(Fault(FaultKind.UNWITNESSED,
+                             f"cosignature by witness {label} does not verify (forged or "
+                             "altered)", leaf_index=size, checkpoint_seq=seq))
+        if len(check.witnesses) < self.quorum:
+            report.add(Fault(
+                FaultKind.UNWITNESSED,
+                f"{len(check.witnesses)} of the {self.quorum} witness cosignatures the policy "
+                f"requires (tree size {size})", leaf_index=size, checkpoint_seq=seq))
+        elif not check.invalid:
+            report.checkpoints_witnessed += 1
 
     @staticmethod
     def _missing(report: VerifyReport, covered: bytearray, stream: AuditStream) -> None:

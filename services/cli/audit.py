@@ -22,11 +22,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ledger.audit.checkpoint import open_checkpoint
 from ledger.audit.export import ExportFormatError, read_export, write_export
+from ledger.audit.faults import FaultKind
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
 from ledger.audit.log import AuditLog, parse_event_ref
-from ledger.audit.note import NoteError, NoteSigner, NoteVerifier
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
 from ledger.audit.replay import Replayer, default_checks
 from ledger.audit.restore import ExportCheck, check_empty, check_export, restore_export
@@ -36,6 +35,8 @@ from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
 from ledger.errors import LedgerError
 from services.cli.app import CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
+from tlog.checkpoint import open_checkpoint
+from tlog.note import NoteError, NoteSigner, NoteVerifier
 
 console = Console()
 err = Console(stderr=True)
@@ -55,6 +56,15 @@ PUBLIC_KEY_HELP = (
 DbOption = Annotated[str | None, typer.Option("--db", help=DB_OPTION_HELP)]
 CipherOption = Annotated[str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)]
 KeyOption = Annotated[Path | None, typer.Option("--key", help=KEY_HELP, envvar=KEY_ENV)]
+WITNESS_KEY_HELP = (
+    "A witness's verifier key (type 0x04, its witness.pub): the text or a file holding it. "
+    "Repeat it for each trusted witness."
+)
+WitnessKeyOption = Annotated[
+    list[str] | None, typer.Option("--witness-key", help=WITNESS_KEY_HELP)]
+QuorumOption = Annotated[int | None, typer.Option(
+    "--quorum", help="Cosignatures by distinct trusted witnesses each checkpoint needs "
+                     "(default: every --witness-key).")]
 PublicKeyOption = Annotated[
     list[str] | None,
     typer.Option("--public-key", help=PUBLIC_KEY_HELP, envvar=PUBLIC_KEY_ENV),
@@ -109,6 +119,18 @@ def load_verifier(value: str) -> NoteVerifier:
         except OSError as e:
             raise fail(f"cannot read public key file {value}: {e.strerror}") from None
     return NoteVerifier.from_vkey(text)
+
+
+def load_witnesses(values: list[str] | None, quorum: int | None
+                   ) -> tuple[list[NoteVerifier], int]:
+    """Returns the trusted witness keys and the quorum (default: all of them)."""
+    witnesses = [load_verifier(value) for value in values or []]
+    if any(not w.is_cosigner for w in witnesses):
+        raise fail("a --witness-key is a witness (cosignature, type 0x04) key")
+    k = len(witnesses) if quorum is None else quorum
+    if not 0 <= k <= len(witnesses):
+        raise fail(f"--quorum {k} needs at least {k} --witness-key")
+    return witnesses, k
 
 
 def open_ledger(db: str | None, cipher_key: str | None) -> Any:
@@ -226,6 +248,10 @@ def print_report(report: VerifyReport, limit: int) -> None:
                   f"{report.checkpoints_matched} match the records")
     for label, n in report.checkpoints_by_key.items():
         console.print(f"  {n} signed by {label}", soft_wrap=True)
+    for label, n in report.cosignatures_by_witness.items():
+        console.print(f"  {n} cosigned by witness {label}", soft_wrap=True)
+    if report.cosignatures_by_witness or FaultKind.UNWITNESSED in report.fault_counts:
+        console.print(f"  {report.checkpoints_witnessed} meet the witness quorum")
     if report.events_decoded or report.aggregates_rebuilt:
         console.print(f"events decoded: {report.events_decoded}   "
                       f"aggregates rebuilt: {report.aggregates_rebuilt}")
@@ -266,17 +292,24 @@ def verify(
         help="A signed checkpoint kept from an earlier audit (repeatable): the log must "
              "still hold exactly that tree.")] = None,
     show: Annotated[int, typer.Option(help="Faults to list in detail.")] = 50,
+    witness_key: WitnessKeyOption = None,
+    quorum: QuorumOption = None,
+    require_signed: Annotated[bool, typer.Option(
+        "--require-signed", help="Records after the last checkpoint are a fault.")] = False,
 ) -> None:
     """Verify a store or an export file with only the regulator's public key.
 
     Recomputes every leaf and the tree, checks every checkpoint's signature, root and
     consistency with the previous one; with --cipher-key also decodes every event and
-    rebuilds every aggregate. Exits 1 and lists each fault's position when anything fails.
+    rebuilds every aggregate. With --witness-key and --quorum, each checkpoint must carry
+    that many valid witness cosignatures (UNWITNESSED otherwise). Exits 1 and lists each
+    fault's position when anything fails.
     """
     with friendly_errors():
         if (db is None) == (from_file is None):
             raise fail("give exactly one of --db URL or --from FILE")
         verifiers = load_verifiers(public_key)
+        witnesses, k = load_witnesses(witness_key, quorum)
         trusted = []
         for path in trusted_checkpoints or []:
             try:
@@ -291,7 +324,8 @@ def verify(
                 # The Ledger's mapper knows every domain event; an export needs no store.
                 ledger = open_ledger(db, cipher_key)
                 replayer = Replayer(ledger.mapper, default_checks())
-            checker = StreamVerifier(verifiers, origin, replayer, trusted)
+            checker = StreamVerifier(verifiers, origin, replayer, trusted, witnesses, k,
+                                     require_signed)
             with progress_bar() as bar:
                 if from_file is not None:
                     with from_file.open("rb") as f:
@@ -327,6 +361,8 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "checkpoints_seen": report.checkpoints_seen,
         "checkpoints_matched": report.checkpoints_matched,
         "checkpoints_by_key": report.checkpoints_by_key,
+        "checkpoints_witnessed": report.checkpoints_witnessed,
+        "cosignatures_by_witness": report.cosignatures_by_witness,
         "events_decoded": report.events_decoded,
         "aggregates_rebuilt": report.aggregates_rebuilt,
         "fault_counts": {str(k): v for k, v in report.fault_counts.items()},
@@ -464,13 +500,17 @@ def verify_proof(
     origin: Annotated[str | None, typer.Option(
         "--origin", help="Expected checkpoint origin (default: the public key's name).")
     ] = None,
+    witness_key: WitnessKeyOption = None,
+    quorum: QuorumOption = None,
 ) -> None:
-    """Check one proof bundle with the regulator's public key. Exits 1 if it fails."""
+    """Check one proof bundle with the regulator's public key (and, with --witness-key,
+    that its checkpoint carries the quorum of witness cosignatures). Exits 1 if it fails."""
     with friendly_errors():
         verifiers = load_verifiers(public_key)
+        witnesses, k = load_witnesses(witness_key, quorum)
         text = bundle.read_bytes()
         try:
-            result = verify_bundle(text, verifiers, origin)
+            result = verify_bundle(text, verifiers, origin, witnesses, k)
         except ProofBundleError as e:
             err.print(f"[red]INVALID[/red]: {e}")
             raise typer.Exit(1) from None
@@ -480,3 +520,6 @@ def verify_proof(
                       f"{result.index} of the log {result.checkpoint.checkpoint.origin} "
                       f"at size {result.checkpoint.size} (checkpoint signed by {keys})",
                       soft_wrap=True)
+        if result.cosignatures:
+            console.print("cosigned by " + ", ".join(
+                f"{c.witness} at {c.timestamp}" for c in result.cosignatures), soft_wrap=True)

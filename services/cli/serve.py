@@ -106,11 +106,18 @@ def serve(
         interceptors.append(metrics.interceptor())
     signer = None
     if settings.audit.signing_key_file:
-        from ledger.audit.note import NoteSigner
+        from tlog.note import NoteSigner
 
         signer = NoteSigner.from_skey(Path(settings.audit.signing_key_file).read_text().strip())
     from ledger.audit.follower import CheckpointPolicy
+    from ledger.audit.witnessing import WitnessPolicyError, load_witness_policy
 
+    try:
+        witnesses = (load_witness_policy(Path(settings.audit.witnesses_file))
+                     if settings.audit.witnesses_file else None)
+    except WitnessPolicyError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     options = ServerOptions(
         listen=listen or server.listen, tls=tls, insecure=insecure,
         max_message_bytes=max_message_bytes or server.max_message_bytes,
@@ -120,7 +127,7 @@ def serve(
         audit_signer=signer, audit_origin=settings.audit.origin,
         audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
                                       settings.audit.checkpoint_every_seconds),
-        metrics=metrics)
+        audit_witnesses=witnesses, metrics=metrics)
     configure_json_logging(server.log_level)
     try:
         asyncio.run(run_server(store, options))

@@ -21,7 +21,6 @@ from grpc_status import rpc_status
 from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.clock import ManualClock
 from ledger.config import StoreConfig
 from ledger.domain.licence import ExchangeLicence, MiningLicence
@@ -34,6 +33,7 @@ from services.envelope import Signer
 from services.generated.valedger.v1 import common_pb2, licensing_pb2, trading_pb2
 from services.server import LedgerServer, ServerOptions
 from services.tls import TlsFiles
+from tlog.note import NoteSigner
 
 AUDIT_SIGNER = NoteSigner.generate("valedger.test/ledger")
 VALID_FROM = datetime(2026, 1, 1, tzinfo=UTC)
@@ -56,17 +56,18 @@ def free_port() -> int:
 class ServerThread:
     """A LedgerServer running on its own loop in a daemon thread."""
 
-    def __init__(self, store: StoreConfig, tls: TlsFiles, port: int, clock: ManualClock,
-                 **options: Any) -> None:
+    def __init__(self, store: StoreConfig, tls: TlsFiles, port: int,
+                 clock: ManualClock | None = None, **options: Any) -> None:
         self.store, self.tls, self.port = store, tls, port
         self.options = ServerOptions(listen=f"127.0.0.1:{port}", tls=tls,
                                      grace_seconds=2.0, **options)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        ledger = Ledger(store, clock=clock)
+        ledger = Ledger(store, clock=clock or ManualClock(NOW))
         audit = AuditLog(ledger.recorder, signer=AUDIT_SIGNER,
-                         policy=CheckpointPolicy(every_records=10, every_seconds=0))
+                         policy=CheckpointPolicy(every_records=10, every_seconds=0),
+                         witnesses=self.options.audit_witnesses)
         self.backend = Backend.open(ledger, workers=4,
                                     trade_batch_size=self.options.trade_batch_size,
                                     poll_seconds=0.02, audit=audit,

@@ -8,11 +8,12 @@ import time
 import grpc
 import pytest
 
-from ledger.audit.checkpoint import open_checkpoint
 from ledger.audit.export import read_export
-from ledger.audit.merkle import verify_consistency, verify_inclusion
 from services.generated.valedger.v1 import audit_pb2
 from tests.services.harness import AUDIT_SIGNER, World
+from tlog.checkpoint import open_checkpoint
+from tlog.consistency import verify_consistency
+from tlog.inclusion import verify_inclusion
 
 
 def latest_checkpoint(world: World) -> audit_pb2.Checkpoint:

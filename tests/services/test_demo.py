@@ -41,6 +41,9 @@ def test_blocked_trades_carry_rule_and_numbers(demo: DemoResult) -> None:
 def test_audit_verify_passes_and_tampered_copy_fails(demo: DemoResult) -> None:
     names = {c.name: c for c in demo.checks}
     assert names["audit verify of the export"].observed.startswith("exit 0")
+    verified = (demo.workdir / "audit-verify.txt").read_text()
+    assert "cosigned by witness witness.finance-ministry.demo" in verified
+    assert "cosigned by witness witness.audit-chamber.demo" in verified
     assert names["audit verify of a copy with one flipped bit"].observed != "exit 0"
     assert demo.artefacts["audit export"].stat().st_size > 0
     report = (demo.workdir / "audit-verify-tampered.txt").read_text()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.audit.merkle import verify_inclusion
 from services.client import LedgerClient
 from services.generated.valedger.v1 import audit_pb2, trading_pb2
 from tests.services.harness import AUDIT_SIGNER, World, build_world, free_port, trade
+from tlog.inclusion import verify_inclusion
 
 TRADES_PER_SERVER = 120
 

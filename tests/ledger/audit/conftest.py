@@ -19,10 +19,10 @@ from ledger.application import Ledger
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.audit.store import StoredCheckpoint
 from tests.ledger.conftest import Market, build_market
 from tests.ontime import on_time_ledger
+from tlog.note import NoteSigner
 
 ORIGIN = "valedger.test/ledger"
 
@@ -158,10 +158,10 @@ def build_restore_source(directory: Path) -> RestoreSource:
     import os
 
     from ledger.audit.export import write_export
-    from ledger.audit.merkle import leaf_hash, root_hash
     from ledger.audit.stream import database_stream
     from ledger.config import StoreConfig
     from tests.ledger.conftest import END, START
+    from tlog.hashes import leaf_hash, root_hash
 
     directory.mkdir(parents=True, exist_ok=True)
     cipher_key = base64.b64encode(os.urandom(32)).decode()

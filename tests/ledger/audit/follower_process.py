@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.config import StoreConfig
 from tests.ontime import on_time_ledger
+from tlog.note import NoteSigner
 
 
 def main() -> None:

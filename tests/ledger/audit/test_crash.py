@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.note import NoteSigner
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier
 from ledger.config import StoreConfig
@@ -21,6 +20,7 @@ from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, RawDB
 from tests.ledger.audit.test_follower import assert_tree_matches_store
 from tests.ledger.conftest import build_market
 from tests.ontime import on_time_ledger
+from tlog.note import NoteSigner
 
 ROOT = Path(__file__).resolve().parents[3]
 ROUNDS = 4

@@ -6,16 +6,18 @@ import threading
 
 import pytest
 
-from ledger.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.log import AuditLog
-from ledger.audit.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
-from ledger.audit.note import NoteError, NoteSigner
 from ledger.audit.store import NODES_TABLE
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
-from tests.ledger.audit.test_merkle import all_nodes
 from tests.ontime import on_time_ledger
+from tests.tlog.rfc6962 import all_nodes
+from tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from tlog.consistency import verify_consistency
+from tlog.hashes import leaf_hash, root_hash
+from tlog.inclusion import verify_inclusion
+from tlog.note import NoteError, NoteSigner
 
 
 def recomputed_leaves(a: AuditedLedger) -> list[bytes]:

@@ -9,10 +9,11 @@ from uuid import uuid4
 import pytest
 
 from ledger.audit.log import AuditLog, parse_event_ref
-from ledger.audit.merkle import verify_consistency, verify_inclusion
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
 from ledger.errors import InvalidRequest, NotFound
 from tests.ledger.audit.conftest import AuditedLedger
+from tlog.consistency import verify_consistency
+from tlog.inclusion import verify_inclusion
 
 
 def test_inclusion_proofs_by_index_verify_against_root(audited: AuditedLedger) -> None:

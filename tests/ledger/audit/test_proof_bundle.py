@@ -6,12 +6,13 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
-from ledger.audit.compact_range import CompactRange
 from ledger.audit.leaf import decode_leaf, encode_leaf
-from ledger.audit.merkle import inclusion_proof, leaf_hash
-from ledger.audit.note import NoteSigner
 from ledger.audit.proof_bundle import ProofBundle, ProofBundleError, verify_bundle
+from tlog.checkpoint import Checkpoint, sign_checkpoint
+from tlog.compact_range import CompactRange
+from tlog.hashes import leaf_hash
+from tlog.inclusion import inclusion_proof
+from tlog.note import NoteSigner
 
 ORIGIN = "valedger.test/log"
 

@@ -10,15 +10,15 @@ from collections.abc import Callable
 
 import pytest
 
-from ledger.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.audit.faults import FaultKind
-from ledger.audit.note import NoteSigner
 from ledger.audit.replay import Replayer
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger, make_audited, rotate
 from tests.ontime import on_time_ledger
+from tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from tlog.note import NoteSigner
 
 LEAF = 7  # the record the tamper cases touch (checkpoint 1 signs leaves 0..4 only)
 

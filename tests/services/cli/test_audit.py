@@ -17,19 +17,21 @@ from uuid import UUID
 import pytest
 from typer.testing import CliRunner
 
-from ledger.audit.checkpoint import Checkpoint, sign_checkpoint
 from ledger.audit.export import read_export, write_export
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog
-from ledger.audit.merkle import NodeID, consistency_proof, leaf_hash, root_hash, verify_consistency
-from ledger.audit.note import NoteSigner
 from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamItem, StreamRecord
 from ledger.config import StoreConfig
 from services.cli import app
 from tests.ledger.audit.conftest import ORIGIN, RawDB, RestoreSource, build_restore_source
-from tests.ledger.audit.test_merkle import all_nodes
 from tests.ledger.conftest import build_market
 from tests.ontime import on_time_ledger
+from tests.tlog.rfc6962 import all_nodes
+from tlog.checkpoint import Checkpoint, sign_checkpoint
+from tlog.consistency import consistency_proof, verify_consistency
+from tlog.hashes import leaf_hash, root_hash
+from tlog.nodes import NodeID
+from tlog.note import NoteSigner
 
 runner = CliRunner()
 

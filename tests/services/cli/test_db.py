@@ -9,7 +9,14 @@ from eventsourcing.cipher import AESCipher
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.audit.store import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, STATE_TABLE
+from ledger.audit.store import (
+    CHECKPOINTS_TABLE,
+    COSIGNATURES_TABLE,
+    LEAVES_TABLE,
+    NODES_TABLE,
+    STATE_TABLE,
+    WITNESSES_TABLE,
+)
 from ledger.config import CIPHER_KEY_ENV, DB_URL_ENV, StoreConfig
 from ledger.errors import StoreUnavailable
 from services.cli import app
@@ -33,7 +40,8 @@ def test_db_init_creates_the_schema_a_server_then_uses(store_url: str) -> None:
         ledger.close()
 
 
-AUDIT_TABLES = {LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE, STATE_TABLE}
+AUDIT_TABLES = {LEAVES_TABLE, NODES_TABLE, CHECKPOINTS_TABLE, STATE_TABLE, COSIGNATURES_TABLE,
+                WITNESSES_TABLE}
 
 
 def table_names(ledger: Ledger) -> set[str]:

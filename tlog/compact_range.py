@@ -11,10 +11,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from ledger.audit.merkle import EMPTY_ROOT, HASH_SIZE, NodeID, compact_range_nodes, node_hash
+from tlog.errors import TlogError
+from tlog.hashes import EMPTY_ROOT, HASH_SIZE, node_hash
+from tlog.nodes import NodeID, compact_range_nodes
 
 
-class CompactRangeError(ValueError):
+class CompactRangeError(TlogError):
     """A serialized compact range that cannot be read."""
 
 

@@ -11,8 +11,8 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.audit.merkle import HASH_SIZE
-from ledger.audit.note import (
+from tlog.hashes import HASH_SIZE
+from tlog.note import (
     NoteError,
     NoteSigner,
     NoteVerifier,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.audit.compact_range import CompactRange, CompactRangeError
-from ledger.audit.merkle import leaf_hash, root_hash
-from tests.ledger.audit.test_merkle import LEAF_INPUTS, ROOTS, all_nodes
+from tests.tlog.rfc6962 import LEAF_INPUTS, ROOTS, all_nodes
+from tlog.compact_range import CompactRange, CompactRangeError
+from tlog.hashes import leaf_hash, root_hash
 
 
 def test_root_after_each_append_matches_reference_roots():

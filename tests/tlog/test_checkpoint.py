@@ -6,13 +6,13 @@ import base64
 
 import pytest
 
-from ledger.audit.checkpoint import (
+from tlog.checkpoint import (
     Checkpoint,
     CheckpointError,
     open_checkpoint,
     sign_checkpoint,
 )
-from ledger.audit.note import NoteError, NoteSigner, UntrustedKeyError
+from tlog.note import NoteError, NoteSigner, UntrustedKeyError
 
 # Body of the example in c2sp.org/tlog-checkpoint.
 SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
