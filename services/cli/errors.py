@@ -66,12 +66,13 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from ledger.errors import LedgerError
     from services.ca import CAError
     from services.settings import SettingsError
+    from services.tls import TlsFilesError
     from verifier.batch import MalformedBatch
     from verifier.config import InvalidVerifierConfig
 
     return (UserError, LedgerError, SettingsError, CAError, NoteError, ExportFormatError,
             ProofBundleError, AuditStoreError, AuditIntegrityError, MalformedBatch,
-            InvalidVerifierConfig, OSError, sqlite3.Error, *store_driver_errors())
+            InvalidVerifierConfig, TlsFilesError, OSError, sqlite3.Error, *store_driver_errors())
 
 
 def store_driver_errors() -> tuple[type[BaseException], ...]:

@@ -69,7 +69,7 @@ def test_cipher_key_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, message", [
     ("[nope]\nx = 1\n", "unknown section [nope]"),
     ("[server]\nlisen = 'a'\n", "unknown setting [server] lisen"),
-    ("[server]\nmax_message_bytes = 'lots'\n", "[server] max_message_bytes: expected int"),
+    ("[server]\nmax_message_bytes = 'lots'\n", "[server] max_message_bytes: expected an integer"),
     ("[server\n", "not valid TOML"),
     ("listen = 'x'\n", "must be a [section]"),
 ])
