@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 
 from ledger.application import Ledger
 from ledger.config import StoreConfig
@@ -172,3 +173,24 @@ def test_checkpoints_are_signed_under_the_keys_name(filled_store: str, tmp_path:
                     str(tmp_path / "keys" / "audit.pub"))
     assert done.code == 0, done.stdout + done.stderr
     assert "signed by cbank.example/valedger+" in done.stdout
+
+
+BUF = ROOT / "node_modules" / ".bin" / "buf"
+
+
+@pytest.mark.skipif(not BUF.exists(), reason="buf not installed (npm ci)")
+def test_buf_curl_lists_and_describes_every_service(tmp_path: Path) -> None:
+    port = free_port()
+    process = serve_until_healthy(["--db", f"sqlite:///{tmp_path / 'l.db'}"], port, {})
+    try:
+        listed = subprocess.run(
+            [str(BUF), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+             "--list-methods", f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=60)
+    finally:
+        stop(process)
+    assert listed.returncode == 0, listed.stderr
+    methods = listed.stdout.split()
+    assert "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" in methods
+    assert "valedger.v1.LicensingService/RegisterParticipant" in methods
+    assert "grpc.health.v1.Health/Check" in methods
