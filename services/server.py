@@ -39,6 +39,7 @@ from services.generated.valedger.v1 import (
     trading_pb2,
 )
 from services.metrics import ServerMetrics
+from services.revocation import RevocationList
 from services.tls import TlsFiles, server_credentials
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class ServerOptions:
     audit_origin: str = ""
     audit_policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     metrics: ServerMetrics | None = None
+    revocations: RevocationList | None = None
+    """Client certificates refused per call (the CA's CRL, reloaded when it changes)."""
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -106,7 +109,9 @@ class LedgerServer:
         self.options = options
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = grpc.aio.server(
-            interceptors=[*options.interceptors, AuthInterceptor(insecure=options.insecure)],
+            interceptors=[*options.interceptors, AuthInterceptor(
+                insecure=options.insecure,
+                revoked=options.revocations.check if options.revocations else None)],
             options=options.grpc_options())
         for module in (licensing, mining, trading, history, audit, compliance):
             module.add_to_server(backend, self.server)
@@ -217,6 +222,8 @@ async def serve(store: StoreConfig, options: ServerOptions,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    if options.revocations is not None:
+        loop.add_signal_handler(signal.SIGHUP, options.revocations.reload)
     if ready is not None:
         ready.set()
     await stopping.wait()

@@ -58,6 +58,8 @@ class ServerSettings:
     ca_cert: str = ""
     cert: str = ""
     key: str = ""
+    crl: str = ""
+    """The CA's revocation list (default: crl.pem beside ca_cert)."""
     max_message_bytes: int = 64 * 1024 * 1024
     metrics_listen: str = ""
     log_level: str = "INFO"

@@ -92,6 +92,10 @@ def serve(
                     ] = None,
     key: Annotated[Path | None, typer.Option("--key", help="Server private key (PEM).")
                    ] = None,
+    crl: Annotated[Path | None, typer.Option(
+        "--crl", help="Certificate revocation list of `valedger ca revoke` (default: "
+                      "crl.pem beside the CA certificate); reloaded when it changes or on "
+                      "SIGHUP.")] = None,
     cipher_key: Annotated[str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)
                           ] = None,
     cipher_key_file: Annotated[Path | None, typer.Option(
@@ -120,7 +124,9 @@ def serve(
     os.environ.setdefault(GRPC_VERBOSITY_ENV, "NONE")  # gRPC core's own lines stay out of
     # the JSON log; set GRPC_VERBOSITY=ERROR (or DEBUG) to see them.
     from ledger.audit.follower import CheckpointPolicy
+    from services.ca import CRL_FILE
     from services.logs import configure_json_logging
+    from services.revocation import RevocationList
     from services.server import ServerOptions
     from services.server import serve as run_server
     from services.signatures import default_workers
@@ -136,6 +142,7 @@ def serve(
         if server.metrics_listen else None
     insecure = insecure or server.insecure
     tls = None
+    revocations = None
     if not insecure:
         if ca_dir is not None:
             tls = TlsFiles.from_ca_dir(ca_dir, "server", server_name)
@@ -149,6 +156,9 @@ def serve(
                             "and `valedger ca issue server localhost`) or --ca-cert, --cert "
                             "and --key; or --insecure for local development")
         check_tls_files(tls)
+        crl_path = crl or (Path(server.crl) if server.crl else
+                           Path(tls.ca_cert).parent / CRL_FILE)
+        revocations = RevocationList(crl_path, Path(tls.ca_cert))
     settings.verifier.export(os.environ)  # the ledger's verifier reads VALEDGER_VERIFIER_*
     signer = signing_key(settings)
     if cipher_key and cipher_key_file:
@@ -179,7 +189,7 @@ def serve(
         audit_origin=settings.audit.origin,
         audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
                                       settings.audit.checkpoint_every_seconds),
-        metrics=metrics)
+        metrics=metrics, revocations=revocations)
     if store.create_tables and not creating:
         stderr.print(f"new store {store.url_for_display}: creating its tables")
     configure_json_logging(server.log_level)
