@@ -22,6 +22,8 @@ from verifier.verdicts import Verdict
 console = Console()
 errors = Console(stderr=True)
 
+EXIT_REJECTED = 1
+"""At least one share was not ACCEPTED."""
 EXIT_MALFORMED = 2
 
 
@@ -32,7 +34,9 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("verify-shares")
 def verify_shares(
-    file: Annotated[Path, typer.Argument(help="Proof batch in the JSON form of DESIGN.md §4.")],
+    file: Annotated[Path, typer.Argument(
+        help="Proof batch in the JSON form of docs/DESIGN.md (sample: "
+             "docs/samples/proof-batch.json).")],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print per-share results as JSON.")
     ] = False,
@@ -48,7 +52,10 @@ def verify_shares(
         int | None, typer.Option("--max-shares", help="Largest batch accepted.")
     ] = None,
 ) -> None:
-    """Verify the shares of a proof batch and print a summary (or per-share JSON)."""
+    """Verify the shares of a proof batch and print a summary (or per-share JSON).
+
+    Exit status: 0 every share ACCEPTED; 1 at least one share has another verdict; 2 the
+    file or an option cannot be used."""
     from verifier.verification import verify_batch
 
     try:
@@ -84,6 +91,8 @@ def verify_shares(
     if json_output:
         document = {"summary": summary, "shares": [s.to_json_dict() for s in result.shares()]}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        if summary["counts"][Verdict.ACCEPTED.name] != summary["shares"]:
+            raise typer.Exit(EXIT_REJECTED)
         return
 
     table = Table(title=f"{file.name}: {summary['shares']} shares")
@@ -103,3 +112,5 @@ def verify_shares(
     console.print(f"backend          {chosen.describe()}", soft_wrap=True)
     rate = summary["shares"] / elapsed if elapsed > 0 else 0.0
     console.print(f"verified in      {elapsed:.3f} s ({rate:,.0f} shares/s)")
+    if summary["counts"][Verdict.ACCEPTED.name] != summary["shares"]:
+        raise typer.Exit(EXIT_REJECTED)
