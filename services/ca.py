@@ -236,8 +236,9 @@ def check_participant_id(role: str, participant: str) -> None:
     except ValueError:
         raise CAError(
             f"a {role} certificate acts for one participant: --participant must be its "
-            f"participant id, the UUID in RegisterParticipant's response (not "
-            f"{participant!r}); the regulator registers the participant first") from None
+            "participant id, the UUID in RegisterParticipant's response "
+            f"(receipt.aggregate_id; not {participant!r}); the regulator registers the "
+            "participant first") from None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

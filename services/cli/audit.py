@@ -36,7 +36,7 @@ from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
 from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
-from services.cli.errors import EXIT_FAILED, UserError, error_path
+from services.cli.errors import EXIT_FAILED, UserError, error_path, print_error
 from services.cli.output import atomic_file, check_target, is_stdout
 from services.cli.store import (
     Access,
@@ -78,8 +78,8 @@ PublicKeyOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Prints an error and returns the Exit to raise."""
-    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    """Prints an error (the message is not markup) and returns the Exit to raise."""
+    print_error(message)
     return typer.Exit(code)
 
 

@@ -124,7 +124,10 @@ def run(main: Callable[[], int | None]) -> int:
         stderr.print("interrupted")
         return EXIT_INTERRUPTED
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print_error(exc.code)
+            return EXIT_USAGE
+        return exc.code if isinstance(exc.code, int) else 0
     except expected_errors() as exc:
         if Debug.enabled:
             traceback.print_exc()

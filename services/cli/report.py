@@ -56,7 +56,7 @@ def report(
 def render_whole(data: ReportData, out: Path) -> Path:
     """Renders the report in a temporary directory beside ``out`` and moves its files into
     ``out`` only when every one was written; returns the HTML path."""
-    from services.report import CHARTS, render
+    from services.report import render
 
     parent = out.resolve().parent
     if not parent.is_dir():
@@ -65,8 +65,8 @@ def render_whole(data: ReportData, out: Path) -> Path:
     try:
         html = render(data, staging)
         out.mkdir(exist_ok=True)
-        for name in (*CHARTS, html.name):
-            os.replace(staging / name, out / name)
+        for made in sorted(staging.iterdir()):
+            os.replace(made, out / made.name)
     except BaseException as exc:
         why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         stderr.print(f"{why}: the report was not written (partial output removed)")

@@ -122,8 +122,6 @@ def check_sqlite(url: str, access: Access, audit_tables: bool) -> None:
     if path.is_dir():
         raise UserError(f"{path} is a directory, not a SQLite store")
     if access is Access.CREATE:
-        if not path.parent.is_dir():
-            raise UserError(f"no directory {path.parent} for the store {path}")
         return
     if not path.exists():
         raise UserError(f"no store at {path}: create it with `valedger db init --db {url}`")

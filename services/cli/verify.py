@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.cli.app import app
+from services.cli.errors import print_error
 from verifier.backends import select_backend
 from verifier.batch import MalformedBatch, load_batch
 from verifier.config import InvalidVerifierConfig, VerifierConfig
@@ -20,7 +21,6 @@ from verifier.cuda import CudaUnavailable
 from verifier.verdicts import Verdict
 
 console = Console()
-errors = Console(stderr=True)
 
 EXIT_REJECTED = 1
 """At least one share was not ACCEPTED."""
@@ -28,7 +28,8 @@ EXIT_MALFORMED = 2
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """Prints the one error line (the message is not markup) and returns the Exit."""
+    print_error(message)
     return typer.Exit(code=EXIT_MALFORMED)
 
 

@@ -114,3 +114,16 @@ def test_any_share_not_accepted_exits_1(tmp_path):
     done = valedger("verify-shares", str(write(tmp_path, doc)))
     assert done.code == 1
     assert "LOW_DIFFICULTY" in done.stdout
+
+
+def test_cuda_hint_names_the_gpu_extra():
+    import importlib.util
+
+    from tests.services.cli.real_cli import valedger
+
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed here")
+    done = valedger("verify-shares", str(SAMPLE), "--backend", "cuda")
+    assert done.code == 2
+    assert done.error_lines == [
+        "error: cuda backend unavailable: CuPy is not installed (pip install '.[gpu]')"]
