@@ -14,9 +14,10 @@ DEMO_DIR ?= var/demo
 # buf (protobuf lint, curl) comes from npm, pinned exactly in package.json / package-lock.json.
 BUF    := node_modules/.bin/buf
 
+# The demo's set-up is quiet: runtime dependencies only, no build-backend warnings.
 $(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(RUNTIME_STAMP)
 
 $(STAMP): pyproject.toml
