@@ -42,3 +42,37 @@ def test_flags_show_no_type_and_defaults_are_shown() -> None:
     assert done.code == 0
     assert "<bool>" not in done.stdout
     assert "[default: 50]" in done.stdout
+
+
+BROKEN_COMMAND = """
+import sys
+from services.cli import app, main
+
+@app.command("explode")
+def explode() -> None:
+    raise RuntimeError("kaput")
+
+sys.argv = ["valedger", *sys.argv[1:], "explode"]
+main()
+"""
+
+
+def run_broken(*options: str) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    from tests.services.cli.real_cli import ROOT, environment
+
+    done = subprocess.run([sys.executable, "-c", BROKEN_COMMAND, *options], cwd=ROOT,
+                          env=environment(), capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stderr
+
+
+def test_a_bug_is_one_line_and_exit_70_and_debug_shows_the_traceback() -> None:
+    code, stderr = run_broken()
+    assert code == 70
+    assert stderr.strip() == ("error: internal error (RuntimeError: kaput); rerun with "
+                              "--debug for the traceback and report it")
+    code, stderr = run_broken("--debug")
+    assert code == 70
+    assert "Traceback (most recent call last)" in stderr and "RuntimeError: kaput" in stderr
