@@ -167,7 +167,12 @@ def test_checkpoints_are_signed_under_the_keys_name(filled_store: str, tmp_path:
     env = {"VALEDGER_AUDIT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "audit.key"),
            "VALEDGER_AUDIT_CHECKPOINT_EVERY_SECONDS": "0.1"}
     process = serve_until_healthy(["--db", filled_store], free_port(), env)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with sqlite3.connect(filled_store.removeprefix("sqlite:///")) as db:
+            if db.execute("SELECT COUNT(*) FROM audit_checkpoints").fetchone()[0]:
+                break
+        time.sleep(0.1)
     stop(process)
     done = valedger("audit", "verify", "--db", filled_store, "--public-key",
                     str(tmp_path / "keys" / "audit.pub"))
