@@ -127,3 +127,10 @@ def test_cuda_hint_names_the_gpu_extra():
     assert done.code == 2
     assert done.error_lines == [
         "error: cuda backend unavailable: CuPy is not installed (pip install '.[gpu]')"]
+
+
+def test_shipped_sample_is_what_the_simulator_mines():
+    miner = honest_miner(hashrate_for_shares(12, 600, D), b"/sample-farm/")
+    batch = mine_period(miner, start_time=1_767_225_600, seconds=600,
+                        network_difficulty=D * 8, seed=7).batch
+    assert json.loads(SAMPLE.read_text()) == json.loads(json.dumps(batch))
