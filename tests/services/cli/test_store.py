@@ -125,7 +125,8 @@ def test_postgres_mistakes_say_the_servers_reason(postgres_server: PostgresServe
     assert done.code == 2 and len(done.error_lines) == 1
     assert 'database "no_such_database_here" does not exist' in done.stderr
 
-    no_role = postgres_url.replace("postgresql://postgres@", "postgresql://nobody_here@")
+    no_role = postgres_server.url(postgres_url.rsplit("/", 1)[1].split("?")[0]).replace(
+        f"//{postgres_server.user}", "//nobody_here", 1)
     done = valedger("report", "--out", str(tmp_path / "r"), "--db", no_role)
     assert done.code == 2 and 'role "nobody_here" does not exist' in done.stderr
 
@@ -133,7 +134,7 @@ def test_postgres_mistakes_say_the_servers_reason(postgres_server: PostgresServe
     assert done.code == 2 and "has no valedger_events table" in done.stderr
 
     assert valedger("db", "init", "--db", postgres_url).code == 0
-    no_schema = postgres_url + "&schema=nope"
+    no_schema = postgres_url + ("&" if "?" in postgres_url else "?") + "schema=nope"
     done = valedger("report", "--out", str(tmp_path / "r"), "--db", no_schema)
     assert done.code == 2 and "no schema 'nope'" in done.stderr
     assert not (tmp_path / "r").exists()
