@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,8 +51,6 @@ err = Console(stderr=True)
 
 ORIGIN_ENV = "VALEDGER_AUDIT_ORIGIN"
 KEY_ENV = "VALEDGER_AUDIT_SIGNING_KEY_FILE"
-OLD_KEY_ENV = "VALEDGER_AUDIT_KEY"
-"""Deprecated spelling of KEY_ENV, still read with a warning."""
 PUBLIC_KEY_ENV = "VALEDGER_AUDIT_PUBLIC_KEY"
 DEFAULT_ORIGIN = "valedger.example/ledger"
 
@@ -93,9 +90,9 @@ def friendly_errors() -> Iterator[None]:
 
 def load_signer(path: Path | None) -> NoteSigner:
     """Returns the signer stored in a key file."""
-    if path is None and environment(OLD_KEY_ENV) is not None:
-        err.print(f"[yellow]warning:[/yellow] {OLD_KEY_ENV} is deprecated: use {KEY_ENV}")
-        path = Path(os.environ[OLD_KEY_ENV])
+    if path is None:
+        named = environment(KEY_ENV)  # or its deprecated name, with a warning
+        path = Path(named) if named else None
     if path is None:
         raise fail(f"a signing key is needed: --key FILE or {KEY_ENV}")
     try:

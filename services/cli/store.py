@@ -24,6 +24,7 @@ from ledger.config import (
     persistence_env,
 )
 from services.cli.errors import UserError, stderr
+from services.settings import DEPRECATED
 
 CONNECT_TIMEOUT_SECONDS = 5
 EVENTS_TABLE = "stored_events"
@@ -31,9 +32,6 @@ EVENTS_TABLE = "stored_events"
 POSTGRES_EVENTS_TABLE = "valedger_events"
 AUDIT_TABLE = "audit_state"
 CIPHER_KEY_FILE_ENV = "VALEDGER_CIPHER_KEY_FILE"
-DEPRECATED_ENV = {"VALEDGER_STORE_URL": DB_URL_ENV, "VALEDGER_STORE_CIPHER_KEY": CIPHER_KEY_ENV,
-                  "VALEDGER_STORE_CIPHER_KEY_FILE": CIPHER_KEY_FILE_ENV}
-"""Old variable names still read, with a warning, and the name to use instead."""
 
 
 class Access(enum.Enum):
@@ -48,7 +46,7 @@ def environment(name: str) -> str | None:
     """Returns the variable ``name``, or its deprecated spelling (with a warning)."""
     if name in os.environ:
         return os.environ[name]
-    for old, new in DEPRECATED_ENV.items():
+    for old, new in DEPRECATED.items():
         if new == name and old in os.environ:
             stderr.print(f"[yellow]warning:[/yellow] {old} is deprecated: use {new}")
             return os.environ[old]
