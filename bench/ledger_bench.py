@@ -41,6 +41,7 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.domain import Aggregate, event
 
 from bench.postgres import postgres_urls
+from bench.results_file import results_path
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.trade import TradeRequest, WalletKind
@@ -183,7 +184,7 @@ def measure(store: str, ledger_url: str, raw_url: str, cases: list[Case]) -> lis
 
 
 SECTION = "## Ledger"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = results_path()
 HEADER = ["store", "case", "events/tx", "ledger events/s", "ledger tx/s", "raw events/s",
           "ledger ÷ raw"]
 

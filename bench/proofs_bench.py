@@ -37,6 +37,7 @@ from eventsourcing.cipher import AESCipher
 
 from bench.ledger_bench import Market
 from bench.postgres import postgres_urls
+from bench.results_file import results_path
 from ledger.application import Ledger
 from ledger.audit.leaf import LeafRecord
 from ledger.audit.proof_checks import ProofReplayCheck
@@ -52,7 +53,7 @@ from verifier.cpu import CpuBackend
 from verifier.simulator import honest_miner, mine_period
 from verifier.verification import verify_batch
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = results_path()
 SECTION = "## Ledger: proof batches and envelopes"
 REPEATS = 3
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -28,13 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from bench.results_file import results_path
 from verifier.batch import ProofBatch, parse_batch
 from verifier.cpu import CpuBackend, cpu_count, shutdown_pool
 from verifier.cuda import cuda_available
 from verifier.target import T1
 from verifier.verification import verify_batch
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = results_path()
 GPU_COMPRESSION_CEILING = 16e9  # SHA-256 compressions/s, H100 class
 BRANCH_LENGTH = 12  # a block of ~4,000 transactions
 COINBASE_BYTES = 200

@@ -261,9 +261,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self, insecure: bool = False,
-                 matrix: Mapping[str, Mapping[Role, Scope]] = MATRIX) -> None:
+                 matrix: Mapping[str, Mapping[Role, Scope]] = MATRIX,
+                 revoked: Callable[[bytes], None] | None = None) -> None:
         self.insecure = insecure
         self.matrix = matrix
+        self.revoked = revoked
+        """Raises UNAUTHENTICATED for a revoked PEM client certificate (see
+        services.revocation)."""
 
     async def intercept_service(
         self,
@@ -277,6 +281,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return self._wrap(handler, method)
 
     def _enter(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if self.revoked is not None:
+            for pem in list(context.auth_context().get("x509_pem_cert") or ())[:1]:
+                self.revoked(pem)
         caller = caller_from_context(context, self.insecure)
         _grant.set(authorise(method, caller, self.matrix))
 

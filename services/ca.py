@@ -12,6 +12,7 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,10 @@ ORGANIZATION = "valedger"
 CA_CERT_FILE = "ca.crt"
 CA_KEY_FILE = "ca.key"
 ISSUED_DIR = "issued"
+CRL_FILE = "crl.pem"
+DEFAULT_CRL_DAYS = 30
+PARTICIPANT_ROLES = frozenset({"miner", "exchange"})
+"""Roles whose certificates act for one participant (its UUID in the subject's UID)."""
 DEFAULT_CA_DAYS = 3650
 DEFAULT_CERT_DAYS = 397
 
@@ -121,20 +126,37 @@ class CertificateAuthority:
             raise CAError(f"{self.key_path} is not an EC private key")
         return cert, key
 
+    @property
+    def crl_path(self) -> Path:
+        """Returns the path of the certificate revocation list."""
+        return self.directory / CRL_FILE
+
     def issue(self, role: str, name: str, participant: str | None = None,
               hosts: tuple[str, ...] = (), days: int = DEFAULT_CERT_DAYS,
-              out_dir: Path | None = None) -> IssuedCertificate:
+              out_dir: Path | None = None, force: bool = True) -> IssuedCertificate:
         """Issues a certificate for ``role``/``name``; returns where it was written.
 
         ``role`` is a :class:`Role` or ``server``. ``participant`` (default: ``name``) is
-        written as the subject's UID for client roles. ``hosts`` are the DNS names or IP
-        addresses of a server certificate (default: localhost and 127.0.0.1).
+        written as the subject's UID for client roles; miners and exchanges act for one
+        participant, so theirs must be a participant id (a UUID). ``hosts`` are the DNS
+        names or IP addresses of a server certificate (default: localhost and 127.0.0.1).
+        With ``force=False`` (what `valedger ca issue` passes unless --force) existing
+        files of ``role``/``name`` are kept and CAError raised.
         """
         if role != SERVER_ROLE and role not in Role.__members__.values():
             allowed = ", ".join([*(r.value for r in Role), SERVER_ROLE])
             raise CAError(f"unknown role {role!r}: use one of {allowed}")
         if not _NAME.match(name):
             raise CAError(f"bad name {name!r}: 1-64 of A-Z a-z 0-9 . _ -, not starting with . _ -")
+        if role in PARTICIPANT_ROLES:
+            check_participant_id(role, participant or name)
+        target = Path(out_dir) if out_dir else self.directory / ISSUED_DIR
+        stem = f"{role}-{name}"
+        cert_path, key_path = target / f"{stem}.crt", target / f"{stem}.key"
+        existing = [str(p) for p in (cert_path, key_path) if p.exists()]
+        if existing and not force:
+            raise CAError(f"{' and '.join(existing)} exist: use --force to replace them "
+                          "(revoke the old certificate with `valedger ca revoke` if it leaked)")
         ca_cert, ca_key = self.load()
         key = ec.generate_private_key(ec.SECP256R1())
         attributes = [
@@ -168,13 +190,62 @@ class CertificateAuthority:
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
-        target = Path(out_dir) if out_dir else self.directory / ISSUED_DIR
         target.mkdir(parents=True, exist_ok=True)
-        stem = f"{role}-{name}"
-        cert_path, key_path = target / f"{stem}.crt", target / f"{stem}.key"
         _write_key(key_path, key)
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return IssuedCertificate(cert_path, key_path, self.cert_path)
+
+    def revoke(self, cert_path: Path, days: int = DEFAULT_CRL_DAYS) -> x509.Certificate:
+        """Adds the certificate at ``cert_path`` to the CA's CRL (``crl.pem``, re-signed,
+        valid ``days``); returns the revoked certificate."""
+        ca_cert, ca_key = self.load()
+        try:
+            cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+        except ValueError:
+            raise CAError(f"{cert_path} is not a PEM certificate") from None
+        if cert.issuer != ca_cert.subject:
+            raise CAError(f"{cert_path} was not issued by the CA in {self.directory}")
+        now = _now()
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(ca_cert.subject)
+                   .last_update(now - dt.timedelta(minutes=5))
+                   .next_update(now + dt.timedelta(days=days)))
+        serials = set()
+        for entry in self.revoked():
+            serials.add(entry.serial_number)
+            builder = builder.add_revoked_certificate(entry)
+        if cert.serial_number not in serials:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+                .revocation_date(now).build())
+        crl = builder.sign(ca_key, hashes.SHA256())
+        _write_atomically(self.crl_path, crl.public_bytes(serialization.Encoding.PEM))
+        return cert
+
+    def revoked(self) -> list[x509.RevokedCertificate]:
+        """Returns the entries of the CA's CRL (none when there is no CRL yet)."""
+        if not self.crl_path.exists():
+            return []
+        return list(x509.load_pem_x509_crl(self.crl_path.read_bytes()))
+
+
+def check_participant_id(role: str, participant: str) -> None:
+    """Raises CAError unless ``participant`` is a participant id (a UUID)."""
+    try:
+        uuid.UUID(participant)
+    except ValueError:
+        raise CAError(
+            f"a {role} certificate acts for one participant: --participant must be its "
+            "participant id, the UUID in RegisterParticipant's response "
+            f"(receipt.aggregate_id; not {participant!r}); the regulator registers the "
+            "participant first") from None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Writes ``data`` to a temporary file beside ``path`` and renames it onto ``path``."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def _san(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
@@ -191,10 +262,13 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     """Writes a PEM private key readable by its owner only."""
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.chmod(path, 0o600)
+    os.chmod(partial, 0o600)
+    partial.replace(path)
 
 
 def _now() -> dt.datetime:

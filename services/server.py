@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
@@ -38,6 +39,7 @@ from services.generated.valedger.v1 import (
     trading_pb2,
 )
 from services.metrics import ServerMetrics
+from services.revocation import RevocationList
 from services.tls import TlsFiles, server_credentials
 from tlog.note import NoteSigner
 
@@ -81,6 +83,8 @@ class ServerOptions:
     audit_policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     audit_witnesses: WitnessPolicy | None = None
     metrics: ServerMetrics | None = None
+    revocations: RevocationList | None = None
+    """Client certificates refused per call (the CA's CRL, reloaded when it changes)."""
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -107,11 +111,14 @@ class LedgerServer:
         self.options = options
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = grpc.aio.server(
-            interceptors=[*options.interceptors, AuthInterceptor(insecure=options.insecure)],
+            interceptors=[*options.interceptors, AuthInterceptor(
+                insecure=options.insecure,
+                revoked=options.revocations.check if options.revocations else None)],
             options=options.grpc_options())
         for module in (licensing, mining, trading, history, audit, compliance):
             module.add_to_server(backend, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        register_reflection_v1_descriptor()
         names = (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                  reflection.SERVICE_NAME, REFLECTION_V1)
         servicer = reflection.aio.ReflectionServicer(names)  # type: ignore[attr-defined]
@@ -121,11 +128,14 @@ class LedgerServer:
 
     async def start(self) -> int:
         """Binds and starts serving; returns the bound port."""
-        if self.options.tls is not None and not self.options.insecure:
-            self.port = self.server.add_secure_port(self.options.listen,
-                                                    server_credentials(self.options.tls))
-        else:
-            self.port = self.server.add_insecure_port(self.options.listen)
+        try:
+            if self.options.tls is not None and not self.options.insecure:
+                self.port = self.server.add_secure_port(self.options.listen,
+                                                        server_credentials(self.options.tls))
+            else:
+                self.port = self.server.add_insecure_port(self.options.listen)
+        except RuntimeError:  # grpc's "Failed to bind"
+            self.port = 0
         if self.port == 0:
             raise OSError(f"cannot listen on {self.options.listen}")
         await self.server.start()
@@ -159,6 +169,33 @@ def _reflection_v1(servicer: Any) -> grpc.GenericRpcHandler:
                                                 {"ServerReflectionInfo": handler})
 
 
+def register_reflection_v1_descriptor() -> None:
+    """Adds grpc.reflection.v1's file to the default descriptor pool (once), so that
+    reflection can describe the v1 service it lists: v1alpha's file under v1's names."""
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindServiceByName(REFLECTION_V1)
+        return
+    except KeyError:
+        pass
+    old, new = "grpc.reflection.v1alpha", "grpc.reflection.v1"
+    proto = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(proto)
+    proto.name = "grpc/reflection/v1/reflection.proto"
+    proto.package = new
+    proto.options.Clear()
+    for message in proto.message_type:
+        for message_field in message.field:
+            if message_field.type_name:
+                message_field.type_name = message_field.type_name.replace(f".{old}.",
+                                                                          f".{new}.")
+    for service in proto.service:
+        for method in service.method:
+            method.input_type = method.input_type.replace(f".{old}.", f".{new}.")
+            method.output_type = method.output_type.replace(f".{old}.", f".{new}.")
+    pool.AddSerializedFile(proto.SerializeToString())
+
+
 def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
     """Returns a backend over the store: history index caught up, audit log followed
     (checkpoints signed when ``options.audit_signer`` is set)."""
@@ -174,10 +211,10 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
 async def serve(store: StoreConfig, options: ServerOptions,
                 ready: asyncio.Event | None = None) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
-    if options.insecure:
-        log.warning(INSECURE_WARNING)
     backend = await asyncio.get_running_loop().run_in_executor(
         None, open_backend, store, options)
+    if options.insecure:
+        log.warning(INSECURE_WARNING)
     if options.metrics is not None:
         options.metrics.attach(backend)
     server = LedgerServer(backend, options)
@@ -188,6 +225,8 @@ async def serve(store: StoreConfig, options: ServerOptions,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    if options.revocations is not None:
+        loop.add_signal_handler(signal.SIGHUP, options.revocations.reload)
     if ready is not None:
         ready.set()
     await stopping.wait()

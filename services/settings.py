@@ -1,8 +1,10 @@
 """Server settings: a TOML file, overridden by ``VALEDGER_*`` variables, overridden by flags.
 
-Every setting has one name used in all three places: the TOML key ``[section] key`` maps to
-the variable ``VALEDGER_<SECTION>_<KEY>`` (upper case); two short aliases are kept for the
-most used ones (``VALEDGER_DB`` and ``VALEDGER_CIPHER_KEY``). ``ops/README.md`` lists them.
+Every setting has one variable: the TOML key ``[section] key`` maps to
+``VALEDGER_<SECTION>_<KEY>`` (upper case), except the store's, which are ``VALEDGER_DB``,
+``VALEDGER_CIPHER_KEY`` and ``VALEDGER_CIPHER_KEY_FILE`` (what every command reads).
+Old spellings still work and are reported by :func:`deprecations`. ``ops/README.md`` lists
+them all in one table.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_ENV = "VALEDGER_CONFIG"
-ALIASES = {"VALEDGER_DB": ("store", "url"), "VALEDGER_CIPHER_KEY": ("store", "cipher_key")}
+ALIASES = {"VALEDGER_DB": ("store", "url"), "VALEDGER_CIPHER_KEY": ("store", "cipher_key"),
+           "VALEDGER_CIPHER_KEY_FILE": ("store", "cipher_key_file")}
+"""Variables whose name is not VALEDGER_<SECTION>_<KEY>."""
+DEPRECATED = {"VALEDGER_STORE_URL": "VALEDGER_DB",
+              "VALEDGER_STORE_CIPHER_KEY": "VALEDGER_CIPHER_KEY",
+              "VALEDGER_STORE_CIPHER_KEY_FILE": "VALEDGER_CIPHER_KEY_FILE",
+              "VALEDGER_AUDIT_KEY": "VALEDGER_AUDIT_SIGNING_KEY_FILE"}
+"""Old variable names, still read, and the one to use instead."""
+COMMAND_ONLY = frozenset({"VALEDGER_AUDIT_PUBLIC_KEY"})
+"""Variables read by one command (not server settings)."""
 
 
 class SettingsError(ValueError):
@@ -47,6 +58,8 @@ class ServerSettings:
     ca_cert: str = ""
     cert: str = ""
     key: str = ""
+    crl: str = ""
+    """The CA's revocation list (default: crl.pem beside ca_cert)."""
     max_message_bytes: int = 64 * 1024 * 1024
     metrics_listen: str = ""
     log_level: str = "INFO"
@@ -57,7 +70,9 @@ class ServerSettings:
 class AuditSettings:
     """The audit log's checkpoint signer."""
 
-    origin: str = "valedger.example/ledger"
+    origin: str = ""
+    """Expected checkpoint origin; empty: the signing key's name (a key made with
+    ``audit keygen --origin O`` signs as O). A different value refuses to start."""
     signing_key_file: str = ""
     checkpoint_every_records: int = 1000
     checkpoint_every_seconds: float = 60.0
@@ -102,6 +117,17 @@ class Settings:
 
 def _convert(section: str, key: str, raw: Any, target: type[Any] | str) -> Any:
     kind = target if isinstance(target, str) else target.__name__
+    expected = {"str": "a string", "int": "an integer", "float": "a number",
+                "bool": "true or false"}.get(kind, kind)
+    wrong_toml_type = (
+        (kind == "str" and not isinstance(raw, str))
+        or (kind in ("int", "float") and isinstance(raw, bool))
+        or (kind == "int" and isinstance(raw, float))
+        or (kind == "bool" and not isinstance(raw, (bool, str)))
+    )
+    if wrong_toml_type:
+        raise SettingsError(f"[{section}] {key}: expected {expected}, got "
+                            f"{type(raw).__name__} {raw!r}")
     try:
         if kind == "bool":
             if isinstance(raw, bool):
@@ -118,7 +144,13 @@ def _convert(section: str, key: str, raw: Any, target: type[Any] | str) -> Any:
             return float(raw)
         return str(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"[{section}] {key}: expected {kind}, got {raw!r}") from None
+        raise SettingsError(f"[{section}] {key}: expected {expected}, got {raw!r}") from None
+
+
+def deprecations(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Returns a warning for each deprecated variable that is set."""
+    env = os.environ if environ is None else environ
+    return [f"{old} is deprecated: use {new}" for old, new in DEPRECATED.items() if old in env]
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None
@@ -140,7 +172,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             values[section] = dict(table)
     sections = {f.name: f.default_factory() for f in fields(Settings)
                 if callable(f.default_factory)}
-    for name, value in env.items():
+    for name, value in sorted(env.items(), key=lambda item: item[0] not in DEPRECATED):
+        if name in COMMAND_ONLY:
+            continue
+        name = DEPRECATED.get(name, name)  # read first: the current name wins
         if name in ALIASES:
             section, key = ALIASES[name]
             values.setdefault(section, {})[key] = value

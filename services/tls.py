@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 
 from services.ca import CertificateAuthority, IssuedCertificate
+
+
+class TlsFilesError(ValueError):
+    """TLS files that cannot serve: missing, unreadable, mismatched or expired."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,46 @@ class TlsFiles:
                 raise FileNotFoundError(f"TLS file not found: {path}")
         return (Path(self.ca_cert).read_bytes(), Path(self.cert).read_bytes(),
                 Path(self.key).read_bytes())
+
+
+def check_tls_files(files: TlsFiles) -> None:
+    """Raises TlsFilesError unless the files are PEM, the key belongs to the certificate,
+    the CA issued the certificate and the certificate is valid now."""
+    try:
+        ca_pem, cert_pem, key_pem = files.read()
+    except OSError as exc:
+        raise TlsFilesError(str(exc)) from None
+    ca = _certificate(ca_pem, files.ca_cert)
+    cert = _certificate(cert_pem, files.cert)
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise TlsFilesError(f"{files.key} is not an unencrypted PEM private key: {exc}"
+                            ) from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if key.public_key().public_bytes(encoding, public) != \
+            cert.public_key().public_bytes(encoding, public):
+        raise TlsFilesError(f"the key {files.key} does not belong to the certificate "
+                            f"{files.cert}")
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise TlsFilesError(f"the certificate {files.cert} was not issued by the CA "
+                            f"{files.ca_cert}") from None
+    now = dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise TlsFilesError(f"the certificate {files.cert} is not valid now (valid "
+                            f"{cert.not_valid_before_utc:%Y-%m-%d} to "
+                            f"{cert.not_valid_after_utc:%Y-%m-%d})")
+
+
+def _certificate(pem: bytes, path: Path) -> x509.Certificate:
+    """Returns the PEM certificate read from ``path``."""
+    try:
+        return x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise TlsFilesError(f"{path} is not a PEM certificate") from None
 
 
 def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:

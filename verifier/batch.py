@@ -12,7 +12,8 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,11 @@ MAX_JOBS = 100_000
 MAX_MERKLE_BRANCH = 64
 """Largest number of merkle branch entries per job (a block of 2**64 transactions)."""
 MAX_COINBASE_BYTES = 100_000
+MIN_SHARE_DIFFICULTY = Fraction(1, 2**32)
+MAX_SHARE_DIFFICULTY = Fraction(2**64)
+"""Share difficulty bounds (DESIGN §3): beyond them a target is meaningless, and an
+absurd value would cost exact arithmetic on enormous numbers."""
+MAX_DIFFICULTY_CHARS = 64
 """Largest coinbase (coinb1 + extranonce1 + extranonce2 + coinb2) per job, in bytes."""
 MAX_JOB_BYTES = 64 * 2**20
 """Largest total of coinbase bytes over all jobs of a batch."""
@@ -173,6 +179,28 @@ class ProofBatch:
         return hashlib.sha256(self.canonical_json()).digest()
 
 
+def _check_difficulty_size(raw: object, field: str) -> None:
+    """Raises MalformedBatch when a share difficulty is too long or its magnitude is far
+    outside the bounds: checked before any exact arithmetic on it, in time linear in its
+    length (so ``1e999999`` never becomes a million-digit integer)."""
+    if isinstance(raw, bool):
+        return  # as_difficulty refuses it with its own message
+    if isinstance(raw, int):
+        if raw.bit_length() > 66:
+            raise MalformedBatch(field, "must lie within [2^-32, 2^64] (DESIGN §3)")
+        return
+    if isinstance(raw, str | float | Decimal):
+        text = raw if isinstance(raw, str) else repr(raw) if isinstance(raw, float) else None
+        if text is not None and len(text) > MAX_DIFFICULTY_CHARS:
+            raise MalformedBatch(field, f"at most {MAX_DIFFICULTY_CHARS} characters")
+        try:
+            number = raw if isinstance(raw, Decimal) else Decimal(str(text).strip())
+        except InvalidOperation:
+            return  # as_difficulty says why
+        if number.is_finite() and number and not -12 <= number.adjusted() <= 20:
+            raise MalformedBatch(field, "must lie within [2^-32, 2^64] (DESIGN §3)")
+
+
 def _difficulty_json(value: Decimal) -> int | float | str:
     """Returns a difficulty as a JSON number when that is exact, else as a string."""
     if value == value.to_integral_value():
@@ -301,10 +329,14 @@ def _parse_job(raw: Any, i: int) -> Job:
     except InvalidNBits as exc:
         raise MalformedBatch(f"{where}.nbits", str(exc)) from exc
     difficulty_raw = get("share_difficulty")
+    _check_difficulty_size(difficulty_raw, f"{where}.share_difficulty")
     try:
-        as_difficulty(difficulty_raw)
+        exact = as_difficulty(difficulty_raw)
     except InvalidDifficulty as exc:
         raise MalformedBatch(f"{where}.share_difficulty", str(exc)) from exc
+    if not MIN_SHARE_DIFFICULTY <= exact <= MAX_SHARE_DIFFICULTY:
+        raise MalformedBatch(f"{where}.share_difficulty",
+                             "must lie within [2^-32, 2^64] (DESIGN §3)")
     difficulty = (
         difficulty_raw
         if isinstance(difficulty_raw, Decimal)

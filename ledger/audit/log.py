@@ -180,11 +180,11 @@ class AuditLog:
             current = tx.read_state().size
             size = current if new_size is None else new_size
             if size > current:
-                raise InvalidRequest("new_size", f"the tree has only {current} leaves")
+                raise InvalidRequest("second_tree_size", f"the tree has only {current} leaves")
             try:
                 plan = consistency_plan(old_size, size)
             except ProofError as e:
-                raise InvalidRequest("old_size", str(e)) from None
+                raise InvalidRequest("first_tree_size", str(e)) from None
             try:
                 hashes = _build(plan, tx.get_nodes(plan_node_ids(plan)))
             except ProofError as e:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,17 +24,25 @@ from rich.table import Table
 
 from ledger.audit.export import ExportFormatError, read_export, write_export
 from ledger.audit.faults import FaultKind
-from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
+from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import AuditLog, parse_event_ref
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
 from ledger.audit.replay import Replayer, default_checks
 from ledger.audit.restore import ExportCheck, check_empty, check_export, restore_export
-from ledger.audit.store import AuditStoreError
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.config import StoreConfig
-from ledger.errors import LedgerError
-from services.cli.app import CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
+from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
+from services.cli.errors import EXIT_FAILED, UserError, error_path, print_error
+from services.cli.output import atomic_file, check_target, is_stdout
+from services.cli.store import (
+    Access,
+    environment,
+    open_config,
+    resolve_cipher_key,
+    sqlite_is_new,
+    sqlite_path,
+)
 from tlog.checkpoint import open_checkpoint
 from tlog.note import NoteError, NoteSigner, NoteVerifier
 
@@ -42,9 +50,9 @@ console = Console()
 err = Console(stderr=True)
 
 ORIGIN_ENV = "VALEDGER_AUDIT_ORIGIN"
-KEY_ENV = "VALEDGER_AUDIT_KEY"
+KEY_ENV = "VALEDGER_AUDIT_SIGNING_KEY_FILE"
 PUBLIC_KEY_ENV = "VALEDGER_AUDIT_PUBLIC_KEY"
-DEFAULT_ORIGIN = "valedger.local/ledger"
+DEFAULT_ORIGIN = "valedger.example/ledger"
 
 KEY_HELP = f"Private signing key file written by `audit keygen` (env {KEY_ENV})."
 PUBLIC_KEY_HELP = (
@@ -55,6 +63,10 @@ PUBLIC_KEY_HELP = (
 
 DbOption = Annotated[str | None, typer.Option("--db", help=DB_OPTION_HELP)]
 CipherOption = Annotated[str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)]
+CipherFileOption = Annotated[Path | None, typer.Option("--cipher-key-file",
+                                                       help=CIPHER_FILE_OPTION_HELP)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
 KeyOption = Annotated[Path | None, typer.Option("--key", help=KEY_HELP, envvar=KEY_ENV)]
 WITNESS_KEY_HELP = (
     "A witness's verifier key (type 0x04, its witness.pub): the text or a file holding it. "
@@ -72,29 +84,24 @@ PublicKeyOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Prints an error and returns the Exit to raise."""
-    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    """Prints an error (the message is not markup) and returns the Exit to raise."""
+    print_error(message)
     return typer.Exit(code)
 
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Turns expected failures into one clear line and exit status 2."""
-    try:
+    """Turns expected failures into one clear line and exit status 2 (the command line's
+    one error path, services.cli.errors)."""
+    with error_path():
         yield
-    except typer.Exit:
-        raise
-    except (LedgerError, NoteError, AuditIntegrityError, AuditStoreError, ValueError,
-            OSError) as e:
-        raise fail(str(e)) from None
-    except Exception as e:  # database driver errors: unreachable store, missing tables
-        if type(e).__module__.startswith(("eventsourcing", "psycopg", "sqlite3")):
-            raise fail(f"store error: {e}") from None
-        raise
 
 
 def load_signer(path: Path | None) -> NoteSigner:
     """Returns the signer stored in a key file."""
+    if path is None:
+        named = environment(KEY_ENV)  # or its deprecated name, with a warning
+        path = Path(named) if named else None
     if path is None:
         raise fail(f"a signing key is needed: --key FILE or {KEY_ENV}")
     try:
@@ -140,7 +147,7 @@ def open_ledger(db: str | None, cipher_key: str | None) -> Any:
 
     if db is None:
         return Ledger(StoreConfig("sqlite:///:memory:", cipher_key, create_tables=True))
-    return Ledger(StoreConfig.from_environment(db, cipher_key, create_tables=False))
+    return Ledger(open_config(db, cipher_key, Access.READ))
 
 
 def progress_bar() -> Progress:
@@ -148,6 +155,7 @@ def progress_bar() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+        disable=not err.is_terminal,
     )
 
 
@@ -169,10 +177,10 @@ def keygen(
         key_path, pub_path = out / "audit.key", out / "audit.pub"
         if not force and (key_path.exists() or pub_path.exists()):
             raise fail(f"{key_path} or {pub_path} exists; use --force to replace them")
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(signer.to_skey() + "\n")
-        pub_path.write_text(signer.verifier.vkey + "\n")
+        with atomic_file(key_path, force=True, private=True) as f:
+            f.write((signer.to_skey() + "\n").encode())
+        with atomic_file(pub_path, force=True) as f:
+            f.write((signer.verifier.vkey + "\n").encode())
         console.print(f"signing key  {key_path} (keep it secret)")
         console.print(f"public key   {pub_path}")
         console.print(signer.verifier.vkey)
@@ -186,10 +194,11 @@ def public_key(key: KeyOption = None) -> None:
 
 
 def open_log(db: str | None, signer: NoteSigner | None = None,
-             create_tables: bool = True) -> AuditLog:
-    """Returns the audit log of a store (no cipher key needed: nothing is decoded)."""
-    config = StoreConfig.from_environment(db, None, create_tables=False)
-    return AuditLog.open(config, signer=signer, create_tables=create_tables,
+             access: Access = Access.READ) -> AuditLog:
+    """Returns the audit log of an existing store (no cipher key needed: nothing is
+    decoded). Reading needs the audit tables; writing creates them when missing."""
+    config = open_config(db, None, access, audit_tables=access is Access.READ)
+    return AuditLog.open(config, signer=signer, create_tables=access is not Access.READ,
                          policy=CheckpointPolicy(every_records=1000, every_seconds=0))
 
 
@@ -197,7 +206,7 @@ def open_log(db: str | None, signer: NoteSigner | None = None,
 def checkpoint(db: DbOption = None, key: KeyOption = None) -> None:
     """Bring the tree up to date and sign a checkpoint of it now; print the signed note."""
     with friendly_errors():
-        log = open_log(db, load_signer(key))
+        log = open_log(db, load_signer(key), Access.WRITE)
         try:
             cp = log.follower.checkpoint_now()
         finally:
@@ -208,17 +217,24 @@ def checkpoint(db: DbOption = None, key: KeyOption = None) -> None:
 
 @audit_app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", help="Export file to write.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Export file to write (`-`: standard output). Written whole or not "
+                      "at all.")],
     db: DbOption = None,
     key: Annotated[Path | None, typer.Option(
         "--key", envvar=KEY_ENV, help="Sign a checkpoint of the whole log before exporting.")
     ] = None,
     catch_up: Annotated[bool, typer.Option(
         help="Integrate new records into the tree first (needs write access).")] = True,
+    force: ForceOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Write every stored record and every checkpoint to one self-describing file."""
     with friendly_errors():
-        log = open_log(db, load_signer(key) if key else None)
+        if not is_stdout(out):
+            check_target(out, force)
+        signer = load_signer(key) if key else None
+        log = open_log(db, signer, Access.WRITE if catch_up or signer else Access.READ)
         try:
             with progress_bar() as bar:
                 if catch_up:
@@ -228,15 +244,24 @@ def export(
                     log.follower.checkpoint_now()
                 stream = database_stream(log.store, log.origin)
                 task = bar.add_task("exporting", total=stream.header.record_count)
-                tmp = out.with_name(out.name + ".partial")
-                with tmp.open("wb") as f:
+                with atomic_file(out, force) as f:
                     summary = write_export(stream, f, lambda n: bar.advance(task, n))
-                tmp.replace(out)
         finally:
             log.close()
-        console.print(f"exported {summary.records} records and {summary.checkpoints} "
-                      f"checkpoints to {out}")
-        console.print(f"sha256 {summary.sha256}")
+        result = {"file": str(out), "records": summary.records,
+                  "checkpoints": summary.checkpoints, "sha256": summary.sha256}
+        if json_output:
+            print_json(result, to_stderr=is_stdout(out))
+            return
+        say = err if is_stdout(out) else console
+        say.print(f"exported {summary.records} records and {summary.checkpoints} "
+                  f"checkpoints to {out}")
+        say.print(f"sha256 {summary.sha256}")
+
+
+def print_json(document: dict[str, Any], to_stderr: bool = False) -> None:
+    """Prints ``document`` as one JSON object (on stderr when stdout carries data)."""
+    (sys.stderr if to_stderr else sys.stdout).write(json.dumps(document, indent=1) + "\n")
 
 
 def print_report(report: VerifyReport, limit: int) -> None:
@@ -282,6 +307,7 @@ def verify(
     = None,
     public_key: PublicKeyOption = None,
     cipher_key: CipherOption = None,
+    cipher_key_file: CipherFileOption = None,
     origin: Annotated[str | None, typer.Option(
         "--origin", help="Expected checkpoint origin (default: the public key's name).")
     ] = None,
@@ -296,18 +322,26 @@ def verify(
     quorum: QuorumOption = None,
     require_signed: Annotated[bool, typer.Option(
         "--require-signed", help="Records after the last checkpoint are a fault.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the full report as JSON on stdout instead of text.")] = False,
 ) -> None:
     """Verify a store or an export file with only the regulator's public key.
 
     Recomputes every leaf and the tree, checks every checkpoint's signature, root and
-    consistency with the previous one; with --cipher-key also decodes every event and
+    consistency with the previous one; with a cipher key also decodes every event and
     rebuilds every aggregate. With --witness-key and --quorum, each checkpoint must carry
     that many valid witness cosignatures (UNWITNESSED otherwise). Exits 1 and lists each
-    fault's position when anything fails.
+    fault's position when anything fails; exits 2 when the cipher key decrypts no event (a
+    wrong key, not tampering). The store is --db, else VALEDGER_DB when --from is not given.
     """
     with friendly_errors():
-        if (db is None) == (from_file is None):
-            raise fail("give exactly one of --db URL or --from FILE")
+        if db is not None and from_file is not None:
+            raise fail("give one of --db URL or --from FILE, not both")
+        if db is None and from_file is None:
+            db = environment("VALEDGER_DB")
+            if db is None:
+                raise fail("give --db URL (or set VALEDGER_DB) or --from FILE")
+        cipher_key = resolve_cipher_key(cipher_key, cipher_key_file)
         verifiers = load_verifiers(public_key)
         witnesses, k = load_witnesses(witness_key, quorum)
         trusted = []
@@ -333,7 +367,7 @@ def verify(
                         task = bar.add_task("verifying", total=stream.header.record_count)
                         report = checker.verify(stream, lambda n: bar.advance(task, n))
                 else:
-                    log = open_log(db, create_tables=False)
+                    log = open_log(db)
                     stream = database_stream(log.store)
                     task = bar.add_task("verifying", total=stream.header.record_count)
                     report = checker.verify(stream, lambda n: bar.advance(task, n))
@@ -344,11 +378,26 @@ def verify(
                 log.close()
             if ledger is not None:
                 ledger.close()
-        print_report(report, show)
         if report_file is not None:
-            report_file.write_text(json.dumps(report_json(report), indent=1))
+            with atomic_file(report_file, force=True) as f:
+                f.write(json.dumps(report_json(report), indent=1).encode())
+        if wrong_cipher_key(report):
+            raise UserError(
+                f"the cipher key decrypts none of the {report.records} events: it is not "
+                "this log's key (the records and checkpoints themselves verify)")
+        if json_output:
+            print_json(report_json(report))
+        else:
+            print_report(report, show)
         if not report.ok:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_FAILED)
+
+
+def wrong_cipher_key(report: VerifyReport) -> bool:
+    """Returns True when every fault is an undecodable event and no event decoded: a
+    wrong cipher key, where tampering would also break leaves or checkpoints."""
+    return (report.records > 0 and report.events_decoded == 0
+            and set(report.fault_counts) == {FaultKind.UNDECODABLE_EVENT})
 
 
 def report_json(report: VerifyReport) -> dict[str, Any]:
@@ -413,13 +462,15 @@ def restore(
                 read_export(f)  # a missing or foreign file is refused before the store is opened
         except ExportFormatError as e:
             raise fail(f"{from_file}: {e}") from None
-        config = StoreConfig.from_environment(db, None, create_tables=False)
+        config = open_config(db, None, Access.CREATE)
         where = config.url_for_display
-        log = AuditLog.open(config, create_tables=False)
-        try:
-            check_empty(log.store, where)
-        finally:
-            log.close()
+        fresh_file = sqlite_is_new(config.url)
+        if not fresh_file:
+            log = AuditLog.open(config, create_tables=False)
+            try:
+                check_empty(log.store, where)
+            finally:
+                log.close()
         try:
             with progress_bar() as bar, from_file.open("rb") as f:
                 stream = read_export(f)
@@ -434,15 +485,17 @@ def restore(
                       f"{'verify' if verifiers else 'hold together'}; nothing was written",
                       soft_wrap=True)
             raise typer.Exit(1)
-        ledger = create_store(db)
-        try:
-            log = AuditLog(ledger.recorder, create_tables=False)
-            with progress_bar() as bar, from_file.open("rb") as f:
-                stream = read_export(f)
-                task = bar.add_task("restoring", total=stream.header.record_count)
-                summary = restore_export(stream, log, where, lambda n: bar.advance(task, n))
-        finally:
-            ledger.close()
+        with restoring_into(config) as target:
+            ledger = create_store(target)
+            try:
+                log = AuditLog(ledger.recorder, create_tables=False)
+                with progress_bar() as bar, from_file.open("rb") as f:
+                    stream = read_export(f)
+                    task = bar.add_task("restoring", total=stream.header.record_count)
+                    summary = restore_export(stream, log, where,
+                                             lambda n: bar.advance(task, n))
+            finally:
+                ledger.close()
         console.print(f"restored {summary.records} records and {summary.checkpoints} "
                       f"checkpoints into {where}", soft_wrap=True)
         console.print(f"tree size {summary.tree_size}, root {summary.root.hex()}",
@@ -453,13 +506,51 @@ def restore(
                           "--public-key K` on the restored store")
 
 
-def create_store(db: str | None) -> Any:
+@contextmanager
+def restoring_into(config: StoreConfig) -> Iterator[StoreConfig]:
+    """Yields the store a restore writes to, so that a failed or interrupted restore
+    leaves nothing: a new SQLite file is written beside its name and renamed when
+    complete; an existing (empty) store has every row removed again."""
+    path = sqlite_path(config.url) if sqlite_is_new(config.url) else None
+    if path is not None:
+        partial = path.with_name(f".{path.name}.partial")
+        partial.unlink(missing_ok=True)
+        try:
+            yield replace(config, url=f"sqlite:///{partial.resolve()}", create_tables=True)
+            partial.replace(path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            err.print(f"restore stopped: {path} was not created (partial store removed)")
+            raise
+        return
+    try:
+        yield replace(config, create_tables=True)
+    except BaseException:
+        empty_store(config)
+        err.print(f"restore stopped: every row written to {config.url_for_display} was "
+                  "removed again")
+        raise
+
+
+def empty_store(config: StoreConfig) -> None:
+    """Deletes every row of every table of a store that a restore began to fill."""
+    log = AuditLog.open(replace(config, create_tables=False), create_tables=False)
+    try:
+        store: Any = log.store
+        with store.write(lock=False) as tx:
+            for name in tx.table_names():
+                tx.execute(f"DELETE FROM {store.quote(name)}")
+    finally:
+        log.close()
+
+
+def create_store(config: StoreConfig) -> Any:
     """Returns a Ledger on the store after creating every table as `valedger db init` does
     (events, history index, audit tree and checkpoints)."""
     from ledger.application import Ledger
     from ledger.history import HistoryIndex
 
-    ledger = Ledger(StoreConfig.from_environment(db, None, create_tables=True))
+    ledger = Ledger(replace(config, create_tables=True))
     try:
         HistoryIndex(ledger)
         AuditLog(ledger.recorder, create_tables=True)
@@ -476,21 +567,35 @@ def prove(
     key: Annotated[Path | None, typer.Option(
         "--key", envvar=KEY_ENV,
         help="Sign a fresh checkpoint when none covers the event yet.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the bundle here.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the bundle to this file (default `-`: standard output).")
+    ] = None,
+    force: ForceOption = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print {event, leaf_index, tree_size, bundle} as JSON.")] = False,
 ) -> None:
     """Print a self-contained proof bundle (record, inclusion proof, signed checkpoint)."""
     with friendly_errors():
         aggregate_id, version = parse_event_ref(event)
-        log = open_log(db, load_signer(key) if key else None)
+        if out is not None and not is_stdout(out):
+            check_target(out, force)
+        signer = load_signer(key) if key else None
+        log = open_log(db, signer, Access.WRITE if signer else Access.READ)
         try:
-            bundle = log.prove_event(aggregate_id, version).to_text()
+            proof = log.prove_event(aggregate_id, version)
+            bundle = proof.to_text()
         finally:
             log.close()
-        if out is not None:
-            out.write_text(bundle)
+        if json_output:
+            text = json.dumps({"event": event, "bundle": bundle}, indent=1) + "\n"
+        else:
+            text = bundle
+        if out is not None and not is_stdout(out):
+            with atomic_file(out, force) as f:
+                f.write(text.encode())
             err.print(f"proof bundle written to {out}")
         else:
-            sys.stdout.write(bundle)
+            sys.stdout.write(text)
 
 
 @audit_app.command("verify-proof")

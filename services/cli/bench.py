@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from services.cli.app import app
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 BENCHMARKS = {
     "ledger": "bench.ledger_bench",
@@ -33,11 +34,20 @@ def checkout_root() -> Path:
 def bench(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help=f"One of {', '.join(BENCHMARKS)}.")],
+    results: Annotated[Path, typer.Option(
+        "--results", help="File the benchmark records its section in.")
+    ] = Path("var/bench/RESULTS.md"),
+    update_tracked: Annotated[bool, typer.Option(
+        "--update-tracked-results",
+        help="Record in the checkout's tracked bench/RESULTS.md instead (for maintainers "
+             "publishing figures).")] = False,
 ) -> None:
     """Run a benchmark of bench/ (extra arguments go to it; `-- --help` lists them).
 
-    Figures are ratios against a baseline measured in the same run; results and the
-    commands that produce them are in bench/RESULTS.md."""
+    Figures are ratios against a baseline measured in the same run. Results go to
+    --results (var/bench/RESULTS.md), never to the tracked bench/RESULTS.md unless
+    --update-tracked-results; the published figures and the commands that produce them
+    are in bench/RESULTS.md."""
     module = BENCHMARKS.get(name)
     if module is None:
         err.print(f"[red]unknown benchmark {name!r}[/red]: use one of {', '.join(BENCHMARKS)}")
@@ -47,5 +57,13 @@ def bench(
         err.print(f"[red]no bench/ beside the installed package[/red] ({root}): benchmarks "
                   "run from a source checkout (`pip install -e .`)")
         raise typer.Exit(2)
-    done = subprocess.run([sys.executable, "-m", module, *ctx.args], cwd=root)
+    env = dict(os.environ)
+    if update_tracked:
+        env.pop("VALEDGER_BENCH_RESULTS", None)
+    else:
+        target = results.resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        env["VALEDGER_BENCH_RESULTS"] = str(target)
+        err.print(f"results will be recorded in {target}")
+    done = subprocess.run([sys.executable, "-m", module, *ctx.args], cwd=root, env=env)
     raise typer.Exit(done.returncode)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ledger.config import StoreConfig
-from services.cli.app import CIPHER_OPTION_HELP, DB_OPTION_HELP, db_app
+from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, db_app
+from services.cli.store import Access, open_config, resolve_cipher_key
 
 console = Console()
 
@@ -19,23 +22,26 @@ def init(
     cipher_key: Annotated[
         str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)
     ] = None,
+    cipher_key_file: Annotated[
+        Path | None, typer.Option("--cipher-key-file", help=CIPHER_FILE_OPTION_HELP)
+    ] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print {store, ready} as JSON on stdout.")] = False,
 ) -> None:
     """Create every table of the store: the event log, the history index and the audit
     tree and checkpoints (idempotent). Servers then run with table creation off."""
     from ledger.application import Ledger
     from ledger.audit.log import AuditLog
-    from ledger.errors import LedgerError
     from ledger.history import HistoryIndex
 
-    config = StoreConfig.from_environment(db, cipher_key, create_tables=True)
-    try:
-        ledger = Ledger(config)
-    except LedgerError as exc:
-        console.print(f"[red]cannot open the store:[/red] {exc}")
-        raise typer.Exit(2) from None
+    config = open_config(db, resolve_cipher_key(cipher_key, cipher_key_file), Access.CREATE)
+    ledger = Ledger(config)
     try:
         HistoryIndex(ledger)
         AuditLog(ledger.recorder, create_tables=True)
-        console.print(f"[green]store ready[/green] {config.url_for_display}")
     finally:
         ledger.close()
+    if json_output:
+        sys.stdout.write(json.dumps({"store": config.url_for_display, "ready": True}) + "\n")
+    else:
+        console.print(f"[green]store ready[/green] {config.url_for_display}", soft_wrap=True)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from services.cli.app import app
+from services.cli.errors import UserError
 
 console = Console()
 
@@ -26,6 +27,8 @@ def demo(
     Exits non-zero if any expected outcome did not happen."""
     from services.demo import print_summary, run_demo
 
+    if workdir.exists() and not workdir.is_dir():
+        raise UserError(f"--workdir {workdir} is a file: give a directory for the demo")
     result = run_demo(workdir, console)
     print_summary(result, console)
     if not result.ok:

@@ -1,20 +1,76 @@
-"""`valedger serve`: run the gRPC server over a store (mTLS unless --insecure)."""
+"""`valedger serve`: run the gRPC server over a store (mTLS unless --insecure).
+
+Every mistake is found before the server starts and told in one line: a malformed or busy
+listen address, TOML values of the wrong type, TLS files that do not belong together, a
+store without tables (a new SQLite file gets its tables; PostgreSQL needs `valedger db
+init`), a cipher key that does not read the store, a signing key whose name is not the
+configured origin.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from ledger.config import StoreConfig
-from services.cli.app import CIPHER_OPTION_HELP, DB_OPTION_HELP, app
-from services.settings import SettingsError, load_settings
+from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, app
+from services.cli.errors import UserError, stderr
+from services.cli.store import Access, open_config, sqlite_is_new, store_url
+from services.settings import Settings, deprecations, load_settings
 
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from tlog.note import NoteSigner
+
+GRPC_VERBOSITY_ENV = "GRPC_VERBOSITY"
+
+
+def listen_address(text: str, what: str = "--listen") -> tuple[str, int]:
+    """Returns (host, port) of ``HOST:PORT`` (``[v6]:PORT`` for IPv6), or raises UserError."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise UserError(f"{what} {text!r} is not HOST:PORT (e.g. 127.0.0.1:50051)")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise UserError(f"{what} {text!r}: port {port} is not in 0-65535")
+    return host.strip("[]"), port
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    """Raises UserError when ``host:port`` cannot be bound (in use, or not our address)."""
+    if port == 0:
+        return
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        family = socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {what} {host}:{port}: {exc.strerror}") from None
+
+
+def signing_key(settings: Settings) -> NoteSigner | None:
+    """Returns the checkpoint signer of the settings, checked against ``[audit] origin``."""
+    if not settings.audit.signing_key_file:
+        return None
+    from tlog.note import NoteSigner
+
+    path = Path(settings.audit.signing_key_file)
+    signer = NoteSigner.from_skey(path.read_text().strip())
+    origin = settings.audit.origin
+    if origin and origin != signer.name:
+        raise UserError(
+            f"[audit] origin {origin!r} (VALEDGER_AUDIT_ORIGIN) is not the name of the signing "
+            f"key {path} ({signer.name!r}): its checkpoints would not verify; leave the origin "
+            "unset (it comes from the key) or make a key with `audit keygen --origin`")
+    return signer
 
 
 @app.command("serve")
@@ -36,8 +92,14 @@ def serve(
                     ] = None,
     key: Annotated[Path | None, typer.Option("--key", help="Server private key (PEM).")
                    ] = None,
+    crl: Annotated[Path | None, typer.Option(
+        "--crl", help="Certificate revocation list of `valedger ca revoke` (default: "
+                      "crl.pem beside the CA certificate); reloaded when it changes or on "
+                      "SIGHUP.")] = None,
     cipher_key: Annotated[str | None, typer.Option("--cipher-key", help=CIPHER_OPTION_HELP)
                           ] = None,
+    cipher_key_file: Annotated[Path | None, typer.Option(
+        "--cipher-key-file", help=CIPHER_FILE_OPTION_HELP)] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="TOML settings file (env VALEDGER_CONFIG).")] = None,
     max_message_bytes: Annotated[int | None, typer.Option(
@@ -54,28 +116,34 @@ def serve(
              "(default: every core but one; 0: in the server).")] = None,
     create_tables: Annotated[bool, typer.Option(
         "--create-tables/--no-create-tables",
-        help="Create missing tables at start (default off: run `valedger db init`).")
+        help="Create missing tables at start. A new SQLite file always gets its tables; "
+             "PostgreSQL needs `valedger db init` (or this flag).")
     ] = False,
 ) -> None:
     """Serve the valedger.v1 gRPC API until SIGTERM (graceful shutdown)."""
     from ledger.signatures import default_workers
+    os.environ.setdefault(GRPC_VERBOSITY_ENV, "NONE")  # gRPC core's own lines stay out of
+    # the JSON log; set GRPC_VERBOSITY=ERROR (or DEBUG) to see them.
+    from ledger.audit.follower import CheckpointPolicy
+    from ledger.audit.witnessing import WitnessPolicyError, load_witness_policy
+    from services.ca import CRL_FILE
     from services.logs import configure_json_logging
-    from services.server import INSECURE_WARNING, ServerOptions
+    from services.revocation import RevocationList
+    from services.server import ServerOptions
     from services.server import serve as run_server
-    from services.tls import TlsFiles
+    from services.tls import TlsFiles, check_tls_files
 
-    try:
-        settings = load_settings(config)
-    except SettingsError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = load_settings(config)
+    for warning in deprecations():
+        stderr.print(f"[yellow]warning:[/yellow] {warning}")
     server = settings.server
-    settings.verifier.export(os.environ)  # the ledger's verifier reads VALEDGER_VERIFIER_*
-    store = StoreConfig(url=db or settings.store.url,
-                        cipher_key=cipher_key or settings.store.resolved_cipher_key(),
-                        create_tables=create_tables or settings.store.create_tables)
+    address = listen or server.listen
+    host, port = listen_address(address)
+    metrics_address = listen_address(server.metrics_listen, "[server] metrics_listen") \
+        if server.metrics_listen else None
     insecure = insecure or server.insecure
     tls = None
+    revocations = None
     if not insecure:
         if ca_dir is not None:
             tls = TlsFiles.from_ca_dir(ca_dir, "server", server_name)
@@ -85,52 +153,51 @@ def serve(
         if all(paths):
             tls = TlsFiles(*paths)  # type: ignore[arg-type]
         if tls is None:
-            err.print("[red]mTLS needs certificates:[/red] give --ca-dir (see `valedger ca "
-                      "init` / `valedger ca issue server localhost`) or --ca-cert, --cert "
-                      "and --key; or --insecure for local development.")
-            raise typer.Exit(2)
-        for path in (tls.ca_cert, tls.cert, tls.key):
-            if not Path(path).is_file():
-                err.print(f"[red]TLS file not found:[/red] {path}")
-                raise typer.Exit(2)
-    else:
-        err.print(f"[bold yellow]{INSECURE_WARNING}[/bold yellow]")
+            raise UserError("mTLS needs certificates: give --ca-dir (see `valedger ca init` "
+                            "and `valedger ca issue server localhost`) or --ca-cert, --cert "
+                            "and --key; or --insecure for local development")
+        check_tls_files(tls)
+        crl_path = crl or (Path(server.crl) if server.crl else
+                           Path(tls.ca_cert).parent / CRL_FILE)
+        revocations = RevocationList(crl_path, Path(tls.ca_cert))
+    settings.verifier.export(os.environ)  # the ledger's verifier reads VALEDGER_VERIFIER_*
+    signer = signing_key(settings)
+    if cipher_key and cipher_key_file:
+        raise UserError("give --cipher-key or --cipher-key-file, not both")
+    key_text = cipher_key or (Path(cipher_key_file).read_text().strip() if cipher_key_file
+                              else settings.store.resolved_cipher_key())
+    check_port_free(host, port, "--listen")
+    url = db if db is not None else settings.store.url
+    creating = create_tables or settings.store.create_tables
+    access = Access.CREATE if creating or sqlite_is_new(store_url(url)) else Access.WRITE
+    store = open_config(url, key_text, access)
     interceptors = []
     metrics = None
-    if server.metrics_listen:
+    if metrics_address is not None:
         from services.metrics import ServerMetrics
 
+        check_port_free(*metrics_address, "[server] metrics_listen")
         metrics = ServerMetrics()
-        host, _, port = server.metrics_listen.rpartition(":")
-        metrics.serve(host or "127.0.0.1", int(port))
+        metrics.serve(metrics_address[0] or "127.0.0.1", metrics_address[1])
         interceptors.append(metrics.interceptor())
-    signer = None
-    if settings.audit.signing_key_file:
-        from tlog.note import NoteSigner
-
-        signer = NoteSigner.from_skey(Path(settings.audit.signing_key_file).read_text().strip())
-    from ledger.audit.follower import CheckpointPolicy
-    from ledger.audit.witnessing import WitnessPolicyError, load_witness_policy
-
     try:
         witnesses = (load_witness_policy(Path(settings.audit.witnesses_file))
                      if settings.audit.witnesses_file else None)
     except WitnessPolicyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise UserError(str(exc)) from None
     options = ServerOptions(
-        listen=listen or server.listen, tls=tls, insecure=insecure,
+        listen=address, tls=tls, insecure=insecure,
         max_message_bytes=max_message_bytes or server.max_message_bytes,
         grace_seconds=server.grace_seconds if grace is None else grace,
         workers=workers, trade_batch_size=trade_batch_size, interceptors=interceptors,
         signature_workers=default_workers() if signature_workers is None else signature_workers,
-        audit_signer=signer, audit_origin=settings.audit.origin,
+        audit_signer=signer,
+        audit_origin=settings.audit.origin,
         audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
                                       settings.audit.checkpoint_every_seconds),
-        audit_witnesses=witnesses, metrics=metrics)
+        audit_witnesses=witnesses, metrics=metrics, revocations=revocations)
+    if store.create_tables and not creating:
+        stderr.print(f"new store {store.url_for_display}: creating its tables")
     configure_json_logging(server.log_level)
-    try:
-        asyncio.run(run_server(store, options))
-    except OSError as exc:
-        err.print(f"[red]cannot serve:[/red] {exc}")
-        raise typer.Exit(1) from None
+    asyncio.run(run_server(store, options))
+

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.cli.app import app
+from services.cli.errors import print_error
 from verifier.backends import select_backend
 from verifier.batch import MalformedBatch, load_batch
 from verifier.config import InvalidVerifierConfig, VerifierConfig
@@ -20,19 +21,23 @@ from verifier.cuda import CudaUnavailable
 from verifier.verdicts import Verdict
 
 console = Console()
-errors = Console(stderr=True)
 
+EXIT_REJECTED = 1
+"""At least one share was not ACCEPTED."""
 EXIT_MALFORMED = 2
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """Prints the one error line (the message is not markup) and returns the Exit."""
+    print_error(message)
     return typer.Exit(code=EXIT_MALFORMED)
 
 
 @app.command("verify-shares")
 def verify_shares(
-    file: Annotated[Path, typer.Argument(help="Proof batch in the JSON form of DESIGN.md §4.")],
+    file: Annotated[Path, typer.Argument(
+        help="Proof batch in the JSON form of docs/DESIGN.md (sample: "
+             "docs/samples/proof-batch.json).")],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print per-share results as JSON.")
     ] = False,
@@ -48,7 +53,10 @@ def verify_shares(
         int | None, typer.Option("--max-shares", help="Largest batch accepted.")
     ] = None,
 ) -> None:
-    """Verify the shares of a proof batch and print a summary (or per-share JSON)."""
+    """Verify the shares of a proof batch and print a summary (or per-share JSON).
+
+    Exit status: 0 every share ACCEPTED; 1 at least one share has another verdict; 2 the
+    file or an option cannot be used."""
     from verifier.verification import verify_batch
 
     try:
@@ -84,6 +92,8 @@ def verify_shares(
     if json_output:
         document = {"summary": summary, "shares": [s.to_json_dict() for s in result.shares()]}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        if summary["counts"][Verdict.ACCEPTED.name] != summary["shares"]:
+            raise typer.Exit(EXIT_REJECTED)
         return
 
     table = Table(title=f"{file.name}: {summary['shares']} shares")
@@ -103,3 +113,5 @@ def verify_shares(
     console.print(f"backend          {chosen.describe()}", soft_wrap=True)
     rate = summary["shares"] / elapsed if elapsed > 0 else 0.0
     console.print(f"verified in      {elapsed:.3f} s ({rate:,.0f} shares/s)")
+    if summary["counts"][Verdict.ACCEPTED.name] != summary["shares"]:
+        raise typer.Exit(EXIT_REJECTED)

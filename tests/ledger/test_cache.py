@@ -137,3 +137,22 @@ def test_a_batch_of_trades_checks_its_cached_rule_inputs_in_one_query(ledger: Le
     ledger.record_trades([market.trade(f"q{i}") for i in range(20)])
     assert len(queries) == 1
     assert {market.buyer, market.seller, market.exchange, market.licence} <= set(queries[0])
+
+
+def test_a_shared_aggregate_never_changes_under_its_reader(store_url: str) -> None:
+    # Copy on write: when the store moves on, the cache gets a new object; a reader
+    # holding the old one (a batch deciding its trades) keeps a consistent snapshot.
+    first = on_time_ledger(StoreConfig(url=store_url))
+    second = on_time_ledger(StoreConfig(url=store_url, create_tables=False))
+    try:
+        market = build_market(first)
+        held = first.read_many([market.buyer])[market.buyer]
+        version, suspensions = held.version, list(held.suspensions.spans)
+        second.suspend_participant("s", market.buyer, "inquiry", at=T0)
+        current = first.read_many([market.buyer])[market.buyer]
+        assert current is not held and current.version == version + 1
+        assert (held.version, held.suspensions.spans) == (version, suspensions)
+        assert current.suspensions.covering(T0) is not None
+    finally:
+        first.close()
+        second.close()

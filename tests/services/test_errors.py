@@ -149,3 +149,21 @@ def test_server_still_serves_after_the_fuzzing(world: World) -> None:
     with world.client("auditor") as auditor:
         assert auditor.check_health() == 1
         assert auditor.check_health("valedger.v1.HistoryService") == 1
+
+
+def test_contention_is_aborted_and_retryable() -> None:
+    from ledger.errors import Contention
+    from services.status import service_error
+
+    error = service_error(Contention("kept changing"))
+    assert error.code is grpc.StatusCode.ABORTED
+
+
+def test_a_refused_envelope_is_permission_denied_with_its_rule() -> None:
+    from ledger.errors import EnvelopeRefused
+    from services.status import service_error
+
+    error = service_error(EnvelopeRefused("KEY_REVOKED", "revoked", {"key_id": "k"}))
+    assert error.code is grpc.StatusCode.PERMISSION_DENIED
+    info = error.details[0]
+    assert isinstance(info, error_details_pb2.ErrorInfo) and info.reason == "KEY_REVOKED"

@@ -75,7 +75,7 @@ def test_cli_ca_init_and_issue(tmp_path: Path) -> None:
     ca_dir = tmp_path / "ca"
     assert runner.invoke(app, ["ca", "init", "--ca-dir", str(ca_dir)]).exit_code == 0
     again = runner.invoke(app, ["ca", "init", "--ca-dir", str(ca_dir)])
-    assert again.exit_code == 1  # never overwrites silently
+    assert again.exit_code == 2  # never overwrites silently
     done = runner.invoke(app, ["ca", "issue", "miner", "farm-7", "--participant",
                                "8d1f0c52-34c5-4ab0-9c8e-111111111111", "--ca-dir", str(ca_dir)])
     assert done.exit_code == 0, done.output
@@ -86,7 +86,7 @@ def test_cli_ca_init_and_issue(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(ca_dir / "issued" / "miner-farm-7.key").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(ca_dir / "ca.key").st_mode) == 0o600
     wrong = runner.invoke(app, ["ca", "issue", "banker", "x", "--ca-dir", str(ca_dir)])
-    assert wrong.exit_code == 1 and "unknown role" in wrong.output
+    assert wrong.exit_code == 2 and "unknown role" in wrong.output
 
 
 def test_cli_serve_mtls_and_graceful_sigterm(tmp_path: Path) -> None:

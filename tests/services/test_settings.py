@@ -69,7 +69,7 @@ def test_cipher_key_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, message", [
     ("[nope]\nx = 1\n", "unknown section [nope]"),
     ("[server]\nlisen = 'a'\n", "unknown setting [server] lisen"),
-    ("[server]\nmax_message_bytes = 'lots'\n", "[server] max_message_bytes: expected int"),
+    ("[server]\nmax_message_bytes = 'lots'\n", "[server] max_message_bytes: expected an integer"),
     ("[server\n", "not valid TOML"),
     ("listen = 'x'\n", "must be a [section]"),
 ])
@@ -108,3 +108,34 @@ def test_verifier_settings_reach_the_verifier_variables() -> None:
         os.environ.clear()
         os.environ.update(saved)
     assert (config.backend, config.max_shares) == ("cpu", 123)
+
+
+def test_one_variable_per_setting_and_old_names_still_read() -> None:
+    from services.settings import deprecations
+
+    env = {"VALEDGER_STORE_URL": "sqlite:///old.db", "VALEDGER_AUDIT_KEY": "/k/audit.key",
+           "VALEDGER_STORE_CIPHER_KEY_FILE": "/k/cipher.key",
+           "VALEDGER_AUDIT_PUBLIC_KEY": "name+abcd+key"}  # a command's variable, not a setting
+    settings = load_settings(None, env)
+    assert settings.store.url == "sqlite:///old.db"
+    assert settings.audit.signing_key_file == "/k/audit.key"
+    assert settings.store.cipher_key_file == "/k/cipher.key"
+    assert deprecations(env) == [
+        "VALEDGER_STORE_URL is deprecated: use VALEDGER_DB",
+        "VALEDGER_STORE_CIPHER_KEY_FILE is deprecated: use VALEDGER_CIPHER_KEY_FILE",
+        "VALEDGER_AUDIT_KEY is deprecated: use VALEDGER_AUDIT_SIGNING_KEY_FILE"]
+    current = load_settings(None, {**env, "VALEDGER_DB": "sqlite:///new.db",
+                                   "VALEDGER_CIPHER_KEY_FILE": "/k/new.key"})
+    assert current.store.url == "sqlite:///new.db"  # the current name wins
+    assert current.store.cipher_key_file == "/k/new.key"
+
+
+def test_toml_values_of_the_wrong_type_name_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "valedger.toml"
+    for text, message in (("[server]\nlisten = 50051\n", "expected a string, got int 50051"),
+                          ("[server]\nmax_message_bytes = true\n", "expected an integer")):
+        config.write_text(text)
+        with pytest.raises(SettingsError, match=message):
+            load_settings(config, {})
+    config.write_text("[server]\ngrace_seconds = 1\n")
+    assert load_settings(config, {}).server.grace_seconds == 1.0

@@ -88,8 +88,12 @@ def test_lookup_errors_are_typed(audited: AuditedLedger) -> None:
         audited.log.inclusion_proof(10**6)
     with pytest.raises(InvalidRequest):
         audited.log.inclusion_proof(0, 10**6)
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest) as beyond:
         audited.log.consistency_proof(10**6)
+    assert beyond.value.field == "first_tree_size"  # the request's field, as the API names it
+    with pytest.raises(InvalidRequest) as beyond:
+        audited.log.consistency_proof(1, 10**6)
+    assert beyond.value.field == "second_tree_size"
     unsigned = AuditLog(audited.ledger.recorder)
     receipt = audited.ledger.record_trade(audited.market.trade("unsigned"))
     unsigned.follower.catch_up()

@@ -140,14 +140,14 @@ def test_cipher_key_replay(tmp_path: Path) -> None:
     wrong = base64.b64encode(os.urandom(32)).decode()
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", wrong)
-    assert code == 1 and "UNDECODABLE_EVENT" in out
+    assert code == 2 and "decrypts none of the 9 events" in out, out
 
 
 def test_bad_input_is_a_clear_error(store: tuple[str, Path, list[str]]) -> None:
     url, tmp, _ = store
     pub = str(tmp / "keys" / "audit.pub")
     code, out = invoke("audit", "verify", "--db", url, "--from", "x", "--public-key", pub)
-    assert code == 2 and "exactly one" in out
+    assert code == 2 and "not both" in out
     code, out = invoke("audit", "verify", "--db", url, "--public-key", "not+a+key")
     assert code == 2 and "Traceback" not in out
     junk = tmp / "junk"
@@ -245,7 +245,8 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
     code, out = invoke("audit", "restore", "--from", str(source.export), "--db", store_url,
                        "--public-key", pub)
     assert code == 0, out
-    assert "restored 23 records and 4 checkpoints" in out and "restoring" in out
+    assert "restored 23 records and 4 checkpoints" in out
+    assert "restoring" not in out  # no progress bar when stderr is not a terminal
     code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub)
     assert code == 0 and "records: 23" in out and "4 seen, 4 match" in out, out
 
