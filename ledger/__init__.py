@@ -1,1 +1,135 @@
-"""The ledger: domain model and the one global eventsourcing application."""
+"""The ledger: domain model, use cases and the one global eventsourcing application.
+
+This is the ledger's public surface: the services (and any other client of the ledger)
+import from ``ledger`` alone, never from its modules; a test keeps it so. The modules
+behind it are the ledger's own business (one per concept: ``ledger.licensing``,
+``ledger.trading``, ``ledger.proofs`` … and ``ledger.audit`` for the audit log).
+"""
+
+from ledger.application import Ledger
+from ledger.audit.export import ExportFormatError, read_export, write_export
+from ledger.audit.faults import FaultKind
+from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
+from ledger.audit.log import AuditLog, parse_event_ref
+from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
+from ledger.audit.replay import Replayer, default_checks
+from ledger.audit.restore import ExportCheck, check_empty, check_export, restore_export
+from ledger.audit.store import AuditStoreError, StoredCheckpoint
+from ledger.audit.stream import database_stream
+from ledger.audit.verify import StreamVerifier, VerifyReport
+from ledger.audit.witnessing import WitnessPolicy, WitnessPolicyError, load_witness_policy
+from ledger.clock import Clock, ManualClock, system_clock
+from ledger.config import (
+    CIPHER_KEY_ENV,
+    DB_URL_ENV,
+    DEFAULT_DB_URL,
+    ConfigurationError,
+    StoreConfig,
+    display_url,
+    persistence_env,
+)
+from ledger.domain.alert import Alert
+from ledger.domain.envelope import Envelope, signed_bytes
+from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
+from ledger.domain.participant import Participant, ParticipantKind
+from ledger.domain.policy import POLICY_ID, Policy, is_observation
+from ledger.domain.reconciliation import Reconciliation
+from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
+from ledger.errors import (
+    Contention,
+    EnvelopeRefused,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    RequestIdReused,
+    RuleViolation,
+    StoreError,
+    StoreKeyError,
+    StoreUnavailable,
+)
+from ledger.history import HistoryIndex, HistoryQuery, HistoryRecord
+from ledger.keys import EnvelopeVerifier, Signed
+from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
+from ledger.requests import GRID, REGULATOR, participant_requester
+from ledger.signatures import SignatureChecker, default_workers
+from ledger.trading import TradeBlocked
+
+__all__ = [
+    "CIPHER_KEY_ENV",
+    "DB_URL_ENV",
+    "DEFAULT_DB_URL",
+    "GRID",
+    "POLICY_ID",
+    "REGULATOR",
+    "TRAVEL_RULE_FIELDS",
+    "Alert",
+    "AuditIntegrityError",
+    "AuditLog",
+    "AuditStoreError",
+    "CheckpointPolicy",
+    "Clock",
+    "ConfigurationError",
+    "Contention",
+    "Envelope",
+    "EnvelopeRefused",
+    "EnvelopeVerifier",
+    "ExchangeLicence",
+    "ExportCheck",
+    "ExportFormatError",
+    "FaultKind",
+    "HistoryIndex",
+    "HistoryQuery",
+    "HistoryRecord",
+    "InvalidRequest",
+    "Ledger",
+    "LedgerError",
+    "Licence",
+    "ManualClock",
+    "MiningLicence",
+    "NotFound",
+    "Participant",
+    "ParticipantKind",
+    "Policy",
+    "ProofBundleError",
+    "ProofReceipt",
+    "Receipt",
+    "Reconciliation",
+    "Replayer",
+    "RequestIdReused",
+    "RuleViolation",
+    "SignatureChecker",
+    "Signed",
+    "StoreConfig",
+    "StoreError",
+    "StoreKeyError",
+    "StoreUnavailable",
+    "StoredCheckpoint",
+    "StreamVerifier",
+    "Trade",
+    "TradeBlocked",
+    "TradeReceipt",
+    "TradeRequest",
+    "TradeStatus",
+    "VerifyReport",
+    "WalletKind",
+    "WitnessPolicy",
+    "WitnessPolicyError",
+    "check_empty",
+    "check_export",
+    "database_stream",
+    "default_checks",
+    "default_workers",
+    "display_url",
+    "hashrate_cap_ths",
+    "is_observation",
+    "load_witness_policy",
+    "parse_event_ref",
+    "participant_requester",
+    "persistence_env",
+    "read_export",
+    "restore_export",
+    "signed_bytes",
+    "system_clock",
+    "verify_bundle",
+    "write_export",
+]

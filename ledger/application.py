@@ -15,6 +15,10 @@ and saves it:
 ``Policies``           versioned policy
 ``Alerts``             raising, resolving and listing alerts
 =====================  ====================================================
+
+The module is long because it is that facade: one short method per command (each a
+line of delegation with its docstring) beside the store's plumbing (save, reads shared
+with the cache, the store check); no rule lives here.
 """
 
 from __future__ import annotations

@@ -9,11 +9,7 @@ from typing import Any
 
 import grpc
 
-from ledger.audit.export import write_export
-from ledger.audit.log import AuditLog
-from ledger.audit.store import StoredCheckpoint
-from ledger.audit.stream import database_stream
-from ledger.errors import NotFound
+from ledger import AuditLog, NotFound, StoredCheckpoint, database_stream, write_export
 from services.backend import Backend
 from services.generated.valedger.v1 import audit_pb2, audit_pb2_grpc
 from services.status import ServiceError, invalid_argument

@@ -32,7 +32,7 @@ import grpc
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from ledger.requests import GRID, REGULATOR, participant_requester
+from ledger import GRID, REGULATOR, participant_requester
 from services.ca import Role
 from services.status import (
     ServiceError,

@@ -14,9 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from ledger.application import Ledger
-from ledger.audit.log import AuditLog
-from ledger.history import HistoryIndex
+from ledger import AuditLog, HistoryIndex, Ledger
 from services.log_signal import LogSignal
 from services.metrics import ServerMetrics
 

@@ -7,9 +7,7 @@ from typing import Any, cast
 
 import grpc
 
-from ledger.domain.alert import Alert
-from ledger.domain.base import now
-from ledger.domain.policy import POLICY_ID, Policy
+from ledger import POLICY_ID, Alert, Policy
 from services import wire
 from services.auth import current_grant
 from services.backend import Backend
@@ -82,7 +80,7 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
 
     async def GetPolicy(self, request: compliance_pb2.GetPolicyRequest,
                         context: Any) -> compliance_pb2.GetPolicyResponse:
-        at = wire.time(request, "at") or now()
+        at = wire.time(request, "at") or self.ledger.clock()
 
         def look_up() -> tuple[str, datetime | None]:
             value = self.ledger.get_policy(request.parameter, at)

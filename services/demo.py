@@ -37,9 +37,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from scipy.stats import poisson
 
-from ledger.domain.participant import Participant
-from ledger.domain.policy import is_observation
-from ledger.requests import REGULATOR
+from ledger import REGULATOR, Participant, is_observation
 from services import wire
 from services.ca import CertificateAuthority, Role
 from services.client import LedgerClient, proof_batch_payload

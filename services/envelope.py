@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from google.protobuf.message import DecodeError, Message
 
-from ledger.domain.envelope import Envelope, signed_bytes
+from ledger import Envelope, signed_bytes
 from services.generated.valedger.v1 import common_pb2
 from services.status import ServiceError, invalid_argument
 

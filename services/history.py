@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from ledger.history import HistoryQuery, HistoryRecord
+from ledger import HistoryQuery, HistoryRecord
 from services import wire
 from services.auth import Scope, current_grant, require_own_participant
 from services.backend import Backend
@@ -203,7 +203,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         def load() -> Any:
             from eventsourcing.application import AggregateNotFoundError
 
-            from ledger.errors import NotFound
+            from ledger import NotFound
             try:
                 return self.backend.ledger.repository.get(
                     aggregate_id, version=request.version or None)

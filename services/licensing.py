@@ -8,9 +8,7 @@ from typing import Any
 
 import grpc
 
-from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
-from ledger.domain.participant import Participant
-from ledger.receipts import Receipt
+from ledger import ExchangeLicence, Licence, MiningLicence, Participant, Receipt, hashrate_cap_ths
 from services import wire
 from services.auth import Scope, current_grant, current_requester, require_own_participant
 from services.backend import Backend
@@ -141,13 +139,13 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         require_own_participant(str(participant_id))
         participant = await self.backend.run(self.ledger.get_participant, participant_id)
         return licensing_pb2.GetParticipantResponse(
-            participant=participant_message(participant, _now()))
+            participant=participant_message(participant, self.ledger.clock()))
 
     async def GrantMiningLicence(self, request: licensing_pb2.GrantMiningLicenceRequest,
                                  context: Any) -> licensing_pb2.GrantMiningLicenceResponse:
         participant_id = wire.uuid(request.participant_id, "participant_id")
         at = _at(request)
-        valid_from = wire.time(request, "valid_from") or at or _now()
+        valid_from = wire.time(request, "valid_from") or at or self.ledger.clock()
         result = await self.backend.run(
             self.ledger.grant_mining_licence, request.request_id, participant_id,
             request.site.region, request.site.grid_zone, request.site.meter_id,
@@ -175,7 +173,7 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         at = _at(request)
         result = await self.backend.run(
             self.ledger.grant_exchange_licence, request.request_id, participant_id,
-            list(request.services), wire.time(request, "valid_from") or at or _now(),
+            list(request.services), wire.time(request, "valid_from") or at or self.ledger.clock(),
             wire.required_time(request, "valid_until"), at=at)
         return licensing_pb2.GrantExchangeLicenceResponse(receipt=receipt(result))
 
@@ -206,7 +204,8 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         licence_id = wire.uuid(request.licence_id, "licence_id")
         licence = await self.backend.run(self.ledger.get_licence, licence_id)
         require_own_participant(str(licence.participant_id), "licences")
-        return licensing_pb2.GetLicenceResponse(licence=licence_message(licence, _now()))
+        return licensing_pb2.GetLicenceResponse(
+            licence=licence_message(licence, self.ledger.clock()))
 
     async def ListLicences(self, request: licensing_pb2.ListLicencesRequest,
                            context: Any) -> licensing_pb2.ListLicencesResponse:
@@ -230,7 +229,7 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         }
         kind = kinds.get(request.kind, Licence)
         licences = await self.backend.run(self.ledger.list_licences, participant_id, kind)
-        now = _now()
+        now = self.ledger.clock()
         messages = [licence_message(licence, now) for licence in licences]
         if request.status:
             messages = [m for m in messages if m.status == request.status]
@@ -239,12 +238,6 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         if offset + size < len(messages):
             next_token = wire.encode_token({"f": filters, "o": offset + size})
         return licensing_pb2.ListLicencesResponse(licences=page, next_page_token=next_token)
-
-
-def _now() -> datetime:
-    from ledger.clock import system_clock
-
-    return system_clock()
 
 
 def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:

@@ -7,9 +7,7 @@ from uuid import UUID
 
 import grpc
 
-from ledger.domain.licence import MiningLicence
-from ledger.domain.reconciliation import Reconciliation
-from ledger.receipts import ProofReceipt, Receipt
+from ledger import MiningLicence, ProofReceipt, Receipt, Reconciliation
 from services import envelope, wire
 from services.auth import require_own_participant
 from services.backend import Backend

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import matplotlib
 
 if TYPE_CHECKING:
-    from ledger.application import Ledger
+    from ledger import Ledger
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates

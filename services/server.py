@@ -22,11 +22,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from ledger.application import Ledger
-from ledger.audit.follower import CheckpointPolicy
-from ledger.audit.log import AuditLog
-from ledger.audit.witnessing import WitnessPolicy
-from ledger.config import StoreConfig
+from ledger import AuditLog, CheckpointPolicy, Ledger, StoreConfig, WitnessPolicy
 from services import audit, compliance, history, licensing, mining, trading
 from services.auth import AuthInterceptor
 from services.backend import DEFAULT_TRADE_BATCH, DEFAULT_WORKERS, Backend

@@ -27,14 +27,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ledger.errors import (
-    Contention,
-    EnvelopeRefused,
-    InvalidRequest,
-    LedgerError,
-    NotFound,
-    RuleViolation,
-)
+from ledger import Contention, EnvelopeRefused, InvalidRequest, LedgerError, NotFound, RuleViolation
 
 DOMAIN = "valedger.v1"
 """The ErrorInfo domain of every valedger error."""

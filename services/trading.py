@@ -12,13 +12,18 @@ from uuid import UUID
 
 import grpc
 
-from ledger.domain.envelope import Envelope
-from ledger.domain.licence import ExchangeLicence
-from ledger.domain.participant import Participant
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
-from ledger.errors import NotFound
-from ledger.keys import Signed
-from ledger.receipts import TradeReceipt, TradeStatus
+from ledger import (
+    TRAVEL_RULE_FIELDS,
+    Envelope,
+    ExchangeLicence,
+    NotFound,
+    Participant,
+    Signed,
+    TradeReceipt,
+    TradeRequest,
+    TradeStatus,
+    WalletKind,
+)
 from services import envelope, wire
 from services.auth import Caller, current_grant, require_own_participant
 from services.backend import Backend

@@ -10,6 +10,9 @@
                       line, timestamp): the cosigned note is the signed note followed by them;
 ``audit_witnesses``   per witness, the size of the latest checkpoint it cosigned.
 
+The module is long because it is the one owner of these tables: their schema and every
+statement on them, in both SQL dialects, live here and nowhere else.
+
 The follower writes all of them in one transaction per batch. On PostgreSQL that
 transaction first takes a transaction-level advisory lock, so exactly one server advances
 the tree at a time; on SQLite ``BEGIN IMMEDIATE`` takes the database's write lock.

@@ -5,6 +5,10 @@ recomputed from the records, every checkpoint's signature and origin are checked
 checkpoint must be consistent with the previous one (by the consistency proof stored with
 it) and must sign exactly the root of the records that precede it. The follower's hints
 are used only to say *where* a fault is: a changed, deleted, inserted or reordered record.
+
+The module is long because one pass over the stream checks everything at once (leaves,
+tree, signatures, cosignatures, consistency, duplicates): splitting it would read the
+stream, millions of records, more than once.
 """
 
 from __future__ import annotations

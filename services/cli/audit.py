@@ -22,16 +22,27 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ledger.audit.export import ExportFormatError, read_export, write_export
-from ledger.audit.faults import FaultKind
-from ledger.audit.follower import CheckpointPolicy
-from ledger.audit.log import AuditLog, parse_event_ref
-from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
-from ledger.audit.replay import Replayer, default_checks
-from ledger.audit.restore import ExportCheck, check_empty, check_export, restore_export
-from ledger.audit.stream import database_stream
-from ledger.audit.verify import StreamVerifier, VerifyReport
-from ledger.config import StoreConfig
+from ledger import (
+    AuditLog,
+    CheckpointPolicy,
+    ExportCheck,
+    ExportFormatError,
+    FaultKind,
+    ProofBundleError,
+    Replayer,
+    StoreConfig,
+    StreamVerifier,
+    VerifyReport,
+    check_empty,
+    check_export,
+    database_stream,
+    default_checks,
+    parse_event_ref,
+    read_export,
+    restore_export,
+    verify_bundle,
+    write_export,
+)
 from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, audit_app
 from services.cli.errors import EXIT_FAILED, UserError, error_path, print_error
 from services.cli.output import atomic_file, check_target, is_stdout
@@ -143,7 +154,7 @@ def load_witnesses(values: list[str] | None, quorum: int | None
 def open_ledger(db: str | None, cipher_key: str | None) -> Any:
     """Returns the Ledger of a store (tables are not created), or an empty in-memory one
     when ``db`` is None (its mapper is all an export's replay needs)."""
-    from ledger.application import Ledger
+    from ledger import Ledger
 
     if db is None:
         return Ledger(StoreConfig("sqlite:///:memory:", cipher_key, create_tables=True))
@@ -547,8 +558,7 @@ def empty_store(config: StoreConfig) -> None:
 def create_store(config: StoreConfig) -> Any:
     """Returns a Ledger on the store after creating every table as `valedger db init` does
     (events, history index, audit tree and checkpoints)."""
-    from ledger.application import Ledger
-    from ledger.history import HistoryIndex
+    from ledger import HistoryIndex, Ledger
 
     ledger = Ledger(replace(config, create_tables=True))
     try:

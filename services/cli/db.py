@@ -30,9 +30,7 @@ def init(
 ) -> None:
     """Create every table of the store: the event log, the history index and the audit
     tree and checkpoints (idempotent). Servers then run with table creation off."""
-    from ledger.application import Ledger
-    from ledger.audit.log import AuditLog
-    from ledger.history import HistoryIndex
+    from ledger import AuditLog, HistoryIndex, Ledger
 
     config = open_config(db, resolve_cipher_key(cipher_key, cipher_key_file), Access.CREATE)
     ledger = Ledger(config)

@@ -58,12 +58,14 @@ def one_line(message: str) -> str:
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Returns the exception types that are an operator's mistake, not a bug."""
-    from ledger.audit.export import ExportFormatError
-    from ledger.audit.follower import AuditIntegrityError
-    from ledger.audit.proof_bundle import ProofBundleError
-    from ledger.audit.store import AuditStoreError
-    from ledger.audit.witnessing import WitnessPolicyError
-    from ledger.errors import LedgerError
+    from ledger import (
+        AuditIntegrityError,
+        AuditStoreError,
+        ExportFormatError,
+        LedgerError,
+        ProofBundleError,
+        WitnessPolicyError,
+    )
     from services.ca import CAError
     from services.settings import SettingsError
     from services.tls import TlsFilesError

@@ -35,7 +35,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report with charts: proved hashrate against capacity,
     reported against expected output, metered energy against quota, alerts over time."""
-    from ledger.application import Ledger
+    from ledger import Ledger
     from services.report import CHARTS, gather
 
     if out.exists() and not out.is_dir():

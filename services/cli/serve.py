@@ -121,11 +121,10 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the valedger.v1 gRPC API until SIGTERM (graceful shutdown)."""
-    from ledger.signatures import default_workers
+    from ledger import default_workers
     os.environ.setdefault(GRPC_VERBOSITY_ENV, "NONE")  # gRPC core's own lines stay out of
     # the JSON log; set GRPC_VERBOSITY=ERROR (or DEBUG) to see them.
-    from ledger.audit.follower import CheckpointPolicy
-    from ledger.audit.witnessing import WitnessPolicyError, load_witness_policy
+    from ledger import CheckpointPolicy, WitnessPolicyError, load_witness_policy
     from services.ca import CRL_FILE
     from services.logs import configure_json_logging
     from services.revocation import RevocationList

@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ledger.config import (
+from ledger import (
     CIPHER_KEY_ENV,
     DB_URL_ENV,
     DEFAULT_DB_URL,

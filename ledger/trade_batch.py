@@ -1,0 +1,69 @@
+"""TradeBatch: the aggregates a batch of trades reads and changes while it is decided.
+
+Relied on by ``ledger.trading`` alone: it decides every trade of a batch against one
+TradeBatch, then saves what the batch changed in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+
+@dataclass
+class TradeBatch:
+    """Aggregates loaded or created while deciding a batch of commands.
+
+    Two kinds: the rule inputs the batch only reads (licences, participants, the policy),
+    shared with the ledger's cache and loaded many at a time; and the aggregates it may
+    change (outflow accounts), each loaded as a private copy.
+    """
+
+    find: Callable[[UUID], Any]
+    """Returns a private copy of an aggregate, or None."""
+    read_many: Callable[[Collection[UUID]], dict[UUID, Any]]
+    """Returns shared, read-only aggregates (None where absent), checked in one query."""
+    check_existing: bool = False
+    """Whether trades and claims may already be stored (decided again after a conflict)."""
+    loaded: dict[UUID, Aggregate | None] = field(default_factory=dict)
+    changed: dict[UUID, Aggregate] = field(default_factory=dict)
+    shared: dict[UUID, Any] = field(default_factory=dict)
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Loads the rule inputs ``aggregate_ids`` (read-only) together."""
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in self.shared]
+        if wanted:
+            self.shared.update(self.read_many(wanted))
+
+    def read(self, aggregate_id: UUID) -> Any | None:
+        """Returns a rule input, which must not be changed, or None when absent."""
+        if aggregate_id in self.loaded:
+            return self.loaded[aggregate_id]
+        if aggregate_id not in self.shared:
+            self.prefetch((aggregate_id,))
+        return self.shared[aggregate_id]
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        """Returns an aggregate the batch may change, loading it once per batch, or None
+        when absent."""
+        if aggregate_id not in self.loaded:
+            self.loaded[aggregate_id] = self.find(aggregate_id)
+        return self.loaded[aggregate_id]
+
+    def claim(self, claim_id: UUID) -> Any | None:
+        """Returns the claim of an exchange trade id made in this batch, or the stored
+        one when the batch checks the store (a retry after a conflict), else None."""
+        if claim_id in self.loaded:
+            return self.loaded[claim_id]
+        if self.check_existing:
+            return self.get(claim_id)
+        return None
+
+    def add(self, aggregate: Aggregate) -> None:
+        """Marks an aggregate for saving with the batch."""
+        self.loaded[aggregate.id] = aggregate
+        self.changed[aggregate.id] = aggregate
