@@ -517,6 +517,13 @@ def restore(
                           "--public-key K` on the restored store")
 
 
+def remove_sqlite_files(path: Path) -> None:
+    """Removes a SQLite database file and the journal files SQLite keeps beside it (an
+    interrupted writer leaves its ``-wal`` and ``-shm`` behind)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
 @contextmanager
 def restoring_into(config: StoreConfig) -> Iterator[StoreConfig]:
     """Yields the store a restore writes to, so that a failed or interrupted restore
@@ -525,12 +532,12 @@ def restoring_into(config: StoreConfig) -> Iterator[StoreConfig]:
     path = sqlite_path(config.url) if sqlite_is_new(config.url) else None
     if path is not None:
         partial = path.with_name(f".{path.name}.partial")
-        partial.unlink(missing_ok=True)
+        remove_sqlite_files(partial)
         try:
             yield replace(config, url=f"sqlite:///{partial.resolve()}", create_tables=True)
             partial.replace(path)
         except BaseException:
-            partial.unlink(missing_ok=True)
+            remove_sqlite_files(partial)
             err.print(f"restore stopped: {path} was not created (partial store removed)")
             raise
         return

@@ -117,7 +117,7 @@ def random_batch(seed: int, shares: int, jobs: int = 4) -> dict[str, Any]:
             "nbits": rng.choice([0x1D00FFFF, 0x207FFFFF, 0x2000FFFF]),
             "ntime": rng.randint(1, 2**31),
             "version_mask": rng.choice([0, 0x1FFFE000, 0xFFFFFFFF]),
-            "share_difficulty": rng.choice(["1e-10", "3e-10", "7e-10", "1"]),
+            "share_difficulty": rng.choice(["2.4e-10", "3e-10", "7e-10", "1"]),  # ≥ 2^-32
         })
     share_list: list[dict[str, Any]] = []
     for _ in range(shares):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,11 @@ def mutate(path: str, value: Any, delete: bool = False) -> dict[str, Any]:
         ("jobs[0].share_difficulty", 0, "jobs[0].share_difficulty", "positive"),
         ("jobs[0].share_difficulty", -3, "jobs[0].share_difficulty", "positive"),
         ("jobs[0].share_difficulty", "NaN", "jobs[0].share_difficulty", "finite"),
+        ("jobs[0].share_difficulty", "1e999999", "jobs[0].share_difficulty", "[2^-32, 2^64]"),
+        ("jobs[0].share_difficulty", "9" * 5000, "jobs[0].share_difficulty", "at most 64"),
+        ("jobs[0].share_difficulty", 2**64 + 1, "jobs[0].share_difficulty", "[2^-32, 2^64]"),
+        ("jobs[0].share_difficulty", "2.3e-10", "jobs[0].share_difficulty", "[2^-32, 2^64]"),
+        ("jobs[0].share_difficulty", 1e-300, "jobs[0].share_difficulty", "[2^-32, 2^64]"),
         ("jobs[0].nbits", 0x1D800000, "jobs[0].nbits", "sign bit"),
         ("jobs[0].version", 2**32, "jobs[0].version", "between 0 and"),
         ("jobs[0].extranonce2_size", 33, "jobs[0].extranonce2_size", "between 0 and 32"),
@@ -175,3 +181,14 @@ def test_empty_batch_packs_to_empty_arrays():
     parsed = parse_batch({"jobs": [], "shares": []})
     assert parsed.packed.jobs.shape == (0,) and parsed.packed.branches.shape == (0, 32)
     assert np.asarray(parsed.packed.shares).shape == (0,)
+
+
+def test_share_difficulty_bounds_are_inclusive():
+    for edge in (Fraction(1, 2**32), 2**64):
+        value = str(Decimal(edge.numerator) / Decimal(edge.denominator)) \
+            if isinstance(edge, Fraction) else edge
+        doc = mutate("jobs[0].share_difficulty", value)
+        assert parse_batch(doc).jobs[0].share_difficulty == Decimal(value)
+    for absurd in ("1e999999999", "-1e999999999", "1e-999999999"):
+        with pytest.raises(MalformedBatch):
+            parse_batch(mutate("jobs[0].share_difficulty", absurd))

@@ -297,7 +297,7 @@ def random_batches(draw: st.DrawFn) -> dict[str, Any]:
             "ntime": draw(st.integers(1, 2**32 - 8000)),
             "version_mask": draw(st.sampled_from([0, 0x1FFFE000, 0xFFFFFFFF])),
             "share_difficulty": str(draw(st.sampled_from(
-                [Decimal("1e-10"), Decimal("3e-10"), Decimal("0.0000000007"), Decimal(1)]))),
+                [Decimal("2.4e-10"), Decimal("3e-10"), Decimal("0.0000000007"), Decimal(1)]))),
         })
     shares: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, 12))):
