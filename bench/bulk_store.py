@@ -76,8 +76,8 @@ def bulk_trades(first: int, stop: int, licence: UUID) -> list[Trade]:
         request = bulk_request(i, licence)
         # Stamped as the ledger stamps a command: recorded when it happened.
         with stamped(Stamp(BULK_EXCHANGE, request.digest(), request.at)):
-            trades.append(Trade.record(request, Trade.id_for(BULK_EXCHANGE, request.request_id),
-                                       Decimal("0.5")))
+            trades.append(Trade.record(
+                request, Trade.recorded_id(licence, request.exchange_trade_id), Decimal("0.5")))
     return trades
 
 

@@ -45,7 +45,6 @@ from ledger.domain.base import Stamp, stamped
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.participant import Participant
 from ledger.domain.trade import Trade, TradeRequest
-from ledger.domain.trade_claim import TradeClaim
 from ledger.history import HistoryIndex, HistoryQuery
 from ledger.requests import REGULATOR, participant_requester
 from services import envelope, wire
@@ -177,19 +176,16 @@ def payload(market: Market, request_id: str, i: int) -> trading_pb2.TradePayload
 
 HOME = "XX"
 """The ledger's default home country: the trades are domestic (hosted wallets, the
-counterparty at home), so each records the trade and the claim of its exchange trade id,
-and the raw baseline stores the same two records (outflow trades would also debit the
-buyer's monthly account: bench.ledger_bench measures those separately)."""
+counterparty at home), so each records one event, like the raw rows (outflow trades would
+also debit the buyer's monthly account: bench.ledger_bench measures those separately)."""
 
 
 def stored_records(request: TradeRequest, requester: str) -> list[Aggregate]:
-    """Returns what the ledger stores for a domestic recorded trade: the trade and the
-    claim of its exchange trade id, stamped as a command would stamp them."""
-    trade_id = Trade.id_for(requester, request.request_id)
+    """Returns what the ledger stores for a domestic recorded trade: the trade, stamped
+    as a command would stamp it."""
+    trade_id = Trade.recorded_id(request.exchange_licence_id, request.exchange_trade_id)
     with stamped(Stamp(requester, request.digest(), datetime.now(UTC))):
-        return [Trade.record(request, trade_id, Decimal("0.5")),
-                TradeClaim(exchange_licence_id=request.exchange_licence_id,
-                           exchange_trade_id=request.exchange_trade_id, trade_id=trade_id)]
+        return [Trade.record(request, trade_id, Decimal("0.5"))]
 
 
 class RawStore(Application[UUID]):

@@ -9,13 +9,12 @@ from uuid import UUID
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.alert import Alert
-from ledger.domain.base import Stamp
 from ledger.indexes import AlertIndex
 from ledger.receipts import Receipt
-from ledger.requests import REGULATOR, check_requester, digest_of
+from ledger.requests import REGULATOR, check_requester
 from ledger.store import LedgerStore
-from ledger.validation import check_request_id, check_text, event_time
-from ledger.windows import WindowKind, check_window
+from ledger.validation import check_request_id, check_text
+from ledger.windows import WindowKind
 
 
 class Alerts(UseCase):
@@ -35,13 +34,10 @@ class Alerts(UseCase):
         check_text("kind", kind, 100)
         check_text("message", message)
         refs = [check_text("evidence", ref, 200) for ref in evidence]
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        digest = digest_of("RaiseAlert", {"request_id": request_id, "kind": kind,
-                                          "subject_id": subject_id, "message": message,
-                                          "participant_id": participant_id,
-                                          "evidence": refs, "figures": figures, "at": at})
-        stamp = Stamp(requester, digest, recorded_at)
+        stamp, when = self.begin("RaiseAlert", requester, request_id, at, None, kind=kind,
+                                 subject_id=subject_id, message=message,
+                                 participant_id=participant_id, evidence=refs,
+                                 figures=figures)
         alert_id = Alert.create_id(requester, request_id, kind, subject_id)
         return self.create(stamp, request_id, Alert, alert_id, lambda: [Alert(
             request_id=request_id, at=when, kind=kind, subject_id=subject_id,
@@ -54,14 +50,11 @@ class Alerts(UseCase):
         check_request_id(request_id)
         check_text("by", by, 200)
         check_text("note", note)
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
-        digest = digest_of("ResolveAlert", {"request_id": request_id, "alert_id": alert_id,
-                                            "by": by, "note": note, "at": at})
-        return self.mutate(Stamp(REGULATOR, digest, recorded_at), request_id, alert_id, Alert,
-                           "alert", lambda alert: alert.resolve(request_id=request_id,
-                                                                at=when, by=by, note=note))
+        stamp, when = self.begin("ResolveAlert", REGULATOR, request_id, at,
+                                 WindowKind.REGULATOR, alert_id=alert_id, by=by, note=note)
+        return self.mutate(stamp, request_id, alert_id, Alert, "alert",
+                           lambda alert: alert.resolve(request_id=request_id, at=when, by=by,
+                                                       note=note))
 
     def list_alerts(self, open_only: bool = False,
                     participant_id: UUID | None = None) -> list[Alert]:

@@ -271,6 +271,10 @@ class Ledger(Application[UUID]):
             found[aggregate_id] = current
         return found
 
+    def stored_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
+        """Returns the latest stored version of each id that has events (one query)."""
+        return self.latest_versions(aggregate_ids)
+
     def _brought_up_to(self, aggregate_id: UUID, cached: Any | None, version: int) -> Any:
         """Returns a new object of the aggregate at ``version``: a copy of ``cached`` with
         the later events applied, or (nothing cached) rebuilt from the store."""
@@ -495,8 +499,8 @@ class Ledger(Application[UUID]):
                             period_end: datetime) -> Reconciliation:
         """Returns the reconciliation of a licence for one period, or raises NotFound."""
         return self.get_reconciliation(Reconciliation.create_id(
-            licence_id, required_time(period_start, "period_start"),
-            required_time(period_end, "period_end")))
+            licence_id, required_time(period_start, "period.start_time"),
+            required_time(period_end, "period.end_time")))
 
     def list_reconciliations(self, licence_id: UUID | None = None) -> list[Reconciliation]:
         """Returns closed reconciliations in closing order, optionally of one licence."""

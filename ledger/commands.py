@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,7 +26,10 @@ from ledger.clock import Clock
 from ledger.domain.base import LedgerAggregate, Stamp, stamped
 from ledger.errors import Contention, InvalidRequest
 from ledger.receipts import Receipt
+from ledger.requests import check_requester, digest_of
 from ledger.store import LedgerStore
+from ledger.validation import check_request_id, event_time
+from ledger.windows import WindowKind, check_window
 
 T = TypeVar("T")
 A = TypeVar("A", bound=LedgerAggregate)
@@ -43,6 +47,22 @@ class UseCase:
     def __init__(self, store: LedgerStore, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+
+    def begin(self, command: str, requester: str, request_id: str, at: datetime | None,
+              window: WindowKind | None = None, **fields: object) -> tuple[Stamp, datetime]:
+        """Returns the stamp of a command arriving now and its client time (``at``, or the
+        server's time when none is given), after checking the request id, the requester
+        and (when ``window`` is given) that ``at`` lies in its window. ``fields`` are
+        what the request asks, checked already: their digest tells a retry from a reused
+        request id."""
+        check_request_id(request_id)
+        check_requester(requester)
+        recorded_at = self.clock()
+        when = event_time(at, recorded_at)
+        if window is not None:
+            check_window(window, when, recorded_at, self.store.policy_at(recorded_at))
+        digest = digest_of(command, {"request_id": request_id, "at": at, **fields})
+        return Stamp(requester, digest, recorded_at), when
 
     def run(self, stamp: Stamp | None, attempt: Callable[[], T]) -> T:
         """Returns ``attempt()`` decided under ``stamp`` (None: the attempt stamps its

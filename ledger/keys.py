@@ -23,11 +23,10 @@ from ledger.domain.envelope import PUBLIC_KEY_SIZE, Envelope
 from ledger.domain.participant import Participant, SigningKey
 from ledger.errors import EnvelopeRefused, InvalidRequest
 from ledger.receipts import Receipt
-from ledger.requests import check_requester, digest_of
 from ledger.signatures import SignatureCheck, SignatureChecker
 from ledger.store import LedgerStore
-from ledger.validation import check_request_id, check_text, event_time
-from ledger.windows import WindowKind, check_window
+from ledger.validation import check_text
+from ledger.windows import WindowKind
 
 MAX_KEY_ID = 200
 
@@ -111,13 +110,7 @@ class Keys(UseCase):
 
     def _stamp(self, command: str, requester: str, request_id: str, at: datetime | None,
                **fields: object) -> tuple[Stamp, datetime]:
-        check_request_id(request_id)
-        check_requester(requester)
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
-        digest = digest_of(command, {"request_id": request_id, "at": at, **fields})
-        return Stamp(requester, digest, recorded_at), when
+        return self.begin(command, requester, request_id, at, WindowKind.REGULATOR, **fields)
 
     def register_key(self, request_id: str, participant_id: UUID, key_id: str,
                      public_key: bytes, at: datetime | None = None,

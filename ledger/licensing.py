@@ -26,21 +26,19 @@ from ledger.domain.participant import Participant, ParticipantKind
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.indexes import LicenceIndex
 from ledger.receipts import Receipt
-from ledger.requests import REGULATOR, digest_of
+from ledger.requests import REGULATOR
 from ledger.store import LedgerStore
 from ledger.validation import (
     check_after,
     check_country,
     check_efficiency_floor,
     check_hex,
-    check_request_id,
     check_text,
-    event_time,
     optional_time,
     positive,
     required_time,
 )
-from ledger.windows import WindowKind, check_window
+from ledger.windows import WindowKind
 
 MAX_OWNERS = 100
 """Most beneficial owners or offshore links one registration may name."""
@@ -59,12 +57,7 @@ class Licensing(UseCase):
                  **fields: Any) -> tuple[Stamp, datetime]:
         """Returns the stamp of a regulator decision and its checked time: ``at`` (or the
         server's time) within the regulator's window."""
-        check_request_id(request_id)
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
-        digest = digest_of(command, {"request_id": request_id, "at": at, **fields})
-        return Stamp(REGULATOR, digest, recorded_at), when
+        return self.begin(command, REGULATOR, request_id, at, WindowKind.REGULATOR, **fields)
 
     # ---------------------------------------------------------------- participants
 

@@ -9,18 +9,16 @@ from eventsourcing.domain import Aggregate
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
-from ledger.domain.base import Stamp
 from ledger.domain.meter_reading import MeterReading
 from ledger.errors import NotFound
 from ledger.indexes import LicenceIndex
 from ledger.receipts import Receipt
-from ledger.requests import GRID, check_requester, digest_of
+from ledger.requests import GRID, check_requester
 from ledger.store import LedgerStore
 from ledger.validation import (
     check_after,
     check_request_id,
     check_text,
-    event_time,
     non_negative,
     required_time,
 )
@@ -41,16 +39,14 @@ class MeterReadings(UseCase):
         check_request_id(request_id)
         check_requester(requester)
         check_text("meter_id", meter_id, 200)
-        start = required_time(period_start, "period_start")
-        end = required_time(period_end, "period_end")
-        check_after("period_end", end, start)
+        start = required_time(period_start, "period.start_time")
+        end = required_time(period_end, "period.end_time")
+        check_after("period.end_time", end, start)
         energy = non_negative("kwh", kwh)
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        digest = digest_of("RecordMeterReading", {
-            "request_id": request_id, "meter_id": meter_id, "period_start": start,
-            "period_end": end, "kwh": energy, "at": at})
-        stamp = Stamp(requester, digest, recorded_at)
+        stamp, when = self.begin("RecordMeterReading", requester, request_id, at, None,
+                                 meter_id=meter_id, period_start=start, period_end=end,
+                                 kwh=energy)
+        recorded_at = stamp.recorded_at
 
         def build() -> list[Aggregate]:
             check_window(WindowKind.METER_READING, when, recorded_at,

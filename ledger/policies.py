@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import cast
 
 from ledger.commands import UseCase
-from ledger.domain.base import Stamp
 from ledger.domain.policy import POLICY_ID, Policy, is_observation, validate
 from ledger.errors import InvalidRequest
 from ledger.receipts import Receipt
-from ledger.requests import REGULATOR, digest_of
-from ledger.validation import check_request_id, check_text, event_time, optional_time
+from ledger.requests import REGULATOR
+from ledger.validation import check_text, event_time, optional_time
 from ledger.windows import WindowKind, check_window
 
 
@@ -26,14 +25,13 @@ class Policies(UseCase):
                    at: datetime | None = None) -> Receipt:
         """Sets a parameter from ``effective_from`` (default: when recorded) on; an
         effective time before the server's clock is refused (InvalidRequest)."""
-        check_request_id(request_id)
         check_text("parameter", parameter, 100)
         check_text("value", value, 200)
         canonical = validate(parameter, value)
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
         given = optional_time(effective_from, "effective_from")
+        stamp, when = self.begin("SetPolicy", REGULATOR, request_id, at, WindowKind.REGULATOR,
+                                 parameter=parameter, value=canonical, effective_from=given)
+        recorded_at, digest = stamp.recorded_at, stamp.digest
         effective = given or recorded_at
         if is_observation(parameter):
             # An observation (network figures, exchange rates) holds from when it was
@@ -45,10 +43,6 @@ class Policies(UseCase):
                                  f"{effective.isoformat()} is before the server recorded the "
                                  f"change ({recorded_at.isoformat()}): a rule never takes "
                                  "effect in the past")
-        digest = digest_of("SetPolicy", {"request_id": request_id, "parameter": parameter,
-                                         "value": canonical, "effective_from": given,
-                                         "at": at})
-        stamp = Stamp(REGULATOR, digest, recorded_at)
 
         def attempt() -> Receipt:
             policy = cast(Policy | None, self.store.find(POLICY_ID)) or Policy()

@@ -42,9 +42,9 @@ from ledger.keys import EnvelopeVerifier
 from ledger.proof_figures import decide, verdict_string
 from ledger.proof_index import ProofIndex
 from ledger.receipts import ProofReceipt
-from ledger.requests import digest_of, participant_requester
+from ledger.requests import participant_requester
 from ledger.store import LedgerStore
-from ledger.validation import check_request_id, event_time
+from ledger.validation import check_request_id
 from ledger.windows import WindowKind, check_window
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch, parse_batch
@@ -143,17 +143,15 @@ class ProofSubmission(UseCase):
         check_request_id(request_id)
         if not isinstance(licence_id, UUID):
             raise InvalidRequest("licence_id", "must be a UUID")
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
         parsed, stored_envelope, carries_json = self.parse(batch, envelope)
         canonical = b"" if carries_json else parsed.canonical_json()
         digest = hashlib.sha256(canonical or parsed.canonical_json()).hexdigest()
         holder_id = self.store.read_typed(licence_id, MiningLicence,
                                           "mining licence").participant_id
         requester = participant_requester(holder_id)
-        stamp = Stamp(requester, digest_of("SubmitProofBatch", {
-            "request_id": request_id, "licence_id": licence_id, "batch_digest": digest,
-            "at": at}), recorded_at)
+        stamp, when = self.begin("SubmitProofBatch", requester, request_id, at, None,
+                                 licence_id=licence_id, batch_digest=digest)
+        recorded_at = stamp.recorded_at
         verified: list[VerificationResult] = []
 
         def attempt() -> ProofReceipt:

@@ -13,7 +13,7 @@ from uuid import UUID
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.alert import Alert
-from ledger.domain.base import Stamp, utc
+from ledger.domain.base import utc
 from ledger.domain.licence import MiningLicence
 from ledger.domain.policy import POLICY_ID, Policy
 from ledger.domain.proof_batch import ProofBatch
@@ -35,10 +35,10 @@ from ledger.proof_figures import (
 )
 from ledger.proof_index import LicenceProofs, ProofIndex, period_sum
 from ledger.receipts import Receipt
-from ledger.requests import REGULATOR, digest_of
+from ledger.requests import REGULATOR
 from ledger.store import LedgerStore
-from ledger.validation import check_after, check_request_id, check_text, event_time
-from ledger.windows import WindowKind, check_window
+from ledger.validation import check_after, check_request_id, check_text
+from ledger.windows import WindowKind
 from verifier.work import WorkTally
 
 
@@ -63,18 +63,16 @@ class Reconciliations(UseCase):
         check_request_id(request_id)
         if not isinstance(licence_id, UUID):
             raise InvalidRequest("licence_id", "must be a UUID")
-        for name, value in (("period_start", period_start), ("period_end", period_end)):
+        for name, value in (("period.start_time", period_start), ("period.end_time", period_end)):
             if not isinstance(value, datetime):
                 raise InvalidRequest(name, "must be a datetime")
         start, end = utc(period_start), utc(period_end)
-        check_after("period_end", end, start)
+        check_after("period.end_time", end, start)
         check_text("asset", asset, 20)
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
-        check_window(WindowKind.REGULATOR, when, recorded_at, self.store.policy_at(recorded_at))
-        stamp = Stamp(REGULATOR, digest_of("CloseReconciliation", {
-            "request_id": request_id, "licence_id": licence_id, "period_start": start,
-            "period_end": end, "asset": asset, "at": at}), recorded_at)
+        stamp, when = self.begin("CloseReconciliation", REGULATOR, request_id, at,
+                                 WindowKind.REGULATOR, licence_id=licence_id,
+                                 period_start=start, period_end=end, asset=asset)
+        recorded_at = stamp.recorded_at
         recon_id = Reconciliation.create_id(licence_id, start, end)
         ledger = self.store
 

@@ -10,7 +10,6 @@ from uuid import UUID
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.alert import Alert
-from ledger.domain.base import Stamp
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import MiningLicence
 from ledger.domain.output_report import OutputReport
@@ -18,13 +17,12 @@ from ledger.domain.participant import Participant
 from ledger.errors import InvalidRequest, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier
 from ledger.receipts import Receipt
-from ledger.requests import digest_of, participant_requester
+from ledger.requests import participant_requester
 from ledger.store import LedgerStore
 from ledger.validation import (
     check_after,
     check_request_id,
     check_text,
-    event_time,
     non_negative,
     required_time,
 )
@@ -54,9 +52,9 @@ class OutputReports(UseCase):
         check_request_id(request_id)
         if not isinstance(licence_id, UUID):
             raise InvalidRequest("licence_id", "must be a UUID")
-        start = required_time(period_start, "period_start")
-        end = required_time(period_end, "period_end")
-        check_after("period_end", end, start)
+        start = required_time(period_start, "period.start_time")
+        end = required_time(period_end, "period.end_time")
+        check_after("period.end_time", end, start)
         check_text("asset", asset, 20)
         mined = non_negative("amount", amount_mined)
         sold = non_negative("sold_through_exchange_amount", sold_through_exchange)
@@ -70,16 +68,14 @@ class OutputReports(UseCase):
             raise InvalidRequest("wallets", f"at most {MAX_WALLETS} entries")
         if envelope is not None and not isinstance(envelope, Envelope):
             raise InvalidRequest("envelope", "must be an Envelope")
-        recorded_at = self.clock()
-        when = event_time(at, recorded_at)
         holder_id = self.store.read_typed(licence_id, MiningLicence,
                                           "mining licence").participant_id
         requester = participant_requester(holder_id)
-        digest = digest_of("ReportOutput", {
-            "request_id": request_id, "licence_id": licence_id, "period_start": start,
-            "period_end": end, "asset": asset, "amount": mined, "wallets": wallet_list,
-            "sold_through_exchange": sold, "at": at})
-        stamp = Stamp(requester, digest, recorded_at)
+        stamp, when = self.begin("ReportOutput", requester, request_id, at, None,
+                                 licence_id=licence_id, period_start=start, period_end=end,
+                                 asset=asset, amount=mined, wallets=wallet_list,
+                                 sold_through_exchange=sold)
+        recorded_at, digest = stamp.recorded_at, stamp.digest
         report_id = OutputReport.create_id(requester, request_id)
         alert_id = Alert.create_id(requester, request_id, "SALE_SHARE_SHORTFALL", report_id)
 

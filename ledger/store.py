@@ -35,6 +35,10 @@ class LedgerStore(Protocol):
         """Returns a shared, read-only aggregate of type ``cls``; NotFound otherwise."""
         ...
 
+    def stored_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
+        """Returns the latest stored version of each id that has events (one query)."""
+        ...
+
     def cached_holder(self, licence_id: UUID) -> UUID | None:
         """Returns the holder of a cached licence, or None when it is not cached."""
         ...

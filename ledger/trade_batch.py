@@ -27,8 +27,6 @@ class TradeBatch:
     """Returns a private copy of an aggregate, or None."""
     read_many: Callable[[Collection[UUID]], dict[UUID, Any]]
     """Returns shared, read-only aggregates (None where absent), checked in one query."""
-    check_existing: bool = False
-    """Whether trades and claims may already be stored (decided again after a conflict)."""
     loaded: dict[UUID, Aggregate | None] = field(default_factory=dict)
     changed: dict[UUID, Aggregate] = field(default_factory=dict)
     shared: dict[UUID, Any] = field(default_factory=dict)
@@ -53,15 +51,6 @@ class TradeBatch:
         if aggregate_id not in self.loaded:
             self.loaded[aggregate_id] = self.find(aggregate_id)
         return self.loaded[aggregate_id]
-
-    def claim(self, claim_id: UUID) -> Any | None:
-        """Returns the claim of an exchange trade id made in this batch, or the stored
-        one when the batch checks the store (a retry after a conflict), else None."""
-        if claim_id in self.loaded:
-            return self.loaded[claim_id]
-        if self.check_existing:
-            return self.get(claim_id)
-        return None
 
     def add(self, aggregate: Aggregate) -> None:
         """Marks an aggregate for saving with the batch."""

@@ -6,23 +6,30 @@ of trades is decided in memory against aggregates loaded once per batch, then sa
 one transaction; the outflow accounts it touches make the cap exact under concurrent
 writers (a conflicting writer retries against the new totals).
 
-A trade's request id belongs to the exchange that holds its licence (the requester), and
-its exchange trade id is claimed per licence (``TradeClaim``). Its time ``at`` must lie in
-the trade window around the server's clock, and the licence, the parties and the signing
-key must be in standing both at ``at`` and when recorded; a trade that breaks a rule is
+A trade's request id belongs to the exchange that holds its licence (the requester). A
+recorded trade's id is derived from its licence and exchange trade id, so an exchange
+trade id is recorded once per licence by construction; a blocked attempt's id from its
+requester and request id, so a corrected request may still record the trade. One query
+per batch tells which of both ids exist: retries replay their first result, a request id
+reused for another payload is REQUEST_ID_REUSED, another request naming a recorded
+exchange trade id is blocked (EXCHANGE_TRADE_ID_REUSED). Its time ``at`` must lie in the
+trade window around the server's clock, and the licence, the parties and the signing key
+must be in standing both at ``at`` and when recorded; a trade that breaks a rule is
 recorded as ``Trade.Blocked``, so the attempt stays on the record.
+
+Left open by the one-record design: a request id reused for a trade with *another*
+exchange trade id, in a later batch, is recorded as that other trade (no record keyed by
+request id exists for recorded trades; within one batch it is REQUEST_ID_REUSED).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import localcontext
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
-
-from eventsourcing.persistence import RecordConflictError
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
@@ -34,7 +41,6 @@ from ledger.domain.outflow import OutflowAccount, period_of, previous_period
 from ledger.domain.participant import Participant
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
-from ledger.domain.trade_claim import TradeClaim
 from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import TradeReceipt, TradeStatus
@@ -62,15 +68,26 @@ class TradeBlocked(RuleViolation):
         self.receipt = receipt
 
 
+@dataclass(frozen=True)
+class TradeIds:
+    """The two ids a trade request may take: ``recorded`` (licence, exchange trade id) if
+    it is recorded, ``attempt`` (requester, request id) if it is blocked."""
+
+    recorded: UUID
+    attempt: UUID
+
+
 class TradeRules:
     """Applies the trade rules of DESIGN.md §3 to one trade at a time within a batch."""
 
-    def decide(self, request: TradeRequest, trade_id: UUID, recorded_at: datetime,
-               policy: PolicyView, window: Window, batch: TradeBatch) -> TradeReceipt:
+    def decide(self, request: TradeRequest, ids: TradeIds, recorded_at: datetime,
+               policy: PolicyView, window: Window, batch: TradeBatch,
+               taken_by: UUID | None = None) -> TradeReceipt:
         """Returns the receipt of one trade, recorded or blocked, with what it changes
         added to ``batch``; raises InvalidRequest or NotFound for what cannot be
         decided (nothing is recorded then). ``policy`` is the policy at the trade's
-        time; ``window`` the trade window under the policy at the server's."""
+        time; ``window`` the trade window under the policy at the server's; ``taken_by``
+        the trade another request recorded under this exchange trade id, if any."""
         rate = policy.usd_rate(request.quote_currency)
         if rate is None:
             raise InvalidRequest("quote_currency",
@@ -82,7 +99,7 @@ class TradeRules:
 
         def block(rule: str, message: str, figures: dict[str, object]) -> TradeReceipt:
             text = {k: str(v) for k, v in figures.items()}
-            trade = Trade.block(request, trade_id, value_usd, rule, message, text)
+            trade = Trade.block(request, ids.attempt, value_usd, rule, message, text)
             batch.add(trade)
             return trade_receipt(trade)
 
@@ -90,6 +107,12 @@ class TradeRules:
         licence = batch.read(request.exchange_licence_id)
         if not isinstance(licence, ExchangeLicence):
             raise NotFound("exchange licence", request.exchange_licence_id)
+        if taken_by is not None:
+            return block("EXCHANGE_TRADE_ID_REUSED",
+                         f"exchange trade id {request.exchange_trade_id!r} is already "
+                         f"recorded for licence {licence.id} as trade {taken_by}",
+                         {"exchange_trade_id": request.exchange_trade_id,
+                          "trade_id": taken_by})
         late = window.fault(at, recorded_at)
         if late is not None:
             return block("TIME_OUTSIDE_WINDOW", late[0], dict(late[1]))
@@ -110,15 +133,6 @@ class TradeRules:
                 return block("PARTY_NOT_APPROVED", f"{role} {party_id} is {party_standing}",
                              {role: party_id, "at": at.isoformat(),
                               "recorded_at": recorded_at.isoformat()})
-        claim_id = TradeClaim.create_id(request.exchange_licence_id, request.exchange_trade_id)
-        claim = batch.claim(claim_id)
-        if isinstance(claim, TradeClaim) and claim.trade_id != trade_id:
-            return block("EXCHANGE_TRADE_ID_REUSED",
-                         f"exchange trade id {request.exchange_trade_id!r} is already "
-                         f"recorded for licence {licence.id} as trade {claim.trade_id}",
-                         {"exchange_trade_id": request.exchange_trade_id,
-                          "trade_id": claim.trade_id})
-
         threshold = policy.decimal("travel_rule_threshold_usd")
         if value_usd >= threshold:
             missing = [f for f in TRAVEL_RULE_FIELDS if not request.travel_rule.get(f, "").strip()]
@@ -149,10 +163,8 @@ class TradeRules:
                     f"{amount(value_usd)}",
                     {"cap_usd": amount(cap), "used_usd": amount(account.outflow_usd),
                      "value_usd": amount(value_usd), "period": period})
-        trade = Trade.record(request, trade_id, value_usd)
+        trade = Trade.record(request, ids.recorded, value_usd)
         batch.add(trade)
-        batch.add(TradeClaim(exchange_licence_id=request.exchange_licence_id,
-                             exchange_trade_id=request.exchange_trade_id, trade_id=trade_id))
         alert_ids: list[UUID] = []
         if account is not None:
             if is_outflow:
@@ -161,7 +173,8 @@ class TradeRules:
             if near_threshold:
                 account.note_near_threshold(request_id=request.request_id, at=at,
                                             trade_id=trade.id, value_usd=value_usd)
-                alert = self.structuring_alert(batch, request, trade_id, policy, account)
+                alert = self.structuring_alert(batch, request, ids.recorded, policy,
+                                               account)
                 if alert is not None:
                     alert_ids.append(alert.id)
             batch.add(account)
@@ -285,21 +298,13 @@ class Trading(UseCase):
         """
         checked = [validate_trade(request) for request in requests]
         recorded_at = self.clock()
-        def attempt() -> list[TradeReceipt]:
-            try:
-                return self._decide_and_save(checked, recorded_at, check_existing=False)
-            except RecordConflictError:
-                # Some trade or claim may exist already (a retry) or an account moved
-                # on: decide again against the store, replaying trades that exist.
-                return self._decide_and_save(checked, recorded_at, check_existing=True)
+        # Each trade is stamped with its own requester and digest (below); a conflict
+        # with another writer decides the whole batch again against the store.
+        return self.run(None, lambda: self._decide_and_save(checked, recorded_at))
 
-        # Each trade is stamped with its own requester and digest (below).
-        return self.run(None, attempt)
-
-    def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
-                         check_existing: bool) -> list[TradeReceipt]:
-        batch = TradeBatch(self.store.find, self.store.read_many,
-                           check_existing=check_existing)
+    def _decide_and_save(self, requests: Sequence[TradeRequest],
+                         recorded_at: datetime) -> list[TradeReceipt]:
+        batch = TradeBatch(self.store.find, self.store.read_many)
         # The rule inputs of the whole batch in one query: the exchanges behind cached
         # licences are known beforehand; those of uncached ones take a second query.
         licence_ids = {r.exchange_licence_id for r in requests}
@@ -311,15 +316,14 @@ class Trading(UseCase):
         policy = cast(Policy | None, batch.read(POLICY_ID))
         window = Window.of(WindowKind.TRADE, PolicyView(policy, recorded_at))
         self._require_envelopes(requests, batch, recorded_at)
+        identities = [self._identity(request, batch) for request in requests]
+        # Which of the ids exist already, for the whole batch in one query.
+        stored = self.store.stored_versions(
+            [i for _, _, ids in identities for i in (ids.recorded, ids.attempt)])
         policies: dict[datetime, PolicyView] = {}
         results: dict[tuple[str, str], tuple[str, TradeReceipt]] = {}
         receipts: list[TradeReceipt] = []
-        for request in requests:
-            licence = batch.read(request.exchange_licence_id)
-            if not isinstance(licence, ExchangeLicence):
-                raise NotFound("exchange licence", request.exchange_licence_id)
-            requester = participant_requester(licence.participant_id)
-            digest = request.digest()
+        for request, (requester, digest, ids) in zip(requests, identities, strict=True):
             key = (requester, request.request_id)
             if key in results:
                 first_digest, first = results[key]
@@ -327,25 +331,50 @@ class Trading(UseCase):
                     raise RequestIdReused(request.request_id)
                 receipts.append(replayed(first))
                 continue
-            trade_id = Trade.id_for(requester, request.request_id)
-            existing = self.store.find(trade_id) if check_existing else None
-            if isinstance(existing, Trade):
-                existing.version_of_request(requester, request.request_id, digest)
-                alert_id = Alert.create_id(requester, request.request_id, "STRUCTURING",
-                                           existing.id)
-                alerts = (alert_id,) if self.store.find(alert_id) is not None else ()
-                receipt = trade_receipt(existing, replayed=True, alert_ids=alerts)
+            receipt = None
+            taken_by = None
+            if ids.attempt in stored:  # this request was blocked before
+                receipt = self._replay(batch.get(ids.attempt), requester, request, digest)
             else:
+                holder = (batch.loaded.get(ids.recorded) if ids.recorded in batch.loaded
+                          else batch.get(ids.recorded) if ids.recorded in stored else None)
+                if isinstance(holder, Trade):
+                    if holder.created_by(requester, request.request_id, digest):
+                        receipt = self._replay(holder, requester, request, digest)
+                    else:
+                        taken_by = holder.id
+            if receipt is None:
                 # The window is read at the server's time; every other rule at the
                 # trade's own time.
                 view = policies.setdefault(request.at, PolicyView(policy, request.at))
                 with stamped(Stamp(requester, digest, recorded_at)):
-                    receipt = self.rules.decide(request, trade_id, recorded_at, view,
-                                                window, batch)
+                    receipt = self.rules.decide(request, ids, recorded_at, view, window,
+                                                batch, taken_by)
             results[key] = (digest, receipt)
             receipts.append(receipt)
         self.store.save(*batch.changed.values())
         return receipts
+
+    @staticmethod
+    def _identity(request: TradeRequest, batch: TradeBatch) -> tuple[str, str, TradeIds]:
+        """Returns the requester of a trade request, its digest and its two ids."""
+        licence = batch.read(request.exchange_licence_id)
+        if not isinstance(licence, ExchangeLicence):
+            raise NotFound("exchange licence", request.exchange_licence_id)
+        requester = participant_requester(licence.participant_id)
+        return requester, request.digest(), TradeIds(
+            Trade.recorded_id(licence.id, request.exchange_trade_id),
+            Trade.attempt_id(requester, request.request_id))
+
+    def _replay(self, existing: Any, requester: str, request: TradeRequest,
+                digest: str) -> TradeReceipt:
+        """Returns the first result of a request (raises RequestIdReused when the stored
+        trade answered the same request id with another payload)."""
+        assert isinstance(existing, Trade)
+        existing.version_of_request(requester, request.request_id, digest)
+        alert_id = Alert.create_id(requester, request.request_id, "STRUCTURING", existing.id)
+        alerts = (alert_id,) if self.store.stored_versions([alert_id]) else ()
+        return trade_receipt(existing, replayed=True, alert_ids=alerts)
 
     def _require_envelopes(self, requests: Sequence[TradeRequest], batch: TradeBatch,
                            recorded_at: datetime) -> None:

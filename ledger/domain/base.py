@@ -11,7 +11,7 @@ trigger, so no path can forget them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -138,6 +138,19 @@ class LedgerAggregate(Aggregate):
         """Returns True when this aggregate was created by that request (raises
         RequestIdReused when the request id was used there for another payload)."""
         return self.version_of_request(requester, request_id, digest) == 1
+
+
+def standing_at_both(standing_at: Callable[[datetime], str | None], at: datetime,
+                     recorded_at: datetime) -> str | None:
+    """Returns why something may not act at the client's time ``at`` or at the server's
+    ``recorded_at`` (it must be in standing at both; ``standing_at`` says why not at one
+    time), or None when it may. Relied on by ``Participant.standing`` and
+    ``Licence.standing``."""
+    why = standing_at(at)
+    if why is not None:
+        return f"{why} at {at.isoformat()}"
+    why = standing_at(recorded_at)
+    return None if why is None else f"{why} at {recorded_at.isoformat()} (recorded)"
 
 
 class Intervals:

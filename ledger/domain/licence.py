@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain.base import Intervals, LedgerAggregate, derived_id
+from ledger.domain.base import Intervals, LedgerAggregate, derived_id, standing_at_both
 from ledger.errors import RuleViolation
 
 
@@ -124,11 +124,7 @@ class Licence(LedgerAggregate):
     def standing(self, at: datetime, recorded_at: datetime) -> str | None:
         """Returns why the licence may not be used at the client's time ``at`` or at the
         server's ``recorded_at`` (it must be active at both), or None when it may."""
-        why = self.standing_at(at)
-        if why is not None:
-            return f"{why} at {at.isoformat()}"
-        why = self.standing_at(recorded_at)
-        return None if why is None else f"{why} at {recorded_at.isoformat()} (recorded)"
+        return standing_at_both(self.standing_at, at, recorded_at)
 
     def require_active(self, at: datetime, recorded_at: datetime) -> None:
         """Raises RuleViolation LICENCE_NOT_ACTIVE unless the licence is active at both

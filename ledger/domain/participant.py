@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain.base import Intervals, LedgerAggregate, derived_id
+from ledger.domain.base import Intervals, LedgerAggregate, derived_id, standing_at_both
 from ledger.errors import NotFound, RuleViolation
 
 
@@ -160,11 +160,7 @@ class Participant(LedgerAggregate):
     def standing(self, at: datetime, recorded_at: datetime) -> str | None:
         """Returns why the participant may not act at the client's time ``at`` or at the
         server's ``recorded_at`` (standing must hold at both), or None when it may."""
-        why = self.standing_at(at)
-        if why is not None:
-            return f"{why} at {at.isoformat()}"
-        why = self.standing_at(recorded_at)
-        return None if why is None else f"{why} at {recorded_at.isoformat()} (recorded)"
+        return standing_at_both(self.standing_at, at, recorded_at)
 
     def require_standing(self, at: datetime, recorded_at: datetime) -> None:
         """Raises RuleViolation PARTICIPANT_NOT_ACTIVE unless the participant may act at

@@ -159,9 +159,16 @@ class Trade(LedgerAggregate):
         self.envelope_record = dict(envelope or {})
 
     @staticmethod
-    def id_for(requester: str, request_id: str) -> UUID:
-        """Returns the trade id of a requester's request id."""
-        return derived_id("Trade", requester, request_id)
+    def recorded_id(exchange_licence_id: UUID, exchange_trade_id: str) -> UUID:
+        """Returns the id of the trade recorded under an exchange's own trade id: one per
+        exchange licence and exchange trade id (DESIGN §3), by construction."""
+        return derived_id("Trade", exchange_licence_id, exchange_trade_id)
+
+    @staticmethod
+    def attempt_id(requester: str, request_id: str) -> UUID:
+        """Returns the id of a blocked attempt: a requester's request id (a blocked trade
+        does not take its exchange trade id, which a corrected request may record)."""
+        return derived_id("TradeAttempt", requester, request_id)
 
     @classmethod
     def record(cls, request: TradeRequest, trade_id: UUID, value_usd: Decimal) -> Trade:

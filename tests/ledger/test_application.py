@@ -290,7 +290,7 @@ def test_malformed_reports_record_nothing(market: Market) -> None:
     before = notifications(ledger)
     with pytest.raises(InvalidRequest, match="more than the amount mined"):
         report(ledger, "r1", licence_id, T0, mined="1", sold="2")
-    with pytest.raises(InvalidRequest, match="period_end"):
+    with pytest.raises(InvalidRequest, match=r"period\.end_time"):
         ledger.report_output("r2", licence_id, T0, T0, "BTC", Decimal(1), [], Decimal(1))
     with pytest.raises(InvalidRequest, match="amount"):
         report(ledger, "r3", licence_id, T0, mined="-1", sold="0")

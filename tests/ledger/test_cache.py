@@ -121,7 +121,8 @@ def test_a_batch_of_trades_reads_its_cached_rule_inputs_without_replaying_them(
     assert rule_inputs.isdisjoint(replayed)  # the policy too, although there is none
 
 
-def test_a_batch_of_trades_checks_its_cached_rule_inputs_in_one_query(ledger: Ledger) -> None:
+def test_a_batch_of_trades_checks_its_rule_inputs_and_its_trades_in_a_query_each(
+        ledger: Ledger) -> None:
     market = build_market(ledger)
     ledger.record_trades([market.trade("warm")])
     assert ledger.cached_holder(market.licence) == market.exchange
@@ -134,9 +135,11 @@ def test_a_batch_of_trades_checks_its_cached_rule_inputs_in_one_query(ledger: Le
         return latest_versions(ids)
 
     ledger.latest_versions = counting  # type: ignore[assignment]
-    ledger.record_trades([market.trade(f"q{i}") for i in range(20)])
-    assert len(queries) == 1
+    receipts = ledger.record_trades([market.trade(f"q{i}") for i in range(20)])
+    # One query for the rule inputs, one for whether any of the trades exists already.
+    assert len(queries) == 2
     assert {market.buyer, market.seller, market.exchange, market.licence} <= set(queries[0])
+    assert {r.trade_id for r in receipts} <= set(queries[1])
 
 
 def test_a_shared_aggregate_never_changes_under_its_reader(store_url: str) -> None:

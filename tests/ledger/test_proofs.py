@@ -565,7 +565,7 @@ def test_close_is_idempotent_once_per_period_and_after_the_period(mine: Mine) ->
     assert early.value.rule == "PERIOD_NOT_ENDED"
     with pytest.raises(InvalidRequest) as backwards:
         ledger.close_reconciliation("c4", mine.licence, P0, P0, at=P0 + HOUR)
-    assert backwards.value.field == "period_end"
+    assert backwards.value.field == "period.end_time"
     with pytest.raises(NotFound):
         ledger.close_reconciliation("c5", UUID(int=5), P0, P0 + HOUR, at=P0 + HOUR)
     with pytest.raises(NotFound):

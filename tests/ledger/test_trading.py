@@ -413,12 +413,12 @@ def test_duplicate_request_ids_inside_one_batch(market: Market) -> None:
                                      market.trade("d1")])
     assert [r.replayed for r in receipts] == [False, False, True]
     assert receipts[2].trade_id == receipts[0].trade_id
-    assert notifications(ledger) == before + 4  # two trades and their claims
+    assert notifications(ledger) == before + 2
     assert ledger.repository.get(receipts[0].trade_id).value_usd == Decimal(100)
     # The same id for another trade in one batch refuses the batch: nothing is recorded.
     with pytest.raises(RequestIdReused):
         ledger.record_trades([market.trade("d3"), market.trade("d3", "999")])
-    assert notifications(ledger) == before + 4
+    assert notifications(ledger) == before + 2
 
 
 def test_batch_mixing_retries_and_new_trades(market: Market) -> None:
@@ -491,8 +491,8 @@ def test_batch_is_saved_in_one_transaction(market: Market) -> None:
     receipts = ledger.record_trades(batch)
     assert len(saves) == 1  # one save = one recorder transaction
     assert all(r.status is RECORDED for r in receipts)
-    # 6 trades + their 6 claims + account opened + 3 near-threshold notes + 1 alert.
-    assert notifications(ledger) - before == 17
+    # 6 trades + account opened + 3 near-threshold notes + 1 structuring alert.
+    assert notifications(ledger) - before == 11
 
 
 def test_concurrent_writer_on_the_same_account_is_retried_against_new_total(
@@ -525,3 +525,33 @@ def test_concurrent_writer_on_the_same_account_is_retried_against_new_total(
         first.close()
         second.close()
 
+
+
+def test_an_exchange_trade_id_is_recorded_once_per_licence(market: Market) -> None:
+    ledger = market.ledger
+    first = ledger.record_trade(market.trade("e1", exchange_trade_id="SR-1"))
+    with pytest.raises(TradeBlocked) as again:
+        ledger.record_trade(market.trade("e2", exchange_trade_id="SR-1"))
+    assert again.value.receipt.rule == "EXCHANGE_TRADE_ID_REUSED"
+    assert again.value.receipt.figures["trade_id"] == str(first.trade_id)
+    # The attempt stays on the record, under its own request; retried, it replays.
+    blocked = ledger.get_typed(again.value.receipt.trade_id, Trade, "trade")
+    assert blocked.is_blocked and blocked.exchange_trade_id == "SR-1"
+    with pytest.raises(TradeBlocked) as retried:
+        ledger.record_trade(market.trade("e2", exchange_trade_id="SR-1"))
+    assert retried.value.receipt.replayed
+    # Inside one batch too.
+    receipts = ledger.record_trades([market.trade("e3", exchange_trade_id="SR-3"),
+                                     market.trade("e4", exchange_trade_id="SR-3")])
+    assert [r.rule for r in receipts] == ["", "EXCHANGE_TRADE_ID_REUSED"]
+
+
+def test_a_blocked_trade_corrected_under_a_new_request_id_is_recorded(market: Market) -> None:
+    ledger = market.ledger
+    with pytest.raises(TradeBlocked) as blocked:
+        ledger.record_trade(market.trade("c1", "5000", exchange_trade_id="SR-9"))
+    assert blocked.value.receipt.rule == "TRAVEL_RULE_DATA_MISSING"
+    corrected = ledger.record_trade(market.trade("c2", "5000", exchange_trade_id="SR-9",
+                                                 travel_rule=FULL_TRAVEL_RULE))
+    assert corrected.status is RECORDED
+    assert corrected.trade_id != blocked.value.receipt.trade_id

@@ -31,10 +31,10 @@ class CountingTrading(Trading):
 
     decisions = 0
 
-    def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
-                         check_existing: bool) -> list[TradeReceipt]:
+    def _decide_and_save(self, requests: Sequence[TradeRequest],
+                         recorded_at: datetime) -> list[TradeReceipt]:
         self.decisions += 1
-        return super()._decide_and_save(requests, recorded_at, check_existing)
+        return super()._decide_and_save(requests, recorded_at)
 
 
 class CountingLedger(Ledger):

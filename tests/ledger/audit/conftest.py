@@ -86,10 +86,9 @@ class AuditedLedger:
     raw: RawDB
 
 
-def make_audited(url: str, trades: int = 8, every: int = 5,
+def make_audited(url: str, trades: int = 16, every: int = 5,
                  cipher_key: str | None = None) -> AuditedLedger:
-    """Returns a store holding a market and ``trades`` trades (two records each: the trade
-    and the claim of its exchange trade id), fully integrated."""
+    """Returns a store holding a market and ``trades`` trades, fully integrated."""
     from ledger.config import StoreConfig
 
     ledger = on_time_ledger(StoreConfig(url=url, cipher_key=cipher_key))
@@ -115,11 +114,10 @@ def audited(store_url: str) -> Iterator[AuditedLedger]:
         a.ledger.close()
 
 
-def rotate(a: AuditedLedger, trades: int = 3) -> NoteSigner:
+def rotate(a: AuditedLedger, trades: int = 6) -> NoteSigner:
     """Rotates the checkpoint key of ``a`` to a new key of the same origin, records
-    ``trades`` more trades (two records each) and signs with the new key (every 5
-    records, then once more at the end); returns the new key. ``a.log`` keeps the old
-    key."""
+    ``trades`` more trades and signs with the new key (every 5 records, then once more
+    at the end); returns the new key. ``a.log`` keeps the old key."""
     new_key = NoteSigner.generate(ORIGIN)
     for i in range(trades):
         a.ledger.record_trade(a.market.trade(f"rotated{i}"))
@@ -152,8 +150,7 @@ class RestoreSource:
 def build_restore_source(directory: Path) -> RestoreSource:
     """Returns a source store (SQLite, encrypted) and its export: participants, licences
     (an exchange licence suspended and reinstated, a mining licence), recorded and blocked
-    trades (a recorded trade is two records: the trade and the claim of its exchange
-    trade id); checkpoints every 5 records; a trade after the follower's last step."""
+    trades; checkpoints every 5 records; 2 trades after the follower's last step."""
     import base64
     import os
 
@@ -176,14 +173,15 @@ def build_restore_source(directory: Path) -> RestoreSource:
         ledger.suspend_licence("suspend", market.licence, "late report", at=START)
         ledger.reinstate_licence("reinstate", market.licence, at=START)
         receipts = ledger.record_trades(
-            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(4)]
+            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(8)]
             + [market.trade("blocked", "1000")])
         assert receipts[-1].status.name == "BLOCKED"
         signer = NoteSigner.generate(ORIGIN)
         log = AuditLog(ledger.recorder, signer=signer,
                        policy=CheckpointPolicy(every_records=5, every_seconds=0))
         log.follower.catch_up()
-        ledger.record_trade(market.trade("late0", "150"))
+        for i in range(2):
+            ledger.record_trade(market.trade(f"late{i}", "150"))
         participants = {pid: ledger.get_participant(pid).legal_name
                         for pid in (market.exchange, market.buyer, market.seller, miner)}
         trades = {}

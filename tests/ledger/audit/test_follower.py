@@ -46,7 +46,7 @@ def test_follower_integrates_every_record_once(audited: AuditedLedger) -> None:
     assert audited.log.follower.step() == 0
     for i in range(5):
         audited.ledger.record_trade(audited.market.trade(f"more{i}"))
-    assert audited.log.follower.catch_up() == 10  # a trade and its claim each
+    assert audited.log.follower.catch_up() == 5
     assert_tree_matches_store(audited)
 
 
@@ -81,7 +81,7 @@ def test_checkpoint_on_demand_and_by_time(audited: AuditedLedger) -> None:
     assert audited.log.latest_checkpoint().seq == 6  # type: ignore[union-attr]
     now[0] += 61
     follower.step()
-    assert audited.log.latest_checkpoint().size == 27  # type: ignore[union-attr]
+    assert audited.log.latest_checkpoint().size == 25  # type: ignore[union-attr]
 
 
 def test_resumes_after_restart_without_double_counting(audited: AuditedLedger) -> None:
@@ -89,10 +89,10 @@ def test_resumes_after_restart_without_double_counting(audited: AuditedLedger) -
         audited.ledger.record_trade(audited.market.trade(f"r{i}"))
     fresh = AuditLog(audited.ledger.recorder, signer=audited.signer,
                      policy=CheckpointPolicy(every_records=5, every_seconds=0))
-    assert fresh.follower.catch_up() == 14  # a trade and its claim each
+    assert fresh.follower.catch_up() == 7
     assert fresh.follower.catch_up() == 0
     assert_tree_matches_store(audited)
-    assert [c.size for c in fresh.checkpoints()] == [5, 10, 15, 20, 25, 30, 35]
+    assert [c.size for c in fresh.checkpoints()] == [5, 10, 15, 20, 25, 30]
 
 
 def test_never_signs_after_an_altered_checkpoint(audited: AuditedLedger) -> None:
@@ -129,10 +129,9 @@ def test_rotated_key_extends_the_tree(audited: AuditedLedger) -> None:
         audited.ledger.record_trade(audited.market.trade(f"rot{i}"))
     rotated = AuditLog(audited.ledger.recorder, signer=new_key,
                        policy=CheckpointPolicy(every_records=5, every_seconds=0))
-    assert rotated.follower.catch_up() == 12  # a trade and its claim each
+    assert rotated.follower.catch_up() == 6
     cps = rotated.checkpoints()
-    assert [(c.seq, c.size) for c in cps] == [(1, 5), (2, 10), (3, 15), (4, 20), (5, 25),
-                                              (6, 30), (7, 35)]
+    assert [(c.seq, c.size) for c in cps] == [(1, 5), (2, 10), (3, 15), (4, 20), (5, 25)]
     with pytest.raises(NoteError):
         open_checkpoint(cps[4].note, audited.signer.verifier)
     new = open_checkpoint(cps[4].note, new_key.verifier).checkpoint
@@ -174,8 +173,7 @@ def test_dense_leaves_over_notification_gaps(postgres_url: str) -> None:
         a.ledger.record_trade(a.market.trade("after-gap"))
         a.log.follower.catch_up()
         nids = [r[0] for r in a.raw.events()]
-        # The trade after the gap (its claim follows it directly).
-        assert nids[-2] == nids[-3] + 2 and nids[-1] == nids[-2] + 1
+        assert nids[-1] == nids[-2] + 2
         index = a.raw.run("SELECT leaf_index FROM audit_leaves ORDER BY leaf_index")
         assert [r[0] for r in index] == list(range(len(nids)))
         assert_tree_matches_store(a)
@@ -208,7 +206,7 @@ def test_only_one_postgres_instance_advances(postgres_url: str) -> None:
         release.set()
         t.join()
         results.append(other.follower.step())
-        assert results == [None, 2]  # the trade and its claim
+        assert results == [None, 1]
     finally:
         a.raw.close()
         a.ledger.close()

@@ -73,7 +73,7 @@ def test_proof_bundle_by_event(audited: AuditedLedger) -> None:
     assert result.index == audited.log.locate(receipt.trade_id, 1).leaf_index
     # Changing the stored record after the fact breaks every new bundle for it.
     rows = audited.raw.events()
-    nid, *_, state = rows[-2]  # the trade (its claim is the last row)
+    nid, *_, state = rows[-1]
     audited.raw.run(f"UPDATE {audited.raw.table} SET state = ? WHERE {audited.raw.nid} = ?",
                     (state[:-1] + bytes([state[-1] ^ 1]), nid))
     with pytest.raises(ProofBundleError):

@@ -13,7 +13,6 @@ from ledger.application import Ledger
 from ledger.domain.envelope import Envelope, from_record, signed_bytes, to_record
 from ledger.domain.trade import Trade
 from ledger.errors import InvalidRequest
-from ledger.requests import participant_requester
 from tests.ledger.conftest import START, Market, events_of
 
 
@@ -77,9 +76,9 @@ def test_trades_store_their_envelope_in_both_events(market: Market) -> None:
     assert trades["t1"].envelope == recorded.to_record()
     assert trades["t2"].envelope == blocked.to_record()
     assert trades["t3"].envelope == {}
-    exchange = participant_requester(market.exchange)
-    assert ledger.get_typed(Trade.id_for(exchange, "t1"), Trade, "trade").envelope == recorded
-    assert ledger.get_typed(Trade.id_for(exchange, "t3"), Trade, "trade").envelope is None
+    t1, t3 = (Trade.recorded_id(market.licence, f"x-{r}") for r in ("t1", "t3"))
+    assert ledger.get_typed(t1, Trade, "trade").envelope == recorded
+    assert ledger.get_typed(t3, Trade, "trade").envelope is None
     with pytest.raises(InvalidRequest) as error:
         ledger.record_trade(market.trade("t4", envelope="signed"))
     assert error.value.field == "envelope"

@@ -71,22 +71,22 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     key, pub = str(tmp / "keys" / "audit.key"), str(tmp / "keys" / "audit.pub")
     code, out = invoke("audit", "checkpoint", "--db", url, "--key", key)
     assert code == 0, out
-    assert "valedger.test/cli\n17\n" in out  # 7 + 5 trades and their claims
+    assert "valedger.test/cli\n12\n" in out
     kept = tmp / "kept.checkpoint"
     kept.write_text(out[out.index("valedger.test/cli\n"):])
     export = tmp / "log.export"
     code, out = invoke("audit", "export", "--db", url, "--out", str(export), "--key", key)
-    assert code == 0 and "exported 17 records and 1 checkpoints" in out, out
+    assert code == 0 and "exported 12 records and 1 checkpoints" in out, out
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--trusted-checkpoint", str(kept))
     assert code == 0 and "OK" in out, out
-    kept.write_text(kept.read_text().replace("\n17\n", "\n18\n"))
+    kept.write_text(kept.read_text().replace("\n12\n", "\n13\n"))
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--trusted-checkpoint", str(kept))
     assert code == 2 and "does not verify" in out, out
     vkey = Path(pub).read_text().strip()
     code, out = invoke("audit", "verify", "--db", url, "--public-key", vkey)
-    assert code == 0 and "records: 17" in out, out
+    assert code == 0 and "records: 12" in out, out
 
     bundle = tmp / "proof.tlog-proof"
     code, out = invoke("audit", "prove", "--db", url, "--event", f"{trades[2]}:1",
@@ -94,7 +94,7 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     assert code == 0, out
     assert bundle.read_text().startswith("c2sp.org/tlog-proof@v1\n")
     code, out = invoke("audit", "verify-proof", str(bundle), "--public-key", pub)
-    assert code == 0 and f"event {trades[2]}:1" in out and "leaf 11" in out, out
+    assert code == 0 and f"event {trades[2]}:1" in out and "leaf 9" in out, out
     lines = bundle.read_text().split("\n")
     lines[2] = "index 8"
     bundle.write_text("\n".join(lines))
@@ -136,11 +136,11 @@ def test_cipher_key_replay(tmp_path: Path) -> None:
     assert invoke("audit", "export", "--db", url, "--out", str(export))[0] == 0
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", cipher)
-    assert code == 0 and "events decoded: 9" in out, out
+    assert code == 0 and "events decoded: 8" in out, out
     wrong = base64.b64encode(os.urandom(32)).decode()
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", wrong)
-    assert code == 2 and "decrypts none of the 9 events" in out, out
+    assert code == 2 and "decrypts none of the 8 events" in out, out
 
 
 def test_bad_input_is_a_clear_error(store: tuple[str, Path, list[str]]) -> None:
@@ -174,7 +174,7 @@ def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]
     ledger.register_participant("reg-late", "ENTERPRISE", "Late Ltd", "TAX-late", "XX")
     ledger.close()
     code, out = invoke("audit", "checkpoint", "--db", url, "--key", new_key)
-    assert code == 0 and "checkpoint 2: 18 records" in out, out
+    assert code == 0 and "checkpoint 2: 13 records" in out, out
     export = tmp / "rotated.vlx"
     assert invoke("audit", "export", "--db", url, "--out", str(export))[0] == 0
     for source in (("--db", url), ("--from", str(export))):
@@ -194,12 +194,12 @@ def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]
     assert code == 1 and "not signed by any trusted key" in out, out
     code, out = invoke("audit", "verify-proof", str(tmp / "old.proof"), "--public-key", new_pub,
                        "--public-key", old_pub)
-    assert code == 0 and "size 17" in out, out
+    assert code == 0 and "size 12" in out, out
     code, out = invoke("audit", "prove", "--db", url, "--event", f"{trades[0]}:1",
                        "--out", str(tmp / "new.proof"))
     assert code == 0, out
     code, out = invoke("audit", "verify-proof", str(tmp / "new.proof"), "--public-key", new_pub)
-    assert code == 0 and "size 18" in out, out
+    assert code == 0 and "size 13" in out, out
 
 
 # ---------------------------------------------------------------------------- restore
