@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.results_file import results_path
-from verifier.batch import ProofBatch, parse_batch
+from verifier.batch import ShareBatch, parse_batch
 from verifier.cpu import CpuBackend, cpu_count, shutdown_pool
 from verifier.cuda import cuda_available
 from verifier.target import T1
@@ -103,7 +103,7 @@ def all_cores_rate(cores: int, n: int = 300_000, repeats: int = 3) -> float:
     return best
 
 
-def stratum_batch(shares: int, seed: int = 1) -> ProofBatch:
+def stratum_batch(shares: int, seed: int = 1) -> ShareBatch:
     """Returns a pool-like batch: 200-byte coinbases, 12-entry branches, easy targets."""
     rng = random.Random(seed)
     jobs = [{

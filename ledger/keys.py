@@ -59,18 +59,18 @@ class EnvelopeVerifier:
         """Returns the signature check the envelope still needs when its key may sign at
         both times, else the refusal (KEY_UNKNOWN or KEY_REVOKED)."""
         envelope, participant_id, keys, at, recorded_at = item
+        key = keys.get(envelope.key_id)
+        if key is not None and key.is_valid_at(at) and key.is_valid_at(recorded_at):
+            return key.public_key, envelope.signature, envelope.signed_bytes()
         figures = {"participant": participant_id, "key_id": envelope.key_id,
                    "at": at.isoformat(), "recorded_at": recorded_at.isoformat()}
-        key = keys.get(envelope.key_id)
         if key is None:
             return EnvelopeRefused("KEY_UNKNOWN", f"participant {participant_id} has no key "
                                                   f"{envelope.key_id!r}", figures)
-        for when, what in ((at, "at"), (recorded_at, "when recorded at")):
-            if not key.is_valid_at(when):
-                return EnvelopeRefused(
-                    "KEY_REVOKED",
-                    f"key {envelope.key_id!r} is not valid {what} {when.isoformat()}", figures)
-        return key.public_key, envelope.signature, envelope.signed_bytes()
+        when, what = (at, "at") if not key.is_valid_at(at) else (recorded_at, "when recorded at")
+        return EnvelopeRefused("KEY_REVOKED",
+                               f"key {envelope.key_id!r} is not valid {what} "
+                               f"{when.isoformat()}", figures)
 
     def refusals(self, items: Sequence[Signed]) -> list[EnvelopeRefused | None]:
         """Returns, per envelope, why it may not be stored, or None when it may; the

@@ -23,14 +23,14 @@ from ledger.domain.base import utc
 from ledger.domain.licence import Capacity
 from ledger.domain.policy import PARAMETERS, Policy
 from ledger.domain.proof_batch import ProofBatch
-from verifier.batch import ProofBatch as ParsedBatch
+from verifier.batch import ShareBatch as ParsedBatch
 from verifier.batch import parse_batch
 from verifier.reconciliation import (
     HASHES_PER_TERAHASH,
     ReconciliationPolicy,
     reconcile,
 )
-from verifier.reconciliation import Reconciliation as Computed
+from verifier.reconciliation import ReconciliationResult as Computed
 from verifier.verdicts import Verdict
 from verifier.verification import VerificationResult
 from verifier.work import WorkTally

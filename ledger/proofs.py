@@ -48,7 +48,7 @@ from ledger.validation import check_request_id
 from ledger.windows import WindowKind, check_window
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch, parse_batch
-from verifier.batch import ProofBatch as ParsedBatch
+from verifier.batch import ShareBatch as ParsedBatch
 from verifier.config import InvalidVerifierConfig, VerifierConfig
 from verifier.cuda import CudaUnavailable
 from verifier.verification import VerificationResult, verify_batch

@@ -259,7 +259,10 @@ def validate_trade(request: TradeRequest) -> TradeRequest:
     check_country("counterparty_country", request.counterparty_country)
     if request.buyer_id == request.seller_id:
         raise InvalidRequest("seller_id", "buyer and seller must differ")
-    return replace(request, quantity=quantity, price=price, at=request.at.astimezone(UTC))
+    at = request.at if request.at.tzinfo is UTC else request.at.astimezone(UTC)
+    if quantity is request.quantity and price is request.price and at is request.at:
+        return request
+    return replace(request, quantity=quantity, price=price, at=at)
 
 
 def trade_receipt(trade: Trade, replayed: bool = False,

@@ -10,8 +10,8 @@ from typing import Any
 import grpc
 
 from ledger import AuditLog, NotFound, StoredCheckpoint, database_stream, write_export
-from services.backend import Backend
 from services.generated.valedger.v1 import audit_pb2, audit_pb2_grpc
+from services.ledger_pool import LedgerPool
 from services.status import ServiceError, invalid_argument
 
 CHUNK_BYTES = 256 * 1024
@@ -54,7 +54,7 @@ class _ChunkWriter:
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     """Serves AuditService from the audit log."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
 
     def _audit(self) -> AuditLog:
@@ -139,6 +139,6 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 queue.get_nowait()
 
 
-def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:
     """Registers the servicer on ``server``."""
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(backend), server)

@@ -10,8 +10,8 @@ import grpc
 from ledger import POLICY_ID, Alert, Policy
 from services import wire
 from services.auth import current_grant
-from services.backend import Backend
 from services.generated.valedger.v1 import compliance_pb2, compliance_pb2_grpc
+from services.ledger_pool import LedgerPool
 from services.licensing import receipt
 from services.status import invalid_argument
 
@@ -31,7 +31,7 @@ def alert_message(alert: Alert) -> compliance_pb2.Alert:
 class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
     """Serves ComplianceService over the ledger."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
         self.ledger = backend.ledger
 
@@ -97,7 +97,7 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
             is_default=since is None)
 
 
-def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:
     """Registers the servicer on ``server``."""
     compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(ComplianceServicer(backend),
                                                                 server)

@@ -12,8 +12,8 @@ import grpc
 from ledger import HistoryQuery, HistoryRecord
 from services import wire
 from services.auth import Scope, current_grant, require_own_participant
-from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, history_pb2, history_pb2_grpc
+from services.ledger_pool import LedgerPool
 from services.status import invalid_argument, permission_denied
 
 EVENT_NAMES = (
@@ -113,7 +113,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
 
     stream_batch = 500
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
         self.history = backend.history
 
@@ -218,6 +218,6 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
             state=wire.struct(state)))
 
 
-def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:
     """Registers the servicer on ``server``."""
     history_pb2_grpc.add_HistoryServiceServicer_to_server(HistoryServicer(backend), server)

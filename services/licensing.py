@@ -11,8 +11,8 @@ import grpc
 from ledger import ExchangeLicence, Licence, MiningLicence, Participant, Receipt, hashrate_cap_ths
 from services import wire
 from services.auth import Scope, current_grant, current_requester, require_own_participant
-from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, licensing_pb2, licensing_pb2_grpc
+from services.ledger_pool import LedgerPool
 from services.status import invalid_argument
 
 _KINDS = {
@@ -91,7 +91,7 @@ def _at(request: Any) -> datetime | None:
 class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
     """Serves LicensingService over the ledger."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
         self.ledger = backend.ledger
 
@@ -240,6 +240,6 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         return licensing_pb2.ListLicencesResponse(licences=page, next_page_token=next_token)
 
 
-def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:
     """Registers the servicer on ``server``."""
     licensing_pb2_grpc.add_LicensingServiceServicer_to_server(LicensingServicer(backend), server)

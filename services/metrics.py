@@ -18,7 +18,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from services.backend import Backend
+    from services.ledger_pool import LedgerPool
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class ServerMetrics:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""
         start_http_server(port, addr=host, registry=self.registry)
 
-    def attach(self, backend: Backend) -> None:
+    def attach(self, backend: LedgerPool) -> None:
         """Feeds the ledger metrics from ``backend``: events as they are saved, shares as
         the mining service verifies them, and the audit tree when Prometheus scrapes."""
         backend.metrics = self

@@ -10,15 +10,15 @@ import grpc
 from ledger import MiningLicence, ProofReceipt, Receipt, Reconciliation
 from services import envelope, wire
 from services.auth import require_own_participant
-from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, mining_pb2, mining_pb2_grpc
+from services.ledger_pool import LedgerPool
 from services.licensing import receipt
 
 
 class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
     """Serves MiningService over the ledger."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
         self.ledger = backend.ledger
 
@@ -153,6 +153,6 @@ def reconciliation_message(rec: Reconciliation) -> mining_pb2.Reconciliation:
         figures=rec.figures, findings=findings, version=rec.version)
 
 
-def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:
     """Registers the servicer on ``server``."""
     mining_pb2_grpc.add_MiningServiceServicer_to_server(MiningServicer(backend), server)

@@ -25,7 +25,6 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from ledger import AuditLog, CheckpointPolicy, Ledger, StoreConfig, WitnessPolicy
 from services import audit, compliance, history, licensing, mining, trading
 from services.auth import AuthInterceptor
-from services.backend import DEFAULT_TRADE_BATCH, DEFAULT_WORKERS, Backend
 from services.generated.valedger.v1 import (
     audit_pb2,
     compliance_pb2,
@@ -34,6 +33,7 @@ from services.generated.valedger.v1 import (
     mining_pb2,
     trading_pb2,
 )
+from services.ledger_pool import DEFAULT_TRADE_BATCH, DEFAULT_WORKERS, LedgerPool
 from services.metrics import ServerMetrics
 from services.revocation import RevocationList
 from services.tls import TlsFiles, server_credentials
@@ -100,7 +100,7 @@ class ServerOptions:
 class LedgerServer:
     """A running (or ready to run) valedger gRPC server over one backend."""
 
-    def __init__(self, backend: Backend, options: ServerOptions) -> None:
+    def __init__(self, backend: LedgerPool, options: ServerOptions) -> None:
         if options.tls is None and not options.insecure:
             raise ValueError("TLS files are required unless insecure is set")
         self.backend = backend
@@ -192,14 +192,14 @@ def register_reflection_v1_descriptor() -> None:
     pool.AddSerializedFile(proto.SerializeToString())
 
 
-def open_backend(store: StoreConfig, options: ServerOptions) -> Backend:
+def open_backend(store: StoreConfig, options: ServerOptions) -> LedgerPool:
     """Returns a backend over the store: history index caught up, audit log followed
     (checkpoints signed when ``options.audit_signer`` is set)."""
     ledger = Ledger(store)
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
                      origin=options.audit_origin or None, policy=options.audit_policy,
                      witnesses=options.audit_witnesses)
-    return Backend.open(ledger, workers=options.workers,
+    return LedgerPool.open(ledger, workers=options.workers,
                         trade_batch_size=options.trade_batch_size, audit=audit,
                         signature_workers=options.signature_workers)
 

@@ -26,8 +26,8 @@ from ledger import (
 )
 from services import envelope, wire
 from services.auth import Caller, current_grant, require_own_participant
-from services.backend import Backend
 from services.generated.valedger.v1 import common_pb2, trading_pb2, trading_pb2_grpc
+from services.ledger_pool import LedgerPool
 from services.status import (
     ServiceError,
     invalid_argument,
@@ -56,7 +56,7 @@ class TradeEnvelopes:
     ``EnvelopeVerifier`` (on worker processes when the batch is large); the ledger checks
     them again when it records, from the checker's memory of what it verified."""
 
-    backend: Backend
+    backend: LedgerPool
     caller: Caller
     licences: dict[UUID, ExchangeLicence] = field(default_factory=dict)
     participant: Participant | None = None
@@ -161,7 +161,7 @@ class GroupCommit:
     one process are thereby serialised, which is also what SQLite needs.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
         self.pending: list[_Call] = []
         self.flushing = False
@@ -237,7 +237,7 @@ class GroupCommit:
 class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
     """Serves TradingService over the ledger."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: LedgerPool) -> None:
         self.backend = backend
         self.group_commit = GroupCommit(backend)
 
@@ -345,6 +345,6 @@ def _labelled(error: ServiceError, label: str) -> ServiceError:
     return ServiceError(error.code, f"{where}: {error.message}", error.details)
 
 
-def add_to_server(backend: Backend, server: grpc.aio.Server) -> None:
+def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:
     """Registers the servicer on ``server``."""
     trading_pb2_grpc.add_TradingServiceServicer_to_server(TradingServicer(backend), server)

@@ -117,7 +117,7 @@ class Job:
 
 
 @dataclass(frozen=True, eq=False)
-class ProofBatch:
+class ShareBatch:
     """A parsed proof batch: its jobs as objects and its shares packed."""
 
     jobs: tuple[Job, ...]
@@ -209,7 +209,7 @@ def _difficulty_json(value: Decimal) -> int | float | str:
     return as_float if Decimal(repr(as_float)) == value else str(value)
 
 
-def load_batch(path: str | Path, max_shares: int = DEFAULT_MAX_SHARES) -> ProofBatch:
+def load_batch(path: str | Path, max_shares: int = DEFAULT_MAX_SHARES) -> ShareBatch:
     """Returns the batch parsed from a JSON file; MalformedBatch for unreadable files."""
     try:
         data = Path(path).read_bytes()
@@ -220,7 +220,7 @@ def load_batch(path: str | Path, max_shares: int = DEFAULT_MAX_SHARES) -> ProofB
 
 def parse_batch(
     source: str | bytes | Mapping[str, Any], max_shares: int = DEFAULT_MAX_SHARES
-) -> ProofBatch:
+) -> ShareBatch:
     """Returns the batch parsed from JSON text or an already decoded mapping.
 
     Raises MalformedBatch naming the first structurally invalid field.
@@ -253,7 +253,7 @@ def parse_batch(
         index[job.job_id] = i
     packed_jobs, job_bytes, branches = pack_jobs(jobs)
     shares, unknown, oversized = _parse_shares(shares_raw, index)
-    return ProofBatch(
+    return ShareBatch(
         jobs=jobs,
         packed=PackedBatch(packed_jobs, job_bytes, branches, shares),
         coinbase_tag=tag,

@@ -220,7 +220,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Reconciliation:
+class ReconciliationResult:
     """The reconciliation of one licence over one period."""
 
     proved: ProvedHashrate
@@ -254,7 +254,7 @@ def reconcile(
     reported_output: Decimal | None = None,
     metered_kwh: Decimal | None = None,
     policy: ReconciliationPolicy | None = None,
-) -> Reconciliation:
+) -> ReconciliationResult:
     """Returns the figures and verdicts of one licence over one period.
 
     Output checks need the network difficulty, the subsidy and a reported output; energy
@@ -290,7 +290,7 @@ def reconcile(
         implied = implied_efficiency(kwh, proved.hashrate, period)
         checks.append(_efficiency_check(kwh, implied, proved, period, policy, n_eff))
 
-    return Reconciliation(
+    return ReconciliationResult(
         proved=proved,
         licensed_capacity_ths=capacity_ths,
         expected=expected,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from verifier.backends import Backend, select_backend
-from verifier.batch import ProofBatch
+from verifier.batch import ShareBatch
 from verifier.config import VerifierConfig
 from verifier.packed import (
     HASH_FLAG_HASHED,
@@ -60,7 +60,7 @@ class ShareResult:
 class VerificationResult:
     """Per-share verdicts (codes), hashes and block-candidate flags, with totals."""
 
-    batch: ProofBatch
+    batch: ShareBatch
     backend: str
     verdicts: np.ndarray  # uint8 Verdict codes, shape (N,)
     hashes: np.ndarray  # uint8, shape (N, 32), internal byte order
@@ -128,7 +128,7 @@ class VerificationResult:
 
 
 def verify_batch(
-    batch: ProofBatch,
+    batch: ShareBatch,
     *,
     coinbase_tags: Sequence[bytes] | None = None,
     already_accepted: AlreadyAccepted | None = None,

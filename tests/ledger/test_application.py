@@ -12,6 +12,8 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from ledger.domain.alert import Alert
@@ -478,3 +480,54 @@ def test_save_records_aggregates_and_bare_events_like_eventsourcing(ledger: Ledg
     assert heard == [4]
     assert ledger.repository.get(second.id).name == "b"
     assert ledger.save(first) == []  # nothing pending: nothing recorded
+
+
+# ------------------------------------------------------------ absurd input, every command
+
+ABSURD = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(["1e999999", "-1e999999", "NaN", "Infinity", "9" * 65, "1E+15",
+                     "0." + "0" * 25 + "1", "\x00", "a\nb", "\u2028", " ", ""]),
+)
+
+
+def absurd_commands(market: Market, value: str) -> list[tuple[str, Callable[[], Any]]]:
+    """Returns every command of the ledger, each given ``value`` where a client's text or
+    number goes."""
+    ledger, licence = market.ledger, market.licence
+    return [
+        ("register", lambda: ledger.register_participant(
+            f"a-reg-{value!r}", "ENTERPRISE", value, value, "KZ", [value], at=T0)),
+        ("grant mining", lambda: ledger.grant_mining_licence(
+            f"a-gm-{value!r}", market.seller, value, "Z", f"M-{value!r}", value, "20", ["ab"],
+            START, END, at=T0)),
+        ("amend", lambda: ledger.amend_mining_capacity(
+            f"a-am-{value!r}", licence, value, value, at=T0)),
+        ("suspend", lambda: ledger.suspend_licence(f"a-s-{value!r}", licence, value, at=T0)),
+        ("meter", lambda: ledger.record_meter_reading(
+            f"a-m-{value!r}", "M-1", T0 - DAY, T0, value, at=T0)),
+        ("policy", lambda: ledger.set_policy(f"a-p-{value!r}", "outflow_cap_usd", value)),
+        ("trade", lambda: ledger.record_trade(market.trade(
+            f"a-t-{value!r}", quantity=value, asset=value))),
+        ("key", lambda: ledger.register_key(f"a-k-{value!r}", market.buyer, value, b"k" * 32,
+                                            at=T0)),
+        ("alert", lambda: ledger.raise_alert(f"a-al-{value!r}", value, uuid4(), None, value,
+                                             [value], {}, at=T0)),
+    ]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=ABSURD)
+def test_absurd_input_to_any_command_is_a_clear_error_and_stores_nothing(
+        market: Market, value: str) -> None:
+    grant_mining(market)
+    for name, command in absurd_commands(market, value):
+        before = notifications(market.ledger)
+        try:
+            command()
+        except InvalidRequest as error:
+            assert error.field, name  # names the field
+            assert notifications(market.ledger) == before, name  # nothing half-done
+        except (RuleViolation, NotFound):
+            pass  # well-formed, refused by a rule (blocked trades stay on the record)

@@ -26,11 +26,11 @@ from ledger.config import StoreConfig
 from ledger.domain.licence import ExchangeLicence, MiningLicence
 from ledger.domain.participant import Participant
 from ledger.requests import REGULATOR
-from services.backend import Backend
 from services.ca import CertificateAuthority, Role
 from services.client import LedgerClient
 from services.envelope import Signer
 from services.generated.valedger.v1 import common_pb2, licensing_pb2, trading_pb2
+from services.ledger_pool import LedgerPool
 from services.server import LedgerServer, ServerOptions
 from services.tls import TlsFiles
 from tlog.note import NoteSigner
@@ -68,7 +68,7 @@ class ServerThread:
         audit = AuditLog(ledger.recorder, signer=AUDIT_SIGNER,
                          policy=CheckpointPolicy(every_records=10, every_seconds=0),
                          witnesses=self.options.audit_witnesses)
-        self.backend = Backend.open(ledger, workers=4,
+        self.backend = LedgerPool.open(ledger, workers=4,
                                     trade_batch_size=self.options.trade_batch_size,
                                     poll_seconds=0.02, audit=audit,
                                     signature_workers=self.options.signature_workers)

@@ -27,7 +27,7 @@ DEFAULT_POLL_SECONDS = 0.05
 
 
 @dataclass
-class Backend:
+class LedgerPool:
     """The ledger and the means to call it from asyncio servicers."""
 
     ledger: Ledger
@@ -56,7 +56,7 @@ class Backend:
     def open(cls, ledger: Ledger, workers: int = DEFAULT_WORKERS,
              trade_batch_size: int = DEFAULT_TRADE_BATCH,
              poll_seconds: float = DEFAULT_POLL_SECONDS,
-             audit: AuditLog | None = None, signature_workers: int = 0) -> Backend:
+             audit: AuditLog | None = None, signature_workers: int = 0) -> LedgerPool:
         """Returns a backend over ``ledger`` with its history index caught up; ``audit``
         (when given) serves AuditService and is followed in the background;
         ``signature_workers`` processes check the signatures of streamed trades."""
