@@ -177,6 +177,7 @@ def keygen(
         str, typer.Option("--origin", envvar=ORIGIN_ENV, help="Log origin = key name.")
     ] = DEFAULT_ORIGIN,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Create the regulator's checkpoint signing key (audit.key) and public key (audit.pub).
 
@@ -192,6 +193,10 @@ def keygen(
             f.write((signer.to_skey() + "\n").encode())
         with atomic_file(pub_path, force=True) as f:
             f.write((signer.verifier.vkey + "\n").encode())
+        if json_output:
+            print_json({"signing_key": str(key_path), "public_key": str(pub_path),
+                        "verifier_key": signer.verifier.vkey, "origin": origin})
+            return
         console.print(f"signing key  {key_path} (keep it secret)")
         console.print(f"public key   {pub_path}")
         console.print(signer.verifier.vkey)
@@ -214,7 +219,8 @@ def open_log(db: str | None, signer: NoteSigner | None = None,
 
 
 @audit_app.command("checkpoint")
-def checkpoint(db: DbOption = None, key: KeyOption = None) -> None:
+def checkpoint(db: DbOption = None, key: KeyOption = None,
+               json_output: JsonOption = False) -> None:
     """Bring the tree up to date and sign a checkpoint of it now; print the signed note."""
     with friendly_errors():
         log = open_log(db, load_signer(key), Access.WRITE)
@@ -222,6 +228,10 @@ def checkpoint(db: DbOption = None, key: KeyOption = None) -> None:
             cp = log.follower.checkpoint_now()
         finally:
             log.close()
+        if json_output:
+            print_json({"seq": cp.seq, "size": cp.size, "root": cp.root_hash.hex(),
+                        "note": cp.note})
+            return
         err.print(f"checkpoint {cp.seq}: {cp.size} records")
         sys.stdout.write(cp.note)
 
@@ -456,6 +466,7 @@ def restore(
         "--origin", help="Expected checkpoint origin (default: the public key's name).")
     ] = None,
     show: Annotated[int, typer.Option(help="Faults or problems to list in detail.")] = 50,
+    json_output: JsonOption = False,
 ) -> None:
     """Restore an audit export into an EMPTY store, byte for byte.
 
@@ -507,6 +518,11 @@ def restore(
                                              lambda n: bar.advance(task, n))
             finally:
                 ledger.close()
+        if json_output:
+            print_json({"records": summary.records, "checkpoints": summary.checkpoints,
+                        "tree_size": summary.tree_size, "root": summary.root.hex(),
+                        "store": where, "signatures_checked": bool(verifiers)})
+            return
         console.print(f"restored {summary.records} records and {summary.checkpoints} "
                       f"checkpoints into {where}", soft_wrap=True)
         console.print(f"tree size {summary.tree_size}, root {summary.root.hex()}",
@@ -624,6 +640,7 @@ def verify_proof(
     ] = None,
     witness_key: WitnessKeyOption = None,
     quorum: QuorumOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Check one proof bundle with the regulator's public key (and, with --witness-key,
     that its checkpoint carries the quorum of witness cosignatures). Exits 1 if it fails."""
@@ -634,9 +651,21 @@ def verify_proof(
         try:
             result = verify_bundle(text, verifiers, origin, witnesses, k)
         except ProofBundleError as e:
-            err.print(f"[red]INVALID[/red]: {e}")
+            if json_output:
+                print_json({"valid": False, "error": str(e)})
+            else:
+                err.print(f"[red]INVALID[/red]: {e}")
             raise typer.Exit(1) from None
         rec = result.record
+        if json_output:
+            print_json({"valid": True, "event": rec.event_id, "topic": rec.topic,
+                        "leaf_index": result.index,
+                        "origin": result.checkpoint.checkpoint.origin,
+                        "tree_size": result.checkpoint.size,
+                        "signed_by": [k.label for k in result.checkpoint.keys],
+                        "cosigned_by": [{"witness": c.witness, "timestamp": c.timestamp}
+                                        for c in result.cosignatures]})
+            return
         keys = ", ".join(k.label for k in result.checkpoint.keys)
         console.print(f"[green]VALID[/green]: event {rec.event_id} ({rec.topic}) is leaf "
                       f"{result.index} of the log {result.checkpoint.checkpoint.origin} "

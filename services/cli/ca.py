@@ -60,11 +60,18 @@ def issue(
     days: Annotated[int, typer.Option("--days", help="Validity in days.")] = 397,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an existing certificate and key of ROLE NAME.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print {certificate, key, ca} as JSON.")] = False,
 ) -> None:
     """Issue a certificate whose subject names ROLE and the participant."""
     hosts = tuple(host or (name, "localhost", "127.0.0.1")) if role == SERVER_ROLE else ()
     issued = CertificateAuthority(ca_dir).issue(role, name, participant, hosts, days,
                                                 out_dir, force=force)
+    if json_output:
+        sys.stdout.write(json.dumps({"certificate": str(issued.cert), "key": str(issued.key),
+                                     "ca": str(issued.ca_cert), "role": role,
+                                     "name": name}) + "\n")
+        return
     console.print(f"[green]issued[/green] {role} {name}: certificate {issued.cert}, "
                   f"key {issued.key}, CA {issued.ca_cert}", soft_wrap=True)
 
