@@ -2,8 +2,8 @@
 clock shows the time each command claims, as if every client sent on time.
 
 The trust rules themselves (windows, clock skew, standing at both times) are tested
-against a ledger with a ManualClock the test moves by hand (tests/ledger/test_trust.py
-and tests/services/test_trust.py); here the clock is set to a command's own ``at`` just
+against a server whose ManualClock the test moves by hand (tests/services/test_trust.py,
+tests/services/test_trading.py); here the clock is set to a command's own ``at`` just
 before the command, so tests written with fixed dates keep testing what they name.
 """
 
