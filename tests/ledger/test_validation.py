@@ -17,6 +17,7 @@ from ledger.validation import (
     check_hex,
     check_request_id,
     check_text,
+    decimal,
     event_time,
     non_negative,
     positive,
@@ -82,3 +83,28 @@ def test_efficiency_floor_both_sides() -> None:
     assert caught.value.rule == "EFFICIENCY_BELOW_FLOOR"
     assert caught.value.message == ("declared efficiency 11.99 J/TH is better than the policy "
                                     "floor 12 J/TH")
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("999999999999999.999999999999999999", True),   # just below 10^15, 18 places
+    ("1000000000000000", False),                     # 10^15
+    ("0.000000000000000001", True),                  # 18 places
+    ("0.0000000000000000001", False),                # 19 places
+    ("1.000000000000000000000000", True),            # trailing zeros beyond 18: the same 1
+    ("1e999999", False), ("-1e999999", False), ("1e-999999", False),
+    ("NaN", False), ("Infinity", False), ("9" * 65, False), ("", False), ("1,5", False),
+])
+def test_amounts_are_bounded_on_both_sides(text: str, kept: bool) -> None:
+    if kept:
+        assert decimal("amount", text) == Decimal(text)
+    else:
+        with pytest.raises(InvalidRequest, match="amount"):
+            decimal("amount", text)
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "tab\there", "line\nbreak", "\x7f", "a\x85b",
+                                 "a\u2028b", "\ud800"])
+def test_text_refuses_control_characters(bad: str) -> None:
+    with pytest.raises(InvalidRequest, match="control character"):
+        check_text("name", bad)
+    assert check_text("name", "Qazyna Mining LLP — Ekibastuz") == "Qazyna Mining LLP — Ekibastuz"
