@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from decimal import localcontext
+from datetime import UTC, datetime
+from decimal import Decimal, localcontext
 from typing import Any, cast
 from uuid import UUID
 
@@ -37,7 +37,7 @@ from ledger.domain.alert import Alert
 from ledger.domain.base import Stamp, stamped
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
-from ledger.domain.outflow import OutflowAccount, period_of, previous_period
+from ledger.domain.outflow import OutflowAccount, next_period, period_of, previous_period
 from ledger.domain.participant import Participant
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
@@ -46,6 +46,7 @@ from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import TradeReceipt, TradeStatus
 from ledger.requests import participant_requester
 from ledger.store import LedgerStore
+from ledger.structuring import band, is_near_threshold, new_pattern
 from ledger.trade_batch import TradeBatch
 from ledger.validation import (
     check_country,
@@ -147,9 +148,7 @@ class TradeRules:
         period = period_of(at)
         is_outflow = (request.wallet_kind is WalletKind.SELF_HOSTED
                       or request.counterparty_country != policy.text("home_country"))
-        low = threshold * policy.decimal("structuring_band_low")
-        high = threshold * policy.decimal("structuring_band_high")
-        near_threshold = low <= value_usd <= high
+        near_threshold = is_near_threshold(value_usd, policy)
         account = None
         if is_outflow or near_threshold:
             account = self.account(batch, request.buyer_id, period)
@@ -157,12 +156,18 @@ class TradeRules:
             assert account is not None
             cap = policy.decimal("outflow_cap_usd")
             if account.outflow_usd + value_usd > cap:
-                return block(
+                refused = block(
                     "OUTFLOW_CAP_EXCEEDED",
                     f"outflow cap {amount(cap)} USD exceeded: {amount(account.outflow_usd)} + "
                     f"{amount(value_usd)}",
                     {"cap_usd": amount(cap), "used_usd": amount(account.outflow_usd),
                      "value_usd": amount(value_usd), "period": period})
+                if not near_threshold:
+                    return refused
+                # A blocked near-threshold attempt counts towards structuring too.
+                alert = self.near_threshold(batch, request, ids.attempt, value_usd, policy,
+                                            account)
+                return replace(refused, alert_ids=() if alert is None else (alert.id,))
         trade = Trade.record(request, ids.recorded, value_usd)
         batch.add(trade)
         alert_ids: list[UUID] = []
@@ -171,10 +176,8 @@ class TradeRules:
                 account.debit(request_id=request.request_id, at=at, trade_id=trade.id,
                               value_usd=value_usd)
             if near_threshold:
-                account.note_near_threshold(request_id=request.request_id, at=at,
-                                            trade_id=trade.id, value_usd=value_usd)
-                alert = self.structuring_alert(batch, request, ids.recorded, policy,
-                                               account)
+                alert = self.near_threshold(batch, request, trade.id, value_usd, policy,
+                                            account)
                 if alert is not None:
                     alert_ids.append(alert.id)
             batch.add(account)
@@ -188,34 +191,36 @@ class TradeRules:
             batch.add(account)
         return cast(OutflowAccount, account)
 
-    def structuring_alert(self, batch: TradeBatch, request: TradeRequest, trade_id: UUID,
-                          policy: PolicyView, account: OutflowAccount) -> Alert | None:
-        hours = amount(policy.decimal("structuring_window_hours"))
-        window = timedelta(hours=float(policy.decimal("structuring_window_hours")))
-        start = request.at - window
-        trades = account.near_threshold_between(start, request.at)
-        if period_of(start) != account.period:
-            earlier = batch.get(OutflowAccount.create_id(request.buyer_id,
-                                                         previous_period(account.period)))
-            if isinstance(earlier, OutflowAccount):
-                trades = earlier.near_threshold_between(start, request.at) + trades
-        count = int(policy.decimal("structuring_count"))
-        # Alert when the window first reaches the count, not on every transfer beyond it:
-        # one finding per pattern, with every transfer of the window as evidence.
-        if len(trades) != count:
+    def near_threshold(self, batch: TradeBatch, request: TradeRequest, trade_id: UUID,
+                       value_usd: Decimal, policy: PolicyView,
+                       account: OutflowAccount) -> Alert | None:
+        """Notes a near-threshold transfer (recorded or blocked) on the buyer's account and
+        returns the STRUCTURING alert it raises when it completes a new pattern
+        (``ledger.structuring``), else None."""
+        account.note_near_threshold(request_id=request.request_id, at=request.at,
+                                    trade_id=trade_id, value_usd=value_usd)
+        batch.add(account)
+        others = [t for t in account.near_threshold if t[1] != trade_id]
+        for period in (previous_period(account.period), next_period(account.period)):
+            neighbour = batch.get(OutflowAccount.create_id(request.buyer_id, period))
+            if isinstance(neighbour, OutflowAccount):
+                others += neighbour.near_threshold
+        pattern = new_pattern((request.at, trade_id), others, policy)
+        if pattern is None:
             return None
+        hours = amount(policy.decimal("structuring_window_hours"))
         threshold = policy.decimal("travel_rule_threshold_usd")
+        low, high = band(policy)
         alert = Alert(
             request_id=request.request_id, at=request.at, kind="STRUCTURING",
             subject_id=trade_id, participant_id=request.buyer_id,
-            message=(f"possible structuring: {len(trades)} transfers at "
-                     f"{amount(policy.decimal('structuring_band_low') * 100)}–"
-                     f"{amount(policy.decimal('structuring_band_high') * 100)}% of the "
-                     f"{amount(threshold)} USD threshold within {hours} h "
-                     f"by participant {request.buyer_id}"),
-            evidence=[f"{t}:1" for t in trades],
-            figures={"count": str(len(trades)), "window_hours": hours,
-                     "threshold_usd": amount(threshold)})
+            message=(f"possible structuring: {len(pattern)} transfers of {amount(low)} USD "
+                     f"or more but below {amount(high)} USD within {hours} h by participant "
+                     f"{request.buyer_id} (travel-rule threshold {amount(threshold)} USD)"),
+            evidence=[f"{t}:1" for t in pattern],
+            figures={"count": str(len(pattern)), "window_hours": hours,
+                     "threshold_usd": amount(threshold), "band_low_usd": amount(low),
+                     "band_high_usd": amount(high)})
         batch.add(alert)
         return alert
 

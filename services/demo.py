@@ -520,9 +520,10 @@ class Demo:
             trading_pb2.WALLET_KIND_SELF_HOSTED, full_travel)
         # 2,400 USD with no travel-rule data: blocked.
         add("no-travel-rule", 40, "0.024", "100000", "aigerim", "qazyna")
-        # Three transfers at 95% of the threshold within an hour: a structuring alert.
+        # Three transfers of 999 USD, just under the threshold, within an hour and sent
+        # newest first: one structuring alert, whatever the order.
         for i in range(3):
-            add(f"structuring-{i}", 50 + 10 * i, "0.0095", "100000", "daniyar", "steppe")
+            add(f"structuring-{i}", 70 - 10 * i, "0.00999", "100000", "daniyar", "steppe")
         response = exchange.record_trades(trades)
         blocked = [r for r in response.results if r.status == trading_pb2.TRADE_STATUS_BLOCKED]
         self.result.blocked = blocked

@@ -22,6 +22,12 @@ def period_of(at: datetime) -> str:
     return f"{at.year:04d}-{at.month:02d}"
 
 
+def next_period(period: str) -> str:
+    """Returns the month after ``period``."""
+    year, month = map(int, period.split("-"))
+    return f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
+
+
 def previous_period(period: str) -> str:
     """Returns the month before ``period``."""
     year, month = map(int, period.split("-"))

@@ -206,13 +206,16 @@ def test_structuring_two_transfers_do_not_alert_three_do(market: Market) -> None
     assert alert.subject_id == third.trade_id
     assert alert.evidence == [f"{r.trade_id}:1" for r in (first, second, third)]
     assert alert.figures["count"] == "3"
-    assert "3 transfers at 90–99% of the 1,000 USD threshold within 24 h" in alert.message
+    assert ("3 transfers of 900 USD or more but below 1,000 USD within 24 h"
+            in alert.message)
 
 
 def test_structuring_band_edges(market: Market) -> None:
     ledger = market.ledger
-    # 89% and 100% of the 1,000 USD threshold are outside the 90–99% band; 90% and 99% in.
-    for usd, alerts in (("890", 0), ("900", 1), ("990", 1), ("1000", 0)):
+    # The band is [90% of the 1,000 USD threshold, the threshold): 899.99 and 1,000 are
+    # outside it; 900, 995, 999 and 999.99 (the classic just-under amounts) inside.
+    for usd, alerts in (("899.99", 0), ("900", 1), ("995", 1), ("999", 1), ("999.99", 1),
+                        ("1000", 0)):
         buyer = market.participant(f"buyer-{usd}")
         requests = [market.trade(f"s{usd}-{i}", usd, buyer_id=buyer, at=T0 + hours(i),
                                  travel_rule=FULL_TRAVEL_RULE) for i in range(3)]
@@ -263,6 +266,42 @@ def test_structuring_alerts_once_per_pattern(market: Market) -> None:
     later = [near(market, f"l{i}", T0 + hours(30 + i)) for i in range(3)]
     assert [len(r.alert_ids) for r in ledger.record_trades(later)] == [0, 0, 1]
     assert len(ledger.list_alerts()) == 2
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0), (2, 0, 1)])
+def test_structuring_at_999_99_alerts_in_any_order(market: Market, order: tuple[int, ...]
+                                                  ) -> None:
+    ledger = market.ledger
+    times = [T0 + hours(i) for i in range(3)]
+    receipts = [ledger.record_trade(near(market, f"o{i}", times[i], "999.99")) for i in order]
+    assert [len(r.alert_ids) for r in receipts] == [0, 0, 1]
+    [alert] = ledger.list_alerts()
+    by_time = sorted(zip(order, receipts, strict=True))
+    assert alert.evidence == [f"{r.trade_id}:1" for _, r in by_time]
+
+
+def test_structuring_counts_a_back_dated_transfer_into_next_months_pattern(
+        market: Market) -> None:
+    ledger = market.ledger
+    april_1 = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
+    ledger.record_trade(near(market, "x1", april_1))
+    ledger.record_trade(near(market, "x2", april_1 + hours(1)))
+    earlier = ledger.record_trade(near(market, "x3", april_1 - hours(3)))  # 31 March
+    assert len(earlier.alert_ids) == 1
+
+
+def test_structuring_counts_blocked_attempts(market: Market) -> None:
+    ledger = market.ledger
+    ledger.set_policy("cap-low", "outflow_cap_usd", "1000", effective_from=START)
+    outflow = {"counterparty_country": "DE", "travel_rule": FULL_TRAVEL_RULE}
+    first = ledger.record_trade(replace(near(market, "c1", T0, "950"), **outflow))
+    assert first.status is RECORDED
+    results = ledger.record_trades([
+        replace(near(market, f"c{i}", T0 + hours(i), "950"), **outflow) for i in (2, 3)])
+    assert [r.rule for r in results] == ["OUTFLOW_CAP_EXCEEDED"] * 2
+    assert len(results[1].alert_ids) == 1  # blocked attempts count towards the pattern
+    [alert] = ledger.list_alerts()
+    assert len(alert.evidence) == 3
 
 
 # ------------------------------------------------------------------------------ parties

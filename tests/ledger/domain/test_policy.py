@@ -20,7 +20,7 @@ def test_defaults_match_the_design() -> None:
     assert view.decimal("structuring_count") == Decimal(3)
     assert view.decimal("structuring_window_hours") == Decimal(24)
     assert view.decimal("structuring_band_low") == Decimal("0.90")
-    assert view.decimal("structuring_band_high") == Decimal("0.99")
+    assert view.decimal("structuring_band_high") == Decimal(1)
     assert Decimal("0.5") <= view.decimal("mandatory_sale_share") <= Decimal("0.75")
     assert view.usd_rate("USD") == Decimal(1)
     assert view.usd_rate("EUR") is None
