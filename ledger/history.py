@@ -12,6 +12,11 @@ It follows the notification log and keeps three tables in the same store:
   alert's ``Resolved``) are found under the same subjects and named after the concrete
   class (``MiningLicence.Suspended``, although the event class is ``Licence.Suspended``).
 
+With a cipher key configured, subjects are stored pseudonymised: a keyed hash (HMAC-SHA256
+under a key derived from the cipher key) instead of the participant's or licence's id, so
+the store shows no who-traded-with-whom in the clear; queries hash the subject they ask
+for the same way. Without a cipher key (an unencrypted store) they are stored as they are.
+
 A page for one subject is one indexed range scan of ``history_subjects`` (joined to
 ``history_events`` from the same position on, when event types or times filter it) —
 never a scan of the log — followed by one keyed fetch of the page's records. A record
@@ -23,9 +28,12 @@ idempotent, so several server processes sharing one PostgreSQL may follow at onc
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -142,6 +150,23 @@ class HistoryRecord:
         return parsed
 
 
+SUBJECT_KEY_CONTEXT = b"valedger history subjects v1\n"
+"""What the pseudonym key is derived for: SHA-256(context || cipher key bytes)."""
+
+
+def subject_pseudonym(cipher_key: str | None) -> Callable[[str], str]:
+    """Returns how subjects are stored: their keyed hash (hex HMAC-SHA256, 32 digits) under
+    a key derived from the cipher key, or the subject itself when there is no cipher key."""
+    if not cipher_key:
+        return lambda subject: subject
+    key = hashlib.sha256(SUBJECT_KEY_CONTEXT + base64.b64decode(cipher_key)).digest()
+
+    def pseudonym(subject: str) -> str:
+        return hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()[:32]
+
+    return pseudonym
+
+
 class HistoryIndex:
     """The history read model of one ledger (see the module docstring)."""
 
@@ -155,6 +180,7 @@ class HistoryIndex:
         self.is_postgres = ledger.config.is_postgres
         self._lock = threading.Lock()
         self._aggregates: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.pseudonym = subject_pseudonym(ledger.config.cipher_key)
         self._create_tables()
         self.position = self._max_position()
 
@@ -258,11 +284,11 @@ class HistoryIndex:
         """Returns the subjects an event names itself, expanded by their own subjects."""
         found: set[str] = set()
         if name.split(".", 1)[0] in SELF_SUBJECT_AGGREGATES:
-            found.add(aggregate_id)
+            found.add(self.pseudonym(aggregate_id))
         for field in SUBJECT_FIELDS:
             value = getattr(event, field, None)
             if isinstance(value, UUID):
-                found.add(str(value))
+                found.add(self.pseudonym(str(value)))
                 # A licence named by an event brings its holder along.
                 found.update(self._known(str(value))[1])
         return tuple(sorted(found))
@@ -307,11 +333,11 @@ class HistoryIndex:
             source = ("history_subjects s JOIN history_events e ON e.position = s.position"
                       if filtered else "history_subjects s")
             clauses.append("s.subject = ?")
-            params.append(subject)
+            params.append(self.pseudonym(subject))
             if query.participant_id and query.licence_id:
                 clauses.append("EXISTS (SELECT 1 FROM history_subjects l WHERE "
                                "l.subject = ? AND l.position = s.position)")
-                params.append(query.licence_id)
+                params.append(self.pseudonym(query.licence_id))
             order = "s.position"
             if filtered:
                 clauses.append("e.position > ?")
@@ -378,6 +404,12 @@ class HistoryIndex:
                 for n in notifications]
 
     def subjects(self, aggregate_id: str) -> tuple[str, ...]:
-        """Returns the participants and licences an aggregate concerns (empty if none)."""
+        """Returns the participants and licences an aggregate concerns (empty if none), as
+        stored: pseudonyms when the store is encrypted (see :meth:`concerns`)."""
         self.catch_up()
         return self._known(aggregate_id)[1]
+
+    def concerns(self, aggregate_id: str, subject: str) -> bool:
+        """Returns True when the aggregate concerns ``subject`` (a participant or licence
+        id), whether subjects are stored pseudonymised or not."""
+        return self.pseudonym(subject) in self.subjects(aggregate_id)

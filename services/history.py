@@ -130,8 +130,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
                 raise invalid_argument("participant_id",
                                        "required for a miner or an exchange (its own)")
             require_own_participant(participant, "history")
-            if licence and participant not in await self.backend.run(
-                    self.history.subjects, licence):
+            if licence and not await self.backend.run(
+                    self.history.concerns, licence, participant):
                 raise permission_denied("NOT_OWNER", "licence_id is not the caller's licence")
         names = event_names(request.event_types)
         start, end = wire.time(request, "start_time"), wire.time(request, "end_time")
@@ -194,9 +194,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         if request.version < 0:
             raise invalid_argument("version", "must not be negative")
         grant = current_grant()
-        if grant.scope is Scope.OWN:
-            subjects = await self.backend.run(self.history.subjects, str(aggregate_id))
-            if grant.caller.participant not in subjects:
+        if grant.scope is Scope.OWN and not await self.backend.run(
+                self.history.concerns, str(aggregate_id), grant.caller.participant):
                 raise permission_denied("NOT_OWNER",
                                         "the aggregate does not concern the caller")
 

@@ -50,6 +50,7 @@ def test_index_by_subject_type_and_time(store_url: str) -> None:
         names = [r.name for r in again.search(HistoryQuery(licence_id=str(licence)))]
         assert names == ["MiningLicence.Granted", "MiningLicence.Suspended",
                          "MiningLicence.Reinstated"]
+        # Without a cipher key the stored subjects are the ids themselves.
         assert set(index.subjects(str(licence))) == {str(licence), str(alice)}
     finally:
         ledger.close()
@@ -80,5 +81,28 @@ def test_stored_state_is_the_events_json_before_transcodings_are_decoded(
         granted = records[2].stored_state()
         assert granted["power_mw"] == {"_type_": "decimal_str", "_data_": "5.5"}
         assert granted["participant_id"] == {"_type_": "uuid_hex", "_data_": alice.hex}
+    finally:
+        ledger.close()
+
+
+def test_an_encrypted_store_keeps_subjects_pseudonymised(store_url: str) -> None:
+    from tests.ledger.conftest import build_market
+
+    key = base64.b64encode(bytes(range(32))).decode()
+    ledger = on_time_ledger(StoreConfig(url=store_url, cipher_key=key))
+    try:
+        market = build_market(ledger)
+        receipt = ledger.record_trade(market.trade("t1"))
+        index = HistoryIndex(ledger)
+        index.catch_up()
+        stored = index._fetch("SELECT subject FROM history_subjects") + \
+            index._fetch("SELECT subjects FROM history_aggregates")
+        text = " ".join(str(row[0]) for row in stored)
+        for party in (market.buyer, market.seller, market.exchange, market.licence):
+            assert str(party) not in text  # no who-traded-with-whom in the clear
+        found = index.search(HistoryQuery(participant_id=str(market.buyer)))
+        assert [r.name for r in found][-1] == "Trade.Recorded"
+        assert index.concerns(str(receipt.trade_id), str(market.seller))
+        assert not index.concerns(str(receipt.trade_id), str(market.licence) + "0")
     finally:
         ledger.close()
