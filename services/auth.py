@@ -76,6 +76,9 @@ MATRIX: Mapping[str, Mapping[Role, Scope]] = {
     # LicensingService: the regulator decides; participants manage their own keys.
     "/valedger.v1.LicensingService/RegisterParticipant": {R: ANY},
     "/valedger.v1.LicensingService/ApproveParticipant": {R: ANY},
+    "/valedger.v1.LicensingService/SuspendParticipant": {R: ANY},
+    "/valedger.v1.LicensingService/ReinstateParticipant": {R: ANY},
+    "/valedger.v1.LicensingService/DeregisterParticipant": {R: ANY},
     "/valedger.v1.LicensingService/RegisterKey": {R: ANY, M: OWN, E: OWN},
     "/valedger.v1.LicensingService/RevokeKey": {R: ANY, M: OWN, E: OWN},
     "/valedger.v1.LicensingService/GetParticipant": {R: ANY, A: ANY, M: OWN, E: OWN},

@@ -177,6 +177,30 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
             wire.required_time(request, "valid_until"), at=at)
         return licensing_pb2.GrantExchangeLicenceResponse(receipt=receipt(result))
 
+    async def SuspendParticipant(self, request: licensing_pb2.SuspendParticipantRequest,
+                                 context: Any) -> licensing_pb2.SuspendParticipantResponse:
+        participant_id = wire.uuid(request.participant_id, "participant_id")
+        result = await self.backend.run(
+            self.ledger.suspend_participant, request.request_id, participant_id,
+            request.reason, until=wire.time(request, "until"), at=_at(request))
+        return licensing_pb2.SuspendParticipantResponse(receipt=receipt(result))
+
+    async def ReinstateParticipant(self, request: licensing_pb2.ReinstateParticipantRequest,
+                                   context: Any) -> licensing_pb2.ReinstateParticipantResponse:
+        participant_id = wire.uuid(request.participant_id, "participant_id")
+        result = await self.backend.run(self.ledger.reinstate_participant, request.request_id,
+                                        participant_id, at=_at(request))
+        return licensing_pb2.ReinstateParticipantResponse(receipt=receipt(result))
+
+    async def DeregisterParticipant(
+            self, request: licensing_pb2.DeregisterParticipantRequest,
+            context: Any) -> licensing_pb2.DeregisterParticipantResponse:
+        participant_id = wire.uuid(request.participant_id, "participant_id")
+        result = await self.backend.run(self.ledger.deregister_participant,
+                                        request.request_id, participant_id, request.reason,
+                                        at=_at(request))
+        return licensing_pb2.DeregisterParticipantResponse(receipt=receipt(result))
+
     async def SuspendLicence(self, request: licensing_pb2.SuspendLicenceRequest,
                              context: Any) -> licensing_pb2.SuspendLicenceResponse:
         licence_id = wire.uuid(request.licence_id, "licence_id")

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import grpc
 import pytest
@@ -54,6 +55,16 @@ REQUESTS: dict[str, Factory] = {
         legal_name="New", tax_id=f"tax-new-{who}", country="KZ"),
     "LicensingService/ApproveParticipant": lambda w, who: licensing_pb2.ApproveParticipantRequest(
         request_id=f"matrix-approve-{who}", participant_id=w.ids["miner_b"]),
+    # No such participant: the regulator is let through (NOT_FOUND), nobody is changed.
+    "LicensingService/SuspendParticipant": lambda w, who: licensing_pb2.SuspendParticipantRequest(
+        request_id=f"matrix-suspend-{who}", participant_id=str(UUID(int=99)), reason="x"),
+    "LicensingService/ReinstateParticipant":
+        lambda w, who: licensing_pb2.ReinstateParticipantRequest(
+            request_id=f"matrix-reinstate-{who}", participant_id=str(UUID(int=99))),
+    "LicensingService/DeregisterParticipant":
+        lambda w, who: licensing_pb2.DeregisterParticipantRequest(
+            request_id=f"matrix-deregister-{who}", participant_id=str(UUID(int=99)),
+            reason="x"),
     "LicensingService/RegisterKey": lambda w, who: licensing_pb2.RegisterKeyRequest(
         request_id=f"matrix-key-{who}", participant_id=own(w, who), key_id=f"k-{who}",
         public_key=Signer.generate().public_key),

@@ -50,6 +50,21 @@ class LicensingServiceStub:
                 request_serializer=valedger_dot_v1_dot_licensing__pb2.ApproveParticipantRequest.SerializeToString,
                 response_deserializer=valedger_dot_v1_dot_licensing__pb2.ApproveParticipantResponse.FromString,
                 _registered_method=True)
+        self.SuspendParticipant = channel.unary_unary(
+                '/valedger.v1.LicensingService/SuspendParticipant',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.SuspendParticipantRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.SuspendParticipantResponse.FromString,
+                _registered_method=True)
+        self.ReinstateParticipant = channel.unary_unary(
+                '/valedger.v1.LicensingService/ReinstateParticipant',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.ReinstateParticipantRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.ReinstateParticipantResponse.FromString,
+                _registered_method=True)
+        self.DeregisterParticipant = channel.unary_unary(
+                '/valedger.v1.LicensingService/DeregisterParticipant',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.DeregisterParticipantRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.DeregisterParticipantResponse.FromString,
+                _registered_method=True)
         self.RegisterKey = channel.unary_unary(
                 '/valedger.v1.LicensingService/RegisterKey',
                 request_serializer=valedger_dot_v1_dot_licensing__pb2.RegisterKeyRequest.SerializeToString,
@@ -125,6 +140,27 @@ class LicensingServiceServicer:
 
     def ApproveParticipant(self, request, context):
         """Approves a registered participant, allowing it to hold licences.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuspendParticipant(self, request, context):
+        """Suspends a participant (and so everything it may do), optionally until a given time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReinstateParticipant(self, request, context):
+        """Ends a participant's current suspension.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeregisterParticipant(self, request, context):
+        """Deregisters a participant for good: it never acts again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -219,6 +255,21 @@ def add_LicensingServiceServicer_to_server(servicer, server):
                     servicer.ApproveParticipant,
                     request_deserializer=valedger_dot_v1_dot_licensing__pb2.ApproveParticipantRequest.FromString,
                     response_serializer=valedger_dot_v1_dot_licensing__pb2.ApproveParticipantResponse.SerializeToString,
+            ),
+            'SuspendParticipant': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuspendParticipant,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.SuspendParticipantRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.SuspendParticipantResponse.SerializeToString,
+            ),
+            'ReinstateParticipant': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReinstateParticipant,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.ReinstateParticipantRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.ReinstateParticipantResponse.SerializeToString,
+            ),
+            'DeregisterParticipant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeregisterParticipant,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.DeregisterParticipantRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.DeregisterParticipantResponse.SerializeToString,
             ),
             'RegisterKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterKey,
@@ -336,6 +387,87 @@ class LicensingService:
             '/valedger.v1.LicensingService/ApproveParticipant',
             valedger_dot_v1_dot_licensing__pb2.ApproveParticipantRequest.SerializeToString,
             valedger_dot_v1_dot_licensing__pb2.ApproveParticipantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuspendParticipant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/SuspendParticipant',
+            valedger_dot_v1_dot_licensing__pb2.SuspendParticipantRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.SuspendParticipantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReinstateParticipant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/ReinstateParticipant',
+            valedger_dot_v1_dot_licensing__pb2.ReinstateParticipantRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.ReinstateParticipantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeregisterParticipant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/DeregisterParticipant',
+            valedger_dot_v1_dot_licensing__pb2.DeregisterParticipantRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.DeregisterParticipantResponse.FromString,
             options,
             channel_credentials,
             insecure,

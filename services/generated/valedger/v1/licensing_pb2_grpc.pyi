@@ -43,6 +43,12 @@ class LicensingServiceStub:
     """Registers a mining firm, individual entrepreneur or exchange operator."""
     ApproveParticipant: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.ApproveParticipantRequest, _licensing_pb2.ApproveParticipantResponse]
     """Approves a registered participant, allowing it to hold licences."""
+    SuspendParticipant: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.SuspendParticipantRequest, _licensing_pb2.SuspendParticipantResponse]
+    """Suspends a participant (and so everything it may do), optionally until a given time."""
+    ReinstateParticipant: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.ReinstateParticipantRequest, _licensing_pb2.ReinstateParticipantResponse]
+    """Ends a participant's current suspension."""
+    DeregisterParticipant: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.DeregisterParticipantRequest, _licensing_pb2.DeregisterParticipantResponse]
+    """Deregisters a participant for good: it never acts again."""
     RegisterKey: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.RegisterKeyRequest, _licensing_pb2.RegisterKeyResponse]
     """Registers an Ed25519 public key the participant signs envelopes with."""
     RevokeKey: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.RevokeKeyRequest, _licensing_pb2.RevokeKeyResponse]
@@ -81,6 +87,12 @@ class LicensingServiceAsyncStub(LicensingServiceStub):
     """Registers a mining firm, individual entrepreneur or exchange operator."""
     ApproveParticipant: _aio.UnaryUnaryMultiCallable[_licensing_pb2.ApproveParticipantRequest, _licensing_pb2.ApproveParticipantResponse]  # type: ignore[assignment]
     """Approves a registered participant, allowing it to hold licences."""
+    SuspendParticipant: _aio.UnaryUnaryMultiCallable[_licensing_pb2.SuspendParticipantRequest, _licensing_pb2.SuspendParticipantResponse]  # type: ignore[assignment]
+    """Suspends a participant (and so everything it may do), optionally until a given time."""
+    ReinstateParticipant: _aio.UnaryUnaryMultiCallable[_licensing_pb2.ReinstateParticipantRequest, _licensing_pb2.ReinstateParticipantResponse]  # type: ignore[assignment]
+    """Ends a participant's current suspension."""
+    DeregisterParticipant: _aio.UnaryUnaryMultiCallable[_licensing_pb2.DeregisterParticipantRequest, _licensing_pb2.DeregisterParticipantResponse]  # type: ignore[assignment]
+    """Deregisters a participant for good: it never acts again."""
     RegisterKey: _aio.UnaryUnaryMultiCallable[_licensing_pb2.RegisterKeyRequest, _licensing_pb2.RegisterKeyResponse]  # type: ignore[assignment]
     """Registers an Ed25519 public key the participant signs envelopes with."""
     RevokeKey: _aio.UnaryUnaryMultiCallable[_licensing_pb2.RevokeKeyRequest, _licensing_pb2.RevokeKeyResponse]  # type: ignore[assignment]
@@ -128,6 +140,30 @@ class LicensingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_licensing_pb2.ApproveParticipantResponse, _abc.Awaitable[_licensing_pb2.ApproveParticipantResponse]]:
         """Approves a registered participant, allowing it to hold licences."""
+
+    @_abc_1.abstractmethod
+    def SuspendParticipant(
+        self,
+        request: _licensing_pb2.SuspendParticipantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.SuspendParticipantResponse, _abc.Awaitable[_licensing_pb2.SuspendParticipantResponse]]:
+        """Suspends a participant (and so everything it may do), optionally until a given time."""
+
+    @_abc_1.abstractmethod
+    def ReinstateParticipant(
+        self,
+        request: _licensing_pb2.ReinstateParticipantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.ReinstateParticipantResponse, _abc.Awaitable[_licensing_pb2.ReinstateParticipantResponse]]:
+        """Ends a participant's current suspension."""
+
+    @_abc_1.abstractmethod
+    def DeregisterParticipant(
+        self,
+        request: _licensing_pb2.DeregisterParticipantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.DeregisterParticipantResponse, _abc.Awaitable[_licensing_pb2.DeregisterParticipantResponse]]:
+        """Deregisters a participant for good: it never acts again."""
 
     @_abc_1.abstractmethod
     def RegisterKey(

@@ -1,0 +1,62 @@
+"""LicensingService over mTLS: a participant suspended, reinstated and deregistered by the
+regulator, with the consequences a regulator expects on what it may do."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import pytest
+
+from services import wire
+from services.generated.valedger.v1 import licensing_pb2, trading_pb2
+from tests.services.harness import NOW, TRADE_AT, World, reason, trade
+
+
+def call(world: World, method: str, request: object) -> Any:
+    with world.client("regulator") as reg:
+        response = getattr(reg.licensing, method)(request, timeout=20)
+    return response
+
+
+def test_a_suspended_participant_trades_again_only_once_reinstated(world: World) -> None:
+    seller = world.ids["seller"]
+    suspended_at = TRADE_AT + timedelta(hours=1)
+    call(world, "SuspendParticipant", licensing_pb2.SuspendParticipantRequest(
+        request_id="suspend-seller", participant_id=seller, reason="inquiry",
+        at=wire.timestamp(suspended_at)))
+    with world.client("exchange_x") as ex:
+        with pytest.raises(grpc.RpcError) as blocked:
+            ex.record_trade(trade(world, "while-suspended",
+                                  at=wire.timestamp(suspended_at + timedelta(minutes=5))))
+        assert reason(blocked.value) == "PARTY_NOT_APPROVED"
+        again = call(world, "ReinstateParticipant", licensing_pb2.ReinstateParticipantRequest(
+            request_id="reinstate-seller", participant_id=seller,
+            at=wire.timestamp(NOW - timedelta(minutes=30))))
+        assert not again.receipt.replayed
+        after = ex.record_trade(trade(world, "after-reinstatement",
+                                      at=wire.timestamp(NOW - timedelta(minutes=10))))
+    assert after.status == trading_pb2.TRADE_STATUS_RECORDED
+
+
+def test_a_deregistered_participant_never_acts_again(world: World) -> None:
+    buyer = world.ids["buyer"]
+    call(world, "DeregisterParticipant", licensing_pb2.DeregisterParticipantRequest(
+        request_id="deregister-buyer", participant_id=buyer, reason="dissolved"))
+    with world.client("exchange_x") as ex, pytest.raises(grpc.RpcError) as blocked:
+        ex.record_trade(trade(world, "after-deregistration",
+                              at=wire.timestamp(NOW + timedelta(minutes=1))))
+    assert reason(blocked.value) == "PARTY_NOT_APPROVED"
+    with world.client("regulator") as reg, pytest.raises(grpc.RpcError) as refused:
+        reg.licensing.SuspendParticipant(licensing_pb2.SuspendParticipantRequest(
+            request_id="suspend-gone", participant_id=buyer, reason="x"), timeout=20)
+    assert reason(refused.value) == "PARTICIPANT_DEREGISTERED"
+
+
+def test_only_the_regulator_suspends_participants(world: World) -> None:
+    with world.client("exchange_x") as ex, pytest.raises(grpc.RpcError) as denied:
+        ex.licensing.SuspendParticipant(licensing_pb2.SuspendParticipantRequest(
+            request_id="self-help", participant_id=world.ids["exchange_y"], reason="x"),
+            timeout=20)
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
