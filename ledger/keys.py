@@ -16,15 +16,14 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.base import Stamp
 from ledger.domain.envelope import PUBLIC_KEY_SIZE, Envelope
 from ledger.domain.participant import Participant, SigningKey
 from ledger.errors import EnvelopeRefused, InvalidRequest
 from ledger.receipts import Receipt
+from ledger.requests import REGULATOR
 from ledger.signatures import SignatureCheck, SignatureChecker
-from ledger.store import LedgerStore
 from ledger.validation import check_text
 from ledger.windows import WindowKind
 
@@ -105,16 +104,13 @@ class Keys(UseCase):
     """Registers and revokes participants' signing keys (the participant itself or the
     regulator may)."""
 
-    def __init__(self, store: LedgerStore, clock: Clock) -> None:
-        super().__init__(store, clock)
-
     def _stamp(self, command: str, requester: str, request_id: str, at: datetime | None,
                **fields: object) -> tuple[Stamp, datetime]:
         return self.begin(command, requester, request_id, at, WindowKind.REGULATOR, **fields)
 
     def register_key(self, request_id: str, participant_id: UUID, key_id: str,
                      public_key: bytes, at: datetime | None = None,
-                     requester: str = "regulator") -> Receipt:
+                     requester: str = REGULATOR) -> Receipt:
         """Registers an Ed25519 public key (32 bytes) the participant signs with."""
         check_text("key_id", key_id, MAX_KEY_ID)
         if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
@@ -129,7 +125,7 @@ class Keys(UseCase):
                                                     key_id=key_id, public_key=public_key))
 
     def revoke_key(self, request_id: str, participant_id: UUID, key_id: str,
-                   at: datetime | None = None, requester: str = "regulator") -> Receipt:
+                   at: datetime | None = None, requester: str = REGULATOR) -> Receipt:
         """Revokes a participant's key from ``at`` on."""
         check_text("key_id", key_id, MAX_KEY_ID)
         stamp, when = self._stamp("RevokeKey", requester, request_id, at,
