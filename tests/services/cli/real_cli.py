@@ -9,6 +9,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import grpc
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,3 +64,22 @@ def interrupted(*args: str, when: str, cwd: Path | None = None,
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=timeout)
     return Outcome(child.returncode, out, err)
+
+
+def wait_until_serving(process: subprocess.Popen[str], client: Any) -> subprocess.Popen[str]:
+    """Returns ``process`` (a `valedger serve`) once ``client`` (a LedgerClient) gets an
+    answer to a health check; kills it and fails with its stderr when it exits first or
+    does not answer within a minute. Closes the client."""
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                assert client.check_health() == 1
+                return process
+            except grpc.RpcError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise AssertionError(process.communicate()[1]) from None
+                time.sleep(0.2)
+    finally:
+        client.close()

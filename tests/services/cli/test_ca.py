@@ -4,7 +4,6 @@ a running server from its next call on."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from services.client import LedgerClient
 from services.tls import TlsFiles
-from tests.services.cli.real_cli import valedger
+from tests.services.cli.real_cli import valedger, wait_until_serving
 from tests.services.cli.test_serve import free_port, stop
 
 
@@ -99,16 +98,4 @@ def serve_until_healthy_mtls(ca_dir: Path, tmp_path: Path, port: int):
         cwd=ROOT, env=environment(), stderr=subprocess.PIPE, text=True)
     client = LedgerClient.connect(f"127.0.0.1:{port}",
                                   TlsFiles.from_ca_dir(ca_dir, "auditor", "other"), timeout=5)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                assert client.check_health() == 1
-                return process
-            except grpc.RpcError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    raise AssertionError(process.communicate()[1]) from None
-                time.sleep(0.2)
-    finally:
-        client.close()
+    return wait_until_serving(process, client)

@@ -13,14 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
 from ledger.config import StoreConfig
 from services.client import LedgerClient
 from tests.ledger.conftest import build_market
 from tests.ontime import on_time_ledger
-from tests.services.cli.real_cli import ROOT, environment, valedger
+from tests.services.cli.real_cli import ROOT, environment, valedger, wait_until_serving
 
 
 def free_port() -> int:
@@ -126,19 +125,7 @@ def serve_until_healthy(args: list[str], port: int, env: dict[str, str]
         cwd=ROOT, env=environment(env), stderr=subprocess.PIPE, text=True)
     client = LedgerClient.connect(f"127.0.0.1:{port}", None, timeout=5,
                                   insecure_identity=("auditor", "aud"))
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                assert client.check_health() == 1
-                return process
-            except grpc.RpcError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    raise AssertionError(process.communicate()[1]) from None
-                time.sleep(0.2)
-    finally:
-        client.close()
+    return wait_until_serving(process, client)
 
 
 def stop(process: subprocess.Popen[str]) -> str:
