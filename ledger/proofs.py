@@ -43,9 +43,10 @@ from ledger.proof_figures import decide, verdict_string
 from ledger.proof_index import ProofIndex
 from ledger.receipts import ProofReceipt
 from ledger.requests import participant_requester
+from ledger.standing import licensed_holder
 from ledger.store import LedgerStore
 from ledger.validation import check_request_id
-from ledger.windows import WindowKind, check_window
+from ledger.windows import WindowKind
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch, parse_batch
 from verifier.batch import ShareBatch as ParsedBatch
@@ -160,10 +161,9 @@ class ProofSubmission(UseCase):
                 stored = self.store.get_typed(first, ProofBatch, "proof batch")
                 stored.version_of_request(requester, request_id, stamp.digest)
                 return proof_receipt(stored, replayed=True)
-            licence = self._active_licence(request_id, licence_id, when, recorded_at, stamp,
-                                           digest, len(parsed))
+            licence, holder = self._active_licence(request_id, licence_id, when, recorded_at,
+                                                   stamp, digest, len(parsed))
             if stored_envelope is not None:
-                holder = self.store.read_typed(holder_id, Participant, "participant")
                 self.envelopes.require(stored_envelope, holder, when, recorded_at)
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
             if not verified:  # hash once; a retry re-decides only the duplicates
@@ -201,20 +201,15 @@ class ProofSubmission(UseCase):
 
     def _active_licence(self, request_id: str, licence_id: UUID, when: datetime,
                         recorded_at: datetime, stamp: Stamp, digest: str,
-                        shares: int) -> MiningLicence:
-        """Returns the licence when ``when`` lies in the batch window and the licence and
-        its holder are active at both times; otherwise records an alert (once per
-        request) so the refused attempt stays on the record, and raises the
-        RuleViolation."""
-        licence = self.store.read_typed(licence_id, MiningLicence, "mining licence")
+                        shares: int) -> tuple[MiningLicence, Participant]:
+        """Returns the licence and its holder when they may act (``licensed_holder``);
+        otherwise records an alert (once per request) so the refused attempt stays on the
+        record, and raises the RuleViolation."""
         try:
-            check_window(WindowKind.PROOF_BATCH, when, recorded_at,
-                         self.store.policy_at(recorded_at))
-            licence.require_active(when, recorded_at)
-            holder = self.store.read_typed(licence.participant_id, Participant, "participant")
-            holder.require_standing(when, recorded_at)
-            return licence
+            return licensed_holder(self.store, WindowKind.PROOF_BATCH, licence_id,
+                                   MiningLicence, when, recorded_at, "mining licence")
         except RuleViolation as refusal:
+            licence = self.store.read_typed(licence_id, MiningLicence, "mining licence")
             alert_id = Alert.create_id(stamp.requester, request_id, refusal.rule, licence_id)
             if self.store.find(alert_id) is None:
                 figures = dict(refusal.figures, batch_digest=digest, shares=str(shares))

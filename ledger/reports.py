@@ -13,11 +13,11 @@ from ledger.domain.alert import Alert
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import MiningLicence
 from ledger.domain.output_report import OutputReport
-from ledger.domain.participant import Participant
 from ledger.errors import InvalidRequest, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier
 from ledger.receipts import Receipt
 from ledger.requests import participant_requester
+from ledger.standing import licensed_holder
 from ledger.store import LedgerStore
 from ledger.validation import (
     check_after,
@@ -26,7 +26,7 @@ from ledger.validation import (
     non_negative,
     required_time,
 )
-from ledger.windows import WindowKind, check_window
+from ledger.windows import WindowKind
 
 MAX_WALLETS = 100
 
@@ -88,12 +88,9 @@ class OutputReports(UseCase):
             if existing is not None:
                 existing.version_of_request(requester, request_id, digest)
                 return Receipt(report_id, 1, replayed=True)
-            check_window(WindowKind.OUTPUT_REPORT, when, recorded_at,
-                         self.store.policy_at(recorded_at))
-            licence = self.store.read_typed(licence_id, MiningLicence, "mining licence")
-            licence.require_active(when, recorded_at)
-            holder = self.store.read_typed(licence.participant_id, Participant, "participant")
-            holder.require_standing(when, recorded_at)
+            licence, holder = licensed_holder(self.store, WindowKind.OUTPUT_REPORT,
+                                              licence_id, MiningLicence, when, recorded_at,
+                                              "mining licence")
             if envelope is not None:
                 self.envelopes.require(envelope, holder, when, recorded_at)
             share = self.store.policy_at(when).decimal("mandatory_sale_share")
