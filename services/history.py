@@ -199,17 +199,9 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
                 raise permission_denied("NOT_OWNER",
                                         "the aggregate does not concern the caller")
 
-        def load() -> Any:
-            from eventsourcing.application import AggregateNotFoundError
-
-            from ledger import NotFound
-            try:
-                return self.backend.ledger.repository.get(
-                    aggregate_id, version=request.version or None)
-            except AggregateNotFoundError:
-                raise NotFound("aggregate", aggregate_id) from None
-
-        aggregate = await self.backend.run(load)
+        # As it is now in the store (another server may have moved it on), or at a version.
+        aggregate = await self.backend.run(self.backend.ledger.aggregate_at, aggregate_id,
+                                           request.version or None)
         state = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
         return history_pb2.GetAggregateResponse(aggregate=history_pb2.Aggregate(
             aggregate_id=str(aggregate.id), aggregate_type=type(aggregate).__name__,

@@ -29,6 +29,7 @@ from services.envelope import Signer
 from services.generated.valedger.v1 import (
     common_pb2,
     compliance_pb2,
+    history_pb2,
     licensing_pb2,
     mining_pb2,
     trading_pb2,
@@ -417,5 +418,27 @@ def test_two_servers_eight_writers_one_buyer_nothing_internal_lost_or_duplicated
                 event_types=[common_pb2.EVENT_TYPE_TRADE_RECORDED], page_size=1000)
                 if str(e.data["request_id"]).startswith("race-")]
         assert sorted(str(e.data["request_id"]) for e in stored) == sorted(recorded)
+    finally:
+        second.stop()
+
+
+def test_an_aggregate_read_on_one_server_shows_another_servers_write(
+        shared_world: World) -> None:
+    world = shared_world
+    assert world.server is not None
+    port = free_port()
+    second = ServerThread(world.store, world.server.tls, port, world.clock)
+    try:
+        request = history_pb2.GetAggregateRequest(aggregate_id=world.ids["miner_b"])
+        with world.client("regulator") as reg:
+            before = reg.history.GetAggregate(request, timeout=20).aggregate.version
+        other = LedgerClient.connect(f"127.0.0.1:{port}", world.cert("regulator"), timeout=20)
+        with other:
+            other.licensing.SuspendParticipant(licensing_pb2.SuspendParticipantRequest(
+                request_id="suspend-elsewhere", participant_id=world.ids["miner_b"],
+                reason="inquiry"), timeout=20)
+        with world.client("regulator") as reg:
+            after = reg.history.GetAggregate(request, timeout=20).aggregate.version
+        assert after == before + 1  # not the copy the first server had cached
     finally:
         second.stop()
