@@ -68,6 +68,8 @@ from ledger.proofs import ProofSubmission
 from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.reconciliations import Reconciliations
 from ledger.reports import OutputReports
+from ledger.request_index import rebuild as rebuild_request_index
+from ledger.request_index import trades_of_requests
 from ledger.requests import GRID, REGULATOR
 from ledger.signatures import SignatureChecker
 from ledger.trading import TradeBlocked, Trading
@@ -274,6 +276,17 @@ class Ledger(Application[UUID]):
     def stored_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
         """Returns the latest stored version of each id that has events (one query)."""
         return self.latest_versions(aggregate_ids)
+
+    def trades_of_requests(self, requester: str, request_ids: Collection[str]
+                           ) -> dict[str, UUID]:
+        """Returns the trade each of a requester's request ids made, for those used
+        before (one query)."""
+        return trades_of_requests(self.recorder, requester, request_ids)
+
+    def rebuild_request_index(self) -> int:
+        """Adds the trade request index's missing rows from the stored trades (after a
+        restore, or on a store written before the index); returns how many."""
+        return rebuild_request_index(self.recorder, self.decode)
 
     def _brought_up_to(self, aggregate_id: UUID, cached: Any | None, version: int) -> Any:
         """Returns a new object of the aggregate at ``version``: a copy of ``cached`` with

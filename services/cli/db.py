@@ -28,8 +28,11 @@ def init(
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print {store, ready} as JSON on stdout.")] = False,
 ) -> None:
-    """Create every table of the store: the event log, the history index and the audit
-    tree and checkpoints (idempotent). Servers then run with table creation off."""
+    """Create every table of the store: the event log, the trade request index, the
+    history index and the audit tree and checkpoints (idempotent). Servers then run with
+    table creation off. On a store restored from an audit export, or written before the
+    trade request index existed, this also fills that index from the stored trades (the
+    cipher key is needed to read them)."""
     from ledger import AuditLog, HistoryIndex, Ledger
 
     config = open_config(db, resolve_cipher_key(cipher_key, cipher_key_file), Access.CREATE)
@@ -37,9 +40,13 @@ def init(
     try:
         HistoryIndex(ledger)
         AuditLog(ledger.recorder, create_tables=True)
+        indexed = ledger.rebuild_request_index()
     finally:
         ledger.close()
     if json_output:
-        sys.stdout.write(json.dumps({"store": config.url_for_display, "ready": True}) + "\n")
+        sys.stdout.write(json.dumps({"store": config.url_for_display, "ready": True,
+                                     "trade_requests_indexed": indexed}) + "\n")
     else:
         console.print(f"[green]store ready[/green] {config.url_for_display}", soft_wrap=True)
+        if indexed:
+            console.print(f"indexed the request ids of {indexed} stored trades")
