@@ -11,14 +11,16 @@ recorded trade's id is derived from its licence and exchange trade id, so an exc
 trade id is recorded once per licence by construction; a blocked attempt's id from its
 requester and request id, so a corrected request may still record the trade. Every
 request id a trade took, recorded or blocked, is written to the trade request index
-(``ledger.request_index``) in the trade's own transaction. Two queries per batch tell
-which request ids were used and which exchange trade ids are recorded: retries replay
-their first result, a request id reused for another payload is REQUEST_ID_REUSED (in the
-same batch or any later one), another request naming a recorded exchange trade id is
-blocked (EXCHANGE_TRADE_ID_REUSED). Its time ``at`` must lie in the trade window around
-the server's clock, and the licence, the parties and the signing key must be in standing
-both at ``at`` and when recorded; a trade that breaks a rule is recorded as
-``Trade.Blocked``, so the attempt stays on the record.
+(``ledger.request_index``) in the trade's own transaction. A batch is first decided as if
+all its ids were new; when the store's keys refuse it (a trade id or a request id taken),
+it is decided again after two queries tell which request ids were used and which
+exchange trade ids are recorded: retries replay their first result, a request id reused
+for another payload is REQUEST_ID_REUSED (in the same batch or any later one), another
+request naming a recorded exchange trade id is blocked (EXCHANGE_TRADE_ID_REUSED). Its
+time ``at`` must lie in the trade window around the server's clock, and the licence, the
+parties and the signing key must be in standing both at ``at`` and when recorded; a
+trade that breaks a rule is recorded as ``Trade.Blocked``, so the attempt stays on the
+record.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from decimal import Decimal, localcontext
 from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
@@ -262,12 +266,20 @@ class Trading(UseCase):
         """
         checked = [validate_trade(request) for request in requests]
         recorded_at = self.clock()
-        # Each trade is stamped with its own requester and digest (below); a conflict
-        # with another writer decides the whole batch again against the store.
-        return self.run(None, lambda: self._decide_and_save(checked, recorded_at))
+        # Most batches are new trades, so the first decision does not ask the store which
+        # of the batch's request ids and exchange trade ids are taken: the store's keys
+        # (trade ids, the request index) refuse a batch that takes one as a conflict, and
+        # the batch is then decided again, asking first. Each trade is stamped with its
+        # own requester and digest (below); a conflict with another writer decides the
+        # whole batch again against the store.
+        try:
+            return self._decide_and_save(checked, recorded_at, look_up=False)
+        except RecordConflictError:
+            return self.run(None, lambda: self._decide_and_save(checked, recorded_at,
+                                                                look_up=True))
 
-    def _decide_and_save(self, requests: Sequence[TradeRequest],
-                         recorded_at: datetime) -> list[TradeReceipt]:
+    def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
+                         look_up: bool) -> list[TradeReceipt]:
         batch = TradeBatch(self.store.find, self.store.read_many)
         # The rule inputs of the whole batch in one query: the exchanges behind cached
         # licences are known beforehand; those of uncached ones take a second query.
@@ -280,11 +292,13 @@ class Trading(UseCase):
         policy = cast(Policy | None, batch.read(POLICY_ID))
         window = Window.of(WindowKind.TRADE, PolicyView(policy, recorded_at))
         self._require_envelopes(requests, batch, recorded_at)
-        identities = [self._identity(request, batch) for request in requests]
+        requesters: dict[UUID, str] = {}
+        identities = [self._identity(request, batch, requesters) for request in requests]
         # Which request ids were used before and which exchange trade ids are recorded,
-        # for the whole batch in two queries.
-        used = self._used_requests(requests, identities)
-        stored = self.store.stored_versions([ids.recorded for _, _, ids in identities])
+        # for the whole batch in two queries (when asked to look them up).
+        used = self._used_requests(requests, identities) if look_up else {}
+        stored = (self.store.stored_versions([ids.recorded for _, _, ids in identities])
+                  if look_up else {})
         policies: dict[datetime, PolicyView] = {}
         results: dict[tuple[str, str], tuple[str, TradeReceipt]] = {}
         receipts: list[TradeReceipt] = []
@@ -338,14 +352,19 @@ class Trading(UseCase):
                     requester, request_ids).items()}
 
     @staticmethod
-    def _identity(request: TradeRequest, batch: TradeBatch) -> tuple[str, str, TradeIds]:
-        """Returns the requester of a trade request, its digest and its two ids."""
-        licence = batch.read(request.exchange_licence_id)
-        if not isinstance(licence, ExchangeLicence):
-            raise NotFound("exchange licence", request.exchange_licence_id)
-        requester = participant_requester(licence.participant_id)
+    def _identity(request: TradeRequest, batch: TradeBatch, requesters: dict[UUID, str]
+                  ) -> tuple[str, str, TradeIds]:
+        """Returns the requester of a trade request, its digest and its two ids
+        (``requesters``: the requester of each licence seen in the batch so far)."""
+        licence_id = request.exchange_licence_id
+        requester = requesters.get(licence_id)
+        if requester is None:
+            licence = batch.read(licence_id)
+            if not isinstance(licence, ExchangeLicence):
+                raise NotFound("exchange licence", licence_id)
+            requester = requesters[licence_id] = participant_requester(licence.participant_id)
         return requester, request.digest(), TradeIds(
-            Trade.recorded_id(licence.id, request.exchange_trade_id), requester,
+            Trade.recorded_id(licence_id, request.exchange_trade_id), requester,
             request.request_id)
 
     def _replay(self, existing: Any, requester: str, request: TradeRequest,

@@ -65,6 +65,7 @@ class LedgerPool:
         if audit is not None:
             audit.follower.start()
         ledger.signatures.workers = signature_workers
+        ledger.signatures.start()
         return cls(ledger, history, ThreadPoolExecutor(workers, "valedger-ledger"),
                    trade_batch_size, poll_seconds, audit)
 

@@ -3,17 +3,22 @@ per batch, rebuilt from the stored trades; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from ledger.application import Ledger
+from ledger.config import StoreConfig
 from ledger.errors import RequestIdReused
 from ledger.receipts import TradeStatus
 from ledger.request_index import TABLE, postgres_table
 from ledger.requests import participant_requester
 from ledger.tables import is_postgres
-from tests.ledger.conftest import T0, Market
+from tests.ledger.conftest import T0, Market, build_market
+from tests.ontime import on_time_ledger
 
 
 def index_rows(market: Market) -> set[tuple[str, str, str]]:
@@ -60,3 +65,30 @@ def test_rebuild_restores_every_row_and_with_it_request_identity(market: Market)
     assert market.ledger.rebuild_request_index() == 0  # idempotent
     with pytest.raises(RequestIdReused):
         market.ledger.record_trade(market.trade("a", exchange_trade_id="another"))
+
+
+class CountingLedger(Ledger):
+    """A Ledger that counts the request index lookups of its trade batches."""
+
+    name = Ledger.name
+    lookups = 0
+
+    def trades_of_requests(self, requester: str, request_ids: Collection[str]
+                           ) -> dict[str, UUID]:
+        self.lookups += 1
+        return super().trades_of_requests(requester, request_ids)
+
+
+def test_new_trades_are_decided_without_a_lookup_and_retries_with_one(
+        store_url: str) -> None:
+    ledger = on_time_ledger(StoreConfig(url=store_url), cls=CountingLedger)
+    try:
+        market = build_market(ledger)
+        first = ledger.record_trades([market.trade("a"), market.trade("b")])
+        assert ledger.lookups == 0  # new ids: the store's keys would have refused a taken one
+        again = ledger.record_trades([market.trade("b"), market.trade("c")])
+        assert ledger.lookups == 1
+        assert again[0].replayed and again[0].trade_id == first[1].trade_id
+        assert not again[1].replayed
+    finally:
+        ledger.close()
