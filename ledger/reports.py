@@ -1,4 +1,9 @@
-"""Output reports: what a miner says it mined in a period, in a signed envelope."""
+"""Output reports: what a miner says it mined in a period, in a signed envelope.
+
+Reports are monthly obligations: ``ledger.supervision`` raises REPORT_MISSING when a
+calendar month of an active licence is not covered by reports recorded by the policy due
+day of the next month. Any period may be reported (several reports may cover a month).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from ledger.attempts import envelope_figures, keep_refusal, sent_text
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.alert import Alert
@@ -48,29 +54,28 @@ class OutputReports(UseCase):
         ``envelope`` is the signed report as the miner sent it: checked by
         ``EnvelopeVerifier`` (key valid at ``at`` and when recorded) and stored. The licence
         and its holder must be active at both times and ``at`` within the report window.
+        A refusal (bad figures, a rule, a key or signature) is raised after it is kept on
+        the record with everything sent (``ledger.attempts``).
         """
         check_request_id(request_id)
         if not isinstance(licence_id, UUID):
             raise InvalidRequest("licence_id", "must be a UUID")
-        start = required_time(period_start, "period.start_time")
-        end = required_time(period_end, "period.end_time")
-        check_after("period.end_time", end, start)
-        check_text("asset", asset, 20)
-        mined = non_negative("amount", amount_mined)
-        sold = non_negative("sold_through_exchange_amount", sold_through_exchange)
-        if sold > mined:
-            raise InvalidRequest("sold_through_exchange_amount",
-                                 f"{amount(sold)} is more than the amount mined {amount(mined)}")
-        if isinstance(wallets, str):
-            raise InvalidRequest("wallets", "must be a list of wallet addresses")
-        wallet_list = [check_text("wallets", w, 200) for w in wallets]
-        if len(wallet_list) > MAX_WALLETS:
-            raise InvalidRequest("wallets", f"at most {MAX_WALLETS} entries")
         if envelope is not None and not isinstance(envelope, Envelope):
             raise InvalidRequest("envelope", "must be an Envelope")
         holder_id = self.store.read_typed(licence_id, MiningLicence,
                                           "mining licence").participant_id
         requester = participant_requester(holder_id)
+        sent = {"licence_id": licence_id, "period.start_time": period_start,
+                "period.end_time": period_end, "asset": asset, "amount": amount_mined,
+                "wallets": wallets if isinstance(wallets, str) else list(wallets),
+                "sold_through_exchange_amount": sold_through_exchange, "at": at or ""}
+        try:
+            fields = checked_report(period_start, period_end, asset, amount_mined,
+                                    sent["wallets"], sold_through_exchange)
+        except InvalidRequest as bad:
+            self.keep(request_id, requester, holder_id, licence_id, at, bad, sent, envelope)
+            raise
+        start, end, mined, sold, wallet_list = fields
         stamp, when = self.begin("ReportOutput", requester, request_id, at, None,
                                  licence_id=licence_id, period_start=start, period_end=end,
                                  asset=asset, amount=mined, wallets=wallet_list,
@@ -83,16 +88,23 @@ class OutputReports(UseCase):
             alert = self.store.find(alert_id)
             if isinstance(alert, Alert):  # the first attempt was refused: refuse again
                 alert.version_of_request(requester, request_id, digest)
-                raise RuleViolation("SALE_SHARE_SHORTFALL", alert.message, alert.figures)
+                raise RuleViolation("SALE_SHARE_SHORTFALL", alert.message, {
+                    k: v for k, v in alert.figures.items()
+                    if not k.startswith(("sent.", "envelope."))})
             existing = self.store.find(report_id)
             if existing is not None:
                 existing.version_of_request(requester, request_id, digest)
                 return Receipt(report_id, 1, replayed=True)
-            licence, holder = licensed_holder(self.store, WindowKind.OUTPUT_REPORT,
-                                              licence_id, MiningLicence, when, recorded_at,
-                                              "mining licence")
-            if envelope is not None:
-                self.envelopes.require(envelope, holder, when, recorded_at)
+            try:
+                licence, holder = licensed_holder(self.store, WindowKind.OUTPUT_REPORT,
+                                                  licence_id, MiningLicence, when,
+                                                  recorded_at, "mining licence")
+                if envelope is not None:
+                    self.envelopes.require(envelope, holder, when, recorded_at)
+            except RuleViolation as refusal:
+                keep_refusal(self.store, requester, request_id, when, "output report",
+                             licence_id, holder_id, refusal, sent, envelope)
+                raise
             share = self.store.policy_at(when).decimal("mandatory_sale_share")
             required = mined * share
             if sold < required:
@@ -101,10 +113,12 @@ class OutputReports(UseCase):
                 message = (f"mandatory sale share {amount(share * 100)}% not met: sold "
                            f"{amount(sold)} of {amount(mined)} {asset} through exchanges, "
                            f"{amount(required)} required")
+                kept = {f"sent.{k}": sent_text(v) for k, v in sent.items()}
                 self.store.save(Alert(request_id=request_id, at=when,
                                       kind="SALE_SHARE_SHORTFALL", subject_id=report_id,
                                       participant_id=licence.participant_id, message=message,
-                                      evidence=[], figures=figures))
+                                      evidence=[], figures=figures | kept
+                                      | envelope_figures(envelope)))
                 raise RuleViolation("SALE_SHARE_SHORTFALL", message, figures)
             self.store.save(OutputReport(
                 request_id=request_id, at=when, licence_id=licence_id,
@@ -114,3 +128,37 @@ class OutputReports(UseCase):
             return Receipt(report_id, 1)
 
         return self.run(stamp, attempt)
+
+    def keep(self, request_id: str, requester: str, holder_id: UUID, licence_id: UUID,
+             at: datetime | None, refusal: InvalidRequest, sent: dict[str, object],
+             envelope: Envelope | None) -> None:
+        """Keeps a report refused for its figures on the record (``keep_refusal``)."""
+        stamp, when = self.begin("RefusedOutputReport", requester, request_id,
+                                 at if isinstance(at, datetime) else None, None,
+                                 sent={k: sent_text(v) for k, v in sent.items()})
+        self.run(stamp, lambda: keep_refusal(self.store, requester, request_id, when,
+                                             "output report", licence_id, holder_id,
+                                             refusal, sent, envelope))
+
+
+def checked_report(period_start: datetime, period_end: datetime, asset: str,
+                   amount_mined: Decimal | str, wallets: object,
+                   sold_through_exchange: Decimal | str
+                   ) -> tuple[datetime, datetime, Decimal, Decimal, list[str]]:
+    """Returns the checked period, amount mined, amount sold and wallets of a report;
+    raises InvalidRequest naming the field."""
+    start = required_time(period_start, "period.start_time")
+    end = required_time(period_end, "period.end_time")
+    check_after("period.end_time", end, start)
+    check_text("asset", asset, 20)
+    mined = non_negative("amount", amount_mined)
+    sold = non_negative("sold_through_exchange_amount", sold_through_exchange)
+    if sold > mined:
+        raise InvalidRequest("sold_through_exchange_amount",
+                             f"{amount(sold)} is more than the amount mined {amount(mined)}")
+    if isinstance(wallets, str) or not isinstance(wallets, list):
+        raise InvalidRequest("wallets", "must be a list of wallet addresses")
+    wallet_list = [check_text("wallets", w, 200) for w in wallets]
+    if len(wallet_list) > MAX_WALLETS:
+        raise InvalidRequest("wallets", f"at most {MAX_WALLETS} entries")
+    return start, end, mined, sold, wallet_list
