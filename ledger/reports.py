@@ -3,12 +3,15 @@
 Reports are monthly obligations: ``ledger.supervision`` raises REPORT_MISSING when a
 calendar month of an active licence is not covered by reports recorded by the policy due
 day of the next month. Any period may be reported (several reports may cover a month).
+A licence that expired may still report periods of its term until the deadline of its
+last month (``OutputReports.reporting_holder``): otherwise every term's last month would
+be missing by construction. A revoked licence never reports again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -19,12 +22,14 @@ from ledger.domain.alert import Alert
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import MiningLicence
 from ledger.domain.output_report import OutputReport
+from ledger.domain.participant import Participant
 from ledger.errors import InvalidRequest, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier
 from ledger.receipts import Receipt
 from ledger.requests import participant_requester
 from ledger.standing import licensed_holder
 from ledger.store import LedgerStore
+from ledger.supervision import month_start, next_month, report_deadline
 from ledger.validation import (
     check_after,
     check_request_id,
@@ -96,9 +101,8 @@ class OutputReports(UseCase):
                 existing.version_of_request(requester, request_id, digest)
                 return Receipt(report_id, 1, replayed=True)
             try:
-                licence, holder = licensed_holder(self.store, WindowKind.OUTPUT_REPORT,
-                                                  licence_id, MiningLicence, when,
-                                                  recorded_at, "mining licence")
+                licence, holder = self.reporting_holder(licence_id, start, end, when,
+                                                        recorded_at)
                 if envelope is not None:
                     self.envelopes.require(envelope, holder, when, recorded_at)
             except RuleViolation as refusal:
@@ -128,6 +132,34 @@ class OutputReports(UseCase):
             return Receipt(report_id, 1)
 
         return self.run(stamp, attempt)
+
+    def reporting_holder(self, licence_id: UUID, start: datetime, end: datetime,
+                         when: datetime, recorded_at: datetime
+                         ) -> tuple[MiningLicence, Participant]:
+        """Returns the licence and its holder when they may report ``[start, end)`` now:
+        in standing at both times (``licensed_holder``), or, for a licence whose term
+        ended by expiry (not revocation), a report of a period inside the term until the
+        report deadline of the term's last month, the holder still in standing (a term's
+        last month can only be reported after it ends). Raises the refusal otherwise."""
+        try:
+            return licensed_holder(self.store, WindowKind.OUTPUT_REPORT, licence_id,
+                                   MiningLicence, when, recorded_at, "mining licence")
+        except RuleViolation as refusal:
+            licence = self.store.read_typed(licence_id, MiningLicence, "mining licence")
+            if refusal.rule != "LICENCE_NOT_ACTIVE" or licence.revoked_at is not None \
+                    or not licence.valid_until <= when <= recorded_at \
+                    or not licence.valid_from <= start < end <= licence.valid_until:
+                raise
+            last_month = month_start(licence.valid_until - timedelta(microseconds=1))
+            due_day = int(self.store.policy_at(next_month(last_month)
+                                               - timedelta(microseconds=1))
+                          .decimal("output_report_due_day"))
+            if recorded_at >= report_deadline(last_month, due_day):
+                raise
+            holder = self.store.read_typed(licence.participant_id, Participant,
+                                           "participant")
+            holder.require_standing(when, recorded_at)
+            return licence, holder
 
     def keep(self, request_id: str, requester: str, holder_id: UUID, licence_id: UUID,
              at: datetime | None, refusal: InvalidRequest, sent: dict[str, object],

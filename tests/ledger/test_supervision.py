@@ -18,7 +18,7 @@ from ledger.clock import ManualClock
 from ledger.config import StoreConfig
 from ledger.domain.alert import Alert
 from ledger.domain.licence import Licence
-from ledger.errors import InvalidRequest
+from ledger.errors import InvalidRequest, RuleViolation
 from ledger.supervision import report_deadline, uncovered
 from tests.ledger.conftest import notifications
 
@@ -232,3 +232,31 @@ def test_one_leader_and_exactly_once_with_two_ledgers_on_one_store(
     finally:
         second.close()
         first.close()
+
+
+def test_a_term_that_expired_reports_its_last_month_until_its_deadline(
+        store_url: str, clock: ManualClock) -> None:
+    ledger = Ledger(StoreConfig(url=store_url), clock=clock)
+    try:
+        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "XX")
+        ledger.approve_participant("app", miner.aggregate_id)
+        expiring = ledger.grant_mining_licence("g", miner.aggregate_id, "n", "z", "m", "10",
+                                               "20", [], JAN, MAR).aggregate_id
+        revoked = ledger.grant_mining_licence("g2", miner.aggregate_id, "n", "z", "m2", "10",
+                                              "20", [], JAN, MAR).aggregate_id
+        clock.set(FEB + timedelta(days=27))
+        ledger.revoke_licence("rv", revoked, "fraud")
+        clock.set(FEB_DEADLINE - TICK)
+        report(ledger, "feb", expiring, FEB, MAR)  # after expiry, before the deadline
+        with pytest.raises(RuleViolation) as refused:  # a revoked licence never reports
+            report(ledger, "feb-revoked", revoked, FEB, FEB + timedelta(days=27))
+        assert refused.value.rule == "LICENCE_NOT_ACTIVE"
+        with pytest.raises(RuleViolation, match="expired"):  # outside the term
+            report(ledger, "mar", expiring, FEB, MAR + TICK)
+        clock.set(FEB_DEADLINE)
+        with pytest.raises(RuleViolation, match="expired"):
+            report(ledger, "feb-late", expiring, FEB, MAR)
+        kept = {a.figures.get("sent.request_id") for a in ledger.list_alerts()}
+        assert kept >= {"feb-revoked", "mar", "feb-late"}
+    finally:
+        ledger.close()
