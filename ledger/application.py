@@ -14,6 +14,7 @@ and saves it:
 ``MeterReadings``      the grid operator's meter readings
 ``Policies``           versioned policy
 ``Alerts``             raising, resolving and listing alerts
+``SupervisoryCalendar`` expiries, report deadlines, period closes on time
 =====================  ====================================================
 
 The module is long because it is that facade: one short method per command (each a
@@ -72,6 +73,7 @@ from ledger.request_index import rebuild as rebuild_request_index
 from ledger.request_index import trades_of_requests
 from ledger.requests import GRID, REGULATOR
 from ledger.signatures import SignatureChecker
+from ledger.supervision import ObligationIndex, SupervisoryCalendar, leadership_for
 from ledger.trading import TradeBlocked, Trading
 from ledger.validation import required_time
 
@@ -113,6 +115,7 @@ class Ledger(Application[UUID]):
         self.meter_readings = MeterReadings(self, self.clock, self.licence_index)
         self.policies = Policies(self, self.clock)
         self.alerts = Alerts(self, self.clock, self.alert_index)
+        self.calendar = self.construct_calendar()
         try:
             self.check_store()
         except BaseException:
@@ -152,6 +155,13 @@ class Ledger(Application[UUID]):
     def construct_proof_index(self) -> ProofIndex:
         """Returns the read model of proof batches, reports and readings by licence."""
         return ProofIndex(self)
+
+    def construct_calendar(self) -> SupervisoryCalendar:
+        """Returns the supervisory calendar (run by ``valedger serve``; tests run it by
+        hand with ``calendar.run_due()``)."""
+        return SupervisoryCalendar(self, self.clock, self.licence_index,
+                                   ObligationIndex(self), self.licensing, self.alerts,
+                                   self.reconciliations, leadership_for(self.recorder))
 
     def construct_trading(self) -> Trading:
         """Returns the trade use case (tests override it to count decisions)."""
@@ -432,6 +442,12 @@ class Ledger(Application[UUID]):
                        at: datetime | None = None) -> Receipt:
         """Revokes a licence for good."""
         return self.licensing.revoke_licence(request_id, licence_id, reason, at)
+
+    def renew_licence(self, request_id: str, licence_id: UUID, valid_until: datetime,
+                      at: datetime | None = None) -> Receipt:
+        """Renews a licence for a new term (``Licensing.renew_licence``); returns the
+        successor licence's receipt."""
+        return self.licensing.renew_licence(request_id, licence_id, valid_until, at)
 
     def expire_licences(self, request_id: str, at: datetime | None = None) -> list[Receipt]:
         """Records ``Expired`` for every licence whose validity ended by ``at``."""

@@ -78,6 +78,7 @@ class LedgerPool:
 
     def close(self) -> None:
         """Waits for running ledger calls, then closes the store."""
+        self.ledger.calendar.stop()
         self.executor.shutdown(wait=True)
         self.ledger.signatures.close()
         if self.log_signal is not None:
