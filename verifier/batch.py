@@ -127,6 +127,9 @@ class ShareBatch:
     """The job id as submitted, for each share (by index) whose job is unknown."""
     oversized_extranonce2: Mapping[int, bytes] = field(default_factory=dict)
     """The full extranonce2, for each share (by index) whose extranonce2 exceeds 32 bytes."""
+    packed_source: bytes | None = None
+    """The packed bytes the batch was decoded from (``verifier.wire_format``), if any:
+    its digest is then theirs, so a packed batch is never re-encoded to JSON."""
 
     def __len__(self) -> int:
         return len(self.packed)
@@ -175,7 +178,10 @@ class ShareBatch:
         return json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":")).encode()
 
     def digest(self) -> bytes:
-        """Returns SHA-256 of the canonical JSON encoding (the batch digest)."""
+        """Returns the batch digest: SHA-256 of the packed bytes when the batch came
+        packed, else of the canonical JSON encoding."""
+        if self.packed_source is not None:
+            return hashlib.sha256(self.packed_source).digest()
         return hashlib.sha256(self.canonical_json()).digest()
 
 
@@ -323,12 +329,51 @@ def _parse_job(raw: Any, i: int) -> Job:
     branch = tuple(
         _hex(b, f"{where}.merkle_branch[{k}]", 32) for k, b in enumerate(branch_raw)
     )
-    nbits = _uint(get("nbits"), f"{where}.nbits")
+    return build_job(
+        where,
+        job_id=job_id,
+        version=_uint(get("version"), f"{where}.version"),
+        prevhash=_hex(get("prevhash"), f"{where}.prevhash", 32),
+        coinb1=_hex(get("coinb1"), f"{where}.coinb1"),
+        coinb2=_hex(get("coinb2"), f"{where}.coinb2"),
+        extranonce1=_hex(get("extranonce1"), f"{where}.extranonce1"),
+        extranonce2_size=_uint(
+            get("extranonce2_size"), f"{where}.extranonce2_size", MAX_EXTRANONCE2_SIZE
+        ),
+        merkle_branch=branch,
+        nbits=_uint(get("nbits"), f"{where}.nbits"),
+        ntime=_uint(get("ntime"), f"{where}.ntime"),
+        version_mask=_uint(raw.get("version_mask", 0), f"{where}.version_mask"),
+        difficulty_raw=get("share_difficulty"),
+    )
+
+
+def build_job(
+    where: str,
+    *,
+    job_id: str,
+    version: int,
+    prevhash: bytes,
+    coinb1: bytes,
+    coinb2: bytes,
+    extranonce1: bytes,
+    extranonce2_size: int,
+    merkle_branch: tuple[bytes, ...],
+    nbits: int,
+    ntime: int,
+    version_mask: int,
+    difficulty_raw: object,
+) -> Job:
+    """Returns the job after the checks every form of a batch shares (nbits, share
+    difficulty, coinbase size); MalformedBatch naming ``where``'s field otherwise.
+
+    The JSON parser above and the packed decoder (``verifier.wire_format``) both build
+    their jobs here, so the two forms accept exactly the same jobs.
+    """
     try:
         nbits_to_target(nbits)
     except InvalidNBits as exc:
         raise MalformedBatch(f"{where}.nbits", str(exc)) from exc
-    difficulty_raw = get("share_difficulty")
     _check_difficulty_size(difficulty_raw, f"{where}.share_difficulty")
     try:
         exact = as_difficulty(difficulty_raw)
@@ -342,28 +387,25 @@ def _parse_job(raw: Any, i: int) -> Job:
         if isinstance(difficulty_raw, Decimal)
         else Decimal(difficulty_raw if isinstance(difficulty_raw, int) else str(difficulty_raw))
     )
-    job = Job(
-        job_id=job_id,
-        version=_uint(get("version"), f"{where}.version"),
-        prevhash=_hex(get("prevhash"), f"{where}.prevhash", 32),
-        coinb1=_hex(get("coinb1"), f"{where}.coinb1"),
-        coinb2=_hex(get("coinb2"), f"{where}.coinb2"),
-        extranonce1=_hex(get("extranonce1"), f"{where}.extranonce1"),
-        extranonce2_size=_uint(
-            get("extranonce2_size"), f"{where}.extranonce2_size", MAX_EXTRANONCE2_SIZE
-        ),
-        merkle_branch=branch,
-        nbits=nbits,
-        ntime=_uint(get("ntime"), f"{where}.ntime"),
-        version_mask=_uint(raw.get("version_mask", 0), f"{where}.version_mask"),
-        share_difficulty=difficulty,
-    )
-    size = len(job.coinb1) + len(job.extranonce1) + job.extranonce2_size + len(job.coinb2)
+    size = len(coinb1) + len(extranonce1) + extranonce2_size + len(coinb2)
     if size > MAX_COINBASE_BYTES:
         raise MalformedBatch(
             f"{where}.coinb1", f"coinbase of {size} bytes exceeds {MAX_COINBASE_BYTES}"
         )
-    return job
+    return Job(
+        job_id=job_id,
+        version=version,
+        prevhash=prevhash,
+        coinb1=coinb1,
+        coinb2=coinb2,
+        extranonce1=extranonce1,
+        extranonce2_size=extranonce2_size,
+        merkle_branch=merkle_branch,
+        nbits=nbits,
+        ntime=ntime,
+        version_mask=version_mask,
+        share_difficulty=difficulty,
+    )
 
 
 def pack_jobs(jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
