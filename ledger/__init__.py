@@ -49,6 +49,7 @@ from ledger.errors import (
 )
 from ledger.history import HistoryIndex, HistoryQuery, HistoryRecord
 from ledger.keys import EnvelopeVerifier, Signed
+from ledger.proof_payloads import PROTO_BATCH_PAYLOAD_TYPE, pack_proof_batch
 from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.requests import GRID, REGULATOR, participant_requester
 from ledger.signatures import SignatureChecker, default_workers
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_DB_URL",
     "GRID",
     "POLICY_ID",
+    "PROTO_BATCH_PAYLOAD_TYPE",
     "REGULATOR",
     "TRAVEL_RULE_FIELDS",
     "Alert",
@@ -128,6 +130,7 @@ __all__ = [
     "hashrate_cap_ths",
     "is_observation",
     "load_witness_policy",
+    "pack_proof_batch",
     "parse_event_ref",
     "participant_requester",
     "persistence_env",

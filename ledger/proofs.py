@@ -41,6 +41,7 @@ from ledger.errors import InvalidRequest, RuleViolation
 from ledger.keys import EnvelopeVerifier
 from ledger.proof_figures import decide, verdict_string
 from ledger.proof_index import ProofIndex
+from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, batch_of_envelope
 from ledger.receipts import ProofReceipt
 from ledger.requests import participant_requester
 from ledger.standing import licensed_holder
@@ -53,6 +54,7 @@ from verifier.batch import ShareBatch as ParsedBatch
 from verifier.config import InvalidVerifierConfig, VerifierConfig
 from verifier.cuda import CudaUnavailable
 from verifier.verification import VerificationResult, verify_batch
+from verifier.wire_format import is_packed
 
 
 def proof_receipt(batch: ProofBatch, replayed: bool = False) -> ProofReceipt:
@@ -107,32 +109,30 @@ class ProofSubmission(UseCase):
 
     def parse(self, batch: str | bytes | Mapping[str, Any] | Envelope,
               envelope: Envelope | None) -> tuple[ParsedBatch, Envelope | None, bool]:
-        """Returns (parsed batch, envelope to store, whether the envelope carries the JSON);
-        InvalidRequest naming the field when the batch is malformed."""
-        source: str | bytes | Mapping[str, Any]
+        """Returns (parsed batch, envelope to store, whether the envelope carries the batch:
+        JSON or packed, ``ledger.proof_payloads``); InvalidRequest naming the field when
+        the batch is malformed."""
         if isinstance(batch, Envelope):
             if envelope is not None and envelope != batch:
                 raise InvalidRequest("envelope", "give the envelope once: as batch or envelope")
-            if batch.payload_type != JSON_BATCH_PAYLOAD_TYPE:
-                raise InvalidRequest(
-                    "envelope.payload_type",
-                    f"an envelope given as the batch must carry {JSON_BATCH_PAYLOAD_TYPE!r}, "
-                    f"got {batch.payload_type[:100]!r} (pass the decoded batch as batch and "
-                    "the envelope as envelope)")
-            envelope, source = batch, batch.payload
+            parsed = batch_of_envelope(batch, self.config.max_shares)
+            envelope = batch
         elif isinstance(batch, str | bytes | Mapping):
-            source = batch
+            if isinstance(batch, bytes) and is_packed(batch):
+                raise InvalidRequest("batch", "a packed batch comes in its signed envelope "
+                                              f"(payload type {PACKED_BATCH_PAYLOAD_TYPE!r})")
+            try:
+                parsed = parse_batch(batch, max_shares=self.config.max_shares)
+            except MalformedBatch as exc:
+                raise InvalidRequest(exc.field, exc.reason) from None
         else:
             raise InvalidRequest("batch", "must be JSON text, a mapping or an Envelope")
         if envelope is not None and not isinstance(envelope, Envelope):
             raise InvalidRequest("envelope", "must be an Envelope")
-        try:
-            parsed = parse_batch(source, max_shares=self.config.max_shares)
-        except MalformedBatch as exc:
-            raise InvalidRequest(exc.field, exc.reason) from None
         if len(parsed) == 0:
             raise InvalidRequest("shares", "a proof batch needs at least one share")
-        carries = envelope is not None and envelope.payload_type == JSON_BATCH_PAYLOAD_TYPE
+        carries = envelope is not None and (envelope is batch or
+                                            envelope.payload_type == JSON_BATCH_PAYLOAD_TYPE)
         return parsed, envelope, carries
 
     def submit(self, request_id: str, licence_id: UUID,
@@ -144,9 +144,10 @@ class ProofSubmission(UseCase):
         check_request_id(request_id)
         if not isinstance(licence_id, UUID):
             raise InvalidRequest("licence_id", "must be a UUID")
-        parsed, stored_envelope, carries_json = self.parse(batch, envelope)
-        canonical = b"" if carries_json else parsed.canonical_json()
-        digest = hashlib.sha256(canonical or parsed.canonical_json()).hexdigest()
+        parsed, stored_envelope, carried = self.parse(batch, envelope)
+        canonical = b"" if carried else parsed.canonical_json()
+        # SHA-256 of the canonical JSON, or of the packed bytes for a packed batch.
+        digest = hashlib.sha256(canonical).hexdigest() if canonical else parsed.digest().hex()
         holder_id = self.store.read_typed(licence_id, MiningLicence,
                                           "mining licence").participant_id
         requester = participant_requester(holder_id)

@@ -22,6 +22,7 @@ import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ledger import pack_proof_batch
 from services import wire
 from services.auth import (
     INSECURE_NAME_HEADER,
@@ -70,8 +71,16 @@ def trade_messages(envelopes: Iterable[common_pb2.SignedEnvelope], per_message: 
 
 
 def proof_batch_payload(batch: Mapping[str, Any], request_id: str, licence_id: str,
-                        at: datetime | None = None) -> mining_pb2.ProofBatchPayload:
-    """Returns the payload of a proof batch given in the JSON form of DESIGN.md §4."""
+                        at: datetime | None = None, packed: bool = True
+                        ) -> mining_pb2.ProofBatchPayload:
+    """Returns the payload of a proof batch given in the JSON form of DESIGN.md §4: packed
+    (``packed_batch``, docs/PACKED-BATCH.md) by default, as StratumJob/StratumShare
+    messages with ``packed=False`` (still accepted, but the server then converts it share
+    by share). Raises InvalidRequest naming the field when the batch is malformed."""
+    if packed:
+        return mining_pb2.ProofBatchPayload(request_id=request_id, at=wire.timestamp(at),
+                                            licence_id=licence_id,
+                                            packed_batch=pack_proof_batch(batch))
     jobs = [mining_pb2.StratumJob(
         job_id=job["job_id"], version=job["version"], prevhash=bytes.fromhex(job["prevhash"]),
         coinb1=bytes.fromhex(job["coinb1"]), coinb2=bytes.fromhex(job["coinb2"]),
@@ -86,6 +95,8 @@ def proof_batch_payload(batch: Mapping[str, Any], request_id: str, licence_id: s
         for share in batch["shares"]]
     return mining_pb2.ProofBatchPayload(request_id=request_id, at=wire.timestamp(at),
                                         licence_id=licence_id, jobs=jobs, shares=shares)
+
+
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 

@@ -7,12 +7,13 @@ from uuid import UUID
 
 import grpc
 
-from ledger import MiningLicence, ProofReceipt, Receipt, Reconciliation
+from ledger import Envelope, MiningLicence, ProofReceipt, Receipt, Reconciliation
 from services import envelope, wire
 from services.auth import require_own_participant
 from services.generated.valedger.v1 import common_pb2, mining_pb2, mining_pb2_grpc
 from services.ledger_pool import LedgerPool
 from services.licensing import receipt
+from services.status import invalid_argument
 
 
 class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
@@ -34,12 +35,21 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         payload = envelope.parse(sealed, mining_pb2.ProofBatchPayload)
         licence_id = wire.uuid(payload.licence_id, "licence_id")
         at = wire.time(payload, "at")
-        batch = batch_json(payload)
+        signed = envelope.stored(sealed)
+        batch: dict[str, Any] | Envelope
+        if payload.packed_batch:
+            # The ledger decodes the packed batch out of the signed payload itself.
+            if len(payload.jobs) or len(payload.shares):
+                raise invalid_argument("packed_batch",
+                                       "give the batch once: packed_batch, or jobs and shares")
+            batch, stored = signed, None
+        else:  # the batch as messages: still accepted, converted per share
+            batch, stored = batch_json(payload), signed
 
         def submit() -> ProofReceipt:
             self.require_own_licence(licence_id)
             return self.ledger.submit_proof_batch(
-                payload.request_id, licence_id, batch, at=at, envelope=envelope.stored(sealed))
+                payload.request_id, licence_id, batch, at=at, envelope=stored)
 
         result = await self.backend.run(submit)
         if self.backend.metrics is not None and not result.replayed:

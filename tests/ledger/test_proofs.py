@@ -391,14 +391,14 @@ def test_batch_in_a_signed_envelope_is_checked_and_stored(mine: Mine) -> None:
 
 def test_services_form_stores_the_protobuf_envelope_beside_the_json(mine: Mine) -> None:
     period = mined("small", 1)
-    sealed = mine.seal(b"\x0a\x02b1 protobuf bytes", "valedger.v1.ProofBatchPayload")
+    sealed = mine.seal(b"\x0a\x02b1", "valedger.v1.ProofBatchPayload")  # request_id only
     receipt = mine.ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR,
                                              envelope=sealed)
     stored = mine.ledger.get_proof_batch(receipt.batch_id)
     assert stored.envelope == sealed
     assert json.loads(stored.batch_json) == json.loads(parse_batch(period.batch)
                                                        .canonical_json())
-    with pytest.raises(InvalidRequest) as error:  # only a JSON payload can be the batch
+    with pytest.raises(InvalidRequest) as error:  # it carries no batch: jobs, shares apart
         mine.ledger.submit_proof_batch("b2", mine.licence, sealed, at=P0 + HOUR)
     assert error.value.field == "envelope.payload_type"
 

@@ -101,7 +101,7 @@ def test_malformed_batch_is_invalid_argument_and_records_nothing(
         world: World, batch: dict[str, Any]) -> None:
     job = dict(batch["jobs"][0], prevhash="00" * 31)  # one byte short
     payload = proof_batch_payload({"jobs": [job], "shares": batch["shares"][:1]},
-                                  "proofs-bad", world.ids["licence_miner_a"])
+                                  "proofs-bad", world.ids["licence_miner_a"], packed=False)
     with world.client("miner_a") as miner, pytest.raises(grpc.RpcError) as caught:
         miner.submit_proof_batch(payload)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -332,7 +332,7 @@ def test_an_absurd_share_difficulty_is_refused_and_the_server_keeps_serving(
     with world.client("miner_a") as miner:
         for request_id, body in (("absurd-d", batch), ("long-d", huge)):
             payload = proof_batch_payload(body, request_id, world.ids["licence_miner_a"],
-                                          TRADE_AT)
+                                          TRADE_AT, packed=False)
             error = failure(miner.mining.SubmitProofBatch,
                             mining_pb2.SubmitProofBatchRequest(envelope=miner.seal(payload)),
                             timeout=20)

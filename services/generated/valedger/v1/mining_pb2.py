@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from services.generated.valedger.v1 import common_pb2 as valedger_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18valedger/v1/mining.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\xf3\x01\n\nStratumJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x10\n\x08prevhash\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63oinb1\x18\x04 \x01(\x0c\x12\x0e\n\x06\x63oinb2\x18\x05 \x01(\x0c\x12\x13\n\x0b\x65xtranonce1\x18\x06 \x01(\x0c\x12\x18\n\x10\x65xtranonce2_size\x18\x07 \x01(\r\x12\x15\n\rmerkle_branch\x18\x08 \x03(\x0c\x12\r\n\x05nbits\x18\t \x01(\r\x12\r\n\x05ntime\x18\n \x01(\r\x12\x14\n\x0cversion_mask\x18\x0b \x01(\r\x12\x18\n\x10share_difficulty\x18\x0c \x01(\t\"g\n\x0cStratumShare\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xtranonce2\x18\x02 \x01(\x0c\x12\r\n\x05ntime\x18\x03 \x01(\r\x12\r\n\x05nonce\x18\x04 \x01(\r\x12\x14\n\x0cversion_bits\x18\x05 \x01(\r\"\xb5\x01\n\x11ProofBatchPayload\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlicence_id\x18\x03 \x01(\t\x12%\n\x04jobs\x18\x04 \x03(\x0b\x32\x17.valedger.v1.StratumJob\x12)\n\x06shares\x18\x05 \x03(\x0b\x32\x19.valedger.v1.StratumShare\"I\n\x0cVerdictCount\x12*\n\x07verdict\x18\x01 \x01(\x0e\x32\x19.valedger.v1.ShareVerdict\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"H\n\x17SubmitProofBatchRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"\xcc\x01\n\x18SubmitProofBatchResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\x12\x31\n\x0everdict_counts\x18\x02 \x03(\x0b\x32\x19.valedger.v1.VerdictCount\x12\x15\n\raccepted_work\x18\x03 \x01(\t\x12\x18\n\x10\x62lock_candidates\x18\x04 \x01(\x03\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x14\n\x0c\x62\x61tch_digest\x18\x06 \x01(\t\"\xe0\x01\n\x13OutputReportPayload\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlicence_id\x18\x03 \x01(\t\x12#\n\x06period\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Period\x12\r\n\x05\x61sset\x18\x05 \x01(\t\x12\x0e\n\x06\x61mount\x18\x06 \x01(\t\x12\x0f\n\x07wallets\x18\x07 \x03(\t\x12$\n\x1csold_through_exchange_amount\x18\x08 \x01(\t\"D\n\x13ReportOutputRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"=\n\x14ReportOutputResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\x9b\x01\n\x19RecordMeterReadingRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08meter_id\x18\x03 \x01(\t\x12#\n\x06period\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Period\x12\x0b\n\x03kwh\x18\x05 \x01(\t\"C\n\x1aRecordMeterReadingResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xb0\x01\n\x0eVerdictFinding\x12\x33\n\x07verdict\x18\x01 \x01(\x0e\x32\".valedger.v1.ReconciliationVerdict\x12\x39\n\x07\x66igures\x18\x02 \x03(\x0b\x32(.valedger.v1.VerdictFinding.FiguresEntry\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x02\n\x0eReconciliation\x12\x19\n\x11reconciliation_id\x18\x01 \x01(\t\x12\x12\n\nlicence_id\x18\x02 \x01(\t\x12#\n\x06period\x18\x03 \x01(\x0b\x32\x13.valedger.v1.Period\x12\x39\n\x07\x66igures\x18\x04 \x03(\x0b\x32(.valedger.v1.Reconciliation.FiguresEntry\x12-\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x1b.valedger.v1.VerdictFinding\x12\x0f\n\x07version\x18\x06 \x01(\x03\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x91\x01\n\x1a\x43loseReconciliationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlicence_id\x18\x03 \x01(\t\x12#\n\x06period\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Period\"y\n\x1b\x43loseReconciliationResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\x12\x33\n\x0ereconciliation\x18\x02 \x01(\x0b\x32\x1b.valedger.v1.Reconciliation\"S\n\x18GetReconciliationRequest\x12\x12\n\nlicence_id\x18\x01 \x01(\t\x12#\n\x06period\x18\x02 \x01(\x0b\x32\x13.valedger.v1.Period\"P\n\x19GetReconciliationResponse\x12\x33\n\x0ereconciliation\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.Reconciliation*\xbe\x02\n\x0cShareVerdict\x12\x1d\n\x19SHARE_VERDICT_UNSPECIFIED\x10\x00\x12\x1a\n\x16SHARE_VERDICT_ACCEPTED\x10\x01\x12 \n\x1cSHARE_VERDICT_LOW_DIFFICULTY\x10\x02\x12\x1b\n\x17SHARE_VERDICT_DUPLICATE\x10\x03\x12\x1d\n\x19SHARE_VERDICT_UNKNOWN_JOB\x10\x04\x12$\n SHARE_VERDICT_NTIME_OUT_OF_RANGE\x10\x05\x12\"\n\x1eSHARE_VERDICT_BAD_VERSION_BITS\x10\x06\x12&\n\"SHARE_VERDICT_BAD_EXTRANONCE2_SIZE\x10\x07\x12#\n\x1fSHARE_VERDICT_UNTAGGED_COINBASE\x10\x08*\xcc\x02\n\x15ReconciliationVerdict\x12&\n\"RECONCILIATION_VERDICT_UNSPECIFIED\x10\x00\x12\x1d\n\x19RECONCILIATION_VERDICT_OK\x10\x01\x12(\n$RECONCILIATION_VERDICT_OVER_CAPACITY\x10\x02\x12\x30\n,RECONCILIATION_VERDICT_OUTPUT_UNDER_REPORTED\x10\x03\x12/\n+RECONCILIATION_VERDICT_OUTPUT_OVER_REPORTED\x10\x04\x12,\n(RECONCILIATION_VERDICT_ENERGY_OVER_QUOTA\x10\x05\x12\x31\n-RECONCILIATION_VERDICT_IMPLAUSIBLE_EFFICIENCY\x10\x06\x32\xfa\x03\n\rMiningService\x12_\n\x10SubmitProofBatch\x12$.valedger.v1.SubmitProofBatchRequest\x1a%.valedger.v1.SubmitProofBatchResponse\x12S\n\x0cReportOutput\x12 .valedger.v1.ReportOutputRequest\x1a!.valedger.v1.ReportOutputResponse\x12\x65\n\x12RecordMeterReading\x12&.valedger.v1.RecordMeterReadingRequest\x1a\'.valedger.v1.RecordMeterReadingResponse\x12h\n\x13\x43loseReconciliation\x12\'.valedger.v1.CloseReconciliationRequest\x1a(.valedger.v1.CloseReconciliationResponse\x12\x62\n\x11GetReconciliation\x12%.valedger.v1.GetReconciliationRequest\x1a&.valedger.v1.GetReconciliationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18valedger/v1/mining.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\xf3\x01\n\nStratumJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x10\n\x08prevhash\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63oinb1\x18\x04 \x01(\x0c\x12\x0e\n\x06\x63oinb2\x18\x05 \x01(\x0c\x12\x13\n\x0b\x65xtranonce1\x18\x06 \x01(\x0c\x12\x18\n\x10\x65xtranonce2_size\x18\x07 \x01(\r\x12\x15\n\rmerkle_branch\x18\x08 \x03(\x0c\x12\r\n\x05nbits\x18\t \x01(\r\x12\r\n\x05ntime\x18\n \x01(\r\x12\x14\n\x0cversion_mask\x18\x0b \x01(\r\x12\x18\n\x10share_difficulty\x18\x0c \x01(\t\"g\n\x0cStratumShare\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xtranonce2\x18\x02 \x01(\x0c\x12\r\n\x05ntime\x18\x03 \x01(\r\x12\r\n\x05nonce\x18\x04 \x01(\r\x12\x14\n\x0cversion_bits\x18\x05 \x01(\r\"\xcb\x01\n\x11ProofBatchPayload\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlicence_id\x18\x03 \x01(\t\x12%\n\x04jobs\x18\x04 \x03(\x0b\x32\x17.valedger.v1.StratumJob\x12)\n\x06shares\x18\x05 \x03(\x0b\x32\x19.valedger.v1.StratumShare\x12\x14\n\x0cpacked_batch\x18\x06 \x01(\x0c\"I\n\x0cVerdictCount\x12*\n\x07verdict\x18\x01 \x01(\x0e\x32\x19.valedger.v1.ShareVerdict\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"H\n\x17SubmitProofBatchRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"\xcc\x01\n\x18SubmitProofBatchResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\x12\x31\n\x0everdict_counts\x18\x02 \x03(\x0b\x32\x19.valedger.v1.VerdictCount\x12\x15\n\raccepted_work\x18\x03 \x01(\t\x12\x18\n\x10\x62lock_candidates\x18\x04 \x01(\x03\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x14\n\x0c\x62\x61tch_digest\x18\x06 \x01(\t\"\xe0\x01\n\x13OutputReportPayload\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlicence_id\x18\x03 \x01(\t\x12#\n\x06period\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Period\x12\r\n\x05\x61sset\x18\x05 \x01(\t\x12\x0e\n\x06\x61mount\x18\x06 \x01(\t\x12\x0f\n\x07wallets\x18\x07 \x03(\t\x12$\n\x1csold_through_exchange_amount\x18\x08 \x01(\t\"D\n\x13ReportOutputRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"=\n\x14ReportOutputResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\x9b\x01\n\x19RecordMeterReadingRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08meter_id\x18\x03 \x01(\t\x12#\n\x06period\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Period\x12\x0b\n\x03kwh\x18\x05 \x01(\t\"C\n\x1aRecordMeterReadingResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xb0\x01\n\x0eVerdictFinding\x12\x33\n\x07verdict\x18\x01 \x01(\x0e\x32\".valedger.v1.ReconciliationVerdict\x12\x39\n\x07\x66igures\x18\x02 \x03(\x0b\x32(.valedger.v1.VerdictFinding.FiguresEntry\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x02\n\x0eReconciliation\x12\x19\n\x11reconciliation_id\x18\x01 \x01(\t\x12\x12\n\nlicence_id\x18\x02 \x01(\t\x12#\n\x06period\x18\x03 \x01(\x0b\x32\x13.valedger.v1.Period\x12\x39\n\x07\x66igures\x18\x04 \x03(\x0b\x32(.valedger.v1.Reconciliation.FiguresEntry\x12-\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x1b.valedger.v1.VerdictFinding\x12\x0f\n\x07version\x18\x06 \x01(\x03\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x91\x01\n\x1a\x43loseReconciliationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlicence_id\x18\x03 \x01(\t\x12#\n\x06period\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Period\"y\n\x1b\x43loseReconciliationResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\x12\x33\n\x0ereconciliation\x18\x02 \x01(\x0b\x32\x1b.valedger.v1.Reconciliation\"S\n\x18GetReconciliationRequest\x12\x12\n\nlicence_id\x18\x01 \x01(\t\x12#\n\x06period\x18\x02 \x01(\x0b\x32\x13.valedger.v1.Period\"P\n\x19GetReconciliationResponse\x12\x33\n\x0ereconciliation\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.Reconciliation*\xbe\x02\n\x0cShareVerdict\x12\x1d\n\x19SHARE_VERDICT_UNSPECIFIED\x10\x00\x12\x1a\n\x16SHARE_VERDICT_ACCEPTED\x10\x01\x12 \n\x1cSHARE_VERDICT_LOW_DIFFICULTY\x10\x02\x12\x1b\n\x17SHARE_VERDICT_DUPLICATE\x10\x03\x12\x1d\n\x19SHARE_VERDICT_UNKNOWN_JOB\x10\x04\x12$\n SHARE_VERDICT_NTIME_OUT_OF_RANGE\x10\x05\x12\"\n\x1eSHARE_VERDICT_BAD_VERSION_BITS\x10\x06\x12&\n\"SHARE_VERDICT_BAD_EXTRANONCE2_SIZE\x10\x07\x12#\n\x1fSHARE_VERDICT_UNTAGGED_COINBASE\x10\x08*\xcc\x02\n\x15ReconciliationVerdict\x12&\n\"RECONCILIATION_VERDICT_UNSPECIFIED\x10\x00\x12\x1d\n\x19RECONCILIATION_VERDICT_OK\x10\x01\x12(\n$RECONCILIATION_VERDICT_OVER_CAPACITY\x10\x02\x12\x30\n,RECONCILIATION_VERDICT_OUTPUT_UNDER_REPORTED\x10\x03\x12/\n+RECONCILIATION_VERDICT_OUTPUT_OVER_REPORTED\x10\x04\x12,\n(RECONCILIATION_VERDICT_ENERGY_OVER_QUOTA\x10\x05\x12\x31\n-RECONCILIATION_VERDICT_IMPLAUSIBLE_EFFICIENCY\x10\x06\x32\xfa\x03\n\rMiningService\x12_\n\x10SubmitProofBatch\x12$.valedger.v1.SubmitProofBatchRequest\x1a%.valedger.v1.SubmitProofBatchResponse\x12S\n\x0cReportOutput\x12 .valedger.v1.ReportOutputRequest\x1a!.valedger.v1.ReportOutputResponse\x12\x65\n\x12RecordMeterReading\x12&.valedger.v1.RecordMeterReadingRequest\x1a\'.valedger.v1.RecordMeterReadingResponse\x12h\n\x13\x43loseReconciliation\x12\'.valedger.v1.CloseReconciliationRequest\x1a(.valedger.v1.CloseReconciliationResponse\x12\x62\n\x11GetReconciliation\x12%.valedger.v1.GetReconciliationRequest\x1a&.valedger.v1.GetReconciliationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,48 +37,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERDICTFINDING_FIGURESENTRY']._serialized_options = b'8\001'
   _globals['_RECONCILIATION_FIGURESENTRY']._loaded_options = None
   _globals['_RECONCILIATION_FIGURESENTRY']._serialized_options = b'8\001'
-  _globals['_SHAREVERDICT']._serialized_start=2470
-  _globals['_SHAREVERDICT']._serialized_end=2788
-  _globals['_RECONCILIATIONVERDICT']._serialized_start=2791
-  _globals['_RECONCILIATIONVERDICT']._serialized_end=3123
+  _globals['_SHAREVERDICT']._serialized_start=2492
+  _globals['_SHAREVERDICT']._serialized_end=2810
+  _globals['_RECONCILIATIONVERDICT']._serialized_start=2813
+  _globals['_RECONCILIATIONVERDICT']._serialized_end=3145
   _globals['_STRATUMJOB']._serialized_start=101
   _globals['_STRATUMJOB']._serialized_end=344
   _globals['_STRATUMSHARE']._serialized_start=346
   _globals['_STRATUMSHARE']._serialized_end=449
   _globals['_PROOFBATCHPAYLOAD']._serialized_start=452
-  _globals['_PROOFBATCHPAYLOAD']._serialized_end=633
-  _globals['_VERDICTCOUNT']._serialized_start=635
-  _globals['_VERDICTCOUNT']._serialized_end=708
-  _globals['_SUBMITPROOFBATCHREQUEST']._serialized_start=710
-  _globals['_SUBMITPROOFBATCHREQUEST']._serialized_end=782
-  _globals['_SUBMITPROOFBATCHRESPONSE']._serialized_start=785
-  _globals['_SUBMITPROOFBATCHRESPONSE']._serialized_end=989
-  _globals['_OUTPUTREPORTPAYLOAD']._serialized_start=992
-  _globals['_OUTPUTREPORTPAYLOAD']._serialized_end=1216
-  _globals['_REPORTOUTPUTREQUEST']._serialized_start=1218
-  _globals['_REPORTOUTPUTREQUEST']._serialized_end=1286
-  _globals['_REPORTOUTPUTRESPONSE']._serialized_start=1288
-  _globals['_REPORTOUTPUTRESPONSE']._serialized_end=1349
-  _globals['_RECORDMETERREADINGREQUEST']._serialized_start=1352
-  _globals['_RECORDMETERREADINGREQUEST']._serialized_end=1507
-  _globals['_RECORDMETERREADINGRESPONSE']._serialized_start=1509
-  _globals['_RECORDMETERREADINGRESPONSE']._serialized_end=1576
-  _globals['_VERDICTFINDING']._serialized_start=1579
-  _globals['_VERDICTFINDING']._serialized_end=1755
-  _globals['_VERDICTFINDING_FIGURESENTRY']._serialized_start=1709
-  _globals['_VERDICTFINDING_FIGURESENTRY']._serialized_end=1755
-  _globals['_RECONCILIATION']._serialized_start=1758
-  _globals['_RECONCILIATION']._serialized_end=2029
-  _globals['_RECONCILIATION_FIGURESENTRY']._serialized_start=1709
-  _globals['_RECONCILIATION_FIGURESENTRY']._serialized_end=1755
-  _globals['_CLOSERECONCILIATIONREQUEST']._serialized_start=2032
-  _globals['_CLOSERECONCILIATIONREQUEST']._serialized_end=2177
-  _globals['_CLOSERECONCILIATIONRESPONSE']._serialized_start=2179
-  _globals['_CLOSERECONCILIATIONRESPONSE']._serialized_end=2300
-  _globals['_GETRECONCILIATIONREQUEST']._serialized_start=2302
-  _globals['_GETRECONCILIATIONREQUEST']._serialized_end=2385
-  _globals['_GETRECONCILIATIONRESPONSE']._serialized_start=2387
-  _globals['_GETRECONCILIATIONRESPONSE']._serialized_end=2467
-  _globals['_MININGSERVICE']._serialized_start=3126
-  _globals['_MININGSERVICE']._serialized_end=3632
+  _globals['_PROOFBATCHPAYLOAD']._serialized_end=655
+  _globals['_VERDICTCOUNT']._serialized_start=657
+  _globals['_VERDICTCOUNT']._serialized_end=730
+  _globals['_SUBMITPROOFBATCHREQUEST']._serialized_start=732
+  _globals['_SUBMITPROOFBATCHREQUEST']._serialized_end=804
+  _globals['_SUBMITPROOFBATCHRESPONSE']._serialized_start=807
+  _globals['_SUBMITPROOFBATCHRESPONSE']._serialized_end=1011
+  _globals['_OUTPUTREPORTPAYLOAD']._serialized_start=1014
+  _globals['_OUTPUTREPORTPAYLOAD']._serialized_end=1238
+  _globals['_REPORTOUTPUTREQUEST']._serialized_start=1240
+  _globals['_REPORTOUTPUTREQUEST']._serialized_end=1308
+  _globals['_REPORTOUTPUTRESPONSE']._serialized_start=1310
+  _globals['_REPORTOUTPUTRESPONSE']._serialized_end=1371
+  _globals['_RECORDMETERREADINGREQUEST']._serialized_start=1374
+  _globals['_RECORDMETERREADINGREQUEST']._serialized_end=1529
+  _globals['_RECORDMETERREADINGRESPONSE']._serialized_start=1531
+  _globals['_RECORDMETERREADINGRESPONSE']._serialized_end=1598
+  _globals['_VERDICTFINDING']._serialized_start=1601
+  _globals['_VERDICTFINDING']._serialized_end=1777
+  _globals['_VERDICTFINDING_FIGURESENTRY']._serialized_start=1731
+  _globals['_VERDICTFINDING_FIGURESENTRY']._serialized_end=1777
+  _globals['_RECONCILIATION']._serialized_start=1780
+  _globals['_RECONCILIATION']._serialized_end=2051
+  _globals['_RECONCILIATION_FIGURESENTRY']._serialized_start=1731
+  _globals['_RECONCILIATION_FIGURESENTRY']._serialized_end=1777
+  _globals['_CLOSERECONCILIATIONREQUEST']._serialized_start=2054
+  _globals['_CLOSERECONCILIATIONREQUEST']._serialized_end=2199
+  _globals['_CLOSERECONCILIATIONRESPONSE']._serialized_start=2201
+  _globals['_CLOSERECONCILIATIONRESPONSE']._serialized_end=2322
+  _globals['_GETRECONCILIATIONREQUEST']._serialized_start=2324
+  _globals['_GETRECONCILIATIONREQUEST']._serialized_end=2407
+  _globals['_GETRECONCILIATIONRESPONSE']._serialized_start=2409
+  _globals['_GETRECONCILIATIONRESPONSE']._serialized_end=2489
+  _globals['_MININGSERVICE']._serialized_start=3148
+  _globals['_MININGSERVICE']._serialized_end=3654
 # @@protoc_insertion_point(module_scope)

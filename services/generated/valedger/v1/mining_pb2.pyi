@@ -92,18 +92,20 @@ class StratumShare(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., extranonce2: _Optional[bytes] = ..., ntime: _Optional[int] = ..., nonce: _Optional[int] = ..., version_bits: _Optional[int] = ...) -> None: ...
 
 class ProofBatchPayload(_message.Message):
-    __slots__ = ("request_id", "at", "licence_id", "jobs", "shares")
+    __slots__ = ("request_id", "at", "licence_id", "jobs", "shares", "packed_batch")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
+    PACKED_BATCH_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     at: _timestamp_pb2.Timestamp
     licence_id: str
     jobs: _containers.RepeatedCompositeFieldContainer[StratumJob]
     shares: _containers.RepeatedCompositeFieldContainer[StratumShare]
-    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licence_id: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[StratumJob, _Mapping]]] = ..., shares: _Optional[_Iterable[_Union[StratumShare, _Mapping]]] = ...) -> None: ...
+    packed_batch: bytes
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licence_id: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[StratumJob, _Mapping]]] = ..., shares: _Optional[_Iterable[_Union[StratumShare, _Mapping]]] = ..., packed_batch: _Optional[bytes] = ...) -> None: ...
 
 class VerdictCount(_message.Message):
     __slots__ = ("verdict", "count")
