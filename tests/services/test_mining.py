@@ -3,6 +3,7 @@ readings, reconciliations; and the Prometheus metrics the server keeps of them."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -150,3 +151,37 @@ def test_period_closes_into_a_reconciliation_the_miner_can_read(world: World) ->
             period=period, at=wire.timestamp(START + timedelta(hours=3))), timeout=60)
     assert again.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert reason(again.value) == "RECONCILIATION_ALREADY_CLOSED"
+
+
+def test_packed_batch_is_decoded_out_of_the_signed_payload_and_stored_as_signed(
+        world: World, batch: dict[str, Any]) -> None:
+    payload = proof_batch_payload(batch, "proofs-packed", world.ids["licence_miner_a"],
+                                  START + timedelta(seconds=SECONDS + 60))
+    assert payload.packed_batch[:4] == b"VPB1" and not payload.shares
+    with world.client("miner_a") as miner:
+        sealed = miner.seal(payload)
+        response = miner.mining.SubmitProofBatch(
+            mining_pb2.SubmitProofBatchRequest(envelope=sealed), timeout=60)
+    assert sum(counts(response).values()) == len(batch["shares"])
+    assert response.batch_digest == hashlib.sha256(payload.packed_batch).hexdigest()
+    assert world.server is not None
+    stored: ProofBatch = world.server.backend.ledger.repository.get(
+        UUID(response.receipt.aggregate_id))
+    assert stored.batch_json == ""  # the signed payload is the record
+    assert stored.envelope is not None and stored.envelope.payload == sealed.payload
+
+
+def test_a_packed_header_claiming_billions_of_shares_is_invalid_argument(
+        world: World, batch: dict[str, Any]) -> None:
+    payload = proof_batch_payload(batch, "proofs-huge", world.ids["licence_miner_a"])
+    header = bytearray(payload.packed_batch)
+    header[8:12] = (2**32 - 1).to_bytes(4, "little")  # share_count
+    payload.packed_batch = bytes(header)
+    both = proof_batch_payload(batch, "proofs-both", world.ids["licence_miner_a"])
+    both.shares.add(job_id="j", extranonce2=b"\0", ntime=1, nonce=1)
+    with world.client("miner_a") as miner:
+        for bad, field in ((payload, "packed_batch.share_count"), (both, "packed_batch")):
+            with pytest.raises(grpc.RpcError) as caught:
+                miner.submit_proof_batch(bad)
+            assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert field in str(caught.value.details())
