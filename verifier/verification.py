@@ -1,4 +1,5 @@
-"""Verifying a proof batch: per-share verdicts, hashes, block candidates and proved work."""
+"""Verifying proof batches: per-share verdicts, hashes, block candidates and proved work;
+several submissions at once in one backend call (``verify_batches``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from verifier.packed import (
     HASH_FLAG_HASHED,
     HASH_FLAG_NETWORK,
     HASH_FLAG_SHARE,
+    JOB_DTYPE,
+    SHARE_DTYPE,
+    PackedBatch,
     hashable_mask,
 )
 from verifier.target import T1
@@ -141,13 +145,87 @@ def verify_batch(
     its coinb1 or coinb2. Without them the batch's own ``coinbase_tag`` is used, and
     without that no tag is required.
     """
+    return verify_batches([batch], coinbase_tags=[coinbase_tags],
+                          already_accepted=[already_accepted], backend=backend,
+                          config=config)[0]
+
+
+def verify_batches(
+    batches: Sequence[ShareBatch],
+    *,
+    coinbase_tags: Sequence[Sequence[bytes] | None] | None = None,
+    already_accepted: Sequence[AlreadyAccepted | None] | None = None,
+    backend: Backend | None = None,
+    config: VerifierConfig | None = None,
+) -> list[VerificationResult]:
+    """Returns the verification of several submissions, hashed in one backend call (one
+    kernel launch's worth of work on the GPU, one pool pass on the CPU).
+
+    ``coinbase_tags`` and ``already_accepted`` give, per submission, what
+    :func:`verify_batch` takes; each submission's duplicates are its own (shares of two
+    submissions are never compared with each other: a caller checking several batches
+    of one licence decides them in order, e.g. ``ledger.proof_figures.decide``).
+    Each result equals ``verify_batch`` of that submission alone.
+    """
+    count = len(batches)
+    tags_of = list(coinbase_tags) if coinbase_tags is not None else [None] * count
+    seen_of = list(already_accepted) if already_accepted is not None else [None] * count
+    if len(tags_of) != count or len(seen_of) != count:
+        raise ValueError("coinbase_tags and already_accepted need one entry per batch")
     backend = backend or select_backend(config)
+    combined, starts = concatenate([b.packed for b in batches])
+    computed = backend.hash_shares(combined)
+    if not np.array_equal(hashable_mask(combined), (computed.flags & HASH_FLAG_HASHED) != 0):
+        raise RuntimeError(f"backend {backend.name} hashed a different set of shares")
+    return [
+        _decide(batch, computed.hashes[a:b], computed.flags[a:b], tags, seen, backend.name)
+        for batch, tags, seen, a, b in zip(batches, tags_of, seen_of, starts[:-1], starts[1:],
+                                           strict=True)
+    ]
+
+
+def concatenate(parts: Sequence[PackedBatch]) -> tuple[PackedBatch, list[int]]:
+    """Returns one packed batch holding every part's jobs and shares (offsets and job
+    indices shifted), and where each part's shares start (plus the total at the end).
+
+    Whole-array work per part; nothing per share.
+    """
+    starts = [0]
+    for part in parts:
+        starts.append(starts[-1] + len(part))
+    if len(parts) == 1:
+        return parts[0], starts
+    jobs, job_bytes, branches, shares = [], [], [], []
+    byte_base = branch_base = job_base = 0
+    for part in parts:
+        j = part.jobs.copy()
+        for name in ("coinb1_off", "extranonce1_off", "coinb2_off"):
+            j[name] += byte_base
+        j["branch_off"] += branch_base
+        s = part.shares.copy()
+        s["job"] = np.where(s["job"] >= 0, s["job"] + job_base, -1)
+        jobs.append(j)
+        job_bytes.append(part.job_bytes)
+        branches.append(part.branches.reshape(-1, 32))
+        shares.append(s)
+        byte_base += part.job_bytes.shape[0]
+        branch_base += part.branches.shape[0]
+        job_base += part.jobs.shape[0]
+    return PackedBatch(
+        np.concatenate(jobs) if jobs else np.zeros(0, JOB_DTYPE),
+        np.concatenate(job_bytes) if job_bytes else np.zeros(0, np.uint8),
+        np.concatenate(branches) if branches else np.zeros((0, 32), np.uint8),
+        np.concatenate(shares) if shares else np.zeros(0, SHARE_DTYPE),
+    ), starts
+
+
+def _decide(batch: ShareBatch, hashes: np.ndarray, flags: np.ndarray,
+            coinbase_tags: Sequence[bytes] | None, already_accepted: AlreadyAccepted | None,
+            backend: str) -> VerificationResult:
+    """Returns one submission's verdicts from its hashes and flags."""
     packed = batch.packed
     n = len(packed)
-    computed = backend.hash_shares(packed)
-    hashes, flags = computed.hashes, computed.flags
     shares, jobs = packed.shares, packed.jobs
-
     tags = list(coinbase_tags) if coinbase_tags is not None else (
         [batch.coinbase_tag] if batch.coinbase_tag is not None else []
     )
@@ -159,8 +237,6 @@ def verify_batch(
     known = job >= 0
     safe = np.where(known, job, 0)
     hashable = hashable_mask(packed)
-    if not np.array_equal(hashable, (flags & HASH_FLAG_HASHED) != 0):
-        raise RuntimeError(f"backend {backend.name} hashed a different set of shares")
     verdicts = np.full(n, Verdict.ACCEPTED, dtype=np.uint8)
     if jobs.shape[0]:
         job_rows = jobs[safe]
@@ -189,7 +265,7 @@ def verify_batch(
         work=sum(c * w for c, w in zip(per_job, works, strict=True)),
         work_squared=sum(c * w * w for c, w in zip(per_job, works, strict=True)),
     )
-    return VerificationResult(batch, backend.name, verdicts, hashes, block, tally)
+    return VerificationResult(batch, backend, verdicts, hashes, block, tally)
 
 
 def _mark_duplicates(
@@ -207,14 +283,15 @@ def _mark_duplicates(
     if already_accepted is None:
         return
     firsts = np.sort(first)
-    unique_hashes = [bytes(hashes[candidates[i]]) for i in firsts.tolist()]
+    unique_hashes = keys[firsts].tolist()  # bytes objects, made in one C loop
     if callable(already_accepted):
-        seen = set(already_accepted(unique_hashes))
+        seen_set = set(already_accepted(unique_hashes))
+        again = np.fromiter(map(seen_set.__contains__, unique_hashes), dtype=bool,
+                            count=len(unique_hashes))
     else:
-        seen = {h for h in unique_hashes if h in already_accepted}
-    if seen:
-        again = [h in seen for h in unique_hashes]
-        verdicts[candidates[firsts[np.array(again, dtype=bool)]]] = Verdict.DUPLICATE
+        again = np.fromiter(map(already_accepted.__contains__, unique_hashes), dtype=bool,
+                            count=len(unique_hashes))
+    verdicts[candidates[firsts[again]]] = Verdict.DUPLICATE
 
 
 def check_headers(

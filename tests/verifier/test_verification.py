@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -25,7 +25,12 @@ from verifier.cpu import CpuBackend
 from verifier.simulator import hashrate_for_shares, honest_miner, mine_period
 from verifier.target import T1, nbits_to_target, share_target, work_of_target
 from verifier.verdicts import Verdict
-from verifier.verification import achieved_difficulty, check_headers, verify_batch
+from verifier.verification import (
+    achieved_difficulty,
+    check_headers,
+    verify_batch,
+    verify_batches,
+)
 
 CPU = CpuBackend(workers=1)
 TAG = b"/valedger-test/"
@@ -344,3 +349,38 @@ def test_batches_without_jobs_or_shares_verify_cleanly():
     orphan = {"jobs": [], "shares": [{"job_id": "x", "extranonce2": "00", "ntime": 1,
                                       "nonce": 1}]}
     assert verdicts_of(orphan) == ["UNKNOWN_JOB"]
+
+
+def test_several_submissions_in_one_call_equal_each_alone(mined):
+    """verify_batches hashes every submission in one backend call; each result is what
+    verify_batch gives that submission alone (its own tags, duplicates, earlier hashes)."""
+    whole = parse_batch(mined)
+    repeats = copy.deepcopy(mined)
+    repeats["shares"] = [*mined["shares"][:4], mined["shares"][2], dict(mined["shares"][0],
+                                                                         job_id="gone")]
+    untagged = copy.deepcopy(mined)
+    untagged["coinbase_tag"] = b"absent".hex()
+    earlier = {verify_batch(whole, backend=CPU).accepted_hashes()[1]}
+    batches = [whole, parse_batch(repeats), parse_batch(untagged), whole]
+    tags = [None, [TAG], None, [b"/other/"]]
+    seen = [None, earlier, None, earlier]
+    calls: list[int] = []
+
+    class Counting:
+        name = "cpu"
+
+        def hash_shares(self, packed):
+            calls.append(len(packed))
+            return CPU.hash_shares(packed)
+
+    together = verify_batches(batches, coinbase_tags=tags, already_accepted=seen,
+                              backend=cast(Any, Counting()))
+    assert calls == [sum(len(b) for b in batches)]
+    for batch, tag, before, result in zip(batches, tags, seen, together, strict=True):
+        alone = verify_batch(batch, coinbase_tags=tag, already_accepted=before, backend=CPU)
+        assert np.array_equal(result.verdicts, alone.verdicts)
+        assert np.array_equal(result.hashes, alone.hashes)
+        assert np.array_equal(result.block_candidates, alone.block_candidates)
+        assert result.tally == alone.tally
+    assert {Verdict(v).name for v in together[1].verdicts.tolist()} >= {"DUPLICATE",
+                                                                         "UNKNOWN_JOB"}
