@@ -1,6 +1,9 @@
 """Replay checks of mining proofs: re-verify every proof batch, recompute every
 reconciliation, re-check every stored signed envelope (DESIGN.md §6, with the cipher key).
 
+The module is long because the proof batch check has two paths that must agree: each batch
+alone as it comes, and many gathered, decoded in parallel and verified together.
+
 The checks follow the log in order and keep only what they need: the licences' coinbase
 tags and capacities, the policy, the accepted shares of each licence, output reports and
 meter readings, participants' keys. Each stored result is recomputed with the same code
@@ -15,10 +18,14 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any, cast
 from uuid import UUID
 
+import numpy as np
+
 from ledger.audit.faults import Fault, FaultKind
+from ledger.audit.stored_batches import Decoded, StoredSource, decode_sources, source_of
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import Capacity, ExchangeLicence, MiningLicence
 from ledger.domain.meter_reading import MeterReading
@@ -33,9 +40,11 @@ from ledger.keys import EnvelopeVerifier, Signed
 from ledger.proof_figures import (
     ONE_MICROSECOND,
     AcceptedShares,
+    Outcome,
     PeriodInputs,
     capacity_over,
     compute,
+    decide,
     figures_of,
     ntime_bounds,
     policy_inputs,
@@ -47,8 +56,13 @@ from ledger.proof_index import PeriodEntry, period_sum
 from ledger.signatures import SignatureChecker
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch
-from verifier.verification import verify_batch
+from verifier.batch import ShareBatch as ParsedBatch
+from verifier.verification import VerificationResult, verify_batch, verify_batches
 from verifier.work import WorkTally
+
+DEFAULT_REPLAY_SHARES = 500_000
+"""Shares the replay gathers before decoding and verifying them together: one large
+launch on a GPU, one pass of the worker pool on CPUs, at about 200 bytes a share."""
 
 EXACT_FIGURES = (
     "shares",
@@ -89,14 +103,65 @@ class _Licence:
         return sorted(known, key=lambda c: c.effective_from)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A batch waiting to be checked with others, with the licence's tags at its time."""
+
+    leaf: int
+    event: Any
+    licence: _Licence
+    tags: list[bytes]
+
+
+@dataclass(frozen=True)
+class _Recomputed:
+    """What the replay recomputes of one batch, to compare with what was stored."""
+
+    verdicts: str
+    counts: dict[str, int]
+    tally: WorkTally
+    accepted_hashes: bytes
+    block_candidates: list[int]
+    ntime_range: tuple[int, int] | None
+
+
+def _recomputed(outcome: Outcome) -> _Recomputed:
+    """Returns the comparable form of a decided outcome."""
+    return _Recomputed(verdict_string(outcome.verdicts), outcome.counts, outcome.tally,
+                       outcome.accepted_hashes,
+                       [int(i) for i in outcome.block_candidates.nonzero()[0]],
+                       outcome.ntime_range)
+
+
+def _decided(result: VerificationResult, licence: _Licence) -> _Recomputed:
+    """Returns a result verified alone, decided against the licence's acceptances so far
+    (equal to verifying it with them: ``ledger.proof_figures.decide``)."""
+    return _recomputed(decide(result, licence.accepted))
+
+
 class ProofReplayCheck:
     """Re-verifies every ``ProofBatch.Verified`` and recomputes every
-    ``Reconciliation.Closed``; reports each difference from the stored result."""
+    ``Reconciliation.Closed``; reports each difference from the stored result.
+
+    Batches are gathered until ``batch_shares`` shares wait (or a reconciliation needs
+    them, or the replay ends), then decoded in parallel processes and hashed in one
+    ``verify_batches`` call; the verdicts equal those of checking each batch alone.
+    """
 
     name = "proofs"
 
-    def __init__(self, backend: Backend | None = None) -> None:
+    def __init__(self, backend: Backend | None = None, *,
+                 batch_shares: int = DEFAULT_REPLAY_SHARES, decode_workers: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> None:
         self._backend = backend
+        self.batch_shares = batch_shares
+        """Shares gathered before they are decoded and verified together (0: each batch
+        alone, as it comes)."""
+        self.decode_workers = decode_workers
+        self.progress = progress
+        """Called with the number of shares re-verified after each step."""
+        self._pending: list[_Pending] = []
+        self._pending_shares = 0
         self.licences: dict[UUID, _Licence] = {}
         self.policy: Policy | None = None
         self.reports: dict[str, tuple[UUID, PeriodEntry]] = {}
@@ -133,8 +198,8 @@ class ProofReplayCheck:
         return ()
 
     def finish(self, aggregates: Mapping[Any, Any]) -> Iterable[Fault]:
-        """Returns no faults: every check is made in log order."""
-        return ()
+        """Returns the faults of the batches still waiting to be checked."""
+        return self.flush()
 
     def _fault(self, leaf_index: int, event: Any, message: str) -> Fault:
         return Fault(FaultKind.VERDICT_MISMATCH, message, leaf_index, event=_ref(event))
@@ -180,25 +245,102 @@ class ProofReplayCheck:
         if licence is None:
             return [self._fault(leaf, event, f"proof batch for unknown licence "
                                              f"{event.licence_id}")]
+        if self.batch_shares <= 0:
+            return self._batch_alone(leaf, event, licence)
+        # Tags as they are now: a later event may change them before the batch is checked.
+        self._pending.append(_Pending(leaf, event, licence, list(licence.tags)))
+        self._pending_shares += max(1, int(event.shares))
+        return self.flush() if self._pending_shares >= self.batch_shares else ()
+
+    def flush(self) -> list[Fault]:
+        """Checks every batch waiting since the last flush, in log order: decoded across
+        processes (``ledger.audit.stored_batches``), hashed in one ``verify_batches``
+        call, then each decided against its licence's earlier acceptances. Returns their
+        faults (the same as checking each alone, as it came)."""
+        pending, self._pending, self._pending_shares = self._pending, [], 0
+        if not pending:
+            return []
+        unread = Decoded(None, "", None)
+        entries: list[tuple[_Pending, ProofBatch | None, Decoded]] = []
+        sources: list[StoredSource] = []
+        waiting: list[int] = []
+        for item in pending:
+            try:
+                record = cast(ProofBatch, item.event.mutate(None))
+                source = source_of(record)
+            except (MalformedBatch, LedgerError, ValueError) as e:
+                entries.append((item, None, Decoded(None, "", str(e))))
+                continue
+            waiting.append(len(entries))
+            entries.append((item, record, unread))
+            sources.append(source)
+        for at, found in zip(waiting, decode_sources(sources, self.decode_workers),
+                             strict=True):
+            entries[at] = (entries[at][0], entries[at][1], found)
+        readable = [k for k, (_, record, found) in enumerate(entries)
+                    if record is not None and found.batch is not None]
+        results = dict(zip(readable, verify_batches(
+            [cast(ParsedBatch, entries[k][2].batch) for k in readable],
+            coinbase_tags=[entries[k][0].tags for k in readable], backend=self.backend),
+            strict=True))
         faults: list[Fault] = []
-        if event.sequence in licence.batches or event.sequence != len(licence.batches):
-            faults.append(self._fault(leaf, event, f"proof batch number {event.sequence} "
-                                                   f"follows {len(licence.batches)} batches"))
+        for k, (item, kept, found) in enumerate(entries):
+            if kept is None or found.batch is None:
+                faults += self._check(item.leaf, item.event, item.licence, None, None, "",
+                                      found.error, lambda: None)
+            else:
+                faults += self._check(item.leaf, item.event, item.licence, kept,
+                                      found.batch, found.digest, None,
+                                      partial(_decided, results[k], item.licence))
+        if self.progress is not None:
+            self.progress(sum(len(cast(ParsedBatch, entries[k][2].batch)) for k in readable))
+        return faults
+
+    def _batch_alone(self, leaf: int, event: Any, licence: _Licence) -> list[Fault]:
+        """Checks one batch as it comes (the sequential path; ``batch_shares`` 0)."""
         try:
             stored = cast(ProofBatch, event.mutate(None))
             parsed = stored_batch(stored)
         except (MalformedBatch, LedgerError, ValueError) as e:
-            return [*faults, self._fault(leaf, event, f"stored batch unreadable: {e}")]
+            return self._check(leaf, event, licence, None, None, "", str(e), lambda: None)
+
+        def recompute() -> _Recomputed:
+            result = verify_batch(parsed, coinbase_tags=licence.tags,
+                                  already_accepted=licence.accepted, backend=self.backend)
+            return _Recomputed(verdict_string(result.verdicts), result.counts, result.tally,
+                               b"".join(result.accepted_hashes()),
+                               [int(i) for i in result.block_candidates.nonzero()[0]],
+                               result.ntime_range)
+
+        faults = self._check(leaf, event, licence, stored, parsed, parsed.digest().hex(),
+                             None, recompute)
+        if self.progress is not None:
+            self.progress(len(parsed))
+        return faults
+
+    def _check(self, leaf: int, event: Any, licence: _Licence, stored: ProofBatch | None,
+               parsed: ParsedBatch | None, digest: str, error: str | None,
+               recompute: Callable[[], _Recomputed | None]) -> list[Fault]:
+        """Returns the faults of one batch given its decoding (or why it failed) and a
+        function recomputing its result against the licence's earlier acceptances;
+        records its accepted shares for later batches and reconciliations."""
+        faults: list[Fault] = []
+        if event.sequence in licence.batches or event.sequence != len(licence.batches):
+            faults.append(self._fault(leaf, event, f"proof batch number {event.sequence} "
+                                                   f"follows {len(licence.batches)} batches"))
+        if error is not None or stored is None or parsed is None:
+            return [*faults, self._fault(leaf, event, f"stored batch unreadable: {error}")]
         codes = verdict_codes(stored.verdicts)
         licence.batches[event.sequence] = (event.originator_id,
                                            AcceptedShares.of(parsed, codes))
-        if parsed.digest().hex() != stored.batch_digest:
+        if digest != stored.batch_digest:
             faults.append(self._fault(leaf, event, "batch digest differs from the stored "
                                                    "jobs and shares"))
-        result = verify_batch(parsed, coinbase_tags=licence.tags,
-                              already_accepted=licence.accepted, backend=self.backend)
-        licence.accepted.update(result.accepted_hashes())
-        again = verdict_string(result.verdicts)
+        result = cast(_Recomputed, recompute())
+        raw = result.accepted_hashes
+        licence.accepted.update(
+            np.frombuffer(raw, dtype=np.dtype((np.void, 32))).tolist() if raw else ())
+        again = result.verdicts
         if again != stored.verdicts:
             diff = [i for i, (a, b) in enumerate(zip(again, stored.verdicts, strict=False))
                     if a != b]
@@ -211,8 +353,8 @@ class ProofReplayCheck:
             "accepted_shares": result.tally.shares,
             "accepted_work": result.tally.work,
             "accepted_work_squared": result.tally.work_squared,
-            "accepted_hashes": b"".join(result.accepted_hashes()),
-            "block_candidates": [int(i) for i in result.block_candidates.nonzero()[0]],
+            "accepted_hashes": raw,
+            "block_candidates": result.block_candidates,
             "ntime_range": result.ntime_range,
         }
         found = {
@@ -234,12 +376,12 @@ class ProofReplayCheck:
     # -------------------------------------------------------------- reconciliations
 
     def _reconciliation(self, leaf: int, event: Any) -> Iterable[Fault]:
+        faults = self.flush()  # it reads the batches before it
         self.reconciliations_checked += 1
         licence = self.licences.get(event.licence_id)
         if licence is None:
-            return [self._fault(leaf, event, f"reconciliation of unknown licence "
-                                             f"{event.licence_id}")]
-        faults: list[Fault] = []
+            return [*faults, self._fault(leaf, event, f"reconciliation of unknown licence "
+                                                      f"{event.licence_id}")]
         start, end = event.period_start, event.period_end
         low, high = ntime_bounds(start, end)
         tally = WorkTally()

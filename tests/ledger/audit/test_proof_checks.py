@@ -167,3 +167,40 @@ def test_doctored_envelope_is_found(proven: tuple[Mine, RawDB]) -> None:
     assert [(f.kind, f.leaf_index, f.event) for f in faults] == \
         [(FaultKind.ENVELOPE_INVALID, leaf, ref)]
     assert "KEY_UNKNOWN" in faults[0].message
+
+
+def test_batched_parallel_replay_finds_exactly_what_the_sequential_one_finds(
+        proven: tuple[Mine, RawDB], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gathering batches, decoding them in worker processes and verifying them in one
+    call gives the faults of checking each batch alone, on packed and JSON batches."""
+    from ledger.audit import stored_batches
+    from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, pack_proof_batch
+
+    mine, raw = proven
+    monkeypatch.setattr(stored_batches, "PARALLEL_MIN_BYTES", 0)  # always use the pool
+    ledger = mine.ledger
+    period = mined("withholding", 13)
+    packed = mine.seal(pack_proof_batch(period.batch), PACKED_BATCH_PAYLOAD_TYPE)
+    ledger.submit_proof_batch("b4", mine.licence, packed, at=P0 + HOUR)  # all duplicates
+    fresh = mine.seal(pack_proof_batch(mined("small", 5).batch), PACKED_BATCH_PAYLOAD_TYPE)
+    ledger.submit_proof_batch("b5", mine.licence, fresh, at=P0 + HOUR)
+    doctor(mine, raw, VERIFIED, 1, lambda e: {"verdicts": "0" + e.verdicts[1:]})
+    doctor(mine, raw, VERIFIED, 4, lambda e: {"accepted_work": "1"})
+    doctor(mine, raw, VERIFIED, 2, lambda e: {"batch_json": "{", "envelope": {}})
+
+    def faults_of(**options: Any) -> list[tuple[int | None, str, str]]:
+        check = ProofReplayCheck(**options)
+        faults, _ = replay(ledger, [check])
+        assert check.batches_checked == 5
+        return sorted((f.leaf_index, f.kind.value, f.message) for f in faults)
+
+    shares: list[int] = []
+    alone = faults_of(batch_shares=0)
+    together = faults_of(batch_shares=10**9, decode_workers=2, progress=shares.append)
+    assert together == alone == faults_of(batch_shares=1, decode_workers=2)
+    kinds = [message for _, _, message in alone]
+    assert any("share verdicts differ" in m for m in kinds)
+    assert any("stored batch unreadable" in m for m in kinds)
+    assert any("accepted_work" in m for m in kinds)
+    assert sum(shares) == sum(e.shares for e in mine.batch_events()) - len(
+        mined("small", 2).batch["shares"])  # the unreadable batch is not re-verified

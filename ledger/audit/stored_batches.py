@@ -1,0 +1,117 @@
+"""Decoding recorded proof batches for the audit replay, several at once in worker
+processes (``ledger.audit.proof_checks`` verifies them together afterwards).
+
+A recorded batch is read exactly as ``ledger.proof_figures.stored_batch`` reads it (the
+one owner of that rule): packed from its signed envelope, else its JSON. Parsing JSON costs
+Python per share, so a replay hands the stored bytes of many batches to a pool of processes
+and gets back the parsed batches with their digests; a packed batch decodes in whole-array
+NumPy wherever it runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from ledger.domain.proof_batch import ProofBatch
+from ledger.errors import LedgerError
+from ledger.proof_figures import STORED_BATCH_MAX_SHARES
+from ledger.proof_payloads import stored_packed
+from verifier.batch import MalformedBatch, ShareBatch, parse_batch
+from verifier.wire_format import decode_packed
+
+PARALLEL_MIN_BYTES = 256 * 1024
+"""Below this many stored bytes in all, batches are decoded in the calling process (the
+round trip to the workers would cost more than it saves)."""
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    """The bytes a recorded batch was submitted as: packed, or its JSON."""
+
+    packed: bool
+    data: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class Decoded:
+    """A decoded batch and its digest (hex), or why it could not be read."""
+
+    batch: ShareBatch | None
+    digest: str
+    error: str | None
+
+
+def source_of(stored: ProofBatch) -> StoredSource:
+    """Returns what to decode for a recorded batch; LedgerError or ValueError when its
+    envelope or JSON cannot be found (the replay reports that as unreadable)."""
+    packed = stored_packed(stored)
+    if packed is not None:
+        return StoredSource(True, packed)
+    return StoredSource(False, stored.submitted_json())
+
+
+def decode_source(source: StoredSource) -> Decoded:
+    """Returns the decoded batch and digest of stored bytes (what
+    ``ledger.proof_figures.stored_batch`` returns, plus the digest computed beside it)."""
+    try:
+        batch = (decode_packed(source.data, max_shares=STORED_BATCH_MAX_SHARES)
+                 if source.packed
+                 else parse_batch(source.data, max_shares=STORED_BATCH_MAX_SHARES))
+    except (MalformedBatch, LedgerError, ValueError) as e:
+        return Decoded(None, "", str(e))
+    return Decoded(batch, batch.digest().hex(), None)
+
+
+def decode_sources(sources: Sequence[StoredSource], workers: int | None = None
+                   ) -> list[Decoded]:
+    """Returns every source decoded, in order: across worker processes when there are
+    several and enough bytes, else here. Results equal ``decode_source`` one by one."""
+    workers = workers if workers is not None else _cpu_count()
+    total = sum(len(s.data) for s in sources)
+    if workers <= 1 or len(sources) < 2 or total < PARALLEL_MIN_BYTES:
+        return [decode_source(s) for s in sources]
+    return list(_pool(workers).map(decode_source, sources))
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Returns the decoding pool, (re)created with ``workers`` processes (forkserver: the
+    replay may run inside a threaded server)."""
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or workers != _POOL_SIZE:
+            if _POOL is not None:
+                _POOL.shutdown(wait=True)
+            _POOL = ProcessPoolExecutor(max_workers=workers,
+                                        mp_context=multiprocessing.get_context("forkserver"))
+            _POOL_SIZE = workers
+        return _POOL
+
+
+def shutdown_pool() -> None:
+    """Stops the decoding pool, if one was started."""
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True)
+        _POOL, _POOL_SIZE = None, 0
+
+
+atexit.register(shutdown_pool)
