@@ -8,7 +8,7 @@ verdict that differs from the stored one as a ``VERDICT_MISMATCH`` fault.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Mapper, StoredEvent
@@ -72,13 +72,14 @@ class Replayer:
         return faults
 
 
-def default_checks() -> list[ReplayCheck]:
+def default_checks(proof_progress: Callable[[int], None] | None = None) -> list[ReplayCheck]:
     """Returns the checks a full audit (with the cipher key) runs besides the rebuild.
 
     Hook for the verifier wiring: return here a check that re-verifies every stored proof
     batch through ``verifier`` and one that recomputes every reconciliation, each reporting
-    a differing verdict as ``FaultKind.VERDICT_MISMATCH``.
+    a differing verdict as ``FaultKind.VERDICT_MISMATCH``. ``proof_progress`` is told
+    how many shares each step of the proof check re-verified (the CLI's progress bar).
     """
     from ledger.audit.proof_checks import EnvelopeCheck, ProofReplayCheck
 
-    return [ProofReplayCheck(), EnvelopeCheck()]
+    return [ProofReplayCheck(progress=proof_progress), EnvelopeCheck()]

@@ -375,13 +375,17 @@ def verify(
         log: AuditLog | None = None
         replayer = None
         try:
-            if cipher_key:
-                # The Ledger's mapper knows every domain event; an export needs no store.
-                ledger = open_ledger(db, cipher_key)
-                replayer = Replayer(ledger.mapper, default_checks())
-            checker = StreamVerifier(verifiers, origin, replayer, trusted, witnesses, k,
-                                     require_signed)
             with progress_bar() as bar:
+                if cipher_key:
+                    # The Ledger's mapper knows every domain event; an export needs no
+                    # store. Proof batches are re-verified in large steps: a bar of their
+                    # own counts the shares.
+                    ledger = open_ledger(db, cipher_key)
+                    shares = bar.add_task("re-verifying shares", total=None)
+                    replayer = Replayer(ledger.mapper, default_checks(
+                        lambda n: bar.advance(shares, n)))
+                checker = StreamVerifier(verifiers, origin, replayer, trusted, witnesses, k,
+                                         require_signed)
                 if from_file is not None:
                     with from_file.open("rb") as f:
                         stream = read_export(f)

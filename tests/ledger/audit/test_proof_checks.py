@@ -204,3 +204,11 @@ def test_batched_parallel_replay_finds_exactly_what_the_sequential_one_finds(
     assert any("accepted_work" in m for m in kinds)
     assert sum(shares) == sum(e.shares for e in mine.batch_events()) - len(
         mined("small", 2).batch["shares"])  # the unreadable batch is not re-verified
+
+
+def test_default_checks_report_re_verified_shares_to_the_progress_hook(
+        proven: tuple[Mine, RawDB]) -> None:
+    mine, _ = proven
+    told: list[int] = []
+    _, checks = replay(mine.ledger, default_checks(told.append))
+    assert sum(told) == sum(e.shares for e in mine.batch_events()) > 0
