@@ -210,5 +210,5 @@ def test_default_checks_report_re_verified_shares_to_the_progress_hook(
         proven: tuple[Mine, RawDB]) -> None:
     mine, _ = proven
     told: list[int] = []
-    _, checks = replay(mine.ledger, default_checks(told.append))
+    replay(mine.ledger, default_checks(told.append))
     assert sum(told) == sum(e.shares for e in mine.batch_events()) > 0
