@@ -19,7 +19,7 @@ DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
 DB_URL_ENV = "VALEDGER_DB"
 CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
 
-COMPRESSOR_TOPIC = "eventsourcing.compressor:ZlibCompressor"
+COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
 CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
 
 

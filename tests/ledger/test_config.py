@@ -66,7 +66,7 @@ def test_environment_variables_are_the_fallback(monkeypatch: pytest.MonkeyPatch)
 
 def test_eventsourcing_settings(tmp_path: Path) -> None:
     plain = StoreConfig(url=f"sqlite:///{tmp_path}/l.db").eventsourcing_env()
-    assert plain["COMPRESSOR_TOPIC"] == "eventsourcing.compressor:ZlibCompressor"
+    assert plain["COMPRESSOR_TOPIC"] == "ledger.compression:FastZlibCompressor"
     assert "CIPHER_TOPIC" not in plain and plain["CREATE_TABLE"] == "y"
     secret = StoreConfig(url=f"sqlite:///{tmp_path}/l.db", cipher_key=KEY,
                          create_tables=False).eventsourcing_env()
@@ -91,3 +91,15 @@ def test_display_url_hides_the_password() -> None:
         with pytest.raises(ConfigurationError) as caught:
             persistence_env(bad)
         assert "hunter2" not in str(caught.value) and "alice:***@db" in str(caught.value)
+
+
+def test_events_compressed_at_any_zlib_level_read_back(tmp_path: Path) -> None:
+    import zlib
+
+    from ledger.compression import FastZlibCompressor
+
+    data = b"proof batch " * 1000 + bytes(range(256)) * 40
+    fast = FastZlibCompressor()
+    assert fast.decompress(zlib.compress(data, 9)) == data  # stores written before
+    assert zlib.decompress(fast.compress(data)) == data
+    assert len(fast.compress(data)) < len(data) // 2
