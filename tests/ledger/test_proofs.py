@@ -403,6 +403,34 @@ def test_services_form_stores_the_protobuf_envelope_beside_the_json(mine: Mine) 
     assert error.value.field == "envelope.payload_type"
 
 
+def test_packed_batch_in_its_envelope_is_verified_stored_as_signed_and_read_again(
+        mine: Mine) -> None:
+    from ledger.proof_figures import stored_batch
+    from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, pack_proof_batch
+
+    period = mined("small", 1)
+    packed = pack_proof_batch(period.batch)
+    with pytest.raises(InvalidRequest) as unsigned:  # nowhere to keep it but its envelope
+        mine.ledger.submit_proof_batch("bare", mine.licence, packed, at=P0 + HOUR)
+    assert unsigned.value.field == "batch"
+    tampered = bytearray(packed)
+    tampered[-1] ^= 1
+    forged = Envelope(bytes(tampered), PACKED_BATCH_PAYLOAD_TYPE,
+                      mine.seal(packed, PACKED_BATCH_PAYLOAD_TYPE).signature, mine.key_id)
+    with pytest.raises(RuleViolation) as refused:
+        mine.ledger.submit_proof_batch("forged", mine.licence, forged, at=P0 + HOUR)
+    assert refused.value.rule == "SIGNATURE_INVALID"
+    sealed = mine.seal(packed, PACKED_BATCH_PAYLOAD_TYPE)
+    receipt = mine.ledger.submit_proof_batch("b1", mine.licence, sealed, at=P0 + HOUR)
+    assert receipt.counts["ACCEPTED"] == period.shares_submitted
+    assert receipt.batch_digest == hashlib.sha256(packed).hexdigest()
+    stored = mine.ledger.get_proof_batch(receipt.batch_id)
+    assert stored.envelope == sealed and stored.batch_json == ""
+    assert stored_batch(stored).canonical_json() == parse_batch(period.batch).canonical_json()
+    as_json = mine.ledger.submit_proof_batch("b2", mine.licence, period.batch, at=P0 + HOUR)
+    assert as_json.counts["DUPLICATE"] == period.shares_submitted  # the same shares
+
+
 def test_envelopes_that_do_not_verify_are_refused(mine: Mine) -> None:
     payload = json.dumps(mined("small", 1).batch).encode()
     forged = mine.seal(payload, key=Ed25519PrivateKey.generate())
