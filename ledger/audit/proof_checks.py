@@ -14,6 +14,7 @@ verify against the participant's key valid at the event's time is ``ENVELOPE_INV
 
 from __future__ import annotations
 
+from base64 import b64decode
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -362,7 +363,7 @@ class ProofReplayCheck:
             "accepted_shares": stored.accepted_shares,
             "accepted_work": stored.accepted_work,
             "accepted_work_squared": stored.accepted_work_squared,
-            "accepted_hashes": b"".join(stored.accepted_hash_list()),
+            "accepted_hashes": b64decode(stored.accepted_hashes),
             "block_candidates": stored.block_candidates,
             "ntime_range": (None if stored.ntime_min is None
                             else (stored.ntime_min, stored.ntime_max)),
