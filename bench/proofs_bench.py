@@ -136,6 +136,8 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
         cores = CpuBackend(workers=cpu_count())
         alone = replayed / min(replay_seconds(ledger, backend, 0) for _ in range(REPEATS))
         alone_all = replayed / min(replay_seconds(ledger, cores, 0) for _ in range(REPEATS))
+        gathered_one = replayed / min(replay_seconds(ledger, backend, DEFAULT_REPLAY_SHARES, 1)
+                                      for _ in range(REPEATS))
         gathered = replayed / min(replay_seconds(ledger, cores, DEFAULT_REPLAY_SHARES)
                                   for _ in range(REPEATS))
         return [
@@ -153,6 +155,9 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
             [store, f"replay check, each batch alone, {cores.workers} processes",
              f"{replayed:,} shares", f"{alone_all:,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
              f"{alone_all / bare_rate:.2f}"],
+            [store, "replay check, gathered, 1 process", f"{replayed:,} shares",
+             f"{gathered_one:,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
+             f"{gathered_one / bare_rate:.2f}"],
             [store, f"replay check, gathered, parallel decode, {cores.workers} processes "
                     "(after)", f"{replayed:,} shares", f"{gathered:,.0f} shares/s",
              f"{bare_rate:,.0f} shares/s", f"{gathered / bare_rate:.2f}"],
@@ -161,12 +166,14 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
         ledger.close()
 
 
-def replay_seconds(ledger: Ledger, backend: CpuBackend, batch_shares: int) -> float:
+def replay_seconds(ledger: Ledger, backend: CpuBackend, batch_shares: int,
+                   decode_workers: int | None = None) -> float:
     """Returns the time the proof replay check takes over the whole store."""
     notes = ledger.recorder.select_notifications(start=None, limit=1_000_000)
     records = [LeafRecord(n.originator_id, n.originator_version, n.topic, n.state)
                for n in notes]
-    replayer = Replayer(ledger.mapper, [ProofReplayCheck(backend, batch_shares=batch_shares)])
+    replayer = Replayer(ledger.mapper, [ProofReplayCheck(
+        backend, batch_shares=batch_shares, decode_workers=decode_workers)])
     started = time.perf_counter()
     faults = [f for leaf, r in enumerate(records) for f in replayer.observe(leaf, r)]
     faults += replayer.finish()
