@@ -11,6 +11,7 @@ kernel compiled and timed in the same run on the same card (``bench.gpu_ceiling`
 name the results give. Without CuPy the GPU part is skipped.
 
 Run: .venv/bin/python -m bench.verifier_bench [--shares N] [--headers N] [--no-write]
+(on a GPU machine: bench/gpu_check.sh runs the CUDA tests and every GPU figure).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from verifier.cpu import CpuBackend, cpu_count, shutdown_pool
 from verifier.cuda import cuda_available
 from verifier.target import T1
 from verifier.verification import verify_batch, verify_batches
+from verifier.wire_format import decode_packed, encode_packed
 
 RESULTS = results_path()
 BRANCH_LENGTH = 12  # a block of ~4,000 transactions
@@ -147,6 +149,8 @@ def measure(shares: int, headers: int, rounds: int = 5) -> dict[str, Any]:
     t0 = time.perf_counter()
     batch = stratum_batch(shares)
     out["parse_rate"] = shares / (time.perf_counter() - t0)
+    packed = encode_packed(batch)
+    out["decode_rate"] = shares / best_of(3, lambda: decode_packed(packed))
 
     backends = [("cpu, 1 process", CpuBackend(workers=1)),
                 (f"cpu, {cores} processes", CpuBackend(workers=cores))]
@@ -231,7 +235,8 @@ def render(m: dict[str, Any], command: str) -> str:
         f"Full Stratum share = {COINBASE_BYTES + 4}-byte coinbase, {BRANCH_LENGTH}-entry "
         f"merkle branch, header: {cps} SHA-256 compressions, 1 + {BRANCH_LENGTH} + 1 SHA256d "
         f"calls. Batch of {m['shares']:,} shares; {m['headers']:,} headers. "
-        f"JSON parse + pack: {m['parse_rate']:,.0f} shares/s.",
+        f"JSON parse + pack: {m['parse_rate']:,.0f} shares/s; packed decode "
+        f"(docs/PACKED-BATCH.md): {m['decode_rate']:,.0f} shares/s.",
         "",
         "| backend | header checks/s | vs baseline × cores | vs all cores at once | "
         "full shares/s | SHA256d calls/s in full path | vs baseline × cores | "
