@@ -261,9 +261,12 @@ def _jobs(records: np.ndarray, branches: bytes, job_bytes: bytes, text: bytes
         where = f"{FIELD}.jobs[{i}]"
         try:
             job_id = text[text_at : text_at + id_len].decode("utf-8")
-            difficulty = text[text_at + id_len : text_at + id_len + diff_len].decode("ascii")
         except UnicodeDecodeError:
             raise MalformedBatch(f"{where}.job_id", "is not UTF-8 text") from None
+        try:
+            difficulty = text[text_at + id_len : text_at + id_len + diff_len].decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedBatch(f"{where}.share_difficulty", "is not ASCII text") from None
         text_at += id_len + diff_len
         coinb1 = job_bytes[byte_at : byte_at + c1]
         extranonce1 = job_bytes[byte_at + c1 : byte_at + c1 + e1]

@@ -163,3 +163,28 @@ def test_an_extranonce2_longer_than_the_layout_allows_is_refused_when_encoding()
     with pytest.raises(MalformedBatch) as caught:
         encode_packed(parse_batch(json.dumps(doc)))
     assert caught.value.field == "shares[0].extranonce2"
+
+
+@settings(max_examples=300, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1,
+                      max_size=6),
+       cut=st.integers(0, 40))
+def test_a_corrupted_packed_batch_is_refused_cleanly_or_decodes(
+        flips: list[tuple[int, int]], cut: int) -> None:
+    """Any damage is MalformedBatch naming a field of the packed form, never another
+    exception; what still decodes is a well-formed batch."""
+    data = bytearray(CORRUPTIBLE)
+    for at, xor in flips:
+        data[at % len(data)] ^= xor
+    damaged = bytes(data[: len(data) - cut])
+    try:
+        decoded = decode_packed(damaged)
+    except MalformedBatch as exc:
+        assert exc.field.startswith("packed_batch")
+    else:
+        verify_batch(decoded, backend=BACKEND)
+        assert decode_packed(encode_packed(decoded)).canonical_json() == \
+            decoded.canonical_json()
+
+
+CORRUPTIBLE = encode_packed(parse_batch(json.dumps(odd_shares(sample()))))
