@@ -199,6 +199,8 @@ def trade_rows(store: str, url: str, trades: int) -> list[list[str]]:
     key = Ed25519PrivateKey.generate()
     try:
         market = Market(ledger)
+        ledger.register_key("trade-key", market.exchange, "k1", key.public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw), at=START)
         ledger.record_trades(market.trades(100, False))
         plain: list[float] = []
         signed: list[float] = []
