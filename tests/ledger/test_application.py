@@ -255,8 +255,11 @@ def test_report_outside_validity_or_after_revocation_is_refused(market: Market) 
     licence_id = grant_mining(market, valid_from=T0).aggregate_id
     with pytest.raises(RuleViolation, match="not yet valid"):
         report(ledger, "early", licence_id, T0 - DAY)
-    with pytest.raises(RuleViolation, match="expired"):
-        report(ledger, "late", licence_id, END)
+    with pytest.raises(RuleViolation, match="expired"):  # a week after the term
+        report(ledger, "late", licence_id, END + 7 * DAY)
+    # The term's last week, reported as it ends: allowed until the month's deadline
+    # (ledger.reports, tested on both sides in tests/ledger/test_supervision.py).
+    assert not report(ledger, "last-week", licence_id, END).replayed
     ledger.revoke_licence("rv", licence_id, "fraud", at=T0 + 10 * DAY)
     report(ledger, "ok", licence_id, T0 + 9 * DAY)
     with pytest.raises(RuleViolation, match="revoked"):
