@@ -117,4 +117,4 @@ def render_whole(data: Report, out: Path) -> Rendered:
 
     return Rendered(moved(made.html), moved(made.pdf), moved(made.json),
                     [moved(p) for p in made.charts],
-                    None if made.note is None else moved(made.note))
+                    None if made.note is None else moved(made.note), made.pdf_pages)

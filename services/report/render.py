@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from services.report import units
 from services.report.charts import (
@@ -44,6 +45,7 @@ class Rendered:
     json: Path
     charts: list[Path]
     note: Path | None
+    pdf_pages: int
 
 
 def show(quantity: Quantity) -> str:
@@ -107,7 +109,8 @@ def html_of(report: Report, charts: list[Chart]) -> str:
     embedded = [{"name": c.name, "alt": c.alt, "caption": c.caption,
                  "data": base64.b64encode(c.png).decode()} for c in charts]
     return environment.get_template("report.html.j2").render(
-        r=report, charts=embedded, css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        r=report, charts=embedded,
+        css=markupsafe.Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
         hs=hs, kwh=kwh, show=show, change=change, scaled_num=scaled_number, span=span,
         num=units.number, money=units.money, percent=units.percent)
 
@@ -137,7 +140,8 @@ def render(report: Report, out_dir: Path) -> Rendered:
     pdf_path = out_dir / "report.pdf"
     from weasyprint import HTML
 
-    HTML(string=page, base_url=str(out_dir)).write_pdf(pdf_path)
+    document = HTML(string=page, base_url=str(out_dir)).render()
+    document.write_pdf(pdf_path)
     json_path = out_dir / "report.json"
     json_path.write_text(json.dumps(json_of(report), indent=1, ensure_ascii=False,
                                     default=_decimal_default), encoding="utf-8")
@@ -145,4 +149,5 @@ def render(report: Report, out_dir: Path) -> Rendered:
     if report.integrity.signed_note is not None and report.integrity.note_file:
         note_path = out_dir / report.integrity.note_file
         note_path.write_text(report.integrity.signed_note, encoding="utf-8")
-    return Rendered(html_path, pdf_path, json_path, chart_paths, note_path)
+    return Rendered(html_path, pdf_path, json_path, chart_paths, note_path,
+                    len(document.pages))

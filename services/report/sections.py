@@ -9,6 +9,7 @@ A new figure slots in as a new function (or a field filled by an existing one).
 from __future__ import annotations
 
 import base64
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import TRAVEL_RULE_FIELDS, Ledger, MiningLicence, Reconciliation
+from services.report import units
 from services.report.model import (
     AgeRow,
     AlertRow,
@@ -92,6 +94,29 @@ class Names:
                     f"{span(recon.period_start, recon.period_end)}")
         kind = self.snapshot.kinds.get(subject_id)
         return _words(kind) if kind else "a record outside the report"
+
+
+    def message(self, text: str) -> str:
+        """Returns a ledger message for a reader: ids replaced by names, hashrates and
+        energies in prefixed units, ISO times shortened."""
+        text = _UUID.sub(lambda m: self._named(UUID(m.group(0))), text)
+        text = _THS.sub(lambda m: units.hashrate(Decimal(m.group(1)) * TERA), text)
+        text = _KWH.sub(lambda m: units.energy(Decimal(m.group(1))), text)
+        return _ISO.sub(lambda m: f"{m.group(1)} {m.group(2)} UTC", text)
+
+    def _named(self, record_id: UUID) -> str:
+        if record_id in self.snapshot.participants:
+            return self.participant(record_id)
+        if record_id in self.snapshot.licences:
+            return self.licence(record_id)
+        return self.subject(record_id)
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
+_THS = re.compile(_NUMBER + r" TH/s")
+_KWH = re.compile(_NUMBER + r" kWh")
+_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:\+00:00|Z)")
 
 
 def _words(class_name: str) -> str:
@@ -300,21 +325,26 @@ def market_section(snapshot: Snapshot, period: ReportPeriod, ledger: Ledger) -> 
                       for rule, group in rules.items()), key=lambda r: (-r.attempts, r.rule))
     outflows = [t for t in trades if _is_outflow(t, ledger)]
 
+    home = ledger.policy_at(_last_instant(period)).text("home_country")
+
+    def country(code: str) -> str:
+        return f"{code} (home: self-hosted wallets)" if code == home else code
+
     def vasp(trade: TradeRow) -> str:
         if trade.wallet_kind == "SELF_HOSTED":
             return "self-hosted wallet"
         return f"{trade.counterparty_vasp or 'no VASP named'} ({trade.counterparty_country})"
 
     return MarketSection(
-        home_country=ledger.policy_at(_last_instant(period)).text("home_country"),
+        home_country=home,
         by_asset=assets, blocked_by_rule=blocked,
-        outflows_by_country=_outflow_rows(outflows, lambda t: t.counterparty_country),
+        outflows_by_country=_outflow_rows(outflows, lambda t: country(t.counterparty_country)),
         outflows_by_vasp=_outflow_rows(outflows, vasp),
         outflows_by_participant=_outflow_rows(outflows,
                                               lambda t: names.participant(t.buyer_id)),
         travel_rule=_travel_rule(trades, period, ledger),
         structuring=[StructuringRow(a.raised_at, names.participant(a.participant_id),
-                                    a.message, "open" if a.is_open else "resolved")
+                                    names.message(a.message), "open" if a.is_open else "resolved")
                      for a in _alerts_in(snapshot, period) if a.kind == "STRUCTURING"])
 
 
@@ -354,7 +384,7 @@ def alerts_section(snapshot: Snapshot, period: ReportPeriod) -> AlertsSection:
             if start <= alert.raised_at < end:
                 monthly[(label, alert.kind)] += 1
     raised = [AlertRow(a.raised_at, a.kind, names.participant(a.participant_id),
-                       names.subject(a.subject_id), a.message,
+                       names.subject(a.subject_id), names.message(a.message),
                        "open" if a.resolved_at is None or a.resolved_at >= period.end
                        else "resolved")
               for a in _alerts_in(snapshot, period)]

@@ -41,15 +41,22 @@ def hashrate_scale(values: Iterable[Decimal | None]) -> Scale:
     return Scale(f"{HASHRATE_PREFIXES[power]}H/s", Decimal(1000) ** power)
 
 
+ENERGY_UNITS = (("TWh", Decimal(10) ** 9), ("GWh", Decimal(10) ** 6), ("MWh", Decimal(1000)),
+                ("kWh", Decimal(1)), ("Wh", Decimal("1e-3")), ("mWh", Decimal("1e-6")),
+                ("µWh", Decimal("1e-9")), ("nWh", Decimal("1e-12")), ("pWh", Decimal("1e-15")))
+"""Energy units by their size in kWh (below Wh only for laboratory-scale sites)."""
+
+
 def energy_scale(values: Iterable[Decimal | None]) -> Scale:
-    """Returns Wh, kWh, MWh, GWh or TWh for values in kWh (Wh only below 1 kWh)."""
+    """Returns pWh … TWh for values in kWh: the largest unit that keeps the largest value
+    at 1 or more (kWh for zero)."""
     largest = _largest(values)
-    names = (("TWh", Decimal(10) ** 9), ("GWh", Decimal(10) ** 6), ("MWh", Decimal(1000)),
-             ("kWh", Decimal(1)))
-    for unit, factor in names:
+    if largest == 0:
+        return Scale("kWh", Decimal(1))
+    for unit, factor in ENERGY_UNITS:
         if largest >= factor:
             return Scale(unit, factor)
-    return Scale("Wh", Decimal("0.001"))
+    return Scale(*ENERGY_UNITS[-1])
 
 
 def money_scale(values: Iterable[Decimal | None], currency: str = "USD") -> Scale:
