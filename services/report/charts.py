@@ -60,7 +60,7 @@ def _png(fig: plt.Figure) -> bytes:
 
 def _plain(ax: Axes, axis: str = "y") -> None:
     """Writes the axis's numbers plainly (no offset, no scientific multiplier)."""
-    formatter = FuncFormatter(lambda v, _pos: units.number(Decimal(f"{float(v):.6g}"), 6))
+    formatter = FuncFormatter(lambda v, _pos: f"{Decimal(f'{float(v):.6g}').normalize():,f}")
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
 
 
@@ -75,7 +75,7 @@ def _f(q: Quantity, scale: units.Scale) -> float | None:
 
 def _clip_marker(ax: Axes, x: float, top: float, text: str, color: str) -> None:
     """Draws an arrow at the top of the axis for a value above it, with the value."""
-    ax.annotate(text, xy=(x, top), xytext=(x, top * 0.88), ha="center", va="top",
+    ax.annotate(text, xy=(x, top), xytext=(x + 0.06, top * 0.97), ha="left", va="top",
                 fontsize=7, color=color,
                 arrowprops={"arrowstyle": "->", "color": color, "lw": 1.2})
 
@@ -128,7 +128,8 @@ def hashrate_chart(rows: Sequence[MiningRow]) -> Chart | None:
     ax.set_ylabel(f"hashrate ({scale.unit})")
     _plain(ax)
     ax.set_title("Proved hashrate against licensed capacity and the alert line")
-    ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3,
+              frameon=False)
     alt = "Proved hashrate with its 95% interval, per licence and period: " + "; ".join(
         f"{r.holder} {span(r.period_start, r.period_end)}: proved "
         f"{units.scaled(r.proved_hashrate.value, scale)} "
