@@ -71,7 +71,7 @@ class Scenario:
     ledger: Any
     participants: dict[str, UUID] = field(default_factory=dict)
     licences: dict[str, UUID] = field(default_factory=dict)
-    exchange_licence: UUID = UUID(int=0)
+    exchange_licence: UUID = field(default_factory=lambda: UUID(int=0))
     signer: NoteSigner = field(default_factory=lambda: NoteSigner.generate(ORIGIN))
     checkpoint_size: int = 0
 
