@@ -27,7 +27,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from services.report import units
 from services.report.model import AlertsSection, MarketSection, MiningRow, Quantity
-from services.report.sections import span
+from services.report.names import span
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")

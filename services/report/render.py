@@ -29,7 +29,7 @@ from services.report.charts import (
     utilisation_chart,
 )
 from services.report.model import KeyFigure, Quantity, Report, as_json
-from services.report.sections import span
+from services.report.names import span
 
 TEMPLATES = Path(__file__).parent / "templates"
 COUNT_UNITS = frozenset({"trades", "attempts", "alerts", "reconciliations"})
