@@ -53,8 +53,8 @@ def gather(ledger: Ledger, config: StoreConfig, period: ReportPeriod,
                      "figures are those recorded so far.")
     return Report(
         generated_at=now, store=store, period=period, previous=previous,
-        summary=summary_section(snapshot, period, previous, ledger),
+        summary=summary_section(snapshot, period, previous),
         mining=mining_section(snapshot, period),
-        market=market_section(snapshot, period, ledger),
+        market=market_section(snapshot, period),
         alerts=alerts_section(snapshot, period),
         integrity=integrity_section(snapshot, store), notes=notes)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger import TRAVEL_RULE_FIELDS, Ledger, MiningLicence, Reconciliation
+from ledger import TRAVEL_RULE_FIELDS, MiningLicence, Reconciliation
 from services.report.model import (
     AgeRow,
     AlertRow,
@@ -59,8 +59,8 @@ def _last_instant(period: ReportPeriod) -> datetime:
 # ---------------------------------------------------------------------------- summary
 
 
-def summary_section(snapshot: Snapshot, period: ReportPeriod, previous: ReportPeriod,
-                    ledger: Ledger) -> SummarySection:
+def summary_section(snapshot: Snapshot, period: ReportPeriod,
+                    previous: ReportPeriod) -> SummarySection:
     """Returns licences by state at the period's end, the alerts opened and resolved in it,
     and the key figures beside the previous period's."""
     states: Counter[tuple[str, str]] = Counter()
@@ -73,7 +73,7 @@ def summary_section(snapshot: Snapshot, period: ReportPeriod, previous: ReportPe
                    if a.resolved_at is not None and period.contains(a.resolved_at))
     open_at_end = sum(1 for a in alerts if a.raised_at < period.end
                       and (a.resolved_at is None or a.resolved_at >= period.end))
-    figures = [_key_figures(snapshot, p, ledger) for p in (period, previous)]
+    figures = [_key_figures(snapshot, p) for p in (period, previous)]
     names = list(dict.fromkeys([*figures[0], *figures[1]]))
     key_figures = []
     for name in names:
@@ -88,13 +88,12 @@ def summary_section(snapshot: Snapshot, period: ReportPeriod, previous: ReportPe
         key_figures=key_figures)
 
 
-def _key_figures(snapshot: Snapshot, period: ReportPeriod,
-                 ledger: Ledger) -> dict[str, Quantity]:
+def _key_figures(snapshot: Snapshot, period: ReportPeriod) -> dict[str, Quantity]:
     """Returns the headline figures of one period, by name."""
     trades = [t for t in snapshot.trades if period.contains(t.at)]
     recorded = [t for t in trades if not t.is_blocked]
     blocked = [t for t in trades if t.is_blocked]
-    outflows = [t for t in recorded if _is_outflow(t, ledger)]
+    outflows = [t for t in recorded if _is_outflow(t, snapshot)]
     recons = _reconciliations_in(snapshot, period)
     figures = {
         "trades recorded": Quantity(Decimal(len(recorded)), "trades"),
@@ -197,11 +196,11 @@ def _active_during(licence: MiningLicence, period: ReportPeriod) -> bool:
 # ----------------------------------------------------------------------------- market
 
 
-def _is_outflow(trade: TradeRow, ledger: Ledger) -> bool:
+def _is_outflow(trade: TradeRow, snapshot: Snapshot) -> bool:
     """Returns True for a transfer to a self-hosted wallet or abroad (the outflow cap's
     own definition, ledger.trading, with the home country in force at the trade)."""
     return (trade.wallet_kind == "SELF_HOSTED"
-            or trade.counterparty_country != ledger.policy_at(trade.at).text("home_country"))
+            or trade.counterparty_country != snapshot.policy_at(trade.at).text("home_country"))
 
 
 def _outflow_rows(trades: Iterable[TradeRow], key: Callable[[TradeRow], str]) -> list[OutflowRow]:
@@ -221,7 +220,7 @@ def _outflow_rows(trades: Iterable[TradeRow], key: Callable[[TradeRow], str]) ->
     return sorted(rows, key=lambda r: (-(r.value.value or 0), -r.blocked, r.key))
 
 
-def market_section(snapshot: Snapshot, period: ReportPeriod, ledger: Ledger) -> MarketSection:
+def market_section(snapshot: Snapshot, period: ReportPeriod) -> MarketSection:
     """Returns trades and volumes by asset, blocked attempts by rule, outflows by country,
     counterparty VASP and participant, travel-rule completeness and structuring."""
     names = Names(snapshot)
@@ -241,9 +240,9 @@ def market_section(snapshot: Snapshot, period: ReportPeriod, ledger: Ledger) -> 
     blocked = sorted((BlockedRow(rule, len(group),
                                  Quantity(sum((t.value_usd for t in group), Decimal(0)), "USD"))
                       for rule, group in rules.items()), key=lambda r: (-r.attempts, r.rule))
-    outflows = [t for t in trades if _is_outflow(t, ledger)]
+    outflows = [t for t in trades if _is_outflow(t, snapshot)]
 
-    home = ledger.policy_at(_last_instant(period)).text("home_country")
+    home = snapshot.policy_at(_last_instant(period)).text("home_country")
 
     def country(code: str) -> str:
         return f"{code} (home: self-hosted wallets)" if code == home else code
@@ -260,26 +259,26 @@ def market_section(snapshot: Snapshot, period: ReportPeriod, ledger: Ledger) -> 
         outflows_by_vasp=_outflow_rows(outflows, vasp),
         outflows_by_participant=_outflow_rows(outflows,
                                               lambda t: names.participant(t.buyer_id)),
-        travel_rule=_travel_rule(trades, period, ledger),
+        travel_rule=_travel_rule(trades, period, snapshot),
         structuring=[StructuringRow(a.raised_at, names.participant(a.participant_id),
                                     names.message(a.message), "open" if a.is_open else "resolved")
                      for a in _alerts_in(snapshot, period) if a.kind == "STRUCTURING"])
 
 
 def _travel_rule(trades: list[TradeRow], period: ReportPeriod,
-                 ledger: Ledger) -> TravelRuleFigures:
+                 snapshot: Snapshot) -> TravelRuleFigures:
     """Returns how many recorded trades needed travel-rule data (at or above the threshold
     in force at the trade), how many carried all of it, and the attempts blocked for it."""
     required = complete = 0
     for trade in trades:
         if trade.is_blocked:
             continue
-        threshold = ledger.policy_at(trade.at).decimal("travel_rule_threshold_usd")
+        threshold = snapshot.policy_at(trade.at).decimal("travel_rule_threshold_usd")
         if trade.value_usd >= threshold:
             required += 1
             complete += all(trade.travel_rule.get(f) for f in TRAVEL_RULE_FIELDS)
     missing = sum(1 for t in trades if t.rule == "TRAVEL_RULE_DATA_MISSING")
-    threshold_now = ledger.policy_at(_last_instant(period)).decimal("travel_rule_threshold_usd")
+    threshold_now = snapshot.policy_at(_last_instant(period)).decimal("travel_rule_threshold_usd")
     return TravelRuleFigures(Quantity(threshold_now, "USD"), required, complete, missing)
 
 

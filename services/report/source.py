@@ -26,6 +26,8 @@ from ledger import (
     Ledger,
     Licence,
     Participant,
+    Policy,
+    PolicyView,
     Reconciliation,
     StoreConfig,
     StoredCheckpoint,
@@ -35,7 +37,8 @@ BATCH = 2000
 """Records read from the store per query."""
 
 KEPT_TOPICS = ("ledger.domain.participant:", "ledger.domain.licence:",
-               "ledger.domain.alert:", "ledger.domain.reconciliation:")
+               "ledger.domain.alert:", "ledger.domain.reconciliation:",
+               "ledger.domain.policy:")
 """Topics of the aggregates the report rebuilds (trades are read as rows, below)."""
 TRADE_TOPIC = "ledger.domain.trade:"
 
@@ -63,6 +66,8 @@ class TradeRow:
         return bool(self.rule)
 
 
+
+
 @dataclass
 class Snapshot:
     """The aggregates the report needs, as of the records it read."""
@@ -74,11 +79,17 @@ class Snapshot:
     trades: list[TradeRow] = field(default_factory=list)
     kinds: dict[UUID, str] = field(default_factory=dict)
     """The aggregate class of every record id (for naming alert subjects)."""
+    policy: Policy | None = None
+    """The versioned policy as of the records read (None: never set, defaults apply)."""
     checkpoint: StoredCheckpoint | None = None
     position: int = 0
     """The notification id of the last record read."""
     records_after: int = 0
     """Records in the log after the checkpoint (not in the report)."""
+
+    def policy_at(self, at: datetime) -> PolicyView:
+        """Returns the policy in force at ``at`` as the records read set it."""
+        return PolicyView(self.policy, at)
 
 
 def latest_checkpoint(config: StoreConfig) -> tuple[StoredCheckpoint | None, int | None]:
@@ -135,6 +146,8 @@ def read_snapshot(ledger: Ledger, config: StoreConfig, keep_trade: Callable[[dat
             snapshot.alerts[aggregate_id] = aggregate
         elif isinstance(aggregate, Reconciliation):
             snapshot.reconciliations[aggregate_id] = aggregate
+        elif isinstance(aggregate, Policy):
+            snapshot.policy = aggregate
     return snapshot
 
 
