@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, app
-from services.cli.audit import print_json
+from services.cli.audit import print_json, progress_bar
 from services.cli.errors import UserError, stderr
 from services.cli.store import Access, open_config, resolve_cipher_key
 
@@ -63,7 +63,10 @@ def report(
     config = open_config(db, resolve_cipher_key(cipher_key, cipher_key_file), Access.READ)
     ledger = Ledger(config)
     try:
-        data = gather(ledger, config, chosen)
+        with progress_bar() as bar:
+            task = bar.add_task("reading the log",
+                                total=ledger.recorder.max_notification_id() or 0)
+            data = gather(ledger, config, chosen, progress=lambda n: bar.advance(task, n))
     finally:
         ledger.close()
     written = render_whole(data, out)
