@@ -265,7 +265,7 @@ def energy_chart(rows: Sequence[MiningRow]) -> Chart | None:
            color=OKABE_ITO[5], edgecolor="#000000", label="metered")
     ax.bar([x + 0.2 for x in xs], [_f(r.energy_quota, scale) or 0.0 for r in rows], width=0.4,
            color=OKABE_ITO[4], edgecolor="#000000", hatch="..",
-           label="quota (licensed MW × hours)")
+           label="quota: licensed power × hours")
     for x, value in zip(xs, metered, strict=True):
         if value is None:
             ax.text(x - 0.2, 0, "no\nreading", ha="center", va="bottom", fontsize=7)

@@ -78,7 +78,8 @@ class Snapshot:
     reconciliations: dict[UUID, Reconciliation] = field(default_factory=dict)
     trades: list[TradeRow] = field(default_factory=list)
     kinds: dict[UUID, str] = field(default_factory=dict)
-    """The aggregate class of every record id (for naming alert subjects)."""
+    """The aggregate class of each alert subject the snapshot does not hold itself (a
+    trade, a proof batch …), for naming it."""
     policy: Policy | None = None
     """The versioned policy as of the records read (None: never set, defaults apply)."""
     checkpoint: StoredCheckpoint | None = None
@@ -121,9 +122,6 @@ def read_snapshot(ledger: Ledger, config: StoreConfig, keep_trade: Callable[[dat
         for notification in notifications:
             topic = notification.topic
             aggregate_id = UUID(str(notification.originator_id))
-            if notification.originator_version == 1:
-                snapshot.kinds[aggregate_id] = topic.rsplit(":", 1)[-1].split(
-                    ".", 1)[0]
             if topic.startswith(TRADE_TOPIC):
                 event = ledger.decode(notification)
                 if keep_trade(event.at):
@@ -148,7 +146,19 @@ def read_snapshot(ledger: Ledger, config: StoreConfig, keep_trade: Callable[[dat
             snapshot.reconciliations[aggregate_id] = aggregate
         elif isinstance(aggregate, Policy):
             snapshot.policy = aggregate
+    _name_subjects(ledger, snapshot)
     return snapshot
+
+
+def _name_subjects(ledger: Ledger, snapshot: Snapshot) -> None:
+    """Records the aggregate class of every alert subject that is not a participant,
+    licence or reconciliation (one keyed read each: alerts are few, records many)."""
+    known = snapshot.participants.keys() | snapshot.licences.keys() \
+        | snapshot.reconciliations.keys()
+    for subject in {a.subject_id for a in snapshot.alerts.values()} - known:
+        first = ledger.recorder.select_events(subject, limit=1)
+        if first:
+            snapshot.kinds[subject] = first[0].topic.rsplit(":", 1)[-1].split(".", 1)[0]
 
 
 def _count_after(ledger: Ledger, position: int, last: int) -> int:

@@ -140,6 +140,9 @@ def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
     assert sum(a.count for a in section.open_by_age) == 2
     for row in section.raised:
         assert not UUID_TEXT.search(row.message + row.subject + row.participant), row
+    subjects = {row.kind: row.subject for row in section.raised}
+    assert subjects["STRUCTURING"] == "a trade"
+    assert subjects["OVER_CAPACITY"].startswith(f"reconciliation of {NAMES['tengri']}, ")
 
 
 def test_integrity_names_the_checkpoint_and_its_command_verifies(made: Made) -> None:
