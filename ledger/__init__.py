@@ -32,7 +32,7 @@ from ledger.domain.alert import Alert
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
-from ledger.domain.policy import POLICY_ID, Policy, is_observation
+from ledger.domain.policy import POLICY_ID, Policy, PolicyView, is_observation
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
 from ledger.errors import (
@@ -94,6 +94,7 @@ __all__ = [
     "Participant",
     "ParticipantKind",
     "Policy",
+    "PolicyView",
     "ProofBundleError",
     "ProofReceipt",
     "Receipt",

@@ -626,14 +626,24 @@ class Demo:
         raise RuntimeError("no checkpoint covering the log was signed within 60 s")
 
     def report(self) -> Path:
-        """Writes the regulator's HTML report and charts with `valedger report`."""
+        """Writes the supervisor's report of the reconciled hour's month with `valedger
+        report` (HTML, PDF, JSON with units, charts, the checkpoint it was made from)."""
         out = self.workdir / "report"
-        self.run_cli("report", "--db", self.db_url, "--out", str(out))
+        month = f"{self.times.period_start:%Y-%m}"
+        self.run_cli("report", "--db", self.db_url, "--period", month, "--out", str(out))
         html = out / "report.html"
         self.result.artefacts["report"] = html
-        self.result.expect("report", "report.html + 4 charts",
-                           f"{len(list(out.glob('*.png')))} charts",
-                           html.exists() and len(list(out.glob("*.png"))) == 4)
+        self.result.artefacts["report (PDF)"] = out / "report.pdf"
+        charts = sorted(p.name for p in out.glob("*.png"))
+        made = [name for name in ("report.html", "report.pdf", "report.json",
+                                  "checkpoint.note") if (out / name).exists()]
+        note = (out / "checkpoint.note").read_text() if "checkpoint.note" in made else ""
+        cosigned = sum(f"\u2014 {w} " in note for w in WITNESSES)
+        self.result.expect(
+            "report", f"HTML, PDF, JSON, 6 charts, made from a checkpoint cosigned by "
+            f"{len(WITNESSES)} witnesses",
+            f"{', '.join(made)}; {len(charts)} charts; {cosigned} cosignatures",
+            len(made) == 4 and len(charts) == 6 and cosigned == len(WITNESSES))
         return html
 
 
@@ -690,7 +700,7 @@ def run_demo(workdir: Path, console: Console) -> DemoResult:
             status = demo.stop_server()
         demo.result.expect("server shutdown on SIGTERM", "exit 0", f"exit {status}",
                            status == 0)
-        with _step(progress, "regulator's report (HTML + charts)"):
+        with _step(progress, "supervisor's report (HTML, PDF, JSON, charts)"):
             demo.report()
     demo.result.artefacts["elapsed seconds"] = Path(f"{time.monotonic() - started:.0f}")
     return demo.result

@@ -13,6 +13,7 @@ from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFol
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.proof_bundle import ProofBundle
 from ledger.audit.store import (
+    CHECKPOINTS_TABLE,
     AuditStore,
     AuditTransaction,
     LeafRef,
@@ -198,6 +199,20 @@ class AuditLog:
         if ref is None:
             raise NotFound("audit leaf for event", f"{originator_id}:{version}")
         return ref
+
+    def latest_checkpoint_end(self) -> tuple[StoredCheckpoint, int] | None:
+        """Returns the newest signed checkpoint with the notification id of its last record
+        (where its records end in the log), or None when the store has no audit tables or
+        no checkpoint. Read-only, in one transaction; relied on by the supervisor's report,
+        which is made from exactly a checkpoint's records."""
+        with self.store.read() as tx:
+            if CHECKPOINTS_TABLE not in tx.table_names():
+                return None
+            checkpoint = tx.latest_checkpoint()
+            if checkpoint is None or checkpoint.size == 0:
+                return None
+            last = tx.leaf_at(checkpoint.size - 1)
+        return None if last is None else (checkpoint, last.notification_id)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Returns the newest signed checkpoint, or None."""
