@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ledger.lifetime import pool_worker_dies_with_parent
 from verifier.cpu import cpu_count
 
 SignatureCheck = tuple[bytes, bytes, bytes]
@@ -107,7 +108,9 @@ class SignatureChecker:
             if self._pool is None:
                 # forkserver: the server is threaded, and fork would copy held locks.
                 context = multiprocessing.get_context("forkserver")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                # Workers die with the server, even one killed with SIGKILL.
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                                 initializer=pool_worker_dies_with_parent)
             return self._pool
 
     def close(self) -> None:

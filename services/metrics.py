@@ -2,11 +2,18 @@
 
 Exposed on ``/metrics`` by ``valedger serve --metrics-listen HOST:PORT``. Each server
 process has its own registry, so tests can run several servers in one interpreter.
+
+Under ``serve --processes N`` the workers' metrics are ``multiprocess`` ones: prometheus
+client keeps their values in files of a directory the supervisor names
+(``PROMETHEUS_MULTIPROC_DIR``) and serves summed (counters, histograms) or as the largest
+value of a living worker (the audit gauges, which every worker reads from the one store
+every few seconds, since scrapes reach the supervisor, not them).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
@@ -22,14 +29,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GAUGE_REFRESH_SECONDS = 5.0
+"""How often a worker of ``--processes N`` refreshes the audit gauges."""
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
 class ServerMetrics:
     """The metrics of one server: requests, errors and latency per method, and ledger gauges."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 multiprocess: bool = False) -> None:
         self.registry = registry or CollectorRegistry()
+        self.multiprocess = multiprocess
+        """Whether a supervisor serves these metrics from files (``--processes N``)."""
         self.requests = Counter(
             "valedger_grpc_requests", "gRPC requests handled, by method and status code.",
             ["method", "code"], registry=self.registry)
@@ -44,15 +57,15 @@ class ServerMetrics:
             ["backend", "verdict"], registry=self.registry)
         self.tree_size = Gauge(
             "valedger_audit_tree_size", "Leaves in the audit Merkle tree.",
-            registry=self.registry)
+            registry=self.registry, multiprocess_mode="livemax")
         self.checkpoint_timestamp = Gauge(
             "valedger_audit_checkpoint_timestamp_seconds",
             "Unix time of the latest signed checkpoint (alert on its age).",
-            registry=self.registry)
+            registry=self.registry, multiprocess_mode="livemax")
         self.witness_lag = Gauge(
             "valedger_audit_witness_lag_leaves",
             "Leaves between the latest checkpoint and the latest one each witness cosigned.",
-            ["witness"], registry=self.registry)
+            ["witness"], registry=self.registry, multiprocess_mode="livemax")
 
     def serve(self, host: str, port: int) -> None:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""
@@ -78,6 +91,9 @@ class ServerMetrics:
                 for witness, lag in audit.collector.lag().items():
                     self.witness_lag.labels(witness).set(lag)
 
+        if self.multiprocess:  # scrapes reach the supervisor: refresh every few seconds
+            _refresh_every(GAUGE_REFRESH_SECONDS, refresh_tree)
+            return
         # Gauges read the store only when scraped, through a collector of their own.
         self.registry.register(_OnScrape(refresh_tree))
 
@@ -90,6 +106,23 @@ class ServerMetrics:
     def interceptor(self) -> MetricsInterceptor:
         """Returns a server interceptor that counts and times every call."""
         return MetricsInterceptor(self)
+
+
+def _refresh_every(seconds: float, refresh: Callable[[], None]) -> threading.Thread:
+    """Starts a daemon thread that calls ``refresh`` now and every ``seconds``."""
+
+    def loop() -> None:
+        wait = threading.Event()
+        while True:
+            try:
+                refresh()
+            except Exception:  # a busy store: try again next time
+                log.warning("audit gauges not refreshed", exc_info=True)
+            wait.wait(seconds)
+
+    thread = threading.Thread(target=loop, name="metrics-refresh", daemon=True)
+    thread.start()
+    return thread
 
 
 class _OnScrape(Collector):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,8 @@ class ServerOptions:
     metrics: ServerMetrics | None = None
     revocations: RevocationList | None = None
     """Client certificates refused per call (the CA's CRL, reloaded when it changes)."""
+    reuse_port: bool = False
+    """Share the port with the other workers of ``serve --processes N`` (SO_REUSEPORT)."""
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -93,7 +95,7 @@ class ServerOptions:
             ("grpc.http2.min_ping_interval_without_data_ms",
              self.min_client_ping_interval_ms),
             ("grpc.http2.max_pings_without_data", 0),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if self.reuse_port else 0),
         ]
 
 
@@ -205,8 +207,10 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> LedgerPool:
 
 
 async def serve(store: StoreConfig, options: ServerOptions,
-                ready: asyncio.Event | None = None) -> None:
-    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+                ready: asyncio.Event | None = None,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully; ``ready`` is set and
+    ``on_ready`` called once it serves."""
     backend = await asyncio.get_running_loop().run_in_executor(
         None, open_backend, store, options)
     if options.insecure:
@@ -225,6 +229,8 @@ async def serve(store: StoreConfig, options: ServerOptions,
         loop.add_signal_handler(signal.SIGHUP, options.revocations.reload)
     if ready is not None:
         ready.set()
+    if on_ready is not None:
+        on_ready()
     await stopping.wait()
     log.info("shutting down", extra={"grace_seconds": options.grace_seconds})
     await server.stop()
