@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import select
 import signal
 import sys
 import threading
@@ -69,7 +70,49 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     watch_parent(parent_pid, send)
 
 
-def pool_worker_dies_with_parent() -> None:
-    """Initialiser of pool worker processes: they hold nothing worth a graceful end, so
-    they are killed outright when the process that started them dies."""
-    die_with_parent(os.getppid(), signal.SIGKILL)
+def watch_process(pid: int, on_gone: Callable[[], None],
+                  interval: float = PARENT_WATCH_SECONDS) -> threading.Thread:
+    """Starts a daemon thread that calls ``on_gone`` once process ``pid`` has ended (a
+    pidfd where the platform has one, so a reused pid cannot fool it); returns the thread."""
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            handle = -1
+        if handle >= 0:
+            select.select([handle], [], [])  # readable once the process has ended
+            os.close(handle)
+        else:
+            stop = threading.Event()
+            while _exists(pid):
+                stop.wait(interval)
+        on_gone()
+
+    thread = threading.Thread(target=watch, name="process-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pool_worker_dies_with(owner_pid: int) -> None:
+    """Initialiser of pool worker processes (``initargs=(os.getpid(),)``): they are killed
+    outright when ``owner_pid``, the process whose pool they serve, ends. Their parent is
+    multiprocessing's fork server, which lives as long as they do, so the owner's pid is
+    watched, not the parent's; they hold nothing worth a graceful end."""
+    if os.getppid() == owner_pid:
+        arm_parent_death_signal(signal.SIGKILL)
+
+    def kill() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    watch_process(owner_pid, kill)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ledger.lifetime import pool_worker_dies_with_parent
+from ledger.lifetime import pool_worker_dies_with
 from verifier.cpu import cpu_count
 
 SignatureCheck = tuple[bytes, bytes, bytes]
@@ -109,8 +110,9 @@ class SignatureChecker:
                 # forkserver: the server is threaded, and fork would copy held locks.
                 context = multiprocessing.get_context("forkserver")
                 # Workers die with the server, even one killed with SIGKILL.
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                                 initializer=pool_worker_dies_with_parent)
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context,
+                    initializer=pool_worker_dies_with, initargs=(os.getpid(),))
             return self._pool
 
     def close(self) -> None:
