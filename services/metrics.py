@@ -147,10 +147,12 @@ def _code_of(context: Any) -> str:
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps each handler so its calls are counted by status code and timed."""
+    """Wraps each handler so its calls are counted by status code and timed (the wrapped
+    handler and its metric children are built once per method, not once per call)."""
 
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -161,15 +163,28 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         metrics = self.metrics
+        latency = metrics.latency.labels(method)
+        counts: dict[str, Any] = {}
 
         def finish(started: float, context: Any, failed: BaseException | None) -> None:
             code = _code_of(context)
             if failed is not None and code == "OK":
                 code = "CANCELLED" if isinstance(failed, BaseException) and \
                     type(failed).__name__ == "CancelledError" else "UNKNOWN"
-            metrics.requests.labels(method, code).inc()
-            metrics.latency.labels(method).observe(time.perf_counter() - started)
+            counter = counts.get(code)
+            if counter is None:
+                counter = counts[code] = metrics.requests.labels(method, code)
+            counter.inc()
+            latency.observe(time.perf_counter() - started)
 
         def unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             async def wrapped(request: Any, context: Any) -> Any:
