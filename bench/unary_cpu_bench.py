@@ -74,7 +74,7 @@ def measure(tree: Path, workdir: Path, calls: int, label: str) -> dict[str, floa
         market = set_up_market(server, label, buyers=100)
         result = {}
         with server.client("regulator", f"{label}-reader") as reader:
-            request = compliance_pb2.GetPolicyRequest()
+            request = compliance_pb2.GetPolicyRequest(parameter="outflow_cap_usd")
             for _ in range(200):  # warm-up
                 reader.compliance.GetPolicy(request, **reader.call_options())
             before = cpu_seconds(server.process.pid)
