@@ -281,7 +281,8 @@ def serve(
         reuse_port=worker is not None)
     if store.create_tables and not creating and worker is None:
         stderr.print(f"new store {store.url_for_display}: creating its tables")
-    configure_json_logging(server.log_level)
+    configure_json_logging(server.log_level, None if worker is None else
+                           {"worker": worker.index, "pid": os.getpid()})
     on_ready = None if worker is None else functools.partial(announce_ready, worker)
     asyncio.run(run_server(store, options, on_ready=on_ready))
 

@@ -4,6 +4,7 @@ killed with SIGKILL leaves no process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -145,7 +146,10 @@ def test_sigterm_ends_every_worker(postgres_fleet: Fleet) -> None:
     postgres_fleet.process.send_signal(signal.SIGTERM)
     _, stderr = postgres_fleet.process.communicate(timeout=60)
     assert postgres_fleet.process.returncode == 0, stderr
-    assert stderr.count('"message": "stopped"') == 2
+    stopped = [json.loads(line) for line in stderr.splitlines()
+               if '"message": "stopped"' in line]
+    assert sorted(entry["worker"] for entry in stopped) == [0, 1]  # each worker names itself
+    assert {entry["pid"] for entry in stopped} == {w.pid for w in workers}
     assert not [w.pid for w in workers if w.is_running()
                 and w.status() != psutil.STATUS_ZOMBIE]
 
