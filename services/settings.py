@@ -65,7 +65,8 @@ class ServerSettings:
     log_level: str = "INFO"
     grace_seconds: float = 10.0
     processes: int = 0
-    """Server processes on the one port (0: one per core on PostgreSQL, 1 on SQLite)."""
+    """Server processes on the one port (0: one per core, at most 8, on PostgreSQL; 1 on
+    SQLite)."""
 
 
 @dataclass(frozen=True)

@@ -59,13 +59,20 @@ class WorkerRole:
                    bool(data["create"]), int(data["processes"]))
 
 
+DEFAULT_MAX_PROCESSES = 8
+"""Most server processes by default: each holds up to 15 PostgreSQL connections (pool of
+5, overflow 10) plus its listener's, so 8 stay within PostgreSQL's default
+max_connections of 100 with room for tools; and separate servers measured on 16 cores
+stopped gaining at 8 (issue 19). More is one ``--processes`` away."""
+
+
 def default_processes(is_postgres: bool) -> int:
     """Returns the server processes of a `serve` that names none: one per usable core on
-    PostgreSQL; one on SQLite (one file lock serialises its writers, so more processes
-    only queue for it)."""
+    PostgreSQL, at most :data:`DEFAULT_MAX_PROCESSES`; one on SQLite (one file lock
+    serialises its writers, so more processes only queue for it)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
         (os.cpu_count() or 1)
-    return max(1, cores) if is_postgres else 1
+    return max(1, min(cores, DEFAULT_MAX_PROCESSES)) if is_postgres else 1
 
 
 def worker_parameters(params: dict[str, object]) -> dict[str, object]:
@@ -167,8 +174,8 @@ def serve(
     processes: Annotated[int | None, typer.Option(
         "--processes", min=1,
         help="Server processes on the one port (SO_REUSEPORT) over the one store "
-             "(default [server] processes, or: one per core on PostgreSQL, 1 on SQLite, "
-             "whose writes are serialised by one file lock).")] = None,
+             "(default [server] processes, or: one per core up to 8 on PostgreSQL, 1 on "
+             "SQLite, whose writes are serialised by one file lock).")] = None,
     worker_spec: Annotated[str | None, typer.Option(
         "--worker-spec", hidden=True,
         help="Internal: set by the supervisor of --processes for each worker.")] = None,

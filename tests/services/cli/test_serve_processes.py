@@ -165,3 +165,20 @@ def test_sigkill_of_the_supervisor_leaves_no_orphans(postgres_fleet: Fleet) -> N
         alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         time.sleep(0.2)
     assert not alive, [p.cmdline() for p in alive]
+
+
+def test_default_processes_one_per_core_up_to_8_on_postgresql_one_on_sqlite() -> None:
+    from services.cli.serve import default_processes
+
+    cores = len(os.sched_getaffinity(0))
+    assert default_processes(is_postgres=True) == min(cores, 8)
+    assert default_processes(is_postgres=False) == 1
+
+
+def test_an_in_memory_sqlite_store_cannot_be_shared_by_processes() -> None:
+    done = valedger("serve", "--insecure", "--db", "sqlite:///:memory:", "--listen",
+                    f"127.0.0.1:{free_port()}", "--processes", "2")
+    assert done.code == 2
+    assert done.error_lines == [
+        "error: --processes: an in-memory SQLite store cannot be shared by processes; give a "
+        "file (sqlite:///PATH) or --processes 1"]
