@@ -1,8 +1,9 @@
 """A child process's life bound to its parent's: no orphans when the parent is killed.
 
 The one owner of "a worker dies with the process that started it". The signature checker's
-worker processes (:mod:`ledger.signatures`) and the server processes of ``valedger serve
---processes N`` (services/supervisor.py) rely on it.
+worker processes (:mod:`ledger.signatures`), the verifier's CPU workers (set up by
+:mod:`ledger.proofs` through ``verifier.cpu.set_pool_initializer``) and the server
+processes of ``valedger serve --processes N`` (services/supervisor.py) rely on it.
 
 On Linux the kernel sends a signal when the parent dies (``prctl(PR_SET_PDEATHSIG)``, set
 through ctypes); everywhere, a thread also watches the parent's pid as a fallback (a

@@ -76,3 +76,24 @@ def test_a_child_armed_to_die_with_its_parent_gets_sigterm() -> None:
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait(30)
     assert not still_running([child], 10)
+
+
+VERIFIER = """
+import sys
+from ledger.lifetime import pool_worker_dies_with
+from verifier.cpu import _pool, set_pool_initializer
+set_pool_initializer(pool_worker_dies_with)
+assert _pool(2).submit(abs, -1).result() == 1
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_verifier_workers_end_with_a_killed_process() -> None:
+    parent = run_python(VERIFIER)
+    assert parent.stdout is not None and parent.stdout.readline() == "ready\n"
+    descendants = psutil.Process(parent.pid).children(recursive=True)
+    assert len([p for p in descendants if p.ppid() != parent.pid]) >= 1
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(30)
+    assert not still_running(descendants), [p.cmdline() for p in descendants]
