@@ -182,3 +182,29 @@ def test_an_in_memory_sqlite_store_cannot_be_shared_by_processes() -> None:
     assert done.error_lines == [
         "error: --processes: an in-memory SQLite store cannot be shared by processes; give a "
         "file (sqlite:///PATH) or --processes 1"]
+
+
+def test_a_worker_that_dies_is_restarted_on_the_same_port(postgres_fleet: Fleet) -> None:
+    first, second = postgres_fleet.workers()
+    second.kill()
+    assert postgres_fleet.process.stderr is not None
+    line = ""
+    while '"message": "worker died; restarting it"' not in line:
+        line = postgres_fleet.process.stderr.readline()
+        assert line, "the supervisor ended"
+    assert json.loads(line)["pid"] == second.pid
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        workers = postgres_fleet.workers()
+        if len(workers) == 2 and all(served_by_any(postgres_fleet, w) for w in workers):
+            break
+        time.sleep(0.5)
+    pids = {w.pid for w in postgres_fleet.workers()}
+    assert first.pid in pids and second.pid not in pids and len(pids) == 2
+    assert postgres_fleet.process.poll() is None
+
+
+def served_by_any(fleet: Fleet, worker: psutil.Process) -> bool:
+    """Returns whether ``worker`` listens on the fleet's port."""
+    return any(c.laddr and c.laddr.port == fleet.port and c.status == psutil.CONN_LISTEN
+               for c in worker.net_connections(kind="tcp"))
