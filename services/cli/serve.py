@@ -165,7 +165,8 @@ def serve(
     signature_workers: Annotated[int | None, typer.Option(
         "--signature-workers", min=0,
         help="Processes that check the signatures of streamed trades "
-             "(default: every core but one; 0: in the server).")] = None,
+             "(default: every core but one, shared out among the --processes; "
+             "0: in the server).")] = None,
     create_tables: Annotated[bool, typer.Option(
         "--create-tables/--no-create-tables",
         help="Create missing tables at start. A new SQLite file always gets its tables; "
@@ -174,7 +175,8 @@ def serve(
     processes: Annotated[int | None, typer.Option(
         "--processes", min=1,
         help="Server processes on the one port (SO_REUSEPORT) over the one store "
-             "(default [server] processes, or: one per core up to 8 on PostgreSQL, 1 on "
+             "(default: the setting \\[server] processes, else one per core up to 8 on "
+             "PostgreSQL, 1 on "
              "SQLite, whose writes are serialised by one file lock).")] = None,
     worker_spec: Annotated[str | None, typer.Option(
         "--worker-spec", hidden=True,
