@@ -49,6 +49,7 @@ from ledger.errors import (
 )
 from ledger.history import HistoryIndex, HistoryQuery, HistoryRecord
 from ledger.keys import EnvelopeVerifier, Signed
+from ledger.lifetime import die_with_parent
 from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.requests import GRID, REGULATOR, participant_requester
 from ledger.signatures import SignatureChecker, default_workers
@@ -125,6 +126,7 @@ __all__ = [
     "database_stream",
     "default_checks",
     "default_workers",
+    "die_with_parent",
     "display_url",
     "hashrate_cap_ths",
     "is_observation",

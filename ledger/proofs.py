@@ -39,6 +39,7 @@ from ledger.domain.participant import Participant
 from ledger.domain.proof_batch import JSON_BATCH_PAYLOAD_TYPE, ProofBatch
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.keys import EnvelopeVerifier
+from ledger.lifetime import pool_worker_dies_with
 from ledger.proof_figures import decide, verdict_string
 from ledger.proof_index import ProofIndex
 from ledger.receipts import ProofReceipt
@@ -51,6 +52,7 @@ from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch, parse_batch
 from verifier.batch import ShareBatch as ParsedBatch
 from verifier.config import InvalidVerifierConfig, VerifierConfig
+from verifier.cpu import set_pool_initializer
 from verifier.cuda import CudaUnavailable
 from verifier.verification import VerificationResult, verify_batch
 
@@ -100,6 +102,8 @@ class ProofSubmission(UseCase):
                                             max_shares=self.config.max_shares,
                                             workers=self.config.workers,
                                             inprocess_threshold=self.config.inprocess_threshold)
+                    # Its CPU workers die with this process, even one killed outright.
+                    set_pool_initializer(pool_worker_dies_with)
                     self._backends[key] = select_backend(config)
                 except (InvalidVerifierConfig, CudaUnavailable) as exc:
                     raise InvalidRequest("backend", str(exc)) from None
