@@ -75,6 +75,7 @@ class LicenceIndex:
         self._ids: list[UUID] = []
         self._by_participant: dict[UUID, list[UUID]] = {}
         self._by_meter: dict[str, UUID] = {}
+        self._tags: list[tuple[UUID, bytes]] = []
         self._follower = TopicFollower(ledger.recorder, ledger.mapper,
                                        [cast(Any, MiningLicence).Granted,
                                         cast(Any, ExchangeLicence).Granted],
@@ -86,6 +87,8 @@ class LicenceIndex:
         meter_id = getattr(event, "meter_id", None)
         if meter_id is not None:
             self._by_meter[meter_id] = event.originator_id
+        for tag in getattr(event, "coinbase_tags", ()):
+            self._tags.append((event.originator_id, bytes.fromhex(tag)))
 
     def all_ids(self, participant_id: UUID | None = None) -> list[UUID]:
         """Returns licence ids in grant order, optionally of one participant."""
@@ -98,6 +101,14 @@ class LicenceIndex:
         """Returns the mining licence a meter belongs to, or None."""
         self._follower.refresh()
         return self._by_meter.get(meter_id)
+
+
+    def tag_holders(self, tag: bytes) -> list[tuple[UUID, bytes]]:
+        """Returns (mining licence, its tag) for every granted tag that equals ``tag``,
+        contains it or is contained in it: the tags a coinbase carrying ``tag`` could be
+        confused with."""
+        self._follower.refresh()
+        return [(owner, held) for owner, held in self._tags if tag in held or held in tag]
 
 
 class AlertIndex:

@@ -44,6 +44,8 @@ MAX_OWNERS = 100
 """Most beneficial owners or offshore links one registration may name."""
 MAX_TAGS = 16
 """Most coinbase tags one mining licence may carry."""
+MIN_TAG_BYTES = 4
+"""Shortest coinbase tag: shorter ones turn up in coinbases by chance."""
 
 
 class Licensing(UseCase):
@@ -147,6 +149,13 @@ class Licensing(UseCase):
         efficiency = positive("declared_efficiency_j_per_th", efficiency_jth)
         tags = [check_hex("coinbase_tags", tag)
                 for tag in bounded_list("coinbase_tags", coinbase_tags, MAX_TAGS)]
+        if not tags:
+            raise InvalidRequest("coinbase_tags", "a mining licence needs at least one "
+                                 "coinbase tag (its shares are told apart by it)")
+        for tag in tags:
+            if len(tag) < 2 * MIN_TAG_BYTES:
+                raise InvalidRequest("coinbase_tags",
+                                     f"tag {tag!r} is shorter than {MIN_TAG_BYTES} bytes")
         start = required_time(valid_from, "valid_from")
         end = required_time(valid_until, "valid_until")
         check_after("valid_until", end, start)
@@ -162,6 +171,7 @@ class Licensing(UseCase):
             if owner is not None:
                 raise RuleViolation("METER_IN_USE",
                                     f"meter {meter_id!r} already belongs to licence {owner}")
+            self.require_free_tags(tags, participant_id, start, end)
             return [MiningLicence(
                 request_id=request_id, at=when, participant_id=participant_id, region=region,
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
@@ -170,6 +180,27 @@ class Licensing(UseCase):
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)
+
+    def require_free_tags(self, tags: Iterable[str], participant_id: UUID,
+                          valid_from: datetime, valid_until: datetime) -> None:
+        """Raises RuleViolation COINBASE_TAG_IN_USE (naming ``coinbase_tags``) when a tag
+        equals, contains or is contained in another licence's tag. The one exception is
+        the same participant's identical tag on a licence whose validity does not
+        overlap [valid_from, valid_until) (a renewal or re-licensing). Relied on by
+        ``ledger.proofs``: with tags unique, a coinbase names one licence at most."""
+        for tag in tags:
+            for other_id, held in self.licences.tag_holders(bytes.fromhex(tag)):
+                other = self.store.read_typed(other_id, MiningLicence, "mining licence")
+                ends = min(other.valid_until, other.revoked_at or other.valid_until)
+                overlaps = other.valid_from < valid_until and valid_from < ends
+                if held.hex() == tag and other.participant_id == participant_id \
+                        and not overlaps:
+                    continue
+                raise RuleViolation(
+                    "COINBASE_TAG_IN_USE",
+                    f"coinbase_tags: tag {tag!r} collides with tag {held.hex()!r} of "
+                    f"mining licence {other_id}",
+                    {"field": "coinbase_tags", "tag": tag, "licence": str(other_id)})
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ledger.domain.base import utc
-from ledger.domain.licence import Capacity
+from ledger.domain.licence import Capacity, MiningLicence
 from ledger.domain.policy import PARAMETERS, Policy
 from ledger.domain.proof_batch import ProofBatch
 from verifier.batch import ShareBatch as ParsedBatch
@@ -56,8 +56,32 @@ RECONCILIATION_PARAMETERS = (
 
 
 
+NTIME_NEVER = 2**62
+"""An ntime bound beyond any header time (ntime is 32 bits)."""
+
+
+def inactive_spans(licence: MiningLicence) -> list[tuple[datetime, datetime | None]]:
+    """Returns the spans [start, end) (None: open-ended) in which the licence was not
+    active: before its validity, from its end of validity or revocation on, and each
+    suspension. The one owner of "when did this licence not count"; relied on by
+    ``ledger.proofs`` (LICENCE_NOT_ACTIVE), ``ledger.reconciliations`` (zero capacity
+    and quota) and the audit replay."""
+    spans: list[tuple[datetime, datetime | None]] = [(EPOCH, licence.valid_from),
+                                                      (licence.valid_until, None)]
+    if licence.revoked_at is not None:
+        spans.append((licence.revoked_at, None))
+    spans.extend(licence.suspensions.spans)
+    return spans
+
+
+def inactive_ntime_spans(licence: MiningLicence) -> list[tuple[int, int]]:
+    """Returns the inactive spans as ntime bounds [low, high) in whole seconds."""
+    return [(epoch_ceil(start), NTIME_NEVER if end is None else epoch_ceil(end))
+            for start, end in inactive_spans(licence)]
+
+
 def verdict_string(codes: np.ndarray) -> str:
-    """Returns verdict codes (0-7) as one digit per share: the compact stored form."""
+    """Returns verdict codes (0-9) as one digit per share: the compact stored form."""
     return (codes.astype(np.uint8) + ord("0")).tobytes().decode("ascii")
 
 
@@ -97,7 +121,8 @@ class Outcome:
 
 def decide(result: VerificationResult, accepted_before: AbstractSet[bytes]) -> Outcome:
     """Returns the outcome of a batch verified without ``already_accepted``, with every
-    share whose hash was accepted earlier for the licence marked DUPLICATE.
+    share whose hash was accepted earlier for any licence in the country marked
+    DUPLICATE.
 
     Equal to ``verify_batch(..., already_accepted=accepted_before)`` without hashing
     again, so a writer that lost a race re-decides in microseconds (the audit replay

@@ -142,7 +142,8 @@ def reconciliation_message(rec: Reconciliation) -> mining_pb2.Reconciliation:
         if check.get("detail"):
             figures["detail"] = check["detail"]
         findings.append(mining_pb2.VerdictFinding(
-            verdict="RECONCILIATION_VERDICT_" + check["verdict"], figures=figures))
+            verdict="RECONCILIATION_VERDICT_" + check["verdict"], figures=figures,
+            p_value=check.get("p_value") or ""))
     if not findings:
         findings.append(mining_pb2.VerdictFinding(
             verdict=mining_pb2.RECONCILIATION_VERDICT_OK))

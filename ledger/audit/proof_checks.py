@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
@@ -31,19 +32,22 @@ from ledger.domain.trade import Trade
 from ledger.errors import LedgerError
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.proof_figures import (
+    NTIME_NEVER,
     ONE_MICROSECOND,
     AcceptedShares,
     PeriodInputs,
     capacity_over,
     compute,
+    epoch_ceil,
     figures_of,
+    inactive_spans,
     ntime_bounds,
     policy_inputs,
     stored_batch,
     verdict_codes,
     verdict_string,
 )
-from ledger.proof_index import PeriodEntry, period_sum
+from ledger.proof_index import PeriodEntry, foreign_tags, period_sum
 from ledger.signatures import SignatureChecker
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch
@@ -78,9 +82,18 @@ def _ref(event: Any) -> str:
 class _Licence:
     tags: list[bytes]
     capacities: list[tuple[int, Capacity]]  # (licence version, capacity) as recorded
+    state: MiningLicence
     version: int = 1
-    accepted: set[bytes] = field(default_factory=set)
     batches: dict[int, tuple[UUID, AcceptedShares]] = field(default_factory=dict)
+    inactive: dict[int, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
+    """Inactive spans (suspensions, revocation, validity) at each licence version."""
+
+    def apply(self, event: Any) -> None:
+        """Applies a licence event and remembers the inactive spans it leaves."""
+        with suppress(Exception):  # the rebuild reports events that do not apply
+            self.state = event.mutate(self.state)
+        self.version = event.originator_version
+        self.inactive[self.version] = inactive_spans(self.state)
 
     def capacities_at(self, version: int) -> list[Capacity]:
         """Returns the capacities the licence had at ``version``, as the aggregate sorts
@@ -98,6 +111,9 @@ class ProofReplayCheck:
     def __init__(self, backend: Backend | None = None) -> None:
         self._backend = backend
         self.licences: dict[UUID, _Licence] = {}
+        self.granted: list[tuple[UUID, list[bytes]]] = []
+        self.accepted: set[bytes] = set()  # the national index of accepted hashes
+        self.next_batch = 0
         self.policy: Policy | None = None
         self.reports: dict[str, tuple[UUID, PeriodEntry]] = {}
         self.readings: dict[str, tuple[UUID, PeriodEntry]] = {}
@@ -128,8 +144,8 @@ class ProofReplayCheck:
         if handler is not None:
             return handler(leaf_index, event)
         licence = self.licences.get(event.originator_id)
-        if licence is not None:  # suspended, reinstated, ...: only the version matters
-            licence.version = event.originator_version
+        if licence is not None:  # suspended, reinstated, revoked, expired, ...
+            licence.apply(event)
         return ()
 
     def finish(self, aggregates: Mapping[Any, Any]) -> Iterable[Fault]:
@@ -142,16 +158,20 @@ class ProofReplayCheck:
     # ------------------------------------------------------------------------ state
 
     def _granted(self, _leaf: int, event: Any) -> Iterable[Fault]:
-        self.licences[event.originator_id] = _Licence(
-            [bytes.fromhex(t) for t in event.coinbase_tags],
-            [(event.originator_version,
-              Capacity(event.valid_from, event.power_mw, event.efficiency_jth))])
+        tags = [bytes.fromhex(t) for t in event.coinbase_tags]
+        state = cast(MiningLicence, event.mutate(None))
+        self.licences[event.originator_id] = licence = _Licence(
+            tags, [(event.originator_version,
+                    Capacity(event.valid_from, event.power_mw, event.efficiency_jth))],
+            state)
+        licence.inactive[1] = inactive_spans(state)
+        self.granted.append((event.originator_id, tags))
         return ()
 
     def _amended(self, _leaf: int, event: Any) -> Iterable[Fault]:
         licence = self.licences.get(event.originator_id)
         if licence is not None:
-            licence.version = event.originator_version
+            licence.apply(event)
             licence.capacities.append((event.originator_version, Capacity(
                 event.effective_from, event.power_mw, event.efficiency_jth)))
         return ()
@@ -184,6 +204,18 @@ class ProofReplayCheck:
         if event.sequence in licence.batches or event.sequence != len(licence.batches):
             faults.append(self._fault(leaf, event, f"proof batch number {event.sequence} "
                                                    f"follows {len(licence.batches)} batches"))
+        national = getattr(event, "national_sequence", 0)
+        if national != self.next_batch:
+            faults.append(self._fault(leaf, event, f"national proof batch number {national} "
+                                                   f"follows {self.next_batch} batches"))
+        self.next_batch += 1
+        seen = getattr(event, "licences_seen", 0)
+        version = getattr(event, "licence_version", 0)
+        if seen > len(self.granted) or version not in licence.inactive:
+            faults.append(self._fault(leaf, event, f"it read {seen} licences and licence "
+                                                   f"version {version}, not in the log "
+                                                   "before it"))
+        spans = licence.inactive.get(version, [])
         try:
             stored = cast(ProofBatch, event.mutate(None))
             parsed = stored_batch(stored)
@@ -195,9 +227,13 @@ class ProofReplayCheck:
         if parsed.digest().hex() != stored.batch_digest:
             faults.append(self._fault(leaf, event, "batch digest differs from the stored "
                                                    "jobs and shares"))
-        result = verify_batch(parsed, coinbase_tags=licence.tags,
-                              already_accepted=licence.accepted, backend=self.backend)
-        licence.accepted.update(result.accepted_hashes())
+        result = verify_batch(
+            parsed, coinbase_tags=licence.tags,
+            foreign_tags=foreign_tags(self.granted[:seen], event.licence_id, licence.tags),
+            inactive_ntime=[(epoch_ceil(a), NTIME_NEVER if b is None else epoch_ceil(b))
+                            for a, b in spans],
+            already_accepted=self.accepted, backend=self.backend)
+        self.accepted.update(result.accepted_hashes())
         again = verdict_string(result.verdicts)
         if again != stored.verdicts:
             diff = [i for i, (a, b) in enumerate(zip(again, stored.verdicts, strict=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -37,7 +37,7 @@ def grant_mining(market: Market, request_id: str = "mine", meter: str = "M-1",
     values.update(kwargs)
     return market.ledger.grant_mining_licence(
         request_id, market.seller, "North", "Z1", meter, Decimal(10), Decimal(efficiency),
-        ["AB01"], **values)
+        [f"<{request_id}>".encode().hex()], **values)
 
 
 def report(ledger: Ledger, request_id: str, licence_id: Any, at: Any,
@@ -183,6 +183,37 @@ def test_grant_refused_to_inactive_participant_or_used_meter(market: Market) -> 
     with pytest.raises(InvalidRequest, match="coinbase_tags"):
         ledger.grant_mining_licence("bad-tag", market.seller, "N", "Z", "M-9", Decimal(1),
                                     Decimal(20), ["zz"], START, END)
+
+
+def test_coinbase_tags_are_unique_per_licence(market: Market) -> None:
+    ledger = market.ledger
+
+    def grant(request_id: str, holder: Any, tags: list[bytes], meter: str,
+              start: datetime = START, end: datetime = END) -> Receipt:
+        return ledger.grant_mining_licence(request_id, holder, "N", "Z", meter, Decimal(1),
+                                           Decimal(20), [t.hex() for t in tags], start, end,
+                                           at=START)
+
+    first = grant("g1", market.seller, [b"/pool/alpha/"], "M-1").aggregate_id
+    other = market.participant("other")
+    for n, tags in enumerate(([b"/pool/alpha/"], [b"alpha"], [b"x/pool/alpha/x"],
+                              [b"/mine/", b"/pool/alpha/"])):
+        with pytest.raises(RuleViolation) as taken:
+            grant(f"g-taken-{n}", other, tags, f"M-x{n}")
+        assert taken.value.rule == "COINBASE_TAG_IN_USE"
+        assert "coinbase_tags" in taken.value.message and str(first) in taken.value.message
+    # The same holder may not share a tag between two licences in force together...
+    with pytest.raises(RuleViolation, match="coinbase_tags"):
+        grant("g-same", market.seller, [b"/pool/alpha/"], "M-2",
+              start=END - timedelta(days=1), end=END + timedelta(days=30))
+    # ... but a licence that follows the first (a renewal) keeps its tag.
+    grant("g-next", market.seller, [b"/pool/alpha/"], "M-3", start=END,
+          end=END + timedelta(days=365))
+    grant("g-free", other, [b"/pool/beta/"], "M-4")
+    for tags, why in (([], "at least one"), ([b"abc"], "shorter than 4 bytes")):
+        with pytest.raises(InvalidRequest, match=why) as bad:
+            grant("g-bad", other, tags, "M-5")
+        assert bad.value.field == "coinbase_tags"
 
 
 def test_licence_lifecycle_rules(market: Market) -> None:

@@ -75,7 +75,7 @@ REQUESTS: dict[str, Factory] = {
     "LicensingService/GrantMiningLicence": lambda w, who: licensing_pb2.GrantMiningLicenceRequest(
         request_id=f"matrix-grant-{who}", participant_id=w.ids["miner_b"],
         site=licensing_pb2.Site(region="r", grid_zone="z", meter_id=f"matrix-m-{who}"),
-        licensed_power_mw="1", declared_efficiency_j_per_th="20", coinbase_tags=[b"t"],
+        licensed_power_mw="1", declared_efficiency_j_per_th="20", coinbase_tags=[b"/tag-auth/"],
         valid_from=wire.timestamp(VALID_FROM), valid_until=wire.timestamp(VALID_UNTIL)),
     "LicensingService/AmendMiningCapacity": lambda w, who:
         licensing_pb2.AmendMiningCapacityRequest(

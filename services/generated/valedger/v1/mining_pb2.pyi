@@ -22,6 +22,8 @@ class ShareVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SHARE_VERDICT_BAD_VERSION_BITS: _ClassVar[ShareVerdict]
     SHARE_VERDICT_BAD_EXTRANONCE2_SIZE: _ClassVar[ShareVerdict]
     SHARE_VERDICT_UNTAGGED_COINBASE: _ClassVar[ShareVerdict]
+    SHARE_VERDICT_FOREIGN_COINBASE_TAG: _ClassVar[ShareVerdict]
+    SHARE_VERDICT_LICENCE_NOT_ACTIVE: _ClassVar[ShareVerdict]
 
 class ReconciliationVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -32,6 +34,9 @@ class ReconciliationVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECONCILIATION_VERDICT_OUTPUT_OVER_REPORTED: _ClassVar[ReconciliationVerdict]
     RECONCILIATION_VERDICT_ENERGY_OVER_QUOTA: _ClassVar[ReconciliationVerdict]
     RECONCILIATION_VERDICT_IMPLAUSIBLE_EFFICIENCY: _ClassVar[ReconciliationVerdict]
+    RECONCILIATION_VERDICT_REPORT_MISSING: _ClassVar[ReconciliationVerdict]
+    RECONCILIATION_VERDICT_SALE_SHARE_SHORTFALL: _ClassVar[ReconciliationVerdict]
+    RECONCILIATION_VERDICT_MINED_WHILE_NOT_ACTIVE: _ClassVar[ReconciliationVerdict]
 SHARE_VERDICT_UNSPECIFIED: ShareVerdict
 SHARE_VERDICT_ACCEPTED: ShareVerdict
 SHARE_VERDICT_LOW_DIFFICULTY: ShareVerdict
@@ -41,6 +46,8 @@ SHARE_VERDICT_NTIME_OUT_OF_RANGE: ShareVerdict
 SHARE_VERDICT_BAD_VERSION_BITS: ShareVerdict
 SHARE_VERDICT_BAD_EXTRANONCE2_SIZE: ShareVerdict
 SHARE_VERDICT_UNTAGGED_COINBASE: ShareVerdict
+SHARE_VERDICT_FOREIGN_COINBASE_TAG: ShareVerdict
+SHARE_VERDICT_LICENCE_NOT_ACTIVE: ShareVerdict
 RECONCILIATION_VERDICT_UNSPECIFIED: ReconciliationVerdict
 RECONCILIATION_VERDICT_OK: ReconciliationVerdict
 RECONCILIATION_VERDICT_OVER_CAPACITY: ReconciliationVerdict
@@ -48,6 +55,9 @@ RECONCILIATION_VERDICT_OUTPUT_UNDER_REPORTED: ReconciliationVerdict
 RECONCILIATION_VERDICT_OUTPUT_OVER_REPORTED: ReconciliationVerdict
 RECONCILIATION_VERDICT_ENERGY_OVER_QUOTA: ReconciliationVerdict
 RECONCILIATION_VERDICT_IMPLAUSIBLE_EFFICIENCY: ReconciliationVerdict
+RECONCILIATION_VERDICT_REPORT_MISSING: ReconciliationVerdict
+RECONCILIATION_VERDICT_SALE_SHARE_SHORTFALL: ReconciliationVerdict
+RECONCILIATION_VERDICT_MINED_WHILE_NOT_ACTIVE: ReconciliationVerdict
 
 class StratumJob(_message.Message):
     __slots__ = ("job_id", "version", "prevhash", "coinb1", "coinb2", "extranonce1", "extranonce2_size", "merkle_branch", "nbits", "ntime", "version_mask", "share_difficulty")
@@ -188,7 +198,7 @@ class RecordMeterReadingResponse(_message.Message):
     def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
 
 class VerdictFinding(_message.Message):
-    __slots__ = ("verdict", "figures")
+    __slots__ = ("verdict", "figures", "p_value")
     class FiguresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,9 +208,11 @@ class VerdictFinding(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     FIGURES_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
     verdict: ReconciliationVerdict
     figures: _containers.ScalarMap[str, str]
-    def __init__(self, verdict: _Optional[_Union[ReconciliationVerdict, str]] = ..., figures: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    p_value: str
+    def __init__(self, verdict: _Optional[_Union[ReconciliationVerdict, str]] = ..., figures: _Optional[_Mapping[str, str]] = ..., p_value: _Optional[str] = ...) -> None: ...
 
 class Reconciliation(_message.Message):
     __slots__ = ("reconciliation_id", "licence_id", "period", "figures", "findings", "version")
