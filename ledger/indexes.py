@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.domain.alert import Alert
 from ledger.domain.licence import ExchangeLicence, MiningLicence
+from ledger.domain.pool import MiningPool
 
 
 class LogReader(Protocol):
@@ -109,6 +110,21 @@ class LicenceIndex:
         confused with."""
         self._follower.refresh()
         return [(owner, held) for owner, held in self._tags if tag in held or held in tag]
+
+
+class PoolIndex:
+    """Accredited mining pools in the order they were registered."""
+
+    def __init__(self, ledger: LogReader) -> None:
+        self._ids: list[UUID] = []
+        self._follower = TopicFollower(
+            ledger.recorder, ledger.mapper, [cast(Any, MiningPool).Registered],
+            lambda _pos, event: self._ids.append(event.originator_id))
+
+    def all_ids(self) -> list[UUID]:
+        """Returns every pool id, in registration order."""
+        self._follower.refresh()
+        return list(self._ids)
 
 
 class AlertIndex:

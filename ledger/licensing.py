@@ -21,8 +21,9 @@ from eventsourcing.domain import Aggregate
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.base import Stamp
-from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
+from ledger.domain.licence import MINING_MODES, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.participant import Participant, ParticipantKind
+from ledger.domain.pool import MiningPool
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.indexes import LicenceIndex
 from ledger.receipts import Receipt
@@ -140,9 +141,18 @@ class Licensing(UseCase):
                              grid_zone: str, meter_id: str, power_mw: Decimal | str,
                              efficiency_jth: Decimal | str, coinbase_tags: Iterable[str],
                              valid_from: datetime, valid_until: datetime,
-                             at: datetime | None = None) -> Receipt:
-        """Grants a mining licence; refuses efficiency better than the policy floor and
-        a meter that already belongs to a licence."""
+                             at: datetime | None = None, mode: str = "SOLO",
+                             pool_id: UUID | None = None) -> Receipt:
+        """Grants a mining licence; refuses efficiency better than the policy floor, a
+        meter that already belongs to a licence, a coinbase tag another licence holds,
+        and a mode other than SOLO or POOL with an accredited ``pool_id``."""
+        if mode not in MINING_MODES:
+            raise InvalidRequest("mode", f"must be POOL or SOLO, got {str(mode)[:20]!r}")
+        if (mode == "POOL") != (pool_id is not None):
+            raise InvalidRequest("pool_id", "a POOL licence names its accredited pool; "
+                                 "a SOLO licence names none")
+        if pool_id is not None and not isinstance(pool_id, UUID):
+            raise InvalidRequest("pool_id", "must be a UUID")
         for name, text in (("region", region), ("grid_zone", grid_zone), ("meter_id", meter_id)):
             check_text(name, text)
         power = positive("licensed_power_mw", power_mw)
@@ -162,10 +172,13 @@ class Licensing(UseCase):
         stamp, when = self.decision(
             "GrantMiningLicence", request_id, at, participant_id=participant_id,
             region=region, grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
-            efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start, valid_until=end)
+            efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start, valid_until=end,
+            mode=mode, pool_id=pool_id)
 
         def build() -> list[Aggregate]:
             self.holder_in_standing(participant_id, when, stamp.recorded_at)
+            if pool_id is not None and not isinstance(self.store.find(pool_id), MiningPool):
+                raise InvalidRequest("pool_id", f"{pool_id} is not an accredited pool")
             check_efficiency_floor(self.store.policy_at(when), efficiency)
             owner = self.licences.licence_for_meter(meter_id)
             if owner is not None:
@@ -176,7 +189,7 @@ class Licensing(UseCase):
                 request_id=request_id, at=when, participant_id=participant_id, region=region,
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
                 efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
-                valid_until=end)]
+                valid_until=end, mode=mode, pool_id=pool_id)]
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)

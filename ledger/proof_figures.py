@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -22,11 +22,15 @@ import numpy as np
 from ledger.domain.base import utc
 from ledger.domain.licence import Capacity, MiningLicence
 from ledger.domain.policy import PARAMETERS, Policy
+from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
 from verifier.batch import ShareBatch as ParsedBatch
 from verifier.batch import parse_batch
 from verifier.reconciliation import (
     HASHES_PER_TERAHASH,
+    NetworkSpan,
+    PayoutScheme,
+    PoolTerms,
     ReconciliationPolicy,
     reconcile,
 )
@@ -44,14 +48,15 @@ STORED_BATCH_MAX_SHARES = 2**62
 """No share limit when re-reading a batch that was already accepted for the record."""
 
 RECONCILIATION_PARAMETERS = (
-    "network_difficulty",
-    "block_subsidy",
-    "mean_fees",
     "capacity_tolerance",
     "efficiency_min_jth",
     "efficiency_max_jth",
+    "mandatory_sale_share",
+    "pool_output_tolerance",
 )
-"""The policy parameters a reconciliation reads (in force at the period's last instant)."""
+"""The rules a reconciliation reads (in force at the period's last instant)."""
+NETWORK_PARAMETERS = ("network_difficulty", "block_subsidy", "mean_fees")
+"""The observed network figures, applied to the work done while each value held."""
 
 
 
@@ -154,11 +159,13 @@ def stored_batch(batch: ProofBatch) -> ParsedBatch:
 
 @dataclass(frozen=True, eq=False)
 class AcceptedShares:
-    """The accepted shares of one recorded batch: ntime and work of each, compactly."""
+    """The accepted shares of one recorded batch: ntime and work of each, compactly, and
+    the ntime of its shares refused as LICENCE_NOT_ACTIVE."""
 
     ntime: np.ndarray  # int64 per accepted share
     job: np.ndarray  # int64 index into ``works`` per accepted share
     works: tuple[int, ...]  # share work per job
+    not_active: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, parsed: ParsedBatch, codes: np.ndarray) -> AcceptedShares:
@@ -167,11 +174,14 @@ class AcceptedShares:
         shares = parsed.packed.shares
         return cls(shares["ntime"][accepted].astype(np.int64),
                    shares["job"][accepted].astype(np.int64),
-                   tuple(job.share_work for job in parsed.jobs))
+                   tuple(job.share_work for job in parsed.jobs),
+                   shares["ntime"][codes == Verdict.LICENCE_NOT_ACTIVE].astype(np.int64))
 
-    def tally(self, low: int, high: int) -> WorkTally:
-        """Returns the tally of the accepted shares with low <= ntime < high."""
-        inside = (self.ntime >= low) & (self.ntime < high)
+    def tally(self, low: int, high: int,
+              excluded: Sequence[tuple[int, int]] = ()) -> WorkTally:
+        """Returns the tally of the accepted shares with low <= ntime < high outside
+        every ``excluded`` span [a, b)."""
+        inside = (self.ntime >= low) & (self.ntime < high) & ~_within(self.ntime, excluded)
         per_job = np.bincount(self.job[inside], minlength=len(self.works)).tolist() \
             if inside.any() else []
         return WorkTally(
@@ -179,6 +189,26 @@ class AcceptedShares:
             work=sum(c * w for c, w in zip(per_job, self.works, strict=False)),
             work_squared=sum(c * w * w for c, w in zip(per_job, self.works, strict=False)),
         )
+
+    def credit(self, cuts: Sequence[int], excluded: Sequence[tuple[int, int]]
+               ) -> tuple[list[WorkTally], int]:
+        """Returns the tally of each span [cuts[i], cuts[i+1]) less the ``excluded``
+        ntime spans, and how many shares of [cuts[0], cuts[-1]) were mined while the
+        licence was not active (accepted ones inside ``excluded`` and those refused as
+        LICENCE_NOT_ACTIVE)."""
+        tallies = [self.tally(a, b, excluded) for a, b in pairwise(cuts)]
+        low, high = cuts[0], cuts[-1]
+        inside = (self.ntime >= low) & (self.ntime < high) & _within(self.ntime, excluded)
+        refused = (self.not_active >= low) & (self.not_active < high)
+        return tallies, int(inside.sum()) + int(refused.sum())
+
+
+def _within(ntime: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Returns a mask of the ntimes inside any span [a, b)."""
+    mask = np.zeros(ntime.shape, dtype=bool)
+    for a, b in spans:
+        mask |= (ntime >= a) & (ntime < b)
+    return mask
 
 
 def epoch_ceil(when: datetime) -> int:
@@ -215,6 +245,48 @@ def capacity_over(capacities: Sequence[Capacity], start: datetime, end: datetime
     so that MW × 10⁶ ÷ (J/TH) is the time-weighted mean hashrate cap: the energy quota
     and the capacity test then both follow the licence exactly.
     """
+    mw, jth, _ = licensed_over(capacities, (), start, end)
+    return mw, jth
+
+
+def licensed_over(capacities: Sequence[Capacity],
+                  inactive: Sequence[tuple[datetime, datetime | None]],
+                  start: datetime, end: datetime) -> tuple[Decimal, Decimal, Decimal]:
+    """Returns (MW, J/TH, hashrate cap TH/s) over [start, end), time-weighted over
+    amendments, with zero power and zero cap inside the ``inactive`` spans (a suspended
+    licence may neither mine nor draw power). Without inactive time it is
+    :func:`capacity_over`'s (MW, J/TH) and their cap; a period entirely inactive has
+    zero MW and cap and the declared J/TH in force at its start."""
+    def off(when: datetime) -> bool:
+        return any(a <= when and (b is None or when < b) for a, b in inactive)
+
+    edges = {when for span in inactive for when in span if when is not None}
+    cuts = sorted({start, end} | {w for w in edges if start < w < end})
+    pieces = [(a, b) for a, b in pairwise(cuts) if not off(a)]
+    if pieces == [(start, end)]:
+        mw, jth = _weighted(capacities, start, end)
+        return mw, jth, hashrate_cap(mw, jth)
+    total = Decimal((end - start) // ONE_MICROSECOND)
+    mw_sum, cap_sum = Decimal(0), Decimal(0)
+    for a, b in pieces:
+        length = Decimal((b - a) // ONE_MICROSECOND)
+        piece_mw, piece_jth = _weighted(capacities, a, b)
+        mw_sum += piece_mw * length
+        cap_sum += hashrate_cap(piece_mw, piece_jth) * length
+    mw, cap = mw_sum / total, cap_sum / total
+    if cap == 0:
+        return mw, _weighted(capacities, start, end)[1], cap
+    return mw, mw * Decimal(1_000_000) / cap, cap
+
+
+def hashrate_cap(mw: Decimal, jth: Decimal) -> Decimal:
+    """Returns MW × 10⁶ ÷ (J/TH) in TH/s."""
+    return mw * Decimal(1_000_000) / jth
+
+
+def _weighted(capacities: Sequence[Capacity], start: datetime, end: datetime
+              ) -> tuple[Decimal, Decimal]:
+    """Returns capacity_over's (MW, J/TH) without inactive time."""
     def at(when: datetime) -> Capacity:
         current = capacities[0]
         for capacity in capacities:
@@ -234,12 +306,12 @@ def capacity_over(capacities: Sequence[Capacity], start: datetime, end: datetime
     return mw, mw * Decimal(1_000_000) / cap_ths
 
 
-def policy_inputs(policy: Policy | None, at: datetime, max_version: int | None = None
-                  ) -> dict[str, Decimal]:
-    """Returns the reconciliation parameters in force at ``at`` (defaults where never set),
+def policy_inputs(policy: Policy | None, at: datetime, max_version: int | None = None,
+                  names: Sequence[str] = RECONCILIATION_PARAMETERS) -> dict[str, Decimal]:
+    """Returns the parameters ``names`` in force at ``at`` (defaults where never set),
     counting only policy events up to ``max_version`` when it is given."""
     values: dict[str, Decimal] = {}
-    for name in RECONCILIATION_PARAMETERS:
+    for name in names:
         current = PARAMETERS[name].default
         history = policy.history.get(name, []) if policy is not None else []
         for value in history:
@@ -248,6 +320,37 @@ def policy_inputs(policy: Policy | None, at: datetime, max_version: int | None =
                 current = value.value
         values[name] = Decimal(current)
     return values
+
+
+@dataclass(frozen=True)
+class NetworkWindow:
+    """One stretch of a period in which the network figures did not change."""
+
+    start: datetime
+    end: datetime
+    low: int  # ntime bounds [low, high)
+    high: int
+    figures: Mapping[str, Decimal]  # network_difficulty, block_subsidy, mean_fees
+
+
+def network_windows(policy: Policy | None, start: datetime, end: datetime,
+                    max_version: int | None = None) -> list[NetworkWindow]:
+    """Returns [start, end) cut where any network figure changes, each stretch with the
+    figures in force from its start (DESIGN §5: applied per share, not read at the
+    period's last instant)."""
+    changes: set[datetime] = set()
+    if policy is not None:
+        for name in NETWORK_PARAMETERS:
+            changes.update(v.effective_from for v in policy.history.get(name, [])
+                           if start < v.effective_from < end
+                           and (max_version is None or v.version <= max_version))
+    cuts = sorted({start, end} | changes)
+    windows = []
+    for a, b in pairwise(cuts):
+        low, high = ntime_bounds(a, b)
+        windows.append(NetworkWindow(a, b, low, high, policy_inputs(
+            policy, a, max_version, NETWORK_PARAMETERS)))
+    return windows
 
 
 @dataclass(frozen=True)
@@ -262,6 +365,12 @@ class PeriodInputs:
     policy: Mapping[str, Decimal]
     reported_output: Decimal | None
     metered_kwh: Decimal | None
+    capacity_ths: Decimal | None = None
+    network: tuple[tuple[NetworkWindow, WorkTally], ...] = ()
+    report_missing: bool = False
+    pool: PoolTerms | None = None
+    sold: Decimal | None = None
+    shares_not_active: int = 0
 
     @property
     def seconds(self) -> Decimal:
@@ -277,17 +386,30 @@ def compute(inputs: PeriodInputs) -> Computed:
         seconds=inputs.seconds,
         licensed_mw=inputs.licensed_mw,
         declared_j_per_th=inputs.declared_j_per_th,
-        network_difficulty=policy["network_difficulty"],
-        subsidy=policy["block_subsidy"],
-        mean_fees=policy["mean_fees"],
+        licensed_capacity_ths=inputs.capacity_ths,
+        network=[NetworkSpan(part.work, window.figures["network_difficulty"],
+                             window.figures["block_subsidy"], window.figures["mean_fees"])
+                 for window, part in inputs.network],
         reported_output=inputs.reported_output,
+        report_missing=inputs.report_missing,
         metered_kwh=inputs.metered_kwh,
+        pool=inputs.pool,
+        sold_through_exchanges=inputs.sold,
+        shares_not_active=inputs.shares_not_active,
         policy=ReconciliationPolicy(
             capacity_tolerance=policy["capacity_tolerance"],
             efficiency_min_j_per_th=policy["efficiency_min_jth"],
             efficiency_max_j_per_th=policy["efficiency_max_jth"],
+            mandatory_sale_share=policy["mandatory_sale_share"],
+            pool_output_tolerance=policy["pool_output_tolerance"],
         ),
     )
+
+
+def pool_terms(pool: MiningPool | None) -> PoolTerms | None:
+    """Returns the payout terms of a licence's accredited pool (None: solo)."""
+    return None if pool is None else PoolTerms(PayoutScheme(pool.payout_scheme),
+                                                Decimal(pool.fee))
 
 
 def figures_of(inputs: PeriodInputs, computed: Computed) -> dict[str, str]:
@@ -314,8 +436,17 @@ def figures_of(inputs: PeriodInputs, computed: Computed) -> dict[str, str]:
         "metered_kwh": computed.metered_kwh,
         "implied_j_per_th": computed.implied_j_per_th,
         "confidence": computed.policy.confidence,
+        "report_missing": int(inputs.report_missing),
+        "sold_through_exchanges": inputs.sold,
+        "shares_not_active": inputs.shares_not_active,
+        "pool_fee": None if inputs.pool is None else inputs.pool.fee,
+        "network_spans": len(inputs.network),
     }
     figures.update(inputs.policy)
+    for i, (window, part) in enumerate(inputs.network):
+        figures[f"span_{i}_start_unix"] = window.low
+        figures[f"span_{i}_proved_work"] = part.work
+        figures.update({f"span_{i}_{k}": v for k, v in window.figures.items()})
     if computed.expected is not None:
         figures.update({
             "expected_blocks": computed.expected.expected_blocks,

@@ -20,7 +20,7 @@ from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
 from ledger.indexes import LogReader, TopicFollower
-from ledger.proof_figures import prorated
+from ledger.proof_figures import NTIME_NEVER, prorated
 from verifier.work import WorkTally
 
 
@@ -33,6 +33,15 @@ class BatchEntry:
     ntime_min: int | None
     ntime_max: int | None
     tally: WorkTally
+    not_active_range: tuple[int, int] | None = None
+    """ntime range of the batch, when some of its shares were LICENCE_NOT_ACTIVE."""
+
+    @property
+    def ntime_range(self) -> tuple[int, int] | None:
+        """Returns (min, max) ntime of the accepted shares, or None."""
+        if self.ntime_min is None or self.ntime_max is None:
+            return None
+        return self.ntime_min, self.ntime_max
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,8 @@ class ProofIndex:
             entry.batches.append(BatchEntry(
                 event.originator_id, event.sequence, event.ntime_min, event.ntime_max,
                 WorkTally(event.accepted_shares, int(event.accepted_work),
-                          int(event.accepted_work_squared))))
+                          int(event.accepted_work_squared)),
+                (0, NTIME_NEVER) if event.counts.get("LICENCE_NOT_ACTIVE") else None))
             entry.next_sequence = max(entry.next_sequence, event.sequence + 1)
             self._requests[(event.requester, event.request_id)] = event.originator_id
         elif isinstance(event, cast(Any, OutputReport).Reported):

@@ -151,6 +151,7 @@ def test_solo_verdicts_agree_with_their_p_values_and_the_exact_interval(
     under = result.check(V.OUTPUT_UNDER_REPORTED)
     over = result.check(V.OUTPUT_OVER_REPORTED)
     assert under is not None and over is not None
+    assert under.p_value is not None and over.p_value is not None
     assert under.triggered == (under.p_value < Decimal("0.025")) == (blocks < low)
     assert over.triggered == (over.p_value < Decimal("0.025")) == (blocks > high)
 
