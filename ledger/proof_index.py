@@ -130,19 +130,26 @@ class ProofIndex:
              cast(Any, MeterReading).Recorded, cast(Any, Reconciliation).Closed,
              cast(Any, MiningLicence).Granted],
             self._handle)
-        # Trades are many: followed apart, only when a reconciliation reads sales.
+        # Trades are many: followed apart, only when a reconciliation reads sales, and
+        # kept only for sellers who hold a mining licence granted before them in the log.
+        self._miners: set[UUID] = set()
         self._sales_follower = TopicFollower(
-            ledger.recorder, ledger.mapper, [cast(Any, Trade).Recorded], self._sale)
+            ledger.recorder, ledger.mapper,
+            [cast(Any, Trade).Recorded, cast(Any, MiningLicence).Granted], self._sale)
 
     def _sale(self, _position: int, event: Any) -> None:
-        self._sales.setdefault(event.seller_id, []).append(Sale(
-            f"{event.originator_id}:{event.originator_version}", event.at, event.asset,
-            event.quantity))
+        if isinstance(event, cast(Any, MiningLicence).Granted):
+            self._miners.add(event.participant_id)
+        elif event.seller_id in self._miners:
+            self._sales.setdefault(event.seller_id, []).append(Sale(
+                f"{event.originator_id}:{event.originator_version}", event.at, event.asset,
+                event.quantity))
 
     def sales(self, seller_id: UUID, start: datetime, end: datetime, asset: str
               ) -> list[Sale]:
         """Returns the recorded (not blocked) trades of ``asset`` with ``seller_id`` as
-        seller whose time lies in [start, end), in log order."""
+        seller whose time lies in [start, end), in log order (only those recorded after
+        the seller's first mining licence was granted: before it, nothing was mined)."""
         with self._lock:
             self._sales_follower.refresh()
             return [s for s in self._sales.get(seller_id, [])

@@ -26,6 +26,7 @@ from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
 from ledger.domain.participant import Participant, SigningKey
 from ledger.domain.policy import Policy
+from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
@@ -36,18 +37,19 @@ from ledger.proof_figures import (
     ONE_MICROSECOND,
     AcceptedShares,
     PeriodInputs,
-    capacity_over,
     compute,
     epoch_ceil,
     figures_of,
     inactive_spans,
-    ntime_bounds,
+    licensed_over,
+    network_windows,
     policy_inputs,
+    pool_terms,
     stored_batch,
     verdict_codes,
     verdict_string,
 )
-from ledger.proof_index import PeriodEntry, foreign_tags, period_sum
+from ledger.proof_index import PeriodEntry, Sale, foreign_tags, period_sum
 from ledger.signatures import SignatureChecker
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch
@@ -60,17 +62,24 @@ EXACT_FIGURES = (
     "proved_work_squared",
     "licensed_mw",
     "declared_j_per_th",
+    "licensed_capacity_ths",
+    "quota_kwh",
     "reported_output",
+    "report_missing",
     "metered_kwh",
-    "network_difficulty",
-    "block_subsidy",
-    "mean_fees",
+    "sold_through_exchanges",
+    "shares_not_active",
+    "pool_fee",
+    "network_spans",
     "capacity_tolerance",
     "efficiency_min_jth",
     "efficiency_max_jth",
+    "mandatory_sale_share",
+    "pool_output_tolerance",
 )
-"""Figures recomputed exactly (integers and decimal arithmetic, no floating point): a
-difference in any of them is a fault. Interval bounds and p-values come from scipy's
+"""Figures recomputed exactly (integers and decimal arithmetic, no floating point), with
+every ``span_*`` figure (the network figures and the work of each span): a difference in
+any of them is a fault. Interval bounds and p-values come from scipy's
 floating point and are compared through the verdicts they decide."""
 
 
@@ -117,6 +126,9 @@ class ProofReplayCheck:
         self.policy: Policy | None = None
         self.reports: dict[str, tuple[UUID, PeriodEntry]] = {}
         self.readings: dict[str, tuple[UUID, PeriodEntry]] = {}
+        self.sales: dict[str, tuple[UUID, Sale]] = {}
+        self.pools: dict[UUID, MiningPool] = {}
+        self.miners: set[UUID] = set()
         self.batches_checked = 0
         self.reconciliations_checked = 0
         handlers: dict[Any, Callable[[int, Any], Iterable[Fault]]] = {
@@ -126,6 +138,8 @@ class ProofReplayCheck:
             cast(Any, OutputReport).Reported: self._report,
             cast(Any, MeterReading).Recorded: self._reading,
             cast(Any, Reconciliation).Closed: self._reconciliation,
+            cast(Any, Trade).Recorded: self._trade,
+            cast(Any, MiningPool).Registered: self._pool,
         }
         for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
             handlers[cls] = self._policy
@@ -166,6 +180,7 @@ class ProofReplayCheck:
             state)
         licence.inactive[1] = inactive_spans(state)
         self.granted.append((event.originator_id, tags))
+        self.miners.add(event.participant_id)
         return ()
 
     def _amended(self, _leaf: int, event: Any) -> Iterable[Fault]:
@@ -180,6 +195,19 @@ class ProofReplayCheck:
         # The rebuild already reports events that do not apply to their aggregate.
         with suppress(Exception):
             self.policy = event.mutate(self.policy)
+        return ()
+
+    def _trade(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        # As ledger.proof_index: only sellers holding a mining licence granted before.
+        if event.seller_id in self.miners:
+            ref = _ref(event)
+            self.sales[ref] = (event.seller_id,
+                               Sale(ref, event.at, event.asset, event.quantity))
+        return ()
+
+    def _pool(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        with suppress(Exception):  # the rebuild reports events that do not apply
+            self.pools[event.originator_id] = cast(MiningPool, event.mutate(None))
         return ()
 
     def _report(self, _leaf: int, event: Any) -> Iterable[Fault]:
@@ -277,8 +305,17 @@ class ProofReplayCheck:
                                              f"{event.licence_id}")]
         faults: list[Fault] = []
         start, end = event.period_start, event.period_end
-        low, high = ntime_bounds(start, end)
-        tally = WorkTally()
+        if event.licence_version > licence.version or \
+                event.licence_version not in licence.inactive:
+            faults.append(self._fault(leaf, event, f"licence version {event.licence_version} "
+                                                   "it read is not in the log before it"))
+        spans = licence.inactive.get(event.licence_version, [])
+        excluded = [(epoch_ceil(a), NTIME_NEVER if b is None else epoch_ceil(b))
+                    for a, b in spans]
+        windows = network_windows(self.policy, start, end, max_version=event.policy_version)
+        cuts = [w.low for w in windows] + [windows[-1].high]
+        parts = [WorkTally() for _ in windows]
+        not_active = 0
         batch_refs: list[str] = []
         for sequence in range(event.batches_read):
             if sequence not in licence.batches:
@@ -286,9 +323,11 @@ class ProofReplayCheck:
                                                        "read is not in the log before it"))
                 continue
             batch_id, shares = licence.batches[sequence]
-            part = shares.tally(low, high)
-            if part.shares:
-                tally += part
+            tallies, off = shares.credit(cuts, excluded)
+            for i, part in enumerate(tallies):
+                parts[i] += part
+            not_active += off
+            if off or any(t.shares for t in tallies):
                 batch_refs.append(f"{batch_id}:1")
         evidence = event.evidence
         if batch_refs != list(evidence.get("proof_batches", [])):
@@ -300,22 +339,30 @@ class ProofReplayCheck:
                                  self.readings, faults)
         reported, _ = period_sum((r for r in reports if r.asset == event.asset), start, end)
         metered, _ = period_sum(readings, start, end)
+        sold = self._sold(leaf, event, licence.state.participant_id,
+                          evidence.get("trades", []), faults)
         known_policy = self.policy.version if self.policy is not None else 0
         if event.policy_version > known_policy:
             faults.append(self._fault(leaf, event, f"policy version {event.policy_version} it "
                                                    f"read is not in the log before it"))
-        if event.licence_version > licence.version:
-            faults.append(self._fault(leaf, event, f"licence version {event.licence_version} "
-                                                   "it read is not in the log before it"))
         capacities = licence.capacities_at(event.licence_version)
         if not capacities:
             return [*faults, self._fault(leaf, event, "no licence capacity at the version "
                                                       "it read")]
-        mw, jth = capacity_over(capacities, start, end)
-        inputs = PeriodInputs(start, end, tally, mw, jth,
-                              policy_inputs(self.policy, end - ONE_MICROSECOND,
-                                            max_version=event.policy_version),
-                              reported, metered)
+        pool_id = licence.state.pool_id
+        pool = None if pool_id is None else self.pools.get(pool_id)
+        if pool_id is not None and pool is None:
+            faults.append(self._fault(leaf, event, f"pool {pool_id} of the licence is not "
+                                                   "in the log before it"))
+        mw, jth, cap = licensed_over(capacities, spans, start, end)
+        inputs = PeriodInputs(
+            start, end, sum(parts, WorkTally()), mw, jth,
+            policy_inputs(self.policy, end - ONE_MICROSECOND,
+                          max_version=event.policy_version),
+            reported, metered, capacity_ths=cap,
+            network=tuple(zip(windows, parts, strict=True)),
+            report_missing=reported is None, pool=pool_terms(pool), sold=sold,
+            shares_not_active=not_active)
         try:
             computed = compute(inputs)
         except (ValueError, ArithmeticError) as e:
@@ -330,13 +377,30 @@ class ProofReplayCheck:
             faults.append(self._fault(leaf, event, "recorded checks differ from the "
                                                    "recomputed ones"))
         figures = figures_of(inputs, computed)
-        differing = [name for name in EXACT_FIGURES
+        names = [*EXACT_FIGURES, *sorted({n for n in (*figures, *event.figures)
+                                          if n.startswith("span_")})]
+        differing = [name for name in names
                      if _number(figures.get(name)) != _number(event.figures.get(name))]
         if differing:
             faults.append(self._fault(leaf, event, "figures differ: " + ", ".join(
                 f"{n} recomputed {figures.get(n)} stored {event.figures.get(n)}"
                 for n in differing)))
         return faults
+
+    def _sold(self, leaf: int, event: Any, seller: UUID, refs: Iterable[str],
+              faults: list[Fault]) -> Decimal:
+        """Returns the quantity of the trades ``refs`` (each must be a recorded sale of
+        the asset by ``seller`` inside the period, before the event in the log)."""
+        total = Decimal(0)
+        for ref in refs:
+            sale = self.sales.get(ref)
+            if sale is None or sale[0] != seller or sale[1].asset != event.asset or \
+                    not event.period_start <= sale[1].at < event.period_end:
+                faults.append(self._fault(leaf, event, f"evidence {ref} is not a sale by the "
+                                                       "licence holder in the period before it"))
+                continue
+            total += sale[1].quantity
+        return total
 
     def _entries(self, leaf: int, event: Any, refs: Iterable[str],
                  known: Mapping[str, tuple[UUID, PeriodEntry]],
