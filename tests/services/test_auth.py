@@ -108,6 +108,10 @@ REQUESTS: dict[str, Factory] = {
         request_id=f"matrix-close-{who}", licence_id=w.ids["licence_miner_a"], period=PERIOD),
     "MiningService/GetReconciliation": lambda w, who: mining_pb2.GetReconciliationRequest(
         licence_id=w.ids["licence_miner_a"], period=PERIOD),
+    "MiningService/RegisterPool": lambda w, who: mining_pb2.RegisterPoolRequest(
+        request_id=f"matrix-pool-{who}", name="Pool", country="KZ", payout_scheme="FPPS",
+        fee="0.02"),
+    "MiningService/ListPools": lambda w, who: mining_pb2.ListPoolsRequest(),
     "TradingService/RecordTrade": lambda w, who: trading_pb2.RecordTradeRequest(
         envelope=w.signers["exchange_x"].seal(trade(w, f"matrix-trade-{who}"))),
     "TradingService/RecordTrades": lambda w, who: trading_pb2.RecordTradesRequest(

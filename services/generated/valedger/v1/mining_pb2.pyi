@@ -270,3 +270,51 @@ class GetReconciliationResponse(_message.Message):
     RECONCILIATION_FIELD_NUMBER: _ClassVar[int]
     reconciliation: Reconciliation
     def __init__(self, reconciliation: _Optional[_Union[Reconciliation, _Mapping]] = ...) -> None: ...
+
+class MiningPool(_message.Message):
+    __slots__ = ("pool_id", "name", "country", "payout_scheme", "fee", "version")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_SCHEME_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    name: str
+    country: str
+    payout_scheme: str
+    fee: str
+    version: int
+    def __init__(self, pool_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., payout_scheme: _Optional[str] = ..., fee: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RegisterPoolRequest(_message.Message):
+    __slots__ = ("request_id", "at", "name", "country", "payout_scheme", "fee")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_SCHEME_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    at: _timestamp_pb2.Timestamp
+    name: str
+    country: str
+    payout_scheme: str
+    fee: str
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., payout_scheme: _Optional[str] = ..., fee: _Optional[str] = ...) -> None: ...
+
+class RegisterPoolResponse(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: _common_pb2.Receipt
+    def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
+
+class ListPoolsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPoolsResponse(_message.Message):
+    __slots__ = ("pools",)
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    pools: _containers.RepeatedCompositeFieldContainer[MiningPool]
+    def __init__(self, pools: _Optional[_Iterable[_Union[MiningPool, _Mapping]]] = ...) -> None: ...
