@@ -767,7 +767,8 @@ def run_demo(workdir: Path, console: Console) -> DemoResult:
     started = time.monotonic()
     with progress:
         try:
-            with _step(progress, "CA, certificates for 7 identities, checkpoint key"):
+            with _step(progress, f"CA, certificates for {len(FARMS) + 4} identities, "
+                                 "checkpoint key"):
                 demo.make_identities()
             with _step(progress, "db init; valedger serve over mTLS on SQLite"):
                 demo.start_server()
