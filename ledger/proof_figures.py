@@ -6,7 +6,7 @@ reads and the reconciliation itself are computed here and nowhere else: the use 
 (``ledger.audit.proof_checks``) call the same code, so an auditor recomputes exactly what
 the ledger recorded.
 
-Long because it is the single owner of every figure a reconciliation records (tallies,
+It is long because it is the single owner of every figure a reconciliation records (tallies,
 inactive spans, capacity, network spans, pool terms): splitting it would give the ledger
 and the audit replay two places to keep in step.
 """

@@ -8,7 +8,7 @@ the ledger used (``verifier.verify_batch`` and ``ledger.proofs``) and every diff
 reported as a ``VERDICT_MISMATCH`` fault at the event's leaf; an envelope that does not
 verify against the participant's key valid at the event's time is ``ENVELOPE_INVALID``.
 
-Long because the replay must rebuild, in log order, every input a batch or a
+It is long because the replay must rebuild, in log order, every input a batch or a
 reconciliation was decided on (national index, tags, inactive spans per licence version,
 pools, sales, policy) before it can recompute them with the ledger's own code.
 """
