@@ -440,6 +440,42 @@ def test_two_racing_submitters_of_the_same_shares_accept_them_once(
     assert len(mine.batch_events()) == 2
 
 
+def test_two_licences_racing_are_numbered_nationally_and_both_recorded(
+        mine: Mine, store_url: str) -> None:
+    other = build_mine(mine.ledger, "other", "M-2", b"/lic-8/")
+    barrier = threading.Barrier(2, timeout=60)
+    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in range(2)]
+    work = [(mine.licence, mined("small", 1)), (other.licence, mined("second", 2))]
+    results: dict[int, Any] = {}
+
+    def submit(i: int) -> None:
+        desk = ledgers[i].proofs
+        assert isinstance(desk, RacingDesk)
+        desk.barrier = barrier
+        licence, period = work[i]
+        try:
+            results[i] = ledgers[i].submit_proof_batch(f"race-{i}", licence, period.batch,
+                                                       at=P0 + HOUR)
+        except Exception as e:  # reported by the assertion below
+            results[i] = e
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+    for i, (_, period) in enumerate(work):
+        assert results[i].counts["ACCEPTED"] == period.shares_submitted, results
+        assert results[i].sequence == 0  # each licence's first batch
+    national = sorted(e.national_sequence for e in mine.batch_events())
+    assert national == [0, 1]
+    assert sum(cast_desk(lg).decided for lg in ledgers) == 3  # the loser decided again
+
+
 def cast_desk(ledger: Ledger) -> RacingDesk:
     desk = ledger.proofs
     assert isinstance(desk, RacingDesk)
