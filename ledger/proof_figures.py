@@ -170,16 +170,23 @@ class AcceptedShares:
     job: np.ndarray  # int64 index into ``works`` per accepted share
     works: tuple[int, ...]  # share work per job
     not_active: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """ntime of each accepted share that is also a block candidate (a block found)."""
 
     @classmethod
-    def of(cls, parsed: ParsedBatch, codes: np.ndarray) -> AcceptedShares:
-        """Returns the accepted shares of a parsed batch and its verdict codes."""
+    def of(cls, parsed: ParsedBatch, codes: np.ndarray,
+           block_candidates: Sequence[int] = ()) -> AcceptedShares:
+        """Returns the accepted shares of a parsed batch, its verdict codes and the
+        indices of its block candidates."""
         accepted = codes == Verdict.ACCEPTED
         shares = parsed.packed.shares
+        found = np.zeros(len(codes), dtype=bool)
+        found[list(block_candidates)] = True
         return cls(shares["ntime"][accepted].astype(np.int64),
                    shares["job"][accepted].astype(np.int64),
                    tuple(job.share_work for job in parsed.jobs),
-                   shares["ntime"][codes == Verdict.LICENCE_NOT_ACTIVE].astype(np.int64))
+                   shares["ntime"][codes == Verdict.LICENCE_NOT_ACTIVE].astype(np.int64),
+                   shares["ntime"][found & accepted].astype(np.int64))
 
     def tally(self, low: int, high: int,
               excluded: Sequence[tuple[int, int]] = ()) -> WorkTally:
@@ -195,16 +202,32 @@ class AcceptedShares:
         )
 
     def credit(self, cuts: Sequence[int], excluded: Sequence[tuple[int, int]]
-               ) -> tuple[list[WorkTally], int]:
+               ) -> Credit:
         """Returns the tally of each span [cuts[i], cuts[i+1]) less the ``excluded``
-        ntime spans, and how many shares of [cuts[0], cuts[-1]) were mined while the
-        licence was not active (accepted ones inside ``excluded`` and those refused as
-        LICENCE_NOT_ACTIVE)."""
+        ntime spans, how many shares of [cuts[0], cuts[-1]) were mined while the licence
+        was not active (accepted ones inside ``excluded`` and those refused as
+        LICENCE_NOT_ACTIVE), and the blocks found by the credited shares."""
         tallies = [self.tally(a, b, excluded) for a, b in pairwise(cuts)]
         low, high = cuts[0], cuts[-1]
         inside = (self.ntime >= low) & (self.ntime < high) & _within(self.ntime, excluded)
         refused = (self.not_active >= low) & (self.not_active < high)
-        return tallies, int(inside.sum()) + int(refused.sum())
+        blocks = (self.blocks >= low) & (self.blocks < high) & ~_within(self.blocks, excluded)
+        return Credit(tallies, int(inside.sum()) + int(refused.sum()), int(blocks.sum()))
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What a batch contributes to a period: a tally per network span, the shares mined
+    while the licence was not active, and the blocks its credited shares found."""
+
+    tallies: list[WorkTally]
+    not_active: int
+    blocks: int
+
+    @property
+    def counts(self) -> bool:
+        """Returns True when the batch contributes anything to the period."""
+        return bool(self.not_active or self.blocks or any(t.shares for t in self.tallies))
 
 
 def _within(ntime: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -375,6 +398,7 @@ class PeriodInputs:
     pool: PoolTerms | None = None
     sold: Decimal | None = None
     shares_not_active: int = 0
+    proved_blocks: int = 0
 
     @property
     def seconds(self) -> Decimal:
@@ -400,6 +424,7 @@ def compute(inputs: PeriodInputs) -> Computed:
         pool=inputs.pool,
         sold_through_exchanges=inputs.sold,
         shares_not_active=inputs.shares_not_active,
+        proved_blocks=inputs.proved_blocks,
         policy=ReconciliationPolicy(
             capacity_tolerance=policy["capacity_tolerance"],
             efficiency_min_j_per_th=policy["efficiency_min_jth"],
@@ -443,6 +468,7 @@ def figures_of(inputs: PeriodInputs, computed: Computed) -> dict[str, str]:
         "report_missing": int(inputs.report_missing),
         "sold_through_exchanges": inputs.sold,
         "shares_not_active": inputs.shares_not_active,
+        "proved_blocks": inputs.proved_blocks,
         "pool_fee": None if inputs.pool is None else inputs.pool.fee,
         "network_spans": len(inputs.network),
     }

@@ -35,6 +35,8 @@ class BatchEntry:
     tally: WorkTally
     not_active_range: tuple[int, int] | None = None
     """ntime range of the batch, when some of its shares were LICENCE_NOT_ACTIVE."""
+    blocks: int = 0
+    """How many of its accepted shares are block candidates (blocks found)."""
 
     @property
     def ntime_range(self) -> tuple[int, int] | None:
@@ -188,7 +190,8 @@ class ProofIndex:
                 event.originator_id, event.sequence, event.ntime_min, event.ntime_max,
                 WorkTally(event.accepted_shares, int(event.accepted_work),
                           int(event.accepted_work_squared)),
-                (0, NTIME_NEVER) if event.counts.get("LICENCE_NOT_ACTIVE") else None))
+                (0, NTIME_NEVER) if event.counts.get("LICENCE_NOT_ACTIVE") else None,
+                sum(1 for i in event.block_candidates if event.verdicts[i] == "0")))
             entry.next_sequence = max(entry.next_sequence, event.sequence + 1)
             self._requests[(event.requester, event.request_id)] = event.originator_id
         elif isinstance(event, cast(Any, OutputReport).Reported):

@@ -141,7 +141,7 @@ class Reconciliations(UseCase):
         cuts = [w.low for w in windows] + [windows[-1].high]
         low, high = cuts[0], cuts[-1]
         parts = [WorkTally() for _ in windows]
-        not_active = 0
+        not_active = blocks = 0
         batch_refs: list[str] = []
         for batch in entry.batches:
             ranges = [r for r in (batch.ntime_range, batch.not_active_range) if r]
@@ -154,15 +154,17 @@ class Reconciliations(UseCase):
                     a <= batch.ntime_range[1] and batch.ntime_range[0] < b  # type: ignore[index]
                     for a, b in excluded):
                 parts[whole] += batch.tally
-                counted = batch.tally.shares
+                blocks += batch.blocks
+                counted = bool(batch.tally.shares or batch.blocks)
             else:
                 stored = self.store.get_typed(batch.batch_id, ProofBatch, "proof batch")
-                shares = AcceptedShares.of(stored_batch(stored), verdict_codes(stored.verdicts))
-                tallies, off = shares.credit(cuts, excluded)
-                for i, part in enumerate(tallies):
+                credit = AcceptedShares.of(stored_batch(stored), verdict_codes(stored.verdicts),
+                                           stored.block_candidates).credit(cuts, excluded)
+                for i, part in enumerate(credit.tallies):
                     parts[i] += part
-                not_active += off
-                counted = sum(t.shares for t in tallies) + off
+                not_active += credit.not_active
+                blocks += credit.blocks
+                counted = credit.counts
             if counted:
                 batch_refs.append(f"{batch.batch_id}:1")
         tally = sum(parts, WorkTally())
@@ -178,7 +180,8 @@ class Reconciliations(UseCase):
             reported, metered, capacity_ths=cap,
             network=tuple(zip(windows, parts, strict=True)),
             report_missing=reported is None, pool=pool_terms(pool),
-            sold=sum((s.quantity for s in sales), Decimal(0)), shares_not_active=not_active)
+            sold=sum((s.quantity for s in sales), Decimal(0)), shares_not_active=not_active,
+            proved_blocks=blocks)
         evidence = {"proof_batches": batch_refs, "output_reports": report_refs,
                     "meter_readings": reading_refs, "trades": [s.ref for s in sales]}
         return inputs, evidence

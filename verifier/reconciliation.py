@@ -342,6 +342,7 @@ def reconcile(
     report_missing: bool = False,
     sold_through_exchanges: Decimal | None = None,
     shares_not_active: int = 0,
+    proved_blocks: int = 0,
 ) -> ReconciliationResult:
     """Returns the figures and verdicts of one licence over one period.
 
@@ -353,7 +354,10 @@ def reconcile(
     ``sold_through_exchanges``: what the ledger's trades show the miner sold; checked
     against the policy share of the reported output (of the expected output when the
     report is missing). ``shares_not_active``: shares mined while the licence was not
-    active (MINED_WHILE_NOT_ACTIVE). Checks without their inputs are left out.
+    active (MINED_WHILE_NOT_ACTIVE). ``proved_blocks``: blocks the credited shares
+    themselves found (block candidates); a solo miner reporting less than their subsidy
+    is OUTPUT_UNDER_REPORTED whatever the Poisson interval says. Checks without their
+    inputs are left out.
     """
     policy = policy or ReconciliationPolicy()
     confidence = float(policy.confidence)
@@ -377,7 +381,9 @@ def reconcile(
         expected = expected_output_over(network, confidence, pool)
         if reported is not None:
             if pool is None:
-                checks.extend(_output_checks(expected, Decimal(reported), policy))
+                floor = proved_blocks * min(Decimal(span.subsidy) for span in network)
+                checks.extend(_output_checks(expected, Decimal(reported), policy,
+                                             proved_blocks, floor))
             else:
                 checks.extend(_pool_output_checks(expected, Decimal(reported), pool, policy))
     if sold_through_exchanges is not None and policy.mandatory_sale_share > 0:
@@ -458,11 +464,16 @@ def _over_capacity(proved: ProvedHashrate, capacity_ths: Decimal,
 
 
 def _output_checks(expected: ExpectedOutput, reported: Decimal,
-                   policy: ReconciliationPolicy) -> list[Check]:
+                   policy: ReconciliationPolicy, proved_blocks: int = 0,
+                   proved_floor: Decimal = Decimal(0)) -> list[Check]:
     """OUTPUT_UNDER_REPORTED / OUTPUT_OVER_REPORTED for a solo miner: the exact Poisson
     tails of the reported block count (reported ÷ mean reward, continued to real values)
     at the expected count; each fires when its tail is below α/2 (for a whole number of
-    blocks, exactly when the report lies outside the central interval)."""
+    blocks, exactly when the report lies outside the central interval).
+
+    Blocks the miner's own shares prove it found are certain output: a report below
+    their subsidy (``proved_floor``) is OUTPUT_UNDER_REPORTED with p = 0, however small
+    the expected count (where the Poisson interval alone reaches down to zero)."""
     lam = float(expected.expected_blocks)
     reward = expected.reward_per_block
     blocks = float(reported / reward) if reward > 0 else 0.0
@@ -474,11 +485,15 @@ def _output_checks(expected: ExpectedOutput, reported: Decimal,
         "expected_blocks": expected.expected_blocks,
         "reported_blocks": _dec(blocks),
         "reward_per_block": reward,
+        "proved_blocks": Decimal(proved_blocks),
+        "proved_blocks_output": proved_floor,
     }
     if lam > 0:
         p_under, p_over = p_at_most(blocks, lam), p_at_least(blocks, lam)
     else:
         p_under, p_over = 1.0, (1.0 if blocks == 0 else 0.0)
+    if reported < proved_floor:
+        p_under = 0.0
     tail = policy.tail
     return [
         Check(ReconciliationVerdict.OUTPUT_UNDER_REPORTED, p_under < tail, figures,

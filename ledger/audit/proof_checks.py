@@ -73,6 +73,7 @@ EXACT_FIGURES = (
     "metered_kwh",
     "sold_through_exchanges",
     "shares_not_active",
+    "proved_blocks",
     "pool_fee",
     "network_spans",
     "capacity_tolerance",
@@ -255,7 +256,8 @@ class ProofReplayCheck:
             return [*faults, self._fault(leaf, event, f"stored batch unreadable: {e}")]
         codes = verdict_codes(stored.verdicts)
         licence.batches[event.sequence] = (event.originator_id,
-                                           AcceptedShares.of(parsed, codes))
+                                           AcceptedShares.of(parsed, codes,
+                                                             stored.block_candidates))
         if parsed.digest().hex() != stored.batch_digest:
             faults.append(self._fault(leaf, event, "batch digest differs from the stored "
                                                    "jobs and shares"))
@@ -319,7 +321,7 @@ class ProofReplayCheck:
         windows = network_windows(self.policy, start, end, max_version=event.policy_version)
         cuts = [w.low for w in windows] + [windows[-1].high]
         parts = [WorkTally() for _ in windows]
-        not_active = 0
+        not_active = blocks = 0
         batch_refs: list[str] = []
         for sequence in range(event.batches_read):
             if sequence not in licence.batches:
@@ -327,11 +329,12 @@ class ProofReplayCheck:
                                                        "read is not in the log before it"))
                 continue
             batch_id, shares = licence.batches[sequence]
-            tallies, off = shares.credit(cuts, excluded)
-            for i, part in enumerate(tallies):
+            credit = shares.credit(cuts, excluded)
+            for i, part in enumerate(credit.tallies):
                 parts[i] += part
-            not_active += off
-            if off or any(t.shares for t in tallies):
+            not_active += credit.not_active
+            blocks += credit.blocks
+            if credit.counts:
                 batch_refs.append(f"{batch_id}:1")
         evidence = event.evidence
         if batch_refs != list(evidence.get("proof_batches", [])):
@@ -366,7 +369,7 @@ class ProofReplayCheck:
             reported, metered, capacity_ths=cap,
             network=tuple(zip(windows, parts, strict=True)),
             report_missing=reported is None, pool=pool_terms(pool), sold=sold,
-            shares_not_active=not_active)
+            shares_not_active=not_active, proved_blocks=blocks)
         try:
             computed = compute(inputs)
         except (ValueError, ArithmeticError) as e:

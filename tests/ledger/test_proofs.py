@@ -681,9 +681,12 @@ def test_close_is_idempotent_once_per_period_and_after_the_period(mine: Mine) ->
     assert [r.id for r in ledger.list_reconciliations()] == [first.aggregate_id]
     assert ledger.list_reconciliations(UUID(int=5)) == []
     recorded = [e for e in events_of(ledger) if isinstance(e, CLOSED)]
-    # No output report: reconciled as zero reported, which a small miner can be.
-    assert len(recorded) == 1 and recorded[0].verdicts == ["REPORT_MISSING"]
-    assert [a.kind for a in ledger.list_alerts()] == ["REPORT_MISSING"]
+    # No output report: reconciled as zero reported, below the blocks its own shares found.
+    assert len(recorded) == 1
+    assert recorded[0].verdicts == ["REPORT_MISSING", "OUTPUT_UNDER_REPORTED"]
+    assert int(recorded[0].figures["proved_blocks"]) > 0
+    assert sorted(a.kind for a in ledger.list_alerts()) == ["OUTPUT_UNDER_REPORTED",
+                                                            "REPORT_MISSING"]
 
 
 # --------------------------------------------------------------------------- pure parts

@@ -219,3 +219,21 @@ def test_pool_licence_names_an_accredited_pool(ledger: Ledger) -> None:
     pool = ledger.register_pool("p", "Pool", "XX", "PPLNS", "0.015", at=START).aggregate_id
     assert [(p.id, p.payout_scheme, p.fee) for p in ledger.list_pools()] == \
         [(pool, "PPLNS", Decimal("0.015"))]
+
+
+def test_a_solo_miner_cannot_report_less_than_the_blocks_its_shares_found(
+        mine: Mine) -> None:
+    ledger = mine.ledger
+    receipt = ledger.submit_proof_batch("b1", mine.licence, mined("small", 1).batch,
+                                        at=P0 + HOUR)
+    found = receipt.block_candidates
+    assert found >= 1
+    # A satoshi short of the subsidies the proved blocks earned at least.
+    ledger.report_output("report", mine.licence, P0, P0 + HOUR, "BTC",
+                         SUBSIDY * found - Decimal("0.00000001"), ["bc1q"], Decimal(0),
+                         at=P0 + HOUR)
+    recon = close(mine)
+    check = recon.check("OUTPUT_UNDER_REPORTED")  # type: ignore[attr-defined]
+    assert check["triggered"] and Decimal(check["p_value"]) == 0
+    assert recon.figures["proved_blocks"] == str(found)  # type: ignore[attr-defined]
+    assert replay_faults(ledger) == []

@@ -191,3 +191,26 @@ def test_zero_capacity_fires_over_capacity_for_any_share(shares: int, fires: boo
                        licensed_mw=Decimal(0), declared_j_per_th=Decimal(25),
                        licensed_capacity_ths=Decimal(0))
     assert fired(result, V.OVER_CAPACITY) is fires
+
+
+@pytest.mark.parametrize(("reported", "fires"), [
+    (Decimal("6.25"), False), (Decimal("6.2499"), True), (Decimal(0), True)])
+def test_blocks_a_solo_miners_shares_found_are_certain_output(reported: Decimal,
+                                                             fires: bool) -> None:
+    """λ = 0.5: the Poisson interval reaches down to zero blocks, but two block
+    candidates among the credited shares prove at least two subsidies were earned."""
+    result = reconcile(tally=WorkTally.of([50 * 2**32]), seconds=HOUR,
+                       licensed_mw=Decimal(1), declared_j_per_th=Decimal(25),
+                       network_difficulty=100, subsidy=Decimal("3.125"),
+                       mean_fees=Decimal("0.125"), reported_output=reported, proved_blocks=2)
+    check = result.check(V.OUTPUT_UNDER_REPORTED)
+    assert check is not None and check.p_value is not None
+    assert check.triggered is fires
+    assert (check.p_value < Decimal("0.025")) is fires
+    assert check.figures["proved_blocks_output"] == Decimal("6.250")
+    # Without the proved blocks the same zero report passes the interval test.
+    silent = reconcile(tally=WorkTally.of([50 * 2**32]), seconds=HOUR,
+                       licensed_mw=Decimal(1), declared_j_per_th=Decimal(25),
+                       network_difficulty=100, subsidy=Decimal("3.125"),
+                       reported_output=Decimal(0))
+    assert not fired(silent, V.OUTPUT_UNDER_REPORTED)
