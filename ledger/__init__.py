@@ -33,6 +33,7 @@ from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView, is_observation
+from ledger.domain.pool import PAYOUT_SCHEMES, MiningPool
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
 from ledger.errors import (
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_CALENDAR_INTERVAL_SECONDS",
     "DEFAULT_DB_URL",
     "GRID",
+    "PAYOUT_SCHEMES",
     "POLICY_ID",
     "REGULATOR",
     "TRAVEL_RULE_FIELDS",
@@ -91,6 +93,7 @@ __all__ = [
     "Licence",
     "ManualClock",
     "MiningLicence",
+    "MiningPool",
     "NotFound",
     "Participant",
     "ParticipantKind",

@@ -97,6 +97,8 @@ MATRIX: Mapping[str, Mapping[Role, Scope]] = {
     "/valedger.v1.MiningService/RecordMeterReading": {G: ANY},
     "/valedger.v1.MiningService/CloseReconciliation": {R: ANY},
     "/valedger.v1.MiningService/GetReconciliation": {R: ANY, A: ANY, M: OWN},
+    "/valedger.v1.MiningService/RegisterPool": {R: ANY},
+    "/valedger.v1.MiningService/ListPools": _EVERYONE,
     # TradingService: exchanges record their own trades.
     "/valedger.v1.TradingService/RecordTrade": {E: OWN},
     "/valedger.v1.TradingService/RecordTrades": {E: OWN},

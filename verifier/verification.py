@@ -131,6 +131,8 @@ def verify_batch(
     batch: ShareBatch,
     *,
     coinbase_tags: Sequence[bytes] | None = None,
+    foreign_tags: Sequence[bytes] = (),
+    inactive_ntime: Sequence[tuple[int, int]] = (),
     already_accepted: AlreadyAccepted | None = None,
     backend: Backend | None = None,
     config: VerifierConfig | None = None,
@@ -139,7 +141,11 @@ def verify_batch(
 
     ``coinbase_tags`` are the licence's tags: a job is tagged when any of them occurs in
     its coinb1 or coinb2. Without them the batch's own ``coinbase_tag`` is used, and
-    without that no tag is required.
+    without that no tag is required. ``foreign_tags`` are the tags of every other licence:
+    a job carrying any of them is FOREIGN_COINBASE_TAG. ``inactive_ntime`` are the
+    half-open ntime spans [low, high) in which the licence was not active: an otherwise
+    valid share whose ntime falls inside one is LICENCE_NOT_ACTIVE. ``already_accepted``
+    are the hashes accepted earlier anywhere in the country (DUPLICATE).
     """
     backend = backend or select_backend(config)
     packed = batch.packed
@@ -154,6 +160,9 @@ def verify_batch(
     tagged = np.array(
         [not tags or any(job.has_tag(t) for t in tags) for job in batch.jobs], dtype=bool
     )
+    foreign = np.array(
+        [any(job.has_tag(t) for t in foreign_tags) for job in batch.jobs], dtype=bool
+    )
 
     job = shares["job"]
     known = job >= 0
@@ -166,10 +175,15 @@ def verify_batch(
         job_rows = jobs[safe]
         mask = job_rows["version_mask"]
         job_ntime = job_rows["ntime"].astype(np.int64)
-        share_ntime = shares["ntime"].astype(np.int64)
         # Lowest precedence first, so each higher-precedence fault overwrites.
+        share_ntime = shares["ntime"].astype(np.int64)
+        inactive = np.zeros(n, dtype=bool)
+        for low, high in inactive_ntime:
+            inactive |= (share_ntime >= low) & (share_ntime < high)
+        verdicts[inactive] = Verdict.LICENCE_NOT_ACTIVE
         verdicts[(flags & HASH_FLAG_SHARE) == 0] = Verdict.LOW_DIFFICULTY
         verdicts[~tagged[safe]] = Verdict.UNTAGGED_COINBASE
+        verdicts[foreign[safe]] = Verdict.FOREIGN_COINBASE_TAG
         ntime_bad = (share_ntime < job_ntime) | (share_ntime > job_ntime + NTIME_WINDOW_SECONDS)
         verdicts[ntime_bad] = Verdict.NTIME_OUT_OF_RANGE
         verdicts[(shares["version_bits"] & ~mask) != 0] = Verdict.BAD_VERSION_BITS
