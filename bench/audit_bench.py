@@ -171,7 +171,11 @@ def synthetic_tree(url: str, leaves: int, chunk: int = 200_000) -> tuple[Any, Au
 
 
 def proof_latency(name: str, url: str, leaves: int, samples: int) -> list[list[str]]:
-    """Returns rows with inclusion-proof latency at ``leaves`` leaves."""
+    """Returns rows with inclusion-proof latency at ``leaves`` leaves: without the tree's
+    upper levels in memory (the baseline) and with them (``AuditLog.hot``), proof by
+    proof in alternation, on the same leaves."""
+    from ledger.audit.hot_nodes import HotNodes
+
     factory, log, build = synthetic_tree(url, leaves)
     rng = random.Random(7)
     rows = []
@@ -179,22 +183,28 @@ def proof_latency(name: str, url: str, leaves: int, samples: int) -> list[list[s
         root = log.state().compact.root()
         from tlog.inclusion import verify_inclusion
 
+        variants = {"no hot levels": HotNodes(capacity=0), "hot upper levels": HotNodes()}
         for kind in ("by leaf index", "by event id"):
-            times = []
+            times: dict[str, list[float]] = {variant: [] for variant in variants}
             for _ in range(samples):
                 i = rng.randrange(leaves)
-                started = time.perf_counter()
-                if kind == "by event id":
-                    proof = log.event_inclusion_proof(uuid.UUID(int=i + 1), 1)
-                else:
-                    proof = log.inclusion_proof(i)
-                times.append(time.perf_counter() - started)
-                verify_inclusion(i, leaves, proof.leaf_hash, proof.hashes, root)
-            times.sort()
-            p50 = statistics.median(times) * 1000
-            p99 = times[int(len(times) * 0.99) - 1] * 1000
-            rows.append([name, f"{leaves:,}", kind, f"{p50:.3f}", f"{p99:.3f}",
-                         f"{build:.0f}"])
+                order = list(variants.items())
+                rng.shuffle(order)
+                for variant, hot in order:
+                    log.hot = hot
+                    started = time.perf_counter()
+                    if kind == "by event id":
+                        proof = log.event_inclusion_proof(uuid.UUID(int=i + 1), 1)
+                    else:
+                        proof = log.inclusion_proof(i)
+                    times[variant].append(time.perf_counter() - started)
+                    verify_inclusion(i, leaves, proof.leaf_hash, proof.hashes, root)
+            for variant, measured in times.items():
+                measured.sort()
+                p50 = statistics.median(measured) * 1000
+                p99 = measured[int(len(measured) * 0.99) - 1] * 1000
+                rows.append([name, f"{leaves:,}", f"{kind}, {variant}", f"{p50:.3f}",
+                             f"{p99:.3f}", f"{build:.0f}"])
     finally:
         factory.close()
     return rows

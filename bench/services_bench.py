@@ -77,18 +77,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_pids(pid: int) -> list[int]:
+    """Returns the server process and its children (the workers of --processes N)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [pid, *(int(c) for c in children.read_text().split())]
+    except OSError:
+        return [pid]
+
+
 def peak_rss_mib(pid: int) -> float:
-    """Returns the peak resident memory (VmHWM) of a process in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Returns the peak resident memory (VmHWM) of a server in MiB, summed over its
+    worker processes when it has any."""
+    total = 0.0
+    for one in server_pids(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+    return total or float("nan")
 
 
 def reset_peak(pid: int) -> None:
     """Resets VmHWM so the next reading is the peak of the next load only."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    for one in server_pids(pid):
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{one}/clear_refs").write_text("5")
 
 
 def process_tree_cpu(pid: int) -> float:
@@ -128,26 +142,31 @@ class Server:
         self.process.wait(60)
 
 
-def start_server(url: str, workdir: Path, batch: int) -> Server:
+def start_server(url: str, workdir: Path, batch: int, processes: int = 1) -> Server:
+    """Returns a running `valedger serve --processes N` once every worker serves."""
     ca = CertificateAuthority.init(workdir / "ca", force=True)
     ca.issue("server", "localhost")
     port = free_port()
+    log = workdir / "server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-c", "from services.cli import main; main()", "serve", "--db", url,
          "--listen", f"127.0.0.1:{port}", "--ca-dir", str(workdir / "ca"), "--create-tables",
-         "--trade-batch-size", str(batch)], cwd=ROOT,
-        stderr=(workdir / "server.log").open("wb"))
+         "--trade-batch-size", str(batch), "--processes", str(processes)], cwd=ROOT,
+        stderr=log.open("wb"))
     server = Server(process, port, ca)
     probe = server.client("auditor", "probe")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         try:
             probe.check_health()
-            break
+            if processes == 1 or '"processes"' in log.read_text():
+                break  # the supervisor logs once all workers serve
         except grpc.RpcError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start") from None
-            time.sleep(0.2)
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("server did not start")
+        time.sleep(0.2)
     probe.close()
     return server
 
@@ -255,17 +274,21 @@ def stream_rate(server: Server, market: Market, run: str, n: int) -> tuple[float
 
 
 async def unary_latency(server: Server, market: Market, run: str, rate: float,
-                        seconds: float) -> tuple[list[float], int]:
-    """Sends RecordTrade at a fixed rate (open loop); returns latencies in ms measured from
-    each request's scheduled time, and the number of failures."""
+                        seconds: float, channels: int = 1) -> tuple[list[float], int]:
+    """Sends RecordTrade at a fixed rate (open loop) round-robin over ``channels``
+    connections; returns latencies in ms measured from each request's scheduled time, and
+    the number of failures."""
     n = int(rate * seconds)
     envelopes = [market.signer.seal(payload(market, f"{run}-u-{i}", i)) for i in range(n)]
     issued = server.ca.issue("exchange", f"{run}-ex3", market.exchange)
-    channel = grpc.aio.secure_channel(f"127.0.0.1:{server.port}",
-                                      channel_credentials(TlsFiles.issued(issued)))
-    stub = trading_pb2_grpc.TradingServiceStub(channel)
-    await stub.RecordTrade(trading_pb2.RecordTradeRequest(
-        envelope=market.signer.seal(payload(market, f"{run}-warm", 0))), timeout=30)
+    opened = [grpc.aio.secure_channel(f"127.0.0.1:{server.port}",
+                                      channel_credentials(TlsFiles.issued(issued)),
+                                      options=[("grpc.use_local_subchannel_pool", 1)])
+              for _ in range(channels)]
+    stubs = [trading_pb2_grpc.TradingServiceStub(channel) for channel in opened]
+    for k, stub in enumerate(stubs):
+        await stub.RecordTrade(trading_pb2.RecordTradeRequest(
+            envelope=market.signer.seal(payload(market, f"{run}-warm-{k}", k))), timeout=30)
     latencies: list[float] = []
     failures = 0
     loop = asyncio.get_running_loop()
@@ -276,15 +299,16 @@ async def unary_latency(server: Server, market: Market, run: str, rate: float,
         scheduled = begin + i / rate
         await asyncio.sleep(max(0.0, scheduled - loop.time()))
         try:
-            await stub.RecordTrade(trading_pb2.RecordTradeRequest(envelope=envelopes[i]),
-                                   timeout=5)
+            await stubs[i % channels].RecordTrade(
+                trading_pb2.RecordTradeRequest(envelope=envelopes[i]), timeout=5)
             latencies.append((loop.time() - scheduled) * 1000)
         except grpc.aio.AioRpcError:
             failures += 1
 
     reset_peak(server.process.pid)
     await asyncio.gather(*(one(i) for i in range(n)))
-    await channel.close(None)
+    for channel in opened:
+        await channel.close(None)
     return latencies, failures
 
 
@@ -325,7 +349,7 @@ def explain_page(url: str, participant: str, after: int) -> str:
 
 
 def list_events_run(label: str, url: str, workdir: Path, n: int, queries: int,
-                    workers: int) -> ListEventsResult:
+                    workers: int, processes: int = 1) -> ListEventsResult:
     """Bulk-loads ``n`` trades into the store (bench/bulk_store.py), starts a fresh server
     on it and measures pages of 100 of one buyer at random points of its history."""
     licence = ExchangeLicence.create_id(REGULATOR, "bulk-licence")
@@ -341,7 +365,7 @@ def list_events_run(label: str, url: str, workdir: Path, n: int, queries: int,
     rng = random.Random(5)
     afters = [mine[rng.randrange(len(mine) - 100)] - 1 for _ in range(queries)]
     started = time.perf_counter()
-    server = start_server(url, workdir / f"{label}-list", 500)
+    server = start_server(url, workdir / f"{label}-list", 500, processes)
     try:
         ready = time.perf_counter() - started
         with server.client("regulator", "cb-reader") as reg:
@@ -388,10 +412,33 @@ def postgres_url(workdir: Path) -> tuple[str, Any]:
     return f"postgresql://postgres@:5432/bench?host={socket_dir}", server
 
 
+def unary_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
+                unary_rows: list[str]) -> None:
+    """Unary latency of `serve --processes P` for each P, alternating, on one store."""
+    for repeat in range(args.repeats):
+        for processes in args.processes:
+            server = start_server(url, workdir / f"{label}-p{processes}-{repeat}", args.batch,
+                                  processes)
+            try:
+                for target in args.rate:
+                    run = f"{label.lower()}-p{processes}-{repeat}-u{target:g}"
+                    fresh = set_up_market(server, run, buyers=100)
+                    latencies, failures = asyncio.run(unary_latency(
+                        server, fresh, run, target, args.seconds, args.channels))
+                    sent = int(target * args.seconds)
+                    p50 = f"{percentile(latencies, 50):.1f}" if latencies else "-"
+                    p99 = f"{percentile(latencies, 99):.1f}" if latencies else "-"
+                    unary_rows.append(
+                        f"| {label} | {processes} | {target:g} | {sent:,} | {p50} | {p99} | "
+                        f"{failures:,} | {peak_rss_mib(server.process.pid):.0f} |")
+            finally:
+                server.stop()
+
+
 def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
                 rows: list[str], unary_rows: list[str]) -> None:
     """RecordTrades throughput against the raw insert rate, then unary latency."""
-    server = start_server(url, workdir / label, args.batch)
+    server = start_server(url, workdir / label, args.batch, args.processes[0])
     try:
         market = set_up_market(server, label.lower())
         raw = raw_insert_rate(url, market, label.lower(), args.trades, args.batch)
@@ -406,13 +453,13 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
             run = f"{label.lower()}-u{target:g}"
             fresh = set_up_market(server, run, buyers=100)
             latencies, failures = asyncio.run(unary_latency(
-                server, fresh, run, target, args.seconds))
+                server, fresh, run, target, args.seconds, args.channels))
             unary_mem = peak_rss_mib(server.process.pid)
             sent = int(target * args.seconds)
             p50 = f"{percentile(latencies, 50):.1f}" if latencies else "-"
             p99 = f"{percentile(latencies, 99):.1f}" if latencies else "-"
-            unary_rows.append(f"| {label} | {target:g} | {sent:,} | {p50} | {p99} | "
-                              f"{failures:,} | {unary_mem:.0f} |")
+            unary_rows.append(f"| {label} | {args.processes[0]} | {target:g} | {sent:,} | "
+                              f"{p50} | {p99} | {failures:,} | {unary_mem:.0f} |")
     finally:
         server.stop()
 
@@ -426,9 +473,17 @@ def print_server_errors(workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["all", "trades", "list-events"], default="all",
-                        help="trades: only the trade loads; list-events: only build the "
-                             "large store and measure ListEvents")
+    parser.add_argument("--only", choices=["all", "trades", "unary", "list-events"],
+                        default="all",
+                        help="trades: only the trade loads; unary: only unary latency, for "
+                             "each --processes; list-events: only build the large store and "
+                             "measure ListEvents")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1],
+                        help="`serve --processes` (unary: each in turn, alternating)")
+    parser.add_argument("--channels", type=int, default=1,
+                        help="client connections the unary load is spread over")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="unary: rounds over --processes")
     parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgres"],
                         default=["sqlite", "postgres"])
     parser.add_argument("--trades", type=int, default=10_000)
@@ -459,6 +514,8 @@ def main() -> None:
             try:
                 if args.only in ("all", "trades"):
                     trade_loads(args, label, url, workdir, rows, unary_rows)
+                if args.only == "unary":
+                    unary_loads(args, label, url, workdir, unary_rows)
                 if args.only in ("all", "list-events"):
                         listed.append(list_events_run(label, url, workdir, args.store_events,
                                                   args.list_queries, args.workers))
@@ -475,7 +532,7 @@ def main() -> None:
     print(f"Machine: {platform.node()}, {os.cpu_count()} core(s), Python "
           f"{platform.python_version()}, shared with other engineers' jobs (1-min load "
           f"{load_before:.2f} before, {load_after:.2f} after); {datetime.now(UTC):%Y-%m-%d}.\n")
-    if rows:
+    if rows or unary_rows:
         print("Server: `valedger serve` in its own process, mTLS (ECDSA P-256), one Ed25519 "
               f"envelope verified per trade, RecordTrades sent {TRADES_PER_MESSAGE} trades a "
               f"stream message and committed {args.batch} per transaction. Raw = "
@@ -483,14 +540,17 @@ def main() -> None:
               f"records (same payloads and signed envelopes) in batches of {args.batch} in "
               "the same run (no rules, signature checks or network). Unary latency is "
               "open-loop, measured from each request's scheduled send time.\n")
-        print("| store | trades | RecordTrades /s | server CPU µs/trade | raw insert /s | "
-              "ratio | server peak RSS MiB |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        if rows:
+            print("| store | trades | RecordTrades /s | server CPU µs/trade | raw insert /s | "
+                  "ratio | server peak RSS MiB |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
         for row in rows:
             print(row)
-        print("\nUnary RecordTrade, open loop, deadline 5 s (failed = deadline exceeded):\n")
-        print("| store | rate /s | requests | p50 ms | p99 ms | failed | server peak RSS MiB |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(f"\nUnary RecordTrade, open loop over {args.channels} connection(s), deadline "
+              "5 s (failed = deadline exceeded; RSS summed over the server's processes):\n")
+        print("| store | processes | rate /s | requests | p50 ms | p99 ms | failed | "
+              "server peak RSS MiB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for row in unary_rows:
             print(row)
         print()

@@ -32,7 +32,8 @@ from ledger.domain.alert import Alert
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
-from ledger.domain.policy import POLICY_ID, Policy, is_observation
+from ledger.domain.policy import POLICY_ID, Policy, PolicyView, is_observation
+from ledger.domain.pool import PAYOUT_SCHEMES, MiningPool
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
 from ledger.errors import (
@@ -49,6 +50,7 @@ from ledger.errors import (
 )
 from ledger.history import HistoryIndex, HistoryQuery, HistoryRecord
 from ledger.keys import EnvelopeVerifier, Signed
+from ledger.lifetime import die_with_parent
 from ledger.proof_payloads import PROTO_BATCH_PAYLOAD_TYPE, pack_proof_batch
 from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.requests import GRID, REGULATOR, participant_requester
@@ -63,6 +65,7 @@ __all__ = [
     "DEFAULT_CALENDAR_INTERVAL_SECONDS",
     "DEFAULT_DB_URL",
     "GRID",
+    "PAYOUT_SCHEMES",
     "POLICY_ID",
     "PROTO_BATCH_PAYLOAD_TYPE",
     "REGULATOR",
@@ -92,10 +95,12 @@ __all__ = [
     "Licence",
     "ManualClock",
     "MiningLicence",
+    "MiningPool",
     "NotFound",
     "Participant",
     "ParticipantKind",
     "Policy",
+    "PolicyView",
     "ProofBundleError",
     "ProofReceipt",
     "Receipt",
@@ -126,6 +131,7 @@ __all__ = [
     "database_stream",
     "default_checks",
     "default_workers",
+    "die_with_parent",
     "display_url",
     "hashrate_cap_ths",
     "is_observation",

@@ -54,15 +54,17 @@ from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
 from ledger.domain.participant import Participant
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView
+from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import TradeRequest
 from ledger.errors import NotFound, StoreKeyError, StoreUnavailable
-from ledger.indexes import AlertIndex, LicenceIndex
+from ledger.indexes import AlertIndex, LicenceIndex, PoolIndex
 from ledger.keys import EnvelopeVerifier, Keys
 from ledger.licensing import Licensing
 from ledger.metering import MeterReadings
 from ledger.policies import Policies
+from ledger.pools import Pools
 from ledger.proof_figures import DEFAULT_ASSET
 from ledger.proof_index import ProofIndex
 from ledger.proofs import ProofSubmission
@@ -116,6 +118,7 @@ class Ledger(Application[UUID]):
         self.policies = Policies(self, self.clock)
         self.alerts = Alerts(self, self.clock, self.alert_index)
         self.calendar = self.construct_calendar()
+        self.pools = Pools(self, self.clock, PoolIndex(self))
         try:
             self.check_store()
         except BaseException:
@@ -407,11 +410,27 @@ class Ledger(Application[UUID]):
                              grid_zone: str, meter_id: str, power_mw: Decimal | str,
                              efficiency_jth: Decimal | str, coinbase_tags: Iterable[str],
                              valid_from: datetime, valid_until: datetime,
-                             at: datetime | None = None) -> Receipt:
-        """Grants a mining licence (``Licensing.grant_mining_licence``)."""
+                             at: datetime | None = None, mode: str = "SOLO",
+                             pool_id: UUID | None = None) -> Receipt:
+        """Grants a mining licence (``Licensing.grant_mining_licence``), SOLO or in an
+        accredited POOL."""
         return self.licensing.grant_mining_licence(
             request_id, participant_id, region, grid_zone, meter_id, power_mw,
-            efficiency_jth, coinbase_tags, valid_from, valid_until, at)
+            efficiency_jth, coinbase_tags, valid_from, valid_until, at, mode, pool_id)
+
+    def register_pool(self, request_id: str, name: str, country: str, payout_scheme: str,
+                      fee: Decimal | str, at: datetime | None = None) -> Receipt:
+        """Accredits a mining pool (``Pools.register``)."""
+        return self.pools.register(request_id, name, country, payout_scheme, fee, at)
+
+    def get_pool(self, pool_id: UUID) -> MiningPool:
+        """Returns an accredited pool, or raises NotFound."""
+        return self.get_typed(pool_id, MiningPool, "mining pool")
+
+    def list_pools(self) -> list[MiningPool]:
+        """Returns every accredited pool, in registration order."""
+        found = self.read_many(self.pools.list())
+        return [deepcopy(pool) for pool in found.values() if isinstance(pool, MiningPool)]
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,

@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.domain.alert import Alert
 from ledger.domain.licence import ExchangeLicence, MiningLicence
+from ledger.domain.pool import MiningPool
 
 
 class LogReader(Protocol):
@@ -75,6 +76,7 @@ class LicenceIndex:
         self._ids: list[UUID] = []
         self._by_participant: dict[UUID, list[UUID]] = {}
         self._by_meter: dict[str, list[UUID]] = {}
+        self._tags: list[tuple[UUID, bytes]] = []
         self._follower = TopicFollower(ledger.recorder, ledger.mapper,
                                        [cast(Any, MiningLicence).Granted,
                                         cast(Any, ExchangeLicence).Granted],
@@ -86,6 +88,8 @@ class LicenceIndex:
         meter_id = getattr(event, "meter_id", None)
         if meter_id is not None:
             self._by_meter.setdefault(meter_id, []).append(event.originator_id)
+        for tag in getattr(event, "coinbase_tags", ()):
+            self._tags.append((event.originator_id, bytes.fromhex(tag)))
 
     def all_ids(self, participant_id: UUID | None = None) -> list[UUID]:
         """Returns licence ids in grant order, optionally of one participant."""
@@ -99,6 +103,29 @@ class LicenceIndex:
         one of them active at any instant: ``ledger.licensing`` keeps it so)."""
         self._follower.refresh()
         return list(self._by_meter.get(meter_id, []))
+
+
+    def tag_holders(self, tag: bytes) -> list[tuple[UUID, bytes]]:
+        """Returns (mining licence, its tag) for every granted tag that equals ``tag``,
+        contains it or is contained in it: the tags a coinbase carrying ``tag`` could be
+        confused with."""
+        self._follower.refresh()
+        return [(owner, held) for owner, held in self._tags if tag in held or held in tag]
+
+
+class PoolIndex:
+    """Accredited mining pools in the order they were registered."""
+
+    def __init__(self, ledger: LogReader) -> None:
+        self._ids: list[UUID] = []
+        self._follower = TopicFollower(
+            ledger.recorder, ledger.mapper, [cast(Any, MiningPool).Registered],
+            lambda _pos, event: self._ids.append(event.originator_id))
+
+    def all_ids(self) -> list[UUID]:
+        """Returns every pool id, in registration order."""
+        self._follower.refresh()
+        return list(self._ids)
 
 
 class AlertIndex:

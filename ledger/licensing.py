@@ -27,8 +27,9 @@ from eventsourcing.domain import Aggregate
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.base import Stamp
-from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
+from ledger.domain.licence import MINING_MODES, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.participant import Participant, ParticipantKind
+from ledger.domain.pool import MiningPool
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.indexes import LicenceIndex
 from ledger.receipts import Receipt
@@ -50,6 +51,8 @@ MAX_OWNERS = 100
 """Most beneficial owners or offshore links one registration may name."""
 MAX_TAGS = 16
 """Most coinbase tags one mining licence may carry."""
+MIN_TAG_BYTES = 4
+"""Shortest coinbase tag: shorter ones turn up in coinbases by chance."""
 
 
 class Licensing(UseCase):
@@ -159,32 +162,52 @@ class Licensing(UseCase):
                              grid_zone: str, meter_id: str, power_mw: Decimal | str,
                              efficiency_jth: Decimal | str, coinbase_tags: Iterable[str],
                              valid_from: datetime, valid_until: datetime,
-                             at: datetime | None = None) -> Receipt:
-        """Grants a mining licence; refuses efficiency better than the policy floor and
-        a meter that already belongs to a licence."""
+                             at: datetime | None = None, mode: str = "SOLO",
+                             pool_id: UUID | None = None) -> Receipt:
+        """Grants a mining licence; refuses efficiency better than the policy floor, a
+        meter that already belongs to a licence, a coinbase tag another licence holds,
+        and a mode other than SOLO or POOL with an accredited ``pool_id``."""
+        if mode not in MINING_MODES:
+            raise InvalidRequest("mode", f"must be POOL or SOLO, got {str(mode)[:20]!r}")
+        if (mode == "POOL") != (pool_id is not None):
+            raise InvalidRequest("pool_id", "a POOL licence names its accredited pool; "
+                                 "a SOLO licence names none")
+        if pool_id is not None and not isinstance(pool_id, UUID):
+            raise InvalidRequest("pool_id", "must be a UUID")
         for name, text in (("region", region), ("grid_zone", grid_zone), ("meter_id", meter_id)):
             check_text(name, text)
         power = positive("licensed_power_mw", power_mw)
         efficiency = positive("declared_efficiency_j_per_th", efficiency_jth)
         tags = [check_hex("coinbase_tags", tag)
                 for tag in bounded_list("coinbase_tags", coinbase_tags, MAX_TAGS)]
+        if not tags:
+            raise InvalidRequest("coinbase_tags", "a mining licence needs at least one "
+                                 "coinbase tag (its shares are told apart by it)")
+        for tag in tags:
+            if len(tag) < 2 * MIN_TAG_BYTES:
+                raise InvalidRequest("coinbase_tags",
+                                     f"tag {tag!r} is shorter than {MIN_TAG_BYTES} bytes")
         start = required_time(valid_from, "valid_from")
         end = required_time(valid_until, "valid_until")
         check_after("valid_until", end, start)
         stamp, when = self.decision(
             "GrantMiningLicence", request_id, at, participant_id=participant_id,
             region=region, grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
-            efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start, valid_until=end)
+            efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start, valid_until=end,
+            mode=mode, pool_id=pool_id)
 
         def build() -> list[Aggregate]:
             self.holder_in_standing(participant_id, when, stamp.recorded_at)
+            if pool_id is not None and not isinstance(self.store.find(pool_id), MiningPool):
+                raise InvalidRequest("pool_id", f"{pool_id} is not an accredited pool")
             check_efficiency_floor(self.store.policy_at(when), efficiency)
             self.check_meter_free(meter_id, start, end)
+            self.require_free_tags(tags, participant_id, start, end)
             return [MiningLicence(
                 request_id=request_id, at=when, participant_id=participant_id, region=region,
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
                 efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
-                valid_until=end)]
+                valid_until=end, mode=mode, pool_id=pool_id)]
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)
@@ -239,12 +262,15 @@ class Licensing(UseCase):
                 check_efficiency_floor(self.store.policy_at(old.valid_until),
                                        old.efficiency_jth)
                 self.check_meter_free_after(old, end)
+                self.require_free_tags(old.coinbase_tags, old.participant_id,
+                                       old.valid_until, end)
                 successor = MiningLicence(
                     request_id=request_id, at=when, participant_id=old.participant_id,
                     region=old.region, grid_zone=old.grid_zone, meter_id=old.meter_id,
                     power_mw=old.power_mw, efficiency_jth=old.efficiency_jth,
                     coinbase_tags=list(old.coinbase_tags), valid_from=old.valid_until,
-                    valid_until=end, renewal_of=licence_id)
+                    valid_until=end, renewal_of=licence_id, mode=old.mode,
+                    pool_id=old.pool_id)
             else:
                 assert isinstance(old, ExchangeLicence)
                 successor = ExchangeLicence(
@@ -269,6 +295,27 @@ class Licensing(UseCase):
                     f"meter {old.meter_id!r} is bound to licence {other_id} from "
                     f"{other.valid_from.isoformat()} until {other.term_end().isoformat()}",
                     {"licence": other_id})
+
+    def require_free_tags(self, tags: Iterable[str], participant_id: UUID,
+                          valid_from: datetime, valid_until: datetime) -> None:
+        """Raises RuleViolation COINBASE_TAG_IN_USE (naming ``coinbase_tags``) when a tag
+        equals, contains or is contained in another licence's tag. The one exception is
+        the same participant's identical tag on a licence whose validity does not
+        overlap [valid_from, valid_until) (a renewal or re-licensing). Relied on by
+        ``ledger.proofs``: with tags unique, a coinbase names one licence at most."""
+        for tag in tags:
+            for other_id, held in self.licences.tag_holders(bytes.fromhex(tag)):
+                other = self.store.read_typed(other_id, MiningLicence, "mining licence")
+                ends = min(other.valid_until, other.revoked_at or other.valid_until)
+                overlaps = other.valid_from < valid_until and valid_from < ends
+                if held.hex() == tag and other.participant_id == participant_id \
+                        and not overlaps:
+                    continue
+                raise RuleViolation(
+                    "COINBASE_TAG_IN_USE",
+                    f"coinbase_tags: tag {tag!r} collides with tag {held.hex()!r} of "
+                    f"mining licence {other_id}",
+                    {"field": "coinbase_tags", "tag": tag, "licence": str(other_id)})
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,

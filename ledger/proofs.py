@@ -14,7 +14,11 @@ backed by work), and the energy its meter records is spread over less proved wor
 implied J/TH rises past the plausible bound (IMPLAUSIBLE_EFFICIENCY) while the metered kWh
 still shows the power it drew (ENERGY_OVER_QUOTA). Hiding output is no escape either: with
 W proved in full, reporting less than it finds is OUTPUT_UNDER_REPORTED. Duplicates can
-never add work: a hash accepted once for a licence is a DUPLICATE ever after.
+never add work: a hash accepted once for any licence in the country is a DUPLICATE ever
+after, and a coinbase carrying another licence's tag is FOREIGN_COINBASE_TAG, so the same
+shares are never credited to two licences. Shares whose ntime falls where the licence was
+not active (a suspension, after revocation or expiry) are LICENCE_NOT_ACTIVE and raise a
+MINED_WHILE_NOT_ACTIVE alert with the batch.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from ledger.domain.participant import Participant
 from ledger.domain.proof_batch import JSON_BATCH_PAYLOAD_TYPE, ProofBatch
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.keys import EnvelopeVerifier
-from ledger.proof_figures import decide, verdict_string
+from ledger.lifetime import pool_worker_dies_with
+from ledger.proof_figures import decide, inactive_ntime_spans, verdict_string
 from ledger.proof_index import ProofIndex
 from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, batch_of_envelope
 from ledger.receipts import ProofReceipt
@@ -52,6 +57,7 @@ from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch, parse_batch
 from verifier.batch import ShareBatch as ParsedBatch
 from verifier.config import InvalidVerifierConfig, VerifierConfig
+from verifier.cpu import set_pool_initializer
 from verifier.cuda import CudaUnavailable
 from verifier.verification import VerificationResult, verify_batch
 from verifier.wire_format import is_packed
@@ -102,6 +108,8 @@ class ProofSubmission(UseCase):
                                             max_shares=self.config.max_shares,
                                             workers=self.config.workers,
                                             inprocess_threshold=self.config.inprocess_threshold)
+                    # Its CPU workers die with this process, even one killed outright.
+                    set_pool_initializer(pool_worker_dies_with)
                     self._backends[key] = select_backend(config)
                 except (InvalidVerifierConfig, CudaUnavailable) as exc:
                     raise InvalidRequest("backend", str(exc)) from None
@@ -154,7 +162,7 @@ class ProofSubmission(UseCase):
         stamp, when = self.begin("SubmitProofBatch", requester, request_id, at, None,
                                  licence_id=licence_id, batch_digest=digest)
         recorded_at = stamp.recorded_at
-        verified: list[VerificationResult] = []
+        verified: list[tuple[tuple[int, int], VerificationResult]] = []
 
         def attempt() -> ProofReceipt:
             first = self.index.batch_for_request(requester, request_id)
@@ -167,20 +175,30 @@ class ProofSubmission(UseCase):
             if stored_envelope is not None:
                 self.envelopes.require(stored_envelope, holder, when, recorded_at)
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
-            if not verified:  # hash once; a retry re-decides only the duplicates
-                verified.append(verify_batch(parsed, coinbase_tags=tags,
-                                             backend=self.backend(backend)))
+            national = self.index.national()  # the number before the hashes (ProofIndex)
             entry = self.index.licence(licence_id)
-            sequence = entry.next_sequence  # read before the hashes (see ProofIndex)
-            outcome = decide(verified[0], entry.accepted)
+            sequence = entry.next_sequence
+            inputs = (len(national.tags), licence.version)
+            if not verified or verified[0][0] != inputs:
+                # Hash once; a retry re-decides only the duplicates unless a licence was
+                # granted or this one changed meanwhile.
+                verified[:] = [(inputs, verify_batch(
+                    parsed, coinbase_tags=tags,
+                    foreign_tags=national.foreign_tags(licence_id, tags),
+                    inactive_ntime=inactive_ntime_spans(licence),
+                    backend=self.backend(backend)))]
+            result = verified[0][1]
+            outcome = decide(result, national.accepted.keys())
             self.before_save(sequence)
+            alerts = self._not_active_alerts(request_id, when, licence, outcome.counts,
+                                             national.next_sequence)
             record = ProofBatch(
                 request_id=request_id, at=when, licence_id=licence_id,
                 participant_id=licence.participant_id, sequence=sequence,
                 batch_digest=digest,
                 batch_json=canonical.decode(),
                 envelope={} if stored_envelope is None else stored_envelope.to_record(),
-                coinbase_tags=list(licence.coinbase_tags), backend=verified[0].backend,
+                coinbase_tags=list(licence.coinbase_tags), backend=result.backend,
                 shares=len(parsed), counts=outcome.counts,
                 accepted_shares=outcome.tally.shares,
                 accepted_work=str(outcome.tally.work),
@@ -190,11 +208,30 @@ class ProofSubmission(UseCase):
                 verdicts=verdict_string(outcome.verdicts),
                 accepted_hashes=b64encode(outcome.accepted_hashes).decode("ascii"),
                 block_candidates=np.nonzero(outcome.block_candidates)[0].tolist(),
+                national_sequence=national.next_sequence, licences_seen=len(national.tags),
+                licence_version=licence.version,
             )
-            self.store.save(record)
+            self.store.save(record, *alerts)
             return proof_receipt(record)
 
         return self.run(stamp, attempt)
+
+    @staticmethod
+    def _not_active_alerts(request_id: str, when: datetime, licence: MiningLicence,
+                           counts: Mapping[str, int], national_sequence: int) -> list[Alert]:
+        """Returns the MINED_WHILE_NOT_ACTIVE alert of a batch with shares mined where
+        the licence was not active (none otherwise)."""
+        count = counts.get("LICENCE_NOT_ACTIVE", 0)
+        if not count:
+            return []
+        return [Alert(
+            request_id=request_id, at=when, kind="MINED_WHILE_NOT_ACTIVE",
+            subject_id=licence.id, participant_id=licence.participant_id,
+            message=f"proof batch for licence {licence.id}: {count} shares were mined "
+                    "while the licence was suspended, revoked, expired or not yet valid; "
+                    "they are not credited",
+            evidence=[f"{ProofBatch.create_id(national_sequence)}:1"],
+            figures={"shares_not_active": str(count)})]
 
     def before_save(self, sequence: int) -> None:
         """Hook called after a batch is decided and before it is saved (tests use it to

@@ -7,6 +7,7 @@ are computed by ``ledger.proof_figures`` (shared with the audit replay).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import cast
 from uuid import UUID
 
@@ -16,20 +17,25 @@ from ledger.domain.alert import Alert
 from ledger.domain.base import utc
 from ledger.domain.licence import MiningLicence
 from ledger.domain.policy import POLICY_ID, Policy
+from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.proof_figures import (
     DEFAULT_ASSET,
+    NTIME_NEVER,
     ONE_MICROSECOND,
     AcceptedShares,
     PeriodInputs,
-    capacity_over,
     checks_of,
     compute,
+    epoch_ceil,
     figures_of,
-    ntime_bounds,
+    inactive_spans,
+    licensed_over,
+    network_windows,
     policy_inputs,
+    pool_terms,
     stored_batch,
     verdict_codes,
 )
@@ -124,34 +130,58 @@ class Reconciliations(UseCase):
                start: datetime, end: datetime, asset: str
                ) -> tuple[PeriodInputs, dict[str, list[str]]]:
         """Returns the inputs of a reconciliation and the evidence references they came
-        from: accepted shares with ntime in [start, end), output reports of ``asset`` and
-        meter readings prorated to the period."""
-        low, high = ntime_bounds(start, end)
-        tally = WorkTally()
+        from: accepted shares with ntime in [start, end) outside the licence's inactive
+        spans, split by the network figures in force when they were mined; output
+        reports of ``asset`` and meter readings prorated to the period; the pool's
+        terms; the trades of ``asset`` the holder sold through licensed exchanges."""
+        spans = inactive_spans(licence)
+        excluded = [(epoch_ceil(a), NTIME_NEVER if b is None else epoch_ceil(b))
+                    for a, b in spans]
+        windows = network_windows(policy, start, end)
+        cuts = [w.low for w in windows] + [windows[-1].high]
+        low, high = cuts[0], cuts[-1]
+        parts = [WorkTally() for _ in windows]
+        not_active = blocks = 0
         batch_refs: list[str] = []
         for batch in entry.batches:
-            if batch.ntime_min is None or batch.ntime_max is None:
+            ranges = [r for r in (batch.ntime_range, batch.not_active_range) if r]
+            if not any(a < high and b >= low for a, b in ranges):
                 continue
-            if batch.ntime_max < low or batch.ntime_min >= high:
-                continue
-            if low <= batch.ntime_min and batch.ntime_max < high:
-                part = batch.tally
+            whole = next((i for i, w in enumerate(windows) if batch.ntime_range
+                          and w.low <= batch.ntime_range[0]
+                          and batch.ntime_range[1] < w.high), None)
+            if whole is not None and batch.not_active_range is None and not any(
+                    a <= batch.ntime_range[1] and batch.ntime_range[0] < b  # type: ignore[index]
+                    for a, b in excluded):
+                parts[whole] += batch.tally
+                blocks += batch.blocks
+                counted = bool(batch.tally.shares or batch.blocks)
             else:
                 stored = self.store.get_typed(batch.batch_id, ProofBatch, "proof batch")
-                part = AcceptedShares.of(stored_batch(stored),
-                                         verdict_codes(stored.verdicts)).tally(low, high)
-            if part.shares:
-                tally += part
+                credit = AcceptedShares.of(stored_batch(stored), verdict_codes(stored.verdicts),
+                                           stored.block_candidates).credit(cuts, excluded)
+                for i, part in enumerate(credit.tallies):
+                    parts[i] += part
+                not_active += credit.not_active
+                blocks += credit.blocks
+                counted = credit.counts
+            if counted:
                 batch_refs.append(f"{batch.batch_id}:1")
-        reported, report_refs = period_sum(
-            (r for r in entry.reports if r.asset == asset), start, end)
+        tally = sum(parts, WorkTally())
+        reports = [r for r in entry.reports if r.asset == asset]
+        reported, report_refs = period_sum(reports, start, end)
         metered, reading_refs = period_sum(entry.readings, start, end)
-        mw, jth = capacity_over(licence.capacities, start, end)
-        inputs = PeriodInputs(start, end, tally, mw, jth,
-                              policy_inputs(policy, end - ONE_MICROSECOND),
-                              reported, metered)
+        mw, jth, cap = licensed_over(licence.capacities, spans, start, end)
+        pool = None if licence.pool_id is None else self.store.get_typed(
+            licence.pool_id, MiningPool, "mining pool")
+        sales = self.index.sales(licence.participant_id, start, end, asset)
+        inputs = PeriodInputs(
+            start, end, tally, mw, jth, policy_inputs(policy, end - ONE_MICROSECOND),
+            reported, metered, capacity_ths=cap,
+            network=tuple(zip(windows, parts, strict=True)),
+            report_missing=reported is None, pool=pool_terms(pool),
+            sold=sum((s.quantity for s in sales), Decimal(0)), shares_not_active=not_active,
+            proved_blocks=blocks)
         evidence = {"proof_batches": batch_refs, "output_reports": report_refs,
-                    "meter_readings": reading_refs}
+                    "meter_readings": reading_refs, "trades": [s.ref for s in sales]}
         return inputs, evidence
-
-

@@ -6,6 +6,11 @@ day of the next month. Any period may be reported (several reports may cover a m
 A licence that expired may still report periods of its term until the deadline of its
 last month (``OutputReports.reporting_holder``): otherwise every term's last month would
 be missing by construction. A revoked licence never reports again.
+
+The report's ``sold_through_exchange`` is kept as the miner's statement only: whether the
+mandatory sale share was met is judged by the reconciliation from the trades the ledger
+recorded with the miner as seller (SALE_SHARE_SHORTFALL, ``ledger.reconciliations``), so
+a report is never refused for what it claims was sold.
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from ledger.attempts import envelope_figures, keep_refusal, sent_text
+from ledger.attempts import keep_refusal, sent_text
 from ledger.clock import Clock
 from ledger.commands import UseCase
-from ledger.domain.alert import Alert
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import MiningLicence
 from ledger.domain.output_report import OutputReport
@@ -43,7 +47,7 @@ MAX_WALLETS = 100
 
 
 class OutputReports(UseCase):
-    """Records miners' output reports; a sale share below policy raises an alert."""
+    """Records miners' output reports."""
 
     def __init__(self, store: LedgerStore, clock: Clock, envelopes: EnvelopeVerifier) -> None:
         super().__init__(store, clock)
@@ -87,15 +91,8 @@ class OutputReports(UseCase):
                                  sold_through_exchange=sold)
         recorded_at, digest = stamp.recorded_at, stamp.digest
         report_id = OutputReport.create_id(requester, request_id)
-        alert_id = Alert.create_id(requester, request_id, "SALE_SHARE_SHORTFALL", report_id)
 
         def attempt() -> Receipt:
-            alert = self.store.find(alert_id)
-            if isinstance(alert, Alert):  # the first attempt was refused: refuse again
-                alert.version_of_request(requester, request_id, digest)
-                raise RuleViolation("SALE_SHARE_SHORTFALL", alert.message, {
-                    k: v for k, v in alert.figures.items()
-                    if not k.startswith(("sent.", "envelope."))})
             existing = self.store.find(report_id)
             if existing is not None:
                 existing.version_of_request(requester, request_id, digest)
@@ -109,21 +106,6 @@ class OutputReports(UseCase):
                 keep_refusal(self.store, requester, request_id, when, "output report",
                              licence_id, holder_id, refusal, sent, envelope)
                 raise
-            share = self.store.policy_at(when).decimal("mandatory_sale_share")
-            required = mined * share
-            if sold < required:
-                figures = {"amount": amount(mined), "sold_through_exchange": amount(sold),
-                           "required_share": amount(share), "required": amount(required)}
-                message = (f"mandatory sale share {amount(share * 100)}% not met: sold "
-                           f"{amount(sold)} of {amount(mined)} {asset} through exchanges, "
-                           f"{amount(required)} required")
-                kept = {f"sent.{k}": sent_text(v) for k, v in sent.items()}
-                self.store.save(Alert(request_id=request_id, at=when,
-                                      kind="SALE_SHARE_SHORTFALL", subject_id=report_id,
-                                      participant_id=licence.participant_id, message=message,
-                                      evidence=[], figures=figures | kept
-                                      | envelope_figures(envelope)))
-                raise RuleViolation("SALE_SHARE_SHORTFALL", message, figures)
             self.store.save(OutputReport(
                 request_id=request_id, at=when, licence_id=licence_id,
                 participant_id=licence.participant_id, period_start=start, period_end=end,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ledger.lifetime import pool_worker_dies_with
 from verifier.cpu import cpu_count
 
 SignatureCheck = tuple[bytes, bytes, bytes]
@@ -131,7 +133,10 @@ class SignatureChecker:
                 # fork server imports this module once; each worker forked from it has it.
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload([__name__])
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                # Workers die with the server, even one killed with SIGKILL.
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context,
+                    initializer=pool_worker_dies_with, initargs=(os.getpid(),))
             return self._pool
 
     def close(self) -> None:

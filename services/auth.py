@@ -97,6 +97,8 @@ MATRIX: Mapping[str, Mapping[Role, Scope]] = {
     "/valedger.v1.MiningService/RecordMeterReading": {G: ANY},
     "/valedger.v1.MiningService/CloseReconciliation": {R: ANY},
     "/valedger.v1.MiningService/GetReconciliation": {R: ANY, A: ANY, M: OWN},
+    "/valedger.v1.MiningService/RegisterPool": {R: ANY},
+    "/valedger.v1.MiningService/ListPools": _EVERYONE,
     # TradingService: exchanges record their own trades.
     "/valedger.v1.TradingService/RecordTrade": {E: OWN},
     "/valedger.v1.TradingService/RecordTrades": {E: OWN},
@@ -189,11 +191,13 @@ def caller_from_pem(pem: bytes) -> Caller:
     return Caller(role, one(NameOID.COMMON_NAME), one(NameOID.USER_ID))
 
 
-def caller_from_context(context: grpc.aio.ServicerContext[Any, Any], insecure: bool) -> Caller:
-    """Returns the caller of a call: from its TLS peer certificate, or in insecure mode
-    from metadata."""
-    auth = context.auth_context()
-    pems = list(auth.get("x509_pem_cert") or ())
+def caller_from_context(context: grpc.aio.ServicerContext[Any, Any], insecure: bool,
+                        pems: list[bytes] | None = None) -> Caller:
+    """Returns the caller of a call: from its TLS peer certificate (``pems``, when the
+    caller has read them from the auth context already), or in insecure mode from
+    metadata."""
+    if pems is None:
+        pems = peer_certificates(context)
     if pems:
         return caller_from_pem(pems[0])
     if not insecure:
@@ -207,6 +211,11 @@ def caller_from_context(context: grpc.aio.ServicerContext[Any, Any], insecure: b
             f"{', '.join(r.value for r in Role)}") from None
     name = metadata.get(INSECURE_NAME_HEADER, role.value)
     return Caller(role, name, metadata.get(INSECURE_PARTICIPANT_HEADER, name))
+
+
+def peer_certificates(context: grpc.aio.ServicerContext[Any, Any]) -> list[bytes]:
+    """Returns the PEM certificates the call's TLS peer presented (none when insecure)."""
+    return list(context.auth_context().get("x509_pem_cert") or ())
 
 
 def authorise(method: str, caller: Caller,
@@ -272,6 +281,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self.revoked = revoked
         """Raises UNAUTHENTICATED for a revoked PEM client certificate (see
         services.revocation)."""
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        """Per method: the handler and its wrapped form, built once, not once a call."""
 
     async def intercept_service(
         self,
@@ -282,13 +293,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
-        return self._wrap(handler, method)
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
     def _enter(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        if self.revoked is not None:
-            for pem in list(context.auth_context().get("x509_pem_cert") or ())[:1]:
-                self.revoked(pem)
-        caller = caller_from_context(context, self.insecure)
+        pems = peer_certificates(context)
+        if self.revoked is not None and pems:
+            self.revoked(pems[0])
+        caller = caller_from_context(context, self.insecure, pems)
         _grant.set(authorise(method, caller, self.matrix))
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:

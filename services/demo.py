@@ -3,9 +3,11 @@
 The demo makes a private CA and certificates, starts a real ``valedger serve`` process on
 an embedded SQLite store, and plays every participant as a separate mTLS client: the
 regulator licenses, three mining firms submit genuine proof batches mined by the
-simulator, the grid operator meters them, an exchange trades, the period is reconciled,
-and an auditor exports the store and verifies it offline with the public key alone — and
-sees a tampered copy fail. Every expected outcome is checked; any miss makes it exit
+simulator (one of them also submits another farm's shares as its own, another keeps
+mining while its licence is suspended), the grid operator meters them, an exchange trades
+(the farms sell part of their output through it), the period is reconciled, and an
+auditor exports the store and verifies it offline with the public key alone — and sees a
+tampered copy fail. Every expected outcome is checked; any miss makes it exit
 non-zero.
 
 Simulated miners really mine (hashlib), so they run at a few hundred hashes per second,
@@ -28,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +54,9 @@ from services.generated.valedger.v1 import (
     trading_pb2,
 )
 from services.tls import TlsFiles
+from verifier.batch import parse_batch
 from verifier.simulator import SimulatedMiner, SimulatedPeriod, mine_period
+from verifier.verification import verify_batch
 
 MARKER = ".valedger-demo"
 """A file that marks a directory as the demo's own, so a rerun may clear it."""
@@ -121,6 +126,16 @@ class Farm:
     coinbase_tag: bytes
     seed: int
     expected_verdicts: frozenset[str]
+    steals_from: str = ""
+    """A farm whose shares this one also submits (and whose output it reports) as its own."""
+    suspended_minutes: tuple[int, int] | None = None
+    """Minutes of the period during which its licence is suspended (it mines on)."""
+    pool: bool = False
+    """Mines in the accredited pool (POOL_NAME) rather than solo."""
+
+
+POOL_NAME, POOL_SCHEME, POOL_FEE = "Alpha Pool", "FPPS", Decimal("0.02")
+"""The accredited pool of the demo: full pay per share, 2% fee."""
 
 
 FARMS = (
@@ -130,6 +145,12 @@ FARMS = (
          b"/tengri/", 22, frozenset({"OVER_CAPACITY", "ENERGY_OVER_QUOTA"})),
     Farm("qazyna", "Qazyna Mining LLP", LICENSED_HS * Decimal("0.9"), Decimal("0.2"),
          b"/qazyna/", 33, frozenset({"OUTPUT_UNDER_REPORTED"})),
+    Farm("kokshe", "Kokshe Digital LLP", LICENSED_HS * Decimal("0.3"), Decimal(1),
+         b"/kokshe/", 44, frozenset({"OUTPUT_OVER_REPORTED"}), steals_from="steppe",
+         pool=True),
+    Farm("jetisu", "Jetisu Power LLP", LICENSED_HS * Decimal("0.9"), Decimal(1),
+         b"/jetisu/", 55, frozenset({"MINED_WHILE_NOT_ACTIVE", "ENERGY_OVER_QUOTA"}),
+         suspended_minutes=(30, 45)),
 )
 
 
@@ -137,9 +158,11 @@ TYPICAL_TRIES = 20
 """Seeds the demo tries for a farm's statistically typical hour before it gives up."""
 
 
-def typical_period(miner: SimulatedMiner, start_time: int, seed: int) -> SimulatedPeriod:
+def typical_period(miner: SimulatedMiner, start_time: int, seed: int,
+                   inactive: tuple[int, int] | None = None) -> SimulatedPeriod:
     """Returns a genuinely mined hour whose block count lies in the central 90% of what its
-    work predicts (Poisson).
+    work predicts (Poisson); with ``inactive`` (an ntime span), counting only the shares
+    outside it, which are the ones credited.
 
     The period is mined at the current time, so its hashes, and the blocks among them,
     change from run to run. A 95% interval flags an honest farm in one period out of
@@ -151,8 +174,14 @@ def typical_period(miner: SimulatedMiner, start_time: int, seed: int) -> Simulat
         period = mine_period(miner, start_time=start_time, seconds=PERIOD_SECONDS,
                              network_difficulty=NETWORK_DIFFICULTY, seed=seed + 1000 * attempt)
         expected = float(period.hashes_tried / (period.network_difficulty * 2**32))
+        blocks = period.blocks_found
+        if inactive is not None:
+            result = verify_batch(parse_batch(period.batch), inactive_ntime=[inactive])
+            blocks = int(result.block_candidates.sum())
+            expected = float(Fraction(result.tally.work)
+                             / (period.network_difficulty * 2**32))
         low, high = poisson.ppf(0.05, expected), poisson.ppf(0.95, expected)
-        if low <= period.blocks_found <= high:
+        if low <= blocks <= high:
             return period
     raise RuntimeError(f"no typical hour in {TYPICAL_TRIES} seeds from {seed}")
 
@@ -220,6 +249,9 @@ class Demo:
         self.ids: dict[str, str] = {}
         self.licences: dict[str, str] = {}
         self.exchange_licence = ""
+        self.credited_blocks: dict[str, int] = {}
+        self.credited_work: dict[str, int] = {}
+        self.reports: dict[str, Decimal] = {}
         self.cipher_key = ""
         self.witnesses: list[subprocess.Popen[bytes]] = []
 
@@ -391,6 +423,9 @@ class Demo:
                 request_id=_request_id("policy", parameter), parameter=parameter, value=value,
                 effective_from=wire.timestamp(at) if observed else None),
                 **reg.call_options())
+        pool = reg.mining.RegisterPool(mining_pb2.RegisterPoolRequest(
+            request_id=_request_id("pool", "alpha"), at=wire.timestamp(at), name=POOL_NAME,
+            country="XX", payout_scheme=POOL_SCHEME, fee=str(POOL_FEE)), **reg.call_options())
         for farm in FARMS:
             signer = Signer.generate()
             miner = self.client(Role.MINER, farm.name, signer)
@@ -404,7 +439,10 @@ class Demo:
                 declared_efficiency_j_per_th=str(EFFICIENCY_JTH),
                 coinbase_tags=[farm.coinbase_tag],
                 valid_from=wire.timestamp(self.times.licence_from),
-                valid_until=wire.timestamp(self.times.licence_until)), **reg.call_options())
+                valid_until=wire.timestamp(self.times.licence_until),
+                mode=(licensing_pb2.MINING_MODE_POOL if farm.pool
+                      else licensing_pb2.MINING_MODE_SOLO),
+                pool_id=pool.receipt.aggregate_id if farm.pool else ""), **reg.call_options())
             self.licences[farm.name] = granted.receipt.aggregate_id
         exchange = self.client(Role.EXCHANGE, "silkroad", Signer.generate())
         exchange.register_signing_key(self.ids["silkroad"], _request_id("key", "silkroad"), at)
@@ -415,32 +453,71 @@ class Demo:
             valid_until=wire.timestamp(self.times.licence_until))
         exchange_grant = reg.licensing.GrantExchangeLicence(grant, **reg.call_options())
         self.exchange_licence = exchange_grant.receipt.aggregate_id
-        self.result.expect("licences granted", "3 mining + 1 exchange",
+        self.result.expect("licences granted", f"{len(FARMS)} mining + 1 exchange",
                            f"{len(self.licences)} mining + 1 exchange",
-                           len(self.licences) == 3 and bool(self.exchange_licence))
+                           len(self.licences) == len(FARMS) and bool(self.exchange_licence))
 
     def mine(self, advance: Callable[[], None]) -> dict[str, SimulatedPeriod]:
-        """Each farm mines genuine shares for the period and submits them in two batches."""
+        """Each farm mines genuine shares for the period and submits them in two batches;
+        one also submits another farm's shares, one mines on through a suspension."""
         periods = {}
+        reg = self.clients[f"{Role.REGULATOR}/central-bank"]
+        verdict_names = {v: k.removeprefix("SHARE_VERDICT_")
+                         for k, v in mining_pb2.ShareVerdict.items()}
         for farm in FARMS:
+            inactive = None
+            if farm.suspended_minutes is not None:
+                first, last = (self.times.period_start + timedelta(minutes=m)
+                               for m in farm.suspended_minutes)
+                reg.licensing.SuspendLicence(licensing_pb2.SuspendLicenceRequest(
+                    request_id=_request_id("suspend", farm.name), at=wire.timestamp(first),
+                    licence_id=self.licences[farm.name], reason="grid emergency curtailment",
+                    until=wire.timestamp(last)), **reg.call_options())
+                inactive = (int(first.timestamp()), int(last.timestamp()))
             miner = SimulatedMiner(hashrate=farm.true_hashrate, coinbase_tag=farm.coinbase_tag,
                                    output_report_fraction=farm.reported_fraction)
-            period = typical_period(miner, int(self.times.period_start.timestamp()), farm.seed)
+            period = typical_period(miner, int(self.times.period_start.timestamp()), farm.seed,
+                                    inactive)
             periods[farm.name] = period
             client = self.clients[f"{Role.MINER}/{farm.name}"]
             shares = period.batch["shares"]
             half = len(shares) // 2
+            found: dict[str, int] = {}
             for part, chunk in enumerate((shares[:half], shares[half:])):
                 payload = proof_batch_payload(
                     {"jobs": period.batch["jobs"], "shares": chunk},
                     _request_id("proofs", farm.name, str(part)), self.licences[farm.name],
                     self.times.period_end + timedelta(minutes=1 + part))
                 response = client.submit_proof_batch(payload)
-                accepted = {c.verdict: c.count for c in response.verdict_counts}.get(
-                    mining_pb2.SHARE_VERDICT_ACCEPTED, 0)
-                if accepted != len(chunk):
-                    self.result.expect(f"{farm.name} proof batch {part}",
-                                       f"{len(chunk)} accepted", f"{accepted} accepted", False)
+                self.credited_blocks[farm.name] = \
+                    self.credited_blocks.get(farm.name, 0) + response.block_candidates
+                self.credited_work[farm.name] = \
+                    self.credited_work.get(farm.name, 0) + int(response.accepted_work)
+                for count in response.verdict_counts:
+                    name = verdict_names[count.verdict]
+                    found[name] = found.get(name, 0) + count.count
+            if inactive is None:
+                self.result.expect(f"{farm.name} proof batches", f"{len(shares)} accepted",
+                                   f"{found.get('ACCEPTED', 0)} accepted",
+                                   found.get("ACCEPTED", 0) == len(shares))
+            else:
+                off = found.get("LICENCE_NOT_ACTIVE", 0)
+                self.result.expect(f"{farm.name} shares mined while suspended",
+                                   "some LICENCE_NOT_ACTIVE, the rest accepted",
+                                   f"{off} LICENCE_NOT_ACTIVE, {found.get('ACCEPTED', 0)} "
+                                   "accepted",
+                                   off > 0 and off + found.get("ACCEPTED", 0) == len(shares))
+            if farm.steals_from:
+                stolen = periods[farm.steals_from].batch
+                response = client.submit_proof_batch(proof_batch_payload(
+                    stolen, _request_id("proofs", farm.name, "stolen"),
+                    self.licences[farm.name], self.times.period_end + timedelta(minutes=3)))
+                foreign = {c.verdict: c.count for c in response.verdict_counts}.get(
+                    mining_pb2.SHARE_VERDICT_FOREIGN_COINBASE_TAG, 0)
+                self.result.expect(f"{farm.name} claims {farm.steals_from}'s shares",
+                                   f"{len(stolen['shares'])} FOREIGN_COINBASE_TAG",
+                                   f"{foreign} FOREIGN_COINBASE_TAG",
+                                   foreign == len(stolen["shares"]))
             advance()
         # Replaying a batch proves nothing new: every share is a duplicate or replayed.
         farm = FARMS[0]
@@ -456,10 +533,27 @@ class Demo:
                            duplicates == 50)
         return periods
 
+    def reported(self, farm: Farm, periods: dict[str, SimulatedPeriod]) -> Decimal:
+        """Returns the output a farm reports: what it mined (its hiding fraction of it);
+        the pool miner what its pool pays for the work it submitted, the stolen farm's
+        included; the suspended farm the blocks of its credited shares."""
+        if farm.pool:
+            work = self.credited_work.get(farm.name, 0) + (
+                self.credited_work.get(farm.steals_from, 0) if farm.steals_from else 0)
+            return (Decimal(work) / (NETWORK_DIFFICULTY * 2**32) * REWARD
+                    * (1 - POOL_FEE)).quantize(Decimal("1e-8"))
+        if farm.suspended_minutes is not None:
+            return self.credited_blocks.get(farm.name, 0) * REWARD
+        amount = periods[farm.name].reported_output(REWARD)
+        if farm.steals_from:
+            amount += periods[farm.steals_from].reported_output(REWARD)
+        return amount
+
     def report_output(self, periods: dict[str, SimulatedPeriod]) -> None:
-        """Each farm reports its output (one hides 80% of it) and sells part of it."""
+        """Each farm reports its output (one hides 80% of it, one claims another's)."""
         for farm in FARMS:
-            reported = periods[farm.name].reported_output(REWARD)
+            reported = self.reported(farm, periods)
+            self.reports[farm.name] = reported
             client = self.clients[f"{Role.MINER}/{farm.name}"]
             client.report_output(mining_pb2.OutputReportPayload(
                 request_id=_request_id("output", farm.name),
@@ -507,6 +601,10 @@ class Demo:
                 counterparty_vasp="Silk Road Digital" if country == "XX" else "Foreign VASP",
                 counterparty_country=country, wallet_kind=wallet, travel_rule=travel))
 
+        for n, farm in enumerate(FARMS):  # each farm sells 60% of its output in the hour
+            add(f"sale-{farm.name}", -70 + n,
+                str((self.reports[farm.name] * Decimal("0.6")).quantize(Decimal("1e-8"))),
+                "95000", "silkroad", farm.name, travel=full_travel)
         for i in range(20):  # ordinary domestic business, below the travel-rule threshold
             add(f"spot-{i}", i, "0.005", "95000", "aigerim" if i % 2 else "daniyar",
                 "steppe" if i % 3 else "qazyna")
@@ -564,7 +662,8 @@ class Demo:
             **reg.call_options()), "alerts"))
         self.result.alerts = alerts
         kinds = sorted({a.kind for a in alerts})
-        wanted = {"OVER_CAPACITY", "ENERGY_OVER_QUOTA", "OUTPUT_UNDER_REPORTED", "STRUCTURING"}
+        wanted = {"OVER_CAPACITY", "ENERGY_OVER_QUOTA", "OUTPUT_UNDER_REPORTED",
+                  "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE", "STRUCTURING"}
         self.result.expect("alerts raised", ", ".join(sorted(wanted)), ", ".join(kinds),
                            wanted <= set(kinds))
 
@@ -626,14 +725,24 @@ class Demo:
         raise RuntimeError("no checkpoint covering the log was signed within 60 s")
 
     def report(self) -> Path:
-        """Writes the regulator's HTML report and charts with `valedger report`."""
+        """Writes the supervisor's report of the reconciled hour's month with `valedger
+        report` (HTML, PDF, JSON with units, charts, the checkpoint it was made from)."""
         out = self.workdir / "report"
-        self.run_cli("report", "--db", self.db_url, "--out", str(out))
+        month = f"{self.times.period_start:%Y-%m}"
+        self.run_cli("report", "--db", self.db_url, "--period", month, "--out", str(out))
         html = out / "report.html"
         self.result.artefacts["report"] = html
-        self.result.expect("report", "report.html + 4 charts",
-                           f"{len(list(out.glob('*.png')))} charts",
-                           html.exists() and len(list(out.glob("*.png"))) == 4)
+        self.result.artefacts["report (PDF)"] = out / "report.pdf"
+        charts = sorted(p.name for p in out.glob("*.png"))
+        made = [name for name in ("report.html", "report.pdf", "report.json",
+                                  "checkpoint.note") if (out / name).exists()]
+        note = (out / "checkpoint.note").read_text() if "checkpoint.note" in made else ""
+        cosigned = sum(f"\u2014 {w} " in note for w in WITNESSES)
+        self.result.expect(
+            "report", f"HTML, PDF, JSON, 6 charts, made from a checkpoint cosigned by "
+            f"{len(WITNESSES)} witnesses",
+            f"{', '.join(made)}; {len(charts)} charts; {cosigned} cosignatures",
+            len(made) == 4 and len(charts) == 6 and cosigned == len(WITNESSES))
         return html
 
 
@@ -668,13 +777,15 @@ def run_demo(workdir: Path, console: Console) -> DemoResult:
     started = time.monotonic()
     with progress:
         try:
-            with _step(progress, "CA, certificates for 7 identities, checkpoint key"):
+            with _step(progress, f"CA, certificates for {len(FARMS) + 4} identities, "
+                                 "checkpoint key"):
                 demo.make_identities()
             with _step(progress, "db init; valedger serve over mTLS on SQLite"):
                 demo.start_server()
             with _step(progress, "regulator: register, approve, set policy, grant licences"):
                 demo.license_participants()
-            with _step(progress, "3 mining firms mine genuine shares, submit proofs") as tick:
+            with _step(progress, f"{len(FARMS)} mining firms mine genuine shares, submit "
+                                 "proofs") as tick:
                 periods = demo.mine(tick)
             with _step(progress, "mining firms report output; grid records meters"):
                 demo.report_output(periods)
@@ -690,7 +801,7 @@ def run_demo(workdir: Path, console: Console) -> DemoResult:
             status = demo.stop_server()
         demo.result.expect("server shutdown on SIGTERM", "exit 0", f"exit {status}",
                            status == 0)
-        with _step(progress, "regulator's report (HTML + charts)"):
+        with _step(progress, "supervisor's report (HTML, PDF, JSON, charts)"):
             demo.report()
     demo.result.artefacts["elapsed seconds"] = Path(f"{time.monotonic() - started:.0f}")
     return demo.result

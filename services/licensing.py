@@ -19,6 +19,11 @@ _KINDS = {
     common_pb2.PARTICIPANT_KIND_ENTERPRISE: "ENTERPRISE",
     common_pb2.PARTICIPANT_KIND_INDIVIDUAL: "INDIVIDUAL",
 }
+_MODES = {
+    licensing_pb2.MINING_MODE_UNSPECIFIED: "SOLO",
+    licensing_pb2.MINING_MODE_SOLO: "SOLO",
+    licensing_pb2.MINING_MODE_POOL: "POOL",
+}
 _STATUS = {
     "ACTIVE": licensing_pb2.LICENCE_STATUS_ACTIVE,
     "SUSPENDED": licensing_pb2.LICENCE_STATUS_SUSPENDED,
@@ -75,7 +80,10 @@ def licence_message(licence: Licence, at: datetime) -> licensing_pb2.Licence:
             declared_efficiency_j_per_th=str(capacity.efficiency_jth),
             hashrate_cap_th_per_s=str(hashrate_cap_ths(capacity.power_mw,
                                                        capacity.efficiency_jth)),
-            coinbase_tags=[bytes.fromhex(t) for t in licence.coinbase_tags]))
+            coinbase_tags=[bytes.fromhex(t) for t in licence.coinbase_tags],
+            mode=(licensing_pb2.MINING_MODE_POOL if licence.mode == "POOL"
+                  else licensing_pb2.MINING_MODE_SOLO),
+            pool_id="" if licence.pool_id is None else str(licence.pool_id)))
     elif isinstance(licence, ExchangeLicence):
         message.kind = licensing_pb2.LICENCE_KIND_EXCHANGE
         message.exchange.CopyFrom(licensing_pb2.ExchangeTerms(services=licence.services))
@@ -153,7 +161,9 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
             request.site.region, request.site.grid_zone, request.site.meter_id,
             request.licensed_power_mw, request.declared_efficiency_j_per_th,
             [bytes(t).hex() for t in request.coinbase_tags], valid_from,
-            wire.required_time(request, "valid_until"), at=at)
+            wire.required_time(request, "valid_until"), at=at,
+            mode=_MODES.get(request.mode, "INVALID"),
+            pool_id=wire.uuid(request.pool_id, "pool_id") if request.pool_id else None)
         return licensing_pb2.GrantMiningLicenceResponse(receipt=receipt(result))
 
     async def AmendMiningCapacity(self, request: licensing_pb2.AmendMiningCapacityRequest,

@@ -33,10 +33,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_json_logging(level: str = "INFO") -> None:
-    """Routes the root logger to stderr as JSON lines at ``level``."""
+def configure_json_logging(level: str = "INFO", fields: dict[str, Any] | None = None) -> None:
+    """Routes the root logger to stderr as JSON lines at ``level``, each line carrying
+    ``fields`` too (a worker of ``serve --processes N`` names itself)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    if fields:
+        handler.addFilter(_Fields(fields))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class _Fields(logging.Filter):
+    """Adds fixed fields to every record."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        super().__init__()
+        self.fields = dict(fields)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in self.fields.items():
+            setattr(record, key, value)
+        return True

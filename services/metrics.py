@@ -2,11 +2,18 @@
 
 Exposed on ``/metrics`` by ``valedger serve --metrics-listen HOST:PORT``. Each server
 process has its own registry, so tests can run several servers in one interpreter.
+
+Under ``serve --processes N`` the workers' metrics are ``multiprocess`` ones: prometheus
+client keeps their values in files of a directory the supervisor names
+(``PROMETHEUS_MULTIPROC_DIR``) and serves summed (counters, histograms) or as the largest
+value of a living worker (the audit gauges, which every worker reads from the one store
+every few seconds, since scrapes reach the supervisor, not them).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
@@ -23,14 +30,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GAUGE_REFRESH_SECONDS = 5.0
+"""How often a worker of ``--processes N`` refreshes the audit gauges."""
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
 class ServerMetrics:
     """The metrics of one server: requests, errors and latency per method, and ledger gauges."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 multiprocess: bool = False) -> None:
         self.registry = registry or CollectorRegistry()
+        self.multiprocess = multiprocess
+        """Whether a supervisor serves these metrics from files (``--processes N``)."""
         self.requests = Counter(
             "valedger_grpc_requests", "gRPC requests handled, by method and status code.",
             ["method", "code"], registry=self.registry)
@@ -45,11 +58,11 @@ class ServerMetrics:
             ["backend", "verdict"], registry=self.registry)
         self.tree_size = Gauge(
             "valedger_audit_tree_size", "Leaves in the audit Merkle tree.",
-            registry=self.registry)
+            registry=self.registry, multiprocess_mode="livemax")
         self.checkpoint_timestamp = Gauge(
             "valedger_audit_checkpoint_timestamp_seconds",
             "Unix time of the latest signed checkpoint (alert on its age).",
-            registry=self.registry)
+            registry=self.registry, multiprocess_mode="livemax")
         self.calendar_runs = Counter(
             "valedger_calendar_runs",
             "Runs of the supervisory calendar, by whether this process led them.",
@@ -65,15 +78,15 @@ class ServerMetrics:
         self.calendar_leader = Gauge(
             "valedger_calendar_leader",
             "1 when this process led the latest calendar run, else 0.",
-            registry=self.registry)
+            registry=self.registry, multiprocess_mode="livemax")
         self.calendar_run_timestamp = Gauge(
             "valedger_calendar_run_timestamp_seconds",
             "Ledger time of the latest calendar run (alert on its age).",
-            registry=self.registry)
+            registry=self.registry, multiprocess_mode="livemax")
         self.witness_lag = Gauge(
             "valedger_audit_witness_lag_leaves",
             "Leaves between the latest checkpoint and the latest one each witness cosigned.",
-            ["witness"], registry=self.registry)
+            ["witness"], registry=self.registry, multiprocess_mode="livemax")
 
     def serve(self, host: str, port: int) -> None:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""
@@ -100,6 +113,9 @@ class ServerMetrics:
                 for witness, lag in audit.collector.lag().items():
                     self.witness_lag.labels(witness).set(lag)
 
+        if self.multiprocess:  # scrapes reach the supervisor: refresh every few seconds
+            _refresh_every(GAUGE_REFRESH_SECONDS, refresh_tree)
+            return
         # Gauges read the store only when scraped, through a collector of their own.
         self.registry.register(_OnScrape(refresh_tree))
 
@@ -124,6 +140,23 @@ class ServerMetrics:
         return MetricsInterceptor(self)
 
 
+def _refresh_every(seconds: float, refresh: Callable[[], None]) -> threading.Thread:
+    """Starts a daemon thread that calls ``refresh`` now and every ``seconds``."""
+
+    def loop() -> None:
+        wait = threading.Event()
+        while True:
+            try:
+                refresh()
+            except Exception:  # a busy store: try again next time
+                log.warning("audit gauges not refreshed", exc_info=True)
+            wait.wait(seconds)
+
+    thread = threading.Thread(target=loop, name="metrics-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
 class _OnScrape(Collector):
     """A collector that runs a refresh before each scrape and exports nothing itself."""
 
@@ -146,10 +179,12 @@ def _code_of(context: Any) -> str:
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps each handler so its calls are counted by status code and timed."""
+    """Wraps each handler so its calls are counted by status code and timed (the wrapped
+    handler and its metric children are built once per method, not once per call)."""
 
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -160,15 +195,28 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         metrics = self.metrics
+        latency = metrics.latency.labels(method)
+        counts: dict[str, Any] = {}
 
         def finish(started: float, context: Any, failed: BaseException | None) -> None:
             code = _code_of(context)
             if failed is not None and code == "OK":
                 code = "CANCELLED" if isinstance(failed, BaseException) and \
                     type(failed).__name__ == "CancelledError" else "UNKNOWN"
-            metrics.requests.labels(method, code).inc()
-            metrics.latency.labels(method).observe(time.perf_counter() - started)
+            counter = counts.get(code)
+            if counter is None:
+                counter = counts[code] = metrics.requests.labels(method, code)
+            counter.inc()
+            latency.observe(time.perf_counter() - started)
 
         def unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             async def wrapped(request: Any, context: Any) -> Any:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import grpc
 
-from ledger import Envelope, MiningLicence, ProofReceipt, Receipt, Reconciliation
+from ledger import Envelope, MiningLicence, MiningPool, ProofReceipt, Receipt, Reconciliation
 from services import envelope, wire
 from services.auth import require_own_participant
 from services.generated.valedger.v1 import common_pb2, mining_pb2, mining_pb2_grpc
@@ -121,6 +121,18 @@ class MiningServicer(mining_pb2_grpc.MiningServiceServicer):
         return mining_pb2.GetReconciliationResponse(
             reconciliation=reconciliation_message(found))
 
+    async def RegisterPool(self, request: mining_pb2.RegisterPoolRequest,
+                           context: Any) -> mining_pb2.RegisterPoolResponse:
+        result = await self.backend.run(
+            self.ledger.register_pool, request.request_id, request.name, request.country,
+            request.payout_scheme, request.fee, at=wire.time(request, "at"))
+        return mining_pb2.RegisterPoolResponse(receipt=receipt(result))
+
+    async def ListPools(self, request: mining_pb2.ListPoolsRequest,
+                        context: Any) -> mining_pb2.ListPoolsResponse:
+        pools = await self.backend.run(self.ledger.list_pools)
+        return mining_pb2.ListPoolsResponse(pools=[pool_message(p) for p in pools])
+
 
 def batch_json(payload: mining_pb2.ProofBatchPayload) -> dict[str, Any]:
     """Returns the proof batch of a payload in the JSON form of DESIGN.md §4."""
@@ -140,6 +152,13 @@ def batch_json(payload: mining_pb2.ProofBatchPayload) -> dict[str, Any]:
     }
 
 
+def pool_message(pool: MiningPool) -> mining_pb2.MiningPool:
+    """Returns the wire form of an accredited pool."""
+    return mining_pb2.MiningPool(pool_id=str(pool.id), name=pool.name, country=pool.country,
+                                 payout_scheme=pool.payout_scheme, fee=str(pool.fee),
+                                 version=pool.version)
+
+
 def reconciliation_message(rec: Reconciliation) -> mining_pb2.Reconciliation:
     """Returns the wire form of a closed reconciliation, one finding per failing verdict."""
     findings = []
@@ -152,7 +171,8 @@ def reconciliation_message(rec: Reconciliation) -> mining_pb2.Reconciliation:
         if check.get("detail"):
             figures["detail"] = check["detail"]
         findings.append(mining_pb2.VerdictFinding(
-            verdict="RECONCILIATION_VERDICT_" + check["verdict"], figures=figures))
+            verdict="RECONCILIATION_VERDICT_" + check["verdict"], figures=figures,
+            p_value=check.get("p_value") or ""))
     if not findings:
         findings.append(mining_pb2.VerdictFinding(
             verdict=mining_pb2.RECONCILIATION_VERDICT_OK))

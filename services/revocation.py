@@ -8,6 +8,7 @@ cannot be read, is refused and the previous list kept (an error is logged).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -68,9 +69,16 @@ class RevocationList:
 
     def check(self, pem: bytes) -> None:
         """Raises UNAUTHENTICATED when the PEM client certificate is revoked."""
-        try:
-            serial = x509.load_pem_x509_certificate(pem).serial_number
-        except ValueError:
-            return  # the identity check reports an unreadable certificate
-        if self.is_revoked(serial):
+        serial = serial_of(pem)
+        if serial is not None and self.is_revoked(serial):
             raise unauthenticated("client certificate revoked")
+
+
+@functools.lru_cache(maxsize=4096)
+def serial_of(pem: bytes) -> int | None:
+    """Returns the serial number of a PEM certificate (None when unreadable: the identity
+    check reports it); remembered, since a client presents the same one on every call."""
+    try:
+        return int(x509.load_pem_x509_certificate(pem).serial_number)
+    except ValueError:
+        return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,8 @@ class ServerOptions:
     """Client certificates refused per call (the CA's CRL, reloaded when it changes)."""
     calendar_interval_seconds: float = DEFAULT_CALENDAR_INTERVAL_SECONDS
     """How often the supervisory calendar looks for due work (0: not run here)."""
+    reuse_port: bool = False
+    """Share the port with the other workers of ``serve --processes N`` (SO_REUSEPORT)."""
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -102,7 +104,7 @@ class ServerOptions:
             ("grpc.http2.min_ping_interval_without_data_ms",
              self.min_client_ping_interval_ms),
             ("grpc.http2.max_pings_without_data", 0),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if self.reuse_port else 0),
         ]
 
 
@@ -222,8 +224,10 @@ def start_calendar(backend: LedgerPool, options: ServerOptions) -> None:
 
 
 async def serve(store: StoreConfig, options: ServerOptions,
-                ready: asyncio.Event | None = None) -> None:
-    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+                ready: asyncio.Event | None = None,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully; ``ready`` is set and
+    ``on_ready`` called once it serves."""
     backend = await asyncio.get_running_loop().run_in_executor(
         None, open_backend, store, options)
     if options.insecure:
@@ -243,6 +247,8 @@ async def serve(store: StoreConfig, options: ServerOptions,
         loop.add_signal_handler(signal.SIGHUP, options.revocations.reload)
     if ready is not None:
         ready.set()
+    if on_ready is not None:
+        on_ready()
     await stopping.wait()
     log.info("shutting down", extra={"grace_seconds": options.grace_seconds})
     await server.stop()

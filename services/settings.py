@@ -67,6 +67,9 @@ class ServerSettings:
     calendar_interval_seconds: float = 30.0
     """How often the supervisory calendar looks for due work (0: this server never runs
     it; one server per store must)."""
+    processes: int = 0
+    """Server processes on the one port (0: one per core, at most 8, on PostgreSQL; 1 on
+    SQLite)."""
 
 
 @dataclass(frozen=True)

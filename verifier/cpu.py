@@ -17,6 +17,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from hashlib import sha256
@@ -289,6 +290,15 @@ _ARENA = SharedArena()
 _POOL: ProcessPoolExecutor | None = None
 _POOL_SIZE = 0
 _POOL_LOCK = threading.Lock()
+_POOL_INITIALIZER: Callable[[int], None] | None = None
+
+
+def set_pool_initializer(initializer: Callable[[int], None] | None) -> None:
+    """Has every worker process of the shared pool started from now on run
+    ``initializer(owner_pid)`` first, ``owner_pid`` being the process that started the pool
+    (a server ties its workers' lives to its own this way); None: nothing."""
+    global _POOL_INITIALIZER
+    _POOL_INITIALIZER = initializer
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -301,7 +311,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             # forkserver, not fork: the verifier runs inside threaded servers, and forking
             # a threaded process can copy held locks into the child.
             context = multiprocessing.get_context("forkserver")
-            _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            if _POOL_INITIALIZER is None:
+                _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            else:
+                _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                            initializer=_POOL_INITIALIZER,
+                                            initargs=(os.getpid(),))
             _POOL_SIZE = workers
         return _POOL
 

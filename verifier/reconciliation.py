@@ -7,9 +7,16 @@ dataclasses; the statistics come from scipy. DESIGN.md §5 defines the figures:
   Poisson interval from Gamma quantiles on the effective share count
   N_eff = (ΣW)² / ΣW², scaled by Ĥ / N_eff;
 - licensed capacity H_lic = MW × 10⁶ ÷ (J/TH), in TH/s;
-- expected output = W ÷ (network difficulty × 2³²) × (subsidy + mean fees), with the
-  central Poisson interval on the number of blocks that much work finds;
-- implied efficiency J/TH = kWh × 3.6·10⁶ ÷ (Ĥ · T / 10¹²).
+- expected output = Σ over the spans between network changes of work ÷ (network
+  difficulty × 2³²) × (subsidy + mean fees) in force then (:class:`NetworkSpan`), with
+  the central Poisson interval on the number of blocks that much work finds;
+- pool miners (:class:`PoolTerms`) are compared with that expected value net of the
+  pool's fee (PPS pays the subsidy only) within a policy tolerance; solo miners with the
+  exact Poisson tails of the blocks they report;
+- implied efficiency J/TH = kWh × 3.6·10⁶ ÷ (Ĥ · T / 10¹²), judged on its interval.
+
+Every check that is a statistical test fires exactly when its recorded p-value is below
+the policy tail (1 − confidence) / 2, so the number and the verdict always agree.
 
 Shares prove a lower bound on work: a miner who withholds shares only lowers Ĥ, which
 makes its reported output and its energy use look larger than its work supports.
@@ -18,7 +25,7 @@ makes its reported output and its energy use look larger than its work supports.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -41,6 +48,40 @@ class ReconciliationVerdict(Enum):
     OUTPUT_OVER_REPORTED = "OUTPUT_OVER_REPORTED"
     ENERGY_OVER_QUOTA = "ENERGY_OVER_QUOTA"
     IMPLAUSIBLE_EFFICIENCY = "IMPLAUSIBLE_EFFICIENCY"
+    REPORT_MISSING = "REPORT_MISSING"
+    SALE_SHARE_SHORTFALL = "SALE_SHARE_SHORTFALL"
+    MINED_WHILE_NOT_ACTIVE = "MINED_WHILE_NOT_ACTIVE"
+
+
+class PayoutScheme(Enum):
+    """How a pool pays its miners: per share (PPS: the subsidy only; FPPS: subsidy and
+    fees) or by the last N shares (PPLNS: block rewards as the pool finds them)."""
+
+    PPS = "PPS"
+    FPPS = "FPPS"
+    PPLNS = "PPLNS"
+
+
+@dataclass(frozen=True)
+class PoolTerms:
+    """The accredited pool a licence mines in: its payout scheme and fee (a fraction)."""
+
+    scheme: PayoutScheme
+    fee: Decimal
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) <= self.fee < Decimal(1):
+            raise ValueError("pool fee must be at least 0 and below 1")
+
+
+@dataclass(frozen=True)
+class NetworkSpan:
+    """Proved work done while one network difficulty, subsidy and mean fees held."""
+
+    work: int
+    network_difficulty: object
+    subsidy: Decimal
+    mean_fees: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -51,12 +92,18 @@ class ReconciliationPolicy:
     capacity_tolerance: Decimal = Decimal("0.05")
     efficiency_min_j_per_th: Decimal = Decimal(12)
     efficiency_max_j_per_th: Decimal = Decimal(40)
+    pool_output_tolerance: Decimal = Decimal("0.05")
+    mandatory_sale_share: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         if not Decimal(0) < self.confidence < Decimal(1):
             raise ValueError("confidence must be between 0 and 1")
         if self.capacity_tolerance < 0:
             raise ValueError("capacity_tolerance must not be negative")
+        if not Decimal(0) < self.pool_output_tolerance < Decimal(1):
+            raise ValueError("pool_output_tolerance must be between 0 and 1")
+        if not Decimal(0) <= self.mandatory_sale_share <= Decimal(1):
+            raise ValueError("mandatory_sale_share must be between 0 and 1")
         if not Decimal(0) < self.efficiency_min_j_per_th <= self.efficiency_max_j_per_th:
             raise ValueError("efficiency bounds must satisfy 0 < min <= max")
 
@@ -199,6 +246,40 @@ def expected_output(
     )
 
 
+def expected_output_over(spans: Sequence[NetworkSpan], confidence: float = 0.95,
+                         pool: PoolTerms | None = None) -> ExpectedOutput:
+    """Returns the expected output of work done across network changes: Σ work ÷
+    (difficulty × 2³²) blocks, each worth the subsidy plus mean fees in force when the
+    work was done (PPS pools: the subsidy alone), with the Poisson interval on the
+    total block count; the reward per block is the mean over the blocks."""
+    blocks = Fraction(0)
+    value = Decimal(0)
+    for span in spans:
+        found = Fraction(span.work) / (as_difficulty(span.network_difficulty)
+                                       * HASHES_PER_DIFFICULTY_1)
+        per_block = Decimal(span.subsidy) + (
+            Decimal(0) if pool is not None and pool.scheme is PayoutScheme.PPS
+            else Decimal(span.mean_fees))
+        blocks += found
+        value += _dec(found) * per_block
+    expected_blocks = _dec(blocks)
+    reward = value / expected_blocks if blocks else (
+        Decimal(spans[-1].subsidy) + Decimal(spans[-1].mean_fees) if spans else Decimal(0))
+    tail = (1 - confidence) / 2
+    lam = float(blocks)
+    low_blocks = int(stats.poisson.ppf(tail, lam)) if lam > 0 else 0
+    high_blocks = int(stats.poisson.ppf(1 - tail, lam)) if lam > 0 else 0
+    return ExpectedOutput(
+        expected_blocks=expected_blocks,
+        reward_per_block=reward,
+        expected=value,
+        low=low_blocks * reward,
+        high=high_blocks * reward,
+        low_blocks=low_blocks,
+        high_blocks=high_blocks,
+    )
+
+
 def implied_efficiency(metered_kwh: Decimal, hashrate: Decimal, seconds: Decimal | int
                        ) -> Decimal:
     """Returns J/TH = kWh × 3.6·10⁶ ÷ (Ĥ · T / 10¹²); Infinity when no work is proved."""
@@ -231,6 +312,7 @@ class ReconciliationResult:
     implied_j_per_th: Decimal | None
     checks: tuple[Check, ...]
     policy: ReconciliationPolicy
+    pool: PoolTerms | None = None
 
     @property
     def verdicts(self) -> tuple[ReconciliationVerdict, ...]:
@@ -254,26 +336,68 @@ def reconcile(
     reported_output: Decimal | None = None,
     metered_kwh: Decimal | None = None,
     policy: ReconciliationPolicy | None = None,
+    network: Sequence[NetworkSpan] | None = None,
+    licensed_capacity_ths: Decimal | None = None,
+    pool: PoolTerms | None = None,
+    report_missing: bool = False,
+    sold_through_exchanges: Decimal | None = None,
+    shares_not_active: int = 0,
+    proved_blocks: int = 0,
 ) -> ReconciliationResult:
     """Returns the figures and verdicts of one licence over one period.
 
-    Output checks need the network difficulty, the subsidy and a reported output; energy
-    checks need metered kWh; checks without their inputs are left out.
+    ``network`` splits the proved work by the network figures in force when it was done
+    (else one span of ``network_difficulty``, ``subsidy`` and ``mean_fees``).
+    ``licensed_capacity_ths`` overrides MW × 10⁶ ÷ (J/TH) (zero inside suspensions).
+    ``report_missing``: no output report covers the period; it is reconciled as zero
+    reported (REPORT_MISSING fires and the output checks still run).
+    ``sold_through_exchanges``: what the ledger's trades show the miner sold; checked
+    against the policy share of the reported output (of the expected output when the
+    report is missing). ``shares_not_active``: shares mined while the licence was not
+    active (MINED_WHILE_NOT_ACTIVE). ``proved_blocks``: blocks the credited shares
+    themselves found (block candidates); a solo miner reporting less than their subsidy
+    is OUTPUT_UNDER_REPORTED whatever the Poisson interval says. Checks without their
+    inputs are left out.
     """
     policy = policy or ReconciliationPolicy()
     confidence = float(policy.confidence)
     period = Decimal(seconds)
     proved = proved_hashrate(tally, period, confidence)
-    capacity_ths = licensed_capacity(licensed_mw, declared_j_per_th)
+    capacity_ths = (licensed_capacity(licensed_mw, declared_j_per_th)
+                    if licensed_capacity_ths is None else Decimal(licensed_capacity_ths))
     n_eff = float(proved.effective_shares)
     checks = [_over_capacity(proved, capacity_ths, policy, n_eff)]
 
+    if network is None and network_difficulty is not None and subsidy is not None:
+        network = [NetworkSpan(tally.work, network_difficulty, Decimal(subsidy),
+                               Decimal(mean_fees))]
+    reported = Decimal(0) if report_missing and reported_output is None else reported_output
+    if report_missing:
+        checks.append(Check(ReconciliationVerdict.REPORT_MISSING, True,
+                            {"reported_output": Decimal(0)}, None,
+                            "no output report covers the period: reconciled as zero"))
     expected = None
-    if network_difficulty is not None and subsidy is not None:
-        expected = expected_output(tally.work, network_difficulty, subsidy, mean_fees,
-                                   confidence)
-        if reported_output is not None:
-            checks.extend(_output_checks(expected, Decimal(reported_output), policy))
+    if network:
+        expected = expected_output_over(network, confidence, pool)
+        if reported is not None:
+            if pool is None:
+                floor = proved_blocks * min(Decimal(span.subsidy) for span in network)
+                checks.extend(_output_checks(expected, Decimal(reported), policy,
+                                             proved_blocks, floor))
+            else:
+                checks.extend(_pool_output_checks(expected, Decimal(reported), pool, policy))
+    if sold_through_exchanges is not None and policy.mandatory_sale_share > 0:
+        base = (Decimal(reported) if reported is not None and not report_missing
+                else (_net(expected, pool) if expected is not None else None))
+        if base is not None:
+            checks.append(_sale_share_check(Decimal(sold_through_exchanges), base,
+                                            policy.mandatory_sale_share))
+    if shares_not_active:
+        checks.append(Check(
+            ReconciliationVerdict.MINED_WHILE_NOT_ACTIVE, True,
+            {"shares_not_active": Decimal(shares_not_active)}, None,
+            f"{shares_not_active} shares were mined while the licence was not active; "
+            "they are not credited"))
 
     implied = None
     if metered_kwh is not None:
@@ -294,12 +418,18 @@ def reconcile(
         proved=proved,
         licensed_capacity_ths=capacity_ths,
         expected=expected,
-        reported_output=None if reported_output is None else Decimal(reported_output),
+        reported_output=None if reported is None else Decimal(reported),
         metered_kwh=None if metered_kwh is None else Decimal(metered_kwh),
         implied_j_per_th=implied,
         checks=tuple(checks),
         policy=policy,
+        pool=pool,
     )
+
+
+def _net(expected: ExpectedOutput, pool: PoolTerms | None) -> Decimal:
+    """Returns the expected output net of the pool's fee (the gross one when solo)."""
+    return expected.expected if pool is None else expected.expected * (1 - pool.fee)
 
 
 def _over_capacity(proved: ProvedHashrate, capacity_ths: Decimal,
@@ -307,7 +437,8 @@ def _over_capacity(proved: ProvedHashrate, capacity_ths: Decimal,
     """OVER_CAPACITY: the interval's lower bound exceeds H_lic × (1 + tolerance).
 
     The p-value is P(at least N_eff shares | true hashrate at that limit), which is below
-    α/2 exactly when the lower bound exceeds the limit.
+    α/2 exactly when the lower bound exceeds the limit. A zero limit (a fully suspended
+    period) with any proved share fires with p = 0.
     """
     limit = capacity_ths * HASHES_PER_TERAHASH * (1 + policy.capacity_tolerance)
     if n_eff > 0 and limit > 0:
@@ -317,7 +448,7 @@ def _over_capacity(proved: ProvedHashrate, capacity_ths: Decimal,
         p_value = 1.0 if n_eff == 0 else 0.0
     return Check(
         ReconciliationVerdict.OVER_CAPACITY,
-        proved.low > limit,
+        proved.low > limit or (limit == 0 and n_eff > 0),
         {
             "hashrate_ths": proved.hashrate / HASHES_PER_TERAHASH,
             "hashrate_low_ths": proved.low / HASHES_PER_TERAHASH,
@@ -333,12 +464,16 @@ def _over_capacity(proved: ProvedHashrate, capacity_ths: Decimal,
 
 
 def _output_checks(expected: ExpectedOutput, reported: Decimal,
-                   policy: ReconciliationPolicy) -> list[Check]:
-    """OUTPUT_UNDER_REPORTED / OUTPUT_OVER_REPORTED: reported output outside the interval.
+                   policy: ReconciliationPolicy, proved_blocks: int = 0,
+                   proved_floor: Decimal = Decimal(0)) -> list[Check]:
+    """OUTPUT_UNDER_REPORTED / OUTPUT_OVER_REPORTED for a solo miner: the exact Poisson
+    tails of the reported block count (reported ÷ mean reward, continued to real values)
+    at the expected count; each fires when its tail is below α/2 (for a whole number of
+    blocks, exactly when the report lies outside the central interval).
 
-    p-values are the Poisson tail probabilities of the reported block count (reported ÷
-    reward, continued to real values) at the expected count.
-    """
+    Blocks the miner's own shares prove it found are certain output: a report below
+    their subsidy (``proved_floor``) is OUTPUT_UNDER_REPORTED with p = 0, however small
+    the expected count (where the Poisson interval alone reaches down to zero)."""
     lam = float(expected.expected_blocks)
     reward = expected.reward_per_block
     blocks = float(reported / reward) if reward > 0 else 0.0
@@ -350,50 +485,110 @@ def _output_checks(expected: ExpectedOutput, reported: Decimal,
         "expected_blocks": expected.expected_blocks,
         "reported_blocks": _dec(blocks),
         "reward_per_block": reward,
+        "proved_blocks": Decimal(proved_blocks),
+        "proved_blocks_output": proved_floor,
     }
     if lam > 0:
         p_under, p_over = p_at_most(blocks, lam), p_at_least(blocks, lam)
     else:
         p_under, p_over = 1.0, (1.0 if blocks == 0 else 0.0)
+    if reported < proved_floor:
+        p_under = 0.0
+    tail = policy.tail
     return [
-        Check(ReconciliationVerdict.OUTPUT_UNDER_REPORTED, reported < expected.low, figures,
+        Check(ReconciliationVerdict.OUTPUT_UNDER_REPORTED, p_under < tail, figures,
               _dec(p_under),
               f"reported {reported} against at least {expected.low} expected"),
-        Check(ReconciliationVerdict.OUTPUT_OVER_REPORTED, reported > expected.high, figures,
+        Check(ReconciliationVerdict.OUTPUT_OVER_REPORTED, p_over < tail, figures,
               _dec(p_over),
               f"reported {reported} against at most {expected.high} expected"),
     ]
 
 
+def _pool_output_checks(expected: ExpectedOutput, reported: Decimal, pool: PoolTerms,
+                        policy: ReconciliationPolicy) -> list[Check]:
+    """OUTPUT_UNDER_REPORTED / OUTPUT_OVER_REPORTED for a pool miner: the pool pays the
+    expected value of the proved work net of its fee, so the report must lie within
+    ± tolerance of it. The p-values read the tolerance band as the central
+    ``confidence`` interval of a normal spread around the net expected value (σ =
+    tolerance × net ÷ z), so each falls below α/2 exactly when the report leaves the
+    band."""
+    net = _net(expected, pool)
+    tolerance = policy.pool_output_tolerance
+    low, high = net * (1 - tolerance), net * (1 + tolerance)
+    figures = {
+        "reported_output": reported,
+        "expected_output": expected.expected,
+        "expected_net_output": net,
+        "expected_low": low,
+        "expected_high": high,
+        "pool_fee": pool.fee,
+        "pool_output_tolerance": tolerance,
+    }
+    if net > 0:
+        z = float(stats.norm.ppf(1 - policy.tail))
+        score = float((reported - net) / (tolerance * net)) * z
+        p_under, p_over = float(stats.norm.cdf(score)), float(stats.norm.sf(score))
+    else:
+        p_under, p_over = 1.0, (1.0 if reported == 0 else 0.0)
+    scheme = pool.scheme.value
+    return [
+        Check(ReconciliationVerdict.OUTPUT_UNDER_REPORTED, reported < low, figures,
+              _dec(p_under),
+              f"reported {reported} against at least {low} ({scheme}, net of the pool fee)"),
+        Check(ReconciliationVerdict.OUTPUT_OVER_REPORTED, reported > high, figures,
+              _dec(p_over),
+              f"reported {reported} against at most {high} ({scheme}, net of the pool fee)"),
+    ]
+
+
+def _sale_share_check(sold: Decimal, output: Decimal, share: Decimal) -> Check:
+    """SALE_SHARE_SHORTFALL: sold through licensed exchanges below the policy share."""
+    required = output * share
+    return Check(
+        ReconciliationVerdict.SALE_SHARE_SHORTFALL, sold < required,
+        {"sold_through_exchanges": sold, "output": output, "mandatory_sale_share": share,
+         "required_sale": required},
+        None, f"sold {sold} through licensed exchanges against {required} required")
+
+
 def _efficiency_check(kwh: Decimal, implied: Decimal, proved: ProvedHashrate,
                       period: Decimal, policy: ReconciliationPolicy, n_eff: float) -> Check:
-    """IMPLAUSIBLE_EFFICIENCY: implied J/TH outside the policy bounds.
+    """IMPLAUSIBLE_EFFICIENCY: the implied J/TH's interval lies entirely outside the
+    policy bounds (not its point estimate: an honest fleet near a bound proves few shares
+    by chance).
 
     The p-value is the chance of proving as few (or as many) shares as observed if the
-    fleet ran exactly at the violated bound on the metered energy.
+    fleet ran exactly at the violated bound on the metered energy; it is below α/2
+    exactly when the interval clears the bound. Energy with no proved work at all fires
+    with p = 0 (withheld shares only hurt the miner).
     """
     low_bound, high_bound = policy.efficiency_min_j_per_th, policy.efficiency_max_j_per_th
-    triggered = not low_bound <= implied <= high_bound
-    p_value: Decimal | None = None
-    if triggered and n_eff > 0:
-        bound = high_bound if implied > high_bound else low_bound
-        hashrate_at_bound = kwh * JOULES_PER_KWH / bound * HASHES_PER_TERAHASH / period
-        mean = n_eff * float(hashrate_at_bound / proved.hashrate)
-        p_value = _dec(p_at_most(n_eff, mean) if implied > high_bound
-                       else p_at_least(n_eff, mean))
-    elif triggered:
-        p_value = Decimal(0)
     terahashes_low = proved.low * period / HASHES_PER_TERAHASH
     terahashes_high = proved.high * period / HASHES_PER_TERAHASH
+    implied_low = (kwh * JOULES_PER_KWH / terahashes_high
+                   if terahashes_high > 0 else Decimal(0))
+    implied_high = (kwh * JOULES_PER_KWH / terahashes_low
+                    if terahashes_low > 0 else Decimal("Infinity"))
+    p_value: Decimal | None = None
+    if n_eff > 0:
+        triggered = implied_low > high_bound or implied_high < low_bound
+        side_high = implied > high_bound
+        bound = high_bound if side_high else low_bound
+        hashrate_at_bound = kwh * JOULES_PER_KWH / bound * HASHES_PER_TERAHASH / period
+        mean = n_eff * float(hashrate_at_bound / proved.hashrate)
+        p_value = _dec(p_at_most(n_eff, mean) if side_high else p_at_least(n_eff, mean))
+    else:
+        triggered = kwh > 0
+        p_value = Decimal(0) if triggered else None
     figures = {
         "implied_j_per_th": implied,
-        "implied_low_j_per_th": (kwh * JOULES_PER_KWH / terahashes_high
-                                 if terahashes_high > 0 else Decimal(0)),
-        "implied_high_j_per_th": (kwh * JOULES_PER_KWH / terahashes_low
-                                  if terahashes_low > 0 else Decimal("Infinity")),
+        "implied_low_j_per_th": implied_low,
+        "implied_high_j_per_th": implied_high,
         "min_j_per_th": low_bound,
         "max_j_per_th": high_bound,
         "metered_kwh": kwh,
     }
     return Check(ReconciliationVerdict.IMPLAUSIBLE_EFFICIENCY, triggered, figures, p_value,
-                 f"implied {implied:.6g} J/TH against bounds {low_bound}-{high_bound}")
+                 f"implied {implied:.6g} J/TH (interval {implied_low:.6g} to "
+                 f"{implied_high:.6g}) against bounds {low_bound}-{high_bound}")

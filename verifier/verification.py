@@ -135,6 +135,8 @@ def verify_batch(
     batch: ShareBatch,
     *,
     coinbase_tags: Sequence[bytes] | None = None,
+    foreign_tags: Sequence[bytes] = (),
+    inactive_ntime: Sequence[tuple[int, int]] = (),
     already_accepted: AlreadyAccepted | None = None,
     backend: Backend | None = None,
     config: VerifierConfig | None = None,
@@ -143,9 +145,14 @@ def verify_batch(
 
     ``coinbase_tags`` are the licence's tags: a job is tagged when any of them occurs in
     its coinb1 or coinb2. Without them the batch's own ``coinbase_tag`` is used, and
-    without that no tag is required.
+    without that no tag is required. ``foreign_tags`` are the tags of every other licence:
+    a job carrying any of them is FOREIGN_COINBASE_TAG. ``inactive_ntime`` are the
+    half-open ntime spans [low, high) in which the licence was not active: an otherwise
+    valid share whose ntime falls inside one is LICENCE_NOT_ACTIVE. ``already_accepted``
+    are the hashes accepted earlier anywhere in the country (DUPLICATE).
     """
     return verify_batches([batch], coinbase_tags=[coinbase_tags],
+                          foreign_tags=[foreign_tags], inactive_ntime=[inactive_ntime],
                           already_accepted=[already_accepted], backend=backend,
                           config=config)[0]
 
@@ -154,6 +161,8 @@ def verify_batches(
     batches: Sequence[ShareBatch],
     *,
     coinbase_tags: Sequence[Sequence[bytes] | None] | None = None,
+    foreign_tags: Sequence[Sequence[bytes]] | None = None,
+    inactive_ntime: Sequence[Sequence[tuple[int, int]]] | None = None,
     already_accepted: Sequence[AlreadyAccepted | None] | None = None,
     backend: Backend | None = None,
     config: VerifierConfig | None = None,
@@ -161,26 +170,30 @@ def verify_batches(
     """Returns the verification of several submissions, hashed in one backend call (one
     kernel launch's worth of work on the GPU, one pool pass on the CPU).
 
-    ``coinbase_tags`` and ``already_accepted`` give, per submission, what
-    :func:`verify_batch` takes; each submission's duplicates are its own (shares of two
-    submissions are never compared with each other: a caller checking several batches
-    of one licence decides them in order, e.g. ``ledger.proof_figures.decide``).
+    ``coinbase_tags``, ``foreign_tags``, ``inactive_ntime`` and ``already_accepted`` give,
+    per submission, what :func:`verify_batch` takes; each submission's duplicates are its
+    own (shares of two submissions are never compared with each other: a caller checking
+    several batches decides them in order, e.g. ``ledger.proof_figures.decide``).
     Each result equals ``verify_batch`` of that submission alone.
     """
     count = len(batches)
     tags_of = list(coinbase_tags) if coinbase_tags is not None else [None] * count
     seen_of = list(already_accepted) if already_accepted is not None else [None] * count
-    if len(tags_of) != count or len(seen_of) != count:
-        raise ValueError("coinbase_tags and already_accepted need one entry per batch")
+    foreign_of = list(foreign_tags) if foreign_tags is not None else [()] * count
+    inactive_of = list(inactive_ntime) if inactive_ntime is not None else [()] * count
+    if {len(tags_of), len(seen_of), len(foreign_of), len(inactive_of)} != {count}:
+        raise ValueError("each per-submission argument needs one entry per batch")
     backend = backend or select_backend(config)
     combined, starts = concatenate([b.packed for b in batches])
     computed = backend.hash_shares(combined)
     if not np.array_equal(hashable_mask(combined), (computed.flags & HASH_FLAG_HASHED) != 0):
         raise RuntimeError(f"backend {backend.name} hashed a different set of shares")
     return [
-        _decide(batch, computed.hashes[a:b], computed.flags[a:b], tags, seen, backend.name)
-        for batch, tags, seen, a, b in zip(batches, tags_of, seen_of, starts[:-1], starts[1:],
-                                           strict=True)
+        _decide(batch, computed.hashes[a:b], computed.flags[a:b], tags, foreign, inactive,
+                seen, backend.name)
+        for batch, tags, foreign, inactive, seen, a, b in zip(
+            batches, tags_of, foreign_of, inactive_of, seen_of, starts[:-1], starts[1:],
+            strict=True)
     ]
 
 
@@ -220,8 +233,9 @@ def concatenate(parts: Sequence[PackedBatch]) -> tuple[PackedBatch, list[int]]:
 
 
 def _decide(batch: ShareBatch, hashes: np.ndarray, flags: np.ndarray,
-            coinbase_tags: Sequence[bytes] | None, already_accepted: AlreadyAccepted | None,
-            backend: str) -> VerificationResult:
+            coinbase_tags: Sequence[bytes] | None, foreign_tags: Sequence[bytes],
+            inactive_ntime: Sequence[tuple[int, int]],
+            already_accepted: AlreadyAccepted | None, backend: str) -> VerificationResult:
     """Returns one submission's verdicts from its hashes and flags."""
     packed = batch.packed
     n = len(packed)
@@ -231,6 +245,9 @@ def _decide(batch: ShareBatch, hashes: np.ndarray, flags: np.ndarray,
     )
     tagged = np.array(
         [not tags or any(job.has_tag(t) for t in tags) for job in batch.jobs], dtype=bool
+    )
+    foreign = np.array(
+        [any(job.has_tag(t) for t in foreign_tags) for job in batch.jobs], dtype=bool
     )
 
     job = shares["job"]
@@ -242,10 +259,15 @@ def _decide(batch: ShareBatch, hashes: np.ndarray, flags: np.ndarray,
         job_rows = jobs[safe]
         mask = job_rows["version_mask"]
         job_ntime = job_rows["ntime"].astype(np.int64)
-        share_ntime = shares["ntime"].astype(np.int64)
         # Lowest precedence first, so each higher-precedence fault overwrites.
+        share_ntime = shares["ntime"].astype(np.int64)
+        inactive = np.zeros(n, dtype=bool)
+        for low, high in inactive_ntime:
+            inactive |= (share_ntime >= low) & (share_ntime < high)
+        verdicts[inactive] = Verdict.LICENCE_NOT_ACTIVE
         verdicts[(flags & HASH_FLAG_SHARE) == 0] = Verdict.LOW_DIFFICULTY
         verdicts[~tagged[safe]] = Verdict.UNTAGGED_COINBASE
+        verdicts[foreign[safe]] = Verdict.FOREIGN_COINBASE_TAG
         ntime_bad = (share_ntime < job_ntime) | (share_ntime > job_ntime + NTIME_WINDOW_SECONDS)
         verdicts[ntime_bad] = Verdict.NTIME_OUT_OF_RANGE
         verdicts[(shares["version_bits"] & ~mask) != 0] = Verdict.BAD_VERSION_BITS

@@ -10,9 +10,11 @@ from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, TreeFollower
+from ledger.audit.hot_nodes import HotNodes
 from ledger.audit.leaf import encode_leaf
 from ledger.audit.proof_bundle import ProofBundle
 from ledger.audit.store import (
+    CHECKPOINTS_TABLE,
     AuditStore,
     AuditTransaction,
     LeafRef,
@@ -93,6 +95,8 @@ class AuditLog:
             self.collector = CosignatureCollector(self.store, self.witnesses)
             self.follower.companions.append(self.collector)
         self._factory: InfrastructureFactory[Any] | None = None
+        self.hot = HotNodes()
+        """The tree's upper levels, kept for proofs."""
 
     @classmethod
     def open(
@@ -137,7 +141,7 @@ class AuditLog:
         """Returns the proof of leaf ``leaf_index`` in the tree of ``tree_size`` leaves
         (default: the current tree); O(log n) rows in two queries."""
         with self.store.read(snapshot=False) as tx:
-            current = tx.read_state().size
+            current = tx.tree_size()
             size = current if tree_size is None else tree_size
             return self._inclusion(tx, leaf_index, size, current)
 
@@ -149,7 +153,7 @@ class AuditLog:
             ref = tx.find_leaf(originator_id, version)
             if ref is None:
                 raise NotFound("audit leaf for event", f"{originator_id}:{version}")
-            current = tx.read_state().size
+            current = tx.tree_size()
             size = current if tree_size is None else tree_size
             return self._inclusion(tx, ref.leaf_index, size, current)
 
@@ -157,7 +161,7 @@ class AuditLog:
         self, tx: AuditTransaction, leaf_index: int, size: int, current: int | None = None
     ) -> InclusionProof:
         if current is None:
-            current = tx.read_state().size
+            current = tx.tree_size()
         if size > current:
             raise InvalidRequest("tree_size", f"the tree has only {current} leaves")
         try:
@@ -165,7 +169,7 @@ class AuditLog:
         except ProofError as e:
             raise InvalidRequest("leaf_index", str(e)) from None
         ids = plan_node_ids(plan) | {(0, leaf_index)}  # the leaf itself: same query
-        nodes = tx.get_nodes(ids)
+        nodes = self.hot.get_nodes(tx, ids, current)
         if (0, leaf_index) not in nodes:
             raise AuditIntegrityError(f"leaf {leaf_index} is missing from the audit tables")
         try:
@@ -177,7 +181,7 @@ class AuditLog:
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Returns the proof that the tree of ``new_size`` extends that of ``old_size``."""
         with self.store.read() as tx:
-            current = tx.read_state().size
+            current = tx.tree_size()
             size = current if new_size is None else new_size
             if size > current:
                 raise InvalidRequest("second_tree_size", f"the tree has only {current} leaves")
@@ -186,7 +190,7 @@ class AuditLog:
             except ProofError as e:
                 raise InvalidRequest("first_tree_size", str(e)) from None
             try:
-                hashes = _build(plan, tx.get_nodes(plan_node_ids(plan)))
+                hashes = _build(plan, self.hot.get_nodes(tx, plan_node_ids(plan), current))
             except ProofError as e:
                 raise AuditIntegrityError(str(e)) from None
             return ConsistencyProof(old_size, size, tuple(hashes))
@@ -198,6 +202,20 @@ class AuditLog:
         if ref is None:
             raise NotFound("audit leaf for event", f"{originator_id}:{version}")
         return ref
+
+    def latest_checkpoint_end(self) -> tuple[StoredCheckpoint, int] | None:
+        """Returns the newest signed checkpoint with the notification id of its last record
+        (where its records end in the log), or None when the store has no audit tables or
+        no checkpoint. Read-only, in one transaction; relied on by the supervisor's report,
+        which is made from exactly a checkpoint's records."""
+        with self.store.read() as tx:
+            if CHECKPOINTS_TABLE not in tx.table_names():
+                return None
+            checkpoint = tx.latest_checkpoint()
+            if checkpoint is None or checkpoint.size == 0:
+                return None
+            last = tx.leaf_at(checkpoint.size - 1)
+        return None if last is None else (checkpoint, last.notification_id)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Returns the newest signed checkpoint, or None."""

@@ -10,6 +10,10 @@ meter readings, participants' keys. Each stored result is recomputed with the sa
 the ledger used (``verifier.verify_batch`` and ``ledger.proofs``) and every difference is
 reported as a ``VERDICT_MISMATCH`` fault at the event's leaf; an envelope that does not
 verify against the participant's key valid at the event's time is ``ENVELOPE_INVALID``.
+
+It is long because the replay must rebuild, in log order, every input a batch or a
+reconciliation was decided on (national index, tags, inactive spans per licence version,
+pools, sales, policy) before it can recompute them with the ledger's own code.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from base64 import b64decode
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, cast
@@ -33,27 +38,32 @@ from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
 from ledger.domain.participant import Participant, SigningKey
 from ledger.domain.policy import Policy
+from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
 from ledger.errors import LedgerError
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.proof_figures import (
+    NTIME_NEVER,
     ONE_MICROSECOND,
     AcceptedShares,
     Outcome,
     PeriodInputs,
-    capacity_over,
     compute,
     decide,
+    epoch_ceil,
     figures_of,
-    ntime_bounds,
+    inactive_spans,
+    licensed_over,
+    network_windows,
     policy_inputs,
+    pool_terms,
     stored_batch,
     verdict_codes,
     verdict_string,
 )
-from ledger.proof_index import PeriodEntry, period_sum
+from ledger.proof_index import PeriodEntry, Sale, foreign_tags, period_sum
 from ledger.signatures import SignatureChecker
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch
@@ -71,17 +81,25 @@ EXACT_FIGURES = (
     "proved_work_squared",
     "licensed_mw",
     "declared_j_per_th",
+    "licensed_capacity_ths",
+    "quota_kwh",
     "reported_output",
+    "report_missing",
     "metered_kwh",
-    "network_difficulty",
-    "block_subsidy",
-    "mean_fees",
+    "sold_through_exchanges",
+    "shares_not_active",
+    "proved_blocks",
+    "pool_fee",
+    "network_spans",
     "capacity_tolerance",
     "efficiency_min_jth",
     "efficiency_max_jth",
+    "mandatory_sale_share",
+    "pool_output_tolerance",
 )
-"""Figures recomputed exactly (integers and decimal arithmetic, no floating point): a
-difference in any of them is a fault. Interval bounds and p-values come from scipy's
+"""Figures recomputed exactly (integers and decimal arithmetic, no floating point), with
+every ``span_*`` figure (the network figures and the work of each span): a difference in
+any of them is a fault. Interval bounds and p-values come from scipy's
 floating point and are compared through the verdicts they decide."""
 
 
@@ -93,9 +111,18 @@ def _ref(event: Any) -> str:
 class _Licence:
     tags: list[bytes]
     capacities: list[tuple[int, Capacity]]  # (licence version, capacity) as recorded
+    state: MiningLicence
     version: int = 1
-    accepted: set[bytes] = field(default_factory=set)
     batches: dict[int, tuple[UUID, AcceptedShares]] = field(default_factory=dict)
+    inactive: dict[int, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
+    """Inactive spans (suspensions, revocation, validity) at each licence version."""
+
+    def apply(self, event: Any) -> None:
+        """Applies a licence event and remembers the inactive spans it leaves."""
+        with suppress(Exception):  # the rebuild reports events that do not apply
+            self.state = event.mutate(self.state)
+        self.version = event.originator_version
+        self.inactive[self.version] = inactive_spans(self.state)
 
     def capacities_at(self, version: int) -> list[Capacity]:
         """Returns the capacities the licence had at ``version``, as the aggregate sorts
@@ -106,12 +133,16 @@ class _Licence:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A batch waiting to be checked with others, with the licence's tags at its time."""
+    """A batch waiting to be checked, with the inputs it was decided on as the log stood
+    at its event, and the faults of its national numbering."""
 
     leaf: int
     event: Any
     licence: _Licence
     tags: list[bytes]
+    foreign: list[bytes]
+    inactive: list[tuple[int, int]]
+    early: list[Fault]
 
 
 @dataclass(frozen=True)
@@ -134,10 +165,10 @@ def _recomputed(outcome: Outcome) -> _Recomputed:
                        outcome.ntime_range)
 
 
-def _decided(result: VerificationResult, licence: _Licence) -> _Recomputed:
-    """Returns a result verified alone, decided against the licence's acceptances so far
-    (equal to verifying it with them: ``ledger.proof_figures.decide``)."""
-    return _recomputed(decide(result, licence.accepted))
+def _decided(result: VerificationResult, accepted: set[bytes]) -> _Recomputed:
+    """Returns a result verified alone, decided against the acceptances so far (equal to
+    verifying it with them: ``ledger.proof_figures.decide``)."""
+    return _recomputed(decide(result, accepted))
 
 
 class ProofReplayCheck:
@@ -164,9 +195,15 @@ class ProofReplayCheck:
         self._pending: list[_Pending] = []
         self._pending_shares = 0
         self.licences: dict[UUID, _Licence] = {}
+        self.granted: list[tuple[UUID, list[bytes]]] = []
+        self.accepted: set[bytes] = set()  # the national index of accepted hashes
+        self.next_batch = 0
         self.policy: Policy | None = None
         self.reports: dict[str, tuple[UUID, PeriodEntry]] = {}
         self.readings: dict[str, tuple[UUID, PeriodEntry]] = {}
+        self.sales: dict[str, tuple[UUID, Sale]] = {}
+        self.pools: dict[UUID, MiningPool] = {}
+        self.miners: set[UUID] = set()
         self.batches_checked = 0
         self.reconciliations_checked = 0
         handlers: dict[Any, Callable[[int, Any], Iterable[Fault]]] = {
@@ -176,6 +213,8 @@ class ProofReplayCheck:
             cast(Any, OutputReport).Reported: self._report,
             cast(Any, MeterReading).Recorded: self._reading,
             cast(Any, Reconciliation).Closed: self._reconciliation,
+            cast(Any, Trade).Recorded: self._trade,
+            cast(Any, MiningPool).Registered: self._pool,
         }
         for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
             handlers[cls] = self._policy
@@ -194,8 +233,8 @@ class ProofReplayCheck:
         if handler is not None:
             return handler(leaf_index, event)
         licence = self.licences.get(event.originator_id)
-        if licence is not None:  # suspended, reinstated, ...: only the version matters
-            licence.version = event.originator_version
+        if licence is not None:  # suspended, reinstated, revoked, expired, ...
+            licence.apply(event)
         return ()
 
     def finish(self, aggregates: Mapping[Any, Any]) -> Iterable[Fault]:
@@ -208,16 +247,21 @@ class ProofReplayCheck:
     # ------------------------------------------------------------------------ state
 
     def _granted(self, _leaf: int, event: Any) -> Iterable[Fault]:
-        self.licences[event.originator_id] = _Licence(
-            [bytes.fromhex(t) for t in event.coinbase_tags],
-            [(event.originator_version,
-              Capacity(event.valid_from, event.power_mw, event.efficiency_jth))])
+        tags = [bytes.fromhex(t) for t in event.coinbase_tags]
+        state = cast(MiningLicence, event.mutate(None))
+        self.licences[event.originator_id] = licence = _Licence(
+            tags, [(event.originator_version,
+                    Capacity(event.valid_from, event.power_mw, event.efficiency_jth))],
+            state)
+        licence.inactive[1] = inactive_spans(state)
+        self.granted.append((event.originator_id, tags))
+        self.miners.add(event.participant_id)
         return ()
 
     def _amended(self, _leaf: int, event: Any) -> Iterable[Fault]:
         licence = self.licences.get(event.originator_id)
         if licence is not None:
-            licence.version = event.originator_version
+            licence.apply(event)
             licence.capacities.append((event.originator_version, Capacity(
                 event.effective_from, event.power_mw, event.efficiency_jth)))
         return ()
@@ -226,6 +270,19 @@ class ProofReplayCheck:
         # The rebuild already reports events that do not apply to their aggregate.
         with suppress(Exception):
             self.policy = event.mutate(self.policy)
+        return ()
+
+    def _trade(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        # As ledger.proof_index: only sellers holding a mining licence granted before.
+        if event.seller_id in self.miners:
+            ref = _ref(event)
+            self.sales[ref] = (event.seller_id,
+                               Sale(ref, event.at, event.asset, event.quantity))
+        return ()
+
+    def _pool(self, _leaf: int, event: Any) -> Iterable[Fault]:
+        with suppress(Exception):  # the rebuild reports events that do not apply
+            self.pools[event.originator_id] = cast(MiningPool, event.mutate(None))
         return ()
 
     def _report(self, _leaf: int, event: Any) -> Iterable[Fault]:
@@ -246,18 +303,42 @@ class ProofReplayCheck:
         if licence is None:
             return [self._fault(leaf, event, f"proof batch for unknown licence "
                                              f"{event.licence_id}")]
+        # What the batch was decided on, as the log stands now: later events may change
+        # the national numbering, the licences granted and the licence's spans.
+        pending = self._inputs(leaf, event, licence)
         if self.batch_shares <= 0:
-            return self._batch_alone(leaf, event, licence)
-        # Tags as they are now: a later event may change them before the batch is checked.
-        self._pending.append(_Pending(leaf, event, licence, list(licence.tags)))
+            return self._batch_alone(pending)
+        self._pending.append(pending)
         self._pending_shares += max(1, int(event.shares))
         return self.flush() if self._pending_shares >= self.batch_shares else ()
+
+    def _inputs(self, leaf: int, event: Any, licence: _Licence) -> _Pending:
+        """Returns the batch with the inputs it was decided on and the faults of its
+        national numbering (checked in log order, before it is decoded)."""
+        early: list[Fault] = []
+        national = getattr(event, "national_sequence", 0)
+        if national != self.next_batch:
+            early.append(self._fault(leaf, event, f"national proof batch number {national} "
+                                                  f"follows {self.next_batch} batches"))
+        self.next_batch += 1
+        seen = getattr(event, "licences_seen", 0)
+        version = getattr(event, "licence_version", 0)
+        if seen > len(self.granted) or version not in licence.inactive:
+            early.append(self._fault(leaf, event, f"it read {seen} licences and licence "
+                                                  f"version {version}, not in the log "
+                                                  "before it"))
+        spans = licence.inactive.get(version, [])
+        return _Pending(
+            leaf, event, licence, list(licence.tags),
+            list(foreign_tags(self.granted[:seen], event.licence_id, licence.tags)),
+            [(epoch_ceil(a), NTIME_NEVER if b is None else epoch_ceil(b)) for a, b in spans],
+            early)
 
     def flush(self) -> list[Fault]:
         """Checks every batch waiting since the last flush, in log order: decoded across
         processes (``ledger.audit.stored_batches``), hashed in one ``verify_batches``
-        call, then each decided against its licence's earlier acceptances. Returns their
-        faults (the same as checking each alone, as it came)."""
+        call, then each decided against the acceptances before it. Returns their faults
+        (the same as checking each alone, as it came)."""
         pending, self._pending, self._pending_shares = self._pending, [], 0
         if not pending:
             return []
@@ -282,64 +363,67 @@ class ProofReplayCheck:
                     if record is not None and found.batch is not None]
         results = dict(zip(readable, verify_batches(
             [cast(ParsedBatch, entries[k][2].batch) for k in readable],
-            coinbase_tags=[entries[k][0].tags for k in readable], backend=self.backend),
-            strict=True))
+            coinbase_tags=[entries[k][0].tags for k in readable],
+            foreign_tags=[entries[k][0].foreign for k in readable],
+            inactive_ntime=[entries[k][0].inactive for k in readable],
+            backend=self.backend), strict=True))
         faults: list[Fault] = []
         for k, (item, kept, found) in enumerate(entries):
             if kept is None or found.batch is None:
-                faults += self._check(item.leaf, item.event, item.licence, None, None, "",
-                                      found.error, lambda: None)
+                faults += self._check(item, None, None, "", found.error, lambda: None)
             else:
-                faults += self._check(item.leaf, item.event, item.licence, kept,
-                                      found.batch, found.digest, None,
-                                      partial(_decided, results[k], item.licence))
+                faults += self._check(item, kept, found.batch, found.digest, None,
+                                      partial(_decided, results[k], self.accepted))
         if self.progress is not None:
             self.progress(sum(len(cast(ParsedBatch, entries[k][2].batch)) for k in readable))
         return faults
 
-    def _batch_alone(self, leaf: int, event: Any, licence: _Licence) -> list[Fault]:
+    def _batch_alone(self, item: _Pending) -> list[Fault]:
         """Checks one batch as it comes (the sequential path; ``batch_shares`` 0)."""
         try:
-            stored = cast(ProofBatch, event.mutate(None))
+            stored = cast(ProofBatch, item.event.mutate(None))
             parsed = stored_batch(stored)
         except (MalformedBatch, LedgerError, ValueError) as e:
-            return self._check(leaf, event, licence, None, None, "", str(e), lambda: None)
+            return self._check(item, None, None, "", str(e), lambda: None)
 
         def recompute() -> _Recomputed:
-            result = verify_batch(parsed, coinbase_tags=licence.tags,
-                                  already_accepted=licence.accepted, backend=self.backend)
+            result = verify_batch(parsed, coinbase_tags=item.tags, foreign_tags=item.foreign,
+                                  inactive_ntime=item.inactive,
+                                  already_accepted=self.accepted, backend=self.backend)
             return _Recomputed(verdict_string(result.verdicts), result.counts, result.tally,
                                b"".join(result.accepted_hashes()),
                                [int(i) for i in result.block_candidates.nonzero()[0]],
                                result.ntime_range)
 
-        faults = self._check(leaf, event, licence, stored, parsed, parsed.digest().hex(),
-                             None, recompute)
+        faults = self._check(item, stored, parsed, parsed.digest().hex(), None, recompute)
         if self.progress is not None:
             self.progress(len(parsed))
         return faults
 
-    def _check(self, leaf: int, event: Any, licence: _Licence, stored: ProofBatch | None,
-               parsed: ParsedBatch | None, digest: str, error: str | None,
+    def _check(self, item: _Pending, stored: ProofBatch | None, parsed: ParsedBatch | None,
+               digest: str, error: str | None,
                recompute: Callable[[], _Recomputed | None]) -> list[Fault]:
         """Returns the faults of one batch given its decoding (or why it failed) and a
-        function recomputing its result against the licence's earlier acceptances;
-        records its accepted shares for later batches and reconciliations."""
+        function recomputing its result against the acceptances before it; records its
+        accepted shares for later batches and reconciliations."""
+        leaf, event, licence = item.leaf, item.event, item.licence
         faults: list[Fault] = []
         if event.sequence in licence.batches or event.sequence != len(licence.batches):
             faults.append(self._fault(leaf, event, f"proof batch number {event.sequence} "
                                                    f"follows {len(licence.batches)} batches"))
+        faults += item.early
         if error is not None or stored is None or parsed is None:
             return [*faults, self._fault(leaf, event, f"stored batch unreadable: {error}")]
         codes = verdict_codes(stored.verdicts)
         licence.batches[event.sequence] = (event.originator_id,
-                                           AcceptedShares.of(parsed, codes))
+                                           AcceptedShares.of(parsed, codes,
+                                                             stored.block_candidates))
         if digest != stored.batch_digest:
             faults.append(self._fault(leaf, event, "batch digest differs from the stored "
                                                    "jobs and shares"))
         result = cast(_Recomputed, recompute())
         raw = result.accepted_hashes
-        licence.accepted.update(
+        self.accepted.update(
             np.frombuffer(raw, dtype=np.dtype((np.void, 32))).tolist() if raw else ())
         again = result.verdicts
         if again != stored.verdicts:
@@ -384,8 +468,17 @@ class ProofReplayCheck:
             return [*faults, self._fault(leaf, event, f"reconciliation of unknown licence "
                                                       f"{event.licence_id}")]
         start, end = event.period_start, event.period_end
-        low, high = ntime_bounds(start, end)
-        tally = WorkTally()
+        if event.licence_version > licence.version or \
+                event.licence_version not in licence.inactive:
+            faults.append(self._fault(leaf, event, f"licence version {event.licence_version} "
+                                                   "it read is not in the log before it"))
+        spans = licence.inactive.get(event.licence_version, [])
+        excluded = [(epoch_ceil(a), NTIME_NEVER if b is None else epoch_ceil(b))
+                    for a, b in spans]
+        windows = network_windows(self.policy, start, end, max_version=event.policy_version)
+        cuts = [w.low for w in windows] + [windows[-1].high]
+        parts = [WorkTally() for _ in windows]
+        not_active = blocks = 0
         batch_refs: list[str] = []
         for sequence in range(event.batches_read):
             if sequence not in licence.batches:
@@ -393,9 +486,12 @@ class ProofReplayCheck:
                                                        "read is not in the log before it"))
                 continue
             batch_id, shares = licence.batches[sequence]
-            part = shares.tally(low, high)
-            if part.shares:
-                tally += part
+            credit = shares.credit(cuts, excluded)
+            for i, part in enumerate(credit.tallies):
+                parts[i] += part
+            not_active += credit.not_active
+            blocks += credit.blocks
+            if credit.counts:
                 batch_refs.append(f"{batch_id}:1")
         evidence = event.evidence
         if batch_refs != list(evidence.get("proof_batches", [])):
@@ -407,22 +503,30 @@ class ProofReplayCheck:
                                  self.readings, faults)
         reported, _ = period_sum((r for r in reports if r.asset == event.asset), start, end)
         metered, _ = period_sum(readings, start, end)
+        sold = self._sold(leaf, event, licence.state.participant_id,
+                          evidence.get("trades", []), faults)
         known_policy = self.policy.version if self.policy is not None else 0
         if event.policy_version > known_policy:
             faults.append(self._fault(leaf, event, f"policy version {event.policy_version} it "
                                                    f"read is not in the log before it"))
-        if event.licence_version > licence.version:
-            faults.append(self._fault(leaf, event, f"licence version {event.licence_version} "
-                                                   "it read is not in the log before it"))
         capacities = licence.capacities_at(event.licence_version)
         if not capacities:
             return [*faults, self._fault(leaf, event, "no licence capacity at the version "
                                                       "it read")]
-        mw, jth = capacity_over(capacities, start, end)
-        inputs = PeriodInputs(start, end, tally, mw, jth,
-                              policy_inputs(self.policy, end - ONE_MICROSECOND,
-                                            max_version=event.policy_version),
-                              reported, metered)
+        pool_id = licence.state.pool_id
+        pool = None if pool_id is None else self.pools.get(pool_id)
+        if pool_id is not None and pool is None:
+            faults.append(self._fault(leaf, event, f"pool {pool_id} of the licence is not "
+                                                   "in the log before it"))
+        mw, jth, cap = licensed_over(capacities, spans, start, end)
+        inputs = PeriodInputs(
+            start, end, sum(parts, WorkTally()), mw, jth,
+            policy_inputs(self.policy, end - ONE_MICROSECOND,
+                          max_version=event.policy_version),
+            reported, metered, capacity_ths=cap,
+            network=tuple(zip(windows, parts, strict=True)),
+            report_missing=reported is None, pool=pool_terms(pool), sold=sold,
+            shares_not_active=not_active, proved_blocks=blocks)
         try:
             computed = compute(inputs)
         except (ValueError, ArithmeticError) as e:
@@ -437,13 +541,30 @@ class ProofReplayCheck:
             faults.append(self._fault(leaf, event, "recorded checks differ from the "
                                                    "recomputed ones"))
         figures = figures_of(inputs, computed)
-        differing = [name for name in EXACT_FIGURES
+        names = [*EXACT_FIGURES, *sorted({n for n in (*figures, *event.figures)
+                                          if n.startswith("span_")})]
+        differing = [name for name in names
                      if _number(figures.get(name)) != _number(event.figures.get(name))]
         if differing:
             faults.append(self._fault(leaf, event, "figures differ: " + ", ".join(
                 f"{n} recomputed {figures.get(n)} stored {event.figures.get(n)}"
                 for n in differing)))
         return faults
+
+    def _sold(self, leaf: int, event: Any, seller: UUID, refs: Iterable[str],
+              faults: list[Fault]) -> Decimal:
+        """Returns the quantity of the trades ``refs`` (each must be a recorded sale of
+        the asset by ``seller`` inside the period, before the event in the log)."""
+        total = Decimal(0)
+        for ref in refs:
+            sale = self.sales.get(ref)
+            if sale is None or sale[0] != seller or sale[1].asset != event.asset or \
+                    not event.period_start <= sale[1].at < event.period_end:
+                faults.append(self._fault(leaf, event, f"evidence {ref} is not a sale by the "
+                                                       "licence holder in the period before it"))
+                continue
+            total += sale[1].quantity
+        return total
 
     def _entries(self, leaf: int, event: Any, refs: Iterable[str],
                  known: Mapping[str, tuple[UUID, PeriodEntry]],

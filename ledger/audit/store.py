@@ -183,6 +183,18 @@ class AuditTransaction(ABC):
         self.execute(" UNION ALL ".join(parts), params)
         return {(int(lvl), int(i)): bytes(h) for lvl, i, h in self.fetchall()}
 
+    def upper_nodes(self, floor: int) -> dict[NodeID, bytes]:
+        """Returns every stored node at level ``floor`` or above, in one range scan."""
+        self.execute(f"SELECT level, idx, hash FROM {self.store.t(NODES_TABLE)} "
+                     "WHERE level >= ?", (floor,))
+        return {(int(lvl), int(i)): bytes(h) for lvl, i, h in self.fetchall()}
+
+    def tree_size(self) -> int:
+        """Returns the number of leaves in the tree (0 when none)."""
+        self.execute(f"SELECT tree_size FROM {self.store.t(STATE_TABLE)} WHERE id = 1")
+        rows = self.fetchall()
+        return int(rows[0][0]) if rows else 0
+
     def find_leaf(self, originator_id: UUID | str, version: int) -> LeafRef | None:
         """Returns where the event ``originator_id:version`` sits, or None."""
         self.execute(

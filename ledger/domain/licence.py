@@ -188,8 +188,13 @@ class Licence(LedgerAggregate):
         return "ACTIVE"
 
 
+MINING_MODES = ("POOL", "SOLO")
+"""How a mining licence mines: in an accredited pool (named by ``pool_id``) or solo."""
+
+
 class MiningLicence(Licence):
-    """A licence to mine at one site against an allocated power capacity."""
+    """A licence to mine at one site against an allocated power capacity, in an
+    accredited pool (mode POOL, ``pool_id``) or solo (mode SOLO)."""
 
     @staticmethod
     def create_id(requester: str, request_id: str) -> UUID:
@@ -210,8 +215,12 @@ class MiningLicence(Licence):
         valid_from: datetime,
         valid_until: datetime,
         renewal_of: UUID | None = None,
+        mode: str = "SOLO",
+        pool_id: UUID | None = None,
     ) -> None:
         self._init_lifecycle(participant_id, valid_from, valid_until, renewal_of)
+        self.mode = mode
+        self.pool_id = pool_id
         self.region = region
         self.grid_zone = grid_zone
         self.meter_id = meter_id

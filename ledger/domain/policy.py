@@ -61,6 +61,10 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("capacity_tolerance", "0.05", "tolerance above licensed hashrate"),
         Parameter("efficiency_min_jth", "12", "lowest plausible implied J/TH"),
         Parameter("efficiency_max_jth", "40", "highest plausible implied J/TH"),
+        Parameter("pool_output_tolerance", "0.05",
+                  "how far a pool miner's reported output may lie from the expected value "
+                  "net of the pool fee, as a fraction", minimum=Decimal("0.0001"),
+                  maximum=Decimal("0.99")),
         Parameter("network_difficulty", "100000000000000", "network difficulty feed",
                   minimum=Decimal("1e-30"), observed=True),
         Parameter("block_subsidy", "3.125", "block subsidy, in coins", observed=True),

@@ -22,16 +22,22 @@ JSON_BATCH_PAYLOAD_TYPE = "application/vnd.valedger.proof-batch+json"
 
 
 class ProofBatch(LedgerAggregate):
-    """One submitted proof batch and its verification, numbered per licence.
+    """One submitted proof batch and its verification, numbered nationally and per
+    licence.
 
-    The id is derived from the licence and the batch's sequence number within it, so two
-    writers racing to record batch *n* of one licence conflict on the id: the loser
-    re-checks its shares against the winner's before it takes number *n + 1*.
+    The id is derived from the batch's national sequence number, so two writers racing
+    to record batch *n* of the country (for the same licence or not) conflict on the id:
+    the loser re-checks its shares against the winner's before it takes number *n + 1*.
+    That is what makes a share hash credited at most once in the whole country.
+    ``licences_seen`` is how many mining licences (in grant order) the foreign coinbase
+    tags were taken from, and ``licence_version`` the licence version whose inactive
+    spans (suspensions, revocation, validity) decided LICENCE_NOT_ACTIVE: the audit
+    replay re-derives the verdicts from exactly those inputs.
     """
 
     @staticmethod
-    def create_id(licence_id: UUID, sequence: int) -> UUID:
-        return derived_id("ProofBatch", licence_id, sequence)
+    def create_id(national_sequence: int) -> UUID:
+        return derived_id("ProofBatch", "national", national_sequence)
 
     @event("Verified")
     def __init__(
@@ -56,6 +62,9 @@ class ProofBatch(LedgerAggregate):
         verdicts: str,
         accepted_hashes: str,
         block_candidates: list[int],
+        national_sequence: int = 0,
+        licences_seen: int = 0,
+        licence_version: int = 0,
     ) -> None:
         self.request_id = request_id
         self.submitted_at = at
@@ -77,6 +86,9 @@ class ProofBatch(LedgerAggregate):
         self.verdicts = verdicts
         self.accepted_hashes = accepted_hashes
         self.block_candidates = list(block_candidates)
+        self.national_sequence = national_sequence
+        self.licences_seen = licences_seen
+        self.licence_version = licence_version
 
     @property
     def envelope(self) -> Envelope | None:

@@ -17,7 +17,7 @@ from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate, derived_id
 
-EVIDENCE_KINDS = ("proof_batches", "output_reports", "meter_readings")
+EVIDENCE_KINDS = ("proof_batches", "output_reports", "meter_readings", "trades")
 """Keys of ``evidence``: event references ``aggregate_id:version`` of each kind."""
 
 

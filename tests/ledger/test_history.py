@@ -22,7 +22,7 @@ def test_index_by_subject_type_and_time(store_url: str) -> None:
         start = datetime(2026, 1, 1, tzinfo=UTC)
         ledger.approve_participant("app-a", alice, at=start)
         licence = ledger.grant_mining_licence(
-            "grant-a", alice, "north", "z", "meter-a", Decimal(5), Decimal(20), ["aa"],
+            "grant-a", alice, "north", "z", "meter-a", Decimal(5), Decimal(20), ["3c7461672d313e"],
             start, datetime(2028, 1, 1, tzinfo=UTC), at=datetime(2026, 2, 1, tzinfo=UTC)
         ).aggregate_id
         ledger.suspend_licence("susp-a", licence, "late report",
@@ -67,7 +67,8 @@ def test_stored_state_is_the_events_json_before_transcodings_are_decoded(
         alice = ledger.register_participant("reg-a", "ENTERPRISE", "Alice", "1", "KZ").aggregate_id
         ledger.approve_participant("app-a", alice, at=datetime(2026, 1, 1, tzinfo=UTC))
         ledger.grant_mining_licence(
-            "grant-a", alice, "north", "z", "meter-a", Decimal("5.5"), Decimal(20), ["aa"],
+            "grant-a", alice, "north", "z", "meter-a", Decimal("5.5"), Decimal(20),
+                ["3c7461672d323e"],
             datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
         records = HistoryIndex(ledger).follow(0)
         assert len(records) == 3

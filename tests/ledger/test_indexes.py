@@ -20,7 +20,8 @@ def test_indexes_follow_writes_of_another_ledger_on_the_same_store(store_url: st
         market = build_market(first)
         assert second.licence_index.all_ids() == [market.licence]  # rebuilt from the log
         mining = second.grant_mining_licence(
-            "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20), ["ab"],
+            "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20),
+                ["3c7461672d333e"],
             START, END, at=START).aggregate_id
         # The first server learns of the other's grant before answering.
         assert first.licence_index.all_ids() == [market.licence, mining]
@@ -33,7 +34,8 @@ def test_indexes_follow_writes_of_another_ledger_on_the_same_store(store_url: st
         # A meter already granted through the other server is refused here.
         with pytest.raises(RuleViolation) as caught:
             first.grant_mining_licence("mine-2", market.buyer, "South", "Z2", "M-1",
-                                       Decimal(5), Decimal(20), ["cd"], START, END, at=START)
+                                       Decimal(5), Decimal(20),
+                                           ["3c7461672d343e"], START, END, at=START)
         assert caught.value.rule == "METER_IN_USE"
     finally:
         first.close()
@@ -53,7 +55,8 @@ def test_a_refresh_reads_from_the_head_it_reached_not_from_the_last_match(
         follower = ledger.licence_index._follower
         assert follower.position == head  # past the last grant, up to the head
         mining = ledger.grant_mining_licence(
-            "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20), ["ab"],
+            "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20),
+                ["3c7461672d353e"],
             START, END, at=START).aggregate_id
         assert ledger.licence_index.all_ids() == [market.licence, mining]
         assert follower.position == ledger.recorder.max_notification_id()

@@ -161,7 +161,7 @@ def test_decimals_and_utc_times_survive_the_store_exactly(store_url: str) -> Non
         ledger.set_policy("share", "mandatory_sale_share", "0", effective_from=START)
         licence = ledger.grant_mining_licence(
             "mine", market.seller, "North", "Z1", "M-1", BIG, Decimal("12.000000001"),
-            ["ab"], START, END, at=START).aggregate_id
+            ["3c7461672d363e"], START, END, at=START).aggregate_id
         report = ledger.report_output("rep", licence, T0 - timedelta(days=7), at, "BTC", BIG,
                                       ["w"], TINY, at=at).aggregate_id
         reading = ledger.record_meter_reading("met", "M-1", T0 - timedelta(days=7), T0,

@@ -69,6 +69,8 @@ MINERS = {
     "hiding": honest_miner(CAPACITY_HS * Decimal("0.9"), TAG,
                            output_report_fraction=Decimal("0.3")),
     "untagged": honest_miner(CAPACITY_HS * Decimal("0.1"), b"/someone-else/"),
+    "two-tags": honest_miner(CAPACITY_HS * Decimal("0.1"), TAG + b"/lic-8/"),
+    "second": honest_miner(CAPACITY_HS * Decimal("0.1"), b"/lic-8/"),
 }
 
 
@@ -108,7 +110,8 @@ class Mine:
         return [e for e in events_of(self.ledger) if isinstance(e, VERIFIED)]
 
 
-def build_mine(ledger: Ledger, name: str = "miner", meter: str = "M-1") -> Mine:
+def build_mine(ledger: Ledger, name: str = "miner", meter: str = "M-1",
+               tag: bytes = TAG) -> Mine:
     """Registers an approved miner with a key, a licence and the network policy."""
     participant = ledger.register_participant(f"reg-{name}", "ENTERPRISE", f"{name} Ltd",
                                               f"TAX-{name}", "XX", at=START).aggregate_id
@@ -119,10 +122,11 @@ def build_mine(ledger: Ledger, name: str = "miner", meter: str = "M-1") -> Mine:
                         at=START)
     licence = ledger.grant_mining_licence(
         f"grant-{name}", participant, "North", "Z1", meter, LICENSED_MW, J_PER_TH,
-        [TAG.hex()], START, END, at=START).aggregate_id
+        [tag.hex()], START, END, at=START).aggregate_id
     network = decimal_of(mined("small", 1).network_difficulty)
+    # The sale share is judged on trades (tests of it record them); off here.
     for parameter, value in (("network_difficulty", network), ("block_subsidy", SUBSIDY),
-                             ("mean_fees", FEES)):
+                             ("mean_fees", FEES), ("mandatory_sale_share", 0)):
         ledger.set_policy(f"policy-{parameter}", parameter, str(value), effective_from=START,
                           at=START)
     return Mine(ledger, participant, licence, key)
@@ -146,7 +150,7 @@ def test_genuine_batch_is_verified_and_recorded(mine: Mine) -> None:
     assert sum(receipt.counts.values()) == n
     assert receipt.accepted_work == n * SHARE_WORK
     assert (receipt.sequence, receipt.replayed, receipt.backend) == (0, False, "cpu")
-    assert receipt.batch_id == ProofBatch.create_id(mine.licence, 0)
+    assert receipt.batch_id == ProofBatch.create_id(0)
     stored = mine.ledger.get_proof_batch(receipt.batch_id)
     parsed = parse_batch(period.batch)
     assert stored.batch_digest == receipt.batch_digest == \
@@ -206,6 +210,73 @@ def test_shares_without_the_licence_coinbase_tag_are_untagged(mine: Mine) -> Non
     # The batch claims its own tag; the licence's tag is what counts.
     assert period.batch["coinbase_tag"] == b"/someone-else/".hex()
     assert mine.ledger.get_proof_batch(receipt.batch_id).ntime_min is None
+
+
+def test_another_licences_shares_are_never_credited_to_a_second_licence(mine: Mine) -> None:
+    ledger = mine.ledger
+    period = mined("small", 1)
+    n = period.shares_submitted
+    first = ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)
+    assert first.counts["ACCEPTED"] == n
+    double = build_mine(ledger, "double", "M-2", b"/lic-8/")
+    # The same shares (they carry the first licence's tag) claimed by another licence.
+    stolen = ledger.submit_proof_batch("b1", double.licence, period.batch, at=P0 + HOUR)
+    assert stolen.counts["FOREIGN_COINBASE_TAG"] == n
+    assert stolen.accepted_work == 0 and stolen.block_candidates == 0
+    # Its own shares are credited as usual.
+    own = ledger.submit_proof_batch("b2", double.licence, mined("second", 2).batch,
+                                    at=P0 + HOUR)
+    assert own.counts["ACCEPTED"] == mined("second", 2).shares_submitted
+
+
+def test_a_coinbase_with_two_licences_tags_is_credited_to_neither(mine: Mine) -> None:
+    ledger = mine.ledger
+    other = build_mine(ledger, "other", "M-2", b"/lic-8/")
+    period = mined("two-tags", 4)
+    for miner in (mine, other):
+        receipt = ledger.submit_proof_batch("b1", miner.licence, period.batch, at=P0 + HOUR)
+        assert receipt.counts["FOREIGN_COINBASE_TAG"] == period.shares_submitted
+        assert receipt.accepted_work == 0
+
+
+def test_accepted_hashes_are_one_national_index(mine: Mine) -> None:
+    ledger = mine.ledger
+    period = mined("small", 1)
+    ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)
+    other = build_mine(ledger, "other", "M-2", b"/lic-8/")
+    national = ledger.proof_index.national()
+    assert national.next_sequence == 1
+    stored = ledger.get_proof_batch(ProofBatch.create_id(0))
+    assert {national.accepted[h] for h in stored.accepted_hash_list()} == {mine.licence}
+    assert national.foreign_tags(other.licence, [b"/lic-8/"]) == [TAG]
+    # A hash accepted for one licence is a DUPLICATE for any other, whatever its tags.
+    from ledger.proof_figures import decide
+    from verifier.verification import verify_batch
+    outcome = decide(verify_batch(parse_batch(period.batch), coinbase_tags=[TAG]),
+                     national.accepted.keys())
+    assert outcome.counts["DUPLICATE"] == period.shares_submitted
+
+
+def test_shares_mined_inside_a_suspension_are_not_credited_and_alerted(mine: Mine) -> None:
+    ledger = mine.ledger
+    ledger.suspend_licence("suspend", mine.licence, "inspection", until=P0 + 2 * HOUR,
+                           at=P0 + HOUR)
+    # Three hours of shares, submitted after the suspension ended: the middle hour is out.
+    period = mined("small", 5, seconds=3 * T)
+    ntimes = [s["ntime"] for s in period.batch["shares"]]
+    low, high = int((P0 + HOUR).timestamp()), int((P0 + 2 * HOUR).timestamp())
+    inside = sum(low <= t < high for t in ntimes)
+    assert 0 < inside < len(ntimes)
+    receipt = ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + 3 * HOUR)
+    assert receipt.counts["LICENCE_NOT_ACTIVE"] == inside
+    assert receipt.counts["ACCEPTED"] == len(ntimes) - inside
+    stored = ledger.get_proof_batch(receipt.batch_id)
+    codes = stored.verdict_codes()
+    assert all((code == 9) == (low <= t < high) for code, t in zip(codes, ntimes, strict=True))
+    alerts = [a for a in ledger.list_alerts() if a.kind == "MINED_WHILE_NOT_ACTIVE"]
+    assert [(a.subject_id, a.figures["shares_not_active"]) for a in alerts] == \
+        [(mine.licence, str(inside))]
+    assert alerts[0].evidence == [f"{receipt.batch_id}:1"]
 
 
 def test_licence_suspended_at_the_submission_time_is_refused_and_alerted(mine: Mine) -> None:
@@ -307,7 +378,7 @@ def test_retry_returns_the_first_receipt_and_records_nothing(mine: Mine) -> None
         ledger.submit_proof_batch("b1", mine.licence, mined("small", 2).batch, at=P0 + HOUR)
     assert notifications(ledger) == before
     # Another miner's "b1" is its own request: recorded, not the first miner's receipt.
-    second = build_mine(ledger, "second", "M-2")
+    second = build_mine(ledger, "second", "M-2", b"/lic-8/")
     other = ledger.submit_proof_batch("b1", second.licence, mined("small", 1).batch,
                                       at=P0 + HOUR)
     assert not other.replayed and other.batch_id != first.batch_id
@@ -367,6 +438,42 @@ def test_two_racing_submitters_of_the_same_shares_accept_them_once(
     assert all(cast_desk(lg).decided >= 1 for lg in ledgers)
     assert sum(cast_desk(lg).decided for lg in ledgers) == 3
     assert len(mine.batch_events()) == 2
+
+
+def test_two_licences_racing_are_numbered_nationally_and_both_recorded(
+        mine: Mine, store_url: str) -> None:
+    other = build_mine(mine.ledger, "other", "M-2", b"/lic-8/")
+    barrier = threading.Barrier(2, timeout=60)
+    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in range(2)]
+    work = [(mine.licence, mined("small", 1)), (other.licence, mined("second", 2))]
+    results: dict[int, Any] = {}
+
+    def submit(i: int) -> None:
+        desk = ledgers[i].proofs
+        assert isinstance(desk, RacingDesk)
+        desk.barrier = barrier
+        licence, period = work[i]
+        try:
+            results[i] = ledgers[i].submit_proof_batch(f"race-{i}", licence, period.batch,
+                                                       at=P0 + HOUR)
+        except Exception as e:  # reported by the assertion below
+            results[i] = e
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+    for i, (_, period) in enumerate(work):
+        assert results[i].counts["ACCEPTED"] == period.shares_submitted, results
+        assert results[i].sequence == 0  # each licence's first batch
+    national = sorted(e.national_sequence for e in mine.batch_events())
+    assert national == [0, 1]
+    assert sum(cast_desk(lg).decided for lg in ledgers) == 3  # the loser decided again
 
 
 def cast_desk(ledger: Ledger) -> RacingDesk:
@@ -511,7 +618,7 @@ def test_reconciliation_raises_exactly_the_expected_alerts(mine: Mine, case: str
         "ENERGY_OVER_QUOTA", "IMPLAUSIBLE_EFFICIENCY"]
     refs = [f"{submitted.batch_id}:1", f"{report.aggregate_id}:1", f"{reading.aggregate_id}:1"]
     assert recon.evidence == {"proof_batches": refs[:1], "output_reports": refs[1:2],
-                              "meter_readings": refs[2:]}
+                              "meter_readings": refs[2:], "trades": []}
 
     alerts = ledger.list_alerts()
     assert sorted(a.kind for a in alerts) == sorted(expected)
@@ -602,7 +709,12 @@ def test_close_is_idempotent_once_per_period_and_after_the_period(mine: Mine) ->
     assert [r.id for r in ledger.list_reconciliations()] == [first.aggregate_id]
     assert ledger.list_reconciliations(UUID(int=5)) == []
     recorded = [e for e in events_of(ledger) if isinstance(e, CLOSED)]
-    assert len(recorded) == 1 and recorded[0].verdicts == [] and ledger.list_alerts() == []
+    # No output report: reconciled as zero reported, below the blocks its own shares found.
+    assert len(recorded) == 1
+    assert recorded[0].verdicts == ["REPORT_MISSING", "OUTPUT_UNDER_REPORTED"]
+    assert int(recorded[0].figures["proved_blocks"]) > 0
+    assert sorted(a.kind for a in ledger.list_alerts()) == ["OUTPUT_UNDER_REPORTED",
+                                                            "REPORT_MISSING"]
 
 
 # --------------------------------------------------------------------------- pure parts

@@ -397,7 +397,7 @@ def test_expired_and_not_yet_valid_exchange_licence_blocks(market: Market) -> No
 def test_unknown_or_mining_licence_is_not_found_and_records_nothing(market: Market) -> None:
     ledger = market.ledger
     mining = ledger.grant_mining_licence(
-        "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20), ["ab"],
+        "mine", market.seller, "North", "Z1", "M-1", Decimal(10), Decimal(20), ["3c7461672d373e"],
         START, END, at=START).aggregate_id
     before = notifications(ledger)
     for licence_id in (uuid4(), mining):

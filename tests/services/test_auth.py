@@ -75,7 +75,7 @@ REQUESTS: dict[str, Factory] = {
     "LicensingService/GrantMiningLicence": lambda w, who: licensing_pb2.GrantMiningLicenceRequest(
         request_id=f"matrix-grant-{who}", participant_id=w.ids["miner_b"],
         site=licensing_pb2.Site(region="r", grid_zone="z", meter_id=f"matrix-m-{who}"),
-        licensed_power_mw="1", declared_efficiency_j_per_th="20", coinbase_tags=[b"t"],
+        licensed_power_mw="1", declared_efficiency_j_per_th="20", coinbase_tags=[b"/tag-auth/"],
         valid_from=wire.timestamp(VALID_FROM), valid_until=wire.timestamp(VALID_UNTIL)),
     "LicensingService/AmendMiningCapacity": lambda w, who:
         licensing_pb2.AmendMiningCapacityRequest(
@@ -111,6 +111,10 @@ REQUESTS: dict[str, Factory] = {
         request_id=f"matrix-close-{who}", licence_id=w.ids["licence_miner_a"], period=PERIOD),
     "MiningService/GetReconciliation": lambda w, who: mining_pb2.GetReconciliationRequest(
         licence_id=w.ids["licence_miner_a"], period=PERIOD),
+    "MiningService/RegisterPool": lambda w, who: mining_pb2.RegisterPoolRequest(
+        request_id=f"matrix-pool-{who}", name="Pool", country="KZ", payout_scheme="FPPS",
+        fee="0.02"),
+    "MiningService/ListPools": lambda w, who: mining_pb2.ListPoolsRequest(),
     "TradingService/RecordTrade": lambda w, who: trading_pb2.RecordTradeRequest(
         envelope=w.signers["exchange_x"].seal(trade(w, f"matrix-trade-{who}"))),
     "TradingService/RecordTrades": lambda w, who: trading_pb2.RecordTradesRequest(

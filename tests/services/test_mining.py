@@ -89,13 +89,26 @@ def test_a_miner_cannot_submit_for_another_licence(world: World, batch: dict[str
     assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_shares_without_the_licence_tag_are_untagged(world: World,
-                                                     batch: dict[str, Any]) -> None:
+def test_another_licences_shares_are_credited_to_nobody_else(
+        world: World, batch: dict[str, Any]) -> None:
+    """miner_b claims miner_a's shares (their coinbase carries miner_a's tag)."""
     payload = proof_batch_payload(batch, "proofs-b", world.ids["licence_miner_b"],
                                   START + timedelta(seconds=SECONDS + 60))
     with world.client("miner_b") as miner:
         response = miner.submit_proof_batch(payload)
-    assert counts(response) == {"UNTAGGED_COINBASE": len(batch["shares"])}
+    assert counts(response) == {"FOREIGN_COINBASE_TAG": len(batch["shares"])}
+    assert response.accepted_work == "0"
+
+
+def test_shares_without_the_licence_tag_are_untagged(world: World) -> None:
+    untagged = mine_period(SimulatedMiner(hashrate=Decimal(50), coinbase_tag=b"/no-licence/"),
+                           start_time=int(START.timestamp()), seconds=SECONDS,
+                           network_difficulty=Decimal("0.001"), seed=6).batch
+    payload = proof_batch_payload(untagged, "proofs-untagged", world.ids["licence_miner_b"],
+                                  START + timedelta(seconds=SECONDS + 60))
+    with world.client("miner_b") as miner:
+        response = miner.submit_proof_batch(payload)
+    assert counts(response) == {"UNTAGGED_COINBASE": len(untagged["shares"])}
 
 
 def test_malformed_batch_is_invalid_argument_and_records_nothing(

@@ -121,3 +121,84 @@ def test_writes_through_both_servers_share_one_order_and_one_tree(
                      small.root_hash)  # raises when the proof does not hold
     for client in clients + regulators:
         client.close()
+
+
+def test_kill_9_of_serve_processes_4_mid_write_keeps_every_acknowledged_trade(
+        tmp_path: Path, postgres_url: str) -> None:
+    """`serve --processes 4` killed with SIGKILL while trades stream in through several
+    connections: its workers end (no orphans), every trade it acknowledged is in the one
+    log, and the audit tree comes to cover every record."""
+    import os
+    import signal
+
+    import psutil
+
+    world = build_world(tmp_path, postgres_url)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--processes", "4", "--db",
+         postgres_url, "--listen", f"127.0.0.1:{port}", "--ca-dir", str(tmp_path / "ca"),
+         "--server-name", "localhost"],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        seen: list[str] = []
+        while '"processes": 4' not in (seen or [""])[-1]:  # all four workers serve
+            line = process.stderr.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        assert len(descendants) >= 4
+        acknowledged: set[str] = set()
+        stop = threading.Event()
+
+        def write(index: int) -> None:
+            client = LedgerClient.connect(f"127.0.0.1:{port}", world.cert("exchange_x"),
+                                          world.signers["exchange_x"], timeout=30)
+            n = 0
+            try:
+                while not stop.is_set():
+                    batch = [trade(world, f"k{index}-{n + k}") for k in range(10)]
+                    n += 10
+                    response = client.record_trades(batch)
+                    acknowledged.update(r.receipt.aggregate_id for r in response.results)
+            except Exception:
+                pass  # the server went away mid-stream
+            finally:
+                client.close()
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(30)
+        gone_by = time.monotonic() + 30
+        alive = descendants
+        while alive and time.monotonic() < gone_by:
+            alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        assert not alive, [p.cmdline() for p in alive]
+        assert len(acknowledged) >= 40
+
+        with world.client("regulator") as regulator:
+            listed = [(e.position, e.aggregate_id) for e in regulator.list_events(page_size=500)]
+            assert acknowledged <= {aggregate for _, aggregate in listed}
+            deadline = time.monotonic() + 60
+            while True:  # the world's own server's follower integrates what is left
+                size = regulator.audit.GetCheckpoint(
+                    audit_pb2.GetCheckpointRequest(), **regulator.call_options()
+                ).checkpoint.tree_size
+                if size >= len(listed) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert size >= len(listed)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        world.stop()

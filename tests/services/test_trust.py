@@ -147,12 +147,12 @@ def test_another_miners_report_id_is_a_report_of_its_own(trust_world: World) -> 
         first = a.report_output(report("miner_a", "7")).receipt
     with world.client("miner_b") as b:
         second = b.report_output(report("miner_b", "3")).receipt
-        # A report refused for the sale share quotes this miner's figures only.
+        # A refused report quotes this miner's figures only.
         short = report("miner_b", "11")
-        short.request_id, short.sold_through_exchange_amount = "short-report", "1"
+        short.request_id, short.sold_through_exchange_amount = "short-report", "12"
         refused = failure(b.report_output, short)
     assert not second.replayed and second.aggregate_id != first.aggregate_id
-    assert reason(refused) == "SALE_SHARE_SHORTFALL"
+    assert refused.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "11" in message(refused) and "7" not in message(refused)
 
 

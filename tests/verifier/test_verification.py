@@ -384,3 +384,27 @@ def test_several_submissions_in_one_call_equal_each_alone(mined):
         assert result.tally == alone.tally
     assert {Verdict(v).name for v in together[1].verdicts.tolist()} >= {"DUPLICATE",
                                                                          "UNKNOWN_JOB"}
+
+
+def test_foreign_coinbase_tag_wins_over_the_licences_own(mined):
+    # The coinbase carries TAG; as another licence's tag it is credited to nobody, even
+    # when the licence's own tag is there too, and it takes precedence over UNTAGGED.
+    assert set(verdicts_of(mined, coinbase_tags=[TAG], foreign_tags=[TAG[1:-1]])) == {
+        "FOREIGN_COINBASE_TAG"}
+    assert set(verdicts_of(mined, coinbase_tags=[b"/mine/"], foreign_tags=[TAG])) == {
+        "FOREIGN_COINBASE_TAG"}
+    assert set(verdicts_of(mined, coinbase_tags=[TAG], foreign_tags=[b"/absent/"])) == {
+        "ACCEPTED"}
+
+
+def test_licence_not_active_span_is_half_open(mined):
+    ntimes = sorted({s["ntime"] for s in mined["shares"]})
+    low, high = ntimes[1], ntimes[-2]
+    verdicts = verdicts_of(mined, inactive_ntime=[(low, high)])
+    for share, verdict in zip(mined["shares"], verdicts, strict=True):
+        inside = low <= share["ntime"] < high
+        assert verdict == ("LICENCE_NOT_ACTIVE" if inside else "ACCEPTED"), share["ntime"]
+    assert "ACCEPTED" in verdicts and "LICENCE_NOT_ACTIVE" in verdicts
+    # A faulty share inside the span keeps its own verdict.
+    faulty = one_share(mined, job_id="no-such-job", ntime=low)
+    assert verdicts_of(faulty, inactive_ntime=[(low, high)]) == ["UNKNOWN_JOB"]

@@ -7,6 +7,8 @@ import math
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.audit.log import AuditLog, parse_event_ref
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
@@ -117,3 +119,50 @@ def test_event_inclusion_proof(audited: AuditedLedger) -> None:
                      state.compact.root())
     with pytest.raises(NotFound):
         audited.log.event_inclusion_proof(uuid4(), 1)
+
+
+def test_proofs_read_only_nodes_below_the_hot_floor(audited: AuditedLedger) -> None:
+    from ledger.audit.hot_nodes import HotNodes, floor_level
+
+    audited.log.hot = HotNodes(capacity=4)
+    state = audited.log.state()
+    floor = floor_level(state.size, 4)
+    asked: list[set[tuple[int, int]]] = []
+    store = audited.log.store
+    original_read = store.read
+
+    @contextlib.contextmanager
+    def spying_read(snapshot: bool = True):
+        with original_read(snapshot) as tx:
+            get_nodes = tx.get_nodes
+
+            def spy(ids):
+                asked.append(set(ids))
+                return get_nodes(ids)
+
+            tx.get_nodes = spy  # type: ignore[method-assign]
+            yield tx
+
+    store.read = spying_read  # type: ignore[method-assign]
+    try:
+        root = state.compact.root()
+        for i in range(state.size):
+            proof = audited.log.inclusion_proof(i)
+            verify_inclusion(i, state.size, proof.leaf_hash, proof.hashes, root)
+        old = audited.log.checkpoints()[0]
+        proof_c = audited.log.consistency_proof(old.size)
+        verify_consistency(old.size, state.size, old.root_hash, root, proof_c.hashes)
+    finally:
+        store.read = original_read  # type: ignore[method-assign]
+    assert floor > 1 and asked
+    assert all(level < floor for ids in asked for level, _ in ids)
+    assert audited.log.hot.hashes and all(level >= floor for level, _ in audited.log.hot.hashes)
+
+
+@given(st.integers(min_value=0, max_value=1 << 40), st.integers(min_value=2, max_value=1 << 20))
+def test_hot_floor_keeps_at_most_capacity_nodes(size: int, capacity: int) -> None:
+    from ledger.audit.hot_nodes import floor_level
+
+    floor = floor_level(size, capacity)
+    assert sum(size >> level for level in range(floor, 64)) <= capacity
+    assert floor == 1 or sum(size >> level for level in range(floor - 1, 64)) > capacity

@@ -212,3 +212,69 @@ def test_default_checks_report_re_verified_shares_to_the_progress_hook(
     told: list[int] = []
     replay(mine.ledger, default_checks(told.append))
     assert sum(told) == sum(e.shares for e in mine.batch_events()) > 0
+
+
+@pytest.fixture
+def cheats(store_url: str) -> Iterator[tuple[Mine, RawDB]]:
+    """Returns a miner whose shares another licence claimed (FOREIGN_COINBASE_TAG) and who
+    mined through a suspension (LICENCE_NOT_ACTIVE), with the period reconciled."""
+    ledger = on_time_ledger(StoreConfig(url=store_url))
+    mine = build_mine(ledger)
+    other = build_mine(ledger, "other", "M-2", b"/lic-8/")
+    ledger.suspend_licence("suspend", mine.licence, "inspection", until=P0 + 2 * HOUR,
+                           at=P0 + HOUR)
+    period = mined("small", 5, seconds=3 * 3600)
+    ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + 3 * HOUR)
+    ledger.submit_proof_batch("stolen", other.licence, period.batch, at=P0 + 3 * HOUR)
+    ledger.close_reconciliation("close", mine.licence, P0, P0 + 3 * HOUR, at=P0 + 4 * HOUR)
+    raw = RawDB(store_url, cast(Any, ledger.recorder).events_table_name)
+    try:
+        yield mine, raw
+    finally:
+        raw.close()
+        ledger.close()
+
+
+def test_replay_rederives_foreign_tags_and_suspensions(cheats: tuple[Mine, RawDB]) -> None:
+    mine, _ = cheats
+    faults, _ = replay(mine.ledger)
+    assert faults == []
+    batches = mine.batch_events()
+    assert "9" in batches[0].verdicts and set(batches[1].verdicts) == {"8"}
+
+
+@pytest.mark.parametrize(("which", "digit"), [(0, "9"), (1, "8")])
+def test_doctored_new_share_verdicts_are_found(cheats: tuple[Mine, RawDB], which: int,
+                                               digit: str) -> None:
+    """Crediting a share mined in a suspension, or a stolen share, is found."""
+    mine, raw = cheats
+    leaf, ref = doctor(mine, raw, VERIFIED, which,
+                       lambda e: {"verdicts": e.verdicts.replace(digit, "0", 1)})
+    faults, _ = replay(mine.ledger)
+    assert (faults[0].kind, faults[0].leaf_index, faults[0].event) == \
+        (FaultKind.VERDICT_MISMATCH, leaf, ref)
+    assert "share verdicts differ: 1 shares" in faults[0].message
+
+
+def test_doctored_not_active_count_is_found(cheats: tuple[Mine, RawDB]) -> None:
+    mine, raw = cheats
+    leaf, ref = doctor(mine, raw, CLOSED, 0, lambda e: {
+        "figures": dict(e.figures, shares_not_active="0"),
+        "verdicts": [v for v in e.verdicts if v != "MINED_WHILE_NOT_ACTIVE"]})
+    faults, _ = replay(mine.ledger)
+    assert [(f.kind, f.leaf_index, f.event) for f in faults] == \
+        [(FaultKind.VERDICT_MISMATCH, leaf, ref)] * len(faults) and len(faults) >= 2
+    assert any("shares_not_active" in f.message for f in faults)
+
+
+def test_batched_replay_rederives_foreign_tags_and_suspensions_as_the_sequential_one(
+        cheats: tuple[Mine, RawDB]) -> None:
+    mine, raw = cheats
+    doctor(mine, raw, VERIFIED, 0, lambda e: {"verdicts": e.verdicts.replace("9", "0", 1)})
+
+    def faults_of(**options: Any) -> list[tuple[int | None, str, str]]:
+        faults, _ = replay(mine.ledger, [ProofReplayCheck(**options)])
+        return sorted((f.leaf_index, f.kind.value, f.message) for f in faults)
+
+    alone = faults_of(batch_shares=0)
+    assert alone and alone == faults_of(batch_shares=10**9, decode_workers=1)

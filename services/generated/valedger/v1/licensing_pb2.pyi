@@ -25,6 +25,12 @@ class LicenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LICENCE_STATUS_REVOKED: _ClassVar[LicenceStatus]
     LICENCE_STATUS_EXPIRED: _ClassVar[LicenceStatus]
     LICENCE_STATUS_PENDING: _ClassVar[LicenceStatus]
+
+class MiningMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MINING_MODE_UNSPECIFIED: _ClassVar[MiningMode]
+    MINING_MODE_SOLO: _ClassVar[MiningMode]
+    MINING_MODE_POOL: _ClassVar[MiningMode]
 LICENCE_KIND_UNSPECIFIED: LicenceKind
 LICENCE_KIND_MINING: LicenceKind
 LICENCE_KIND_EXCHANGE: LicenceKind
@@ -34,6 +40,9 @@ LICENCE_STATUS_SUSPENDED: LicenceStatus
 LICENCE_STATUS_REVOKED: LicenceStatus
 LICENCE_STATUS_EXPIRED: LicenceStatus
 LICENCE_STATUS_PENDING: LicenceStatus
+MINING_MODE_UNSPECIFIED: MiningMode
+MINING_MODE_SOLO: MiningMode
+MINING_MODE_POOL: MiningMode
 
 class Participant(_message.Message):
     __slots__ = ("participant_id", "kind", "legal_name", "tax_id", "country", "beneficial_owners", "offshore_links", "status", "keys", "version")
@@ -172,18 +181,22 @@ class Site(_message.Message):
     def __init__(self, region: _Optional[str] = ..., grid_zone: _Optional[str] = ..., meter_id: _Optional[str] = ...) -> None: ...
 
 class MiningTerms(_message.Message):
-    __slots__ = ("site", "licensed_power_mw", "declared_efficiency_j_per_th", "hashrate_cap_th_per_s", "coinbase_tags")
+    __slots__ = ("site", "licensed_power_mw", "declared_efficiency_j_per_th", "hashrate_cap_th_per_s", "coinbase_tags", "mode", "pool_id")
     SITE_FIELD_NUMBER: _ClassVar[int]
     LICENSED_POWER_MW_FIELD_NUMBER: _ClassVar[int]
     DECLARED_EFFICIENCY_J_PER_TH_FIELD_NUMBER: _ClassVar[int]
     HASHRATE_CAP_TH_PER_S_FIELD_NUMBER: _ClassVar[int]
     COINBASE_TAGS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
     site: Site
     licensed_power_mw: str
     declared_efficiency_j_per_th: str
     hashrate_cap_th_per_s: str
     coinbase_tags: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, site: _Optional[_Union[Site, _Mapping]] = ..., licensed_power_mw: _Optional[str] = ..., declared_efficiency_j_per_th: _Optional[str] = ..., hashrate_cap_th_per_s: _Optional[str] = ..., coinbase_tags: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    mode: MiningMode
+    pool_id: str
+    def __init__(self, site: _Optional[_Union[Site, _Mapping]] = ..., licensed_power_mw: _Optional[str] = ..., declared_efficiency_j_per_th: _Optional[str] = ..., hashrate_cap_th_per_s: _Optional[str] = ..., coinbase_tags: _Optional[_Iterable[bytes]] = ..., mode: _Optional[_Union[MiningMode, str]] = ..., pool_id: _Optional[str] = ...) -> None: ...
 
 class ExchangeTerms(_message.Message):
     __slots__ = ("services",)
@@ -220,7 +233,7 @@ class Licence(_message.Message):
     def __init__(self, licence_id: _Optional[str] = ..., kind: _Optional[_Union[LicenceKind, str]] = ..., participant_id: _Optional[str] = ..., status: _Optional[_Union[LicenceStatus, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_reason: _Optional[str] = ..., version: _Optional[int] = ..., renewal_of: _Optional[str] = ..., renewed_by: _Optional[str] = ..., mining: _Optional[_Union[MiningTerms, _Mapping]] = ..., exchange: _Optional[_Union[ExchangeTerms, _Mapping]] = ...) -> None: ...
 
 class GrantMiningLicenceRequest(_message.Message):
-    __slots__ = ("request_id", "at", "participant_id", "site", "licensed_power_mw", "declared_efficiency_j_per_th", "coinbase_tags", "valid_from", "valid_until")
+    __slots__ = ("request_id", "at", "participant_id", "site", "licensed_power_mw", "declared_efficiency_j_per_th", "coinbase_tags", "valid_from", "valid_until", "mode", "pool_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +243,8 @@ class GrantMiningLicenceRequest(_message.Message):
     COINBASE_TAGS_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     at: _timestamp_pb2.Timestamp
     participant_id: str
@@ -239,7 +254,9 @@ class GrantMiningLicenceRequest(_message.Message):
     coinbase_tags: _containers.RepeatedScalarFieldContainer[bytes]
     valid_from: _timestamp_pb2.Timestamp
     valid_until: _timestamp_pb2.Timestamp
-    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., participant_id: _Optional[str] = ..., site: _Optional[_Union[Site, _Mapping]] = ..., licensed_power_mw: _Optional[str] = ..., declared_efficiency_j_per_th: _Optional[str] = ..., coinbase_tags: _Optional[_Iterable[bytes]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    mode: MiningMode
+    pool_id: str
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., participant_id: _Optional[str] = ..., site: _Optional[_Union[Site, _Mapping]] = ..., licensed_power_mw: _Optional[str] = ..., declared_efficiency_j_per_th: _Optional[str] = ..., coinbase_tags: _Optional[_Iterable[bytes]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mode: _Optional[_Union[MiningMode, str]] = ..., pool_id: _Optional[str] = ...) -> None: ...
 
 class GrantMiningLicenceResponse(_message.Message):
     __slots__ = ("receipt",)

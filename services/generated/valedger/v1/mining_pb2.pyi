@@ -22,6 +22,8 @@ class ShareVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SHARE_VERDICT_BAD_VERSION_BITS: _ClassVar[ShareVerdict]
     SHARE_VERDICT_BAD_EXTRANONCE2_SIZE: _ClassVar[ShareVerdict]
     SHARE_VERDICT_UNTAGGED_COINBASE: _ClassVar[ShareVerdict]
+    SHARE_VERDICT_FOREIGN_COINBASE_TAG: _ClassVar[ShareVerdict]
+    SHARE_VERDICT_LICENCE_NOT_ACTIVE: _ClassVar[ShareVerdict]
 
 class ReconciliationVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -32,6 +34,9 @@ class ReconciliationVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECONCILIATION_VERDICT_OUTPUT_OVER_REPORTED: _ClassVar[ReconciliationVerdict]
     RECONCILIATION_VERDICT_ENERGY_OVER_QUOTA: _ClassVar[ReconciliationVerdict]
     RECONCILIATION_VERDICT_IMPLAUSIBLE_EFFICIENCY: _ClassVar[ReconciliationVerdict]
+    RECONCILIATION_VERDICT_REPORT_MISSING: _ClassVar[ReconciliationVerdict]
+    RECONCILIATION_VERDICT_SALE_SHARE_SHORTFALL: _ClassVar[ReconciliationVerdict]
+    RECONCILIATION_VERDICT_MINED_WHILE_NOT_ACTIVE: _ClassVar[ReconciliationVerdict]
 SHARE_VERDICT_UNSPECIFIED: ShareVerdict
 SHARE_VERDICT_ACCEPTED: ShareVerdict
 SHARE_VERDICT_LOW_DIFFICULTY: ShareVerdict
@@ -41,6 +46,8 @@ SHARE_VERDICT_NTIME_OUT_OF_RANGE: ShareVerdict
 SHARE_VERDICT_BAD_VERSION_BITS: ShareVerdict
 SHARE_VERDICT_BAD_EXTRANONCE2_SIZE: ShareVerdict
 SHARE_VERDICT_UNTAGGED_COINBASE: ShareVerdict
+SHARE_VERDICT_FOREIGN_COINBASE_TAG: ShareVerdict
+SHARE_VERDICT_LICENCE_NOT_ACTIVE: ShareVerdict
 RECONCILIATION_VERDICT_UNSPECIFIED: ReconciliationVerdict
 RECONCILIATION_VERDICT_OK: ReconciliationVerdict
 RECONCILIATION_VERDICT_OVER_CAPACITY: ReconciliationVerdict
@@ -48,6 +55,9 @@ RECONCILIATION_VERDICT_OUTPUT_UNDER_REPORTED: ReconciliationVerdict
 RECONCILIATION_VERDICT_OUTPUT_OVER_REPORTED: ReconciliationVerdict
 RECONCILIATION_VERDICT_ENERGY_OVER_QUOTA: ReconciliationVerdict
 RECONCILIATION_VERDICT_IMPLAUSIBLE_EFFICIENCY: ReconciliationVerdict
+RECONCILIATION_VERDICT_REPORT_MISSING: ReconciliationVerdict
+RECONCILIATION_VERDICT_SALE_SHARE_SHORTFALL: ReconciliationVerdict
+RECONCILIATION_VERDICT_MINED_WHILE_NOT_ACTIVE: ReconciliationVerdict
 
 class StratumJob(_message.Message):
     __slots__ = ("job_id", "version", "prevhash", "coinb1", "coinb2", "extranonce1", "extranonce2_size", "merkle_branch", "nbits", "ntime", "version_mask", "share_difficulty")
@@ -190,7 +200,7 @@ class RecordMeterReadingResponse(_message.Message):
     def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
 
 class VerdictFinding(_message.Message):
-    __slots__ = ("verdict", "figures")
+    __slots__ = ("verdict", "figures", "p_value")
     class FiguresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -200,9 +210,11 @@ class VerdictFinding(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     FIGURES_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
     verdict: ReconciliationVerdict
     figures: _containers.ScalarMap[str, str]
-    def __init__(self, verdict: _Optional[_Union[ReconciliationVerdict, str]] = ..., figures: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    p_value: str
+    def __init__(self, verdict: _Optional[_Union[ReconciliationVerdict, str]] = ..., figures: _Optional[_Mapping[str, str]] = ..., p_value: _Optional[str] = ...) -> None: ...
 
 class Reconciliation(_message.Message):
     __slots__ = ("reconciliation_id", "licence_id", "period", "figures", "findings", "version")
@@ -260,3 +272,51 @@ class GetReconciliationResponse(_message.Message):
     RECONCILIATION_FIELD_NUMBER: _ClassVar[int]
     reconciliation: Reconciliation
     def __init__(self, reconciliation: _Optional[_Union[Reconciliation, _Mapping]] = ...) -> None: ...
+
+class MiningPool(_message.Message):
+    __slots__ = ("pool_id", "name", "country", "payout_scheme", "fee", "version")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_SCHEME_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    name: str
+    country: str
+    payout_scheme: str
+    fee: str
+    version: int
+    def __init__(self, pool_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., payout_scheme: _Optional[str] = ..., fee: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RegisterPoolRequest(_message.Message):
+    __slots__ = ("request_id", "at", "name", "country", "payout_scheme", "fee")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_SCHEME_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    at: _timestamp_pb2.Timestamp
+    name: str
+    country: str
+    payout_scheme: str
+    fee: str
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., payout_scheme: _Optional[str] = ..., fee: _Optional[str] = ...) -> None: ...
+
+class RegisterPoolResponse(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: _common_pb2.Receipt
+    def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
+
+class ListPoolsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPoolsResponse(_message.Message):
+    __slots__ = ("pools",)
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    pools: _containers.RepeatedCompositeFieldContainer[MiningPool]
+    def __init__(self, pools: _Optional[_Iterable[_Union[MiningPool, _Mapping]]] = ...) -> None: ...

@@ -64,6 +64,16 @@ class MiningServiceStub:
                 request_serializer=valedger_dot_v1_dot_mining__pb2.GetReconciliationRequest.SerializeToString,
                 response_deserializer=valedger_dot_v1_dot_mining__pb2.GetReconciliationResponse.FromString,
                 _registered_method=True)
+        self.RegisterPool = channel.unary_unary(
+                '/valedger.v1.MiningService/RegisterPool',
+                request_serializer=valedger_dot_v1_dot_mining__pb2.RegisterPoolRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_mining__pb2.RegisterPoolResponse.FromString,
+                _registered_method=True)
+        self.ListPools = channel.unary_unary(
+                '/valedger.v1.MiningService/ListPools',
+                request_serializer=valedger_dot_v1_dot_mining__pb2.ListPoolsRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_mining__pb2.ListPoolsResponse.FromString,
+                _registered_method=True)
 
 
 class MiningServiceServicer:
@@ -111,6 +121,20 @@ class MiningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterPool(self, request, context):
+        """Accredits a mining pool, with its payout scheme and fee (the regulator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPools(self, request, context):
+        """Lists the accredited mining pools.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MiningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -138,6 +162,16 @@ def add_MiningServiceServicer_to_server(servicer, server):
                     servicer.GetReconciliation,
                     request_deserializer=valedger_dot_v1_dot_mining__pb2.GetReconciliationRequest.FromString,
                     response_serializer=valedger_dot_v1_dot_mining__pb2.GetReconciliationResponse.SerializeToString,
+            ),
+            'RegisterPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterPool,
+                    request_deserializer=valedger_dot_v1_dot_mining__pb2.RegisterPoolRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_mining__pb2.RegisterPoolResponse.SerializeToString,
+            ),
+            'ListPools': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPools,
+                    request_deserializer=valedger_dot_v1_dot_mining__pb2.ListPoolsRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_mining__pb2.ListPoolsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -280,6 +314,60 @@ class MiningService:
             '/valedger.v1.MiningService/GetReconciliation',
             valedger_dot_v1_dot_mining__pb2.GetReconciliationRequest.SerializeToString,
             valedger_dot_v1_dot_mining__pb2.GetReconciliationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.MiningService/RegisterPool',
+            valedger_dot_v1_dot_mining__pb2.RegisterPoolRequest.SerializeToString,
+            valedger_dot_v1_dot_mining__pb2.RegisterPoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPools(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.MiningService/ListPools',
+            valedger_dot_v1_dot_mining__pb2.ListPoolsRequest.SerializeToString,
+            valedger_dot_v1_dot_mining__pb2.ListPoolsResponse.FromString,
             options,
             channel_credentials,
             insecure,

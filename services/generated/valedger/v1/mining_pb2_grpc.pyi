@@ -52,6 +52,10 @@ class MiningServiceStub:
     """Closes (computes and records) the reconciliation of one licence for one period."""
     GetReconciliation: _grpc.UnaryUnaryMultiCallable[_mining_pb2.GetReconciliationRequest, _mining_pb2.GetReconciliationResponse]
     """Returns the recorded reconciliation of one licence for one period."""
+    RegisterPool: _grpc.UnaryUnaryMultiCallable[_mining_pb2.RegisterPoolRequest, _mining_pb2.RegisterPoolResponse]
+    """Accredits a mining pool, with its payout scheme and fee (the regulator)."""
+    ListPools: _grpc.UnaryUnaryMultiCallable[_mining_pb2.ListPoolsRequest, _mining_pb2.ListPoolsResponse]
+    """Lists the accredited mining pools."""
 
 @_typing.type_check_only
 class MiningServiceAsyncStub(MiningServiceStub):
@@ -77,6 +81,10 @@ class MiningServiceAsyncStub(MiningServiceStub):
     """Closes (computes and records) the reconciliation of one licence for one period."""
     GetReconciliation: _aio.UnaryUnaryMultiCallable[_mining_pb2.GetReconciliationRequest, _mining_pb2.GetReconciliationResponse]  # type: ignore[assignment]
     """Returns the recorded reconciliation of one licence for one period."""
+    RegisterPool: _aio.UnaryUnaryMultiCallable[_mining_pb2.RegisterPoolRequest, _mining_pb2.RegisterPoolResponse]  # type: ignore[assignment]
+    """Accredits a mining pool, with its payout scheme and fee (the regulator)."""
+    ListPools: _aio.UnaryUnaryMultiCallable[_mining_pb2.ListPoolsRequest, _mining_pb2.ListPoolsResponse]  # type: ignore[assignment]
+    """Lists the accredited mining pools."""
 
 class MiningServiceServicer(metaclass=_abc_1.ABCMeta):
     """Mining proofs, output reports, meter readings and their reconciliation.
@@ -129,5 +137,21 @@ class MiningServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_mining_pb2.GetReconciliationResponse, _abc.Awaitable[_mining_pb2.GetReconciliationResponse]]:
         """Returns the recorded reconciliation of one licence for one period."""
+
+    @_abc_1.abstractmethod
+    def RegisterPool(
+        self,
+        request: _mining_pb2.RegisterPoolRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_mining_pb2.RegisterPoolResponse, _abc.Awaitable[_mining_pb2.RegisterPoolResponse]]:
+        """Accredits a mining pool, with its payout scheme and fee (the regulator)."""
+
+    @_abc_1.abstractmethod
+    def ListPools(
+        self,
+        request: _mining_pb2.ListPoolsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_mining_pb2.ListPoolsResponse, _abc.Awaitable[_mining_pb2.ListPoolsResponse]]:
+        """Lists the accredited mining pools."""
 
 def add_MiningServiceServicer_to_server(servicer: MiningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,162 @@
+"""A scenario store for the report: two mining licences over two months, a market with
+recorded, blocked, foreign and self-hosted trades, structuring, alerts (one resolved), and
+a signed checkpoint followed by one more record that the report must leave out."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+from ledger.application import Ledger
+from ledger.audit.log import AuditLog
+from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.trading import TradeBlocked
+from tlog.note import NoteSigner
+from verifier.simulator import (
+    SimulatedPeriod,
+    hashrate_for_shares,
+    honest_miner,
+    mine_period,
+    over_capacity_miner,
+)
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+END = datetime(2027, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+MARCH = datetime(2026, 3, 2, tzinfo=UTC)
+FEBRUARY = datetime(2026, 2, 2, tzinfo=UTC)
+T = 3600
+D = Decimal(2) ** -24
+NETWORK_D = D * 16
+SUBSIDY, FEES = Decimal("3.125"), Decimal("0.1")
+REWARD = SUBSIDY + FEES
+J_PER_TH = Decimal(25)
+CAPACITY_HS = hashrate_for_shares(300, T, D)
+LICENSED_MW = (CAPACITY_HS / 10**12 * J_PER_TH / 10**6).quantize(Decimal("1e-18"))
+ORIGIN = "report.valedger.test/ledger"
+HOME = "XX"
+FULL_TRAVEL_RULE = {f: f"{f} value" for f in TRAVEL_RULE_FIELDS}
+
+MINERS = {
+    "steppe": honest_miner(CAPACITY_HS * Decimal("0.8"), b"/steppe/"),
+    "tengri": over_capacity_miner(CAPACITY_HS, Decimal(2), b"/tengri/"),
+}
+NAMES = {"steppe": "Steppe Hash LLP", "tengri": "Tengri Compute JSC"}
+
+
+@functools.cache
+def mined(kind: str, start: datetime, seed: int) -> SimulatedPeriod:
+    """Returns a genuinely mined hour (cached: both stores get the same shares)."""
+    return mine_period(MINERS[kind], start_time=int(start.timestamp()), seconds=T,
+                       network_difficulty=NETWORK_D, seed=seed)
+
+
+def _decimal(value: Fraction) -> Decimal:
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _kwh(hashrate: Decimal) -> Decimal:
+    return (hashrate / 10**12 * T * J_PER_TH / 3_600_000).quantize(Decimal("1e-18"))
+
+
+@dataclass
+class Scenario:
+    """The ledger and the ids the tests look up."""
+
+    ledger: Any
+    participants: dict[str, UUID] = field(default_factory=dict)
+    licences: dict[str, UUID] = field(default_factory=dict)
+    exchange_licence: UUID = field(default_factory=lambda: UUID(int=0))
+    signer: NoteSigner = field(default_factory=lambda: NoteSigner.generate(ORIGIN))
+    checkpoint_size: int = 0
+
+    def participant(self, key: str, legal_name: str, at: datetime = START) -> UUID:
+        pid = self.ledger.register_participant(f"reg-{key}", "ENTERPRISE", legal_name,
+                                               f"TAX-{key}", HOME, at=at).aggregate_id
+        self.ledger.approve_participant(f"approve-{key}", pid, at=at)
+        self.participants[key] = pid
+        return pid
+
+    def trade(self, request_id: str, usd: str, at: datetime, **fields: Any) -> TradeRequest:
+        values: dict[str, Any] = {
+            "request_id": request_id, "exchange_licence_id": self.exchange_licence,
+            "exchange_trade_id": f"x-{request_id}", "asset": "BTC",
+            "quantity": Decimal(1), "price": Decimal(usd), "quote_currency": "USD",
+            "buyer_id": self.participants["buyer"], "seller_id": self.participants["seller"],
+            "counterparty_vasp": "Home VASP", "counterparty_country": HOME,
+            "wallet_kind": WalletKind.HOSTED, "at": at}
+        values.update(fields)
+        return TradeRequest(**values)
+
+    def record(self, request: TradeRequest) -> bool:
+        """Records a trade; returns False when a rule blocked it."""
+        try:
+            self.ledger.record_trade(request)
+        except TradeBlocked:
+            return False
+        return True
+
+
+def build_scenario(ledger: Ledger) -> Scenario:
+    """Returns the scenario written into ``ledger`` (an on-time ledger), checkpoint
+    signed, one trade recorded after it."""
+    s = Scenario(ledger)
+    for key in ("steppe", "tengri"):
+        s.participant(key, NAMES[key])
+        s.licences[key] = ledger.grant_mining_licence(
+            f"grant-{key}", s.participants[key], "North", "Z1", f"M-{key}", LICENSED_MW,
+            J_PER_TH, [MINERS[key].coinbase_tag.hex()], START, END, at=START).aggregate_id
+    s.participant("exchange", "Astana Digital Exchange JSC")
+    s.participant("buyer", "Aru Traders LLP")
+    s.participant("seller", "Bota Holdings LLP")
+    s.exchange_licence = ledger.grant_exchange_licence(
+        "grant-exchange", s.participants["exchange"], ["spot"], START, END,
+        at=START).aggregate_id
+    network = _decimal(mined("steppe", MARCH, 1).network_difficulty)
+    for parameter, value in (("network_difficulty", network), ("block_subsidy", SUBSIDY),
+                             ("mean_fees", FEES)):
+        ledger.set_policy(f"policy-{parameter}", parameter, str(value), effective_from=START,
+                          at=START)
+    ledger.set_policy("policy-cap", "outflow_cap_usd", "20000",
+                      effective_from=START + HOUR, at=START + HOUR)
+    for start, plan in ((FEBRUARY, {"steppe": 3}), (MARCH, {"steppe": 1, "tengri": 2})):
+        for key, seed in plan.items():
+            period = mined(key, start, seed)
+            tag = f"{key}-{start:%m}"
+            ledger.submit_proof_batch(f"proofs-{tag}", s.licences[key], period.batch,
+                                      at=start + HOUR + timedelta(minutes=5))
+            output = period.reported_output(REWARD)
+            ledger.report_output(f"report-{tag}", s.licences[key], start, start + HOUR,
+                                 "BTC", output, [f"bc1q{key}"], output, at=start + HOUR)
+            ledger.record_meter_reading(f"meter-{tag}", f"M-{key}", start, start + HOUR,
+                                        _kwh(period.miner.hashrate), at=start + HOUR)
+            ledger.close_reconciliation(f"close-{tag}", s.licences[key], start,
+                                        start + HOUR, at=start + 2 * HOUR)
+    day = datetime(2026, 3, 10, 9, tzinfo=UTC)
+    s.record(s.trade("feb-1", "500", FEBRUARY + timedelta(days=5)))
+    s.record(s.trade("mar-1", "100", day))
+    s.record(s.trade("mar-2", "2500", day + HOUR, travel_rule=FULL_TRAVEL_RULE))
+    s.record(s.trade("mar-3", "1500", day + 2 * HOUR, asset="ETH"))  # travel rule missing
+    s.record(s.trade("mar-4", "12000", day + 3 * HOUR, travel_rule=FULL_TRAVEL_RULE,
+                     counterparty_vasp="Bosphorus VASP", counterparty_country="TR"))
+    s.record(s.trade("mar-5", "6000", day + 4 * HOUR, travel_rule=FULL_TRAVEL_RULE,
+                     counterparty_vasp="", wallet_kind=WalletKind.SELF_HOSTED))
+    s.record(s.trade("mar-6", "9000", day + 5 * HOUR, travel_rule=FULL_TRAVEL_RULE,
+                     counterparty_vasp="Bosphorus VASP", counterparty_country="TR"))  # cap
+    for i in range(3):  # structuring: three just under the threshold within 24 h
+        s.record(s.trade(f"mar-s{i}", "999", day + timedelta(hours=6 + i)))
+    first = ledger.list_alerts()[0]
+    ledger.resolve_alert("resolve-1", first.id, "supervisor", "explained",
+                         at=datetime(2026, 3, 20, tzinfo=UTC))
+    log = AuditLog(ledger.recorder, signer=s.signer)
+    try:
+        s.checkpoint_size = log.follower.checkpoint_now().size
+    finally:
+        log.follower.stop()
+    s.record(s.trade("after-checkpoint", "777", datetime(2026, 3, 25, tzinfo=UTC)))
+    return s
