@@ -1,9 +1,6 @@
 """Replay checks of mining proofs: re-verify every proof batch, recompute every
 reconciliation, re-check every stored signed envelope (DESIGN.md §6, with the cipher key).
 
-The module is long because the proof batch check has two paths that must agree: each batch
-alone as it comes, and many gathered, decoded in parallel and verified together.
-
 The checks follow the log in order and keep only what they need: the licences' coinbase
 tags and capacities, the policy, the accepted shares of each licence, output reports and
 meter readings, participants' keys. Each stored result is recomputed with the same code
@@ -13,7 +10,9 @@ verify against the participant's key valid at the event's time is ``ENVELOPE_INV
 
 It is long because the replay must rebuild, in log order, every input a batch or a
 reconciliation was decided on (national index, tags, inactive spans per licence version,
-pools, sales, policy) before it can recompute them with the ledger's own code.
+pools, sales, policy) before it can recompute them with the ledger's own code, and
+because the proof batch check has two paths that must agree: each batch alone as it comes,
+and many gathered, decoded in parallel and verified together.
 """
 
 from __future__ import annotations
