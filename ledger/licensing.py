@@ -11,7 +11,8 @@ Consequences a regulator expects: deregistering a participant revokes every lice
 still holds, in the same save (a deregistered firm holds no licence); suspending a
 participant stops it acting at once (``Participant.standing``, checked by every write a
 holder makes) without touching its licences, so reinstating it restores them as they
-were. A meter is bound to one *active* licence at a time (``check_meter_free``).
+were. A meter is bound to one *active* licence at a time and a coinbase tag to one licence
+(``ledger.licence_bindings``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.pool import MiningPool
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.indexes import LicenceIndex
+from ledger.licence_bindings import LicenceBindings
 from ledger.receipts import Receipt
 from ledger.requests import REGULATOR
 from ledger.store import LedgerStore
@@ -61,6 +63,7 @@ class Licensing(UseCase):
     def __init__(self, store: LedgerStore, clock: Clock, licences: LicenceIndex) -> None:
         super().__init__(store, clock)
         self.licences = licences
+        self.bindings = LicenceBindings(store, licences)
 
     def decision(self, command: str, request_id: str, at: datetime | None,
                  **fields: Any) -> tuple[Stamp, datetime]:
@@ -201,8 +204,8 @@ class Licensing(UseCase):
             if pool_id is not None and not isinstance(self.store.find(pool_id), MiningPool):
                 raise InvalidRequest("pool_id", f"{pool_id} is not an accredited pool")
             check_efficiency_floor(self.store.policy_at(when), efficiency)
-            self.check_meter_free(meter_id, start, end)
-            self.require_free_tags(tags, participant_id, start, end)
+            self.bindings.check_meter_free(meter_id, start, end)
+            self.bindings.require_free_tags(tags, participant_id, start, end)
             return [MiningLicence(
                 request_id=request_id, at=when, participant_id=participant_id, region=region,
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
@@ -211,21 +214,6 @@ class Licensing(UseCase):
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)
-
-    def check_meter_free(self, meter_id: str, start: datetime, end: datetime) -> None:
-        """Raises RuleViolation METER_IN_USE when another mining licence binds the meter
-        at some instant of [start, end): from its ``valid_from`` to its ``term_end``
-        (suspended licences keep their meter; revoked and expired ones free it). The one
-        owner of "a meter is bound to one active licence at a time"."""
-        for other_id in self.licences.licences_for_meter(meter_id):
-            other = self.store.read_typed(other_id, MiningLicence, "mining licence")
-            if other.valid_from < end and start < other.term_end():
-                raise RuleViolation(
-                    "METER_IN_USE",
-                    f"meter {meter_id!r} is bound to licence {other_id} from "
-                    f"{other.valid_from.isoformat()} until {other.term_end().isoformat()}",
-                    {"licence": other_id, "valid_from": other.valid_from.isoformat(),
-                     "term_end": other.term_end().isoformat()})
 
     def renew_licence(self, request_id: str, licence_id: UUID, valid_until: datetime,
                       at: datetime | None = None) -> Receipt:
@@ -261,8 +249,8 @@ class Licensing(UseCase):
             if isinstance(old, MiningLicence):
                 check_efficiency_floor(self.store.policy_at(old.valid_until),
                                        old.efficiency_jth)
-                self.check_meter_free_after(old, end)
-                self.require_free_tags(old.coinbase_tags, old.participant_id,
+                self.bindings.check_meter_free_after(old, end)
+                self.bindings.require_free_tags(old.coinbase_tags, old.participant_id,
                                        old.valid_until, end)
                 successor = MiningLicence(
                     request_id=request_id, at=when, participant_id=old.participant_id,
@@ -281,41 +269,6 @@ class Licensing(UseCase):
             return Receipt(successor_id, 1)
 
         return self.run(stamp, attempt)
-
-    def check_meter_free_after(self, old: MiningLicence, end: datetime) -> None:
-        """Raises METER_IN_USE when a licence other than ``old`` binds its meter between
-        the end of ``old``'s term and ``end`` (``check_meter_free`` for a renewal)."""
-        for other_id in self.licences.licences_for_meter(old.meter_id):
-            if other_id == old.id:
-                continue
-            other = self.store.read_typed(other_id, MiningLicence, "mining licence")
-            if other.valid_from < end and old.valid_until < other.term_end():
-                raise RuleViolation(
-                    "METER_IN_USE",
-                    f"meter {old.meter_id!r} is bound to licence {other_id} from "
-                    f"{other.valid_from.isoformat()} until {other.term_end().isoformat()}",
-                    {"licence": other_id})
-
-    def require_free_tags(self, tags: Iterable[str], participant_id: UUID,
-                          valid_from: datetime, valid_until: datetime) -> None:
-        """Raises RuleViolation COINBASE_TAG_IN_USE (naming ``coinbase_tags``) when a tag
-        equals, contains or is contained in another licence's tag. The one exception is
-        the same participant's identical tag on a licence whose validity does not
-        overlap [valid_from, valid_until) (a renewal or re-licensing). Relied on by
-        ``ledger.proofs``: with tags unique, a coinbase names one licence at most."""
-        for tag in tags:
-            for other_id, held in self.licences.tag_holders(bytes.fromhex(tag)):
-                other = self.store.read_typed(other_id, MiningLicence, "mining licence")
-                ends = min(other.valid_until, other.revoked_at or other.valid_until)
-                overlaps = other.valid_from < valid_until and valid_from < ends
-                if held.hex() == tag and other.participant_id == participant_id \
-                        and not overlaps:
-                    continue
-                raise RuleViolation(
-                    "COINBASE_TAG_IN_USE",
-                    f"coinbase_tags: tag {tag!r} collides with tag {held.hex()!r} of "
-                    f"mining licence {other_id}",
-                    {"field": "coinbase_tags", "tag": tag, "licence": str(other_id)})
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,

@@ -45,6 +45,7 @@ from ledger.requests import REGULATOR
 from ledger.store import LedgerStore
 from ledger.validation import check_after, check_request_id, check_text
 from ledger.windows import WindowKind
+from verifier.reconciliation import ReconciliationVerdict
 from verifier.work import WorkTally
 
 
@@ -104,6 +105,9 @@ class Reconciliations(UseCase):
             computed = compute(inputs)
             figures = figures_of(inputs, computed)
             refs = [ref for kind in evidence.values() for ref in kind]
+            # A missing report is a verdict of the reconciliation (its output counts as
+            # zero), but its alert belongs to the supervisory calendar, which raises
+            # REPORT_MISSING once at the report's deadline (``ledger.supervision``).
             alerts = [Alert(
                 request_id=request_id, at=when, kind=check.verdict.value, subject_id=recon_id,
                 participant_id=licence.participant_id,
@@ -112,7 +116,8 @@ class Reconciliations(UseCase):
                 evidence=refs,
                 figures={k: str(v) for k, v in check.figures.items()}
                 | ({} if check.p_value is None else {"p_value": str(check.p_value)}),
-            ) for check in computed.checks if check.triggered]
+            ) for check in computed.checks
+                if check.triggered and check.verdict is not ReconciliationVerdict.REPORT_MISSING]
             recon = Reconciliation(
                 request_id=request_id, at=when, licence_id=licence_id,
                 participant_id=licence.participant_id, period_start=start, period_end=end,

@@ -662,8 +662,10 @@ class Demo:
             **reg.call_options()), "alerts"))
         self.result.alerts = alerts
         kinds = sorted({a.kind for a in alerts})
+        # LICENCE_NOT_ACTIVE: the suspended farm's meter reading, recorded and alerted.
         wanted = {"OVER_CAPACITY", "ENERGY_OVER_QUOTA", "OUTPUT_UNDER_REPORTED",
-                  "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE", "STRUCTURING"}
+                  "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE", "STRUCTURING",
+                  "LICENCE_NOT_ACTIVE"}
         self.result.expect("alerts raised", ", ".join(sorted(wanted)), ", ".join(kinds),
                            wanted <= set(kinds))
 

@@ -3,6 +3,7 @@ exactly once, resumed after a restart, with one leader among several ledgers."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,11 @@ TICK = timedelta(microseconds=1)
 SETTLE = timedelta(minutes=1)
 
 
+def tag_of(name: str) -> str:
+    """Returns a coinbase tag (hex) of its own for the licence ``name``."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(JAN)
@@ -48,7 +54,8 @@ def supervised(store_url: str, clock: ManualClock) -> Iterator[Ledger]:
         ledger.approve_participant("app", miner.aggregate_id)
         for name in ("a", "b"):
             ledger.grant_mining_licence(f"grant-{name}", miner.aggregate_id, "north", "z",
-                                        f"m-{name}", "10", "20", [], JAN, APR + 2 * TICK)
+                                        f"m-{name}", "10", "20", [tag_of(name)], JAN,
+                                        APR + 2 * TICK)
         yield ledger
     finally:
         ledger.close()
@@ -183,8 +190,8 @@ def test_no_obligation_before_the_licence_was_granted(store_url: str) -> None:
         ledger.approve_participant("app", miner.aggregate_id)
         # Granted on 1 May with validity from January: January to March's deadlines had
         # passed (April's, 21 May, had not).
-        ledger.grant_mining_licence("g", miner.aggregate_id, "n", "z", "m", "10", "20", [],
-                                    JAN, datetime(2027, 1, 1, tzinfo=UTC))
+        ledger.grant_mining_licence("g", miner.aggregate_id, "n", "z", "m", "10", "20",
+                                    [tag_of("g")], JAN, datetime(2027, 1, 1, tzinfo=UTC))
         clock.set(datetime(2026, 5, 21, tzinfo=UTC) + SETTLE)
         run = ledger.calendar.run_due()
         assert run.done["report_missing"] == 1
@@ -205,7 +212,7 @@ def test_one_leader_and_exactly_once_with_two_ledgers_on_one_store(
         first.approve_participant("app", miner.aggregate_id)
         for n in range(3):
             first.grant_mining_licence(f"g{n}", miner.aggregate_id, "n", "z", f"m{n}", "10",
-                                       "20", [], JAN, MAR)
+                                       "20", [tag_of(f"g{n}")], JAN, MAR)
         # While the first leads, the second skips its turn.
         with first.calendar.leadership.hold() as leading:
             assert leading
@@ -241,9 +248,9 @@ def test_a_term_that_expired_reports_its_last_month_until_its_deadline(
         miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "XX")
         ledger.approve_participant("app", miner.aggregate_id)
         expiring = ledger.grant_mining_licence("g", miner.aggregate_id, "n", "z", "m", "10",
-                                               "20", [], JAN, MAR).aggregate_id
+                                               "20", [tag_of("g")], JAN, MAR).aggregate_id
         revoked = ledger.grant_mining_licence("g2", miner.aggregate_id, "n", "z", "m2", "10",
-                                              "20", [], JAN, MAR).aggregate_id
+                                              "20", [tag_of("g2")], JAN, MAR).aggregate_id
         clock.set(FEB + timedelta(days=27))
         ledger.revoke_licence("rv", revoked, "fraud")
         clock.set(FEB_DEADLINE - TICK)

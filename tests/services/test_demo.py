@@ -23,7 +23,11 @@ def test_every_expected_outcome_happened(demo: DemoResult) -> None:
 def test_alerts_are_the_expected_ones(demo: DemoResult) -> None:
     kinds = {a.kind for a in demo.alerts}
     assert kinds == {"STRUCTURING", "OVER_CAPACITY", "ENERGY_OVER_QUOTA",
-                     "OUTPUT_UNDER_REPORTED", "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE"}
+                     "OUTPUT_UNDER_REPORTED", "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE",
+                     "LICENCE_NOT_ACTIVE"}
+    # The suspended farm's meter reading is recorded and alerted, not its output report.
+    inactive = [a for a in demo.alerts if a.kind == "LICENCE_NOT_ACTIVE"]
+    assert inactive and all("kwh" in " ".join(a.figures).lower() for a in inactive), inactive
     names = {c.name: c for c in demo.checks}
     for farm in FARMS:
         check = names[f"{farm.name} reconciliation"]

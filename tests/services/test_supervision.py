@@ -4,6 +4,7 @@ the supervisory calendar inside two servers on one PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -64,6 +65,11 @@ def new_miner(world: World, name: str) -> str:
     return world.ids[name]
 
 
+def tag_of(request_id: str) -> bytes:
+    """Returns a coinbase tag of its own for the licence granted by ``request_id``."""
+    return hashlib.sha256(request_id.encode()).digest()[:8]
+
+
 def grant(world: World, request_id: str, holder: str, meter: str, valid_from: datetime,
           valid_until: datetime) -> str:
     """Grants a mining licence through the API; returns its id."""
@@ -72,6 +78,7 @@ def grant(world: World, request_id: str, holder: str, meter: str, valid_from: da
             request_id=request_id, participant_id=holder,
             site=licensing_pb2.Site(region="north", grid_zone="z1", meter_id=meter),
             licensed_power_mw="5", declared_efficiency_j_per_th="20",
+            coinbase_tags=[tag_of(request_id)],
             valid_from=ts(valid_from), valid_until=ts(valid_until))).receipt.aggregate_id)
 
 
@@ -124,6 +131,7 @@ def test_renewal_is_a_linked_successor_on_the_same_meter(world: World) -> None:
                                   site=licensing_pb2.Site(region="n", grid_zone="z",
                                                           meter_id="m-renew"),
                                   licensed_power_mw="1", declared_efficiency_j_per_th="20",
+                                  coinbase_tags=[tag_of("renew-rival")],
                                   valid_from=ts(end + 100 * DAY),
                                   valid_until=ts(end + 500 * DAY)))
     successor = renewed.receipt.aggregate_id
@@ -171,6 +179,7 @@ def test_a_site_is_licensed_again_from_the_instant_of_revocation(world: World) -
                             site=licensing_pb2.Site(region="n", grid_zone="z",
                                                     meter_id="m-rv"),
                             licensed_power_mw="1", declared_efficiency_j_per_th="20",
+                            coinbase_tags=[tag_of("rv-early")],
                             valid_from=ts(revoked_at - TICK), valid_until=ts(NOW + 9 * DAY)))
     assert reason(early) == "METER_IN_USE"
     assert grant(world, "rv-again", holder, "m-rv", revoked_at, NOW + 300 * DAY)

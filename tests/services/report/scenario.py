@@ -122,6 +122,10 @@ def build_scenario(ledger: Ledger) -> Scenario:
                              ("mean_fees", FEES)):
         ledger.set_policy(f"policy-{parameter}", parameter, str(value), effective_from=START,
                           at=START)
+    # The scenario's miners sell nothing through the exchange: no sale share is required
+    # of them, so the verdicts shown are those of their mining alone.
+    ledger.set_policy("policy-sale-share", "mandatory_sale_share", "0", effective_from=START,
+                      at=START)
     ledger.set_policy("policy-cap", "outflow_cap_usd", "20000",
                       effective_from=START + HOUR, at=START + HOUR)
     for start, plan in ((FEBRUARY, {"steppe": 3}), (MARCH, {"steppe": 1, "tengri": 2})):
