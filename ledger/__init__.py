@@ -32,7 +32,7 @@ from ledger.domain.alert import Alert
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
-from ledger.domain.policy import POLICY_ID, Policy, is_observation
+from ledger.domain.policy import HOME_COUNTRY, POLICY_ID, Policy, is_observation
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
 from ledger.errors import (
@@ -59,6 +59,7 @@ __all__ = [
     "DB_URL_ENV",
     "DEFAULT_DB_URL",
     "GRID",
+    "HOME_COUNTRY",
     "POLICY_ID",
     "REGULATOR",
     "TRAVEL_RULE_FIELDS",

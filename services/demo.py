@@ -54,6 +54,8 @@ from services.tls import TlsFiles
 from verifier.simulator import SimulatedMiner, SimulatedPeriod, mine_period
 
 MARKER = ".valedger-demo"
+HOME_COUNTRY = "KZ"
+"""The demo country (given to `valedger db init --home-country`)."""
 """A file that marks a directory as the demo's own, so a rerun may clear it."""
 
 ORIGIN = "demo.valedger.example/ledger"
@@ -292,7 +294,7 @@ class Demo:
 
     def start_server(self) -> None:
         """Creates the schema and starts `valedger serve` over mTLS; waits until SERVING."""
-        self.run_cli("db", "init", "--db", self.db_url)
+        self.run_cli("db", "init", "--db", self.db_url, "--home-country", HOME_COUNTRY)
         witnesses = self.start_witnesses()
         log = open(self.workdir / "server.log", "wb")  # noqa: SIM115 (lives with the server)
         env = dict(os.environ,
@@ -369,7 +371,8 @@ class Demo:
         for n, (name, legal, kind) in enumerate(people):
             response = reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
                 request_id=_request_id("register", name), at=wire.timestamp(at), kind=kind,
-                legal_name=legal, tax_id=f"{n + 1:012d}", country="XX"), **reg.call_options())
+                legal_name=legal, tax_id=f"{n + 1:012d}", country=HOME_COUNTRY),
+                **reg.call_options())
             self.ids[name] = response.receipt.aggregate_id
             reg.licensing.ApproveParticipant(licensing_pb2.ApproveParticipantRequest(
                 request_id=_request_id("approve", name), at=wire.timestamp(at),
@@ -496,7 +499,7 @@ class Demo:
         trades: list[trading_pb2.TradePayload] = []
 
         def add(label: str, minutes: int, qty: str, price: str, buyer: str, seller: str,
-                country: str = "XX", wallet: Any = trading_pb2.WALLET_KIND_HOSTED,
+                country: str = HOME_COUNTRY, wallet: Any = trading_pb2.WALLET_KIND_HOSTED,
                 travel: trading_pb2.TravelRule | None = None, currency: str = "USD") -> None:
             trades.append(trading_pb2.TradePayload(
                 request_id=_request_id("trade", label), at=wire.timestamp(
@@ -504,7 +507,8 @@ class Demo:
                 exchange_licence_id=self.exchange_licence, exchange_trade_id=f"SR-{label}",
                 asset="BTC", quantity=qty, price=price, quote_currency=currency,
                 buyer_participant_id=ids[buyer], seller_participant_id=ids[seller],
-                counterparty_vasp="Silk Road Digital" if country == "XX" else "Foreign VASP",
+                counterparty_vasp=("Silk Road Digital" if country == HOME_COUNTRY
+                                   else "Foreign VASP"),
                 counterparty_country=country, wallet_kind=wallet, travel_rule=travel))
 
         for i in range(20):  # ordinary domestic business, below the travel-rule threshold
@@ -516,7 +520,7 @@ class Demo:
         add("outflow-2", 31, "0.15", "100000", "berik", "tengri", "AE",
             trading_pb2.WALLET_KIND_SELF_HOSTED, full_travel)
         # ... the next 9,500 USD to a self-hosted wallet would exceed it: blocked.
-        add("outflow-3", 32, "0.095", "100000", "berik", "tengri", "XX",
+        add("outflow-3", 32, "0.095", "100000", "berik", "tengri", HOME_COUNTRY,
             trading_pb2.WALLET_KIND_SELF_HOSTED, full_travel)
         # 2,400 USD with no travel-rule data: blocked.
         add("no-travel-rule", 40, "0.024", "100000", "aigerim", "qazyna")

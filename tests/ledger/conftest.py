@@ -30,8 +30,8 @@ END = datetime(2027, 1, 1, tzinfo=UTC)
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 """The default time of a trade."""
 
-HOME = "XX"
-"""The default home country of the policy."""
+HOME = "KZ"
+"""The home country the market's ledger is initialised with."""
 
 FULL_TRAVEL_RULE = {field: f"{field} value" for field in TRAVEL_RULE_FIELDS}
 
@@ -97,9 +97,12 @@ class Market:
         return TradeRequest(**values)
 
 
-def build_market(ledger: Ledger) -> Market:
-    """Returns a market of three approved participants and an exchange licence."""
+def build_market(ledger: Ledger, home: str | None = HOME) -> Market:
+    """Returns a market of three approved participants and an exchange licence, on a
+    ledger whose home country is ``home`` (None: never set)."""
     market = Market(ledger, UUID(int=0), UUID(int=0), UUID(int=0), UUID(int=0))
+    if home is not None:
+        ledger.set_policy("home-country", "home_country", home, at=START)
     market.exchange = market.participant("exchange")
     market.buyer = market.participant("buyer")
     market.seller = market.participant("seller")

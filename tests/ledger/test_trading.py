@@ -14,7 +14,7 @@ from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.outflow import OutflowAccount
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, WalletKind
-from ledger.errors import InvalidRequest, NotFound, RequestIdReused
+from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation
 from ledger.receipts import TradeStatus
 from ledger.trading import TradeBlocked
 from tests.ledger.conftest import (
@@ -42,6 +42,34 @@ def foreign(**fields: Any) -> dict[str, Any]:
 def trade_events(ledger: Ledger) -> list[Any]:
     """Returns the Recorded and Blocked trade events of the log, in order."""
     return [e for e in events_of(ledger) if isinstance(e, Trade.Recorded)]
+
+
+# --------------------------------------------------------------------------- home country
+
+
+def test_a_ledger_without_home_country_refuses_trades_until_it_is_set(ledger: Ledger) -> None:
+    market = build_market(ledger, home=None)
+    with pytest.raises(RuleViolation) as caught:
+        ledger.record_trade(market.trade("t1", "1"))
+    assert caught.value.rule == "HOME_COUNTRY_NOT_SET"
+    assert not trade_events(ledger)  # refused, nothing half-done
+    ledger.set_policy("home", "home_country", "KZ", at=T0)
+    ledger.set_policy("cap", "outflow_cap_usd", "0", at=T0)
+    # The first value holds from the record's start: a domestic hosted 1 USD trade is not
+    # an outflow (a cap of 0 would block one) ...
+    assert ledger.record_trade(market.trade("t2", "1", counterparty_country="KZ",
+                                            at=T0 + hours(1))).status is RECORDED
+    # ... and a foreign one is.
+    with pytest.raises(TradeBlocked, match="outflow cap 0 USD exceeded"):
+        ledger.record_trade(market.trade("t3", "1", counterparty_country="DE",
+                                         at=T0 + hours(1)))
+
+
+@pytest.mark.parametrize("value", ["XX1", "kz", "", "K"])
+def test_home_country_must_be_an_iso_code(ledger: Ledger, value: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        ledger.set_policy("home", "home_country", value, at=T0)
+    assert caught.value.field == "value"
 
 
 # ---------------------------------------------------------------------------- travel rule
