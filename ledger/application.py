@@ -14,6 +14,7 @@ and saves it:
 ``MeterReadings``      the grid operator's meter readings
 ``Policies``           versioned policy
 ``Alerts``             raising, resolving and listing alerts
+``Screening``          sanctions / PEP list versions and name matching
 =====================  ====================================================
 
 The module is long because it is that facade: one short method per command (each a
@@ -55,6 +56,7 @@ from ledger.domain.participant import Participant
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
+from ledger.domain.screening import ImportedList
 from ledger.domain.trade import TradeRequest
 from ledger.errors import NotFound, StoreKeyError, StoreUnavailable
 from ledger.indexes import AlertIndex, LicenceIndex
@@ -69,6 +71,7 @@ from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.reconciliations import Reconciliations
 from ledger.reports import OutputReports
 from ledger.requests import GRID, REGULATOR
+from ledger.screening import Screening
 from ledger.signatures import SignatureChecker
 from ledger.trading import TradeBlocked, Trading
 from ledger.validation import required_time
@@ -102,7 +105,8 @@ class Ledger(Application[UUID]):
         self.alert_index = self.construct_alert_index()
         self.proof_index = self.construct_proof_index()
         self.envelopes = EnvelopeVerifier(self.signatures)
-        self.licensing = Licensing(self, self.clock, self.licence_index)
+        self.screening = Screening(self, self.clock)
+        self.licensing = Licensing(self, self.clock, self.licence_index, self.screening)
         self.keys = Keys(self, self.clock)
         self.trading = self.construct_trading()
         self.proofs = self.construct_proof_submission()
@@ -519,6 +523,18 @@ class Ledger(Application[UUID]):
     def record_trades(self, requests: Sequence[TradeRequest]) -> list[TradeReceipt]:
         """Records many trades in one transaction (``Trading.record_trades``)."""
         return self.trading.record_trades(requests)
+
+    # -------------------------------------------------------------------- screening
+
+    def import_screening_list(self, request_id: str, content: bytes | str,
+                              at: datetime | None = None) -> Receipt:
+        """Imports a sanctions / PEP list file as a new version of its source
+        (``Screening.import_list``)."""
+        return self.screening.import_list(request_id, content, at)
+
+    def screening_lists(self) -> list[ImportedList]:
+        """Returns the version of each list source in force."""
+        return self.screening.lists()
 
     # ---------------------------------------------------------------- policy & alerts
 

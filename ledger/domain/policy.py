@@ -18,6 +18,10 @@ POLICY_ID = derived_id("Policy", "national")
 HOME_COUNTRY = "home_country"
 """The parameter naming this country: no default (DESIGN §3: no placeholder)."""
 
+OFFSHORE_DEFAULT = ("AD,AG,AI,BB,BM,BS,BZ,CK,CW,DM,GD,GG,GI,IM,JE,KN,KY,LC,LI,LR,MC,MH,MS,MU,"
+                    "NR,NU,PA,SC,TC,VC,VG,VI,VU,WS")
+"""Offshore zones by default (a typical national list; the regulator sets its own)."""
+
 FX_PREFIX = "fx_usd."
 """``fx_usd.EUR`` = how many USD one EUR is worth (USD itself is always 1)."""
 
@@ -79,6 +83,12 @@ PARAMETERS: dict[str, Parameter] = {
                   "how far a proof batch's time may lie before the server's clock"),
         Parameter("regulator_window_hours", "720",
                   "how far a regulator decision's time may lie before the server's clock"),
+        Parameter("screening_match_score", "88",
+                  "name similarity (0-100, rapidfuzz) from which a listed name is a match",
+                  minimum=Decimal(50), maximum=Decimal(100)),
+        Parameter("offshore_jurisdictions", OFFSHORE_DEFAULT,
+                  "ISO codes of offshore zones, comma-separated (founders barred)",
+                  minimum=None, text=True),
         Parameter("home_country", None,
                   "ISO 3166 alpha-2 code of this country (set at `valedger db init`)",
                   minimum=None, text=True, founding=True),
@@ -119,6 +129,14 @@ def validate(parameter: str, value: str) -> str:
                 raise InvalidRequest("value", f"{parameter} must be an ISO 3166 alpha-2 "
                                               f"code, got {code[:10]!r}")
             return code
+        if parameter == "offshore_jurisdictions":
+            codes = [c.strip() for c in value.split(",") if c.strip()]
+            bad = [c for c in codes if not (len(c) == 2 and c.isascii() and c.isalpha()
+                                            and c.isupper())]
+            if bad:
+                raise InvalidRequest("value", f"{parameter}: not ISO 3166 alpha-2 codes: "
+                                              f"{', '.join(bad[:5])[:60]!r}")
+            return ",".join(sorted(set(codes)))
         return value.strip()
     try:
         number = Decimal(value)
