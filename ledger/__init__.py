@@ -28,13 +28,14 @@ from ledger.config import (
     display_url,
     persistence_env,
 )
-from ledger.domain.alert import Alert
+from ledger.domain.alert import Alert, AlertState, Severity
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.policy import HOME_COUNTRY, POLICY_ID, Policy, is_observation
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
+from ledger.domain.vasp import Vasp
 from ledger.errors import (
     Contention,
     EnvelopeRefused,
@@ -64,6 +65,7 @@ __all__ = [
     "REGULATOR",
     "TRAVEL_RULE_FIELDS",
     "Alert",
+    "AlertState",
     "AuditIntegrityError",
     "AuditLog",
     "AuditStoreError",
@@ -98,6 +100,7 @@ __all__ = [
     "Replayer",
     "RequestIdReused",
     "RuleViolation",
+    "Severity",
     "SignatureChecker",
     "Signed",
     "StoreConfig",
@@ -111,6 +114,7 @@ __all__ = [
     "TradeReceipt",
     "TradeRequest",
     "TradeStatus",
+    "Vasp",
     "VerifyReport",
     "WalletKind",
     "WitnessPolicy",

@@ -58,8 +58,8 @@ from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.screening import ImportedList
-from ledger.domain.vasp import Vasp
 from ledger.domain.trade import TradeRequest
+from ledger.domain.vasp import Vasp
 from ledger.errors import NotFound, StoreKeyError, StoreUnavailable
 from ledger.indexes import AlertIndex, LicenceIndex, VaspIndex
 from ledger.keys import EnvelopeVerifier, Keys
