@@ -16,6 +16,7 @@ statistics are the real ones, at a scale a laptop can prove in seconds.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -54,9 +55,15 @@ from services.tls import TlsFiles
 from verifier.simulator import SimulatedMiner, SimulatedPeriod, mine_period
 
 MARKER = ".valedger-demo"
+"""A file that marks a directory as the demo's own, so a rerun may clear it."""
 HOME_COUNTRY = "KZ"
 """The demo country (given to `valedger db init --home-country`)."""
-"""A file that marks a directory as the demo's own, so a rerun may clear it."""
+SANCTIONS_LIST = {
+    "source": "DEMO-UN-SC", "version": "2026-11-30",
+    "entries": [{"id": "DEMO.001", "name": "Дмитрий Волков", "aliases": ["Dmitri Volkov"],
+                 "ids": ["N4455667"], "dates_of_birth": ["1968-03-14"],
+                 "categories": ["SANCTIONS", "TERRORISM"]}]}
+"""A (fictional) sanctions list the regulator imports before registering anyone."""
 
 ORIGIN = "demo.valedger.example/ledger"
 WITNESSES = ("witness.finance-ministry.demo", "witness.audit-chamber.demo")
@@ -368,6 +375,7 @@ class Demo:
             ("daniyar", "Daniyar Omarov", "PARTICIPANT_KIND_INDIVIDUAL"),
             ("berik", "Berik Tulegenov", "PARTICIPANT_KIND_INDIVIDUAL"),
         ]
+        self.screen_sanctioned_name(reg, at)
         for n, (name, legal, kind) in enumerate(people):
             response = reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
                 request_id=_request_id("register", name), at=wire.timestamp(at), kind=kind,
@@ -568,9 +576,33 @@ class Demo:
             **reg.call_options()), "alerts"))
         self.result.alerts = alerts
         kinds = sorted({a.kind for a in alerts})
-        wanted = {"OVER_CAPACITY", "ENERGY_OVER_QUOTA", "OUTPUT_UNDER_REPORTED", "STRUCTURING"}
+        wanted = {"OVER_CAPACITY", "ENERGY_OVER_QUOTA", "OUTPUT_UNDER_REPORTED", "STRUCTURING",
+                  "SCREENING_HIT"}
         self.result.expect("alerts raised", ", ".join(sorted(wanted)), ", ".join(kinds),
                            wanted <= set(kinds))
+
+    def screen_sanctioned_name(self, reg: LedgerClient, at: datetime) -> None:
+        """The regulator imports a sanctions list; a listed person (in Latin script and
+        another word order, with the listed passport number) is refused registration,
+        and the attempt stays on the record as a SCREENING_HIT alert."""
+        listing = self.workdir / "sanctions-list.json"
+        listing.write_text(json.dumps(SANCTIONS_LIST, ensure_ascii=False, indent=2))
+        self.result.artefacts["sanctions list"] = listing
+        reg.compliance.ImportScreeningList(compliance_pb2.ImportScreeningListRequest(
+            request_id=_request_id("screening", "list"), at=wire.timestamp(at),
+            content=listing.read_bytes()), **reg.call_options())
+        try:
+            reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
+                request_id=_request_id("register", "volkov"), at=wire.timestamp(at),
+                kind=common_pb2.PARTICIPANT_KIND_INDIVIDUAL, legal_name="VOLKOV Dmitriy",
+                tax_id="N 4455667", country=HOME_COUNTRY), **reg.call_options())
+            observed = "registered"
+        except grpc.RpcError as error:
+            observed = f"{error.code().name}: {error.details()}"
+        self.result.expect("sanctioned name screened at registration",
+                           "refused: SCREENING_CONFIRMED_MATCH", observed,
+                           "listed on DEMO-UN-SC" in observed
+                           and "FAILED_PRECONDITION" in observed)
 
     def query_history(self) -> int:
         """The regulator pages through one mining firm's history; returns the event count."""

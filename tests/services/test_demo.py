@@ -23,7 +23,10 @@ def test_every_expected_outcome_happened(demo: DemoResult) -> None:
 def test_alerts_are_the_expected_ones(demo: DemoResult) -> None:
     kinds = sorted(a.kind for a in demo.alerts)
     assert kinds == sorted(["STRUCTURING", "OVER_CAPACITY", "ENERGY_OVER_QUOTA",
-                            "OUTPUT_UNDER_REPORTED"])
+                            "OUTPUT_UNDER_REPORTED", "SCREENING_HIT"])
+    [hit] = [a for a in demo.alerts if a.kind == "SCREENING_HIT"]
+    assert hit.figures["confirmed"] == "true" and hit.figures["entry_id"] == "DEMO.001"
+    assert hit.figures["screened_name"] == "VOLKOV Dmitriy"
     names = {c.name: c for c in demo.checks}
     for farm in FARMS:
         check = names[f"{farm.name} reconciliation"]
