@@ -13,7 +13,7 @@ import pytest
 
 from services import wire
 from services.generated.valedger.v1 import common_pb2, compliance_pb2, licensing_pb2
-from tests.services.harness import NOW, World, reason
+from tests.services.harness import NOW, TRADE_AT, World, reason, trade
 
 SANCTIONS = {"source": "OFAC-SDN", "version": "2026-11-30.1", "entries": [
     {"id": "SDN-1", "name": "Ivan Petrovich Sidorov", "aliases": ["Иван Сидоров"],
@@ -158,3 +158,18 @@ def test_the_vasp_registry(world: World) -> None:
     assert domestic.receipt.aggregate_id in ids and foreign.receipt.aggregate_id in ids
     assert [v.name for v in german] == ["Berlin Coins GmbH"]
     assert german[0].travel_rule_endpoint == "https://tr.example/de"
+
+
+def test_999_99_usd_transfers_sent_newest_first_raise_one_structuring_alert(
+        world: World) -> None:
+    times = [TRADE_AT + timedelta(hours=h) for h in (0, 5, 9, 10)]
+    payloads = [trade(world, f"near-{n}", quantity="1", price="999.99",
+                      at=wire.timestamp(when)) for n, when in enumerate(times)]
+    with world.client("exchange_x") as ex:
+        # Newest first: no trade is the "third" in arrival order by time.
+        response = ex.record_trades(reversed(payloads))
+    assert len(response.results) == 4
+    [alert] = alerts(world, kind="STRUCTURING")
+    assert alert.figures["count"] == "3" and alert.figures["band_low_usd"] == "900"
+    assert alert.participant_id == world.ids["buyer"]
+    assert alert.severity == compliance_pb2.ALERT_SEVERITY_HIGH
