@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from services.cli.app import CIPHER_FILE_OPTION_HELP, CIPHER_OPTION_HELP, DB_OPTION_HELP, db_app
-from services.cli.errors import UserError
+from services.cli.errors import UserError, stderr
 from services.cli.store import Access, open_config, resolve_cipher_key
 
 console = Console()
@@ -27,8 +27,9 @@ def init(
         Path | None, typer.Option("--cipher-key-file", help=CIPHER_FILE_OPTION_HELP)
     ] = None,
     home_country: Annotated[str | None, typer.Option(
-        "--home-country", help="ISO 3166 alpha-2 code of this country (required on a new "
-        "store: trades are refused until it is set; no placeholder).")] = None,
+        "--home-country", help="ISO 3166 alpha-2 code of this country. There is no "
+        "placeholder: until it is set every trade is refused (omit it only to create an "
+        "empty schema to restore an export into).")] = None,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print {store, ready, home_country} as JSON on stdout.")] = False,
 ) -> None:
@@ -51,10 +52,7 @@ def init(
             current: str | None = ledger.get_policy(HOME_COUNTRY)
         except RuleViolation:
             current = None
-        if current is None:
-            if code is None:
-                raise UserError("--home-country is required on a store that has none "
-                                "(e.g. --home-country KZ): trades are refused until it is set")
+        if current is None and code is not None:
             ledger.set_policy("db-init-home-country", HOME_COUNTRY, code)
             current = code
         elif code is not None and code != current:
@@ -62,9 +60,14 @@ def init(
                             "is a policy decision (SetPolicy home_country), not an init")
     finally:
         ledger.close()
+    if current is None:
+        # Schema only (e.g. to restore an export into, which brings its home country).
+        stderr.print("warning: no home country is set: every trade is refused "
+                     "(HOME_COUNTRY_NOT_SET) until `valedger db init --home-country CC` "
+                     "or SetPolicy home_country")
     if json_output:
         sys.stdout.write(json.dumps({"store": config.url_for_display, "ready": True,
                                      "home_country": current}) + "\n")
     else:
         console.print(f"[green]store ready[/green] {config.url_for_display} (home country "
-                      f"{current})", soft_wrap=True)
+                      f"{current or 'not set'})", soft_wrap=True)

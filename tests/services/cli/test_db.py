@@ -18,7 +18,7 @@ from ledger.audit.store import (
     WITNESSES_TABLE,
 )
 from ledger.config import CIPHER_KEY_ENV, DB_URL_ENV, StoreConfig
-from ledger.errors import StoreUnavailable
+from ledger.errors import RuleViolation, StoreUnavailable
 from services.cli import app
 
 
@@ -72,11 +72,18 @@ def test_db_init_reads_the_store_and_key_from_the_environment(
         ledger.close()
 
 
-def test_db_init_requires_the_home_country_and_keeps_it(store_url: str) -> None:
+def test_db_init_records_the_home_country_and_keeps_it(store_url: str) -> None:
     runner = CliRunner()
-    refused = runner.invoke(app, ["db", "init", "--db", store_url])
-    assert refused.exit_code == 2
-    assert "--home-country is required" in refused.output
+    schema_only = runner.invoke(app, ["db", "init", "--db", store_url])
+    assert schema_only.exit_code == 0
+    assert "no home country is set: every trade is refused" in schema_only.output
+    ledger = Ledger(StoreConfig(url=store_url, create_tables=False))
+    try:
+        assert ledger.recorder.max_notification_id() in (None, 0)  # nothing recorded
+        with pytest.raises(RuleViolation, match="home_country is not set"):
+            ledger.get_policy("home_country")
+    finally:
+        ledger.close()
     for bad in ("XXX", "kz", "K1", ""):
         wrong = runner.invoke(app, ["db", "init", "--db", store_url, "--home-country", bad])
         assert wrong.exit_code == 2 and "ISO 3166 alpha-2" in wrong.output, bad
