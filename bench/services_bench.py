@@ -91,6 +91,26 @@ def reset_peak(pid: int) -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
+def process_tree_cpu(pid: int) -> float:
+    """Returns the CPU seconds (user + system) spent so far by process ``pid`` and every
+    process below it (the server's signature workers), read from /proc (0 elsewhere)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, p in parents.items() if p == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -218,15 +238,20 @@ def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> f
         app.close()
 
 
-def stream_rate(server: Server, market: Market, run: str, n: int) -> tuple[float, int]:
+def stream_rate(server: Server, market: Market, run: str, n: int) -> tuple[float, float]:
+    """Returns trades/s of one RecordTrades stream of ``n`` trades, and the server's CPU
+    time per trade in µs (its process and its signature workers: on a shared machine the
+    CPU a trade costs varies less than the rate)."""
     envelopes = [market.signer.seal(payload(market, f"{run}-s-{i}", i)) for i in range(n)]
     with server.client("exchange", f"{run}-ex2", market.exchange) as ex:
         reset_peak(server.process.pid)
+        cpu = process_tree_cpu(server.process.pid)
         started = time.perf_counter()
         response = ex.record_sealed_trades(envelopes, timeout=600)
         elapsed = time.perf_counter() - started
+        cpu = process_tree_cpu(server.process.pid) - cpu
     assert response.recorded_count == n, (response.recorded_count, response.blocked_count)
-    return n / elapsed, response.recorded_count
+    return n / elapsed, cpu / n * 1e6
 
 
 async def unary_latency(server: Server, market: Market, run: str, rate: float,
@@ -370,10 +395,10 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
     try:
         market = set_up_market(server, label.lower())
         raw = raw_insert_rate(url, market, label.lower(), args.trades, args.batch)
-        rate, _ = stream_rate(server, market, label.lower(), args.trades)
+        rate, cpu_us = stream_rate(server, market, label.lower(), args.trades)
         stream_mem = peak_rss_mib(server.process.pid)
         rows.append(
-            f"| {label} | {args.trades:,} | {rate:,.0f} | {raw:,.0f} | "
+            f"| {label} | {args.trades:,} | {rate:,.0f} | {cpu_us:,.0f} | {raw:,.0f} | "
             f"{rate / raw:.2f} | {stream_mem:.0f} |")
         for target in args.rate:
             # A fresh market per rate (its own exchange, licence and 100 buyers), so
@@ -458,9 +483,9 @@ def main() -> None:
               f"records (same payloads and signed envelopes) in batches of {args.batch} in "
               "the same run (no rules, signature checks or network). Unary latency is "
               "open-loop, measured from each request's scheduled send time.\n")
-        print("| store | trades | RecordTrades /s | raw insert /s | ratio | "
-              "server peak RSS MiB |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| store | trades | RecordTrades /s | server CPU µs/trade | raw insert /s | "
+              "ratio | server peak RSS MiB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for row in rows:
             print(row)
         print("\nUnary RecordTrade, open loop, deadline 5 s (failed = deadline exceeded):\n")

@@ -53,11 +53,14 @@ from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.requests import GRID, REGULATOR, participant_requester
 from ledger.signatures import SignatureChecker, default_workers
+from ledger.supervision import DEFAULT_INTERVAL_SECONDS as DEFAULT_CALENDAR_INTERVAL_SECONDS
+from ledger.supervision import CalendarRun, SupervisoryCalendar
 from ledger.trading import TradeBlocked
 
 __all__ = [
     "CIPHER_KEY_ENV",
     "DB_URL_ENV",
+    "DEFAULT_CALENDAR_INTERVAL_SECONDS",
     "DEFAULT_DB_URL",
     "GRID",
     "HOME_COUNTRY",
@@ -69,6 +72,7 @@ __all__ = [
     "AuditIntegrityError",
     "AuditLog",
     "AuditStoreError",
+    "CalendarRun",
     "CheckpointPolicy",
     "Clock",
     "ConfigurationError",
@@ -109,6 +113,7 @@ __all__ = [
     "StoreUnavailable",
     "StoredCheckpoint",
     "StreamVerifier",
+    "SupervisoryCalendar",
     "Trade",
     "TradeBlocked",
     "TradeReceipt",

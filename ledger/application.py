@@ -16,6 +16,7 @@ and saves it:
 ``Alerts``             raising, resolving and listing alerts
 ``Screening``          sanctions / PEP list versions and name matching
 ``Vasps``              the registry of counterparty VASPs
+``SupervisoryCalendar`` expiries, report deadlines, period closes on time
 =====================  ====================================================
 
 The module is long because it is that facade: one short method per command (each a
@@ -72,10 +73,13 @@ from ledger.proofs import ProofSubmission
 from ledger.receipts import ProofReceipt, Receipt, TradeReceipt, TradeStatus
 from ledger.reconciliations import Reconciliations
 from ledger.reports import OutputReports
+from ledger.request_index import rebuild as rebuild_request_index
+from ledger.request_index import trades_of_requests
 from ledger.requests import GRID, REGULATOR
 from ledger.screening import Screening
 from ledger.signatures import SignatureChecker
 from ledger.str_report import build_report
+from ledger.supervision import ObligationIndex, SupervisoryCalendar, leadership_for
 from ledger.trading import TradeBlocked, Trading
 from ledger.validation import required_time
 from ledger.vasps import Vasps
@@ -121,6 +125,7 @@ class Ledger(Application[UUID]):
         self.policies = Policies(self, self.clock)
         self.alerts = Alerts(self, self.clock, self.alert_index)
         self.vasps = Vasps(self, self.clock, self.vasp_index)
+        self.calendar = self.construct_calendar()
         try:
             self.check_store()
         except BaseException:
@@ -160,6 +165,13 @@ class Ledger(Application[UUID]):
     def construct_proof_index(self) -> ProofIndex:
         """Returns the read model of proof batches, reports and readings by licence."""
         return ProofIndex(self)
+
+    def construct_calendar(self) -> SupervisoryCalendar:
+        """Returns the supervisory calendar (run by ``valedger serve``; tests run it by
+        hand with ``calendar.run_due()``)."""
+        return SupervisoryCalendar(self, self.clock, self.licence_index,
+                                   ObligationIndex(self), self.licensing, self.alerts,
+                                   self.reconciliations, leadership_for(self.recorder))
 
     def construct_trading(self) -> Trading:
         """Returns the trade use case (tests override it to count decisions)."""
@@ -284,6 +296,17 @@ class Ledger(Application[UUID]):
     def stored_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
         """Returns the latest stored version of each id that has events (one query)."""
         return self.latest_versions(aggregate_ids)
+
+    def trades_of_requests(self, requester: str, request_ids: Collection[str]
+                           ) -> dict[str, UUID]:
+        """Returns the trade each of a requester's request ids made, for those used
+        before (one query)."""
+        return trades_of_requests(self.recorder, requester, request_ids)
+
+    def rebuild_request_index(self) -> int:
+        """Adds the trade request index's missing rows from the stored trades (after a
+        restore, or on a store written before the index); returns how many."""
+        return rebuild_request_index(self.recorder, self.decode)
 
     def _brought_up_to(self, aggregate_id: UUID, cached: Any | None, version: int) -> Any:
         """Returns a new object of the aggregate at ``version``: a copy of ``cached`` with
@@ -429,6 +452,12 @@ class Ledger(Application[UUID]):
                        at: datetime | None = None) -> Receipt:
         """Revokes a licence for good."""
         return self.licensing.revoke_licence(request_id, licence_id, reason, at)
+
+    def renew_licence(self, request_id: str, licence_id: UUID, valid_until: datetime,
+                      at: datetime | None = None) -> Receipt:
+        """Renews a licence for a new term (``Licensing.renew_licence``); returns the
+        successor licence's receipt."""
+        return self.licensing.renew_licence(request_id, licence_id, valid_until, at)
 
     def expire_licences(self, request_id: str, at: datetime | None = None) -> list[Receipt]:
         """Records ``Expired`` for every licence whose validity ended by ``at``."""

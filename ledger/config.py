@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.errors import LedgerError
 from ledger.postgres import RECORDER_TOPIC
+from ledger.sqlite import RECORDER_TOPIC as SQLITE_RECORDER_TOPIC
 
 DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
 """The embedded default store (DESIGN.md §7)."""
@@ -117,6 +118,8 @@ def persistence_env(url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            # eventsourcing's recorder plus the trade request index (see ledger.sqlite).
+            "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER_TOPIC,
         }
     if parsed.scheme in ("postgresql", "postgres"):
         query = parse_qs(parsed.query)

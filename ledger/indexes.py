@@ -75,7 +75,7 @@ class LicenceIndex:
     def __init__(self, ledger: LogReader) -> None:
         self._ids: list[UUID] = []
         self._by_participant: dict[UUID, list[UUID]] = {}
-        self._by_meter: dict[str, UUID] = {}
+        self._by_meter: dict[str, list[UUID]] = {}
         self._follower = TopicFollower(ledger.recorder, ledger.mapper,
                                        [cast(Any, MiningLicence).Granted,
                                         cast(Any, ExchangeLicence).Granted],
@@ -86,7 +86,7 @@ class LicenceIndex:
         self._by_participant.setdefault(event.participant_id, []).append(event.originator_id)
         meter_id = getattr(event, "meter_id", None)
         if meter_id is not None:
-            self._by_meter[meter_id] = event.originator_id
+            self._by_meter.setdefault(meter_id, []).append(event.originator_id)
 
     def all_ids(self, participant_id: UUID | None = None) -> list[UUID]:
         """Returns licence ids in grant order, optionally of one participant."""
@@ -95,10 +95,11 @@ class LicenceIndex:
             return list(self._ids)
         return list(self._by_participant.get(participant_id, []))
 
-    def licence_for_meter(self, meter_id: str) -> UUID | None:
-        """Returns the mining licence a meter belongs to, or None."""
+    def licences_for_meter(self, meter_id: str) -> list[UUID]:
+        """Returns every mining licence ever granted for a meter, in grant order (at most
+        one of them active at any instant: ``ledger.licensing`` keeps it so)."""
         self._follower.refresh()
-        return self._by_meter.get(meter_id)
+        return list(self._by_meter.get(meter_id, []))
 
 
 class AlertIndex:

@@ -2,10 +2,16 @@
 
 :class:`Licensing` decides and saves every command of the regulator about who may act:
 registering, approving, suspending, reinstating and deregistering participants; granting,
-amending, suspending, reinstating, revoking and expiring licences. The aggregates guard
-their own lifecycle (``Participant``, ``Licence``); this use case adds what needs the
-store (the holder's standing, the efficiency floor, the meter's licence) and the
-regulator's time window.
+amending, suspending, reinstating, revoking, renewing and expiring licences. The
+aggregates guard their own lifecycle (``Participant``, ``Licence``); this use case adds
+what needs the store (the holder's standing, the efficiency floor, the meter's licences)
+and the regulator's time window.
+
+Consequences a regulator expects: deregistering a participant revokes every licence it
+still holds, in the same save (a deregistered firm holds no licence); suspending a
+participant stops it acting at once (``Participant.standing``, checked by every write a
+holder makes) without touching its licences, so reinstating it restores them as they
+were. A meter is bound to one *active* licence at a time (``check_meter_free``).
 """
 
 from __future__ import annotations
@@ -187,9 +193,24 @@ class Licensing(UseCase):
         check_text("reason", reason)
         stamp, when = self.decision("DeregisterParticipant", request_id, at,
                                     participant_id=participant_id, reason=reason)
-        return self.mutate(stamp, request_id, participant_id, Participant, "participant",
-                           lambda p: p.deregister(request_id=request_id, at=when,
-                                                  reason=reason))
+
+        def attempt() -> Receipt:
+            participant = self.store.get_typed(participant_id, Participant, "participant")
+            seen = participant.version_of_request(REGULATOR, request_id, stamp.digest)
+            if seen is not None:
+                return Receipt(participant_id, seen, replayed=True)
+            participant.deregister(request_id=request_id, at=when, reason=reason)
+            revoked = []
+            for licence_id in self.licences.all_ids(participant_id):
+                licence = self.store.get_typed(licence_id, Licence, "licence")
+                if licence.revoked_at is None and licence.valid_until > when:
+                    licence.revoke(request_id=request_id, at=when,
+                                   reason=f"holder deregistered: {reason}")
+                    revoked.append(licence)
+            self.store.save(participant, *revoked)
+            return Receipt(participant_id, participant.version)
+
+        return self.run(stamp, attempt)
 
     # -------------------------------------------------------------------- licences
 
@@ -224,10 +245,7 @@ class Licensing(UseCase):
         def build() -> list[Aggregate]:
             self.holder_in_standing(participant_id, when, stamp.recorded_at)
             check_efficiency_floor(self.store.policy_at(when), efficiency)
-            owner = self.licences.licence_for_meter(meter_id)
-            if owner is not None:
-                raise RuleViolation("METER_IN_USE",
-                                    f"meter {meter_id!r} already belongs to licence {owner}")
+            self.check_meter_free(meter_id, start, end)
             return [MiningLicence(
                 request_id=request_id, at=when, participant_id=participant_id, region=region,
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
@@ -236,6 +254,87 @@ class Licensing(UseCase):
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)
+
+    def check_meter_free(self, meter_id: str, start: datetime, end: datetime) -> None:
+        """Raises RuleViolation METER_IN_USE when another mining licence binds the meter
+        at some instant of [start, end): from its ``valid_from`` to its ``term_end``
+        (suspended licences keep their meter; revoked and expired ones free it). The one
+        owner of "a meter is bound to one active licence at a time"."""
+        for other_id in self.licences.licences_for_meter(meter_id):
+            other = self.store.read_typed(other_id, MiningLicence, "mining licence")
+            if other.valid_from < end and start < other.term_end():
+                raise RuleViolation(
+                    "METER_IN_USE",
+                    f"meter {meter_id!r} is bound to licence {other_id} from "
+                    f"{other.valid_from.isoformat()} until {other.term_end().isoformat()}",
+                    {"licence": other_id, "valid_from": other.valid_from.isoformat(),
+                     "term_end": other.term_end().isoformat()})
+
+    def renew_licence(self, request_id: str, licence_id: UUID, valid_until: datetime,
+                      at: datetime | None = None) -> Receipt:
+        """Renews a licence: grants its successor (same holder, site, meter, capacity,
+        tags or services) from the old term's end to ``valid_until``; returns the
+        successor's receipt. Refused once the old term has ended (LICENCE_EXPIRED: grant a
+        new licence instead), when revoked or already renewed."""
+        end = required_time(valid_until, "valid_until")
+        stamp, when = self.decision("RenewLicence", request_id, at, licence_id=licence_id,
+                                    valid_until=end)
+
+        def attempt() -> Receipt:
+            old = self.store.get_typed(licence_id, Licence, "licence")
+            kind = MiningLicence if isinstance(old, MiningLicence) else ExchangeLicence
+            successor_id = kind.create_id(REGULATOR, request_id)
+            existing = self.store.find(successor_id)
+            if existing is not None:
+                if not isinstance(existing, Licence) or existing.renewal_of != licence_id:
+                    raise InvalidRequest("request_id", "already used for another command")
+                existing.version_of_request(REGULATOR, request_id, stamp.digest)
+                return Receipt(successor_id, 1, replayed=True)
+            check_after("valid_until", end, old.valid_until)
+            if old.valid_until <= stamp.recorded_at or old.valid_until <= when:
+                raise RuleViolation(
+                    "LICENCE_EXPIRED",
+                    f"licence {licence_id} ended {old.valid_until.isoformat()}: a term that "
+                    "has ended is not renewed; grant a new licence",
+                    {"licence": licence_id, "valid_until": old.valid_until.isoformat()})
+            old.renewed(request_id=request_id, at=when, successor_id=successor_id,
+                        valid_until=end)
+            self.holder_in_standing(old.participant_id, when, stamp.recorded_at)
+            successor: Licence
+            if isinstance(old, MiningLicence):
+                check_efficiency_floor(self.store.policy_at(old.valid_until),
+                                       old.efficiency_jth)
+                self.check_meter_free_after(old, end)
+                successor = MiningLicence(
+                    request_id=request_id, at=when, participant_id=old.participant_id,
+                    region=old.region, grid_zone=old.grid_zone, meter_id=old.meter_id,
+                    power_mw=old.power_mw, efficiency_jth=old.efficiency_jth,
+                    coinbase_tags=list(old.coinbase_tags), valid_from=old.valid_until,
+                    valid_until=end, renewal_of=licence_id)
+            else:
+                assert isinstance(old, ExchangeLicence)
+                successor = ExchangeLicence(
+                    request_id=request_id, at=when, participant_id=old.participant_id,
+                    services=list(old.services), valid_from=old.valid_until,
+                    valid_until=end, renewal_of=licence_id)
+            self.store.save(old, successor)
+            return Receipt(successor_id, 1)
+
+        return self.run(stamp, attempt)
+
+    def check_meter_free_after(self, old: MiningLicence, end: datetime) -> None:
+        """Raises METER_IN_USE when a licence other than ``old`` binds its meter between
+        the end of ``old``'s term and ``end`` (``check_meter_free`` for a renewal)."""
+        for other_id in self.licences.licences_for_meter(old.meter_id):
+            if other_id == old.id:
+                continue
+            other = self.store.read_typed(other_id, MiningLicence, "mining licence")
+            if other.valid_from < end and old.valid_until < other.term_end():
+                raise RuleViolation(
+                    "METER_IN_USE",
+                    f"meter {old.meter_id!r} is bound to licence {other_id} from "
+                    f"{other.valid_from.isoformat()} until {other.term_end().isoformat()}",
+                    {"licence": other_id})
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,
@@ -309,6 +408,15 @@ class Licensing(UseCase):
         return self.mutate(stamp, request_id, licence_id, Licence, "licence",
                            lambda lic: lic.revoke(request_id=request_id, at=when,
                                                   reason=reason))
+
+    def expire_licence(self, request_id: str, licence_id: UUID) -> bool:
+        """Records ``Expired`` for one licence whose validity ended by now (the
+        supervisory calendar's expiry; the event's time is the server's); returns True
+        when it recorded it now, False when this request already had."""
+        stamp, when = self.decision("ExpireLicence", request_id, None, licence_id=licence_id)
+        return not self.mutate(stamp, request_id, licence_id, Licence, "licence",
+                               lambda lic: lic.expire(request_id=request_id,
+                                                      at=when)).replayed
 
     def expire_licences(self, request_id: str, at: datetime | None = None) -> list[Receipt]:
         """Records ``Expired`` for every licence whose validity ended by ``at``."""

@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Composed
+
+from ledger.request_index import insert_postgres, postgres_create_statement
 
 RECORDER_TOPIC = "ledger.postgres:LedgerPostgresRecorder"
 """``APPLICATION_RECORDER_TOPIC`` that selects this recorder."""
@@ -24,8 +27,15 @@ RECORDER_TOPIC = "ledger.postgres:LedgerPostgresRecorder"
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
     """Inserts events in one transaction without pipeline mode; otherwise eventsourcing's.
 
-    The table lock that makes commit order equal notification-id order is kept.
+    The table lock that makes commit order equal notification-id order is kept. The
+    trade request index's rows (``request_keys`` given to ``insert_events``, see
+    ``ledger.request_index``) are inserted in the same transaction, under the lock.
     """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        statement = postgres_create_statement(datastore.schema)
+        self.sql_create_statements.append(Composed([SQL(statement)]))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -38,4 +48,6 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 return None
             with conn.cursor() as curs:
                 self._insert_stored_events(curs, stored_events, **kwargs)
-                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                insert_postgres(curs, self.datastore.schema, kwargs.get("request_keys", ()))
+                return ids

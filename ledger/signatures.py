@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -102,11 +103,34 @@ class SignatureChecker:
                         self._verified.popitem(last=False)
         return results
 
+    def start(self) -> None:
+        """Starts the worker processes now (if any) and waits until each can verify.
+
+        A worker imports this module, and with it the whole ``ledger`` package (about a
+        second of CPU); a server starts them before it serves, so the first stream does
+        not wait for them, nor share the cores with their start."""
+        if self.workers == 0:
+            return
+        pool = self._started()
+        for ready in [pool.submit(verify_all, ()) for _ in range(self.workers)]:
+            ready.result()
+
+    def running_workers(self) -> int:
+        """Returns how many worker processes are started and alive."""
+        with self._pool_lock:
+            pool: Any = self._pool  # the executor's own table of its processes
+            if pool is None:
+                return 0
+            return sum(1 for process in dict(pool._processes or {}).values()
+                       if process.is_alive())
+
     def _started(self) -> ProcessPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
-                # forkserver: the server is threaded, and fork would copy held locks.
+                # forkserver: the server is threaded, and fork would copy held locks. The
+                # fork server imports this module once; each worker forked from it has it.
                 context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
             return self._pool
 

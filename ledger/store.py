@@ -39,12 +39,19 @@ class LedgerStore(Protocol):
         """Returns the latest stored version of each id that has events (one query)."""
         ...
 
+    def trades_of_requests(self, requester: str, request_ids: Collection[str]
+                           ) -> dict[str, UUID]:
+        """Returns the trade each of a requester's request ids made, for those used
+        before (one query; ``ledger.request_index``)."""
+        ...
+
     def cached_holder(self, licence_id: UUID) -> UUID | None:
         """Returns the holder of a cached licence, or None when it is not cached."""
         ...
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Records the pending events of ``objs`` in one transaction."""
+        """Records the pending events of ``objs`` in one transaction (``request_keys``:
+        the ``RequestKey`` rows of the trades among them, in the same transaction)."""
         ...
 
     def policy_at(self, at: datetime) -> PolicyView:

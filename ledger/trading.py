@@ -9,33 +9,36 @@ writers (a conflicting writer retries against the new totals).
 A trade's request id belongs to the exchange that holds its licence (the requester). A
 recorded trade's id is derived from its licence and exchange trade id, so an exchange
 trade id is recorded once per licence by construction; a blocked attempt's id from its
-requester and request id, so a corrected request may still record the trade. One query
-per batch tells which of both ids exist: retries replay their first result, a request id
-reused for another payload is REQUEST_ID_REUSED, another request naming a recorded
-exchange trade id is blocked (EXCHANGE_TRADE_ID_REUSED). Its time ``at`` must lie in the
-trade window around the server's clock, and the licence, the parties and the signing key
-must be in standing both at ``at`` and when recorded; a trade that breaks a rule is
-recorded as ``Trade.Blocked``, so the attempt stays on the record.
-
-Left open by the one-record design: a request id reused for a trade with *another*
-exchange trade id, in a later batch, is recorded as that other trade (no record keyed by
-request id exists for recorded trades; within one batch it is REQUEST_ID_REUSED).
+requester and request id, so a corrected request may still record the trade. Every
+request id a trade took, recorded or blocked, is written to the trade request index
+(``ledger.request_index``) in the trade's own transaction. A batch is first decided as if
+all its ids were new; when the store's keys refuse it (a trade id or a request id taken),
+it is decided again after two queries tell which request ids were used and which
+exchange trade ids are recorded: retries replay their first result, a request id reused
+for another payload is REQUEST_ID_REUSED (in the same batch or any later one), another
+request naming a recorded exchange trade id is blocked (EXCHANGE_TRADE_ID_REUSED). Its
+time ``at`` must lie in the trade window around the server's clock, and the licence, the
+parties and the signing key must be in standing both at ``at`` and when recorded; a
+trade that breaks a rule is recorded as ``Trade.Blocked``, so the attempt stays on the
+record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, localcontext
+from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.alert import Alert
 from ledger.domain.base import Stamp, stamped
-from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.outflow import OutflowAccount, next_period, period_of, previous_period
 from ledger.domain.participant import Participant
@@ -44,17 +47,12 @@ from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletK
 from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import TradeReceipt, TradeStatus
+from ledger.request_index import RequestKey
 from ledger.requests import participant_requester
 from ledger.store import LedgerStore
 from ledger.structuring import band, is_near_threshold, new_pattern
 from ledger.trade_batch import TradeBatch
-from ledger.validation import (
-    check_country,
-    check_currency,
-    check_request_id,
-    check_text,
-    positive,
-)
+from ledger.trade_validation import validate_trade
 from ledger.windows import Window, WindowKind
 
 EXACT_PRECISION = 200
@@ -75,7 +73,14 @@ class TradeIds:
     it is recorded, ``attempt`` (requester, request id) if it is blocked."""
 
     recorded: UUID
-    attempt: UUID
+    requester: str
+    request_id: str
+
+    @cached_property
+    def attempt(self) -> UUID:
+        """Returns the id of the request's blocked attempt (derived when first asked:
+        most trades are recorded)."""
+        return Trade.attempt_id(self.requester, self.request_id)
 
 
 class TradeRules:
@@ -225,51 +230,6 @@ class TradeRules:
         return alert
 
 
-def validate_trade(request: TradeRequest) -> TradeRequest:
-    """Returns the request with its amounts bounded and its time in UTC; raises
-    InvalidRequest for a malformed trade (nothing is recorded for it)."""
-    if not isinstance(request, TradeRequest):
-        raise InvalidRequest("trade", f"expected a TradeRequest, got {type(request).__name__}")
-    check_request_id(request.request_id)
-    for name in ("exchange_licence_id", "buyer_id", "seller_id"):
-        if not isinstance(getattr(request, name), UUID):
-            raise InvalidRequest(name, "must be a UUID")
-    quantity = positive("quantity", request.quantity)
-    price = positive("price", request.price)
-    if not isinstance(request.wallet_kind, WalletKind):
-        raise InvalidRequest("wallet_kind", "must be HOSTED or SELF_HOSTED")
-    if not isinstance(request.at, datetime):
-        raise InvalidRequest("at", "must be a datetime")
-    if request.at.tzinfo is None:
-        raise InvalidRequest("at", "must be timezone-aware (UTC)")
-    if request.envelope is not None and not isinstance(request.envelope, Envelope):
-        raise InvalidRequest("envelope", "must be an Envelope")
-    if not isinstance(request.travel_rule, dict):
-        raise InvalidRequest("travel_rule", "must map field names to text")
-    unknown = set(request.travel_rule) - set(TRAVEL_RULE_FIELDS)
-    if unknown:
-        raise InvalidRequest("travel_rule", f"unknown fields {sorted(unknown)[:5]}")
-    for name, value in request.travel_rule.items():
-        if not isinstance(value, str):
-            raise InvalidRequest(f"travel_rule.{name}", "must be text")
-        if value.strip():  # blank means absent (the travel rule then says what is missing)
-            check_text(f"travel_rule.{name}", value)
-    check_text("exchange_trade_id", request.exchange_trade_id, 200)
-    check_text("asset", request.asset, 20)
-    check_currency("quote_currency", request.quote_currency)
-    if not isinstance(request.counterparty_vasp, str):
-        raise InvalidRequest("counterparty_vasp", "must be text")
-    if request.counterparty_vasp:  # optional: a domestic trade may name none
-        check_text("counterparty_vasp", request.counterparty_vasp, 200)
-    check_country("counterparty_country", request.counterparty_country)
-    if request.buyer_id == request.seller_id:
-        raise InvalidRequest("seller_id", "buyer and seller must differ")
-    at = request.at if request.at.tzinfo is UTC else request.at.astimezone(UTC)
-    if quantity is request.quantity and price is request.price and at is request.at:
-        return request
-    return replace(request, quantity=quantity, price=price, at=at)
-
-
 def trade_receipt(trade: Trade, replayed: bool = False,
                   alert_ids: tuple[UUID, ...] = ()) -> TradeReceipt:
     """Returns the receipt a stored trade stands for (with the alerts it raised)."""
@@ -306,12 +266,20 @@ class Trading(UseCase):
         """
         checked = [validate_trade(request) for request in requests]
         recorded_at = self.clock()
-        # Each trade is stamped with its own requester and digest (below); a conflict
-        # with another writer decides the whole batch again against the store.
-        return self.run(None, lambda: self._decide_and_save(checked, recorded_at))
+        # Most batches are new trades, so the first decision does not ask the store which
+        # of the batch's request ids and exchange trade ids are taken: the store's keys
+        # (trade ids, the request index) refuse a batch that takes one as a conflict, and
+        # the batch is then decided again, asking first. Each trade is stamped with its
+        # own requester and digest (below); a conflict with another writer decides the
+        # whole batch again against the store.
+        try:
+            return self._decide_and_save(checked, recorded_at, look_up=False)
+        except RecordConflictError:
+            return self.run(None, lambda: self._decide_and_save(checked, recorded_at,
+                                                                look_up=True))
 
-    def _decide_and_save(self, requests: Sequence[TradeRequest],
-                         recorded_at: datetime) -> list[TradeReceipt]:
+    def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
+                         look_up: bool) -> list[TradeReceipt]:
         batch = TradeBatch(self.store.find, self.store.read_many)
         # The rule inputs of the whole batch in one query: the exchanges behind cached
         # licences are known beforehand; those of uncached ones take a second query.
@@ -324,13 +292,17 @@ class Trading(UseCase):
         policy = cast(Policy | None, batch.read(POLICY_ID))
         window = Window.of(WindowKind.TRADE, PolicyView(policy, recorded_at))
         self._require_envelopes(requests, batch, recorded_at)
-        identities = [self._identity(request, batch) for request in requests]
-        # Which of the ids exist already, for the whole batch in one query.
-        stored = self.store.stored_versions(
-            [i for _, _, ids in identities for i in (ids.recorded, ids.attempt)])
+        requesters: dict[UUID, str] = {}
+        identities = [self._identity(request, batch, requesters) for request in requests]
+        # Which request ids were used before and which exchange trade ids are recorded,
+        # for the whole batch in two queries (when asked to look them up).
+        used = self._used_requests(requests, identities) if look_up else {}
+        stored = (self.store.stored_versions([ids.recorded for _, _, ids in identities])
+                  if look_up else {})
         policies: dict[datetime, PolicyView] = {}
         results: dict[tuple[str, str], tuple[str, TradeReceipt]] = {}
         receipts: list[TradeReceipt] = []
+        taken: list[RequestKey] = []
         for request, (requester, digest, ids) in zip(requests, identities, strict=True):
             key = (requester, request.request_id)
             if key in results:
@@ -341,13 +313,15 @@ class Trading(UseCase):
                 continue
             receipt = None
             taken_by = None
-            if ids.attempt in stored:  # this request was blocked before
-                receipt = self._replay(batch.get(ids.attempt), requester, request, digest)
+            earlier = used.get(key)
+            if earlier is not None:  # this request id made a trade before
+                receipt = self._replay(batch.get(earlier), requester, request, digest)
             else:
                 holder = (batch.loaded.get(ids.recorded) if ids.recorded in batch.loaded
                           else batch.get(ids.recorded) if ids.recorded in stored else None)
                 if isinstance(holder, Trade):
                     if holder.created_by(requester, request.request_id, digest):
+                        # Recorded before the request index existed: the trade says so.
                         receipt = self._replay(holder, requester, request, digest)
                     else:
                         taken_by = holder.id
@@ -358,21 +332,40 @@ class Trading(UseCase):
                 with stamped(Stamp(requester, digest, recorded_at)):
                     receipt = self.rules.decide(request, ids, recorded_at, view, window,
                                                 batch, taken_by)
+                taken.append(RequestKey(requester, request.request_id, receipt.trade_id))
             results[key] = (digest, receipt)
             receipts.append(receipt)
-        self.store.save(*batch.changed.values())
+        self.store.save(*batch.changed.values(), request_keys=taken)
         return receipts
 
+    def _used_requests(self, requests: Sequence[TradeRequest],
+                       identities: Sequence[tuple[str, str, TradeIds]]
+                       ) -> dict[tuple[str, str], UUID]:
+        """Returns the trade each (requester, request id) of the batch made before, for
+        those used before (one query per requester: usually one)."""
+        by_requester: dict[str, list[str]] = {}
+        for request, (requester, _, _) in zip(requests, identities, strict=True):
+            by_requester.setdefault(requester, []).append(request.request_id)
+        return {(requester, request_id): trade_id
+                for requester, request_ids in by_requester.items()
+                for request_id, trade_id in self.store.trades_of_requests(
+                    requester, request_ids).items()}
+
     @staticmethod
-    def _identity(request: TradeRequest, batch: TradeBatch) -> tuple[str, str, TradeIds]:
-        """Returns the requester of a trade request, its digest and its two ids."""
-        licence = batch.read(request.exchange_licence_id)
-        if not isinstance(licence, ExchangeLicence):
-            raise NotFound("exchange licence", request.exchange_licence_id)
-        requester = participant_requester(licence.participant_id)
+    def _identity(request: TradeRequest, batch: TradeBatch, requesters: dict[UUID, str]
+                  ) -> tuple[str, str, TradeIds]:
+        """Returns the requester of a trade request, its digest and its two ids
+        (``requesters``: the requester of each licence seen in the batch so far)."""
+        licence_id = request.exchange_licence_id
+        requester = requesters.get(licence_id)
+        if requester is None:
+            licence = batch.read(licence_id)
+            if not isinstance(licence, ExchangeLicence):
+                raise NotFound("exchange licence", licence_id)
+            requester = requesters[licence_id] = participant_requester(licence.participant_id)
         return requester, request.digest(), TradeIds(
-            Trade.recorded_id(licence.id, request.exchange_trade_id),
-            Trade.attempt_id(requester, request.request_id))
+            Trade.recorded_id(licence_id, request.exchange_trade_id), requester,
+            request.request_id)
 
     def _replay(self, existing: Any, requester: str, request: TradeRequest,
                 digest: str) -> TradeReceipt:

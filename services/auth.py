@@ -88,6 +88,7 @@ MATRIX: Mapping[str, Mapping[Role, Scope]] = {
     "/valedger.v1.LicensingService/SuspendLicence": {R: ANY},
     "/valedger.v1.LicensingService/ReinstateLicence": {R: ANY},
     "/valedger.v1.LicensingService/RevokeLicence": {R: ANY},
+    "/valedger.v1.LicensingService/RenewLicence": {R: ANY},
     "/valedger.v1.LicensingService/GetLicence": {R: ANY, A: ANY, G: ANY, M: OWN, E: OWN},
     "/valedger.v1.LicensingService/ListLicences": {R: ANY, A: ANY, G: ANY, M: OWN, E: OWN},
     "/valedger.v1.LicensingService/RegisterVasp": {R: ANY},

@@ -25,6 +25,7 @@ EVENT_NAMES = (
     "ExchangeLicence.Reinstated", "ExchangeLicence.Revoked", "ProofBatch.Verified",
     "OutputReport.Reported", "MeterReading.Recorded", "Trade.Recorded", "Trade.Blocked",
     "Alert.Raised", "Alert.Resolved", "Reconciliation.Closed", "Policy.Set",
+    "MiningLicence.Renewed", "ExchangeLicence.Renewed", "ExchangeLicence.Expired",
 )
 """Every ``Aggregate.Event`` name of DESIGN.md §3, in EventType order."""
 

@@ -65,6 +65,7 @@ class LedgerPool:
         if audit is not None:
             audit.follower.start()
         ledger.signatures.workers = signature_workers
+        ledger.signatures.start()
         return cls(ledger, history, ThreadPoolExecutor(workers, "valedger-ledger"),
                    trade_batch_size, poll_seconds, audit)
 
@@ -77,6 +78,7 @@ class LedgerPool:
 
     def close(self) -> None:
         """Waits for running ledger calls, then closes the store."""
+        self.ledger.calendar.stop()
         self.executor.shutdown(wait=True)
         self.ledger.signatures.close()
         if self.log_signal is not None:

@@ -70,7 +70,9 @@ def licence_message(licence: Licence, at: datetime) -> licensing_pb2.Licence:
         valid_from=wire.timestamp(licence.valid_from),
         valid_until=wire.timestamp(licence.valid_until),
         status_reason=licence.revocation_reason or _suspension_reason(licence),
-        version=licence.version)
+        version=licence.version,
+        renewal_of=str(licence.renewal_of or ""),
+        renewed_by=str(licence.renewed_by or ""))
     if isinstance(licence, MiningLicence):
         message.kind = licensing_pb2.LICENCE_KIND_MINING
         capacity = licence.capacity_at(at)
@@ -240,6 +242,14 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         result = await self.backend.run(self.ledger.revoke_licence, request.request_id,
                                         licence_id, request.reason, at=_at(request))
         return licensing_pb2.RevokeLicenceResponse(receipt=receipt(result))
+
+    async def RenewLicence(self, request: licensing_pb2.RenewLicenceRequest,
+                           context: Any) -> licensing_pb2.RenewLicenceResponse:
+        licence_id = wire.uuid(request.licence_id, "licence_id")
+        result = await self.backend.run(
+            self.ledger.renew_licence, request.request_id, licence_id,
+            wire.required_time(request, "valid_until"), at=_at(request))
+        return licensing_pb2.RenewLicenceResponse(receipt=receipt(result))
 
     async def GetLicence(self, request: licensing_pb2.GetLicenceRequest,
                          context: Any) -> licensing_pb2.GetLicenceResponse:

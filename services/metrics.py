@@ -18,6 +18,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from ledger import CalendarRun
     from services.ledger_pool import LedgerPool
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,26 @@ class ServerMetrics:
             "valedger_audit_checkpoint_timestamp_seconds",
             "Unix time of the latest signed checkpoint (alert on its age).",
             registry=self.registry)
+        self.calendar_runs = Counter(
+            "valedger_calendar_runs",
+            "Runs of the supervisory calendar, by whether this process led them.",
+            ["leading"], registry=self.registry)
+        self.calendar_items = Counter(
+            "valedger_calendar_items",
+            "Calendar items this process did: expiry, report_missing, period_close.",
+            ["kind"], registry=self.registry)
+        self.calendar_failures = Counter(
+            "valedger_calendar_failures",
+            "Calendar items that failed (retried on the next run).",
+            registry=self.registry)
+        self.calendar_leader = Gauge(
+            "valedger_calendar_leader",
+            "1 when this process led the latest calendar run, else 0.",
+            registry=self.registry)
+        self.calendar_run_timestamp = Gauge(
+            "valedger_calendar_run_timestamp_seconds",
+            "Ledger time of the latest calendar run (alert on its age).",
+            registry=self.registry)
         self.witness_lag = Gauge(
             "valedger_audit_witness_lag_leaves",
             "Leaves between the latest checkpoint and the latest one each witness cosigned.",
@@ -64,6 +85,7 @@ class ServerMetrics:
         backend.metrics = self
         backend.ledger.listeners.append(lambda recordings: self.events_recorded.inc(
             len(recordings)))
+        backend.ledger.calendar.listeners.append(self.count_calendar_run)
         audit = backend.audit
         if audit is None:
             return
@@ -80,6 +102,16 @@ class ServerMetrics:
 
         # Gauges read the store only when scraped, through a collector of their own.
         self.registry.register(_OnScrape(refresh_tree))
+
+    def count_calendar_run(self, run: CalendarRun) -> None:
+        """Counts one run of the supervisory calendar and what it did."""
+        self.calendar_runs.labels("true" if run.leading else "false").inc()
+        self.calendar_leader.set(1 if run.leading else 0)
+        self.calendar_run_timestamp.set(run.at.timestamp())
+        for kind, count in run.done.items():
+            self.calendar_items.labels(kind).inc(count)
+        if run.failed:
+            self.calendar_failures.inc(run.failed)
 
     def count_shares(self, backend_name: str, counts: dict[str, int]) -> None:
         """Adds one verified batch's verdict counts."""

@@ -22,7 +22,14 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from ledger import AuditLog, CheckpointPolicy, Ledger, StoreConfig, WitnessPolicy
+from ledger import (
+    DEFAULT_CALENDAR_INTERVAL_SECONDS,
+    AuditLog,
+    CheckpointPolicy,
+    Ledger,
+    StoreConfig,
+    WitnessPolicy,
+)
 from services import audit, compliance, history, licensing, mining, trading
 from services.auth import AuthInterceptor
 from services.generated.valedger.v1 import (
@@ -81,6 +88,8 @@ class ServerOptions:
     metrics: ServerMetrics | None = None
     revocations: RevocationList | None = None
     """Client certificates refused per call (the CA's CRL, reloaded when it changes)."""
+    calendar_interval_seconds: float = DEFAULT_CALENDAR_INTERVAL_SECONDS
+    """How often the supervisory calendar looks for due work (0: not run here)."""
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -199,9 +208,17 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> LedgerPool:
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
                      origin=options.audit_origin or None, policy=options.audit_policy,
                      witnesses=options.audit_witnesses)
-    return LedgerPool.open(ledger, workers=options.workers,
-                        trade_batch_size=options.trade_batch_size, audit=audit,
-                        signature_workers=options.signature_workers)
+    backend = LedgerPool.open(ledger, workers=options.workers,
+                              trade_batch_size=options.trade_batch_size, audit=audit,
+                              signature_workers=options.signature_workers)
+    return backend
+
+
+def start_calendar(backend: LedgerPool, options: ServerOptions) -> None:
+    """Starts the supervisory calendar of the backend's ledger in the background, unless
+    ``options.calendar_interval_seconds`` is 0 (one server process per store leads)."""
+    if options.calendar_interval_seconds > 0:
+        backend.ledger.calendar.start(options.calendar_interval_seconds)
 
 
 async def serve(store: StoreConfig, options: ServerOptions,
@@ -213,6 +230,7 @@ async def serve(store: StoreConfig, options: ServerOptions,
         log.warning(INSECURE_WARNING)
     if options.metrics is not None:
         options.metrics.attach(backend)
+    start_calendar(backend, options)
     server = LedgerServer(backend, options)
     port = await server.start()
     log.info("serving", extra={"listen": options.listen, "port": port,

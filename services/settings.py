@@ -64,6 +64,9 @@ class ServerSettings:
     metrics_listen: str = ""
     log_level: str = "INFO"
     grace_seconds: float = 10.0
+    calendar_interval_seconds: float = 30.0
+    """How often the supervisory calendar looks for due work (0: this server never runs
+    it; one server per store must)."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,14 @@
-"""Mining and exchange licences: grant, amend, suspend, reinstate, revoke, expire.
+"""Mining and exchange licences: grant, amend, suspend, reinstate, revoke, expire, renew.
 
 Validity is a function of time, not a flag: every check asks whether the licence was
 active at the event's own time, so a report back-dated into a suspension is refused.
+
+A renewal is a *new licence* for the next term (granted with ``renewal_of`` naming the
+old one, which records ``Renewed`` naming its successor), not an extension of the old
+one's ``valid_until``: every reconciliation, report and alert keeps pointing at the term
+it was about, a term's suspensions and amendments never leak into the next, and an
+auditor sees each term's grant as a decision of its own. The successor starts where the
+old term ends, so the meter is bound to one active licence at any instant.
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ class Licence(LedgerAggregate):
     """Lifecycle shared by both kinds of licence."""
 
     def _init_lifecycle(self, participant_id: UUID, valid_from: datetime,
-                        valid_until: datetime) -> None:
+                        valid_until: datetime, renewal_of: UUID | None = None) -> None:
         self.participant_id = participant_id
+        self.renewal_of = renewal_of
         self.valid_from = valid_from
         self.valid_until = valid_until
         self.suspensions = Intervals()
@@ -49,6 +57,7 @@ class Licence(LedgerAggregate):
         self.revoked_at: datetime | None = None
         self.revocation_reason = ""
         self.expired_at: datetime | None = None
+        self.renewed_by: UUID | None = None
 
     def suspend(self, request_id: str, at: datetime, reason: str,
                 until: datetime | None) -> None:
@@ -78,6 +87,32 @@ class Licence(LedgerAggregate):
             raise RuleViolation("LICENCE_NOT_DUE",
                                 f"licence {self.id} is not due to expire at {at.isoformat()}")
         self._expire(request_id=request_id, at=at)
+
+    def renewed(self, request_id: str, at: datetime, successor_id: UUID,
+                valid_until: datetime) -> None:
+        """Records that ``successor_id`` continues this licence until ``valid_until``;
+        RuleViolation LICENCE_REVOKED once revoked, LICENCE_ALREADY_RENEWED once renewed."""
+        self._require_not_revoked()
+        if self.renewed_by is not None:
+            raise RuleViolation("LICENCE_ALREADY_RENEWED",
+                                f"licence {self.id} was already renewed by {self.renewed_by}",
+                                {"successor": self.renewed_by})
+        self._renewed(request_id=request_id, at=at, successor_id=successor_id,
+                      valid_until=valid_until)
+
+    @event("Renewed")
+    def _renewed(self, request_id: str, at: datetime, successor_id: UUID,
+                 valid_until: datetime) -> None:
+        self.renewed_by = successor_id
+
+    def term_end(self) -> datetime:
+        """Returns when the licence stops binding its site for good: the end of its
+        validity, or its revocation when earlier. Relied on by ``ledger.licensing`` (one
+        active licence per meter) and ``ledger.metering`` (which licence a reading is
+        for)."""
+        if self.revoked_at is not None and self.revoked_at < self.valid_until:
+            return self.revoked_at
+        return self.valid_until
 
     def is_due_to_expire(self, at: datetime) -> bool:
         """Returns True when validity ended by ``at`` and nothing was recorded of it."""
@@ -174,8 +209,9 @@ class MiningLicence(Licence):
         coinbase_tags: list[str],
         valid_from: datetime,
         valid_until: datetime,
+        renewal_of: UUID | None = None,
     ) -> None:
-        self._init_lifecycle(participant_id, valid_from, valid_until)
+        self._init_lifecycle(participant_id, valid_from, valid_until, renewal_of)
         self.region = region
         self.grid_zone = grid_zone
         self.meter_id = meter_id
@@ -231,6 +267,7 @@ class ExchangeLicence(Licence):
         services: list[str],
         valid_from: datetime,
         valid_until: datetime,
+        renewal_of: UUID | None = None,
     ) -> None:
-        self._init_lifecycle(participant_id, valid_from, valid_until)
+        self._init_lifecycle(participant_id, valid_from, valid_until, renewal_of)
         self.services = list(services)

@@ -37,6 +37,8 @@ class Parameter:
     minimum: Decimal | None = Decimal(0)
     maximum: Decimal | None = None
     text: bool = False
+    whole: bool = False
+    """Only whole numbers (a day of the month, a count)."""
     observed: bool = False
     """An observation of the world (network difficulty, subsidy, fees, exchange rates),
     recorded for the time it held, which may lie before it is recorded (within the
@@ -64,6 +66,10 @@ PARAMETERS: dict[str, Parameter] = {
                   "upper edge (excluded), as a share of the threshold", maximum=Decimal(1)),
         Parameter("mandatory_sale_share", "0.50",
                   "share of mined output to sell through licensed exchanges", maximum=Decimal(1)),
+        Parameter("output_report_due_day", "20",
+                  "day of the next month by which a month's output reports are due "
+                  "(REPORT_MISSING after it)", minimum=Decimal(1), maximum=Decimal(28),
+                  whole=True),
         Parameter("capacity_tolerance", "0.05", "tolerance above licensed hashrate"),
         Parameter("efficiency_min_jth", "12", "lowest plausible implied J/TH"),
         Parameter("efficiency_max_jth", "40", "highest plausible implied J/TH"),
@@ -149,6 +155,8 @@ def validate(parameter: str, value: str) -> str:
         raise InvalidRequest("value", f"{parameter} must be at least {spec.minimum}")
     if spec.maximum is not None and number > spec.maximum:
         raise InvalidRequest("value", f"{parameter} must be at most {spec.maximum}")
+    if spec.whole and number != number.to_integral_value():
+        raise InvalidRequest("value", f"{parameter} must be a whole number")
     return str(number)
 
 

@@ -33,7 +33,7 @@ class WalletKind(Enum):
 @dataclass(frozen=True)
 class TradeRequest:
     """A trade as an exchange submits it. Amounts may be text as they came on the wire:
-    ``ledger.trading.validate_trade`` bounds them and returns the request with Decimals."""
+    ``ledger.trade_validation.validate_trade`` bounds them and returns the request with Decimals."""
 
     request_id: str
     exchange_licence_id: UUID

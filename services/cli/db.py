@@ -33,9 +33,11 @@ def init(
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print {store, ready, home_country} as JSON on stdout.")] = False,
 ) -> None:
-    """Create every table of the store: the event log, the history index and the audit
-    tree and checkpoints, and record the home country (idempotent). Servers then run with
-    table creation off."""
+    """Create every table of the store: the event log, the trade request index, the
+    history index and the audit tree and checkpoints, and record the home country
+    (idempotent). Servers then run with table creation off. On a store restored from an
+    audit export, or written before the trade request index existed, this also fills that
+    index from the stored trades (the cipher key is needed to read them)."""
     from ledger import HOME_COUNTRY, AuditLog, HistoryIndex, Ledger, RuleViolation
 
     code = home_country.strip() if home_country is not None else None
@@ -48,6 +50,7 @@ def init(
     try:
         HistoryIndex(ledger)
         AuditLog(ledger.recorder, create_tables=True)
+        indexed = ledger.rebuild_request_index()
         try:
             current: str | None = ledger.get_policy(HOME_COUNTRY)
         except RuleViolation:
@@ -67,7 +70,10 @@ def init(
                      "or SetPolicy home_country")
     if json_output:
         sys.stdout.write(json.dumps({"store": config.url_for_display, "ready": True,
+                                     "trade_requests_indexed": indexed,
                                      "home_country": current}) + "\n")
     else:
         console.print(f"[green]store ready[/green] {config.url_for_display} (home country "
                       f"{current or 'not set'})", soft_wrap=True)
+        if indexed:
+            console.print(f"indexed the request ids of {indexed} stored trades")

@@ -114,6 +114,11 @@ def serve(
         "--signature-workers", min=0,
         help="Processes that check the signatures of streamed trades "
              "(default: every core but one; 0: in the server).")] = None,
+    calendar_interval: Annotated[float | None, typer.Option(
+        "--calendar-interval", min=0,
+        help="Seconds between runs of the supervisory calendar (licence expiry, report "
+             "deadlines, period closes; one server per store leads). 0: this server never "
+             "runs it ([server] calendar_interval_seconds, default 30).")] = None,
     create_tables: Annotated[bool, typer.Option(
         "--create-tables/--no-create-tables",
         help="Create missing tables at start. A new SQLite file always gets its tables; "
@@ -194,7 +199,9 @@ def serve(
         audit_origin=settings.audit.origin,
         audit_policy=CheckpointPolicy(settings.audit.checkpoint_every_records,
                                       settings.audit.checkpoint_every_seconds),
-        audit_witnesses=witnesses, metrics=metrics, revocations=revocations)
+        audit_witnesses=witnesses, metrics=metrics, revocations=revocations,
+        calendar_interval_seconds=(server.calendar_interval_seconds
+                                   if calendar_interval is None else calendar_interval))
     if store.create_tables and not creating:
         stderr.print(f"new store {store.url_for_display}: creating its tables")
     configure_json_logging(server.log_level)

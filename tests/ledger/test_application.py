@@ -237,7 +237,14 @@ def test_report_dated_inside_a_suspension_is_refused(market: Market) -> None:
     with pytest.raises(RuleViolation) as caught:
         report(ledger, "inside", licence_id, T0 + DAY)
     assert caught.value.rule == "LICENCE_NOT_ACTIVE" and "suspended" in caught.value.message
-    assert notifications(ledger) == before
+    # The refused report stays on the record: one alert that keeps what was sent.
+    assert notifications(ledger) == before + 1
+    [kept] = ledger.list_alerts()
+    assert (kept.kind, kept.subject_id) == ("LICENCE_NOT_ACTIVE", licence_id)
+    assert kept.figures["sent.amount"] == "10" and kept.figures["sent.wallets"] == "bc1qwallet"
+    with pytest.raises(RuleViolation):  # a retry is refused again and kept once
+        report(ledger, "inside", licence_id, T0 + DAY)
+    assert notifications(ledger) == before + 1
     # Back-dated before the suspension: accepted although submitted after it began.
     assert not report(ledger, "before", licence_id, T0 - DAY).replayed
     ledger.reinstate_licence("r1", licence_id, at=T0 + 3 * DAY)
@@ -252,8 +259,11 @@ def test_report_outside_validity_or_after_revocation_is_refused(market: Market) 
     licence_id = grant_mining(market, valid_from=T0).aggregate_id
     with pytest.raises(RuleViolation, match="not yet valid"):
         report(ledger, "early", licence_id, T0 - DAY)
-    with pytest.raises(RuleViolation, match="expired"):
-        report(ledger, "late", licence_id, END)
+    with pytest.raises(RuleViolation, match="expired"):  # a week after the term
+        report(ledger, "late", licence_id, END + 7 * DAY)
+    # The term's last week, reported as it ends: allowed until the month's deadline
+    # (ledger.reports, tested on both sides in tests/ledger/test_supervision.py).
+    assert not report(ledger, "last-week", licence_id, END).replayed
     ledger.revoke_licence("rv", licence_id, "fraud", at=T0 + 10 * DAY)
     report(ledger, "ok", licence_id, T0 + 9 * DAY)
     with pytest.raises(RuleViolation, match="revoked"):
@@ -290,7 +300,7 @@ def test_mandatory_sale_share_just_below_and_at(market: Market) -> None:
         report(ledger, "later", licence_id, T0 + DAY, mined="10", sold="7")
 
 
-def test_malformed_reports_record_nothing(market: Market) -> None:
+def test_malformed_reports_record_no_report_but_leave_a_trace(market: Market) -> None:
     ledger = market.ledger
     licence_id = grant_mining(market).aggregate_id
     before = notifications(ledger)
@@ -302,7 +312,15 @@ def test_malformed_reports_record_nothing(market: Market) -> None:
         report(ledger, "r3", licence_id, T0, mined="-1", sold="0")
     with pytest.raises(NotFound):
         report(ledger, "r4", market.licence, T0)  # an exchange licence
-    assert notifications(ledger) == before
+    # No report is recorded; each refused report of the licence is kept as an alert
+    # naming the field, with what was sent.
+    assert notifications(ledger) == before + 3
+    kept = {a.figures["sent.request_id"]: a for a in ledger.list_alerts()}
+    assert set(kept) == {"r1", "r2", "r3"}
+    assert {a.kind for a in kept.values()} == {"INVALID_ARGUMENT"}
+    assert kept["r1"].figures["refusal.field"] == "sold_through_exchange_amount"
+    assert kept["r1"].figures["sent.sold_through_exchange_amount"] == "2"
+    assert kept["r3"].figures["sent.amount"] == "-1"
 
 
 def test_meter_readings_belong_to_the_licence_of_their_meter(market: Market) -> None:
@@ -532,6 +550,9 @@ def test_absurd_input_to_any_command_is_a_clear_error_and_stores_nothing(
             command()
         except InvalidRequest as error:
             assert error.field, name  # names the field
-            assert notifications(market.ledger) == before, name  # nothing half-done
+            # Nothing half-done; a refused reading leaves one trace (an alert keeping what
+            # was sent; none again when hypothesis repeats a value).
+            kept = (0, 1) if name == "meter" else (0,)
+            assert notifications(market.ledger) - before in kept, name
         except (RuleViolation, NotFound):
             pass  # well-formed, refused by a rule (blocked trades stay on the record)

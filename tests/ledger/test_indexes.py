@@ -25,8 +25,8 @@ def test_indexes_follow_writes_of_another_ledger_on_the_same_store(store_url: st
         # The first server learns of the other's grant before answering.
         assert first.licence_index.all_ids() == [market.licence, mining]
         assert first.licence_index.all_ids(market.seller) == [mining]
-        assert first.licence_index.licence_for_meter("M-1") == mining
-        assert first.licence_index.licence_for_meter("M-2") is None
+        assert first.licence_index.licences_for_meter("M-1") == [mining]
+        assert first.licence_index.licences_for_meter("M-2") == []
         first.record_meter_reading("m", "M-1", START, T0, Decimal(1))
         alert = second.raise_alert("a", "K", uuid4(), None, "m", [], {}, at=T0).aggregate_id
         assert first.alert_index.all_ids() == [alert]

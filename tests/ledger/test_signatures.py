@@ -42,3 +42,17 @@ def test_worker_processes_give_the_same_answers_in_order(workers: int):
 def test_negative_worker_count_is_refused():
     with pytest.raises(ValueError, match="0 or more"):
         SignatureChecker(-1)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_start_has_every_worker_running_before_the_first_check(workers: int):
+    checker = SignatureChecker(workers, pool_threshold=1)
+    try:
+        assert checker.running_workers() == 0
+        checker.start()
+        assert checker.running_workers() == workers
+        items = checks()
+        assert checker.check(items) == verify_all(items)
+    finally:
+        checker.close()
+    assert checker.running_workers() == 0

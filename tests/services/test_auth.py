@@ -91,6 +91,9 @@ REQUESTS: dict[str, Factory] = {
         request_id=f"matrix-reinstate-{who}", licence_id=UNKNOWN),
     "LicensingService/RevokeLicence": lambda w, who: licensing_pb2.RevokeLicenceRequest(
         request_id=f"matrix-revoke-l-{who}", licence_id=UNKNOWN, reason="test"),
+    "LicensingService/RenewLicence": lambda w, who: licensing_pb2.RenewLicenceRequest(
+        request_id=f"matrix-renew-{who}", licence_id=UNKNOWN,
+        valid_until=wire.timestamp(VALID_UNTIL)),
     "LicensingService/GetLicence": lambda w, who: licensing_pb2.GetLicenceRequest(
         licence_id=own_licence(w, who)),
     "LicensingService/ListLicences": lambda w, who: licensing_pb2.ListLicencesRequest(),

@@ -134,13 +134,14 @@ def test_the_vasp_registry(world: World) -> None:
             request_id="vasp-de", name="Berlin Coins GmbH", country="DE",
             foreign_registration="BaFin 123", travel_rule_endpoint="https://tr.example/de"),
             timeout=20)
-        for bad, why in [
+        cases: list[tuple[dict[str, Any], str]] = [
             (dict(name="No Id", country="DE"), "INVALID_ARGUMENT"),
             (dict(name="Home Unlicensed", country="KZ", foreign_registration="x"),
              "VASP_NOT_LICENSED"),
             (dict(name="Abroad Licensed", country="DE",
                   licence_id=world.ids["licence_exchange_y"]), "VASP_COUNTRY_MISMATCH"),
-        ]:
+        ]
+        for bad, why in cases:
             with pytest.raises(grpc.RpcError) as refused:
                 reg.licensing.RegisterVasp(licensing_pb2.RegisterVaspRequest(
                     request_id=f"bad-{why}", **bad), timeout=20)

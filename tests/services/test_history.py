@@ -212,11 +212,16 @@ class _EventNotDecoded(HistoryRecord):
 
 def add_lifecycle_events(ledger: Ledger) -> None:
     """Appends the kinds of event the demo does not record: amendments, suspensions,
-    reinstatements, revocations, expiries, a deregistration and a resolved alert."""
+    reinstatements, renewals, revocations, expiries, a deregistration and a resolved
+    alert."""
     at = datetime(2027, 6, 1, tzinfo=UTC)
     mining = ledger.list_licences(kind=MiningLicence)
     exchange = ledger.list_licences(kind=ExchangeLicence)[0]
     ledger.amend_mining_capacity("t-amend", mining[0].id, Decimal("1.5"), Decimal(25), at=at)
+    for renewed in (mining[1], exchange):
+        ledger.renew_licence(f"t-renew-{renewed.id}", renewed.id,
+                             renewed.valid_until + timedelta(days=365),
+                             at=renewed.valid_until - timedelta(days=1))
     for licence in (mining[0], exchange):
         ledger.suspend_licence(f"t-susp-{licence.id}", licence.id, "audit", at=at)
         ledger.reinstate_licence(f"t-rein-{licence.id}", licence.id, at=at)

@@ -168,6 +168,42 @@ def test_a_reused_request_id_with_another_payload_is_refused(trust_world: World)
     assert len(events_of(world, first.receipt.aggregate_id)) == 1
 
 
+def test_a_request_id_reused_later_for_another_exchange_trade_is_refused(
+        trust_world: World) -> None:
+    world = trust_world
+    with world.client("exchange_x") as ex:
+        first = ex.record_trade(trade(world, "later", exchange_trade_id="LT-1"))
+        unary = failure(ex.record_trade, trade(world, "later", exchange_trade_id="LT-2"))
+        streamed = failure(ex.record_trades,
+                           [trade(world, "later-fresh", exchange_trade_id="LT-3"),
+                            trade(world, "later", exchange_trade_id="LT-4")])
+        retry = ex.record_trade(trade(world, "later", exchange_trade_id="LT-1"))
+    assert reason(unary) == reason(streamed) == "REQUEST_ID_REUSED"
+    assert unary.code() is streamed.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert retry.receipt.replayed and retry.receipt.aggregate_id == first.receipt.aggregate_id
+    with world.client("regulator") as reg:
+        trades = [e for e in reg.list_events(page_size=1000)
+                  if e.topic.startswith("ledger.domain.trade:")
+                  and str(e.data["exchange_trade_id"]).startswith("LT-")]
+    # Only the first trade is stored: the refused stream recorded nothing of its batch.
+    assert [e.aggregate_id for e in trades] == [first.receipt.aggregate_id]
+
+
+def test_a_blocked_attempts_request_id_is_replayed_or_refused_later(
+        trust_world: World) -> None:
+    world = trust_world
+    ahead = wire.timestamp(NOW + timedelta(days=30))
+    with world.client("exchange_x") as ex:
+        blocked = failure(ex.record_trade, trade(world, "blocked-later", at=ahead))
+        again = failure(ex.record_trade, trade(world, "blocked-later", at=ahead))
+        other = failure(ex.record_trade, trade(world, "blocked-later"))
+    first = next(d for d in details(blocked) if isinstance(d, trading_pb2.TradeResult))
+    second = next(d for d in details(again) if isinstance(d, trading_pb2.TradeResult))
+    assert reason(blocked) == reason(again) == "TIME_OUTSIDE_WINDOW"
+    assert second.receipt.replayed and second.receipt.aggregate_id == first.receipt.aggregate_id
+    assert reason(other) == "REQUEST_ID_REUSED"
+
+
 def test_an_exchange_trade_id_is_recorded_once_per_licence(trust_world: World) -> None:
     world = trust_world
     with world.client("exchange_x") as ex:

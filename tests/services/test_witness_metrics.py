@@ -29,7 +29,8 @@ def test_witness_lag_gauge(tmp_path):
             assert log.collector is not None
             log.collector.collect()
             metrics = ServerMetrics()
-            metrics.attach(cast(Any, SimpleNamespace(ledger=SimpleNamespace(listeners=[]),
+            metrics.attach(cast(Any, SimpleNamespace(ledger=SimpleNamespace(
+                listeners=[], calendar=SimpleNamespace(listeners=[])),
                                                      audit=log)))
             generate_latest(metrics.registry)  # gauges are refreshed when scraped
             text = generate_latest(metrics.registry).decode()

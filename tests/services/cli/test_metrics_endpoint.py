@@ -51,3 +51,7 @@ def test_metrics_endpoint_counts_calls_and_shows_the_tree(tmp_path: Path) -> Non
         'SetPolicy"} 1.0' in text
     assert "valedger_events_recorded_total 1.0" in text  # Set (db init created the policy)
     assert "valedger_audit_tree_size" in text
+    # `valedger serve` runs the supervisory calendar (at start, then every 30 s) and
+    # leads it: the only server on its store.
+    assert 'valedger_calendar_runs_total{leading="true"}' in text
+    assert "valedger_calendar_leader 1.0" in text

@@ -45,6 +45,9 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_RECONCILIATION_CLOSED: _ClassVar[EventType]
     EVENT_TYPE_POLICY_SET: _ClassVar[EventType]
     EVENT_TYPE_OTHER: _ClassVar[EventType]
+    EVENT_TYPE_MINING_LICENCE_RENEWED: _ClassVar[EventType]
+    EVENT_TYPE_EXCHANGE_LICENCE_RENEWED: _ClassVar[EventType]
+    EVENT_TYPE_EXCHANGE_LICENCE_EXPIRED: _ClassVar[EventType]
 PARTICIPANT_KIND_UNSPECIFIED: ParticipantKind
 PARTICIPANT_KIND_ENTERPRISE: ParticipantKind
 PARTICIPANT_KIND_INDIVIDUAL: ParticipantKind
@@ -76,6 +79,9 @@ EVENT_TYPE_ALERT_RESOLVED: EventType
 EVENT_TYPE_RECONCILIATION_CLOSED: EventType
 EVENT_TYPE_POLICY_SET: EventType
 EVENT_TYPE_OTHER: EventType
+EVENT_TYPE_MINING_LICENCE_RENEWED: EventType
+EVENT_TYPE_EXCHANGE_LICENCE_RENEWED: EventType
+EVENT_TYPE_EXCHANGE_LICENCE_EXPIRED: EventType
 
 class SignedEnvelope(_message.Message):
     __slots__ = ("payload", "payload_type", "signature", "key_id")

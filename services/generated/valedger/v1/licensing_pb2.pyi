@@ -192,7 +192,7 @@ class ExchangeTerms(_message.Message):
     def __init__(self, services: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Licence(_message.Message):
-    __slots__ = ("licence_id", "kind", "participant_id", "status", "valid_from", "valid_until", "status_reason", "version", "mining", "exchange")
+    __slots__ = ("licence_id", "kind", "participant_id", "status", "valid_from", "valid_until", "status_reason", "version", "renewal_of", "renewed_by", "mining", "exchange")
     LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +201,8 @@ class Licence(_message.Message):
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
     STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    RENEWAL_OF_FIELD_NUMBER: _ClassVar[int]
+    RENEWED_BY_FIELD_NUMBER: _ClassVar[int]
     MINING_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_FIELD_NUMBER: _ClassVar[int]
     licence_id: str
@@ -211,9 +213,11 @@ class Licence(_message.Message):
     valid_until: _timestamp_pb2.Timestamp
     status_reason: str
     version: int
+    renewal_of: str
+    renewed_by: str
     mining: MiningTerms
     exchange: ExchangeTerms
-    def __init__(self, licence_id: _Optional[str] = ..., kind: _Optional[_Union[LicenceKind, str]] = ..., participant_id: _Optional[str] = ..., status: _Optional[_Union[LicenceStatus, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_reason: _Optional[str] = ..., version: _Optional[int] = ..., mining: _Optional[_Union[MiningTerms, _Mapping]] = ..., exchange: _Optional[_Union[ExchangeTerms, _Mapping]] = ...) -> None: ...
+    def __init__(self, licence_id: _Optional[str] = ..., kind: _Optional[_Union[LicenceKind, str]] = ..., participant_id: _Optional[str] = ..., status: _Optional[_Union[LicenceStatus, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_reason: _Optional[str] = ..., version: _Optional[int] = ..., renewal_of: _Optional[str] = ..., renewed_by: _Optional[str] = ..., mining: _Optional[_Union[MiningTerms, _Mapping]] = ..., exchange: _Optional[_Union[ExchangeTerms, _Mapping]] = ...) -> None: ...
 
 class GrantMiningLicenceRequest(_message.Message):
     __slots__ = ("request_id", "at", "participant_id", "site", "licensed_power_mw", "declared_efficiency_j_per_th", "coinbase_tags", "valid_from", "valid_until")
@@ -390,6 +394,24 @@ class RevokeLicenceRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licence_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class RevokeLicenceResponse(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: _common_pb2.Receipt
+    def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
+
+class RenewLicenceRequest(_message.Message):
+    __slots__ = ("request_id", "at", "licence_id", "valid_until")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    at: _timestamp_pb2.Timestamp
+    licence_id: str
+    valid_until: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licence_id: _Optional[str] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RenewLicenceResponse(_message.Message):
     __slots__ = ("receipt",)
     RECEIPT_FIELD_NUMBER: _ClassVar[int]
     receipt: _common_pb2.Receipt

@@ -110,6 +110,11 @@ class LicensingServiceStub:
                 request_serializer=valedger_dot_v1_dot_licensing__pb2.RevokeLicenceRequest.SerializeToString,
                 response_deserializer=valedger_dot_v1_dot_licensing__pb2.RevokeLicenceResponse.FromString,
                 _registered_method=True)
+        self.RenewLicence = channel.unary_unary(
+                '/valedger.v1.LicensingService/RenewLicence',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.RenewLicenceRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.RenewLicenceResponse.FromString,
+                _registered_method=True)
         self.GetLicence = channel.unary_unary(
                 '/valedger.v1.LicensingService/GetLicence',
                 request_serializer=valedger_dot_v1_dot_licensing__pb2.GetLicenceRequest.SerializeToString,
@@ -244,6 +249,15 @@ class LicensingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewLicence(self, request, context):
+        """Renews a licence for a new term: a successor licence (same holder, site, meter,
+        capacity, coinbase tags or services) from the old term's end to valid_until. The
+        receipt names the successor. Refused once the old term has ended (grant instead).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetLicence(self, request, context):
         """Returns one licence of either kind.
         """
@@ -352,6 +366,11 @@ def add_LicensingServiceServicer_to_server(servicer, server):
                     servicer.RevokeLicence,
                     request_deserializer=valedger_dot_v1_dot_licensing__pb2.RevokeLicenceRequest.FromString,
                     response_serializer=valedger_dot_v1_dot_licensing__pb2.RevokeLicenceResponse.SerializeToString,
+            ),
+            'RenewLicence': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLicence,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.RenewLicenceRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.RenewLicenceResponse.SerializeToString,
             ),
             'GetLicence': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLicence,
@@ -763,6 +782,33 @@ class LicensingService:
             '/valedger.v1.LicensingService/RevokeLicence',
             valedger_dot_v1_dot_licensing__pb2.RevokeLicenceRequest.SerializeToString,
             valedger_dot_v1_dot_licensing__pb2.RevokeLicenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewLicence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/RenewLicence',
+            valedger_dot_v1_dot_licensing__pb2.RenewLicenceRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.RenewLicenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,11 @@ class LicensingServiceStub:
     """Reinstates a suspended licence."""
     RevokeLicence: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.RevokeLicenceRequest, _licensing_pb2.RevokeLicenceResponse]
     """Revokes a licence for good."""
+    RenewLicence: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.RenewLicenceRequest, _licensing_pb2.RenewLicenceResponse]
+    """Renews a licence for a new term: a successor licence (same holder, site, meter,
+    capacity, coinbase tags or services) from the old term's end to valid_until. The
+    receipt names the successor. Refused once the old term has ended (grant instead).
+    """
     GetLicence: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.GetLicenceRequest, _licensing_pb2.GetLicenceResponse]
     """Returns one licence of either kind."""
     ListLicences: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.ListLicencesRequest, _licensing_pb2.ListLicencesResponse]
@@ -119,6 +124,11 @@ class LicensingServiceAsyncStub(LicensingServiceStub):
     """Reinstates a suspended licence."""
     RevokeLicence: _aio.UnaryUnaryMultiCallable[_licensing_pb2.RevokeLicenceRequest, _licensing_pb2.RevokeLicenceResponse]  # type: ignore[assignment]
     """Revokes a licence for good."""
+    RenewLicence: _aio.UnaryUnaryMultiCallable[_licensing_pb2.RenewLicenceRequest, _licensing_pb2.RenewLicenceResponse]  # type: ignore[assignment]
+    """Renews a licence for a new term: a successor licence (same holder, site, meter,
+    capacity, coinbase tags or services) from the old term's end to valid_until. The
+    receipt names the successor. Refused once the old term has ended (grant instead).
+    """
     GetLicence: _aio.UnaryUnaryMultiCallable[_licensing_pb2.GetLicenceRequest, _licensing_pb2.GetLicenceResponse]  # type: ignore[assignment]
     """Returns one licence of either kind."""
     ListLicences: _aio.UnaryUnaryMultiCallable[_licensing_pb2.ListLicencesRequest, _licensing_pb2.ListLicencesResponse]  # type: ignore[assignment]
@@ -252,6 +262,17 @@ class LicensingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_licensing_pb2.RevokeLicenceResponse, _abc.Awaitable[_licensing_pb2.RevokeLicenceResponse]]:
         """Revokes a licence for good."""
+
+    @_abc_1.abstractmethod
+    def RenewLicence(
+        self,
+        request: _licensing_pb2.RenewLicenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.RenewLicenceResponse, _abc.Awaitable[_licensing_pb2.RenewLicenceResponse]]:
+        """Renews a licence for a new term: a successor licence (same holder, site, meter,
+        capacity, coinbase tags or services) from the old term's end to valid_until. The
+        receipt names the successor. Refused once the old term has ended (grant instead).
+        """
 
     @_abc_1.abstractmethod
     def GetLicence(

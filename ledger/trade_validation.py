@@ -1,0 +1,67 @@
+"""Trade requests checked at the edge of the ledger: every amount bounded, every text
+clean, before any rule or arithmetic sees them (DESIGN §3 "Bounded input").
+
+Relied on by ``ledger.trading`` alone (both RecordTrade and RecordTrades come through it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import UUID
+
+from ledger.domain.envelope import Envelope
+from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.errors import InvalidRequest
+from ledger.validation import (
+    check_country,
+    check_currency,
+    check_request_id,
+    check_text,
+    positive,
+)
+
+
+def validate_trade(request: TradeRequest) -> TradeRequest:
+    """Returns the request with its amounts bounded and its time in UTC; raises
+    InvalidRequest for a malformed trade (nothing is recorded for it)."""
+    if not isinstance(request, TradeRequest):
+        raise InvalidRequest("trade", f"expected a TradeRequest, got {type(request).__name__}")
+    check_request_id(request.request_id)
+    for name in ("exchange_licence_id", "buyer_id", "seller_id"):
+        if not isinstance(getattr(request, name), UUID):
+            raise InvalidRequest(name, "must be a UUID")
+    quantity = positive("quantity", request.quantity)
+    price = positive("price", request.price)
+    if not isinstance(request.wallet_kind, WalletKind):
+        raise InvalidRequest("wallet_kind", "must be HOSTED or SELF_HOSTED")
+    if not isinstance(request.at, datetime):
+        raise InvalidRequest("at", "must be a datetime")
+    if request.at.tzinfo is None:
+        raise InvalidRequest("at", "must be timezone-aware (UTC)")
+    if request.envelope is not None and not isinstance(request.envelope, Envelope):
+        raise InvalidRequest("envelope", "must be an Envelope")
+    if not isinstance(request.travel_rule, dict):
+        raise InvalidRequest("travel_rule", "must map field names to text")
+    unknown = set(request.travel_rule) - set(TRAVEL_RULE_FIELDS)
+    if unknown:
+        raise InvalidRequest("travel_rule", f"unknown fields {sorted(unknown)[:5]}")
+    for name, value in request.travel_rule.items():
+        if not isinstance(value, str):
+            raise InvalidRequest(f"travel_rule.{name}", "must be text")
+        if value.strip():  # blank means absent (the travel rule then says what is missing)
+            check_text(f"travel_rule.{name}", value)
+    check_text("exchange_trade_id", request.exchange_trade_id, 200)
+    check_text("asset", request.asset, 20)
+    check_currency("quote_currency", request.quote_currency)
+    if not isinstance(request.counterparty_vasp, str):
+        raise InvalidRequest("counterparty_vasp", "must be text")
+    if request.counterparty_vasp:  # optional: a domestic trade may name none
+        check_text("counterparty_vasp", request.counterparty_vasp, 200)
+    check_country("counterparty_country", request.counterparty_country)
+    if request.buyer_id == request.seller_id:
+        raise InvalidRequest("seller_id", "buyer and seller must differ")
+    at = request.at if request.at.tzinfo is UTC else request.at.astimezone(UTC)
+    if quantity is request.quantity and price is request.price and at is request.at:
+        return request
+    return replace(request, quantity=quantity, price=price, at=at)
