@@ -34,7 +34,7 @@ from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashr
 from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.policy import HOME_COUNTRY, POLICY_ID, Policy, is_observation
 from ledger.domain.reconciliation import Reconciliation
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
+from ledger.domain.trade import Trade, TradeRequest, WalletKind
 from ledger.domain.vasp import Vasp
 from ledger.errors import (
     Contention,
@@ -66,7 +66,6 @@ __all__ = [
     "HOME_COUNTRY",
     "POLICY_ID",
     "REGULATOR",
-    "TRAVEL_RULE_FIELDS",
     "Alert",
     "AlertState",
     "AuditIntegrityError",

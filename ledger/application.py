@@ -175,7 +175,7 @@ class Ledger(Application[UUID]):
 
     def construct_trading(self) -> Trading:
         """Returns the trade use case (tests override it to count decisions)."""
-        return Trading(self, self.clock, self.envelopes)
+        return Trading(self, self.clock, self.envelopes, self.screening)
 
     def construct_proof_submission(self) -> ProofSubmission:
         """Returns the proof-batch use case (tests override it to make writers race)."""

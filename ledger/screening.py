@@ -48,6 +48,7 @@ from ledger.domain.screening import (
     ScreeningEntry,
     ScreeningList,
 )
+from ledger.domain.travel_rule import TravelRule
 from ledger.errors import InvalidRequest
 from ledger.receipts import Receipt
 from ledger.requests import REGULATOR
@@ -108,7 +109,11 @@ class Subject:
 class Matcher:
     """Every listed name of every list source, normalised once, matched with rapidfuzz."""
 
+    CACHE_SIZE = 10_000
+    """Subjects whose matches are remembered (trades name the same persons again)."""
+
     def __init__(self, lists: Iterable[ImportedList]) -> None:
+        self._cache: dict[tuple[Subject, float], list[ScreeningMatch]] = {}
         self.names: list[str] = []
         self.owners: list[tuple[ImportedList, ScreeningEntry, str]] = []
         for imported in lists:
@@ -121,6 +126,15 @@ class Matcher:
         """Returns the listed entries whose names score ``threshold`` (0-100) or more
         against ``subject`` (best per entry), confirmed where an id or date of birth of
         the entry matches too."""
+        key = (subject, threshold)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            found = self._cache[key] = self._match(subject, threshold)
+        return found
+
+    def _match(self, subject: Subject, threshold: float) -> list[ScreeningMatch]:
         query = normalise_name(subject.name)
         if not query or not self.names:
             return []
@@ -221,6 +235,15 @@ def entries_digest(entries: Sequence[ScreeningEntry]) -> str:
     canonical = json.dumps([e.to_record() for e in entries], sort_keys=True,
                            separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def travel_rule_subjects(travel: TravelRule) -> list[Subject]:
+    """Returns what of a transfer's travel-rule data is screened: every name of the
+    originator's and the beneficiary's persons, with their national identification and
+    date of birth."""
+    return [Subject(name, (person.national_id.number,) if person.national_id else (),
+                    person.date_of_birth)
+            for person in travel.persons() for name in person.display_names() if name]
 
 
 def participant_subjects(participant: Participant) -> list[Subject]:
@@ -334,19 +357,24 @@ class Screening(UseCase):
         found = self.store.read_many((SCREENING_ID,))[SCREENING_ID]
         return list(found.lists.values()) if isinstance(found, ScreeningList) else []
 
-    def matcher(self) -> Matcher:
-        """Returns the matcher of the lists in force (built once per list version)."""
-        found = self.store.read_many((SCREENING_ID,))[SCREENING_ID]
+    def matcher(self, lists: Any = None) -> Matcher:
+        """Returns the matcher of the lists in force (built once per list version):
+        those of ``lists`` (the ScreeningList aggregate a caller already read, e.g. a
+        trade batch), else read from the store."""
+        found = lists if lists is not None else self.store.read_many(
+            (SCREENING_ID,))[SCREENING_ID]
         version = found.version if isinstance(found, ScreeningList) else 0
         with self._lock:
             if self._matcher is None or self._matcher[0] != version:
-                lists = found.lists.values() if isinstance(found, ScreeningList) else ()
-                self._matcher = (version, Matcher(lists))
+                current = found.lists.values() if isinstance(found, ScreeningList) else ()
+                self._matcher = (version, Matcher(current))
             return self._matcher[1]
 
-    def screen(self, subjects: Iterable[Subject], policy: PolicyView) -> list[ScreeningMatch]:
-        """Returns every match of ``subjects``, confirmed first."""
-        matcher = self.matcher()
+    def screen(self, subjects: Iterable[Subject], policy: PolicyView,
+               lists: Any = None) -> list[ScreeningMatch]:
+        """Returns every match of ``subjects``, confirmed first (``lists``: as for
+        :meth:`matcher`)."""
+        matcher = self.matcher(lists)
         threshold = float(policy.decimal("screening_match_score"))
         found = [m for s in subjects for m in matcher.match(s, threshold)]
         return sorted(found, key=lambda m: (not m.confirmed, -m.score))

@@ -29,7 +29,7 @@ def _trade(trade: Trade) -> dict[str, Any]:
             "quantity": str(trade.quantity), "price": str(trade.price),
             "quote_currency": trade.quote_currency, "value_usd": str(trade.value_usd),
             "buyer_id": str(trade.buyer_id), "seller_id": str(trade.seller_id),
-            "counterparty_vasp": str(trade.counterparty_vasp),
+            "counterparty_vasp_id": str(trade.counterparty_vasp_id or ""),
             "counterparty_country": trade.counterparty_country,
             "wallet_kind": trade.wallet_kind.value, "exchange_trade_id": trade.exchange_trade_id,
             "exchange_licence_id": str(trade.exchange_licence_id)}

@@ -228,6 +228,8 @@ class Demo:
         self.clients: dict[str, LedgerClient] = {}
         self.ids: dict[str, str] = {}
         self.licences: dict[str, str] = {}
+        self.vasps: dict[str, str] = {}
+        """Registered foreign VASPs by country."""
         self.exchange_licence = ""
         self.cipher_key = ""
         self.witnesses: list[subprocess.Popen[bytes]] = []
@@ -426,6 +428,14 @@ class Demo:
             valid_until=wire.timestamp(self.times.licence_until))
         exchange_grant = reg.licensing.GrantExchangeLicence(grant, **reg.call_options())
         self.exchange_licence = exchange_grant.receipt.aggregate_id
+        # The VASPs abroad that trades may send value to, registered with their country.
+        for country, name in (("DE", "Berlin Coins GmbH"), ("AE", "Gulf Digital Assets")):
+            registered = reg.licensing.RegisterVasp(licensing_pb2.RegisterVaspRequest(
+                request_id=_request_id("vasp", country), at=wire.timestamp(at), name=name,
+                country=country, foreign_registration=f"{country}-register-0001",
+                travel_rule_endpoint=f"https://travel-rule.{country.lower()}.example"),
+                **reg.call_options())
+            self.vasps[country] = registered.receipt.aggregate_id
         self.result.expect("licences granted", "3 mining + 1 exchange",
                            f"{len(self.licences)} mining + 1 exchange",
                            len(self.licences) == 3 and bool(self.exchange_licence))
@@ -500,10 +510,29 @@ class Demo:
         exchange = self.clients[f"{Role.EXCHANGE}/silkroad"]
         base = self.times.period_start + timedelta(hours=2)
         ids = self.ids
+        def person(surname: str, given: str, **fields: Any) -> trading_pb2.Person:
+            return trading_pb2.Person(names=[trading_pb2.PersonName(
+                primary_identifier=surname, secondary_identifier=given,
+                name_identifier_type="LEGL")], **fields)
+
+        def vasp(name: str) -> trading_pb2.Person:
+            return trading_pb2.Person(legal_person=True, names=[trading_pb2.PersonName(
+                primary_identifier=name, name_identifier_type="LEGL")])
+
+        # IVMS101: the originator identified beyond the name (national id, address).
         full_travel = trading_pb2.TravelRule(
-            originator_name="Aigerim Sadykova", originator_account="KZ01-0001",
-            originator_id="ID-880101", beneficiary_name="Daniyar Omarov",
-            beneficiary_account="KZ01-0002")
+            originator=trading_pb2.TravelRuleParty(
+                persons=[person("Tulegenov", "Berik", national_identification=trading_pb2.
+                                NationalIdentification(national_identifier="880101300123",
+                                                       national_identifier_type="IDCD",
+                                                       country_of_issue=HOME_COUNTRY),
+                                addresses=[trading_pb2.Address(town_name="Almaty",
+                                                               country=HOME_COUNTRY)])],
+                account_numbers=["KZ01-0001"]),
+            beneficiary=trading_pb2.TravelRuleParty(
+                persons=[person("Tulegenov", "Berik")], account_numbers=["bc1qberikdemo"]),
+            originating_vasp=vasp("Silk Road Digital Exchange JSC"),
+            beneficiary_vasp=vasp("Foreign VASP"))
         trades: list[trading_pb2.TradePayload] = []
 
         def add(label: str, minutes: int, qty: str, price: str, buyer: str, seller: str,
@@ -515,8 +544,8 @@ class Demo:
                 exchange_licence_id=self.exchange_licence, exchange_trade_id=f"SR-{label}",
                 asset="BTC", quantity=qty, price=price, quote_currency=currency,
                 buyer_participant_id=ids[buyer], seller_participant_id=ids[seller],
-                counterparty_vasp=("Silk Road Digital" if country == HOME_COUNTRY
-                                   else "Foreign VASP"),
+                counterparty_vasp_id=(self.vasps.get(country, "")
+                                      if wallet == trading_pb2.WALLET_KIND_HOSTED else ""),
                 counterparty_country=country, wallet_kind=wallet, travel_rule=travel))
 
         for i in range(20):  # ordinary domestic business, below the travel-rule threshold

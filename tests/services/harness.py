@@ -192,6 +192,25 @@ def _ts(value: datetime) -> Any:
     return wire.timestamp(value)
 
 
+def full_travel_rule(originator: str = "Sadykova") -> trading_pb2.TravelRule:
+    """Returns IVMS101 travel-rule data complete at or above the threshold."""
+    def person(surname: str, given: str, **fields: Any) -> trading_pb2.Person:
+        return trading_pb2.Person(names=[trading_pb2.PersonName(
+            primary_identifier=surname, secondary_identifier=given)], **fields)
+
+    def vasp(name: str) -> trading_pb2.Person:
+        return trading_pb2.Person(legal_person=True, names=[trading_pb2.PersonName(
+            primary_identifier=name)])
+
+    return trading_pb2.TravelRule(
+        originator=trading_pb2.TravelRuleParty(
+            persons=[person(originator, "Aigerim", customer_identification="C-1")],
+            account_numbers=["KZ01-0001"]),
+        beneficiary=trading_pb2.TravelRuleParty(persons=[person("Omarov", "Daniyar")],
+                                                account_numbers=["bc1q-daniyar"]),
+        originating_vasp=vasp("Exchange X JSC"), beneficiary_vasp=vasp("Abroad GmbH"))
+
+
 def trade(world: World, request_id: str, exchange: str = "exchange_x",
           quantity: str = "0.01", price: str = "500", **overrides: Any
           ) -> trading_pb2.TradePayload:
