@@ -365,6 +365,12 @@ class Trading(UseCase):
         used = self._used_requests(requests, identities) if look_up else {}
         stored = (self.store.stored_versions([ids.recorded for _, _, ids in identities])
                   if look_up else {})
+        # The trades a replay answers with or a taken id names, and the structuring alerts
+        # the replayed trades raised: one query each.
+        batch.prefetch([*used.values(), *stored])
+        raised = (self.store.stored_versions([
+            Alert.create_id(requester, request_id, "STRUCTURING", trade_id)
+            for (requester, request_id), trade_id in used.items()]) if used else {})
         policies: dict[datetime, PolicyView] = {}
         results: dict[tuple[str, str], tuple[str, TradeReceipt]] = {}
         receipts: list[TradeReceipt] = []
@@ -381,10 +387,11 @@ class Trading(UseCase):
             taken_by = None
             earlier = used.get(key)
             if earlier is not None:  # this request id made a trade before
-                receipt = self._replay(batch.get(earlier), requester, request, digest)
+                receipt = self._replay(batch.read(earlier), requester, request, digest,
+                                       raised)
             else:
                 holder = (batch.loaded.get(ids.recorded) if ids.recorded in batch.loaded
-                          else batch.get(ids.recorded) if ids.recorded in stored else None)
+                          else batch.read(ids.recorded) if ids.recorded in stored else None)
                 if isinstance(holder, Trade):
                     if holder.created_by(requester, request.request_id, digest):
                         # Recorded before the request index existed: the trade says so.
@@ -434,13 +441,16 @@ class Trading(UseCase):
             request.request_id)
 
     def _replay(self, existing: Any, requester: str, request: TradeRequest,
-                digest: str) -> TradeReceipt:
+                digest: str, raised: Mapping[UUID, int] | None = None) -> TradeReceipt:
         """Returns the first result of a request (raises RequestIdReused when the stored
-        trade answered the same request id with another payload)."""
+        trade answered the same request id with another payload). ``raised``: the stored
+        structuring alerts among the batch's replays (None: ask the store)."""
         assert isinstance(existing, Trade)
         existing.version_of_request(requester, request.request_id, digest)
         alert_id = Alert.create_id(requester, request.request_id, "STRUCTURING", existing.id)
-        alerts = (alert_id,) if self.store.stored_versions([alert_id]) else ()
+        if raised is None:
+            raised = self.store.stored_versions([alert_id])
+        alerts = (alert_id,) if alert_id in raised else ()
         return trade_receipt(existing, replayed=True, alert_ids=alerts)
 
     def _require_envelopes(self, requests: Sequence[TradeRequest], batch: TradeBatch,
