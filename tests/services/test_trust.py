@@ -425,7 +425,8 @@ def test_two_servers_eight_writers_one_buyer_nothing_internal_lost_or_duplicated
                 for i in range(per_writer):
                     request_id = f"race-{w}-{i}"
                     payload = trade(world, request_id, quantity="0.01",
-                                    wallet_kind=trading_pb2.WALLET_KIND_SELF_HOSTED)
+                                    wallet_kind=trading_pb2.WALLET_KIND_SELF_HOSTED,
+                                    travel_rule=full_travel_rule())
                     while True:  # a client retries ABORTED with the same request id
                         try:
                             result = client.record_trade(payload)
