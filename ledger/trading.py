@@ -177,7 +177,7 @@ class TradeRules:
             vasp_standing = standing_at_both(vasp.standing_at, at, recorded_at)
             if vasp_standing is not None:
                 return refuse_transfer(
-                    "VASP_SUSPENDED",
+                    "VASP_SUSPENDED" if "suspended" in vasp_standing else "VASP_NOT_REGISTERED",
                     f"counterparty VASP {vasp.id} ({vasp.name}) is {vasp_standing}",
                     {"counterparty_vasp_id": vasp.id})
             if request.counterparty_country and request.counterparty_country != vasp.country:

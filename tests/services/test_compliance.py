@@ -10,10 +10,25 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.json_format import MessageToDict
 
 from services import wire
-from services.generated.valedger.v1 import common_pb2, compliance_pb2, licensing_pb2
-from tests.services.harness import NOW, TRADE_AT, World, reason, trade
+from services.generated.valedger.v1 import (
+    common_pb2,
+    compliance_pb2,
+    history_pb2,
+    licensing_pb2,
+    trading_pb2,
+)
+from tests.services.harness import (
+    NOW,
+    SET_UP,
+    TRADE_AT,
+    World,
+    full_travel_rule,
+    reason,
+    trade,
+)
 
 SANCTIONS = {"source": "OFAC-SDN", "version": "2026-11-30.1", "entries": [
     {"id": "SDN-1", "name": "Ivan Petrovich Sidorov", "aliases": ["Иван Сидоров"],
@@ -174,3 +189,55 @@ def test_999_99_usd_transfers_sent_newest_first_raise_one_structuring_alert(
     assert alert.figures["count"] == "3" and alert.figures["band_low_usd"] == "900"
     assert alert.participant_id == world.ids["buyer"]
     assert alert.severity == compliance_pb2.ALERT_SEVERITY_HIGH
+
+
+def test_a_trade_names_a_registered_vasp_and_carries_ivms101_data(world: World) -> None:
+    with world.client("regulator") as reg:
+        vasp_id = reg.licensing.RegisterVasp(licensing_pb2.RegisterVaspRequest(
+            request_id="vasp-fr", name="Paris Crypto SAS", country="FR",
+            foreign_registration="AMF E2026-001", at=wire.timestamp(SET_UP)),
+            timeout=20).receipt.aggregate_id
+    at = wire.timestamp(TRADE_AT + timedelta(hours=3))
+    abroad = {"counterparty_vasp_id": vasp_id, "counterparty_country": "", "at": at}
+    with world.client("exchange_x") as ex:
+        # 2,000 USD to the French VASP with complete IVMS101 data: recorded.
+        done = ex.record_trade(trade(world, "fr-ok", quantity="4", price="500",
+                                     travel_rule=full_travel_rule(), **abroad))
+        assert done.status == trading_pb2.TRADE_STATUS_RECORDED
+        # Without the originator's identification beyond the name: blocked, naming it.
+        lean = full_travel_rule()
+        lean.originator.persons[0].ClearField("customer_identification")
+        with pytest.raises(grpc.RpcError) as missing:
+            ex.record_trade(trade(world, "fr-lean", quantity="4", price="500",
+                                  travel_rule=lean, **abroad))
+        assert reason(missing.value) == "TRAVEL_RULE_DATA_MISSING"
+        assert "originator.address_or_national_id" in (missing.value.details() or "")
+        # A VASP nobody registered, and a malformed one.
+        with pytest.raises(grpc.RpcError) as unknown:
+            ex.record_trade(trade(world, "fr-unknown", travel_rule=full_travel_rule(),
+                                  **{**abroad, "counterparty_vasp_id": participant_free()}))
+        assert reason(unknown.value) == "VASP_NOT_REGISTERED"
+        bad_type = full_travel_rule()
+        bad_type.originator.persons[0].names[0].name_identifier_type = "NICK"
+        for field, payload in (
+                ("counterparty_vasp_id", trade(world, "fr-bad", counterparty_vasp_id="x",
+                                               at=at)),
+                ("travel_rule.originator.persons[0].names[0].kind",
+                 trade(world, "fr-nick", travel_rule=bad_type, **abroad))):
+            with pytest.raises(grpc.RpcError) as malformed:
+                ex.record_trade(payload)
+            assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert field in (malformed.value.details() or ""), field
+    with world.client("regulator") as reg:
+        stored = reg.history.GetAggregate(history_pb2.GetAggregateRequest(
+            aggregate_id=done.receipt.aggregate_id), timeout=20).aggregate
+    state = MessageToDict(stored.state)
+    # The VASP's country, not the client's word; the IVMS101 data as sent.
+    assert state["counterparty_country"] == "FR"
+    assert state["counterparty_vasp_id"] == vasp_id
+    assert state["travel_rule"]["originator"]["persons"][0]["customer_number"] == "C-1"
+
+
+def participant_free() -> str:
+    """Returns an id no aggregate has."""
+    return "00000000-0000-4000-8000-00000000f00d"
