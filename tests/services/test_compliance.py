@@ -198,7 +198,8 @@ def test_a_trade_names_a_registered_vasp_and_carries_ivms101_data(world: World) 
             foreign_registration="AMF E2026-001", at=wire.timestamp(SET_UP)),
             timeout=20).receipt.aggregate_id
     at = wire.timestamp(TRADE_AT + timedelta(hours=3))
-    abroad = {"counterparty_vasp_id": vasp_id, "counterparty_country": "", "at": at}
+    abroad: dict[str, Any] = {"counterparty_vasp_id": vasp_id, "counterparty_country": "",
+                              "at": at}
     with world.client("exchange_x") as ex:
         # 2,000 USD to the French VASP with complete IVMS101 data: recorded.
         done = ex.record_trade(trade(world, "fr-ok", quantity="4", price="500",
