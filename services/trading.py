@@ -147,8 +147,9 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
     wallet = _WALLETS.get(payload.wallet_kind)
     if wallet is None:
         raise invalid_argument("wallet_kind", "must be HOSTED or SELF_HOSTED")
-    travel = (travel_rule_record(payload.travel_rule) if payload.HasField("travel_rule")
-              else {})
+    # Absent travel-rule data stays the request's default (no per-trade parsing at all).
+    travel = ({"travel_rule": travel_rule_record(payload.travel_rule)}
+              if payload.HasField("travel_rule") else {})
     return TradeRequest(
         request_id=payload.request_id,
         exchange_licence_id=licence_id,
@@ -164,8 +165,8 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
         counterparty_country=payload.counterparty_country,
         wallet_kind=wallet,
         at=at,
-        travel_rule=travel,
         envelope=sealed,
+        **travel,
     )
 
 

@@ -95,7 +95,8 @@ class TradeRequest:
             "counterparty_vasp_id": self.counterparty_vasp_id,
             "counterparty_country": self.counterparty_country if country is None else country,
             "wallet_kind": self.wallet_kind.value,
-            "travel_rule": {} if self.travel_rule is EMPTY else self.travel.to_record(),
+            "travel_rule": ({} if self.travel_rule is EMPTY or self.travel_rule == {}
+                            else self.travel.to_record()),
             "envelope": {} if self.envelope is None else self.envelope.to_record(),
         }
 
