@@ -12,6 +12,11 @@ still holds, in the same save (a deregistered firm holds no licence); suspending
 participant stops it acting at once (``Participant.standing``, checked by every write a
 holder makes) without touching its licences, so reinstating it restores them as they
 were. A meter is bound to one *active* licence at a time (``check_meter_free``).
+
+Registration and approval also screen names (``ledger.screening``: a confirmed match on
+a sanctions, terrorism or WMD list refuses, a possible one alerts) and approval applies
+the offshore-founder rule; the module is long because it is every regulator decision
+about participants and licences, each a short command beside those checks.
 """
 
 from __future__ import annotations

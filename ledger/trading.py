@@ -21,6 +21,11 @@ time ``at`` must lie in the trade window around the server's clock, and the lice
 parties and the signing key must be in standing both at ``at`` and when recorded; a
 trade that breaks a rule is recorded as ``Trade.Blocked``, so the attempt stays on the
 record.
+
+The module is long because the batch protocol (the optimistic first decision, lookups
+and replays on a conflict) and the order of the per-trade rules share one batch's state;
+the rules themselves have their own owners (``ledger.counterparty``,
+``ledger.domain.travel_rule``, ``ledger.screening``, ``ledger.structuring``).
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from eventsourcing.persistence import RecordConflictError
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
+from ledger.counterparty import Counterparty, counterparty
 from ledger.domain.alert import Alert
-from ledger.domain.base import Stamp, stamped, standing_at_both
+from ledger.domain.base import Stamp, stamped
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.outflow import OutflowAccount, next_period, period_of, previous_period
 from ledger.domain.participant import Participant
@@ -46,7 +52,6 @@ from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.screening import SCREENING_ID
 from ledger.domain.trade import Trade, TradeRequest, WalletKind
 from ledger.domain.travel_rule import EMPTY, missing_data
-from ledger.domain.vasp import Vasp
 from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import TradeReceipt, TradeStatus
@@ -166,39 +171,15 @@ class TradeRules:
                     alerts.append(alert.id)
             return replace(refused, alert_ids=tuple(alerts)) if alerts else refused
 
-        vasp = None
-        if request.counterparty_vasp_id is not None:
-            vasp = batch.read(request.counterparty_vasp_id)
-            if not isinstance(vasp, Vasp):
-                return refuse_transfer(
-                    "VASP_NOT_REGISTERED",
-                    f"counterparty VASP {request.counterparty_vasp_id} is not registered",
-                    {"counterparty_vasp_id": request.counterparty_vasp_id})
-            vasp_standing = standing_at_both(vasp.standing_at, at, recorded_at)
-            if vasp_standing is not None:
-                return refuse_transfer(
-                    "VASP_SUSPENDED" if "suspended" in vasp_standing else "VASP_NOT_REGISTERED",
-                    f"counterparty VASP {vasp.id} ({vasp.name}) is {vasp_standing}",
-                    {"counterparty_vasp_id": vasp.id})
-            if request.counterparty_country and request.counterparty_country != vasp.country:
-                return refuse_transfer(
-                    "COUNTERPARTY_COUNTRY_MISMATCH",
-                    f"counterparty VASP {vasp.id} ({vasp.name}) is registered in "
-                    f"{vasp.country}, not {request.counterparty_country}",
-                    {"counterparty_vasp_id": vasp.id, "vasp_country": vasp.country,
-                     "counterparty_country": request.counterparty_country})
-            country = vasp.country
-        else:
-            country = request.counterparty_country or home
-            if not self_hosted and country != home:
-                return refuse_transfer(
-                    "COUNTERPARTY_VASP_REQUIRED",
-                    f"a transfer to a hosted wallet in {country} names its registered VASP "
-                    "(counterparty_vasp_id)",
-                    {"counterparty_country": country, "home_country": home})
+        vasp_id = request.counterparty_vasp_id
+        found = counterparty(request, None if vasp_id is None else batch.read(vasp_id), home,
+                             recorded_at)
+        if not isinstance(found, Counterparty):
+            return refuse_transfer(*found)
+        country = found.country
         at_or_above = value_usd >= threshold
         missing = missing_data(request.travel, at_or_above, self_hosted,
-                               transfer=self_hosted or vasp is not None)
+                               transfer=self_hosted or found.vasp is not None)
         if missing:
             required = (f"at or above {amount(threshold)} USD" if at_or_above
                         else "for a transfer out of the exchange")
