@@ -86,7 +86,7 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
     ledger = on_time_ledger(StoreConfig(url=url, cipher_key=AESCipher.create_key(32)),
                             cls=BenchLedger)
     try:
-        p = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T", "XX", at=START)
+        p = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T", "KZ", at=START)
         ledger.approve_participant("app", p.aggregate_id, at=START)
         licence = ledger.grant_mining_licence(
             "grant", p.aggregate_id, "R", "Z", "M", Decimal(1), Decimal(25), [TAG.hex()],

@@ -28,14 +28,15 @@ from ledger.config import (
     display_url,
     persistence_env,
 )
-from ledger.domain.alert import Alert
+from ledger.domain.alert import Alert, AlertState, Severity
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
-from ledger.domain.policy import POLICY_ID, Policy, PolicyView, is_observation
+from ledger.domain.policy import HOME_COUNTRY, POLICY_ID, Policy, PolicyView, is_observation
 from ledger.domain.pool import PAYOUT_SCHEMES, MiningPool
 from ledger.domain.reconciliation import Reconciliation
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
+from ledger.domain.trade import Trade, TradeRequest, WalletKind
+from ledger.domain.vasp import Vasp
 from ledger.errors import (
     Contention,
     EnvelopeRefused,
@@ -64,11 +65,12 @@ __all__ = [
     "DEFAULT_CALENDAR_INTERVAL_SECONDS",
     "DEFAULT_DB_URL",
     "GRID",
+    "HOME_COUNTRY",
     "PAYOUT_SCHEMES",
     "POLICY_ID",
     "REGULATOR",
-    "TRAVEL_RULE_FIELDS",
     "Alert",
+    "AlertState",
     "AuditIntegrityError",
     "AuditLog",
     "AuditStoreError",
@@ -106,6 +108,7 @@ __all__ = [
     "Replayer",
     "RequestIdReused",
     "RuleViolation",
+    "Severity",
     "SignatureChecker",
     "Signed",
     "StoreConfig",
@@ -120,6 +123,7 @@ __all__ = [
     "TradeReceipt",
     "TradeRequest",
     "TradeStatus",
+    "Vasp",
     "VerifyReport",
     "WalletKind",
     "WitnessPolicy",
