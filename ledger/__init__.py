@@ -36,6 +36,7 @@ from ledger.domain.policy import HOME_COUNTRY, POLICY_ID, Policy, PolicyView, is
 from ledger.domain.pool import PAYOUT_SCHEMES, MiningPool
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade, TradeRequest, WalletKind
+from ledger.domain.travel_rule import missing_data, travel_rule_from_record
 from ledger.domain.vasp import Vasp
 from ledger.errors import (
     Contention,
@@ -138,6 +139,7 @@ __all__ = [
     "hashrate_cap_ths",
     "is_observation",
     "load_witness_policy",
+    "missing_data",
     "parse_event_ref",
     "participant_requester",
     "persistence_env",
@@ -145,6 +147,7 @@ __all__ = [
     "restore_export",
     "signed_bytes",
     "system_clock",
+    "travel_rule_from_record",
     "verify_bundle",
     "write_export",
 ]

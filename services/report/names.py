@@ -38,6 +38,13 @@ class Names:
             return f"{holder}, {self.site(licence)}"
         return f"{holder}, exchange"
 
+    def vasp(self, vasp_id: UUID | None) -> str:
+        """Returns the registered VASP's name ("no VASP named" for none)."""
+        if vasp_id is None:
+            return "no VASP named"
+        found = self.snapshot.vasps.get(vasp_id)
+        return str(found.name) if found is not None else "unregistered VASP"
+
     @staticmethod
     def site(licence: MiningLicence) -> str:
         """Returns the licence's site: region, grid zone and meter."""
@@ -66,6 +73,8 @@ class Names:
         return _ISO.sub(lambda m: f"{m.group(1)} {m.group(2)} UTC", text)
 
     def _named(self, record_id: UUID) -> str:
+        if record_id in self.snapshot.vasps:
+            return self.vasp(record_id)
         if record_id in self.snapshot.participants:
             return self.participant(record_id)
         if record_id in self.snapshot.licences:

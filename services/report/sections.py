@@ -16,7 +16,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger import TRAVEL_RULE_FIELDS, MiningLicence, Reconciliation
+from ledger import (
+    InvalidRequest,
+    MiningLicence,
+    Reconciliation,
+    missing_data,
+    travel_rule_from_record,
+)
 from services.report.model import (
     AgeRow,
     AlertRow,
@@ -196,11 +202,26 @@ def _active_during(licence: MiningLicence, period: ReportPeriod) -> bool:
 # ----------------------------------------------------------------------------- market
 
 
+def _home(snapshot: Snapshot, at: datetime) -> str:
+    return snapshot.policy_at(at).text("home_country")
+
+
+def _country(trade: TradeRow, snapshot: Snapshot) -> str:
+    """Returns the country a trade's value goes to as ``ledger.counterparty`` decides it:
+    the registered VASP's country when one is named (a blocked attempt keeps only the
+    client's claim), else the country claimed, else the home country."""
+    vasp = None if trade.counterparty_vasp_id is None \
+        else snapshot.vasps.get(trade.counterparty_vasp_id)
+    if vasp is not None:
+        return str(vasp.country)
+    return trade.counterparty_country or _home(snapshot, trade.at)
+
+
 def _is_outflow(trade: TradeRow, snapshot: Snapshot) -> bool:
     """Returns True for a transfer to a self-hosted wallet or abroad (the outflow cap's
     own definition, ledger.trading, with the home country in force at the trade)."""
     return (trade.wallet_kind == "SELF_HOSTED"
-            or trade.counterparty_country != snapshot.policy_at(trade.at).text("home_country"))
+            or _country(trade, snapshot) != _home(snapshot, trade.at))
 
 
 def _outflow_rows(trades: Iterable[TradeRow], key: Callable[[TradeRow], str]) -> list[OutflowRow]:
@@ -250,12 +271,12 @@ def market_section(snapshot: Snapshot, period: ReportPeriod) -> MarketSection:
     def vasp(trade: TradeRow) -> str:
         if trade.wallet_kind == "SELF_HOSTED":
             return "self-hosted wallet"
-        return f"{trade.counterparty_vasp or 'no VASP named'} ({trade.counterparty_country})"
+        return f"{names.vasp(trade.counterparty_vasp_id)} ({_country(trade, snapshot)})"
 
     return MarketSection(
         home_country=home,
         by_asset=assets, blocked_by_rule=blocked,
-        outflows_by_country=_outflow_rows(outflows, lambda t: country(t.counterparty_country)),
+        outflows_by_country=_outflow_rows(outflows, lambda t: country(_country(t, snapshot))),
         outflows_by_vasp=_outflow_rows(outflows, vasp),
         outflows_by_participant=_outflow_rows(outflows,
                                               lambda t: names.participant(t.buyer_id)),
@@ -276,10 +297,22 @@ def _travel_rule(trades: list[TradeRow], period: ReportPeriod,
         threshold = snapshot.policy_at(trade.at).decimal("travel_rule_threshold_usd")
         if trade.value_usd >= threshold:
             required += 1
-            complete += all(trade.travel_rule.get(f) for f in TRAVEL_RULE_FIELDS)
+            complete += _travel_rule_complete(trade)
     missing = sum(1 for t in trades if t.rule == "TRAVEL_RULE_DATA_MISSING")
     threshold_now = snapshot.policy_at(_last_instant(period)).decimal("travel_rule_threshold_usd")
     return TravelRuleFigures(Quantity(threshold_now, "USD"), required, complete, missing)
+
+
+def _travel_rule_complete(trade: TradeRow) -> bool:
+    """Returns True when a trade at or above the threshold carries all that FATF R.16
+    requires, by the ledger's own rule (``ledger.domain.travel_rule.missing_data``)."""
+    try:
+        travel = travel_rule_from_record(trade.travel_rule)
+    except InvalidRequest:
+        return False
+    self_hosted = trade.wallet_kind == "SELF_HOSTED"
+    return not missing_data(travel, at_or_above=True, self_hosted=self_hosted,
+                            transfer=self_hosted or trade.counterparty_vasp_id is not None)
 
 
 # ----------------------------------------------------------------------------- alerts

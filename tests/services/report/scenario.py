@@ -14,8 +14,9 @@ from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.audit.log import AuditLog
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.domain.trade import TradeRequest, WalletKind
 from ledger.trading import TradeBlocked
+from tests.ledger.conftest import FULL_TRAVEL_RULE
 from tlog.note import NoteSigner
 from verifier.simulator import (
     SimulatedPeriod,
@@ -39,8 +40,8 @@ J_PER_TH = Decimal(25)
 CAPACITY_HS = hashrate_for_shares(300, T, D)
 LICENSED_MW = (CAPACITY_HS / 10**12 * J_PER_TH / 10**6).quantize(Decimal("1e-18"))
 ORIGIN = "report.valedger.test/ledger"
-HOME = "XX"
-FULL_TRAVEL_RULE = {f: f"{f} value" for f in TRAVEL_RULE_FIELDS}
+HOME = "KZ"
+"""The home country recorded when the store is initialised (as `valedger db init` does)."""
 
 MINERS = {
     "steppe": honest_miner(CAPACITY_HS * Decimal("0.8"), b"/steppe/"),
@@ -72,6 +73,7 @@ class Scenario:
     participants: dict[str, UUID] = field(default_factory=dict)
     licences: dict[str, UUID] = field(default_factory=dict)
     exchange_licence: UUID = field(default_factory=lambda: UUID(int=0))
+    vasps: dict[str, UUID] = field(default_factory=dict)
     signer: NoteSigner = field(default_factory=lambda: NoteSigner.generate(ORIGIN))
     checkpoint_size: int = 0
 
@@ -88,7 +90,7 @@ class Scenario:
             "exchange_trade_id": f"x-{request_id}", "asset": "BTC",
             "quantity": Decimal(1), "price": Decimal(usd), "quote_currency": "USD",
             "buyer_id": self.participants["buyer"], "seller_id": self.participants["seller"],
-            "counterparty_vasp": "Home VASP", "counterparty_country": HOME,
+            "counterparty_vasp_id": None, "counterparty_country": HOME,
             "wallet_kind": WalletKind.HOSTED, "at": at}
         values.update(fields)
         return TradeRequest(**values)
@@ -106,6 +108,7 @@ def build_scenario(ledger: Ledger) -> Scenario:
     """Returns the scenario written into ``ledger`` (an on-time ledger), checkpoint
     signed, one trade recorded after it."""
     s = Scenario(ledger)
+    ledger.set_policy("home-country", "home_country", HOME, at=START)
     for key in ("steppe", "tengri"):
         s.participant(key, NAMES[key])
         s.licences[key] = ledger.grant_mining_licence(
@@ -116,6 +119,12 @@ def build_scenario(ledger: Ledger) -> Scenario:
     s.participant("seller", "Bota Holdings LLP")
     s.exchange_licence = ledger.grant_exchange_licence(
         "grant-exchange", s.participants["exchange"], ["spot"], START, END,
+        at=START).aggregate_id
+    s.vasps["bosphorus"] = ledger.register_vasp(
+        "vasp-bosphorus", "Bosphorus VASP", "TR", foreign_registration="TR-MASAK-0001",
+        at=START).aggregate_id
+    s.vasps["home"] = ledger.register_vasp(
+        "vasp-home", "Astana Digital Exchange", HOME, licence_id=s.exchange_licence,
         at=START).aggregate_id
     network = _decimal(mined("steppe", MARCH, 1).network_difficulty)
     for parameter, value in (("network_difficulty", network), ("block_subsidy", SUBSIDY),
@@ -147,11 +156,12 @@ def build_scenario(ledger: Ledger) -> Scenario:
     s.record(s.trade("mar-2", "2500", day + HOUR, travel_rule=FULL_TRAVEL_RULE))
     s.record(s.trade("mar-3", "1500", day + 2 * HOUR, asset="ETH"))  # travel rule missing
     s.record(s.trade("mar-4", "12000", day + 3 * HOUR, travel_rule=FULL_TRAVEL_RULE,
-                     counterparty_vasp="Bosphorus VASP", counterparty_country="TR"))
+                     counterparty_vasp_id=s.vasps["bosphorus"], counterparty_country=""))
     s.record(s.trade("mar-5", "6000", day + 4 * HOUR, travel_rule=FULL_TRAVEL_RULE,
-                     counterparty_vasp="", wallet_kind=WalletKind.SELF_HOSTED))
+                     wallet_kind=WalletKind.SELF_HOSTED))
     s.record(s.trade("mar-6", "9000", day + 5 * HOUR, travel_rule=FULL_TRAVEL_RULE,
-                     counterparty_vasp="Bosphorus VASP", counterparty_country="TR"))  # cap
+                     counterparty_vasp_id=s.vasps["bosphorus"],
+                     counterparty_country=""))  # cap
     for i in range(3):  # structuring: three just under the threshold within 24 h
         s.record(s.trade(f"mar-s{i}", "999", day + timedelta(hours=6 + i)))
     first = ledger.list_alerts()[0]
