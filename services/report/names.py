@@ -45,6 +45,16 @@ class Names:
         found = self.snapshot.vasps.get(vasp_id)
         return str(found.name) if found is not None else "unregistered VASP"
 
+    def mode(self, licence: MiningLicence) -> str:
+        """Returns "solo", or "pool NAME (SCHEME, fee F %)" for a licence in a pool."""
+        if getattr(licence, "mode", "SOLO") != "POOL":
+            return "solo"
+        pool = None if licence.pool_id is None else self.snapshot.pools.get(licence.pool_id)
+        if pool is None:
+            return "pool (unregistered)"
+        fee = (Decimal(pool.fee) * 100).normalize()
+        return f"pool {pool.name} ({pool.payout_scheme}, fee {fee:f} %)"
+
     @staticmethod
     def site(licence: MiningLicence) -> str:
         """Returns the licence's site: region, grid zone and meter."""

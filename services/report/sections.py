@@ -29,19 +29,24 @@ from services.report.model import (
     AlertsSection,
     AssetRow,
     BlockedRow,
+    CaseRow,
     Cosignature,
+    EscalatedRow,
     IntegritySection,
     KeyFigure,
     LicenceStateCount,
     MarketSection,
     MiningRow,
     MiningSection,
+    MissingReportRow,
     MonthlyAlertCount,
     OutflowRow,
     Quantity,
     StructuringRow,
     SummarySection,
+    SuspensionRow,
     TravelRuleFigures,
+    VerdictCheck,
 )
 from services.report.names import TERA, Names
 from services.report.period import ReportPeriod
@@ -173,6 +178,12 @@ def mining_row(recon: Reconciliation, names: Names) -> MiningRow:
         reported_output=Quantity(recon.reported_output, asset),
         metered_energy=Quantity(recon.metered_kwh, "kWh"),
         energy_quota=Quantity(recon.quota_kwh, "kWh"),
+        mode=names.mode(licence) if isinstance(licence, MiningLicence) else "unknown",
+        checks=[VerdictCheck(c["verdict"], bool(c.get("triggered")),
+                             Quantity(None if c.get("p_value") is None
+                                      else Decimal(c["p_value"]), "1"))
+                for c in recon.checks],
+        shares_not_active=Quantity(_figure(recon, "shares_not_active"), "shares"),
         implied_efficiency=Quantity(recon.implied_j_per_th, "J/TH"),
         verdicts=list(recon.verdicts))
 
@@ -191,7 +202,34 @@ def mining_section(snapshot: Snapshot, period: ReportPeriod) -> MiningSection:
         names.licence(licence.id) for licence in snapshot.licences.values()
         if isinstance(licence, MiningLicence) and licence.id not in reconciled
         and _active_during(licence, period))
-    return MiningSection(rows=rows, history=history, not_reconciled=not_reconciled)
+    return MiningSection(rows=rows, history=history, not_reconciled=not_reconciled,
+                         suspensions=_suspensions(snapshot, period, names),
+                         reports_missing=[
+                             MissingReportRow(a.raised_at, names.subject(a.subject_id),
+                                              names.message(a.message), _state(a, period))
+                             for a in _alerts_in(snapshot, period)
+                             if a.kind == "REPORT_MISSING"])
+
+
+def _suspensions(snapshot: Snapshot, period: ReportPeriod,
+                 names: Names) -> list[SuspensionRow]:
+    """Returns the licences' suspensions that overlap the period, oldest first."""
+    rows = []
+    for licence in snapshot.licences.values():
+        kind = "mining" if isinstance(licence, MiningLicence) else "exchange"
+        reasons = list(licence.suspension_reasons)
+        for i, (start, end) in enumerate(licence.suspensions.spans):
+            if period.overlaps(start, end or period.end):
+                reason = reasons[i] if i < len(reasons) else ""
+                rows.append(SuspensionRow(names.licence(licence.id), kind, start, end,
+                                          names.message(reason)))
+    return sorted(rows, key=lambda r: (r.start, r.licence))
+
+
+def _state(alert: Any, period: ReportPeriod) -> str:
+    """Returns "open" or "resolved" as of the period's end."""
+    return ("open" if alert.resolved_at is None or alert.resolved_at >= period.end
+            else "resolved")
 
 
 def _active_during(licence: MiningLicence, period: ReportPeriod) -> bool:
@@ -283,7 +321,10 @@ def market_section(snapshot: Snapshot, period: ReportPeriod) -> MarketSection:
         travel_rule=_travel_rule(trades, period, snapshot),
         structuring=[StructuringRow(a.raised_at, names.participant(a.participant_id),
                                     names.message(a.message), "open" if a.is_open else "resolved")
-                     for a in _alerts_in(snapshot, period) if a.kind == "STRUCTURING"])
+                     for a in _alerts_in(snapshot, period) if a.kind == "STRUCTURING"],
+        screening_hits=[StructuringRow(a.raised_at, names.participant(a.participant_id),
+                                       names.message(a.message), _state(a, period))
+                        for a in _alerts_in(snapshot, period) if a.kind == "SCREENING_HIT"])
 
 
 def _travel_rule(trades: list[TradeRow], period: ReportPeriod,
@@ -347,7 +388,26 @@ def alerts_section(snapshot: Snapshot, period: ReportPeriod) -> AlertsSection:
         band = next(name for limit, name in AGE_BANDS if limit is None or age < limit)
         ages[(band, alert.kind)] += 1
     order = {name: i for i, (_, name) in enumerate(AGE_BANDS)}
+    cases: Counter[tuple[str, str, str]] = Counter()
+    escalated = []
+    for alert in snapshot.alerts.values():
+        if alert.raised_at >= period.end or (alert.resolved_at is not None
+                                             and alert.resolved_at < period.end):
+            continue
+        age = period.end - alert.raised_at
+        band = next(name for limit, name in AGE_BANDS if limit is None or age < limit)
+        severity = alert.severity.value
+        cases[(band, severity, alert.assignee or "unassigned")] += 1
+        if alert.escalated_to:
+            escalated.append(EscalatedRow(alert.raised_at, alert.kind,
+                                          names.participant(alert.participant_id), severity,
+                                          alert.assignee or "unassigned", alert.escalated_to))
+    severity_rank = {s: i for i, s in enumerate(("CRITICAL", "HIGH", "MEDIUM", "LOW"))}
     return AlertsSection(
+        open_cases=[CaseRow(b, s, a, n) for (b, s, a), n in sorted(
+            cases.items(), key=lambda item: (order[item[0][0]],
+                                             severity_rank.get(item[0][1], 9), item[0][2]))],
+        escalated=sorted(escalated, key=lambda r: r.raised_at),
         months=[label for _, _, label in months],
         monthly=[MonthlyAlertCount(m, k, n) for (m, k), n in sorted(monthly.items())],
         raised=raised,

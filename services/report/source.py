@@ -5,7 +5,7 @@ of the audit tree), so a printed report can be checked against the audit log: th
 origin, size and root name the same records. Records after it are counted, not read.
 Without a checkpoint the whole log is read and the report says it cannot be checked.
 
-Aggregates (participants, licences, alerts, reconciliations, VASPs, the policy) are
+Aggregates (participants, licences, alerts, reconciliations, VASPs, mining pools, the policy) are
 rebuilt by applying the events in log order (their state as of the
 checkpoint, not as of now). Proof batches are skipped undecoded (the reconciliations carry
 their figures); trades are kept as rows only inside the window the report needs, so
@@ -26,6 +26,7 @@ from ledger import (
     AuditLog,
     Ledger,
     Licence,
+    MiningPool,
     Participant,
     Policy,
     PolicyView,
@@ -40,7 +41,8 @@ BATCH = 2000
 
 KEPT_TOPICS = ("ledger.domain.participant:", "ledger.domain.licence:",
                "ledger.domain.alert:", "ledger.domain.reconciliation:",
-               "ledger.domain.policy:", "ledger.domain.vasp:")
+               "ledger.domain.policy:", "ledger.domain.vasp:",
+               "ledger.domain.pool:")
 """Topics of the aggregates the report rebuilds (trades are read as rows, below)."""
 TRADE_TOPIC = "ledger.domain.trade:"
 
@@ -83,6 +85,7 @@ class Snapshot:
     alerts: dict[UUID, Alert] = field(default_factory=dict)
     reconciliations: dict[UUID, Reconciliation] = field(default_factory=dict)
     vasps: dict[UUID, Vasp] = field(default_factory=dict)
+    pools: dict[UUID, MiningPool] = field(default_factory=dict)
     trades: list[TradeRow] = field(default_factory=list)
     kinds: dict[UUID, str] = field(default_factory=dict)
     """The aggregate class of each alert subject the snapshot does not hold itself (a
@@ -151,6 +154,8 @@ def read_snapshot(ledger: Ledger, config: StoreConfig, keep_trade: Callable[[dat
             snapshot.alerts[aggregate_id] = aggregate
         elif isinstance(aggregate, Reconciliation):
             snapshot.reconciliations[aggregate_id] = aggregate
+        elif isinstance(aggregate, MiningPool):
+            snapshot.pools[aggregate_id] = aggregate
         elif isinstance(aggregate, Vasp):
             snapshot.vasps[aggregate_id] = aggregate
         elif isinstance(aggregate, Policy):

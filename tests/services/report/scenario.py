@@ -47,6 +47,10 @@ MINERS = {
     "steppe": honest_miner(CAPACITY_HS * Decimal("0.8"), b"/steppe/"),
     "tengri": over_capacity_miner(CAPACITY_HS, Decimal(2), b"/tengri/"),
 }
+ESCALATION = ("analyst Dana", "head of supervision")
+"""Who Tengri's open mining case is assigned to, and whom it is escalated to."""
+SUSPENSION = (datetime(2026, 3, 22, tzinfo=UTC), datetime(2026, 3, 24, tzinfo=UTC))
+"""When Tengri's licence is suspended, and until when."""
 NAMES = {"steppe": "Steppe Hash LLP", "tengri": "Tengri Compute JSC"}
 
 
@@ -167,6 +171,16 @@ def build_scenario(ledger: Ledger) -> Scenario:
     first = ledger.list_alerts()[0]
     ledger.resolve_alert("resolve-1", first.id, "supervisor", "explained",
                          at=datetime(2026, 3, 20, tzinfo=UTC))
+    # A case worked on: Tengri's open mining alert assigned and escalated; the licence
+    # suspended for two days while it is examined.
+    over = next(a for a in ledger.list_alerts()
+                if a.is_open and a.participant_id == s.participants["tengri"])
+    ledger.assign_alert("assign-1", over.id, "supervisor", ESCALATION[0],
+                        at=datetime(2026, 3, 21, tzinfo=UTC))
+    ledger.escalate_alert("escalate-1", over.id, "supervisor", ESCALATION[1],
+                          "capacity twice the licence", at=datetime(2026, 3, 21, 1, tzinfo=UTC))
+    ledger.suspend_licence("suspend-tengri", s.licences["tengri"], "capacity under review",
+                           until=SUSPENSION[1], at=SUSPENSION[0])
     log = AuditLog(ledger.recorder, signer=s.signer)
     try:
         s.checkpoint_size = log.follower.checkpoint_now().size

@@ -18,7 +18,7 @@ from ledger.domain.travel_rule import missing_data, travel_rule_from_record
 from ledger.domain.vasp import Vasp
 from tests.ledger.conftest import events_of
 from tests.services.report.conftest import Made
-from tests.services.report.scenario import HOME, NAMES
+from tests.services.report.scenario import ESCALATION, HOME, NAMES, SUSPENSION
 from tlog.checkpoint import open_checkpoint
 
 TERA = Decimal(10) ** 12
@@ -75,6 +75,20 @@ def test_mining_rows_are_the_reconciliations_of_the_period(made: Made) -> None:
     assert sorted((r.holder, r.period_start.month) for r in history) == [
         (NAMES["steppe"], 2), (NAMES["steppe"], 3), (NAMES["tengri"], 3)]
     assert made.report.mining.not_reconciled == []
+    # The licence mode and every check with the p-value the reconciliation recorded.
+    for rec in recons:
+        row = next(r for r in rows if r.licence_id == str(rec.licence_id))
+        assert row.mode == "solo"
+        assert [(c.verdict, c.triggered, c.p_value.value) for c in row.checks] == [
+            (c["verdict"], c["triggered"],
+             None if c.get("p_value") is None else Decimal(c["p_value"])) for c in rec.checks]
+        assert row.shares_not_active.value == Decimal(rec.figures["shares_not_active"])
+    assert any(c.p_value.value is not None for r in rows for c in r.checks)
+    # The suspension of March, with its reason and end; no report went missing.
+    assert [(s.licence.split(",")[0], s.start, s.end, s.reason)
+            for s in made.report.mining.suspensions] == [
+        (NAMES["tengri"], *SUSPENSION, "capacity under review")]
+    assert made.report.mining.reports_missing == []
 
 
 def test_market_figures_equal_the_signed_trades(made: Made) -> None:
@@ -151,6 +165,14 @@ def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
     assert sum(a.count for a in section.open_by_age) == 2
     for row in section.raised:
         assert not UUID_TEXT.search(row.message + row.subject + row.participant), row
+    # Open cases by age, severity and assignee; the escalated case.
+    open_alerts = [a for a in made.ledger.list_alerts() if a.resolved_at is None]
+    cases = Counter((a.severity.value, a.assignee or "unassigned") for a in open_alerts)
+    assert Counter({(c.severity, c.assignee): c.count for c in section.open_cases}) == cases
+    escalated = [a for a in open_alerts if a.escalated_to]
+    assert [(e.kind, e.participant, e.assignee, e.escalated_to) for e in section.escalated] == [
+        (a.kind, NAMES["tengri"], *ESCALATION) for a in escalated]
+    assert len(escalated) == 1
     subjects = {row.kind: row.subject for row in section.raised}
     assert subjects["STRUCTURING"] == "a trade"
     assert subjects["OVER_CAPACITY"].startswith(f"reconciliation of {NAMES['tengri']}, ")
@@ -179,7 +201,8 @@ def test_files_name_participants_not_ids_and_carry_units(made: Made) -> None:
     assert not UUID_TEXT.search(page)
     for name in ("Steppe Hash LLP", "Tengri Compute JSC", "Aru Traders LLP",
                  "OUTFLOW_CAP_EXCEEDED", "TRAVEL_RULE_DATA_MISSING", "Bosphorus VASP (TR)",
-                 "capacity × (1 + tolerance)", made.report.integrity.root_hex or "?"):
+                 "capacity × (1 + tolerance)", made.report.integrity.root_hex or "?",
+                 "capacity under review", ESCALATION[1], "Checks and p-values", "solo"):
         assert name in page, name
     assert page.count('<img src="data:image/png;base64,') == len(made.files.charts) == 6
     assert 'alt=""' not in page
