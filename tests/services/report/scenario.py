@@ -4,7 +4,9 @@ a signed checkpoint followed by one more record that the report must leave out."
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +32,7 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2027, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 MARCH = datetime(2026, 3, 2, tzinfo=UTC)
+JUNE = datetime(2026, 6, 1, tzinfo=UTC)
 FEBRUARY = datetime(2026, 2, 2, tzinfo=UTC)
 T = 3600
 D = Decimal(2) ** -24
@@ -51,6 +54,10 @@ ESCALATION = ("analyst Dana", "head of supervision")
 """Who Tengri's open mining case is assigned to, and whom it is escalated to."""
 SUSPENSION = (datetime(2026, 3, 22, tzinfo=UTC), datetime(2026, 3, 24, tzinfo=UTC))
 """When Tengri's licence is suspended, and until when."""
+WATCH_LIST = {"source": "PEP-TEST", "version": "2026-01-01",
+              "entries": [{"id": "PEP.7", "name": "Marat Zhaksylykov", "categories": ["PEP"]}]}
+"""A screening list with one politically exposed person (a name-only, possible match)."""
+POOL_NAME = "Altai Pool"
 NAMES = {"steppe": "Steppe Hash LLP", "tengri": "Tengri Compute JSC"}
 
 
@@ -118,6 +125,15 @@ def build_scenario(ledger: Ledger) -> Scenario:
         s.licences[key] = ledger.grant_mining_licence(
             f"grant-{key}", s.participants[key], "North", "Z1", f"M-{key}", LICENSED_MW,
             J_PER_TH, [MINERS[key].coinbase_tag.hex()], START, END, at=START).aggregate_id
+    # A licence mining in an accredited pool, granted from June: not active in March, so
+    # it is in the snapshot (named by its pool) without a March row.
+    pool = ledger.register_pool("pool-altai", POOL_NAME, HOME, "FPPS", "0.02",
+                                at=START).aggregate_id
+    s.participant("altai", "Altai Pool Miners LLP")
+    s.licences["altai"] = ledger.grant_mining_licence(
+        "grant-altai", s.participants["altai"], "East", "Z2", "M-altai", LICENSED_MW,
+        J_PER_TH, ["2f616c7461692f"], JUNE, END, at=START, mode="POOL",
+        pool_id=pool).aggregate_id
     s.participant("exchange", "Astana Digital Exchange JSC")
     s.participant("buyer", "Aru Traders LLP")
     s.participant("seller", "Bota Holdings LLP")
@@ -130,6 +146,7 @@ def build_scenario(ledger: Ledger) -> Scenario:
     s.vasps["home"] = ledger.register_vasp(
         "vasp-home", "Astana Digital Exchange", HOME, licence_id=s.exchange_licence,
         at=START).aggregate_id
+    ledger.import_screening_list("watch-list", json.dumps(WATCH_LIST).encode(), at=START)
     network = _decimal(mined("steppe", MARCH, 1).network_difficulty)
     for parameter, value in (("network_difficulty", network), ("block_subsidy", SUBSIDY),
                              ("mean_fees", FEES)):
@@ -166,6 +183,11 @@ def build_scenario(ledger: Ledger) -> Scenario:
     s.record(s.trade("mar-6", "9000", day + 5 * HOUR, travel_rule=FULL_TRAVEL_RULE,
                      counterparty_vasp_id=s.vasps["bosphorus"],
                      counterparty_country=""))  # cap
+    watched = copy.deepcopy(FULL_TRAVEL_RULE)
+    watched["beneficiary"]["persons"][0]["names"] = [
+        {"primary": "Zhaksylykov", "secondary": "Marat"}]
+    s.record(s.trade("mar-7", "2000", day + 5 * HOUR + timedelta(minutes=30),
+                     travel_rule=watched))  # a screening hit, recorded
     for i in range(3):  # structuring: three just under the threshold within 24 h
         s.record(s.trade(f"mar-s{i}", "999", day + timedelta(hours=6 + i)))
     first = ledger.list_alerts()[0]

@@ -11,14 +11,17 @@ from decimal import Decimal
 from typing import Any, cast
 
 from ledger.audit.log import AuditLog
+from ledger.config import StoreConfig
 from ledger.domain.alert import Alert
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
 from ledger.domain.travel_rule import missing_data, travel_rule_from_record
 from ledger.domain.vasp import Vasp
+from services.report.names import Names
+from services.report.source import read_snapshot
 from tests.ledger.conftest import events_of
 from tests.services.report.conftest import Made
-from tests.services.report.scenario import ESCALATION, HOME, NAMES, SUSPENSION
+from tests.services.report.scenario import ESCALATION, HOME, NAMES, POOL_NAME, SUSPENSION
 from tlog.checkpoint import open_checkpoint
 
 TERA = Decimal(10) ** 12
@@ -126,17 +129,21 @@ def test_market_figures_equal_the_signed_trades(made: Made) -> None:
         ("Aru Traders LLP", Decimal(18000))]
     needing = [t for t in recorded if t.value_usd >= 1000]
     travel = market.travel_rule
-    assert travel.required == len(needing) == 3
+    assert travel.required == len(needing) == 4
     assert travel.complete == sum(
         not missing_data(travel_rule_from_record(t.travel_rule), True,
                          t.wallet_kind == "SELF_HOSTED",
                          t.wallet_kind == "SELF_HOSTED" or t.counterparty_vasp_id is not None)
         for t in needing)
-    assert travel.blocked_missing == 1 and travel.completeness.value == Decimal("0.75")
+    assert travel.blocked_missing == 1 and travel.completeness.value == Decimal("0.8")
     assert [s.participant for s in market.structuring] == ["Aru Traders LLP"]
     # The trade recorded after the checkpoint is not in the report.
     assert all(t.exchange_trade_id != "x-after-checkpoint" for t in trades)
-    assert sum(a.trades for a in market.by_asset) == 7
+    assert sum(a.trades for a in market.by_asset) == 8
+    hits = [e for e in signed_events(made) if isinstance(e, cast(Any, Alert).Raised)
+            and e.kind == "SCREENING_HIT" and in_march(e.at)]
+    assert [(h.participant, h.state) for h in market.screening_hits] == [
+        ("Aru Traders LLP", "open")] * len(hits) and len(hits) == 1
 
 
 def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
@@ -146,13 +153,13 @@ def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
             alerts[event.originator_id] = event
     resolved = [e for e in signed_events(made) if isinstance(e, cast(Any, Alert).Resolved)]
     summary = made.report.summary
-    assert summary.alerts_opened == sum(in_march(a.at) for a in alerts.values()) == 3
+    assert summary.alerts_opened == sum(in_march(a.at) for a in alerts.values()) == 4
     assert summary.alerts_resolved == len(resolved) == 1
-    assert summary.alerts_open_at_end == 2
+    assert summary.alerts_open_at_end == 3
     assert {(s.kind, s.state): s.count for s in summary.licences_by_state} == {
-        ("mining", "ACTIVE"): 2, ("exchange", "ACTIVE"): 1}
+        ("mining", "ACTIVE"): 2, ("mining", "PENDING"): 1, ("exchange", "ACTIVE"): 1}
     figures = {k.name: k for k in summary.key_figures}
-    assert figures["trades recorded"].current.value == 7
+    assert figures["trades recorded"].current.value == 8
     assert figures["trades recorded"].previous.value == 1
     assert figures["attempts blocked"].current.value == 2
     assert figures["reconciliations closed"].previous.value == 1
@@ -162,7 +169,7 @@ def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
     by_month = Counter((f"{a.at:%Y-%m}", a.kind) for a in alerts.values())
     assert {(m.month, m.kind): m.count for m in section.monthly} == dict(by_month)
     assert sorted(a.kind for a in section.raised) == sorted(a.kind for a in alerts.values())
-    assert sum(a.count for a in section.open_by_age) == 2
+    assert sum(a.count for a in section.open_by_age) == 3
     for row in section.raised:
         assert not UUID_TEXT.search(row.message + row.subject + row.participant), row
     # Open cases by age, severity and assignee; the escalated case.
@@ -226,6 +233,15 @@ def test_files_name_participants_not_ids_and_carry_units(made: Made) -> None:
     found = quantities(written)
     assert len(found) > 50
     assert all(isinstance(q.get("unit"), str) and q["unit"] for q in found), found
+
+
+def test_a_pool_licence_is_named_by_its_registered_pool(made: Made) -> None:
+    snapshot = read_snapshot(made.ledger.ledger, StoreConfig(made.url), lambda at: False)
+    names = Names(snapshot)
+    modes = {names.participant(licence.participant_id): names.mode(licence)
+             for licence in snapshot.licences.values() if hasattr(licence, "mode")}
+    assert modes == {NAMES["steppe"]: "solo", NAMES["tengri"]: "solo",
+                     "Altai Pool Miners LLP": f"pool {POOL_NAME} (FPPS, fee 2 %)"}
 
 
 def test_reconciliation_figures_are_those_recorded(made: Made) -> None:
