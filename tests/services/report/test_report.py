@@ -13,6 +13,7 @@ from typing import Any, cast
 from ledger.audit.log import AuditLog
 from ledger.config import StoreConfig
 from ledger.domain.alert import Alert
+from ledger.domain.licence import MiningLicence
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
 from ledger.domain.travel_rule import missing_data, travel_rule_from_record
@@ -239,7 +240,7 @@ def test_a_pool_licence_is_named_by_its_registered_pool(made: Made) -> None:
     snapshot = read_snapshot(made.ledger.ledger, StoreConfig(made.url), lambda at: False)
     names = Names(snapshot)
     modes = {names.participant(licence.participant_id): names.mode(licence)
-             for licence in snapshot.licences.values() if hasattr(licence, "mode")}
+             for licence in snapshot.licences.values() if isinstance(licence, MiningLicence)}
     assert modes == {NAMES["steppe"]: "solo", NAMES["tengri"]: "solo",
                      "Altai Pool Miners LLP": f"pool {POOL_NAME} (FPPS, fee 2 %)"}
 
