@@ -16,7 +16,8 @@ were. A meter is bound to one *active* licence at a time and a coinbase tag to o
 
 Registration and approval also screen names (``ledger.screening``: a confirmed match on
 a sanctions, terrorism or WMD list refuses, a possible one alerts) and approval applies
-the offshore-founder rule.
+the offshore-founder rule. The module is long because it holds every regulator decision
+about participants and licences, each a short command beside those checks.
 """
 
 from __future__ import annotations
