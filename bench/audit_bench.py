@@ -229,7 +229,7 @@ def cipher_replay(url: str, trades: int) -> list[str]:
                              exchange_trade_id=f"x{i}", asset="BTC", quantity=Decimal(1),
                              price=Decimal("100"), quote_currency="USD",
                              buyer_id=market.buyer, seller_id=market.seller,
-                             counterparty_vasp="Home VASP", counterparty_country="XX",
+                             counterparty_vasp_id=None, counterparty_country="KZ",
                              wallet_kind=WalletKind.HOSTED, at=T0)
                 for i in range(start, min(start + 1000, trades))])
         signer = NoteSigner.generate(ORIGIN)

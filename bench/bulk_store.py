@@ -64,7 +64,7 @@ def bulk_request(i: int, licence: UUID) -> TradeRequest:
         request_id=f"bulk-{i}", exchange_licence_id=licence, exchange_trade_id=f"bulk-{i}",
         asset="BTC", quantity=Decimal("0.001"), price=Decimal(500), quote_currency="USD",
         buyer_id=_participant(f"bulk-buyer-{i % BULK_BUYERS}"),
-        seller_id=_participant("bulk-seller"), counterparty_vasp="",
+        seller_id=_participant("bulk-seller"), counterparty_vasp_id=None,
         counterparty_country="KZ", wallet_kind=WalletKind.HOSTED,
         at=START + timedelta(seconds=i))
 

@@ -91,14 +91,21 @@ QUICK_CASES = [Case("single command", 1, 20), Case("batch of 100", 100, 2),
                Case("batch of 1,000", 1000, 1)]
 
 
+LEAN_TRAVEL_RULE = {side: {"persons": [{"names": [{"primary": "Omarov",
+                                                     "secondary": "Daniyar"}]}],
+                           "accounts": [f"{side}-1"]} for side in ("originator", "beneficiary")}
+"""What FATF R.16 asks of a transfer below the threshold: names and accounts."""
+
+
 class Market:
     """Three approved participants and an exchange licence on a ledger."""
 
     def __init__(self, ledger: Ledger) -> None:
         ids = []
+        ledger.set_policy("home", "home_country", "KZ", effective_from=START)
         for name in ("exchange", "buyer", "seller"):
             receipt = ledger.register_participant(f"reg-{name}", "ENTERPRISE", name, name,
-                                                  "XX", at=START)
+                                                  "KZ", at=START)
             ledger.approve_participant(f"app-{name}", receipt.aggregate_id, at=START)
             ids.append(receipt.aggregate_id)
         self.exchange, self.buyer, self.seller = ids
@@ -107,6 +114,8 @@ class Market:
             at=START).aggregate_id
         # High enough that every outflow trade is recorded (and debits the account).
         ledger.set_policy("cap", "outflow_cap_usd", "1000000000000", effective_from=START)
+        self.vasp = ledger.register_vasp("vasp-de", "VASP", "DE", foreign_registration="DE-1",
+                                         at=START).aggregate_id
         self.serial = 0
 
     def trades(self, count: int, outflow: bool) -> list[TradeRequest]:
@@ -118,8 +127,9 @@ class Market:
                 request_id=f"r{self.serial}", exchange_licence_id=self.licence,
                 exchange_trade_id=f"x{self.serial}", asset="BTC", quantity=Decimal("0.0015"),
                 price=Decimal("66666.67"), quote_currency="USD", buyer_id=self.buyer,
-                seller_id=self.seller, counterparty_vasp="VASP",
-                counterparty_country="DE" if outflow else "XX", wallet_kind=WalletKind.HOSTED,
+                seller_id=self.seller, counterparty_vasp_id=self.vasp if outflow else None,
+                counterparty_country="" if outflow else "KZ", wallet_kind=WalletKind.HOSTED,
+                travel_rule=LEAN_TRAVEL_RULE if outflow else {},
                 at=T0 + timedelta(milliseconds=self.serial)))
         return requests
 

@@ -93,7 +93,7 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
                             cls=BenchLedger)
     key = Ed25519PrivateKey.generate()
     try:
-        p = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T", "XX", at=START)
+        p = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T", "KZ", at=START)
         ledger.approve_participant("app", p.aggregate_id, at=START)
         ledger.register_key("key", p.aggregate_id, "k1", key.public_key().public_bytes(
             Encoding.Raw, PublicFormat.Raw), at=START)

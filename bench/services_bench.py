@@ -53,6 +53,7 @@ from services.client import TRADES_PER_MESSAGE, LedgerClient
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     common_pb2,
+    compliance_pb2,
     history_pb2,
     licensing_pb2,
     trading_pb2,
@@ -185,6 +186,9 @@ def set_up_market(server: Server, run: str, buyers: int = 4) -> Market:
     names = [f"{run}-exchange", f"{run}-seller", *(f"{run}-buyer-{i}" for i in range(buyers))]
     ids = {n: str(Participant.create_id(REGULATOR, f"reg-{n}")) for n in names}
     with server.client("regulator", "cb") as reg:
+        reg.compliance.SetPolicy(compliance_pb2.SetPolicyRequest(
+            request_id="home-country", parameter="home_country", value=HOME,
+            at=wire.timestamp(START - timedelta(days=1))))
         for name in names:
             reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
                 request_id=f"reg-{name}", kind=common_pb2.PARTICIPANT_KIND_ENTERPRISE,
@@ -213,10 +217,11 @@ def payload(market: Market, request_id: str, i: int) -> trading_pb2.TradePayload
         at=wire.timestamp(TRADES_AT + timedelta(milliseconds=i)))
 
 
-HOME = "XX"
-"""The ledger's default home country: the trades are domestic (hosted wallets, the
-counterparty at home), so each records one event, like the raw rows (outflow trades would
-also debit the buyer's monthly account: bench.ledger_bench measures those separately)."""
+HOME = "KZ"
+"""The ledger's home country (set by the regulator before the market): the trades are
+domestic (hosted wallets, the counterparty at home), so each records one event, like the
+raw rows (outflow trades would also debit the buyer's monthly account: bench.ledger_bench
+measures those separately)."""
 
 
 def stored_records(request: TradeRequest, requester: str) -> list[Aggregate]:

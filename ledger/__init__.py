@@ -28,14 +28,16 @@ from ledger.config import (
     display_url,
     persistence_env,
 )
-from ledger.domain.alert import Alert
+from ledger.domain.alert import Alert, AlertState, Severity
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
-from ledger.domain.policy import POLICY_ID, Policy, PolicyView, is_observation
+from ledger.domain.policy import HOME_COUNTRY, POLICY_ID, Policy, PolicyView, is_observation
 from ledger.domain.pool import PAYOUT_SCHEMES, MiningPool
 from ledger.domain.reconciliation import Reconciliation
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
+from ledger.domain.trade import Trade, TradeRequest, WalletKind
+from ledger.domain.travel_rule import missing_data, travel_rule_from_record
+from ledger.domain.vasp import Vasp
 from ledger.errors import (
     Contention,
     EnvelopeRefused,
@@ -65,12 +67,13 @@ __all__ = [
     "DEFAULT_CALENDAR_INTERVAL_SECONDS",
     "DEFAULT_DB_URL",
     "GRID",
+    "HOME_COUNTRY",
     "PAYOUT_SCHEMES",
     "POLICY_ID",
     "PROTO_BATCH_PAYLOAD_TYPE",
     "REGULATOR",
-    "TRAVEL_RULE_FIELDS",
     "Alert",
+    "AlertState",
     "AuditIntegrityError",
     "AuditLog",
     "AuditStoreError",
@@ -108,6 +111,7 @@ __all__ = [
     "Replayer",
     "RequestIdReused",
     "RuleViolation",
+    "Severity",
     "SignatureChecker",
     "Signed",
     "StoreConfig",
@@ -122,6 +126,7 @@ __all__ = [
     "TradeReceipt",
     "TradeRequest",
     "TradeStatus",
+    "Vasp",
     "VerifyReport",
     "WalletKind",
     "WitnessPolicy",
@@ -136,6 +141,7 @@ __all__ = [
     "hashrate_cap_ths",
     "is_observation",
     "load_witness_policy",
+    "missing_data",
     "pack_proof_batch",
     "parse_event_ref",
     "participant_requester",
@@ -144,6 +150,7 @@ __all__ = [
     "restore_export",
     "signed_bytes",
     "system_clock",
+    "travel_rule_from_record",
     "verify_bundle",
     "write_export",
 ]

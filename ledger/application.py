@@ -14,6 +14,8 @@ and saves it:
 ``MeterReadings``      the grid operator's meter readings
 ``Policies``           versioned policy
 ``Alerts``             raising, resolving and listing alerts
+``Screening``          sanctions / PEP list versions and name matching
+``Vasps``              the registry of counterparty VASPs
 ``SupervisoryCalendar`` expiries, report deadlines, period closes on time
 =====================  ====================================================
 
@@ -49,7 +51,7 @@ from ledger.alerts import Alerts
 from ledger.cache import HOT_AGGREGATES_MAXSIZE, HotAggregateCache, LatestVersions
 from ledger.clock import Clock, system_clock
 from ledger.config import CIPHER_KEY_ENV, StoreConfig
-from ledger.domain.alert import Alert
+from ledger.domain.alert import Alert, AlertState
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
 from ledger.domain.participant import Participant
@@ -57,9 +59,11 @@ from ledger.domain.policy import POLICY_ID, Policy, PolicyView
 from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
+from ledger.domain.screening import ImportedList
 from ledger.domain.trade import TradeRequest
+from ledger.domain.vasp import Vasp
 from ledger.errors import NotFound, StoreKeyError, StoreUnavailable
-from ledger.indexes import AlertIndex, LicenceIndex, PoolIndex
+from ledger.indexes import AlertIndex, LicenceIndex, PoolIndex, VaspIndex
 from ledger.keys import EnvelopeVerifier, Keys
 from ledger.licensing import Licensing
 from ledger.metering import MeterReadings
@@ -74,10 +78,13 @@ from ledger.reports import OutputReports
 from ledger.request_index import rebuild as rebuild_request_index
 from ledger.request_index import trades_of_requests
 from ledger.requests import GRID, REGULATOR
+from ledger.screening import Screening
 from ledger.signatures import SignatureChecker
+from ledger.str_report import build_report
 from ledger.supervision import ObligationIndex, SupervisoryCalendar, leadership_for
 from ledger.trading import TradeBlocked, Trading
 from ledger.validation import required_time
+from ledger.vasps import Vasps
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -106,9 +113,11 @@ class Ledger(Application[UUID]):
         self.latest_versions = self.construct_latest_versions()
         self.licence_index = self.construct_licence_index()
         self.alert_index = self.construct_alert_index()
+        self.vasp_index = VaspIndex(self)
         self.proof_index = self.construct_proof_index()
         self.envelopes = EnvelopeVerifier(self.signatures)
-        self.licensing = Licensing(self, self.clock, self.licence_index)
+        self.screening = Screening(self, self.clock)
+        self.licensing = Licensing(self, self.clock, self.licence_index, self.screening)
         self.keys = Keys(self, self.clock)
         self.trading = self.construct_trading()
         self.proofs = self.construct_proof_submission()
@@ -117,6 +126,7 @@ class Ledger(Application[UUID]):
         self.meter_readings = MeterReadings(self, self.clock, self.licence_index)
         self.policies = Policies(self, self.clock)
         self.alerts = Alerts(self, self.clock, self.alert_index)
+        self.vasps = Vasps(self, self.clock, self.vasp_index)
         self.calendar = self.construct_calendar()
         self.pools = Pools(self, self.clock, PoolIndex(self))
         try:
@@ -168,7 +178,7 @@ class Ledger(Application[UUID]):
 
     def construct_trading(self) -> Trading:
         """Returns the trade use case (tests override it to count decisions)."""
-        return Trading(self, self.clock, self.envelopes)
+        return Trading(self, self.clock, self.envelopes, self.screening)
 
     def construct_proof_submission(self) -> ProofSubmission:
         """Returns the proof-batch use case (tests override it to make writers race)."""
@@ -568,6 +578,45 @@ class Ledger(Application[UUID]):
         """Records many trades in one transaction (``Trading.record_trades``)."""
         return self.trading.record_trades(requests)
 
+    # ------------------------------------------------------------------------- VASPs
+
+    def register_vasp(self, request_id: str, name: str, country: str,
+                      licence_id: UUID | None = None, foreign_registration: str = "",
+                      travel_rule_endpoint: str = "", at: datetime | None = None) -> Receipt:
+        """Registers a counterparty VASP (``Vasps.register_vasp``)."""
+        return self.vasps.register_vasp(request_id, name, country, licence_id,
+                                        foreign_registration, travel_rule_endpoint, at)
+
+    def suspend_vasp(self, request_id: str, vasp_id: UUID, reason: str,
+                     at: datetime | None = None) -> Receipt:
+        """Suspends a VASP (``Vasps.suspend_vasp``)."""
+        return self.vasps.suspend_vasp(request_id, vasp_id, reason, at)
+
+    def reinstate_vasp(self, request_id: str, vasp_id: UUID,
+                       at: datetime | None = None) -> Receipt:
+        """Ends a VASP's suspension (``Vasps.reinstate_vasp``)."""
+        return self.vasps.reinstate_vasp(request_id, vasp_id, at)
+
+    def get_vasp(self, vasp_id: UUID) -> Vasp:
+        """Returns a registered VASP, or raises NotFound."""
+        return self.vasps.get_vasp(vasp_id)
+
+    def list_vasps(self, country: str | None = None) -> list[Vasp]:
+        """Returns registered VASPs in registration order."""
+        return self.vasps.list_vasps(country)
+
+    # -------------------------------------------------------------------- screening
+
+    def import_screening_list(self, request_id: str, content: bytes | str,
+                              at: datetime | None = None) -> Receipt:
+        """Imports a sanctions / PEP list file as a new version of its source
+        (``Screening.import_list``)."""
+        return self.screening.import_list(request_id, content, at)
+
+    def screening_lists(self) -> list[ImportedList]:
+        """Returns the version of each list source in force."""
+        return self.screening.lists()
+
     # ---------------------------------------------------------------- policy & alerts
 
     def set_policy(self, request_id: str, parameter: str, value: str,
@@ -587,12 +636,38 @@ class Ledger(Application[UUID]):
         return self.alerts.raise_alert(request_id, kind, subject_id, participant_id, message,
                                        evidence, figures, at)
 
-    def resolve_alert(self, request_id: str, alert_id: UUID, by: str, note: str,
-                      at: datetime | None = None) -> Receipt:
-        """Resolves an open alert with a note."""
-        return self.alerts.resolve_alert(request_id, alert_id, by, note, at)
+    def assign_alert(self, request_id: str, alert_id: UUID, by: str, assignee: str,
+                     at: datetime | None = None) -> Receipt:
+        """Assigns an open alert to an analyst (``Alerts.assign_alert``)."""
+        return self.alerts.assign_alert(request_id, alert_id, by, assignee, at)
 
-    def list_alerts(self, open_only: bool = False,
-                    participant_id: UUID | None = None) -> list[Alert]:
-        """Returns alerts in the order they were raised."""
-        return self.alerts.list_alerts(open_only, participant_id)
+    def set_alert_severity(self, request_id: str, alert_id: UUID, by: str, severity: str,
+                           note: str, at: datetime | None = None) -> Receipt:
+        """Sets an open alert's severity (``Alerts.set_severity``)."""
+        return self.alerts.set_severity(request_id, alert_id, by, severity, note, at)
+
+    def escalate_alert(self, request_id: str, alert_id: UUID, by: str, to: str, note: str,
+                       at: datetime | None = None) -> Receipt:
+        """Escalates an open alert (``Alerts.escalate_alert``)."""
+        return self.alerts.escalate_alert(request_id, alert_id, by, to, note, at)
+
+    def resolve_alert(self, request_id: str, alert_id: UUID, by: str, note: str,
+                      at: datetime | None = None, str_reference: str = "") -> Receipt:
+        """Resolves an open alert with a note (``Alerts.resolve_alert``)."""
+        return self.alerts.resolve_alert(request_id, alert_id, by, note, at, str_reference)
+
+    def reopen_alert(self, request_id: str, alert_id: UUID, by: str, note: str,
+                     at: datetime | None = None) -> Receipt:
+        """Reopens a resolved alert (``Alerts.reopen_alert``)."""
+        return self.alerts.reopen_alert(request_id, alert_id, by, note, at)
+
+    def list_alerts(self, open_only: bool = False, participant_id: UUID | None = None,
+                    state: AlertState | None = None,
+                    assignee: str | None = None) -> list[Alert]:
+        """Returns alerts in the order they were raised (``Alerts.list_alerts``)."""
+        return self.alerts.list_alerts(open_only, participant_id, state, assignee)
+
+    def suspicious_transaction_report(self, alert_ids: Sequence[UUID],
+                                      reporting_officer: str) -> bytes:
+        """Returns the STR document of the given alerts (``ledger.str_report``)."""
+        return build_report(self, alert_ids, self.clock(), reporting_officer)

@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from ledger.domain.alert import Alert
 from ledger.domain.licence import ExchangeLicence, MiningLicence
 from ledger.domain.pool import MiningPool
+from ledger.domain.vasp import Vasp
 
 
 class LogReader(Protocol):
@@ -142,3 +143,18 @@ class AlertIndex:
         return list(self._ids)
 
 
+
+
+class VaspIndex:
+    """VASP ids in the order they were registered."""
+
+    def __init__(self, ledger: LogReader) -> None:
+        self._ids: list[UUID] = []
+        self._follower = TopicFollower(ledger.recorder, ledger.mapper,
+                                       [cast(Any, Vasp).Registered],
+                                       lambda _pos, event: self._ids.append(event.originator_id))
+
+    def all_ids(self) -> list[UUID]:
+        """Returns every VASP id."""
+        self._follower.refresh()
+        return list(self._ids)

@@ -13,6 +13,11 @@ participant stops it acting at once (``Participant.standing``, checked by every 
 holder makes) without touching its licences, so reinstating it restores them as they
 were. A meter is bound to one *active* licence at a time and a coinbase tag to one licence
 (``ledger.licence_bindings``).
+
+Registration and approval also screen names (``ledger.screening``: a confirmed match on
+a sanctions, terrorism or WMD list refuses, a possible one alerts) and approval applies
+the offshore-founder rule. The module is long because it holds every regulator decision
+about participants and licences, each a short command beside those checks.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
+from ledger.domain.alert import Alert
 from ledger.domain.base import Stamp
 from ledger.domain.licence import MINING_MODES, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.participant import Participant, ParticipantKind
@@ -36,6 +42,15 @@ from ledger.indexes import LicenceIndex
 from ledger.licence_bindings import LicenceBindings
 from ledger.receipts import Receipt
 from ledger.requests import REGULATOR
+from ledger.screening import (
+    Screening,
+    Subject,
+    confirmed_refusal,
+    founder_refusal,
+    hit_alert,
+    participant_subjects,
+)
+from ledger.screening import alert_id as screening_alert_id
 from ledger.store import LedgerStore
 from ledger.validation import (
     check_after,
@@ -60,10 +75,12 @@ MIN_TAG_BYTES = 4
 class Licensing(UseCase):
     """The regulator's decisions about participants and licences."""
 
-    def __init__(self, store: LedgerStore, clock: Clock, licences: LicenceIndex) -> None:
+    def __init__(self, store: LedgerStore, clock: Clock, licences: LicenceIndex,
+                 screening: Screening) -> None:
         super().__init__(store, clock)
         self.licences = licences
         self.bindings = LicenceBindings(store, licences)
+        self.screening = screening
 
     def decision(self, command: str, request_id: str, at: datetime | None,
                  **fields: Any) -> tuple[Stamp, datetime]:
@@ -89,22 +106,76 @@ class Licensing(UseCase):
             "RegisterParticipant", request_id, at, kind=kind, legal_name=legal_name,
             tax_id=tax_id, country=country, beneficial_owners=owners, offshore_links=links)
 
-        def build() -> list[Aggregate]:
-            return [Participant(request_id=request_id, at=when, kind=kind,
-                                legal_name=legal_name.strip(), tax_id=tax_id.strip(),
-                                country=country, beneficial_owners=owners,
-                                offshore_links=links)]
+        participant_id = Participant.create_id(REGULATOR, request_id)
+        subjects = [Subject(legal_name, (tax_id,)), *(Subject(o) for o in owners)]
+        matches = self.screening.screen(subjects, self.store.policy_at(when))
+        barring = [m for m in matches if m.bars]
+        if barring:
+            # Refused; the attempt stays on the record as a SCREENING_HIT alert.
+            self.create(stamp, request_id, Alert,
+                        screening_alert_id(REGULATOR, request_id, participant_id),
+                        lambda: [hit_alert(request_id, when, "registration", participant_id,
+                                           None, matches)])
+            raise RuleViolation(*confirmed_refusal(barring[0]))
 
-        return self.create(stamp, request_id, Participant,
-                           Participant.create_id(REGULATOR, request_id), build)
+        def build() -> list[Aggregate]:
+            participant = Participant(request_id=request_id, at=when, kind=kind,
+                                      legal_name=legal_name.strip(), tax_id=tax_id.strip(),
+                                      country=country, beneficial_owners=owners,
+                                      offshore_links=links)
+            if not matches:
+                return [participant]
+            return [participant, hit_alert(request_id, when, "registration", participant_id,
+                                           participant_id, matches)]
+
+        return self.create(stamp, request_id, Participant, participant_id, build)
 
     def approve_participant(self, request_id: str, participant_id: UUID,
                             at: datetime | None = None) -> Receipt:
         """Approves a registered participant."""
         stamp, when = self.decision("ApproveParticipant", request_id, at,
                                     participant_id=participant_id)
-        return self.mutate(stamp, request_id, participant_id, Participant, "participant",
-                           lambda p: p.approve(request_id=request_id, at=when))
+        current = self.store.read_typed(participant_id, Participant, "participant")
+        first = current.version_of_request(REGULATOR, request_id, stamp.digest)
+        if first is not None:
+            return Receipt(participant_id, first, replayed=True)
+        policy = self.store.policy_at(when)
+        matches = self.screening.screen(participant_subjects(current), policy)
+        refusal = founder_refusal(current, policy, matches)
+        alert_id = screening_alert_id(REGULATOR, request_id, participant_id)
+        if refusal is not None:
+            # Refused; the attempt stays on the record as an alert.
+            rule, message, figures = refusal
+
+            def refused() -> list[Aggregate]:
+                if matches:
+                    return [hit_alert(request_id, when, "approval", participant_id,
+                                      participant_id, matches)]
+                return [Alert(request_id=request_id, at=when, kind=rule,
+                              subject_id=participant_id, participant_id=participant_id,
+                              message=message, evidence=[f"{participant_id}:1"],
+                              figures=figures)]
+
+            self.create(stamp, request_id, Alert,
+                        alert_id if matches else Alert.create_id(
+                            REGULATOR, request_id, rule, participant_id), refused)
+            raise RuleViolation(rule, message, figures)
+
+        def attempt() -> Receipt:
+            participant = self.store.get_typed(participant_id, Participant, "participant")
+            seen = participant.version_of_request(REGULATOR, request_id, stamp.digest)
+            if seen is not None:
+                return Receipt(participant_id, seen, replayed=True)
+            participant.approve(request_id=request_id, at=when)
+            if matches:  # possible matches: approved, and the regulator is alerted
+                self.store.save(participant, hit_alert(request_id, when, "approval",
+                                                       participant_id, participant_id,
+                                                       matches))
+            else:
+                self.store.save(participant)
+            return Receipt(participant_id, participant.version)
+
+        return self.run(stamp, attempt)
 
     def suspend_participant(self, request_id: str, participant_id: UUID, reason: str,
                             until: datetime | None = None,

@@ -356,6 +356,7 @@ def policy_inputs(policy: Policy | None, at: datetime, max_version: int | None =
             if value.effective_from <= at and (max_version is None
                                                or value.version <= max_version):
                 current = value.value
+        assert current is not None  # every reconciliation parameter has a default
         values[name] = Decimal(current)
     return values
 

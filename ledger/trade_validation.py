@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from ledger.domain.envelope import Envelope
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.domain.trade import TradeRequest, WalletKind
+from ledger.domain.travel_rule import TravelRule, travel_rule_from_record
 from ledger.errors import InvalidRequest
 from ledger.validation import (
     check_country,
@@ -41,27 +42,23 @@ def validate_trade(request: TradeRequest) -> TradeRequest:
         raise InvalidRequest("at", "must be timezone-aware (UTC)")
     if request.envelope is not None and not isinstance(request.envelope, Envelope):
         raise InvalidRequest("envelope", "must be an Envelope")
-    if not isinstance(request.travel_rule, dict):
-        raise InvalidRequest("travel_rule", "must map field names to text")
-    unknown = set(request.travel_rule) - set(TRAVEL_RULE_FIELDS)
-    if unknown:
-        raise InvalidRequest("travel_rule", f"unknown fields {sorted(unknown)[:5]}")
-    for name, value in request.travel_rule.items():
-        if not isinstance(value, str):
-            raise InvalidRequest(f"travel_rule.{name}", "must be text")
-        if value.strip():  # blank means absent (the travel rule then says what is missing)
-            check_text(f"travel_rule.{name}", value)
+    travel = request.travel_rule
+    if not isinstance(travel, TravelRule):
+        # A library caller's record (the services build a TravelRule from the wire,
+        # bounded once there): parsed and bounded here, once.
+        travel = travel_rule_from_record(travel)
     check_text("exchange_trade_id", request.exchange_trade_id, 200)
     check_text("asset", request.asset, 20)
     check_currency("quote_currency", request.quote_currency)
-    if not isinstance(request.counterparty_vasp, str):
-        raise InvalidRequest("counterparty_vasp", "must be text")
-    if request.counterparty_vasp:  # optional: a domestic trade may name none
-        check_text("counterparty_vasp", request.counterparty_vasp, 200)
-    check_country("counterparty_country", request.counterparty_country)
+    if request.counterparty_vasp_id is not None and not isinstance(
+            request.counterparty_vasp_id, UUID):
+        raise InvalidRequest("counterparty_vasp_id", "must be the UUID of a registered VASP")
+    if request.counterparty_country:  # optional when a VASP is named
+        check_country("counterparty_country", request.counterparty_country)
     if request.buyer_id == request.seller_id:
         raise InvalidRequest("seller_id", "buyer and seller must differ")
     at = request.at if request.at.tzinfo is UTC else request.at.astimezone(UTC)
-    if quantity is request.quantity and price is request.price and at is request.at:
+    if (quantity is request.quantity and price is request.price and at is request.at
+            and travel is request.travel_rule):
         return request
-    return replace(request, quantity=quantity, price=price, at=at)
+    return replace(request, quantity=quantity, price=price, at=at, travel_rule=travel)

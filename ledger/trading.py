@@ -21,6 +21,11 @@ time ``at`` must lie in the trade window around the server's clock, and the lice
 parties and the signing key must be in standing both at ``at`` and when recorded; a
 trade that breaks a rule is recorded as ``Trade.Blocked``, so the attempt stays on the
 record.
+
+The module is long because the batch protocol (the optimistic first decision, lookups
+and replays on a conflict) and the order of the per-trade rules share one batch's state;
+the rules themselves have their own owners (``ledger.counterparty``,
+``ledger.domain.travel_rule``, ``ledger.screening``, ``ledger.structuring``).
 """
 
 from __future__ import annotations
@@ -37,18 +42,22 @@ from eventsourcing.persistence import RecordConflictError
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
+from ledger.counterparty import Counterparty, counterparty
 from ledger.domain.alert import Alert
 from ledger.domain.base import Stamp, stamped
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.outflow import OutflowAccount, next_period, period_of, previous_period
 from ledger.domain.participant import Participant
 from ledger.domain.policy import POLICY_ID, Policy, PolicyView
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, TradeRequest, WalletKind
+from ledger.domain.screening import SCREENING_ID
+from ledger.domain.trade import Trade, TradeRequest, WalletKind
+from ledger.domain.travel_rule import EMPTY, missing_data
 from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation, amount
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.receipts import TradeReceipt, TradeStatus
 from ledger.request_index import RequestKey
 from ledger.requests import participant_requester
+from ledger.screening import Screening, confirmed_refusal, hit_alert, travel_rule_subjects
 from ledger.store import LedgerStore
 from ledger.structuring import band, is_near_threshold, new_pattern
 from ledger.trade_batch import TradeBatch
@@ -86,6 +95,9 @@ class TradeIds:
 class TradeRules:
     """Applies the trade rules of DESIGN.md §3 to one trade at a time within a batch."""
 
+    def __init__(self, screening: Screening | None = None) -> None:
+        self.screening = screening
+
     def decide(self, request: TradeRequest, ids: TradeIds, recorded_at: datetime,
                policy: PolicyView, window: Window, batch: TradeBatch,
                taken_by: UUID | None = None) -> TradeReceipt:
@@ -103,7 +115,7 @@ class TradeRules:
         with localcontext(prec=EXACT_PRECISION):
             value_usd = request.notional * rate
 
-        def block(rule: str, message: str, figures: dict[str, object]) -> TradeReceipt:
+        def block(rule: str, message: str, figures: Mapping[str, object]) -> TradeReceipt:
             text = {k: str(v) for k, v in figures.items()}
             trade = Trade.block(request, ids.attempt, value_usd, rule, message, text)
             batch.add(trade)
@@ -140,20 +152,57 @@ class TradeRules:
                              {role: party_id, "at": at.isoformat(),
                               "recorded_at": recorded_at.isoformat()})
         threshold = policy.decimal("travel_rule_threshold_usd")
-        if value_usd >= threshold:
-            missing = [f for f in TRAVEL_RULE_FIELDS if not request.travel_rule.get(f, "").strip()]
-            if missing:
-                return block(
-                    "TRAVEL_RULE_DATA_MISSING",
-                    f"travel-rule data required at or above {amount(threshold)} USD: "
-                    f"{amount(value_usd)} USD trade lacks {', '.join(missing)}",
-                    {"value_usd": amount(value_usd), "threshold_usd": amount(threshold),
-                     "missing": ",".join(missing)})
-
-        period = period_of(at)
-        is_outflow = (request.wallet_kind is WalletKind.SELF_HOSTED
-                      or request.counterparty_country != policy.text("home_country"))
         near_threshold = is_near_threshold(value_usd, policy)
+        period = period_of(at)
+        home = policy.text("home_country")
+        self_hosted = request.wallet_kind is WalletKind.SELF_HOSTED
+
+        def refuse_transfer(rule: str, message: str, figures: Mapping[str, object],
+                            also: Alert | None = None) -> TradeReceipt:
+            # A transfer refused for what it moves; near the threshold it still counts
+            # towards structuring (blocked attempts count).
+            refused = block(rule, message, figures)
+            alerts = [] if also is None else [also.id]
+            if near_threshold:
+                account = self.account(batch, request.buyer_id, period)
+                alert = self.near_threshold(batch, request, ids.attempt, value_usd, policy,
+                                            account)
+                if alert is not None:
+                    alerts.append(alert.id)
+            return replace(refused, alert_ids=tuple(alerts)) if alerts else refused
+
+        vasp_id = request.counterparty_vasp_id
+        found = counterparty(request, None if vasp_id is None else batch.read(vasp_id), home,
+                             recorded_at)
+        if not isinstance(found, Counterparty):
+            return refuse_transfer(*found)
+        country = found.country
+        at_or_above = value_usd >= threshold
+        missing = missing_data(request.travel, at_or_above, self_hosted,
+                               transfer=self_hosted or found.vasp is not None)
+        if missing:
+            required = (f"at or above {amount(threshold)} USD" if at_or_above
+                        else "for a transfer out of the exchange")
+            return refuse_transfer(
+                "TRAVEL_RULE_DATA_MISSING",
+                f"travel-rule data required {required}: {amount(value_usd)} USD trade lacks "
+                f"{', '.join(missing)}",
+                {"value_usd": amount(value_usd), "threshold_usd": amount(threshold),
+                 "missing": ",".join(missing)})
+        hit: Alert | None = None
+        if request.travel_rule is not EMPTY and self.screening is not None:
+            matches = self.screening.screen(travel_rule_subjects(request.travel),
+                                            policy, batch.read(SCREENING_ID))
+            if matches:
+                subject = ids.attempt if matches[0].bars else ids.recorded
+                hit = hit_alert(request.request_id, at, "trade", subject, request.buyer_id,
+                                matches)
+                batch.add(hit)
+                if matches[0].bars:
+                    rule, message, figures = confirmed_refusal(matches[0])
+                    return refuse_transfer(rule, message, figures, also=hit)
+
+        is_outflow = self_hosted or country != home
         account = None
         if is_outflow or near_threshold:
             account = self.account(batch, request.buyer_id, period)
@@ -161,21 +210,15 @@ class TradeRules:
             assert account is not None
             cap = policy.decimal("outflow_cap_usd")
             if account.outflow_usd + value_usd > cap:
-                refused = block(
+                return refuse_transfer(
                     "OUTFLOW_CAP_EXCEEDED",
                     f"outflow cap {amount(cap)} USD exceeded: {amount(account.outflow_usd)} + "
                     f"{amount(value_usd)}",
                     {"cap_usd": amount(cap), "used_usd": amount(account.outflow_usd),
                      "value_usd": amount(value_usd), "period": period})
-                if not near_threshold:
-                    return refused
-                # A blocked near-threshold attempt counts towards structuring too.
-                alert = self.near_threshold(batch, request, ids.attempt, value_usd, policy,
-                                            account)
-                return replace(refused, alert_ids=() if alert is None else (alert.id,))
-        trade = Trade.record(request, ids.recorded, value_usd)
+        trade = Trade.record(request, ids.recorded, value_usd, country)
         batch.add(trade)
-        alert_ids: list[UUID] = []
+        alert_ids: list[UUID] = [] if hit is None else [hit.id]
         if account is not None:
             if is_outflow:
                 account.debit(request_id=request.request_id, at=at, trade_id=trade.id,
@@ -250,10 +293,11 @@ class Trading(UseCase):
     """Records trades, one or many in one transaction (the one owner of recording a
     trade: the services' RecordTrade and RecordTrades both come here)."""
 
-    def __init__(self, store: LedgerStore, clock: Clock, envelopes: EnvelopeVerifier) -> None:
+    def __init__(self, store: LedgerStore, clock: Clock, envelopes: EnvelopeVerifier,
+                 screening: Screening | None = None) -> None:
         super().__init__(store, clock)
         self.envelopes = envelopes
-        self.rules = TradeRules()
+        self.rules = TradeRules(screening)
 
     def record_trades(self, requests: Sequence[TradeRequest]) -> list[TradeReceipt]:
         """Records many trades in one transaction; returns one receipt per request.
@@ -285,8 +329,11 @@ class Trading(UseCase):
         # licences are known beforehand; those of uncached ones take a second query.
         licence_ids = {r.exchange_licence_id for r in requests}
         holders = (self.store.cached_holder(licence_id) for licence_id in licence_ids)
-        batch.prefetch([POLICY_ID, *licence_ids, *(h for h in holders if h is not None),
-                        *(r.buyer_id for r in requests), *(r.seller_id for r in requests)])
+        batch.prefetch([POLICY_ID, SCREENING_ID, *licence_ids,
+                        *(h for h in holders if h is not None),
+                        *(r.buyer_id for r in requests), *(r.seller_id for r in requests),
+                        *{r.counterparty_vasp_id for r in requests
+                          if r.counterparty_vasp_id is not None}])
         batch.prefetch(licence.participant_id for licence in batch.shared.values()
                        if isinstance(licence, ExchangeLicence))
         policy = cast(Policy | None, batch.read(POLICY_ID))

@@ -91,6 +91,10 @@ MATRIX: Mapping[str, Mapping[Role, Scope]] = {
     "/valedger.v1.LicensingService/RenewLicence": {R: ANY},
     "/valedger.v1.LicensingService/GetLicence": {R: ANY, A: ANY, G: ANY, M: OWN, E: OWN},
     "/valedger.v1.LicensingService/ListLicences": {R: ANY, A: ANY, G: ANY, M: OWN, E: OWN},
+    "/valedger.v1.LicensingService/RegisterVasp": {R: ANY},
+    "/valedger.v1.LicensingService/SuspendVasp": {R: ANY},
+    # The VASP registry is public to the market: exchanges name VASPs by id in trades.
+    "/valedger.v1.LicensingService/ListVasps": _EVERYONE,
     # MiningService: miners prove and report for their own licences; the grid meters.
     "/valedger.v1.MiningService/SubmitProofBatch": {M: OWN},
     "/valedger.v1.MiningService/ReportOutput": {M: OWN},
@@ -113,7 +117,13 @@ MATRIX: Mapping[str, Mapping[Role, Scope]] = {
     "/valedger.v1.AuditService/ExportLog": {R: ANY, A: ANY},
     # ComplianceService: the regulator acts; policy is public.
     "/valedger.v1.ComplianceService/ListAlerts": {R: ANY, A: ANY},
+    "/valedger.v1.ComplianceService/AssignAlert": {R: ANY},
+    "/valedger.v1.ComplianceService/SetAlertSeverity": {R: ANY},
+    "/valedger.v1.ComplianceService/EscalateAlert": {R: ANY},
     "/valedger.v1.ComplianceService/ResolveAlert": {R: ANY},
+    "/valedger.v1.ComplianceService/ReopenAlert": {R: ANY},
+    "/valedger.v1.ComplianceService/ExportSuspiciousTransactionReport": {R: ANY},
+    "/valedger.v1.ComplianceService/ImportScreeningList": {R: ANY},
     "/valedger.v1.ComplianceService/SetPolicy": {R: ANY},
     "/valedger.v1.ComplianceService/GetPolicy": _EVERYONE,
 }

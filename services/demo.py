@@ -18,6 +18,7 @@ statistics are the real ones, at a scale a laptop can prove in seconds.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -60,6 +61,14 @@ from verifier.verification import verify_batch
 
 MARKER = ".valedger-demo"
 """A file that marks a directory as the demo's own, so a rerun may clear it."""
+HOME_COUNTRY = "KZ"
+"""The demo country (given to `valedger db init --home-country`)."""
+SANCTIONS_LIST = {
+    "source": "DEMO-UN-SC", "version": "2026-11-30",
+    "entries": [{"id": "DEMO.001", "name": "Дмитрий Волков", "aliases": ["Dmitri Volkov"],
+                 "ids": ["N4455667"], "dates_of_birth": ["1968-03-14"],
+                 "categories": ["SANCTIONS", "TERRORISM"]}]}
+"""A (fictional) sanctions list the regulator imports before registering anyone."""
 
 ORIGIN = "demo.valedger.example/ledger"
 WITNESSES = ("witness.finance-ministry.demo", "witness.audit-chamber.demo")
@@ -248,6 +257,8 @@ class Demo:
         self.clients: dict[str, LedgerClient] = {}
         self.ids: dict[str, str] = {}
         self.licences: dict[str, str] = {}
+        self.vasps: dict[str, str] = {}
+        """Registered foreign VASPs by country."""
         self.exchange_licence = ""
         self.credited_blocks: dict[str, int] = {}
         self.credited_work: dict[str, int] = {}
@@ -324,7 +335,7 @@ class Demo:
 
     def start_server(self) -> None:
         """Creates the schema and starts `valedger serve` over mTLS; waits until SERVING."""
-        self.run_cli("db", "init", "--db", self.db_url)
+        self.run_cli("db", "init", "--db", self.db_url, "--home-country", HOME_COUNTRY)
         witnesses = self.start_witnesses()
         log = open(self.workdir / "server.log", "wb")  # noqa: SIM115 (lives with the server)
         env = dict(os.environ,
@@ -398,10 +409,12 @@ class Demo:
             ("daniyar", "Daniyar Omarov", "PARTICIPANT_KIND_INDIVIDUAL"),
             ("berik", "Berik Tulegenov", "PARTICIPANT_KIND_INDIVIDUAL"),
         ]
+        self.screen_sanctioned_name(reg, at)
         for n, (name, legal, kind) in enumerate(people):
             response = reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
                 request_id=_request_id("register", name), at=wire.timestamp(at), kind=kind,
-                legal_name=legal, tax_id=f"{n + 1:012d}", country="XX"), **reg.call_options())
+                legal_name=legal, tax_id=f"{n + 1:012d}", country=HOME_COUNTRY),
+                **reg.call_options())
             self.ids[name] = response.receipt.aggregate_id
             reg.licensing.ApproveParticipant(licensing_pb2.ApproveParticipantRequest(
                 request_id=_request_id("approve", name), at=wire.timestamp(at),
@@ -453,6 +466,14 @@ class Demo:
             valid_until=wire.timestamp(self.times.licence_until))
         exchange_grant = reg.licensing.GrantExchangeLicence(grant, **reg.call_options())
         self.exchange_licence = exchange_grant.receipt.aggregate_id
+        # The VASPs abroad that trades may send value to, registered with their country.
+        for country, name in (("DE", "Berlin Coins GmbH"), ("AE", "Gulf Digital Assets")):
+            registered = reg.licensing.RegisterVasp(licensing_pb2.RegisterVaspRequest(
+                request_id=_request_id("vasp", country), at=wire.timestamp(at), name=name,
+                country=country, foreign_registration=f"{country}-register-0001",
+                travel_rule_endpoint=f"https://travel-rule.{country.lower()}.example"),
+                **reg.call_options())
+            self.vasps[country] = registered.receipt.aggregate_id
         self.result.expect("licences granted", f"{len(FARMS)} mining + 1 exchange",
                            f"{len(self.licences)} mining + 1 exchange",
                            len(self.licences) == len(FARMS) and bool(self.exchange_licence))
@@ -583,14 +604,33 @@ class Demo:
         exchange = self.clients[f"{Role.EXCHANGE}/silkroad"]
         base = self.times.period_start + timedelta(hours=2)
         ids = self.ids
+        def person(surname: str, given: str, **fields: Any) -> trading_pb2.Person:
+            return trading_pb2.Person(names=[trading_pb2.PersonName(
+                primary_identifier=surname, secondary_identifier=given,
+                name_identifier_type="LEGL")], **fields)
+
+        def vasp(name: str) -> trading_pb2.Person:
+            return trading_pb2.Person(legal_person=True, names=[trading_pb2.PersonName(
+                primary_identifier=name, name_identifier_type="LEGL")])
+
+        # IVMS101: the originator identified beyond the name (national id, address).
         full_travel = trading_pb2.TravelRule(
-            originator_name="Aigerim Sadykova", originator_account="KZ01-0001",
-            originator_id="ID-880101", beneficiary_name="Daniyar Omarov",
-            beneficiary_account="KZ01-0002")
+            originator=trading_pb2.TravelRuleParty(
+                persons=[person("Tulegenov", "Berik", national_identification=trading_pb2.
+                                NationalIdentification(national_identifier="880101300123",
+                                                       national_identifier_type="IDCD",
+                                                       country_of_issue=HOME_COUNTRY),
+                                addresses=[trading_pb2.Address(town_name="Almaty",
+                                                               country=HOME_COUNTRY)])],
+                account_numbers=["KZ01-0001"]),
+            beneficiary=trading_pb2.TravelRuleParty(
+                persons=[person("Tulegenov", "Berik")], account_numbers=["bc1qberikdemo"]),
+            originating_vasp=vasp("Silk Road Digital Exchange JSC"),
+            beneficiary_vasp=vasp("Foreign VASP"))
         trades: list[trading_pb2.TradePayload] = []
 
         def add(label: str, minutes: int, qty: str, price: str, buyer: str, seller: str,
-                country: str = "XX", wallet: Any = trading_pb2.WALLET_KIND_HOSTED,
+                country: str = HOME_COUNTRY, wallet: Any = trading_pb2.WALLET_KIND_HOSTED,
                 travel: trading_pb2.TravelRule | None = None, currency: str = "USD") -> None:
             trades.append(trading_pb2.TradePayload(
                 request_id=_request_id("trade", label), at=wire.timestamp(
@@ -598,7 +638,8 @@ class Demo:
                 exchange_licence_id=self.exchange_licence, exchange_trade_id=f"SR-{label}",
                 asset="BTC", quantity=qty, price=price, quote_currency=currency,
                 buyer_participant_id=ids[buyer], seller_participant_id=ids[seller],
-                counterparty_vasp="Silk Road Digital" if country == "XX" else "Foreign VASP",
+                counterparty_vasp_id=(self.vasps.get(country, "")
+                                      if wallet == trading_pb2.WALLET_KIND_HOSTED else ""),
                 counterparty_country=country, wallet_kind=wallet, travel_rule=travel))
 
         for n, farm in enumerate(FARMS):  # each farm sells 60% of its output in the hour
@@ -614,7 +655,7 @@ class Demo:
         add("outflow-2", 31, "0.15", "100000", "berik", "tengri", "AE",
             trading_pb2.WALLET_KIND_SELF_HOSTED, full_travel)
         # ... the next 9,500 USD to a self-hosted wallet would exceed it: blocked.
-        add("outflow-3", 32, "0.095", "100000", "berik", "tengri", "XX",
+        add("outflow-3", 32, "0.095", "100000", "berik", "tengri", HOME_COUNTRY,
             trading_pb2.WALLET_KIND_SELF_HOSTED, full_travel)
         # 2,400 USD with no travel-rule data: blocked.
         add("no-travel-rule", 40, "0.024", "100000", "aigerim", "qazyna")
@@ -662,12 +703,36 @@ class Demo:
             **reg.call_options()), "alerts"))
         self.result.alerts = alerts
         kinds = sorted({a.kind for a in alerts})
-        # LICENCE_NOT_ACTIVE: the suspended farm's meter reading, recorded and alerted.
+        # LICENCE_NOT_ACTIVE: the suspended farm's meter reading, recorded and alerted;
+        # SCREENING_HIT: the sanctioned name refused at registration.
         wanted = {"OVER_CAPACITY", "ENERGY_OVER_QUOTA", "OUTPUT_UNDER_REPORTED",
                   "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE", "STRUCTURING",
-                  "LICENCE_NOT_ACTIVE"}
+                  "LICENCE_NOT_ACTIVE", "SCREENING_HIT"}
         self.result.expect("alerts raised", ", ".join(sorted(wanted)), ", ".join(kinds),
                            wanted <= set(kinds))
+
+    def screen_sanctioned_name(self, reg: LedgerClient, at: datetime) -> None:
+        """The regulator imports a sanctions list; a listed person (in Latin script and
+        another word order, with the listed passport number) is refused registration,
+        and the attempt stays on the record as a SCREENING_HIT alert."""
+        listing = self.workdir / "sanctions-list.json"
+        listing.write_text(json.dumps(SANCTIONS_LIST, ensure_ascii=False, indent=2))
+        self.result.artefacts["sanctions list"] = listing
+        reg.compliance.ImportScreeningList(compliance_pb2.ImportScreeningListRequest(
+            request_id=_request_id("screening", "list"), at=wire.timestamp(at),
+            content=listing.read_bytes()), **reg.call_options())
+        try:
+            reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
+                request_id=_request_id("register", "volkov"), at=wire.timestamp(at),
+                kind=common_pb2.PARTICIPANT_KIND_INDIVIDUAL, legal_name="VOLKOV Dmitriy",
+                tax_id="N 4455667", country=HOME_COUNTRY), **reg.call_options())
+            observed = "registered"
+        except grpc.RpcError as error:
+            observed = f"{error.code().name}: {error.details()}"
+        self.result.expect("sanctioned name screened at registration",
+                           "refused: SCREENING_CONFIRMED_MATCH", observed,
+                           "listed on DEMO-UN-SC" in observed
+                           and "FAILED_PRECONDITION" in observed)
 
     def query_history(self) -> int:
         """The regulator pages through one mining firm's history; returns the event count."""

@@ -8,7 +8,15 @@ from typing import Any
 
 import grpc
 
-from ledger import ExchangeLicence, Licence, MiningLicence, Participant, Receipt, hashrate_cap_ths
+from ledger import (
+    ExchangeLicence,
+    Licence,
+    MiningLicence,
+    Participant,
+    Receipt,
+    Vasp,
+    hashrate_cap_ths,
+)
 from services import wire
 from services.auth import Scope, current_grant, current_requester, require_own_participant
 from services.generated.valedger.v1 import common_pb2, licensing_pb2, licensing_pb2_grpc
@@ -88,6 +96,16 @@ def licence_message(licence: Licence, at: datetime) -> licensing_pb2.Licence:
         message.kind = licensing_pb2.LICENCE_KIND_EXCHANGE
         message.exchange.CopyFrom(licensing_pb2.ExchangeTerms(services=licence.services))
     return message
+
+
+def vasp_message(vasp: Vasp, at: datetime) -> licensing_pb2.Vasp:
+    """Returns the wire form of a VASP as it stands at ``at``."""
+    return licensing_pb2.Vasp(
+        vasp_id=str(vasp.id), name=vasp.name, country=vasp.country,
+        licence_id=str(vasp.licence_id or ""), foreign_registration=vasp.foreign_registration,
+        travel_rule_endpoint=vasp.travel_rule_endpoint,
+        registered_at=wire.timestamp(vasp.registered_at),
+        suspended=vasp.suspensions.covering(at) is not None, version=vasp.version)
 
 
 def _suspension_reason(licence: Licence) -> str:
@@ -282,6 +300,41 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         if offset + size < len(messages):
             next_token = wire.encode_token({"f": filters, "o": offset + size})
         return licensing_pb2.ListLicencesResponse(licences=page, next_page_token=next_token)
+
+    async def RegisterVasp(self, request: licensing_pb2.RegisterVaspRequest,
+                           context: Any) -> licensing_pb2.RegisterVaspResponse:
+        licence_id = wire.optional_uuid(request.licence_id, "licence_id")
+        result = await self.backend.run(
+            self.ledger.register_vasp, request.request_id, request.name, request.country,
+            licence_id, request.foreign_registration, request.travel_rule_endpoint,
+            at=_at(request))
+        return licensing_pb2.RegisterVaspResponse(receipt=receipt(result))
+
+    async def SuspendVasp(self, request: licensing_pb2.SuspendVaspRequest,
+                          context: Any) -> licensing_pb2.SuspendVaspResponse:
+        vasp_id = wire.uuid(request.vasp_id, "vasp_id")
+        result = await self.backend.run(self.ledger.suspend_vasp, request.request_id, vasp_id,
+                                        request.reason, at=_at(request))
+        return licensing_pb2.SuspendVaspResponse(receipt=receipt(result))
+
+    async def ListVasps(self, request: licensing_pb2.ListVaspsRequest,
+                        context: Any) -> licensing_pb2.ListVaspsResponse:
+        size = wire.page_size(request.page_size)
+        filters = {"c": request.country}
+        offset = 0
+        if request.page_token:
+            token = wire.decode_token(request.page_token)
+            if token.get("f") != filters or not isinstance(token.get("o"), int):
+                raise invalid_argument("page_token", "does not match this request's filters")
+            offset = int(token["o"])
+        vasps = await self.backend.run(self.ledger.list_vasps, request.country or None)
+        now = self.ledger.clock()
+        page = vasps[offset:offset + size]
+        next_token = ""
+        if offset + size < len(vasps):
+            next_token = wire.encode_token({"f": filters, "o": offset + size})
+        return licensing_pb2.ListVaspsResponse(vasps=[vasp_message(v, now) for v in page],
+                                               next_page_token=next_token)
 
 
 def add_to_server(backend: LedgerPool, server: grpc.aio.Server) -> None:

@@ -13,7 +13,6 @@ from uuid import UUID
 import grpc
 
 from ledger import (
-    TRAVEL_RULE_FIELDS,
     Envelope,
     ExchangeLicence,
     NotFound,
@@ -105,6 +104,42 @@ class TradeEnvelopes:
         return None if self.participant is None else self.participant.id
 
 
+def _person(person: trading_pb2.Person) -> dict[str, Any]:
+    """Returns the ledger's record of an IVMS101 person (bounded by the ledger, once)."""
+    record: dict[str, Any] = {
+        "legal": person.legal_person,
+        "names": [{"primary": n.primary_identifier, "secondary": n.secondary_identifier,
+                   "kind": n.name_identifier_type} for n in person.names],
+        "customer_number": person.customer_identification,
+        "date_of_birth": person.date_of_birth, "place_of_birth": person.place_of_birth,
+        "addresses": [{"kind": a.address_type, "street": a.street_name,
+                       "building": a.building_number, "post_code": a.post_code,
+                       "town": a.town_name, "country_sub_division": a.country_sub_division,
+                       "country": a.country, "lines": list(a.address_lines)}
+                      for a in person.addresses],
+        "country": person.country}
+    if person.HasField("national_identification"):
+        national = person.national_identification
+        record["national_id"] = {"number": national.national_identifier,
+                                 "kind": national.national_identifier_type,
+                                 "country": national.country_of_issue}
+    return record
+
+
+def travel_rule_record(travel: trading_pb2.TravelRule) -> dict[str, Any]:
+    """Returns the ledger's record of the wire's IVMS101 travel-rule data (the ledger
+    parses and bounds it once, in ``validate_trade``)."""
+    record: dict[str, Any] = {
+        side: {"persons": [_person(p) for p in party.persons],
+               "accounts": list(party.account_numbers)}
+        for side, party in (("originator", travel.originator),
+                            ("beneficiary", travel.beneficiary))}
+    for name in ("originating_vasp", "beneficiary_vasp"):
+        if travel.HasField(name):
+            record[name] = _person(getattr(travel, name))
+    return record
+
+
 def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
                   at: datetime, sealed: Envelope | None = None) -> TradeRequest:
     """Returns the ledger's trade request for a signed payload (``sealed``: the envelope
@@ -112,8 +147,9 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
     wallet = _WALLETS.get(payload.wallet_kind)
     if wallet is None:
         raise invalid_argument("wallet_kind", "must be HOSTED or SELF_HOSTED")
-    travel = {name: getattr(payload.travel_rule, name) for name in TRAVEL_RULE_FIELDS
-              if getattr(payload.travel_rule, name)}
+    # Absent travel-rule data stays the request's default (no per-trade parsing at all).
+    travel = ({"travel_rule": travel_rule_record(payload.travel_rule)}
+              if payload.HasField("travel_rule") else {})
     return TradeRequest(
         request_id=payload.request_id,
         exchange_licence_id=licence_id,
@@ -124,12 +160,13 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
         quote_currency=payload.quote_currency,
         buyer_id=wire.uuid(payload.buyer_participant_id, "buyer_participant_id"),
         seller_id=wire.uuid(payload.seller_participant_id, "seller_participant_id"),
-        counterparty_vasp=payload.counterparty_vasp,
+        counterparty_vasp_id=wire.optional_uuid(payload.counterparty_vasp_id,
+                                                "counterparty_vasp_id"),
         counterparty_country=payload.counterparty_country,
         wallet_kind=wallet,
         at=at,
-        travel_rule=travel,
         envelope=sealed,
+        **travel,
     )
 
 

@@ -10,10 +10,17 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate, derived_id
-from ledger.errors import InvalidRequest
+from ledger.errors import InvalidRequest, RuleViolation
 
 POLICY_ID = derived_id("Policy", "national")
 """The one Policy aggregate of the ledger."""
+
+HOME_COUNTRY = "home_country"
+"""The parameter naming this country: no default (DESIGN §3: no placeholder)."""
+
+OFFSHORE_DEFAULT = ("AD,AG,AI,BB,BM,BS,BZ,CK,CW,DM,GD,GG,GI,IM,JE,KN,KY,LC,LI,LR,MC,MH,MS,MU,"
+                    "NR,NU,PA,SC,TC,VC,VG,VI,VU,WS")
+"""Offshore zones by default (a typical national list; the regulator sets its own)."""
 
 FX_PREFIX = "fx_usd."
 """``fx_usd.EUR`` = how many USD one EUR is worth (USD itself is always 1)."""
@@ -24,7 +31,8 @@ class Parameter:
     """A policy parameter: its default and the range its values must lie in."""
 
     name: str
-    default: str
+    default: str | None
+    """None: no default; the parameter must be set before any rule reads it."""
     description: str
     minimum: Decimal | None = Decimal(0)
     maximum: Decimal | None = None
@@ -36,6 +44,10 @@ class Parameter:
     recorded for the time it held, which may lie before it is recorded (within the
     regulator's window); every other parameter is a rule and never takes effect in the
     past (``ledger.policies``)."""
+    founding: bool = False
+    """A fact of the ledger set when it is initialised (the home country): before its
+    first value takes effect, that first value holds (it describes the record from its
+    start; it is not a rule that changed)."""
 
 
 PARAMETERS: dict[str, Parameter] = {
@@ -81,8 +93,15 @@ PARAMETERS: dict[str, Parameter] = {
                   "how far a proof batch's time may lie before the server's clock"),
         Parameter("regulator_window_hours", "720",
                   "how far a regulator decision's time may lie before the server's clock"),
-        Parameter("home_country", "XX", "ISO 3166 code of this country", minimum=None,
-                  text=True),
+        Parameter("screening_match_score", "88",
+                  "name similarity (0-100, rapidfuzz) from which a listed name is a match",
+                  minimum=Decimal(50), maximum=Decimal(100)),
+        Parameter("offshore_jurisdictions", OFFSHORE_DEFAULT,
+                  "ISO codes of offshore zones, comma-separated (founders barred)",
+                  minimum=None, text=True),
+        Parameter("home_country", None,
+                  "ISO 3166 alpha-2 code of this country (set at `valedger db init`)",
+                  minimum=None, text=True, founding=True),
     ]
 }
 
@@ -114,6 +133,20 @@ def validate(parameter: str, value: str) -> str:
     if spec.text:
         if not value or not value.strip():
             raise InvalidRequest("value", f"{parameter} must not be empty")
+        if parameter == HOME_COUNTRY:
+            code = value.strip()
+            if not (len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()):
+                raise InvalidRequest("value", f"{parameter} must be an ISO 3166 alpha-2 "
+                                              f"code, got {code[:10]!r}")
+            return code
+        if parameter == "offshore_jurisdictions":
+            codes = [c.strip() for c in value.split(",") if c.strip()]
+            bad = [c for c in codes if not (len(c) == 2 and c.isascii() and c.isalpha()
+                                            and c.isupper())]
+            if bad:
+                raise InvalidRequest("value", f"{parameter}: not ISO 3166 alpha-2 codes: "
+                                              f"{', '.join(bad[:5])[:60]!r}")
+            return ",".join(sorted(set(codes)))
         return value.strip()
     try:
         number = Decimal(value)
@@ -160,11 +193,17 @@ class Policy(LedgerAggregate):
         values.sort(key=lambda v: (v.effective_from, v.version))
 
     def value_at(self, parameter: str, at: datetime) -> str | None:
-        """Returns the value of ``parameter`` in force at ``at``, or None if never set."""
+        """Returns the value of ``parameter`` in force at ``at``, or None if never set (a
+        founding parameter's first value holds before it takes effect)."""
+        values = self.history.get(parameter, [])
         current = None
-        for value in self.history.get(parameter, []):
+        for value in values:
             if value.effective_from <= at:
                 current = value.value
+        if current is None and values:
+            spec = PARAMETERS.get(parameter)
+            if spec is not None and spec.founding:
+                return values[0].value
         return current
 
 
@@ -181,7 +220,14 @@ class PolicyView:
         if value is not None:
             return value
         if parameter in PARAMETERS:
-            return PARAMETERS[parameter].default
+            default = PARAMETERS[parameter].default
+            if default is None:
+                raise RuleViolation(
+                    f"{parameter.upper()}_NOT_SET",
+                    f"policy parameter {parameter} is not set: set it with `valedger db "
+                    f"init --{parameter.replace('_', '-')}` or SetPolicy",
+                    {"parameter": parameter})
+            return default
         if parameter == FX_PREFIX + "USD":
             return "1"
         raise KeyError(parameter)

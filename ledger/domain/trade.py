@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -12,15 +12,7 @@ from uuid import UUID
 
 from ledger.domain.base import LedgerAggregate, derived_id
 from ledger.domain.envelope import Envelope, EnvelopeRecord, from_record
-
-TRAVEL_RULE_FIELDS = (
-    "originator_name",
-    "originator_account",
-    "originator_id",
-    "beneficiary_name",
-    "beneficiary_account",
-)
-"""Travel-rule data required at or above the threshold (FATF Recommendation 16)."""
+from ledger.domain.travel_rule import EMPTY, TravelRule
 
 
 class WalletKind(Enum):
@@ -44,13 +36,28 @@ class TradeRequest:
     quote_currency: str
     buyer_id: UUID
     seller_id: UUID
-    counterparty_vasp: str
+    counterparty_vasp_id: UUID | None
+    """The registered VASP on the other side (None: a trade inside the exchange, or a
+    self-hosted wallet)."""
     counterparty_country: str
+    """The country the client says the counterparty is in ("" when it names a VASP: the
+    VASP's country is used, and a claim that differs is refused)."""
     wallet_kind: WalletKind
     at: datetime
-    travel_rule: dict[str, str] = field(default_factory=dict)
+    travel_rule: TravelRule | dict[str, Any] = EMPTY
+    """IVMS101-shaped travel-rule data (``ledger.domain.travel_rule``): a TravelRule, or
+    its record (``TravelRule.to_record``'s form), which ``validate_trade`` parses once."""
     envelope: Envelope | None = None
     """The signed trade as the exchange sent it; stored in the event when given."""
+
+    @property
+    def travel(self) -> TravelRule:
+        """Returns the travel-rule data of a validated request (``validate_trade`` has
+        parsed a record into a TravelRule)."""
+        travel = self.travel_rule
+        if not isinstance(travel, TravelRule):
+            raise TypeError("travel_rule is read after validate_trade parses it")
+        return travel
 
     @property
     def notional(self) -> Decimal:
@@ -65,12 +72,14 @@ class TradeRequest:
         parts = ("RecordTrade", self.request_id, str(self.exchange_licence_id),
                  self.exchange_trade_id, self.asset, str(self.quantity), str(self.price),
                  self.quote_currency, str(self.buyer_id), str(self.seller_id),
-                 self.counterparty_vasp, self.counterparty_country, self.wallet_kind.value,
-                 self.at.isoformat(), sorted(self.travel_rule.items()))
+                 str(self.counterparty_vasp_id), self.counterparty_country,
+                 self.wallet_kind.value, self.at.isoformat(),
+                 "" if self.travel_rule is EMPTY else self.travel_rule)
         return hashlib.sha256(repr(parts).encode()).hexdigest()
 
-    def event_fields(self, value_usd: Decimal) -> dict[str, Any]:
-        """Returns the fields both trade events carry."""
+    def event_fields(self, value_usd: Decimal, country: str | None = None) -> dict[str, Any]:
+        """Returns the fields both trade events carry (``country``: the counterparty's
+        country as decided, default the one the request claims)."""
         return {
             "request_id": self.request_id,
             "at": self.at,
@@ -83,10 +92,11 @@ class TradeRequest:
             "value_usd": value_usd,
             "buyer_id": self.buyer_id,
             "seller_id": self.seller_id,
-            "counterparty_vasp": self.counterparty_vasp,
-            "counterparty_country": self.counterparty_country,
+            "counterparty_vasp_id": self.counterparty_vasp_id,
+            "counterparty_country": self.counterparty_country if country is None else country,
             "wallet_kind": self.wallet_kind.value,
-            "travel_rule": dict(self.travel_rule),
+            "travel_rule": ({} if self.travel_rule is EMPTY or self.travel_rule == {}
+                            else self.travel.to_record()),
             "envelope": {} if self.envelope is None else self.envelope.to_record(),
         }
 
@@ -106,10 +116,10 @@ class Trade(LedgerAggregate):
         value_usd: Decimal
         buyer_id: UUID
         seller_id: UUID
-        counterparty_vasp: str
+        counterparty_vasp_id: UUID | None
         counterparty_country: str
         wallet_kind: str
-        travel_rule: dict[str, str]
+        travel_rule: dict[str, Any]
         envelope: EnvelopeRecord
 
     class Blocked(Recorded):
@@ -130,10 +140,10 @@ class Trade(LedgerAggregate):
         value_usd: Decimal,
         buyer_id: UUID,
         seller_id: UUID,
-        counterparty_vasp: str,
+        counterparty_vasp_id: UUID | None,
         counterparty_country: str,
         wallet_kind: str,
-        travel_rule: dict[str, str],
+        travel_rule: dict[str, Any],
         rule: str = "",
         message: str = "",
         figures: dict[str, str] | None = None,
@@ -149,7 +159,7 @@ class Trade(LedgerAggregate):
         self.value_usd = value_usd
         self.buyer_id = buyer_id
         self.seller_id = seller_id
-        self.counterparty_vasp = counterparty_vasp
+        self.counterparty_vasp_id = counterparty_vasp_id
         self.counterparty_country = counterparty_country
         self.wallet_kind = WalletKind(wallet_kind)
         self.travel_rule = dict(travel_rule)
@@ -171,9 +181,11 @@ class Trade(LedgerAggregate):
         return derived_id("TradeAttempt", requester, request_id)
 
     @classmethod
-    def record(cls, request: TradeRequest, trade_id: UUID, value_usd: Decimal) -> Trade:
-        """Returns a new recorded trade."""
-        return cls._create(cls.Recorded, id=trade_id, **request.event_fields(value_usd))
+    def record(cls, request: TradeRequest, trade_id: UUID, value_usd: Decimal,
+               country: str | None = None) -> Trade:
+        """Returns a new recorded trade (``country``: the counterparty's, as decided)."""
+        return cls._create(cls.Recorded, id=trade_id,
+                           **request.event_fields(value_usd, country))
 
     @classmethod
     def block(cls, request: TradeRequest, trade_id: UUID, value_usd: Decimal, rule: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from services.cli import alerts as _alerts  # noqa: F401  (registers commands)
 from services.cli import audit as _audit  # noqa: F401  (registers commands)
 from services.cli import bench as _bench  # noqa: F401  (registers commands)
 from services.cli import ca as _ca  # noqa: F401  (registers commands)

@@ -75,6 +75,15 @@ class SummarySection:
 
 
 @dataclass(frozen=True)
+class VerdictCheck:
+    """One check a reconciliation evaluated: its verdict, whether it fired, its p-value."""
+
+    verdict: str
+    triggered: bool
+    p_value: Quantity
+
+
+@dataclass(frozen=True)
 class MiningRow:
     """One closed reconciliation: a licence over one period (DESIGN §5)."""
 
@@ -99,6 +108,33 @@ class MiningRow:
     energy_quota: Quantity
     implied_efficiency: Quantity
     verdicts: list[str]
+    mode: str = "solo"
+    """How the licence mines: "solo", or "pool NAME (SCHEME, fee F)"."""
+    checks: list[VerdictCheck] = field(default_factory=list)
+    """Every check evaluated, with its p-value where the test has one."""
+    shares_not_active: Quantity = Quantity(None, "shares")
+    """Shares of the period refused as LICENCE_NOT_ACTIVE (outside the licence's standing)."""
+
+
+@dataclass(frozen=True)
+class SuspensionRow:
+    """One suspension of a licence that overlaps the period."""
+
+    licence: str
+    kind: str
+    start: datetime
+    end: datetime | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class MissingReportRow:
+    """A REPORT_MISSING alert of the supervisory calendar raised in the period."""
+
+    raised_at: datetime
+    licence: str
+    message: str
+    state: str
 
 
 @dataclass(frozen=True)
@@ -110,6 +146,10 @@ class MiningSection:
     """Reconciliations of the twelve months up to the period's end (licences over time)."""
     not_reconciled: list[str]
     """Mining licences active during the period without a reconciliation in it."""
+    suspensions: list[SuspensionRow] = field(default_factory=list)
+    """Suspensions of licences (mining and exchange) overlapping the period."""
+    reports_missing: list[MissingReportRow] = field(default_factory=list)
+    """REPORT_MISSING alerts the supervisory calendar raised in the period."""
 
 
 # ----------------------------------------------------------------------------- market
@@ -183,6 +223,9 @@ class MarketSection:
     outflows_by_participant: list[OutflowRow]
     travel_rule: TravelRuleFigures
     structuring: list[StructuringRow]
+    screening_hits: list[StructuringRow] = field(default_factory=list)
+    """SCREENING_HIT alerts raised in the period (a trade's or a participant's persons
+    matched a sanctions or watch list)."""
 
 
 # ----------------------------------------------------------------------------- alerts
@@ -219,6 +262,28 @@ class AgeRow:
 
 
 @dataclass(frozen=True)
+class CaseRow:
+    """Open alert cases at the period's end, counted by age band, severity and assignee."""
+
+    band: str
+    severity: str
+    assignee: str
+    count: int
+
+
+@dataclass(frozen=True)
+class EscalatedRow:
+    """One open case escalated, as the checkpoint's records leave it."""
+
+    raised_at: datetime
+    kind: str
+    participant: str
+    severity: str
+    assignee: str
+    escalated_to: str
+
+
+@dataclass(frozen=True)
 class AlertsSection:
     """Alerts by kind over twelve months, the period's alerts, open cases by age."""
 
@@ -226,6 +291,9 @@ class AlertsSection:
     monthly: list[MonthlyAlertCount]
     raised: list[AlertRow]
     open_by_age: list[AgeRow]
+    open_cases: list[CaseRow] = field(default_factory=list)
+    """Open cases by age band, severity and assignee ("unassigned" when none)."""
+    escalated: list[EscalatedRow] = field(default_factory=list)
 
 
 # -------------------------------------------------------------------------- integrity

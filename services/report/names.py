@@ -38,6 +38,23 @@ class Names:
             return f"{holder}, {self.site(licence)}"
         return f"{holder}, exchange"
 
+    def vasp(self, vasp_id: UUID | None) -> str:
+        """Returns the registered VASP's name ("no VASP named" for none)."""
+        if vasp_id is None:
+            return "no VASP named"
+        found = self.snapshot.vasps.get(vasp_id)
+        return str(found.name) if found is not None else "unregistered VASP"
+
+    def mode(self, licence: MiningLicence) -> str:
+        """Returns "solo", or "pool NAME (SCHEME, fee F %)" for a licence in a pool."""
+        if getattr(licence, "mode", "SOLO") != "POOL":
+            return "solo"
+        pool = None if licence.pool_id is None else self.snapshot.pools.get(licence.pool_id)
+        if pool is None:
+            return "pool (unregistered)"
+        fee = (Decimal(pool.fee) * 100).normalize()
+        return f"pool {pool.name} ({pool.payout_scheme}, fee {fee:f} %)"
+
     @staticmethod
     def site(licence: MiningLicence) -> str:
         """Returns the licence's site: region, grid zone and meter."""
@@ -66,6 +83,8 @@ class Names:
         return _ISO.sub(lambda m: f"{m.group(1)} {m.group(2)} UTC", text)
 
     def _named(self, record_id: UUID) -> str:
+        if record_id in self.snapshot.vasps:
+            return self.vasp(record_id)
         if record_id in self.snapshot.participants:
             return self.participant(record_id)
         if record_id in self.snapshot.licences:

@@ -112,7 +112,8 @@ def html_of(report: Report, charts: list[Chart]) -> str:
         r=report, charts=embedded,
         css=markupsafe.Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
         hs=hs, kwh=kwh, show=show, change=change, scaled_num=scaled_number, span=span,
-        num=units.number, money=units.money, percent=units.percent)
+        num=units.number, money=units.money, percent=units.percent,
+        p_value=units.p_value)
 
 
 def json_of(report: Report) -> dict[str, Any]:

@@ -16,26 +16,37 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger import TRAVEL_RULE_FIELDS, MiningLicence, Reconciliation
+from ledger import (
+    InvalidRequest,
+    MiningLicence,
+    Reconciliation,
+    missing_data,
+    travel_rule_from_record,
+)
 from services.report.model import (
     AgeRow,
     AlertRow,
     AlertsSection,
     AssetRow,
     BlockedRow,
+    CaseRow,
     Cosignature,
+    EscalatedRow,
     IntegritySection,
     KeyFigure,
     LicenceStateCount,
     MarketSection,
     MiningRow,
     MiningSection,
+    MissingReportRow,
     MonthlyAlertCount,
     OutflowRow,
     Quantity,
     StructuringRow,
     SummarySection,
+    SuspensionRow,
     TravelRuleFigures,
+    VerdictCheck,
 )
 from services.report.names import TERA, Names
 from services.report.period import ReportPeriod
@@ -167,6 +178,12 @@ def mining_row(recon: Reconciliation, names: Names) -> MiningRow:
         reported_output=Quantity(recon.reported_output, asset),
         metered_energy=Quantity(recon.metered_kwh, "kWh"),
         energy_quota=Quantity(recon.quota_kwh, "kWh"),
+        mode=names.mode(licence) if isinstance(licence, MiningLicence) else "unknown",
+        checks=[VerdictCheck(c["verdict"], bool(c.get("triggered")),
+                             Quantity(None if c.get("p_value") is None
+                                      else Decimal(c["p_value"]), "1"))
+                for c in recon.checks],
+        shares_not_active=Quantity(_figure(recon, "shares_not_active"), "shares"),
         implied_efficiency=Quantity(recon.implied_j_per_th, "J/TH"),
         verdicts=list(recon.verdicts))
 
@@ -185,7 +202,34 @@ def mining_section(snapshot: Snapshot, period: ReportPeriod) -> MiningSection:
         names.licence(licence.id) for licence in snapshot.licences.values()
         if isinstance(licence, MiningLicence) and licence.id not in reconciled
         and _active_during(licence, period))
-    return MiningSection(rows=rows, history=history, not_reconciled=not_reconciled)
+    return MiningSection(rows=rows, history=history, not_reconciled=not_reconciled,
+                         suspensions=_suspensions(snapshot, period, names),
+                         reports_missing=[
+                             MissingReportRow(a.raised_at, names.subject(a.subject_id),
+                                              names.message(a.message), _state(a, period))
+                             for a in _alerts_in(snapshot, period)
+                             if a.kind == "REPORT_MISSING"])
+
+
+def _suspensions(snapshot: Snapshot, period: ReportPeriod,
+                 names: Names) -> list[SuspensionRow]:
+    """Returns the licences' suspensions that overlap the period, oldest first."""
+    rows = []
+    for licence in snapshot.licences.values():
+        kind = "mining" if isinstance(licence, MiningLicence) else "exchange"
+        reasons = list(licence.suspension_reasons)
+        for i, (start, end) in enumerate(licence.suspensions.spans):
+            if period.overlaps(start, end or period.end):
+                reason = reasons[i] if i < len(reasons) else ""
+                rows.append(SuspensionRow(names.licence(licence.id), kind, start, end,
+                                          names.message(reason)))
+    return sorted(rows, key=lambda r: (r.start, r.licence))
+
+
+def _state(alert: Any, period: ReportPeriod) -> str:
+    """Returns "open" or "resolved" as of the period's end."""
+    return ("open" if alert.resolved_at is None or alert.resolved_at >= period.end
+            else "resolved")
 
 
 def _active_during(licence: MiningLicence, period: ReportPeriod) -> bool:
@@ -196,11 +240,26 @@ def _active_during(licence: MiningLicence, period: ReportPeriod) -> bool:
 # ----------------------------------------------------------------------------- market
 
 
+def _home(snapshot: Snapshot, at: datetime) -> str:
+    return snapshot.policy_at(at).text("home_country")
+
+
+def _country(trade: TradeRow, snapshot: Snapshot) -> str:
+    """Returns the country a trade's value goes to as ``ledger.counterparty`` decides it:
+    the registered VASP's country when one is named (a blocked attempt keeps only the
+    client's claim), else the country claimed, else the home country."""
+    vasp = None if trade.counterparty_vasp_id is None \
+        else snapshot.vasps.get(trade.counterparty_vasp_id)
+    if vasp is not None:
+        return str(vasp.country)
+    return trade.counterparty_country or _home(snapshot, trade.at)
+
+
 def _is_outflow(trade: TradeRow, snapshot: Snapshot) -> bool:
     """Returns True for a transfer to a self-hosted wallet or abroad (the outflow cap's
     own definition, ledger.trading, with the home country in force at the trade)."""
     return (trade.wallet_kind == "SELF_HOSTED"
-            or trade.counterparty_country != snapshot.policy_at(trade.at).text("home_country"))
+            or _country(trade, snapshot) != _home(snapshot, trade.at))
 
 
 def _outflow_rows(trades: Iterable[TradeRow], key: Callable[[TradeRow], str]) -> list[OutflowRow]:
@@ -250,19 +309,22 @@ def market_section(snapshot: Snapshot, period: ReportPeriod) -> MarketSection:
     def vasp(trade: TradeRow) -> str:
         if trade.wallet_kind == "SELF_HOSTED":
             return "self-hosted wallet"
-        return f"{trade.counterparty_vasp or 'no VASP named'} ({trade.counterparty_country})"
+        return f"{names.vasp(trade.counterparty_vasp_id)} ({_country(trade, snapshot)})"
 
     return MarketSection(
         home_country=home,
         by_asset=assets, blocked_by_rule=blocked,
-        outflows_by_country=_outflow_rows(outflows, lambda t: country(t.counterparty_country)),
+        outflows_by_country=_outflow_rows(outflows, lambda t: country(_country(t, snapshot))),
         outflows_by_vasp=_outflow_rows(outflows, vasp),
         outflows_by_participant=_outflow_rows(outflows,
                                               lambda t: names.participant(t.buyer_id)),
         travel_rule=_travel_rule(trades, period, snapshot),
         structuring=[StructuringRow(a.raised_at, names.participant(a.participant_id),
                                     names.message(a.message), "open" if a.is_open else "resolved")
-                     for a in _alerts_in(snapshot, period) if a.kind == "STRUCTURING"])
+                     for a in _alerts_in(snapshot, period) if a.kind == "STRUCTURING"],
+        screening_hits=[StructuringRow(a.raised_at, names.participant(a.participant_id),
+                                       names.message(a.message), _state(a, period))
+                        for a in _alerts_in(snapshot, period) if a.kind == "SCREENING_HIT"])
 
 
 def _travel_rule(trades: list[TradeRow], period: ReportPeriod,
@@ -276,10 +338,22 @@ def _travel_rule(trades: list[TradeRow], period: ReportPeriod,
         threshold = snapshot.policy_at(trade.at).decimal("travel_rule_threshold_usd")
         if trade.value_usd >= threshold:
             required += 1
-            complete += all(trade.travel_rule.get(f) for f in TRAVEL_RULE_FIELDS)
+            complete += _travel_rule_complete(trade)
     missing = sum(1 for t in trades if t.rule == "TRAVEL_RULE_DATA_MISSING")
     threshold_now = snapshot.policy_at(_last_instant(period)).decimal("travel_rule_threshold_usd")
     return TravelRuleFigures(Quantity(threshold_now, "USD"), required, complete, missing)
+
+
+def _travel_rule_complete(trade: TradeRow) -> bool:
+    """Returns True when a trade at or above the threshold carries all that FATF R.16
+    requires, by the ledger's own rule (``ledger.domain.travel_rule.missing_data``)."""
+    try:
+        travel = travel_rule_from_record(trade.travel_rule)
+    except InvalidRequest:
+        return False
+    self_hosted = trade.wallet_kind == "SELF_HOSTED"
+    return not missing_data(travel, at_or_above=True, self_hosted=self_hosted,
+                            transfer=self_hosted or trade.counterparty_vasp_id is not None)
 
 
 # ----------------------------------------------------------------------------- alerts
@@ -314,7 +388,26 @@ def alerts_section(snapshot: Snapshot, period: ReportPeriod) -> AlertsSection:
         band = next(name for limit, name in AGE_BANDS if limit is None or age < limit)
         ages[(band, alert.kind)] += 1
     order = {name: i for i, (_, name) in enumerate(AGE_BANDS)}
+    cases: Counter[tuple[str, str, str]] = Counter()
+    escalated = []
+    for alert in snapshot.alerts.values():
+        if alert.raised_at >= period.end or (alert.resolved_at is not None
+                                             and alert.resolved_at < period.end):
+            continue
+        age = period.end - alert.raised_at
+        band = next(name for limit, name in AGE_BANDS if limit is None or age < limit)
+        severity = alert.severity.value
+        cases[(band, severity, alert.assignee or "unassigned")] += 1
+        if alert.escalated_to:
+            escalated.append(EscalatedRow(alert.raised_at, alert.kind,
+                                          names.participant(alert.participant_id), severity,
+                                          alert.assignee or "unassigned", alert.escalated_to))
+    severity_rank = {s: i for i, s in enumerate(("CRITICAL", "HIGH", "MEDIUM", "LOW"))}
     return AlertsSection(
+        open_cases=[CaseRow(b, s, a, n) for (b, s, a), n in sorted(
+            cases.items(), key=lambda item: (order[item[0][0]],
+                                             severity_rank.get(item[0][1], 9), item[0][2]))],
+        escalated=sorted(escalated, key=lambda r: r.raised_at),
         months=[label for _, _, label in months],
         monthly=[MonthlyAlertCount(m, k, n) for (m, k), n in sorted(monthly.items())],
         raised=raised,

@@ -5,7 +5,8 @@ of the audit tree), so a printed report can be checked against the audit log: th
 origin, size and root name the same records. Records after it are counted, not read.
 Without a checkpoint the whole log is read and the report says it cannot be checked.
 
-Aggregates are rebuilt by applying the events in log order (their state as of the
+Aggregates (participants, licences, alerts, reconciliations, VASPs, mining pools, the policy) are
+rebuilt by applying the events in log order (their state as of the
 checkpoint, not as of now). Proof batches are skipped undecoded (the reconciliations carry
 their figures); trades are kept as rows only inside the window the report needs, so
 memory follows the period, not the size of the log.
@@ -25,12 +26,14 @@ from ledger import (
     AuditLog,
     Ledger,
     Licence,
+    MiningPool,
     Participant,
     Policy,
     PolicyView,
     Reconciliation,
     StoreConfig,
     StoredCheckpoint,
+    Vasp,
 )
 
 BATCH = 2000
@@ -38,7 +41,8 @@ BATCH = 2000
 
 KEPT_TOPICS = ("ledger.domain.participant:", "ledger.domain.licence:",
                "ledger.domain.alert:", "ledger.domain.reconciliation:",
-               "ledger.domain.policy:")
+               "ledger.domain.policy:", "ledger.domain.vasp:",
+               "ledger.domain.pool:")
 """Topics of the aggregates the report rebuilds (trades are read as rows, below)."""
 TRADE_TOPIC = "ledger.domain.trade:"
 
@@ -54,11 +58,15 @@ class TradeRow:
     buyer_id: UUID
     seller_id: UUID
     exchange_licence_id: UUID
-    counterparty_vasp: str
+    counterparty_vasp_id: UUID | None
+    """The registered VASP on the other side (None: inside the exchange, self-hosted)."""
     counterparty_country: str
+    """The country as the ledger decided it (the VASP's country when one is named)."""
     wallet_kind: str
-    travel_rule: dict[str, str]
+    travel_rule: dict[str, Any]
+    """The IVMS101 record as stored in the event."""
     rule: str
+    message: str = ""
 
     @property
     def is_blocked(self) -> bool:
@@ -76,6 +84,8 @@ class Snapshot:
     licences: dict[UUID, Licence] = field(default_factory=dict)
     alerts: dict[UUID, Alert] = field(default_factory=dict)
     reconciliations: dict[UUID, Reconciliation] = field(default_factory=dict)
+    vasps: dict[UUID, Vasp] = field(default_factory=dict)
+    pools: dict[UUID, MiningPool] = field(default_factory=dict)
     trades: list[TradeRow] = field(default_factory=list)
     kinds: dict[UUID, str] = field(default_factory=dict)
     """The aggregate class of each alert subject the snapshot does not hold itself (a
@@ -144,6 +154,10 @@ def read_snapshot(ledger: Ledger, config: StoreConfig, keep_trade: Callable[[dat
             snapshot.alerts[aggregate_id] = aggregate
         elif isinstance(aggregate, Reconciliation):
             snapshot.reconciliations[aggregate_id] = aggregate
+        elif isinstance(aggregate, MiningPool):
+            snapshot.pools[aggregate_id] = aggregate
+        elif isinstance(aggregate, Vasp):
+            snapshot.vasps[aggregate_id] = aggregate
         elif isinstance(aggregate, Policy):
             snapshot.policy = aggregate
     _name_subjects(ledger, snapshot)
@@ -179,6 +193,7 @@ def _trade_row(event: Any) -> TradeRow:
         at=event.at, asset=event.asset, quantity=Decimal(event.quantity),
         value_usd=Decimal(event.value_usd), buyer_id=event.buyer_id,
         seller_id=event.seller_id, exchange_licence_id=event.exchange_licence_id,
-        counterparty_vasp=event.counterparty_vasp,
+        counterparty_vasp_id=event.counterparty_vasp_id,
         counterparty_country=event.counterparty_country, wallet_kind=event.wallet_kind,
-        travel_rule=dict(event.travel_rule), rule=getattr(event, "rule", "") or "")
+        travel_rule=dict(event.travel_rule), rule=getattr(event, "rule", "") or "",
+        message=getattr(event, "message", "") or "")

@@ -118,3 +118,16 @@ def percent(value: Decimal | None) -> str:
     if not value.is_finite():
         return number(value)
     return f"{value * 100:.1f} %"
+
+
+P_FLOOR = Decimal("0.0001")
+"""p-values below this are written "< 0.0001" (never as an exponent)."""
+
+
+def p_value(value: Decimal | None) -> str:
+    """Returns a p-value to four decimal places, "< 0.0001" below that, "–" for none."""
+    if value is None:
+        return "–"
+    if value < P_FLOOR:
+        return "< 0.0001"
+    return f"{value:.4f}"

@@ -18,7 +18,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.config import StoreConfig
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.domain.trade import TradeRequest, WalletKind
 from tests.ontime import on_time_ledger
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -30,10 +30,19 @@ END = datetime(2027, 1, 1, tzinfo=UTC)
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 """The default time of a trade."""
 
-HOME = "XX"
-"""The default home country of the policy."""
+HOME = "KZ"
+"""The home country the market's ledger is initialised with."""
 
-FULL_TRAVEL_RULE = {field: f"{field} value" for field in TRAVEL_RULE_FIELDS}
+FULL_TRAVEL_RULE: dict[str, Any] = {
+    "originator": {"persons": [{"names": [{"primary": "Sadykova", "secondary": "Aigerim"}],
+                                "customer_number": "C-0001"}],
+                   "accounts": ["KZ01-0001"]},
+    "beneficiary": {"persons": [{"names": [{"primary": "Omarov", "secondary": "Daniyar"}]}],
+                    "accounts": ["bc1q-daniyar"]},
+    "originating_vasp": {"legal": True, "names": [{"primary": "Steppe Exchange JSC"}]},
+    "beneficiary_vasp": {"legal": True, "names": [{"primary": "Berlin Coins GmbH"}]},
+}
+"""IVMS101 travel-rule data complete at or above the threshold (FATF R.16)."""
 
 
 def notifications(ledger: Ledger) -> int:
@@ -76,6 +85,13 @@ class Market:
             self.ledger.approve_participant(f"approve-{name}", receipt.aggregate_id, at=at)
         return receipt.aggregate_id
 
+    def vasp(self, country: str = "DE") -> UUID:
+        """Returns the id of a foreign VASP in ``country``, registered on first use."""
+        registered = self.ledger.register_vasp(
+            f"vasp-{country}", f"VASP of {country}", country,
+            foreign_registration=f"{country}-0001", at=START)
+        return registered.aggregate_id
+
     def trade(self, request_id: str, usd: str = "100", **fields: Any) -> TradeRequest:
         """Returns a trade request worth ``usd`` USD (1 unit at that price)."""
         values: dict[str, Any] = {
@@ -88,7 +104,7 @@ class Market:
             "quote_currency": "USD",
             "buyer_id": self.buyer,
             "seller_id": self.seller,
-            "counterparty_vasp": "Home VASP",
+            "counterparty_vasp_id": None,
             "counterparty_country": HOME,
             "wallet_kind": WalletKind.HOSTED,
             "at": T0,
@@ -97,9 +113,12 @@ class Market:
         return TradeRequest(**values)
 
 
-def build_market(ledger: Ledger) -> Market:
-    """Returns a market of three approved participants and an exchange licence."""
+def build_market(ledger: Ledger, home: str | None = HOME) -> Market:
+    """Returns a market of three approved participants and an exchange licence, on a
+    ledger whose home country is ``home`` (None: never set)."""
     market = Market(ledger, UUID(int=0), UUID(int=0), UUID(int=0), UUID(int=0))
+    if home is not None:
+        ledger.set_policy("home-country", "home_country", home, at=START)
     market.exchange = market.participant("exchange")
     market.buyer = market.participant("buyer")
     market.seller = market.participant("seller")

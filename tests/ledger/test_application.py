@@ -61,6 +61,10 @@ def test_participant_registration_and_approval(market: Market) -> None:
     assert participant.beneficial_owners == ["Jane"]
     assert participant.offshore_links == ["Offshore Ltd"]
     assert participant.standing_at(START) == "not approved"
+    with pytest.raises(RuleViolation, match="offshore zones"):
+        ledger.approve_participant("app-offshore", receipt.aggregate_id, at=START + DAY)
+    receipt = ledger.register_participant(
+        "reg-q", "INDIVIDUAL", "Jane Miner", "TAX-9", "KZ", ["Jane"], at=START)
     ledger.approve_participant("app-p", receipt.aggregate_id, at=START + DAY)
     participant = ledger.get_participant(receipt.aggregate_id)
     assert participant.is_active_at(START + DAY)

@@ -82,7 +82,9 @@ def record_secrets(ledger: Ledger) -> Any:
     market = build_market(ledger)
     participant = ledger.register_participant("secret", "ENTERPRISE", LEGAL_NAME, TAX_ID,
                                               "XX", [LEGAL_NAME], at=START)
-    travel = {**FULL_TRAVEL_RULE, "originator_name": ORIGINATOR}
+    travel = {**FULL_TRAVEL_RULE, "originator": {
+        "persons": [{"names": [{"primary": ORIGINATOR, "secondary": "X"}],
+                     "customer_number": "C-1"}], "accounts": ["KZ01"]}}
     ledger.record_trade(market.trade("secret-trade", "5000", travel_rule=travel))
     return participant.aggregate_id
 

@@ -62,7 +62,8 @@ def test_a_batch_of_a_thousand_encrypted_trades_commits(postgres_url: str) -> No
     ledger = on_time_ledger(StoreConfig(url=postgres_url, cipher_key=AESCipher.create_key(32)))
     try:
         market = build_market(ledger)
-        big = {"originator_name": os.urandom(400).hex()}  # ~1 kB of state per event
+        big = {"originator": {"persons": [{"names": [{"primary": os.urandom(90).hex()}]}
+                                          for _ in range(5)]}}  # ~1 kB of state per event
         before = notifications(ledger)
         receipts = ledger.record_trades(
             [market.trade(f"t{i}", travel_rule=big) for i in range(1000)])

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.outflow import OutflowAccount
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade, WalletKind
-from ledger.errors import InvalidRequest, NotFound, RequestIdReused
+from ledger.domain.trade import Trade, WalletKind
+from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation
 from ledger.receipts import TradeStatus
 from ledger.trading import TradeBlocked
 from tests.ledger.conftest import (
@@ -33,15 +35,43 @@ from tests.ontime import on_time_ledger
 RECORDED, BLOCKED = TradeStatus.RECORDED, TradeStatus.BLOCKED
 
 
-def foreign(**fields: Any) -> dict[str, Any]:
-    """Returns trade fields of a transfer to a foreign hosted wallet, with travel-rule data."""
-    return {"counterparty_country": "DE", "counterparty_vasp": "Foreign VASP",
+def foreign(market: Market, **fields: Any) -> dict[str, Any]:
+    """Returns trade fields of a transfer to a foreign VASP's hosted wallet, with
+    travel-rule data."""
+    return {"counterparty_vasp_id": market.vasp("DE"), "counterparty_country": "",
             "travel_rule": FULL_TRAVEL_RULE, **fields}
 
 
 def trade_events(ledger: Ledger) -> list[Any]:
     """Returns the Recorded and Blocked trade events of the log, in order."""
     return [e for e in events_of(ledger) if isinstance(e, Trade.Recorded)]
+
+
+# --------------------------------------------------------------------------- home country
+
+
+def test_a_ledger_without_home_country_refuses_trades_until_it_is_set(ledger: Ledger) -> None:
+    market = build_market(ledger, home=None)
+    with pytest.raises(RuleViolation) as caught:
+        ledger.record_trade(market.trade("t1", "1"))
+    assert caught.value.rule == "HOME_COUNTRY_NOT_SET"
+    assert not trade_events(ledger)  # refused, nothing half-done
+    ledger.set_policy("home", "home_country", "KZ", at=T0)
+    ledger.set_policy("cap", "outflow_cap_usd", "0", at=T0)
+    # The first value holds from the record's start: a domestic hosted 1 USD trade is not
+    # an outflow (a cap of 0 would block one) ...
+    assert ledger.record_trade(market.trade("t2", "1", counterparty_country="KZ",
+                                            at=T0 + hours(1))).status is RECORDED
+    # ... and a foreign one is.
+    with pytest.raises(TradeBlocked, match="outflow cap 0 USD exceeded"):
+        ledger.record_trade(market.trade("t3", "1", at=T0 + hours(1), **foreign(market)))
+
+
+@pytest.mark.parametrize("value", ["XX1", "kz", "", "K"])
+def test_home_country_must_be_an_iso_code(ledger: Ledger, value: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        ledger.set_policy("home", "home_country", value, at=T0)
+    assert caught.value.field == "value"
 
 
 # ---------------------------------------------------------------------------- travel rule
@@ -60,23 +90,151 @@ def test_travel_rule_complete_at_threshold_is_recorded(market: Market) -> None:
     assert receipt.status is RECORDED
 
 
-def test_travel_rule_each_missing_field_blocks_at_threshold(market: Market) -> None:
-    for i, missing in enumerate(TRAVEL_RULE_FIELDS):
-        data = {k: v for k, v in FULL_TRAVEL_RULE.items() if k != missing}
+def travel_without(*path: str, value: Any = None) -> dict[str, Any]:
+    """Returns the full travel-rule record with the item at ``path`` removed (or set to
+    ``value``)."""
+    data = copy.deepcopy(FULL_TRAVEL_RULE)
+    node: Any = data
+    for key in path[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(("path", "value", "missing"), [
+    (("originator", "persons"), None, "originator.name"),
+    (("originator", "accounts"), [], "originator.account"),
+    (("beneficiary", "persons"), None, "beneficiary.name"),
+    (("beneficiary", "accounts"), None, "beneficiary.account"),
+    (("originator", "persons", "0", "customer_number"), None,
+     "originator.address_or_national_id_or_customer_number_or_birth"),
+    (("originator", "persons", "0", "names", "0", "secondary"), "   ", "originator.name"),
+    (("originating_vasp",), None, "originating_vasp"),
+    (("beneficiary_vasp",), None, "beneficiary_vasp"),
+])
+def test_travel_rule_each_missing_item_blocks_at_threshold(
+        market: Market, path: tuple[str, ...], value: Any, missing: str) -> None:
+    data = travel_without(*path, value=value)
+    with pytest.raises(TradeBlocked) as caught:
+        market.ledger.record_trade(market.trade("t", "1000", travel_rule=data))
+    receipt = caught.value.receipt
+    assert receipt.status is BLOCKED and receipt.rule == "TRAVEL_RULE_DATA_MISSING"
+    assert receipt.figures["missing"] == missing
+    assert "required at or above 1,000 USD" in receipt.message
+    # The attempt stays on the record, and the trade is recorded once complete.
+    assert [e for e in trade_events(market.ledger) if isinstance(e, Trade.Blocked)]
+    assert market.ledger.record_trade(market.trade(
+        "t-fixed", "1000", travel_rule=FULL_TRAVEL_RULE)).status is RECORDED
+
+
+def test_travel_rule_below_threshold_a_transfer_needs_names_and_accounts(
+        market: Market) -> None:
+    ledger = market.ledger
+    vasp = market.vasp("DE")
+    # Inside the exchange: nothing needed below the threshold.
+    assert ledger.record_trade(market.trade("inside", "999.99")).status is RECORDED
+    # To another VASP or a self-hosted wallet: both names and accounts (de minimis).
+    for label, fields in (("vasp", {"counterparty_vasp_id": vasp, "counterparty_country": ""}),
+                          ("self", {"wallet_kind": WalletKind.SELF_HOSTED})):
         with pytest.raises(TradeBlocked) as caught:
-            market.ledger.record_trade(market.trade(f"t{i}", "1000", travel_rule=data))
-        receipt = caught.value.receipt
-        assert receipt.status is BLOCKED
-        assert receipt.rule == "TRAVEL_RULE_DATA_MISSING"
-        assert missing in receipt.message and "1,000 USD" in receipt.message
-        assert receipt.figures["missing"] == missing
-    # A blank value counts as missing.
-    blank = {**FULL_TRAVEL_RULE, "originator_id": "   "}
-    with pytest.raises(TradeBlocked):
-        market.ledger.record_trade(market.trade("blank", "1000", travel_rule=blank))
-    # Every blocked attempt stays on the record.
-    blocked = [e for e in trade_events(market.ledger) if isinstance(e, Trade.Blocked)]
-    assert len(blocked) == len(TRAVEL_RULE_FIELDS) + 1
+            ledger.record_trade(market.trade(f"{label}-none", "10", **fields))
+        assert caught.value.figures["missing"] == \
+            "originator.name,originator.account,beneficiary.name,beneficiary.account"
+        assert "required for a transfer out of the exchange" in caught.value.message
+        lean = {side: {"persons": [{"names": [{"primary": "Omarov",
+                                                "secondary": "Daniyar"}]}],
+                       "accounts": [f"{side}-1"]} for side in ("originator", "beneficiary")}
+        assert ledger.record_trade(market.trade(f"{label}-lean", "10", travel_rule=lean,
+                                                **fields)).status is RECORDED
+
+
+def test_travel_rule_data_is_stored_in_the_event_as_given(market: Market) -> None:
+    receipt = market.ledger.record_trade(market.trade("t", "5000", **foreign(market)))
+    trade: Trade = market.ledger.repository.get(receipt.trade_id)
+    assert trade.travel_rule["originator"]["persons"][0]["customer_number"] == "C-0001"
+    assert trade.counterparty_vasp_id == market.vasp("DE")
+    assert trade.counterparty_country == "DE"  # the VASP's country, not a claim
+
+
+# ---------------------------------------------------------------------------- VASPs
+
+
+def test_a_trade_names_a_registered_vasp_whose_country_decides_the_outflow(
+        market: Market) -> None:
+    ledger = market.ledger
+    ledger.set_policy("cap", "outflow_cap_usd", "100", effective_from=START)
+    domestic = ledger.register_vasp("vasp-home", "Steppe Exchange", "KZ",
+                                    licence_id=market.licence, at=START).aggregate_id
+    full = {"travel_rule": FULL_TRAVEL_RULE}
+    # A domestic VASP: not an outflow (over the cap, still recorded).
+    assert ledger.record_trade(market.trade("home", "5000", counterparty_vasp_id=domestic,
+                                            **full)).status is RECORDED  # claims KZ: agrees
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"counterparty_vasp_id": UUID(int=7)}, "VASP_NOT_REGISTERED"),
+        ({"counterparty_vasp_id": domestic, "counterparty_country": "DE"},
+         "COUNTERPARTY_COUNTRY_MISMATCH"),
+        ({"counterparty_country": "DE"}, "COUNTERPARTY_VASP_REQUIRED"),
+        ({"counterparty_vasp_id": market.vasp("DE"), "counterparty_country": "DE"},
+         "OUTFLOW_CAP_EXCEEDED"),
+    ]
+    for n, (fields, rule) in enumerate(cases):
+        with pytest.raises(TradeBlocked) as caught:
+            ledger.record_trade(market.trade(f"c{n}", "5000", **{**full, **fields}))
+        assert caught.value.rule == rule, fields
+
+
+def test_a_suspended_vasp_blocks_trades_from_then_on(market: Market) -> None:
+    ledger = market.ledger
+    vasp = market.vasp("DE")
+    assert ledger.record_trade(market.trade("before", "10", at=T0,
+                                            **foreign(market))).status is RECORDED
+    ledger.suspend_vasp("suspend", vasp, "licence withdrawn abroad", at=T0 + hours(1))
+    with pytest.raises(TradeBlocked) as caught:
+        ledger.record_trade(market.trade("after", "10", at=T0 + hours(2), **foreign(market)))
+    assert caught.value.rule == "VASP_SUSPENDED"
+    ledger.reinstate_vasp("reinstate", vasp, at=T0 + hours(3))
+    assert ledger.record_trade(market.trade("again", "10", at=T0 + hours(4),
+                                            **foreign(market))).status is RECORDED
+
+
+def test_vasp_registration_rules(market: Market) -> None:
+    ledger = market.ledger
+    with pytest.raises(RuleViolation, match="must name its exchange licence"):
+        ledger.register_vasp("v1", "Home Unlicensed", "KZ", foreign_registration="x",
+                             at=START)
+    with pytest.raises(RuleViolation, match="licensed here is in KZ"):
+        ledger.register_vasp("v2", "Abroad", "DE", licence_id=market.licence, at=START)
+    with pytest.raises(InvalidRequest) as caught:
+        ledger.register_vasp("v3", "Nothing", "DE", at=START)
+    assert caught.value.field == "licence_id"
+    assert [v.country for v in ledger.list_vasps()] == []
+    market.vasp("DE")
+    assert [v.name for v in ledger.list_vasps("DE")] == ["VASP of DE"]
+
+
+# ------------------------------------------------------------------------ screening
+
+
+def test_travel_rule_persons_are_screened_on_trades(market: Market) -> None:
+    ledger = market.ledger
+    ledger.import_screening_list("list", json.dumps({
+        "source": "UN", "version": "1", "entries": [
+            {"id": "E1", "name": "Омаров Данияр", "ids": ["900101300123"],
+             "categories": ["SANCTIONS"]}]}), at=START)
+    possible = ledger.record_trade(market.trade("p", "5000", **foreign(market)))
+    assert possible.status is RECORDED and len(possible.alert_ids) == 1
+    [hit] = [a for a in ledger.list_alerts() if a.kind == "SCREENING_HIT"]
+    assert hit.figures["where"] == "trade" and hit.subject_id == possible.trade_id
+    identified = travel_without("beneficiary", "persons", "0", "national_id",
+                                value={"number": "900101300123", "kind": "IDCD"})
+    with pytest.raises(TradeBlocked) as caught:
+        ledger.record_trade(market.trade("c", "5000", **foreign(market,
+                                                               travel_rule=identified)))
+    assert caught.value.rule == "SCREENING_CONFIRMED_MATCH"
+    assert len([a for a in ledger.list_alerts() if a.kind == "SCREENING_HIT"]) == 2
 
 
 def test_travel_rule_threshold_applies_to_usd_value_of_other_currencies(
@@ -113,7 +271,7 @@ def test_travel_rule_threshold_is_versioned_policy(market: Market) -> None:
 
 def test_outflow_cap_exactly_at_cap_then_one_cent_over(market: Market) -> None:
     ledger = market.ledger
-    kinds = {"foreign hosted": foreign(),
+    kinds = {"foreign hosted": foreign(market),
              "domestic self-hosted": {"wallet_kind": WalletKind.SELF_HOSTED,
                                       "travel_rule": FULL_TRAVEL_RULE}}
     for kind, fields in kinds.items():
@@ -135,7 +293,7 @@ def test_outflow_cap_exactly_at_cap_then_one_cent_over(market: Market) -> None:
 
 def test_outflow_cap_one_cent_over_in_a_single_trade(market: Market) -> None:
     with pytest.raises(TradeBlocked) as caught:
-        market.ledger.record_trade(market.trade("big", "50000.01", **foreign()))
+        market.ledger.record_trade(market.trade("big", "50000.01", **foreign(market)))
     assert caught.value.message == "outflow cap 50,000 USD exceeded: 0 + 50,000.01"
 
 
@@ -150,25 +308,25 @@ def test_domestic_hosted_transfers_are_not_capped(market: Market) -> None:
 def test_outflow_cap_is_per_participant_and_per_month(market: Market) -> None:
     ledger = market.ledger
     other = market.participant("other-buyer")
-    assert ledger.record_trade(market.trade("a", "50000", **foreign())).status is RECORDED
+    assert ledger.record_trade(market.trade("a", "50000", **foreign(market))).status is RECORDED
     # Another participant has a cap of its own.
     assert ledger.record_trade(
-        market.trade("b", "50000", buyer_id=other, **foreign())).status is RECORDED
+        market.trade("b", "50000", buyer_id=other, **foreign(market))).status is RECORDED
     # The next calendar month (UTC) starts from zero.
     april = datetime(2026, 4, 1, tzinfo=UTC)
     assert ledger.record_trade(
-        market.trade("c", "50000", at=april, **foreign())).status is RECORDED
+        market.trade("c", "50000", at=april, **foreign(market))).status is RECORDED
     with pytest.raises(TradeBlocked):
         ledger.record_trade(market.trade("d", "0.01", at=april - timedelta(seconds=1),
-                                         **foreign()))
+                                         **foreign(market)))
 
 
 def test_outflow_cap_is_versioned_policy(market: Market) -> None:
     ledger = market.ledger
     ledger.set_policy("cap", "outflow_cap_usd", "1000", effective_from=START)
-    assert ledger.record_trade(market.trade("a", "999", **foreign())).status is RECORDED
+    assert ledger.record_trade(market.trade("a", "999", **foreign(market))).status is RECORDED
     with pytest.raises(TradeBlocked, match=r"outflow cap 1,000 USD exceeded: 999 \+ 2"):
-        ledger.record_trade(market.trade("b", "2", **foreign()))
+        ledger.record_trade(market.trade("b", "2", **foreign(market)))
 
 
 def test_trade_times_are_taken_in_utc(market: Market) -> None:
@@ -176,9 +334,9 @@ def test_trade_times_are_taken_in_utc(market: Market) -> None:
     plus_two = timezone(timedelta(hours=2))
     # 1 April 01:00 at UTC+2 is still 31 March in UTC: it counts against March's cap.
     local = datetime(2026, 4, 1, 1, 0, tzinfo=plus_two)
-    ledger.record_trade(market.trade("march", "50000", **foreign()))
+    ledger.record_trade(market.trade("march", "50000", **foreign(market)))
     with pytest.raises(TradeBlocked) as caught:
-        ledger.record_trade(market.trade("late", "1", at=local, **foreign()))
+        ledger.record_trade(market.trade("late", "1", at=local, **foreign(market)))
     assert caught.value.figures["period"] == "2026-03"
     stored: Trade = ledger.repository.get(caught.value.receipt.trade_id)
     assert stored.at == local and stored.at.tzinfo is UTC
@@ -293,7 +451,7 @@ def test_structuring_counts_a_back_dated_transfer_into_next_months_pattern(
 def test_structuring_counts_blocked_attempts(market: Market) -> None:
     ledger = market.ledger
     ledger.set_policy("cap-low", "outflow_cap_usd", "1000", effective_from=START)
-    outflow = {"counterparty_country": "DE", "travel_rule": FULL_TRAVEL_RULE}
+    outflow = foreign(market)
     first = ledger.record_trade(replace(near(market, "c1", T0, "950"), **outflow))
     assert first.status is RECORDED
     results = ledger.record_trades([
@@ -462,12 +620,12 @@ def test_duplicate_request_ids_inside_one_batch(market: Market) -> None:
 
 def test_batch_mixing_retries_and_new_trades(market: Market) -> None:
     ledger = market.ledger
-    [old] = ledger.record_trades([market.trade("old", **foreign(price=Decimal(40000)))])
+    [old] = ledger.record_trades([market.trade("old", **foreign(market, price=Decimal(40000)))])
     receipts = ledger.record_trades([
-        market.trade("new1", "5000", **foreign()),
-        market.trade("old", **foreign(price=Decimal(40000))),
-        market.trade("new2", "5000", **foreign()),
-        market.trade("new3", "0.01", **foreign())])
+        market.trade("new1", "5000", **foreign(market)),
+        market.trade("old", **foreign(market, price=Decimal(40000))),
+        market.trade("new2", "5000", **foreign(market)),
+        market.trade("new3", "0.01", **foreign(market))])
     assert [r.replayed for r in receipts] == [False, True, False, False]
     assert receipts[1].trade_id == old.trade_id
     assert [r.status for r in receipts] == [RECORDED, RECORDED, RECORDED, BLOCKED]
@@ -490,7 +648,8 @@ MALFORMED: list[tuple[str, Any]] = [
     ("price", "0.0000000000000000001"),
     ("quantity", 1.5),
     ("asset", "BT\x00C"),
-    ("counterparty_vasp", "Home\nVASP"),
+    ("counterparty_vasp_id", "Home VASP"),
+    ("travel_rule", "originator: me"),
     ("exchange_trade_id", "x" * 201),
     ("wallet_kind", "HOSTED"),
     ("buyer_id", "not-a-uuid"),
@@ -541,6 +700,7 @@ def test_concurrent_writer_on_the_same_account_is_retried_against_new_total(
     try:
         market = build_market(first)
         first.set_policy("cap", "outflow_cap_usd", "1000", effective_from=START)
+        market.vasp("DE")  # registered before the save is intercepted
         original = first.save
         interleaved: list[Any] = []
 
@@ -548,11 +708,11 @@ def test_concurrent_writer_on_the_same_account_is_retried_against_new_total(
             # The rival commits between this writer's decision and its save, once.
             if not interleaved:
                 interleaved.append(second.record_trade(market.trade("rival", "600",
-                                                                    **foreign())))
+                                                                    **foreign(market))))
             return original(*objs, **kwargs)
 
         first.save = save_after_rival
-        receipt = first.record_trades([market.trade("mine", "500", **foreign())])[0]
+        receipt = first.record_trades([market.trade("mine", "500", **foreign(market))])[0]
         assert interleaved[0].status is RECORDED
         # Decided first against 0 used, then re-decided against the rival's 600.
         assert receipt.status is BLOCKED

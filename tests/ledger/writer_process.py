@@ -21,6 +21,7 @@ from ledger.config import StoreConfig
 from ledger.domain.trade import TradeRequest, WalletKind
 from ledger.receipts import TradeReceipt
 from ledger.trading import Trading
+from tests.ledger.conftest import FULL_TRAVEL_RULE
 from tests.ontime import on_time_ledger
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)
@@ -43,7 +44,7 @@ class CountingLedger(Ledger):
     name = Ledger.name  # the application name picks the tables: keep the ledger's
 
     def construct_trading(self) -> Trading:
-        return CountingTrading(self, self.clock, self.envelopes)
+        return CountingTrading(self, self.clock, self.envelopes, self.screening)
 
     @property
     def decisions(self) -> int:
@@ -57,8 +58,8 @@ def trade(spec: dict[str, str], request_id: str, at: datetime) -> TradeRequest:
         request_id=request_id, exchange_licence_id=UUID(spec["licence"]),
         exchange_trade_id=request_id, asset="BTC", quantity=Decimal(1), price=Decimal(100),
         quote_currency="USD", buyer_id=UUID(spec["buyer"]), seller_id=UUID(spec["seller"]),
-        counterparty_vasp="", counterparty_country="XX", wallet_kind=WalletKind.SELF_HOSTED,
-        at=at)
+        counterparty_vasp_id=None, counterparty_country="", wallet_kind=WalletKind.SELF_HOSTED,
+        at=at, travel_rule=FULL_TRAVEL_RULE)
 
 
 def main() -> None:

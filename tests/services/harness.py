@@ -29,7 +29,12 @@ from ledger.requests import REGULATOR
 from services.ca import CertificateAuthority, Role
 from services.client import LedgerClient
 from services.envelope import Signer
-from services.generated.valedger.v1 import common_pb2, licensing_pb2, trading_pb2
+from services.generated.valedger.v1 import (
+    common_pb2,
+    compliance_pb2,
+    licensing_pb2,
+    trading_pb2,
+)
 from services.ledger_pool import LedgerPool
 from services.server import LedgerServer, ServerOptions
 from services.tls import TlsFiles
@@ -40,6 +45,8 @@ VALID_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 VALID_UNTIL = datetime(2030, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 """The server's clock when a world starts (tests move ``World.clock`` from there)."""
+HOME = "KZ"
+"""The home country the world's ledger is given (as `valedger db init` would)."""
 SET_UP = NOW - timedelta(days=29)
 """When the world's participants were approved and their keys registered: inside the
 regulator's 30-day window of ``NOW``."""
@@ -146,6 +153,9 @@ def build_world(root: Path, store_url: str, **options: Any) -> World:
         world.signers[name] = Signer.generate()
     world.start(**options)
     with world.client("regulator") as reg:
+        reg.compliance.SetPolicy(compliance_pb2.SetPolicyRequest(
+            request_id="home-country", parameter="home_country", value=HOME,
+            at=_ts(SET_UP)), timeout=20)
         for name in ("miner_a", "miner_b", "exchange_x", "exchange_y", "buyer", "seller"):
             reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
                 request_id=f"register-{name}", kind=common_pb2.PARTICIPANT_KIND_ENTERPRISE,
@@ -180,6 +190,25 @@ def _ts(value: datetime) -> Any:
     from services import wire
 
     return wire.timestamp(value)
+
+
+def full_travel_rule(originator: str = "Sadykova") -> trading_pb2.TravelRule:
+    """Returns IVMS101 travel-rule data complete at or above the threshold."""
+    def person(surname: str, given: str, **fields: Any) -> trading_pb2.Person:
+        return trading_pb2.Person(names=[trading_pb2.PersonName(
+            primary_identifier=surname, secondary_identifier=given)], **fields)
+
+    def vasp(name: str) -> trading_pb2.Person:
+        return trading_pb2.Person(legal_person=True, names=[trading_pb2.PersonName(
+            primary_identifier=name)])
+
+    return trading_pb2.TravelRule(
+        originator=trading_pb2.TravelRuleParty(
+            persons=[person(originator, "Aigerim", customer_identification="C-1")],
+            account_numbers=["KZ01-0001"]),
+        beneficiary=trading_pb2.TravelRuleParty(persons=[person("Omarov", "Daniyar")],
+                                                account_numbers=["bc1q-daniyar"]),
+        originating_vasp=vasp("Exchange X JSC"), beneficiary_vasp=vasp("Abroad GmbH"))
 
 
 def trade(world: World, request_id: str, exchange: str = "exchange_x",

@@ -97,6 +97,11 @@ REQUESTS: dict[str, Factory] = {
     "LicensingService/GetLicence": lambda w, who: licensing_pb2.GetLicenceRequest(
         licence_id=own_licence(w, who)),
     "LicensingService/ListLicences": lambda w, who: licensing_pb2.ListLicencesRequest(),
+    "LicensingService/RegisterVasp": lambda w, who: licensing_pb2.RegisterVaspRequest(
+        request_id=f"matrix-vasp-{who}", name="V", country="DE", foreign_registration="r"),
+    "LicensingService/SuspendVasp": lambda w, who: licensing_pb2.SuspendVaspRequest(
+        request_id=f"matrix-suspend-vasp-{who}", vasp_id=UNKNOWN, reason="x"),
+    "LicensingService/ListVasps": lambda w, who: licensing_pb2.ListVaspsRequest(),
     "MiningService/SubmitProofBatch": lambda w, who: mining_pb2.SubmitProofBatchRequest(
         envelope=w.signers["miner_a"].seal(mining_pb2.ProofBatchPayload(
             request_id=f"matrix-proof-{who}", licence_id=w.ids["licence_miner_a"]))),
@@ -133,6 +138,21 @@ REQUESTS: dict[str, Factory] = {
     "ComplianceService/ListAlerts": lambda w, who: compliance_pb2.ListAlertsRequest(),
     "ComplianceService/ResolveAlert": lambda w, who: compliance_pb2.ResolveAlertRequest(
         request_id=f"matrix-resolve-{who}", alert_id=UNKNOWN, note="n"),
+    "ComplianceService/AssignAlert": lambda w, who: compliance_pb2.AssignAlertRequest(
+        request_id=f"matrix-assign-{who}", alert_id=UNKNOWN, assignee="a"),
+    "ComplianceService/SetAlertSeverity": lambda w, who: compliance_pb2.SetAlertSeverityRequest(
+        request_id=f"matrix-severity-{who}", alert_id=UNKNOWN,
+        severity=compliance_pb2.ALERT_SEVERITY_LOW, note="n"),
+    "ComplianceService/EscalateAlert": lambda w, who: compliance_pb2.EscalateAlertRequest(
+        request_id=f"matrix-escalate-{who}", alert_id=UNKNOWN, to="FIU", note="n"),
+    "ComplianceService/ReopenAlert": lambda w, who: compliance_pb2.ReopenAlertRequest(
+        request_id=f"matrix-reopen-{who}", alert_id=UNKNOWN, note="n"),
+    "ComplianceService/ExportSuspiciousTransactionReport":
+        lambda w, who: compliance_pb2.ExportSuspiciousTransactionReportRequest(
+            alert_ids=[UNKNOWN]),
+    "ComplianceService/ImportScreeningList":
+        lambda w, who: compliance_pb2.ImportScreeningListRequest(
+            request_id=f"matrix-list-{who}", content=b"{}"),
     "ComplianceService/SetPolicy": lambda w, who: compliance_pb2.SetPolicyRequest(
         request_id=f"matrix-policy-{who}", parameter="travel_rule_threshold_usd",
         value="1000"),

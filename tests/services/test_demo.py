@@ -24,10 +24,13 @@ def test_alerts_are_the_expected_ones(demo: DemoResult) -> None:
     kinds = {a.kind for a in demo.alerts}
     assert kinds == {"STRUCTURING", "OVER_CAPACITY", "ENERGY_OVER_QUOTA",
                      "OUTPUT_UNDER_REPORTED", "OUTPUT_OVER_REPORTED", "MINED_WHILE_NOT_ACTIVE",
-                     "LICENCE_NOT_ACTIVE"}
+                     "LICENCE_NOT_ACTIVE", "SCREENING_HIT"}
     # The suspended farm's meter reading is recorded and alerted, not its output report.
     inactive = [a for a in demo.alerts if a.kind == "LICENCE_NOT_ACTIVE"]
     assert inactive and all("kwh" in " ".join(a.figures).lower() for a in inactive), inactive
+    [hit] = [a for a in demo.alerts if a.kind == "SCREENING_HIT"]
+    assert hit.figures["confirmed"] == "true" and hit.figures["entry_id"] == "DEMO.001"
+    assert hit.figures["screened_name"] == "VOLKOV Dmitriy"
     names = {c.name: c for c in demo.checks}
     for farm in FARMS:
         check = names[f"{farm.name} reconciliation"]

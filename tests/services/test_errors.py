@@ -124,8 +124,12 @@ def test_fuzz_signed_trade(world: World, quantity, price, currency, country, wal
         buyer_participant_id=buyer or world.ids["buyer"],
         seller_participant_id=world.ids["seller"], counterparty_country=country,
         wallet_kind=wallet, travel_rule=trading_pb2.TravelRule(
-            originator_name=travel[0], originator_account=travel[1], originator_id=travel[2],
-            beneficiary_name=travel[3], beneficiary_account=travel[4]))
+            originator=trading_pb2.TravelRuleParty(
+                persons=[trading_pb2.Person(
+                    names=[trading_pb2.PersonName(primary_identifier=travel[0],
+                                                  name_identifier_type=travel[1])],
+                    date_of_birth=travel[2], country=travel[3])],
+                account_numbers=[travel[4]])))
     payload.at.seconds = seconds
     with world.client("exchange_x") as ex:
         code = code_of(ex.record_trade, payload)

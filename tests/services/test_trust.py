@@ -45,6 +45,7 @@ from tests.services.harness import (
     build_world,
     details,
     free_port,
+    full_travel_rule,
     reason,
     trade,
 )
@@ -245,9 +246,7 @@ def test_outflows_dated_into_other_months_do_not_escape_the_cap(trust_world: Wor
             world, f"month-{k}", quantity="10", price="500", counterparty_country="DE",
             wallet_kind=trading_pb2.WALLET_KIND_SELF_HOSTED,
             at=wire.timestamp(TRADE_AT + timedelta(days=31 * k)),
-            travel_rule=trading_pb2.TravelRule(
-                originator_name="A", originator_account="1", originator_id="2",
-                beneficiary_name="B", beneficiary_account="3")) for k in range(12)])
+            travel_rule=full_travel_rule()) for k in range(12)])
     rules = [r.rule for r in response.results]
     # 5,000 USD each, far below the monthly cap: but only the first is recorded; the
     # others are not in a month the client may choose, they are outside the trade window
@@ -426,7 +425,8 @@ def test_two_servers_eight_writers_one_buyer_nothing_internal_lost_or_duplicated
                 for i in range(per_writer):
                     request_id = f"race-{w}-{i}"
                     payload = trade(world, request_id, quantity="0.01",
-                                    wallet_kind=trading_pb2.WALLET_KIND_SELF_HOSTED)
+                                    wallet_kind=trading_pb2.WALLET_KIND_SELF_HOSTED,
+                                    travel_rule=full_travel_rule())
                     while True:  # a client retries ABORTED with the same request id
                         try:
                             result = client.record_trade(payload)

@@ -86,9 +86,11 @@ class AuditedLedger:
     raw: RawDB
 
 
-def make_audited(url: str, trades: int = 16, every: int = 5,
+def make_audited(url: str, trades: int = 14, every: int = 5,
                  cipher_key: str | None = None) -> AuditedLedger:
-    """Returns a store holding a market and ``trades`` trades, fully integrated."""
+    """Returns a store holding a market (9 records: the home country, three participants,
+    an exchange licence) and ``trades`` trades (by default 23 records in all), fully
+    integrated."""
     from ledger.config import StoreConfig
 
     ledger = on_time_ledger(StoreConfig(url=url, cipher_key=cipher_key))
@@ -173,7 +175,7 @@ def build_restore_source(directory: Path) -> RestoreSource:
         ledger.suspend_licence("suspend", market.licence, "late report", at=START)
         ledger.reinstate_licence("reinstate", market.licence, at=START)
         receipts = ledger.record_trades(
-            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(8)]
+            [market.trade(f"t{i}", str(100 + 7 * i)) for i in range(6)]
             + [market.trade("blocked", "1000")])
         assert receipts[-1].status.name == "BLOCKED"
         signer = NoteSigner.generate(ORIGIN)

@@ -43,11 +43,11 @@ def invoke(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[str, Path, list[str]]:
-    """A SQLite store with a market and five trades, plus an audit key pair."""
+    """A SQLite store with a market (9 records) and three trades, plus an audit key pair."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     ledger = on_time_ledger(StoreConfig(url=url))
     market = build_market(ledger)
-    trades = [str(ledger.record_trade(market.trade(f"t{i}")).trade_id) for i in range(5)]
+    trades = [str(ledger.record_trade(market.trade(f"t{i}")).trade_id) for i in range(3)]
     ledger.close()
     code, out = invoke("audit", "keygen", "--out", str(tmp_path / "keys"),
                        "--origin", "valedger.test/cli")
@@ -94,7 +94,7 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     assert code == 0, out
     assert bundle.read_text().startswith("c2sp.org/tlog-proof@v1\n")
     code, out = invoke("audit", "verify-proof", str(bundle), "--public-key", pub)
-    assert code == 0 and f"event {trades[2]}:1" in out and "leaf 9" in out, out
+    assert code == 0 and f"event {trades[2]}:1" in out and "leaf 11" in out, out
     lines = bundle.read_text().split("\n")
     lines[2] = "index 8"
     bundle.write_text("\n".join(lines))
@@ -136,11 +136,11 @@ def test_cipher_key_replay(tmp_path: Path) -> None:
     assert invoke("audit", "export", "--db", url, "--out", str(export))[0] == 0
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", cipher)
-    assert code == 0 and "events decoded: 8" in out, out
+    assert code == 0 and "events decoded: 10" in out, out  # the market (9) and a trade
     wrong = base64.b64encode(os.urandom(32)).decode()
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", wrong)
-    assert code == 2 and "decrypts none of the 8 events" in out, out
+    assert code == 2 and "decrypts none of the 10 events" in out, out
 
 
 def test_bad_input_is_a_clear_error(store: tuple[str, Path, list[str]]) -> None:
@@ -171,7 +171,7 @@ def test_key_rotation_verify_and_verify_proof(store: tuple[str, Path, list[str]]
     assert code == 0, out
     new_key, new_pub = str(tmp / "new" / "audit.key"), str(tmp / "new" / "audit.pub")
     ledger = on_time_ledger(StoreConfig(url=url, create_tables=False))
-    ledger.register_participant("reg-late", "ENTERPRISE", "Late Ltd", "TAX-late", "XX")
+    ledger.register_participant("reg-late", "ENTERPRISE", "Late Ltd", "TAX-late", "KZ")
     ledger.close()
     code, out = invoke("audit", "checkpoint", "--db", url, "--key", new_key)
     assert code == 0 and "checkpoint 2: 13 records" in out, out

@@ -77,7 +77,7 @@ def test_ctrl_c_in_restore_into_an_empty_store_removes_what_it_wrote(
     export = exported(big_store(tmp_path), key, tmp_path / "big.vlx")
     target = tmp_path / "empty.db"
     url = f"sqlite:///{target}"
-    assert valedger("db", "init", "--db", url).code == 0
+    assert valedger("db", "init", "--db", url).code == 0  # schema only: restore needs it empty
     child = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "audit", "restore", "--from", str(export),
          "--db", url, "--public-key", str(pub)],
@@ -103,7 +103,8 @@ def encrypted_store(tmp_path: Path) -> tuple[str, str]:
     """Returns (URL, key) of a store made by db init whose events are encrypted."""
     key = base64.b64encode(os.urandom(32)).decode()
     url = f"sqlite:///{tmp_path / 'enc.db'}"
-    assert valedger("db", "init", "--db", url, "--cipher-key", key).code == 0
+    assert valedger("db", "init", "--db", url, "--cipher-key", key,
+                    "--home-country", "KZ").code == 0
     ledger = on_time_ledger(StoreConfig(url, key, create_tables=False))
     build_market(ledger)
     ledger.close()

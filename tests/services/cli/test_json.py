@@ -40,8 +40,8 @@ def test_audit_commands_print_json(filled_store: str, tmp_path: Path) -> None:
     signed = valedger("audit", "checkpoint", "--db", filled_store, "--key", key, "--json")
     assert signed.code == 0, signed.stderr
     checkpoint = as_json(signed.stdout)
-    assert checkpoint["seq"] == 1 and checkpoint["size"] == 10  # 7 + 3 trades
-    assert str(checkpoint["note"]).startswith("json.test/log\n10\n")
+    assert checkpoint["seq"] == 1 and checkpoint["size"] == 12  # 2 + 7 + 3 trades
+    assert str(checkpoint["note"]).startswith("json.test/log\n12\n")
 
     export = tmp_path / "log.vlx"
     assert valedger("audit", "export", "--db", filled_store, "--out", str(export)).code == 0
@@ -50,7 +50,7 @@ def test_audit_commands_print_json(filled_store: str, tmp_path: Path) -> None:
                         "--public-key", pub, "--json")
     assert restored.code == 0, restored.stderr
     summary = as_json(restored.stdout)
-    assert (summary["records"], summary["checkpoints"], summary["tree_size"]) == (10, 1, 10)
+    assert (summary["records"], summary["checkpoints"], summary["tree_size"]) == (12, 1, 12)
     assert summary["root"] == checkpoint["root"] and summary["signatures_checked"] is True
 
     bundle = tmp_path / "event.proof"
@@ -60,7 +60,7 @@ def test_audit_commands_print_json(filled_store: str, tmp_path: Path) -> None:
     checked = valedger("audit", "verify-proof", str(bundle), "--public-key", pub, "--json")
     assert checked.code == 0, checked.stderr
     valid = as_json(checked.stdout)
-    assert valid["valid"] is True and valid["leaf_index"] == 9 and valid["tree_size"] == 10
+    assert valid["valid"] is True and valid["leaf_index"] == 9 and valid["tree_size"] == 12
     damaged = tmp_path / "damaged.proof"
     damaged.write_text(bundle.read_text().replace("tlog-proof", "tlog-proff", 1))
     refused = valedger("audit", "verify-proof", str(damaged), "--public-key", pub, "--json")

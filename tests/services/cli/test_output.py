@@ -55,7 +55,7 @@ def test_export_to_stdout_and_json(filled_store: str, tmp_path: Path) -> None:
 def big_store(tmp_path: Path, records: int = 60_000) -> str:
     """Returns a store with many raw records (an export of it takes a while)."""
     url = f"sqlite:///{tmp_path / 'big.db'}"
-    assert valedger("db", "init", "--db", url).code == 0
+    assert valedger("db", "init", "--db", url, "--home-country", "KZ").code == 0
     with sqlite3.connect(tmp_path / "big.db") as db:
         db.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)",
                        ((uuid.uuid4().hex, 1, "ledger.x:Y", os.urandom(1500))

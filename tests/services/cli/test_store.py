@@ -95,10 +95,10 @@ def test_empty_store_url_is_refused(tmp_path: Path, how: str) -> None:
 
 def test_db_init_json(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
-    done = valedger("db", "init", "--db", url, "--json")
+    done = valedger("db", "init", "--db", url, "--json", "--home-country", "KZ")
     assert done.code == 0
     assert json.loads(done.stdout) == {"store": url, "ready": True,
-                                       "trade_requests_indexed": 0}
+                                       "trade_requests_indexed": 0, "home_country": "KZ"}
 
 
 def free_port() -> int:
@@ -135,7 +135,7 @@ def test_postgres_mistakes_say_the_servers_reason(postgres_server: PostgresServe
     done = valedger("report", "--out", str(tmp_path / "r"), "--db", postgres_url)
     assert done.code == 2 and "has no valedger_events table" in done.stderr
 
-    assert valedger("db", "init", "--db", postgres_url).code == 0
+    assert valedger("db", "init", "--db", postgres_url, "--home-country", "KZ").code == 0
     no_schema = postgres_url + ("&" if "?" in postgres_url else "?") + "schema=nope"
     done = valedger("report", "--out", str(tmp_path / "r"), "--db", no_schema)
     assert done.code == 2 and "no schema 'nope'" in done.stderr

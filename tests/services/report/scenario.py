@@ -4,7 +4,9 @@ a signed checkpoint followed by one more record that the report must leave out."
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,8 +16,9 @@ from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.audit.log import AuditLog
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, TradeRequest, WalletKind
+from ledger.domain.trade import TradeRequest, WalletKind
 from ledger.trading import TradeBlocked
+from tests.ledger.conftest import FULL_TRAVEL_RULE
 from tlog.note import NoteSigner
 from verifier.simulator import (
     SimulatedPeriod,
@@ -29,6 +32,7 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2027, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 MARCH = datetime(2026, 3, 2, tzinfo=UTC)
+JUNE = datetime(2026, 6, 1, tzinfo=UTC)
 FEBRUARY = datetime(2026, 2, 2, tzinfo=UTC)
 T = 3600
 D = Decimal(2) ** -24
@@ -39,13 +43,21 @@ J_PER_TH = Decimal(25)
 CAPACITY_HS = hashrate_for_shares(300, T, D)
 LICENSED_MW = (CAPACITY_HS / 10**12 * J_PER_TH / 10**6).quantize(Decimal("1e-18"))
 ORIGIN = "report.valedger.test/ledger"
-HOME = "XX"
-FULL_TRAVEL_RULE = {f: f"{f} value" for f in TRAVEL_RULE_FIELDS}
+HOME = "KZ"
+"""The home country recorded when the store is initialised (as `valedger db init` does)."""
 
 MINERS = {
     "steppe": honest_miner(CAPACITY_HS * Decimal("0.8"), b"/steppe/"),
     "tengri": over_capacity_miner(CAPACITY_HS, Decimal(2), b"/tengri/"),
 }
+ESCALATION = ("analyst Dana", "head of supervision")
+"""Who Tengri's open mining case is assigned to, and whom it is escalated to."""
+SUSPENSION = (datetime(2026, 3, 22, tzinfo=UTC), datetime(2026, 3, 24, tzinfo=UTC))
+"""When Tengri's licence is suspended, and until when."""
+WATCH_LIST = {"source": "PEP-TEST", "version": "2026-01-01",
+              "entries": [{"id": "PEP.7", "name": "Marat Zhaksylykov", "categories": ["PEP"]}]}
+"""A screening list with one politically exposed person (a name-only, possible match)."""
+POOL_NAME = "Altai Pool"
 NAMES = {"steppe": "Steppe Hash LLP", "tengri": "Tengri Compute JSC"}
 
 
@@ -72,6 +84,7 @@ class Scenario:
     participants: dict[str, UUID] = field(default_factory=dict)
     licences: dict[str, UUID] = field(default_factory=dict)
     exchange_licence: UUID = field(default_factory=lambda: UUID(int=0))
+    vasps: dict[str, UUID] = field(default_factory=dict)
     signer: NoteSigner = field(default_factory=lambda: NoteSigner.generate(ORIGIN))
     checkpoint_size: int = 0
 
@@ -88,7 +101,7 @@ class Scenario:
             "exchange_trade_id": f"x-{request_id}", "asset": "BTC",
             "quantity": Decimal(1), "price": Decimal(usd), "quote_currency": "USD",
             "buyer_id": self.participants["buyer"], "seller_id": self.participants["seller"],
-            "counterparty_vasp": "Home VASP", "counterparty_country": HOME,
+            "counterparty_vasp_id": None, "counterparty_country": HOME,
             "wallet_kind": WalletKind.HOSTED, "at": at}
         values.update(fields)
         return TradeRequest(**values)
@@ -106,17 +119,34 @@ def build_scenario(ledger: Ledger) -> Scenario:
     """Returns the scenario written into ``ledger`` (an on-time ledger), checkpoint
     signed, one trade recorded after it."""
     s = Scenario(ledger)
+    ledger.set_policy("home-country", "home_country", HOME, at=START)
     for key in ("steppe", "tengri"):
         s.participant(key, NAMES[key])
         s.licences[key] = ledger.grant_mining_licence(
             f"grant-{key}", s.participants[key], "North", "Z1", f"M-{key}", LICENSED_MW,
             J_PER_TH, [MINERS[key].coinbase_tag.hex()], START, END, at=START).aggregate_id
+    # A licence mining in an accredited pool, granted from June: not active in March, so
+    # it is in the snapshot (named by its pool) without a March row.
+    pool = ledger.register_pool("pool-altai", POOL_NAME, HOME, "FPPS", "0.02",
+                                at=START).aggregate_id
+    s.participant("altai", "Altai Pool Miners LLP")
+    s.licences["altai"] = ledger.grant_mining_licence(
+        "grant-altai", s.participants["altai"], "East", "Z2", "M-altai", LICENSED_MW,
+        J_PER_TH, ["2f616c7461692f"], JUNE, END, at=START, mode="POOL",
+        pool_id=pool).aggregate_id
     s.participant("exchange", "Astana Digital Exchange JSC")
     s.participant("buyer", "Aru Traders LLP")
     s.participant("seller", "Bota Holdings LLP")
     s.exchange_licence = ledger.grant_exchange_licence(
         "grant-exchange", s.participants["exchange"], ["spot"], START, END,
         at=START).aggregate_id
+    s.vasps["bosphorus"] = ledger.register_vasp(
+        "vasp-bosphorus", "Bosphorus VASP", "TR", foreign_registration="TR-MASAK-0001",
+        at=START).aggregate_id
+    s.vasps["home"] = ledger.register_vasp(
+        "vasp-home", "Astana Digital Exchange", HOME, licence_id=s.exchange_licence,
+        at=START).aggregate_id
+    ledger.import_screening_list("watch-list", json.dumps(WATCH_LIST).encode(), at=START)
     network = _decimal(mined("steppe", MARCH, 1).network_difficulty)
     for parameter, value in (("network_difficulty", network), ("block_subsidy", SUBSIDY),
                              ("mean_fees", FEES)):
@@ -147,16 +177,32 @@ def build_scenario(ledger: Ledger) -> Scenario:
     s.record(s.trade("mar-2", "2500", day + HOUR, travel_rule=FULL_TRAVEL_RULE))
     s.record(s.trade("mar-3", "1500", day + 2 * HOUR, asset="ETH"))  # travel rule missing
     s.record(s.trade("mar-4", "12000", day + 3 * HOUR, travel_rule=FULL_TRAVEL_RULE,
-                     counterparty_vasp="Bosphorus VASP", counterparty_country="TR"))
+                     counterparty_vasp_id=s.vasps["bosphorus"], counterparty_country=""))
     s.record(s.trade("mar-5", "6000", day + 4 * HOUR, travel_rule=FULL_TRAVEL_RULE,
-                     counterparty_vasp="", wallet_kind=WalletKind.SELF_HOSTED))
+                     wallet_kind=WalletKind.SELF_HOSTED))
     s.record(s.trade("mar-6", "9000", day + 5 * HOUR, travel_rule=FULL_TRAVEL_RULE,
-                     counterparty_vasp="Bosphorus VASP", counterparty_country="TR"))  # cap
+                     counterparty_vasp_id=s.vasps["bosphorus"],
+                     counterparty_country=""))  # cap
+    watched = copy.deepcopy(FULL_TRAVEL_RULE)
+    watched["beneficiary"]["persons"][0]["names"] = [
+        {"primary": "Zhaksylykov", "secondary": "Marat"}]
+    s.record(s.trade("mar-7", "2000", day + 5 * HOUR + timedelta(minutes=30),
+                     travel_rule=watched))  # a screening hit, recorded
     for i in range(3):  # structuring: three just under the threshold within 24 h
         s.record(s.trade(f"mar-s{i}", "999", day + timedelta(hours=6 + i)))
     first = ledger.list_alerts()[0]
     ledger.resolve_alert("resolve-1", first.id, "supervisor", "explained",
                          at=datetime(2026, 3, 20, tzinfo=UTC))
+    # A case worked on: Tengri's open mining alert assigned and escalated; the licence
+    # suspended for two days while it is examined.
+    over = next(a for a in ledger.list_alerts()
+                if a.is_open and a.participant_id == s.participants["tengri"])
+    ledger.assign_alert("assign-1", over.id, "supervisor", ESCALATION[0],
+                        at=datetime(2026, 3, 21, tzinfo=UTC))
+    ledger.escalate_alert("escalate-1", over.id, "supervisor", ESCALATION[1],
+                          "capacity twice the licence", at=datetime(2026, 3, 21, 1, tzinfo=UTC))
+    ledger.suspend_licence("suspend-tengri", s.licences["tengri"], "capacity under review",
+                           until=SUSPENSION[1], at=SUSPENSION[0])
     log = AuditLog(ledger.recorder, signer=s.signer)
     try:
         s.checkpoint_size = log.follower.checkpoint_now().size

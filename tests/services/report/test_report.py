@@ -11,12 +11,18 @@ from decimal import Decimal
 from typing import Any, cast
 
 from ledger.audit.log import AuditLog
+from ledger.config import StoreConfig
 from ledger.domain.alert import Alert
+from ledger.domain.licence import MiningLicence
 from ledger.domain.reconciliation import Reconciliation
-from ledger.domain.trade import TRAVEL_RULE_FIELDS, Trade
+from ledger.domain.trade import Trade
+from ledger.domain.travel_rule import missing_data, travel_rule_from_record
+from ledger.domain.vasp import Vasp
+from services.report.names import Names
+from services.report.source import read_snapshot
 from tests.ledger.conftest import events_of
 from tests.services.report.conftest import Made
-from tests.services.report.scenario import HOME, NAMES
+from tests.services.report.scenario import ESCALATION, HOME, NAMES, POOL_NAME, SUSPENSION
 from tlog.checkpoint import open_checkpoint
 
 TERA = Decimal(10) ** 12
@@ -73,6 +79,20 @@ def test_mining_rows_are_the_reconciliations_of_the_period(made: Made) -> None:
     assert sorted((r.holder, r.period_start.month) for r in history) == [
         (NAMES["steppe"], 2), (NAMES["steppe"], 3), (NAMES["tengri"], 3)]
     assert made.report.mining.not_reconciled == []
+    # The licence mode and every check with the p-value the reconciliation recorded.
+    for rec in recons:
+        row = next(r for r in rows if r.licence_id == str(rec.licence_id))
+        assert row.mode == "solo"
+        assert [(c.verdict, c.triggered, c.p_value.value) for c in row.checks] == [
+            (c["verdict"], c["triggered"],
+             None if c.get("p_value") is None else Decimal(c["p_value"])) for c in rec.checks]
+        assert row.shares_not_active.value == Decimal(rec.figures["shares_not_active"])
+    assert any(c.p_value.value is not None for r in rows for c in r.checks)
+    # The suspension of March, with its reason and end; no report went missing.
+    assert [(s.licence.split(",")[0], s.start, s.end, s.reason)
+            for s in made.report.mining.suspensions] == [
+        (NAMES["tengri"], *SUSPENSION, "capacity under review")]
+    assert made.report.mining.reports_missing == []
 
 
 def test_market_figures_equal_the_signed_trades(made: Made) -> None:
@@ -90,12 +110,18 @@ def test_market_figures_equal_the_signed_trades(made: Made) -> None:
     rules = Counter(t.rule for t in blocked)
     assert {b.rule: b.attempts for b in market.blocked_by_rule} == dict(rules) == {
         "OUTFLOW_CAP_EXCEEDED": 1, "TRAVEL_RULE_DATA_MISSING": 1}
-    outflows = [t for t in trades
-                if t.wallet_kind == "SELF_HOSTED" or t.counterparty_country != HOME]
+    vasps = {e.originator_id: e for e in signed_events(made)
+             if isinstance(e, cast(Any, Vasp).Registered)}
+
+    def country(trade: Any) -> str:
+        vasp = vasps.get(trade.counterparty_vasp_id)
+        return vasp.country if vasp is not None else trade.counterparty_country
+
+    outflows = [t for t in trades if t.wallet_kind == "SELF_HOSTED" or country(t) != HOME]
     by_country: dict[str, Decimal] = defaultdict(Decimal)
     for trade in outflows:
         if not isinstance(trade, BLOCKED):
-            by_country[trade.counterparty_country] += trade.value_usd
+            by_country[country(trade)] += trade.value_usd
     assert {r.key.split(" ")[0]: r.value.value for r in market.outflows_by_country} == \
         dict(by_country) == {"TR": Decimal(12000), HOME: Decimal(6000)}
     assert {r.key: (r.trades, r.blocked) for r in market.outflows_by_vasp} == {
@@ -104,14 +130,21 @@ def test_market_figures_equal_the_signed_trades(made: Made) -> None:
         ("Aru Traders LLP", Decimal(18000))]
     needing = [t for t in recorded if t.value_usd >= 1000]
     travel = market.travel_rule
-    assert travel.required == len(needing) == 3
-    assert travel.complete == sum(all(t.travel_rule.get(f) for f in TRAVEL_RULE_FIELDS)
-                                  for t in needing)
-    assert travel.blocked_missing == 1 and travel.completeness.value == Decimal("0.75")
+    assert travel.required == len(needing) == 4
+    assert travel.complete == sum(
+        not missing_data(travel_rule_from_record(t.travel_rule), True,
+                         t.wallet_kind == "SELF_HOSTED",
+                         t.wallet_kind == "SELF_HOSTED" or t.counterparty_vasp_id is not None)
+        for t in needing)
+    assert travel.blocked_missing == 1 and travel.completeness.value == Decimal("0.8")
     assert [s.participant for s in market.structuring] == ["Aru Traders LLP"]
     # The trade recorded after the checkpoint is not in the report.
     assert all(t.exchange_trade_id != "x-after-checkpoint" for t in trades)
-    assert sum(a.trades for a in market.by_asset) == 7
+    assert sum(a.trades for a in market.by_asset) == 8
+    hits = [e for e in signed_events(made) if isinstance(e, cast(Any, Alert).Raised)
+            and e.kind == "SCREENING_HIT" and in_march(e.at)]
+    assert [(h.participant, h.state) for h in market.screening_hits] == [
+        ("Aru Traders LLP", "open")] * len(hits) and len(hits) == 1
 
 
 def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
@@ -121,13 +154,13 @@ def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
             alerts[event.originator_id] = event
     resolved = [e for e in signed_events(made) if isinstance(e, cast(Any, Alert).Resolved)]
     summary = made.report.summary
-    assert summary.alerts_opened == sum(in_march(a.at) for a in alerts.values()) == 3
+    assert summary.alerts_opened == sum(in_march(a.at) for a in alerts.values()) == 4
     assert summary.alerts_resolved == len(resolved) == 1
-    assert summary.alerts_open_at_end == 2
+    assert summary.alerts_open_at_end == 3
     assert {(s.kind, s.state): s.count for s in summary.licences_by_state} == {
-        ("mining", "ACTIVE"): 2, ("exchange", "ACTIVE"): 1}
+        ("mining", "ACTIVE"): 2, ("mining", "PENDING"): 1, ("exchange", "ACTIVE"): 1}
     figures = {k.name: k for k in summary.key_figures}
-    assert figures["trades recorded"].current.value == 7
+    assert figures["trades recorded"].current.value == 8
     assert figures["trades recorded"].previous.value == 1
     assert figures["attempts blocked"].current.value == 2
     assert figures["reconciliations closed"].previous.value == 1
@@ -137,9 +170,17 @@ def test_summary_and_alerts_equal_the_signed_alerts(made: Made) -> None:
     by_month = Counter((f"{a.at:%Y-%m}", a.kind) for a in alerts.values())
     assert {(m.month, m.kind): m.count for m in section.monthly} == dict(by_month)
     assert sorted(a.kind for a in section.raised) == sorted(a.kind for a in alerts.values())
-    assert sum(a.count for a in section.open_by_age) == 2
+    assert sum(a.count for a in section.open_by_age) == 3
     for row in section.raised:
         assert not UUID_TEXT.search(row.message + row.subject + row.participant), row
+    # Open cases by age, severity and assignee; the escalated case.
+    open_alerts = [a for a in made.ledger.list_alerts() if a.resolved_at is None]
+    cases = Counter((a.severity.value, a.assignee or "unassigned") for a in open_alerts)
+    assert Counter({(c.severity, c.assignee): c.count for c in section.open_cases}) == cases
+    escalated = [a for a in open_alerts if a.escalated_to]
+    assert [(e.kind, e.participant, e.assignee, e.escalated_to) for e in section.escalated] == [
+        (a.kind, NAMES["tengri"], *ESCALATION) for a in escalated]
+    assert len(escalated) == 1
     subjects = {row.kind: row.subject for row in section.raised}
     assert subjects["STRUCTURING"] == "a trade"
     assert subjects["OVER_CAPACITY"].startswith(f"reconciliation of {NAMES['tengri']}, ")
@@ -168,7 +209,8 @@ def test_files_name_participants_not_ids_and_carry_units(made: Made) -> None:
     assert not UUID_TEXT.search(page)
     for name in ("Steppe Hash LLP", "Tengri Compute JSC", "Aru Traders LLP",
                  "OUTFLOW_CAP_EXCEEDED", "TRAVEL_RULE_DATA_MISSING", "Bosphorus VASP (TR)",
-                 "capacity × (1 + tolerance)", made.report.integrity.root_hex or "?"):
+                 "capacity × (1 + tolerance)", made.report.integrity.root_hex or "?",
+                 "capacity under review", ESCALATION[1], "Checks and p-values", "solo"):
         assert name in page, name
     assert page.count('<img src="data:image/png;base64,') == len(made.files.charts) == 6
     assert 'alt=""' not in page
@@ -192,6 +234,15 @@ def test_files_name_participants_not_ids_and_carry_units(made: Made) -> None:
     found = quantities(written)
     assert len(found) > 50
     assert all(isinstance(q.get("unit"), str) and q["unit"] for q in found), found
+
+
+def test_a_pool_licence_is_named_by_its_registered_pool(made: Made) -> None:
+    snapshot = read_snapshot(made.ledger.ledger, StoreConfig(made.url), lambda at: False)
+    names = Names(snapshot)
+    modes = {names.participant(licence.participant_id): names.mode(licence)
+             for licence in snapshot.licences.values() if isinstance(licence, MiningLicence)}
+    assert modes == {NAMES["steppe"]: "solo", NAMES["tengri"]: "solo",
+                     "Altai Pool Miners LLP": f"pool {POOL_NAME} (FPPS, fee 2 %)"}
 
 
 def test_reconciliation_figures_are_those_recorded(made: Made) -> None:

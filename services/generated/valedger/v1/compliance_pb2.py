@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from services.generated.valedger.v1 import common_pb2 as valedger_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvaledger/v1/compliance.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\xeb\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x65vidence\x18\x04 \x03(\t\x12\x30\n\x07\x66igures\x18\x05 \x03(\x0b\x32\x1f.valedger.v1.Alert.FiguresEntry\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12-\n\traised_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresolved_by\x18\x08 \x01(\t\x12\x17\n\x0fresolution_note\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\x12\x16\n\x0eparticipant_id\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x99\x01\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x06 \x01(\t\"Q\n\x12ListAlertsResponse\x12\"\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x12.valedger.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x13ResolveAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"=\n\x14ResolveAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xa4\x01\n\x10SetPolicyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tparameter\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11SetPolicyResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"M\n\x10GetPolicyRequest\x12\x11\n\tparameter\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x11GetPolicyResponse\x12\x11\n\tparameter\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\x04 \x01(\x08*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x32\xcf\x02\n\x11\x43omplianceService\x12M\n\nListAlerts\x12\x1e.valedger.v1.ListAlertsRequest\x1a\x1f.valedger.v1.ListAlertsResponse\x12S\n\x0cResolveAlert\x12 .valedger.v1.ResolveAlertRequest\x1a!.valedger.v1.ResolveAlertResponse\x12J\n\tSetPolicy\x12\x1d.valedger.v1.SetPolicyRequest\x1a\x1e.valedger.v1.SetPolicyResponse\x12J\n\tGetPolicy\x12\x1d.valedger.v1.GetPolicyRequest\x1a\x1e.valedger.v1.GetPolicyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvaledger/v1/compliance.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\\\n\x08\x43\x61seStep\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\n\n\x02\x62y\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x04 \x01(\t\"\x80\x04\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x65vidence\x18\x04 \x03(\t\x12\x30\n\x07\x66igures\x18\x05 \x03(\x0b\x32\x1f.valedger.v1.Alert.FiguresEntry\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12-\n\traised_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresolved_by\x18\x08 \x01(\t\x12\x17\n\x0fresolution_note\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\x12\x16\n\x0eparticipant_id\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x12,\n\x08severity\x18\r \x01(\x0e\x32\x1a.valedger.v1.AlertSeverity\x12\x10\n\x08\x61ssignee\x18\x0e \x01(\t\x12\x14\n\x0c\x65scalated_to\x18\x0f \x01(\t\x12\x15\n\rstr_reference\x18\x10 \x01(\t\x12&\n\x07history\x18\x11 \x03(\x0b\x32\x15.valedger.v1.CaseStep\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xed\x01\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.valedger.v1.AlertState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x06 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x07 \x01(\t\x12\x12\n\nunassigned\x18\x08 \x01(\x08\x12,\n\x08severity\x18\t \x01(\x0e\x32\x1a.valedger.v1.AlertSeverity\"Q\n\x12ListAlertsResponse\x12\"\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x12.valedger.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x88\x01\n\x13ResolveAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x15\n\rstr_reference\x18\x05 \x01(\t\"=\n\x14ResolveAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xa4\x01\n\x10SetPolicyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tparameter\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11SetPolicyResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"M\n\x10GetPolicyRequest\x12\x11\n\tparameter\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x11GetPolicyResponse\x12\x11\n\tparameter\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\x04 \x01(\x08\"t\n\x12\x41ssignAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x04 \x01(\t\"<\n\x13\x41ssignAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"\xa3\x01\n\x17SetAlertSeverityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12,\n\x08severity\x18\x04 \x01(\x0e\x32\x1a.valedger.v1.AlertSeverity\x12\x0c\n\x04note\x18\x05 \x01(\t\"A\n\x18SetAlertSeverityResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"~\n\x14\x45scalateAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\n\n\x02to\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\">\n\x15\x45scalateAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"p\n\x12ReopenAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61lert_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"<\n\x13ReopenAlertResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\"=\n(ExportSuspiciousTransactionReportRequest\x12\x11\n\talert_ids\x18\x01 \x03(\t\"=\n)ExportSuspiciousTransactionReportResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\"i\n\x1aImportScreeningListRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\"D\n\x1bImportScreeningListResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt*t\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x12\x19\n\x15\x41LERT_STATE_ESCALATED\x10\x03*\x98\x01\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LERT_SEVERITY_LOW\x10\x01\x12\x19\n\x15\x41LERT_SEVERITY_MEDIUM\x10\x02\x12\x17\n\x13\x41LERT_SEVERITY_HIGH\x10\x03\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x04\x32\xab\x07\n\x11\x43omplianceService\x12M\n\nListAlerts\x12\x1e.valedger.v1.ListAlertsRequest\x1a\x1f.valedger.v1.ListAlertsResponse\x12P\n\x0b\x41ssignAlert\x12\x1f.valedger.v1.AssignAlertRequest\x1a .valedger.v1.AssignAlertResponse\x12_\n\x10SetAlertSeverity\x12$.valedger.v1.SetAlertSeverityRequest\x1a%.valedger.v1.SetAlertSeverityResponse\x12V\n\rEscalateAlert\x12!.valedger.v1.EscalateAlertRequest\x1a\".valedger.v1.EscalateAlertResponse\x12S\n\x0cResolveAlert\x12 .valedger.v1.ResolveAlertRequest\x1a!.valedger.v1.ResolveAlertResponse\x12P\n\x0bReopenAlert\x12\x1f.valedger.v1.ReopenAlertRequest\x1a .valedger.v1.ReopenAlertResponse\x12\x92\x01\n!ExportSuspiciousTransactionReport\x12\x35.valedger.v1.ExportSuspiciousTransactionReportRequest\x1a\x36.valedger.v1.ExportSuspiciousTransactionReportResponse\x12h\n\x13ImportScreeningList\x12\'.valedger.v1.ImportScreeningListRequest\x1a(.valedger.v1.ImportScreeningListResponse\x12J\n\tSetPolicy\x12\x1d.valedger.v1.SetPolicyRequest\x1a\x1e.valedger.v1.SetPolicyResponse\x12J\n\tGetPolicy\x12\x1d.valedger.v1.GetPolicyRequest\x1a\x1e.valedger.v1.GetPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,56 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ALERT_FIGURESENTRY']._loaded_options = None
   _globals['_ALERT_FIGURESENTRY']._serialized_options = b'8\001'
-  _globals['_ALERTSTATE']._serialized_start=1320
-  _globals['_ALERTSTATE']._serialized_end=1409
-  _globals['_ALERT']._serialized_start=105
-  _globals['_ALERT']._serialized_end=468
-  _globals['_ALERT_FIGURESENTRY']._serialized_start=422
-  _globals['_ALERT_FIGURESENTRY']._serialized_end=468
-  _globals['_LISTALERTSREQUEST']._serialized_start=471
-  _globals['_LISTALERTSREQUEST']._serialized_end=624
-  _globals['_LISTALERTSRESPONSE']._serialized_start=626
-  _globals['_LISTALERTSRESPONSE']._serialized_end=707
-  _globals['_RESOLVEALERTREQUEST']._serialized_start=709
-  _globals['_RESOLVEALERTREQUEST']._serialized_end=822
-  _globals['_RESOLVEALERTRESPONSE']._serialized_start=824
-  _globals['_RESOLVEALERTRESPONSE']._serialized_end=885
-  _globals['_SETPOLICYREQUEST']._serialized_start=888
-  _globals['_SETPOLICYREQUEST']._serialized_end=1052
-  _globals['_SETPOLICYRESPONSE']._serialized_start=1054
-  _globals['_SETPOLICYRESPONSE']._serialized_end=1112
-  _globals['_GETPOLICYREQUEST']._serialized_start=1114
-  _globals['_GETPOLICYREQUEST']._serialized_end=1191
-  _globals['_GETPOLICYRESPONSE']._serialized_start=1193
-  _globals['_GETPOLICYRESPONSE']._serialized_end=1318
-  _globals['_COMPLIANCESERVICE']._serialized_start=1412
-  _globals['_COMPLIANCESERVICE']._serialized_end=1747
+  _globals['_ALERTSTATE']._serialized_start=2755
+  _globals['_ALERTSTATE']._serialized_end=2871
+  _globals['_ALERTSEVERITY']._serialized_start=2874
+  _globals['_ALERTSEVERITY']._serialized_end=3026
+  _globals['_CASESTEP']._serialized_start=104
+  _globals['_CASESTEP']._serialized_end=196
+  _globals['_ALERT']._serialized_start=199
+  _globals['_ALERT']._serialized_end=711
+  _globals['_ALERT_FIGURESENTRY']._serialized_start=665
+  _globals['_ALERT_FIGURESENTRY']._serialized_end=711
+  _globals['_LISTALERTSREQUEST']._serialized_start=714
+  _globals['_LISTALERTSREQUEST']._serialized_end=951
+  _globals['_LISTALERTSRESPONSE']._serialized_start=953
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1034
+  _globals['_RESOLVEALERTREQUEST']._serialized_start=1037
+  _globals['_RESOLVEALERTREQUEST']._serialized_end=1173
+  _globals['_RESOLVEALERTRESPONSE']._serialized_start=1175
+  _globals['_RESOLVEALERTRESPONSE']._serialized_end=1236
+  _globals['_SETPOLICYREQUEST']._serialized_start=1239
+  _globals['_SETPOLICYREQUEST']._serialized_end=1403
+  _globals['_SETPOLICYRESPONSE']._serialized_start=1405
+  _globals['_SETPOLICYRESPONSE']._serialized_end=1463
+  _globals['_GETPOLICYREQUEST']._serialized_start=1465
+  _globals['_GETPOLICYREQUEST']._serialized_end=1542
+  _globals['_GETPOLICYRESPONSE']._serialized_start=1544
+  _globals['_GETPOLICYRESPONSE']._serialized_end=1669
+  _globals['_ASSIGNALERTREQUEST']._serialized_start=1671
+  _globals['_ASSIGNALERTREQUEST']._serialized_end=1787
+  _globals['_ASSIGNALERTRESPONSE']._serialized_start=1789
+  _globals['_ASSIGNALERTRESPONSE']._serialized_end=1849
+  _globals['_SETALERTSEVERITYREQUEST']._serialized_start=1852
+  _globals['_SETALERTSEVERITYREQUEST']._serialized_end=2015
+  _globals['_SETALERTSEVERITYRESPONSE']._serialized_start=2017
+  _globals['_SETALERTSEVERITYRESPONSE']._serialized_end=2082
+  _globals['_ESCALATEALERTREQUEST']._serialized_start=2084
+  _globals['_ESCALATEALERTREQUEST']._serialized_end=2210
+  _globals['_ESCALATEALERTRESPONSE']._serialized_start=2212
+  _globals['_ESCALATEALERTRESPONSE']._serialized_end=2274
+  _globals['_REOPENALERTREQUEST']._serialized_start=2276
+  _globals['_REOPENALERTREQUEST']._serialized_end=2388
+  _globals['_REOPENALERTRESPONSE']._serialized_start=2390
+  _globals['_REOPENALERTRESPONSE']._serialized_end=2450
+  _globals['_EXPORTSUSPICIOUSTRANSACTIONREPORTREQUEST']._serialized_start=2452
+  _globals['_EXPORTSUSPICIOUSTRANSACTIONREPORTREQUEST']._serialized_end=2513
+  _globals['_EXPORTSUSPICIOUSTRANSACTIONREPORTRESPONSE']._serialized_start=2515
+  _globals['_EXPORTSUSPICIOUSTRANSACTIONREPORTRESPONSE']._serialized_end=2576
+  _globals['_IMPORTSCREENINGLISTREQUEST']._serialized_start=2578
+  _globals['_IMPORTSCREENINGLISTREQUEST']._serialized_end=2683
+  _globals['_IMPORTSCREENINGLISTRESPONSE']._serialized_start=2685
+  _globals['_IMPORTSCREENINGLISTRESPONSE']._serialized_end=2753
+  _globals['_COMPLIANCESERVICE']._serialized_start=3029
+  _globals['_COMPLIANCESERVICE']._serialized_end=3968
 # @@protoc_insertion_point(module_scope)

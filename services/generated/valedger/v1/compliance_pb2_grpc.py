@@ -26,10 +26,11 @@ if _version_not_supported:
 
 
 class ComplianceServiceStub:
-    """Alerts and policy.
+    """Alerts worked as cases, screening lists, suspicious-transaction reports and policy.
 
-    The regulator resolves alerts and sets policy; the regulator and the auditor list
-    alerts; every role reads policy (the rules are public).
+    The regulator works alerts, imports screening lists, exports reports and sets policy;
+    the regulator and the auditor list alerts; every role reads policy (the rules are
+    public).
     """
 
     def __init__(self, channel):
@@ -43,10 +44,40 @@ class ComplianceServiceStub:
                 request_serializer=valedger_dot_v1_dot_compliance__pb2.ListAlertsRequest.SerializeToString,
                 response_deserializer=valedger_dot_v1_dot_compliance__pb2.ListAlertsResponse.FromString,
                 _registered_method=True)
+        self.AssignAlert = channel.unary_unary(
+                '/valedger.v1.ComplianceService/AssignAlert',
+                request_serializer=valedger_dot_v1_dot_compliance__pb2.AssignAlertRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_compliance__pb2.AssignAlertResponse.FromString,
+                _registered_method=True)
+        self.SetAlertSeverity = channel.unary_unary(
+                '/valedger.v1.ComplianceService/SetAlertSeverity',
+                request_serializer=valedger_dot_v1_dot_compliance__pb2.SetAlertSeverityRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_compliance__pb2.SetAlertSeverityResponse.FromString,
+                _registered_method=True)
+        self.EscalateAlert = channel.unary_unary(
+                '/valedger.v1.ComplianceService/EscalateAlert',
+                request_serializer=valedger_dot_v1_dot_compliance__pb2.EscalateAlertRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_compliance__pb2.EscalateAlertResponse.FromString,
+                _registered_method=True)
         self.ResolveAlert = channel.unary_unary(
                 '/valedger.v1.ComplianceService/ResolveAlert',
                 request_serializer=valedger_dot_v1_dot_compliance__pb2.ResolveAlertRequest.SerializeToString,
                 response_deserializer=valedger_dot_v1_dot_compliance__pb2.ResolveAlertResponse.FromString,
+                _registered_method=True)
+        self.ReopenAlert = channel.unary_unary(
+                '/valedger.v1.ComplianceService/ReopenAlert',
+                request_serializer=valedger_dot_v1_dot_compliance__pb2.ReopenAlertRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_compliance__pb2.ReopenAlertResponse.FromString,
+                _registered_method=True)
+        self.ExportSuspiciousTransactionReport = channel.unary_unary(
+                '/valedger.v1.ComplianceService/ExportSuspiciousTransactionReport',
+                request_serializer=valedger_dot_v1_dot_compliance__pb2.ExportSuspiciousTransactionReportRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_compliance__pb2.ExportSuspiciousTransactionReportResponse.FromString,
+                _registered_method=True)
+        self.ImportScreeningList = channel.unary_unary(
+                '/valedger.v1.ComplianceService/ImportScreeningList',
+                request_serializer=valedger_dot_v1_dot_compliance__pb2.ImportScreeningListRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_compliance__pb2.ImportScreeningListResponse.FromString,
                 _registered_method=True)
         self.SetPolicy = channel.unary_unary(
                 '/valedger.v1.ComplianceService/SetPolicy',
@@ -61,10 +92,11 @@ class ComplianceServiceStub:
 
 
 class ComplianceServiceServicer:
-    """Alerts and policy.
+    """Alerts worked as cases, screening lists, suspicious-transaction reports and policy.
 
-    The regulator resolves alerts and sets policy; the regulator and the auditor list
-    alerts; every role reads policy (the rules are public).
+    The regulator works alerts, imports screening lists, exports reports and sets policy;
+    the regulator and the auditor list alerts; every role reads policy (the rules are
+    public).
     """
 
     def ListAlerts(self, request, context):
@@ -74,8 +106,50 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignAlert(self, request, context):
+        """Assigns an open alert to an analyst.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAlertSeverity(self, request, context):
+        """Sets an open alert's severity, with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateAlert(self, request, context):
+        """Escalates an open alert (its severity becomes HIGH at least).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ResolveAlert(self, request, context):
-        """Resolves an open alert with a note.
+        """Resolves an open alert with a note (and the STR filed, if any).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenAlert(self, request, context):
+        """Reopens a resolved alert, with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportSuspiciousTransactionReport(self, request, context):
+        """Exports a suspicious-transaction report (valedger-str/1 JSON) of alerts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportScreeningList(self, request, context):
+        """Imports a sanctions / terrorism / WMD / PEP list file as a new version of its source.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,10 +177,40 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     request_deserializer=valedger_dot_v1_dot_compliance__pb2.ListAlertsRequest.FromString,
                     response_serializer=valedger_dot_v1_dot_compliance__pb2.ListAlertsResponse.SerializeToString,
             ),
+            'AssignAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignAlert,
+                    request_deserializer=valedger_dot_v1_dot_compliance__pb2.AssignAlertRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_compliance__pb2.AssignAlertResponse.SerializeToString,
+            ),
+            'SetAlertSeverity': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAlertSeverity,
+                    request_deserializer=valedger_dot_v1_dot_compliance__pb2.SetAlertSeverityRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_compliance__pb2.SetAlertSeverityResponse.SerializeToString,
+            ),
+            'EscalateAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateAlert,
+                    request_deserializer=valedger_dot_v1_dot_compliance__pb2.EscalateAlertRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_compliance__pb2.EscalateAlertResponse.SerializeToString,
+            ),
             'ResolveAlert': grpc.unary_unary_rpc_method_handler(
                     servicer.ResolveAlert,
                     request_deserializer=valedger_dot_v1_dot_compliance__pb2.ResolveAlertRequest.FromString,
                     response_serializer=valedger_dot_v1_dot_compliance__pb2.ResolveAlertResponse.SerializeToString,
+            ),
+            'ReopenAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenAlert,
+                    request_deserializer=valedger_dot_v1_dot_compliance__pb2.ReopenAlertRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_compliance__pb2.ReopenAlertResponse.SerializeToString,
+            ),
+            'ExportSuspiciousTransactionReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSuspiciousTransactionReport,
+                    request_deserializer=valedger_dot_v1_dot_compliance__pb2.ExportSuspiciousTransactionReportRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_compliance__pb2.ExportSuspiciousTransactionReportResponse.SerializeToString,
+            ),
+            'ImportScreeningList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportScreeningList,
+                    request_deserializer=valedger_dot_v1_dot_compliance__pb2.ImportScreeningListRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_compliance__pb2.ImportScreeningListResponse.SerializeToString,
             ),
             'SetPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPolicy,
@@ -127,10 +231,11 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ComplianceService:
-    """Alerts and policy.
+    """Alerts worked as cases, screening lists, suspicious-transaction reports and policy.
 
-    The regulator resolves alerts and sets policy; the regulator and the auditor list
-    alerts; every role reads policy (the rules are public).
+    The regulator works alerts, imports screening lists, exports reports and sets policy;
+    the regulator and the auditor list alerts; every role reads policy (the rules are
+    public).
     """
 
     @staticmethod
@@ -161,6 +266,87 @@ class ComplianceService:
             _registered_method=True)
 
     @staticmethod
+    def AssignAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.ComplianceService/AssignAlert',
+            valedger_dot_v1_dot_compliance__pb2.AssignAlertRequest.SerializeToString,
+            valedger_dot_v1_dot_compliance__pb2.AssignAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAlertSeverity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.ComplianceService/SetAlertSeverity',
+            valedger_dot_v1_dot_compliance__pb2.SetAlertSeverityRequest.SerializeToString,
+            valedger_dot_v1_dot_compliance__pb2.SetAlertSeverityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.ComplianceService/EscalateAlert',
+            valedger_dot_v1_dot_compliance__pb2.EscalateAlertRequest.SerializeToString,
+            valedger_dot_v1_dot_compliance__pb2.EscalateAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ResolveAlert(request,
             target,
             options=(),
@@ -177,6 +363,87 @@ class ComplianceService:
             '/valedger.v1.ComplianceService/ResolveAlert',
             valedger_dot_v1_dot_compliance__pb2.ResolveAlertRequest.SerializeToString,
             valedger_dot_v1_dot_compliance__pb2.ResolveAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.ComplianceService/ReopenAlert',
+            valedger_dot_v1_dot_compliance__pb2.ReopenAlertRequest.SerializeToString,
+            valedger_dot_v1_dot_compliance__pb2.ReopenAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSuspiciousTransactionReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.ComplianceService/ExportSuspiciousTransactionReport',
+            valedger_dot_v1_dot_compliance__pb2.ExportSuspiciousTransactionReportRequest.SerializeToString,
+            valedger_dot_v1_dot_compliance__pb2.ExportSuspiciousTransactionReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportScreeningList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.ComplianceService/ImportScreeningList',
+            valedger_dot_v1_dot_compliance__pb2.ImportScreeningListRequest.SerializeToString,
+            valedger_dot_v1_dot_compliance__pb2.ImportScreeningListResponse.FromString,
             options,
             channel_credentials,
             insecure,

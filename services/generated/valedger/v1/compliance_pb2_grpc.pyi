@@ -27,10 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ComplianceServiceStub:
-    """Alerts and policy.
+    """Alerts worked as cases, screening lists, suspicious-transaction reports and policy.
 
-    The regulator resolves alerts and sets policy; the regulator and the auditor list
-    alerts; every role reads policy (the rules are public).
+    The regulator works alerts, imports screening lists, exports reports and sets policy;
+    the regulator and the auditor list alerts; every role reads policy (the rules are
+    public).
     """
 
     @_typing.overload
@@ -39,8 +40,20 @@ class ComplianceServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ComplianceServiceAsyncStub: ...
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.ListAlertsRequest, _compliance_pb2.ListAlertsResponse]
     """Lists alerts, one page at a time."""
+    AssignAlert: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.AssignAlertRequest, _compliance_pb2.AssignAlertResponse]
+    """Assigns an open alert to an analyst."""
+    SetAlertSeverity: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.SetAlertSeverityRequest, _compliance_pb2.SetAlertSeverityResponse]
+    """Sets an open alert's severity, with the reason."""
+    EscalateAlert: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.EscalateAlertRequest, _compliance_pb2.EscalateAlertResponse]
+    """Escalates an open alert (its severity becomes HIGH at least)."""
     ResolveAlert: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.ResolveAlertRequest, _compliance_pb2.ResolveAlertResponse]
-    """Resolves an open alert with a note."""
+    """Resolves an open alert with a note (and the STR filed, if any)."""
+    ReopenAlert: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.ReopenAlertRequest, _compliance_pb2.ReopenAlertResponse]
+    """Reopens a resolved alert, with the reason."""
+    ExportSuspiciousTransactionReport: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.ExportSuspiciousTransactionReportRequest, _compliance_pb2.ExportSuspiciousTransactionReportResponse]
+    """Exports a suspicious-transaction report (valedger-str/1 JSON) of alerts."""
+    ImportScreeningList: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.ImportScreeningListRequest, _compliance_pb2.ImportScreeningListResponse]
+    """Imports a sanctions / terrorism / WMD / PEP list file as a new version of its source."""
     SetPolicy: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.SetPolicyRequest, _compliance_pb2.SetPolicyResponse]
     """Sets a policy parameter from a given time on (a new version; history is kept)."""
     GetPolicy: _grpc.UnaryUnaryMultiCallable[_compliance_pb2.GetPolicyRequest, _compliance_pb2.GetPolicyResponse]
@@ -48,27 +61,41 @@ class ComplianceServiceStub:
 
 @_typing.type_check_only
 class ComplianceServiceAsyncStub(ComplianceServiceStub):
-    """Alerts and policy.
+    """Alerts worked as cases, screening lists, suspicious-transaction reports and policy.
 
-    The regulator resolves alerts and sets policy; the regulator and the auditor list
-    alerts; every role reads policy (the rules are public).
+    The regulator works alerts, imports screening lists, exports reports and sets policy;
+    the regulator and the auditor list alerts; every role reads policy (the rules are
+    public).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListAlerts: _aio.UnaryUnaryMultiCallable[_compliance_pb2.ListAlertsRequest, _compliance_pb2.ListAlertsResponse]  # type: ignore[assignment]
     """Lists alerts, one page at a time."""
+    AssignAlert: _aio.UnaryUnaryMultiCallable[_compliance_pb2.AssignAlertRequest, _compliance_pb2.AssignAlertResponse]  # type: ignore[assignment]
+    """Assigns an open alert to an analyst."""
+    SetAlertSeverity: _aio.UnaryUnaryMultiCallable[_compliance_pb2.SetAlertSeverityRequest, _compliance_pb2.SetAlertSeverityResponse]  # type: ignore[assignment]
+    """Sets an open alert's severity, with the reason."""
+    EscalateAlert: _aio.UnaryUnaryMultiCallable[_compliance_pb2.EscalateAlertRequest, _compliance_pb2.EscalateAlertResponse]  # type: ignore[assignment]
+    """Escalates an open alert (its severity becomes HIGH at least)."""
     ResolveAlert: _aio.UnaryUnaryMultiCallable[_compliance_pb2.ResolveAlertRequest, _compliance_pb2.ResolveAlertResponse]  # type: ignore[assignment]
-    """Resolves an open alert with a note."""
+    """Resolves an open alert with a note (and the STR filed, if any)."""
+    ReopenAlert: _aio.UnaryUnaryMultiCallable[_compliance_pb2.ReopenAlertRequest, _compliance_pb2.ReopenAlertResponse]  # type: ignore[assignment]
+    """Reopens a resolved alert, with the reason."""
+    ExportSuspiciousTransactionReport: _aio.UnaryUnaryMultiCallable[_compliance_pb2.ExportSuspiciousTransactionReportRequest, _compliance_pb2.ExportSuspiciousTransactionReportResponse]  # type: ignore[assignment]
+    """Exports a suspicious-transaction report (valedger-str/1 JSON) of alerts."""
+    ImportScreeningList: _aio.UnaryUnaryMultiCallable[_compliance_pb2.ImportScreeningListRequest, _compliance_pb2.ImportScreeningListResponse]  # type: ignore[assignment]
+    """Imports a sanctions / terrorism / WMD / PEP list file as a new version of its source."""
     SetPolicy: _aio.UnaryUnaryMultiCallable[_compliance_pb2.SetPolicyRequest, _compliance_pb2.SetPolicyResponse]  # type: ignore[assignment]
     """Sets a policy parameter from a given time on (a new version; history is kept)."""
     GetPolicy: _aio.UnaryUnaryMultiCallable[_compliance_pb2.GetPolicyRequest, _compliance_pb2.GetPolicyResponse]  # type: ignore[assignment]
     """Returns the value of a policy parameter in force at a given time."""
 
 class ComplianceServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Alerts and policy.
+    """Alerts worked as cases, screening lists, suspicious-transaction reports and policy.
 
-    The regulator resolves alerts and sets policy; the regulator and the auditor list
-    alerts; every role reads policy (the rules are public).
+    The regulator works alerts, imports screening lists, exports reports and sets policy;
+    the regulator and the auditor list alerts; every role reads policy (the rules are
+    public).
     """
 
     @_abc_1.abstractmethod
@@ -80,12 +107,60 @@ class ComplianceServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists alerts, one page at a time."""
 
     @_abc_1.abstractmethod
+    def AssignAlert(
+        self,
+        request: _compliance_pb2.AssignAlertRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compliance_pb2.AssignAlertResponse, _abc.Awaitable[_compliance_pb2.AssignAlertResponse]]:
+        """Assigns an open alert to an analyst."""
+
+    @_abc_1.abstractmethod
+    def SetAlertSeverity(
+        self,
+        request: _compliance_pb2.SetAlertSeverityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compliance_pb2.SetAlertSeverityResponse, _abc.Awaitable[_compliance_pb2.SetAlertSeverityResponse]]:
+        """Sets an open alert's severity, with the reason."""
+
+    @_abc_1.abstractmethod
+    def EscalateAlert(
+        self,
+        request: _compliance_pb2.EscalateAlertRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compliance_pb2.EscalateAlertResponse, _abc.Awaitable[_compliance_pb2.EscalateAlertResponse]]:
+        """Escalates an open alert (its severity becomes HIGH at least)."""
+
+    @_abc_1.abstractmethod
     def ResolveAlert(
         self,
         request: _compliance_pb2.ResolveAlertRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_compliance_pb2.ResolveAlertResponse, _abc.Awaitable[_compliance_pb2.ResolveAlertResponse]]:
-        """Resolves an open alert with a note."""
+        """Resolves an open alert with a note (and the STR filed, if any)."""
+
+    @_abc_1.abstractmethod
+    def ReopenAlert(
+        self,
+        request: _compliance_pb2.ReopenAlertRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compliance_pb2.ReopenAlertResponse, _abc.Awaitable[_compliance_pb2.ReopenAlertResponse]]:
+        """Reopens a resolved alert, with the reason."""
+
+    @_abc_1.abstractmethod
+    def ExportSuspiciousTransactionReport(
+        self,
+        request: _compliance_pb2.ExportSuspiciousTransactionReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compliance_pb2.ExportSuspiciousTransactionReportResponse, _abc.Awaitable[_compliance_pb2.ExportSuspiciousTransactionReportResponse]]:
+        """Exports a suspicious-transaction report (valedger-str/1 JSON) of alerts."""
+
+    @_abc_1.abstractmethod
+    def ImportScreeningList(
+        self,
+        request: _compliance_pb2.ImportScreeningListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compliance_pb2.ImportScreeningListResponse, _abc.Awaitable[_compliance_pb2.ImportScreeningListResponse]]:
+        """Imports a sanctions / terrorism / WMD / PEP list file as a new version of its source."""
 
     @_abc_1.abstractmethod
     def SetPolicy(

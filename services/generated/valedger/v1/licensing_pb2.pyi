@@ -467,3 +467,85 @@ class ListLicencesResponse(_message.Message):
     licences: _containers.RepeatedCompositeFieldContainer[Licence]
     next_page_token: str
     def __init__(self, licences: _Optional[_Iterable[_Union[Licence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class Vasp(_message.Message):
+    __slots__ = ("vasp_id", "name", "country", "licence_id", "foreign_registration", "travel_rule_endpoint", "registered_at", "suspended", "version")
+    VASP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    FOREIGN_REGISTRATION_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_RULE_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    SUSPENDED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    vasp_id: str
+    name: str
+    country: str
+    licence_id: str
+    foreign_registration: str
+    travel_rule_endpoint: str
+    registered_at: _timestamp_pb2.Timestamp
+    suspended: bool
+    version: int
+    def __init__(self, vasp_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., licence_id: _Optional[str] = ..., foreign_registration: _Optional[str] = ..., travel_rule_endpoint: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., suspended: _Optional[bool] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RegisterVaspRequest(_message.Message):
+    __slots__ = ("request_id", "at", "name", "country", "licence_id", "foreign_registration", "travel_rule_endpoint")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    FOREIGN_REGISTRATION_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_RULE_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    at: _timestamp_pb2.Timestamp
+    name: str
+    country: str
+    licence_id: str
+    foreign_registration: str
+    travel_rule_endpoint: str
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., licence_id: _Optional[str] = ..., foreign_registration: _Optional[str] = ..., travel_rule_endpoint: _Optional[str] = ...) -> None: ...
+
+class RegisterVaspResponse(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: _common_pb2.Receipt
+    def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
+
+class SuspendVaspRequest(_message.Message):
+    __slots__ = ("request_id", "at", "vasp_id", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    VASP_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    at: _timestamp_pb2.Timestamp
+    vasp_id: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., vasp_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SuspendVaspResponse(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: _common_pb2.Receipt
+    def __init__(self, receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
+
+class ListVaspsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "country")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    country: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., country: _Optional[str] = ...) -> None: ...
+
+class ListVaspsResponse(_message.Message):
+    __slots__ = ("vasps", "next_page_token")
+    VASPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    vasps: _containers.RepeatedCompositeFieldContainer[Vasp]
+    next_page_token: str
+    def __init__(self, vasps: _Optional[_Iterable[_Union[Vasp, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -125,6 +125,21 @@ class LicensingServiceStub:
                 request_serializer=valedger_dot_v1_dot_licensing__pb2.ListLicencesRequest.SerializeToString,
                 response_deserializer=valedger_dot_v1_dot_licensing__pb2.ListLicencesResponse.FromString,
                 _registered_method=True)
+        self.RegisterVasp = channel.unary_unary(
+                '/valedger.v1.LicensingService/RegisterVasp',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.RegisterVaspRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.RegisterVaspResponse.FromString,
+                _registered_method=True)
+        self.SuspendVasp = channel.unary_unary(
+                '/valedger.v1.LicensingService/SuspendVasp',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.SuspendVaspRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.SuspendVaspResponse.FromString,
+                _registered_method=True)
+        self.ListVasps = channel.unary_unary(
+                '/valedger.v1.LicensingService/ListVasps',
+                request_serializer=valedger_dot_v1_dot_licensing__pb2.ListVaspsRequest.SerializeToString,
+                response_deserializer=valedger_dot_v1_dot_licensing__pb2.ListVaspsResponse.FromString,
+                _registered_method=True)
 
 
 class LicensingServiceServicer:
@@ -257,6 +272,28 @@ class LicensingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterVasp(self, request, context):
+        """Registers a virtual-asset service provider trades may name as their counterparty:
+        a domestic one by its exchange licence, a foreign one by its registration abroad.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuspendVasp(self, request, context):
+        """Suspends a VASP: trades naming it are blocked from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVasps(self, request, context):
+        """Lists registered VASPs, one page at a time (public: exchanges need the ids).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LicensingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -344,6 +381,21 @@ def add_LicensingServiceServicer_to_server(servicer, server):
                     servicer.ListLicences,
                     request_deserializer=valedger_dot_v1_dot_licensing__pb2.ListLicencesRequest.FromString,
                     response_serializer=valedger_dot_v1_dot_licensing__pb2.ListLicencesResponse.SerializeToString,
+            ),
+            'RegisterVasp': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterVasp,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.RegisterVaspRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.RegisterVaspResponse.SerializeToString,
+            ),
+            'SuspendVasp': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuspendVasp,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.SuspendVaspRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.SuspendVaspResponse.SerializeToString,
+            ),
+            'ListVasps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVasps,
+                    request_deserializer=valedger_dot_v1_dot_licensing__pb2.ListVaspsRequest.FromString,
+                    response_serializer=valedger_dot_v1_dot_licensing__pb2.ListVaspsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -811,6 +863,87 @@ class LicensingService:
             '/valedger.v1.LicensingService/ListLicences',
             valedger_dot_v1_dot_licensing__pb2.ListLicencesRequest.SerializeToString,
             valedger_dot_v1_dot_licensing__pb2.ListLicencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterVasp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/RegisterVasp',
+            valedger_dot_v1_dot_licensing__pb2.RegisterVaspRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.RegisterVaspResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuspendVasp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/SuspendVasp',
+            valedger_dot_v1_dot_licensing__pb2.SuspendVaspRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.SuspendVaspResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVasps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valedger.v1.LicensingService/ListVasps',
+            valedger_dot_v1_dot_licensing__pb2.ListVaspsRequest.SerializeToString,
+            valedger_dot_v1_dot_licensing__pb2.ListVaspsResponse.FromString,
             options,
             channel_credentials,
             insecure,

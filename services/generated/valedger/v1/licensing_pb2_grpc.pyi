@@ -76,6 +76,14 @@ class LicensingServiceStub:
     """Returns one licence of either kind."""
     ListLicences: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.ListLicencesRequest, _licensing_pb2.ListLicencesResponse]
     """Lists licences, one page at a time."""
+    RegisterVasp: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.RegisterVaspRequest, _licensing_pb2.RegisterVaspResponse]
+    """Registers a virtual-asset service provider trades may name as their counterparty:
+    a domestic one by its exchange licence, a foreign one by its registration abroad.
+    """
+    SuspendVasp: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.SuspendVaspRequest, _licensing_pb2.SuspendVaspResponse]
+    """Suspends a VASP: trades naming it are blocked from then on."""
+    ListVasps: _grpc.UnaryUnaryMultiCallable[_licensing_pb2.ListVaspsRequest, _licensing_pb2.ListVaspsResponse]
+    """Lists registered VASPs, one page at a time (public: exchanges need the ids)."""
 
 @_typing.type_check_only
 class LicensingServiceAsyncStub(LicensingServiceStub):
@@ -125,6 +133,14 @@ class LicensingServiceAsyncStub(LicensingServiceStub):
     """Returns one licence of either kind."""
     ListLicences: _aio.UnaryUnaryMultiCallable[_licensing_pb2.ListLicencesRequest, _licensing_pb2.ListLicencesResponse]  # type: ignore[assignment]
     """Lists licences, one page at a time."""
+    RegisterVasp: _aio.UnaryUnaryMultiCallable[_licensing_pb2.RegisterVaspRequest, _licensing_pb2.RegisterVaspResponse]  # type: ignore[assignment]
+    """Registers a virtual-asset service provider trades may name as their counterparty:
+    a domestic one by its exchange licence, a foreign one by its registration abroad.
+    """
+    SuspendVasp: _aio.UnaryUnaryMultiCallable[_licensing_pb2.SuspendVaspRequest, _licensing_pb2.SuspendVaspResponse]  # type: ignore[assignment]
+    """Suspends a VASP: trades naming it are blocked from then on."""
+    ListVasps: _aio.UnaryUnaryMultiCallable[_licensing_pb2.ListVaspsRequest, _licensing_pb2.ListVaspsResponse]  # type: ignore[assignment]
+    """Lists registered VASPs, one page at a time (public: exchanges need the ids)."""
 
 class LicensingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Registers participants and their signing keys, and grants, amends, suspends,
@@ -273,5 +289,31 @@ class LicensingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_licensing_pb2.ListLicencesResponse, _abc.Awaitable[_licensing_pb2.ListLicencesResponse]]:
         """Lists licences, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def RegisterVasp(
+        self,
+        request: _licensing_pb2.RegisterVaspRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.RegisterVaspResponse, _abc.Awaitable[_licensing_pb2.RegisterVaspResponse]]:
+        """Registers a virtual-asset service provider trades may name as their counterparty:
+        a domestic one by its exchange licence, a foreign one by its registration abroad.
+        """
+
+    @_abc_1.abstractmethod
+    def SuspendVasp(
+        self,
+        request: _licensing_pb2.SuspendVaspRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.SuspendVaspResponse, _abc.Awaitable[_licensing_pb2.SuspendVaspResponse]]:
+        """Suspends a VASP: trades naming it are blocked from then on."""
+
+    @_abc_1.abstractmethod
+    def ListVasps(
+        self,
+        request: _licensing_pb2.ListVaspsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licensing_pb2.ListVaspsResponse, _abc.Awaitable[_licensing_pb2.ListVaspsResponse]]:
+        """Lists registered VASPs, one page at a time (public: exchanges need the ids)."""
 
 def add_LicensingServiceServicer_to_server(servicer: LicensingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from services.generated.valedger.v1 import common_pb2 as valedger_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19valedger/v1/trading.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"\x8f\x01\n\nTravelRule\x12\x17\n\x0foriginator_name\x18\x01 \x01(\t\x12\x1a\n\x12originator_account\x18\x02 \x01(\t\x12\x15\n\roriginator_id\x18\x03 \x01(\t\x12\x18\n\x10\x62\x65neficiary_name\x18\x04 \x01(\t\x12\x1b\n\x13\x62\x65neficiary_account\x18\x05 \x01(\t\"\x9c\x03\n\x0cTradePayload\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x65xchange_licence_id\x18\x03 \x01(\t\x12\x19\n\x11\x65xchange_trade_id\x18\x04 \x01(\t\x12\r\n\x05\x61sset\x18\x05 \x01(\t\x12\x10\n\x08quantity\x18\x06 \x01(\t\x12\r\n\x05price\x18\x07 \x01(\t\x12\x16\n\x0equote_currency\x18\x08 \x01(\t\x12\x1c\n\x14\x62uyer_participant_id\x18\t \x01(\t\x12\x1d\n\x15seller_participant_id\x18\n \x01(\t\x12\x19\n\x11\x63ounterparty_vasp\x18\x0b \x01(\t\x12\x1c\n\x14\x63ounterparty_country\x18\x0c \x01(\t\x12,\n\x0bwallet_kind\x18\r \x01(\x0e\x32\x17.valedger.v1.WalletKind\x12,\n\x0btravel_rule\x18\x0e \x01(\x0b\x32\x17.valedger.v1.TravelRule\"\xf9\x01\n\x0bTradeResult\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.valedger.v1.TradeStatus\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x36\n\x07\x66igures\x18\x05 \x03(\x0b\x32%.valedger.v1.TradeResult.FiguresEntry\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x12RecordTradeRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"?\n\x13RecordTradeResponse\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.valedger.v1.TradeResult\"t\n\x13RecordTradesRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\x12.\n\tenvelopes\x18\x02 \x03(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"p\n\x14RecordTradesResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.valedger.v1.TradeResult\x12\x16\n\x0erecorded_count\x18\x02 \x01(\x03\x12\x15\n\rblocked_count\x18\x03 \x01(\x03*^\n\nWalletKind\x12\x1b\n\x17WALLET_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12WALLET_KIND_HOSTED\x10\x01\x12\x1b\n\x17WALLET_KIND_SELF_HOSTED\x10\x02*`\n\x0bTradeStatus\x12\x1c\n\x18TRADE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TRADE_STATUS_RECORDED\x10\x01\x12\x18\n\x14TRADE_STATUS_BLOCKED\x10\x02\x32\xb9\x01\n\x0eTradingService\x12P\n\x0bRecordTrade\x12\x1f.valedger.v1.RecordTradeRequest\x1a .valedger.v1.RecordTradeResponse\x12U\n\x0cRecordTrades\x12 .valedger.v1.RecordTradesRequest\x1a!.valedger.v1.RecordTradesResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19valedger/v1/trading.proto\x12\x0bvaledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18valedger/v1/common.proto\"d\n\nPersonName\x12\x1a\n\x12primary_identifier\x18\x01 \x01(\t\x12\x1c\n\x14secondary_identifier\x18\x02 \x01(\t\x12\x1c\n\x14name_identifier_type\x18\x03 \x01(\t\"q\n\x16NationalIdentification\x12\x1b\n\x13national_identifier\x18\x01 \x01(\t\x12 \n\x18national_identifier_type\x18\x02 \x01(\t\x12\x18\n\x10\x63ountry_of_issue\x18\x03 \x01(\t\"\xb9\x01\n\x07\x41\x64\x64ress\x12\x14\n\x0c\x61\x64\x64ress_type\x18\x01 \x01(\t\x12\x13\n\x0bstreet_name\x18\x02 \x01(\t\x12\x17\n\x0f\x62uilding_number\x18\x03 \x01(\t\x12\x11\n\tpost_code\x18\x04 \x01(\t\x12\x11\n\ttown_name\x18\x05 \x01(\t\x12\x1c\n\x14\x63ountry_sub_division\x18\x06 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x07 \x01(\t\x12\x15\n\raddress_lines\x18\x08 \x03(\t\"\x96\x02\n\x06Person\x12\x14\n\x0clegal_person\x18\x01 \x01(\x08\x12&\n\x05names\x18\x02 \x03(\x0b\x32\x17.valedger.v1.PersonName\x12\x44\n\x17national_identification\x18\x03 \x01(\x0b\x32#.valedger.v1.NationalIdentification\x12\x1f\n\x17\x63ustomer_identification\x18\x04 \x01(\t\x12\x15\n\rdate_of_birth\x18\x05 \x01(\t\x12\x16\n\x0eplace_of_birth\x18\x06 \x01(\t\x12\'\n\taddresses\x18\x07 \x03(\x0b\x32\x14.valedger.v1.Address\x12\x0f\n\x07\x63ountry\x18\x08 \x01(\t\"P\n\x0fTravelRuleParty\x12$\n\x07persons\x18\x01 \x03(\x0b\x32\x13.valedger.v1.Person\x12\x17\n\x0f\x61\x63\x63ount_numbers\x18\x02 \x03(\t\"\xcf\x01\n\nTravelRule\x12\x30\n\noriginator\x18\x01 \x01(\x0b\x32\x1c.valedger.v1.TravelRuleParty\x12\x31\n\x0b\x62\x65neficiary\x18\x02 \x01(\x0b\x32\x1c.valedger.v1.TravelRuleParty\x12-\n\x10originating_vasp\x18\x03 \x01(\x0b\x32\x13.valedger.v1.Person\x12-\n\x10\x62\x65neficiary_vasp\x18\x04 \x01(\x0b\x32\x13.valedger.v1.Person\"\x9f\x03\n\x0cTradePayload\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x65xchange_licence_id\x18\x03 \x01(\t\x12\x19\n\x11\x65xchange_trade_id\x18\x04 \x01(\t\x12\r\n\x05\x61sset\x18\x05 \x01(\t\x12\x10\n\x08quantity\x18\x06 \x01(\t\x12\r\n\x05price\x18\x07 \x01(\t\x12\x16\n\x0equote_currency\x18\x08 \x01(\t\x12\x1c\n\x14\x62uyer_participant_id\x18\t \x01(\t\x12\x1d\n\x15seller_participant_id\x18\n \x01(\t\x12\x1c\n\x14\x63ounterparty_vasp_id\x18\x0b \x01(\t\x12\x1c\n\x14\x63ounterparty_country\x18\x0c \x01(\t\x12,\n\x0bwallet_kind\x18\r \x01(\x0e\x32\x17.valedger.v1.WalletKind\x12,\n\x0btravel_rule\x18\x0e \x01(\x0b\x32\x17.valedger.v1.TravelRule\"\xf9\x01\n\x0bTradeResult\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.valedger.v1.Receipt\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.valedger.v1.TradeStatus\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x36\n\x07\x66igures\x18\x05 \x03(\x0b\x32%.valedger.v1.TradeResult.FiguresEntry\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x12RecordTradeRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"?\n\x13RecordTradeResponse\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.valedger.v1.TradeResult\"t\n\x13RecordTradesRequest\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.valedger.v1.SignedEnvelope\x12.\n\tenvelopes\x18\x02 \x03(\x0b\x32\x1b.valedger.v1.SignedEnvelope\"p\n\x14RecordTradesResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.valedger.v1.TradeResult\x12\x16\n\x0erecorded_count\x18\x02 \x01(\x03\x12\x15\n\rblocked_count\x18\x03 \x01(\x03*^\n\nWalletKind\x12\x1b\n\x17WALLET_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12WALLET_KIND_HOSTED\x10\x01\x12\x1b\n\x17WALLET_KIND_SELF_HOSTED\x10\x02*`\n\x0bTradeStatus\x12\x1c\n\x18TRADE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TRADE_STATUS_RECORDED\x10\x01\x12\x18\n\x14TRADE_STATUS_BLOCKED\x10\x02\x32\xb9\x01\n\x0eTradingService\x12P\n\x0bRecordTrade\x12\x1f.valedger.v1.RecordTradeRequest\x1a .valedger.v1.RecordTradeResponse\x12U\n\x0cRecordTrades\x12 .valedger.v1.RecordTradesRequest\x1a!.valedger.v1.RecordTradesResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,26 +35,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRADERESULT_FIGURESENTRY']._loaded_options = None
   _globals['_TRADERESULT_FIGURESENTRY']._serialized_options = b'8\001'
-  _globals['_WALLETKIND']._serialized_start=1280
-  _globals['_WALLETKIND']._serialized_end=1374
-  _globals['_TRADESTATUS']._serialized_start=1376
-  _globals['_TRADESTATUS']._serialized_end=1472
-  _globals['_TRAVELRULE']._serialized_start=102
-  _globals['_TRAVELRULE']._serialized_end=245
-  _globals['_TRADEPAYLOAD']._serialized_start=248
-  _globals['_TRADEPAYLOAD']._serialized_end=660
-  _globals['_TRADERESULT']._serialized_start=663
-  _globals['_TRADERESULT']._serialized_end=912
-  _globals['_TRADERESULT_FIGURESENTRY']._serialized_start=866
-  _globals['_TRADERESULT_FIGURESENTRY']._serialized_end=912
-  _globals['_RECORDTRADEREQUEST']._serialized_start=914
-  _globals['_RECORDTRADEREQUEST']._serialized_end=981
-  _globals['_RECORDTRADERESPONSE']._serialized_start=983
-  _globals['_RECORDTRADERESPONSE']._serialized_end=1046
-  _globals['_RECORDTRADESREQUEST']._serialized_start=1048
-  _globals['_RECORDTRADESREQUEST']._serialized_end=1164
-  _globals['_RECORDTRADESRESPONSE']._serialized_start=1166
-  _globals['_RECORDTRADESRESPONSE']._serialized_end=1278
-  _globals['_TRADINGSERVICE']._serialized_start=1475
-  _globals['_TRADINGSERVICE']._serialized_end=1660
+  _globals['_WALLETKIND']._serialized_start=2115
+  _globals['_WALLETKIND']._serialized_end=2209
+  _globals['_TRADESTATUS']._serialized_start=2211
+  _globals['_TRADESTATUS']._serialized_end=2307
+  _globals['_PERSONNAME']._serialized_start=101
+  _globals['_PERSONNAME']._serialized_end=201
+  _globals['_NATIONALIDENTIFICATION']._serialized_start=203
+  _globals['_NATIONALIDENTIFICATION']._serialized_end=316
+  _globals['_ADDRESS']._serialized_start=319
+  _globals['_ADDRESS']._serialized_end=504
+  _globals['_PERSON']._serialized_start=507
+  _globals['_PERSON']._serialized_end=785
+  _globals['_TRAVELRULEPARTY']._serialized_start=787
+  _globals['_TRAVELRULEPARTY']._serialized_end=867
+  _globals['_TRAVELRULE']._serialized_start=870
+  _globals['_TRAVELRULE']._serialized_end=1077
+  _globals['_TRADEPAYLOAD']._serialized_start=1080
+  _globals['_TRADEPAYLOAD']._serialized_end=1495
+  _globals['_TRADERESULT']._serialized_start=1498
+  _globals['_TRADERESULT']._serialized_end=1747
+  _globals['_TRADERESULT_FIGURESENTRY']._serialized_start=1701
+  _globals['_TRADERESULT_FIGURESENTRY']._serialized_end=1747
+  _globals['_RECORDTRADEREQUEST']._serialized_start=1749
+  _globals['_RECORDTRADEREQUEST']._serialized_end=1816
+  _globals['_RECORDTRADERESPONSE']._serialized_start=1818
+  _globals['_RECORDTRADERESPONSE']._serialized_end=1881
+  _globals['_RECORDTRADESREQUEST']._serialized_start=1883
+  _globals['_RECORDTRADESREQUEST']._serialized_end=1999
+  _globals['_RECORDTRADESRESPONSE']._serialized_start=2001
+  _globals['_RECORDTRADESRESPONSE']._serialized_end=2113
+  _globals['_TRADINGSERVICE']._serialized_start=2310
+  _globals['_TRADINGSERVICE']._serialized_end=2495
 # @@protoc_insertion_point(module_scope)

@@ -29,22 +29,88 @@ TRADE_STATUS_UNSPECIFIED: TradeStatus
 TRADE_STATUS_RECORDED: TradeStatus
 TRADE_STATUS_BLOCKED: TradeStatus
 
+class PersonName(_message.Message):
+    __slots__ = ("primary_identifier", "secondary_identifier", "name_identifier_type")
+    PRIMARY_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    SECONDARY_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    NAME_IDENTIFIER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    primary_identifier: str
+    secondary_identifier: str
+    name_identifier_type: str
+    def __init__(self, primary_identifier: _Optional[str] = ..., secondary_identifier: _Optional[str] = ..., name_identifier_type: _Optional[str] = ...) -> None: ...
+
+class NationalIdentification(_message.Message):
+    __slots__ = ("national_identifier", "national_identifier_type", "country_of_issue")
+    NATIONAL_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    NATIONAL_IDENTIFIER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_OF_ISSUE_FIELD_NUMBER: _ClassVar[int]
+    national_identifier: str
+    national_identifier_type: str
+    country_of_issue: str
+    def __init__(self, national_identifier: _Optional[str] = ..., national_identifier_type: _Optional[str] = ..., country_of_issue: _Optional[str] = ...) -> None: ...
+
+class Address(_message.Message):
+    __slots__ = ("address_type", "street_name", "building_number", "post_code", "town_name", "country_sub_division", "country", "address_lines")
+    ADDRESS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STREET_NAME_FIELD_NUMBER: _ClassVar[int]
+    BUILDING_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    POST_CODE_FIELD_NUMBER: _ClassVar[int]
+    TOWN_NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_SUB_DIVISION_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_LINES_FIELD_NUMBER: _ClassVar[int]
+    address_type: str
+    street_name: str
+    building_number: str
+    post_code: str
+    town_name: str
+    country_sub_division: str
+    country: str
+    address_lines: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address_type: _Optional[str] = ..., street_name: _Optional[str] = ..., building_number: _Optional[str] = ..., post_code: _Optional[str] = ..., town_name: _Optional[str] = ..., country_sub_division: _Optional[str] = ..., country: _Optional[str] = ..., address_lines: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Person(_message.Message):
+    __slots__ = ("legal_person", "names", "national_identification", "customer_identification", "date_of_birth", "place_of_birth", "addresses", "country")
+    LEGAL_PERSON_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    NATIONAL_IDENTIFICATION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDENTIFICATION_FIELD_NUMBER: _ClassVar[int]
+    DATE_OF_BIRTH_FIELD_NUMBER: _ClassVar[int]
+    PLACE_OF_BIRTH_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    legal_person: bool
+    names: _containers.RepeatedCompositeFieldContainer[PersonName]
+    national_identification: NationalIdentification
+    customer_identification: str
+    date_of_birth: str
+    place_of_birth: str
+    addresses: _containers.RepeatedCompositeFieldContainer[Address]
+    country: str
+    def __init__(self, legal_person: _Optional[bool] = ..., names: _Optional[_Iterable[_Union[PersonName, _Mapping]]] = ..., national_identification: _Optional[_Union[NationalIdentification, _Mapping]] = ..., customer_identification: _Optional[str] = ..., date_of_birth: _Optional[str] = ..., place_of_birth: _Optional[str] = ..., addresses: _Optional[_Iterable[_Union[Address, _Mapping]]] = ..., country: _Optional[str] = ...) -> None: ...
+
+class TravelRuleParty(_message.Message):
+    __slots__ = ("persons", "account_numbers")
+    PERSONS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    persons: _containers.RepeatedCompositeFieldContainer[Person]
+    account_numbers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, persons: _Optional[_Iterable[_Union[Person, _Mapping]]] = ..., account_numbers: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class TravelRule(_message.Message):
-    __slots__ = ("originator_name", "originator_account", "originator_id", "beneficiary_name", "beneficiary_account")
-    ORIGINATOR_NAME_FIELD_NUMBER: _ClassVar[int]
-    ORIGINATOR_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
-    ORIGINATOR_ID_FIELD_NUMBER: _ClassVar[int]
-    BENEFICIARY_NAME_FIELD_NUMBER: _ClassVar[int]
-    BENEFICIARY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
-    originator_name: str
-    originator_account: str
-    originator_id: str
-    beneficiary_name: str
-    beneficiary_account: str
-    def __init__(self, originator_name: _Optional[str] = ..., originator_account: _Optional[str] = ..., originator_id: _Optional[str] = ..., beneficiary_name: _Optional[str] = ..., beneficiary_account: _Optional[str] = ...) -> None: ...
+    __slots__ = ("originator", "beneficiary", "originating_vasp", "beneficiary_vasp")
+    ORIGINATOR_FIELD_NUMBER: _ClassVar[int]
+    BENEFICIARY_FIELD_NUMBER: _ClassVar[int]
+    ORIGINATING_VASP_FIELD_NUMBER: _ClassVar[int]
+    BENEFICIARY_VASP_FIELD_NUMBER: _ClassVar[int]
+    originator: TravelRuleParty
+    beneficiary: TravelRuleParty
+    originating_vasp: Person
+    beneficiary_vasp: Person
+    def __init__(self, originator: _Optional[_Union[TravelRuleParty, _Mapping]] = ..., beneficiary: _Optional[_Union[TravelRuleParty, _Mapping]] = ..., originating_vasp: _Optional[_Union[Person, _Mapping]] = ..., beneficiary_vasp: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
 
 class TradePayload(_message.Message):
-    __slots__ = ("request_id", "at", "exchange_licence_id", "exchange_trade_id", "asset", "quantity", "price", "quote_currency", "buyer_participant_id", "seller_participant_id", "counterparty_vasp", "counterparty_country", "wallet_kind", "travel_rule")
+    __slots__ = ("request_id", "at", "exchange_licence_id", "exchange_trade_id", "asset", "quantity", "price", "quote_currency", "buyer_participant_id", "seller_participant_id", "counterparty_vasp_id", "counterparty_country", "wallet_kind", "travel_rule")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_LICENCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -55,7 +121,7 @@ class TradePayload(_message.Message):
     QUOTE_CURRENCY_FIELD_NUMBER: _ClassVar[int]
     BUYER_PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
     SELLER_PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
-    COUNTERPARTY_VASP_FIELD_NUMBER: _ClassVar[int]
+    COUNTERPARTY_VASP_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTERPARTY_COUNTRY_FIELD_NUMBER: _ClassVar[int]
     WALLET_KIND_FIELD_NUMBER: _ClassVar[int]
     TRAVEL_RULE_FIELD_NUMBER: _ClassVar[int]
@@ -69,11 +135,11 @@ class TradePayload(_message.Message):
     quote_currency: str
     buyer_participant_id: str
     seller_participant_id: str
-    counterparty_vasp: str
+    counterparty_vasp_id: str
     counterparty_country: str
     wallet_kind: WalletKind
     travel_rule: TravelRule
-    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exchange_licence_id: _Optional[str] = ..., exchange_trade_id: _Optional[str] = ..., asset: _Optional[str] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., quote_currency: _Optional[str] = ..., buyer_participant_id: _Optional[str] = ..., seller_participant_id: _Optional[str] = ..., counterparty_vasp: _Optional[str] = ..., counterparty_country: _Optional[str] = ..., wallet_kind: _Optional[_Union[WalletKind, str]] = ..., travel_rule: _Optional[_Union[TravelRule, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exchange_licence_id: _Optional[str] = ..., exchange_trade_id: _Optional[str] = ..., asset: _Optional[str] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., quote_currency: _Optional[str] = ..., buyer_participant_id: _Optional[str] = ..., seller_participant_id: _Optional[str] = ..., counterparty_vasp_id: _Optional[str] = ..., counterparty_country: _Optional[str] = ..., wallet_kind: _Optional[_Union[WalletKind, str]] = ..., travel_rule: _Optional[_Union[TravelRule, _Mapping]] = ...) -> None: ...
 
 class TradeResult(_message.Message):
     __slots__ = ("receipt", "status", "rule", "message", "figures", "request_id")
