@@ -189,6 +189,11 @@ def test_kill_9_of_serve_processes_4_mid_write_keeps_every_acknowledged_trade(
         with world.client("regulator") as regulator:
             listed = [(e.position, e.aggregate_id) for e in regulator.list_events(page_size=500)]
             assert acknowledged <= {aggregate for _, aggregate in listed}
+        # The world signs a checkpoint every 10 records: ten more through its own server
+        # make one that must cover every record the killed server wrote.
+        with world.client("exchange_x") as exchange:
+            exchange.record_trades([trade(world, f"after-{k}") for k in range(10)])
+        with world.client("regulator") as regulator:
             # A loaded machine (CI on two shared cores) may take minutes; passing runs
             # leave the loop as soon as the tree covers the log.
             deadline = time.monotonic() + 240
