@@ -1,14 +1,47 @@
 #!/usr/bin/env bash
-# The one prepared device check for a session with a GPU (a few minutes on one H200):
-# the CUDA tests (parity with the CPU backend included), then every GPU figure of the
-# verifier bench, measured against the card's own bare SHA-256 ceiling in the same run.
-# Needs CuPy in the carried .venv (pip install -e '.[gpu]' before the session: the device
-# machine reaches no package index). Writes its outputs under $OUT when set.
-set -euo pipefail
-PY=${PY:-.venv/bin/python}
+# The one prepared device check for a session with a GPU, about ten minutes on one H200
+# with 16 cores: the verifier tests (CUDA parity included), every GPU figure of the
+# verifier bench against the card's own bare SHA-256 ceiling, proof-batch ingest and replay
+# through the ledger on the GPU, then the `serve --processes N` scale-out on PostgreSQL.
+#
+# The GPU machine reaches no package index and has its own Python with CuPy and NumPy: the
+# project's other dependencies travel as wheels for that Python in $WHEELS (default .whl),
+# fetched beforehand with `bench/gpu_wheels.sh`. Each step has its own time limit, and a
+# failed step does not stop the next. Outputs go to $OUT when set.
+set -uo pipefail
+PY=${PY:-python3}
 OUT=${OUT:-.}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-$PY -m pytest -q -p no:cacheprovider tests/verifier/test_cuda.py tests/verifier/test_kernels.py \
-    tests/verifier/test_wire_format.py tests/bench/test_gpu_ceiling.py 2>&1 | tee "$OUT/cuda_tests.txt"
-$PY -m bench.verifier_bench --no-write --shares 1000000 --headers 4000000 \
-    | tee "$OUT/verifier_bench.md"
+WHEELS=${WHEELS:-.whl}
+export PYTHONUNBUFFERED=1
+if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site "$WHEELS"/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:$PWD
+else
+    export PYTHONPATH=$PWD
+fi
+step() { echo "=== $1 ($(date -u +%T), load $(cut -d' ' -f1 /proc/loadavg))"; }
+
+step card
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
+    --format=csv | tee "$OUT/gpu.txt"
+nproc | tee -a "$OUT/gpu.txt"
+
+step "verifier tests, CUDA included"
+timeout 300 $PY -m pytest -q -p no:cacheprovider tests/verifier tests/bench/test_gpu_ceiling.py \
+    > "$OUT/cuda_tests.txt" 2>&1
+tail -15 "$OUT/cuda_tests.txt"
+
+step "verifier bench (GPU figures)"
+timeout 240 $PY -m bench.verifier_bench --no-write --gpu-only --shares 1000000 \
+    --headers 4000000 2>&1 | tee "$OUT/verifier_bench.md" | tail -25
+
+step "proof batches through the ledger on the GPU"
+timeout 240 $PY -m bench.proofs_bench --no-write --backend cuda --stores sqlite \
+    --shares ${PROOF_SHARES:-200000} --trades 0 2>&1 | tee "$OUT/proofs_bench.md" | tail -12
+
+step "serve --processes N on PostgreSQL"
+timeout 300 $PY -m bench.services_bench --only scale-out --stores postgres \
+    --processes ${SCALE_PROCESSES:-1 8 16} --trades ${SCALE_TRADES:-4000} 2>&1 \
+    | tee "$OUT/scale_out.md" | tail -12
+step done

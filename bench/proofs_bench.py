@@ -50,6 +50,7 @@ from ledger.domain.trade import TradeRequest
 from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, pack_proof_batch
 from ledger.proofs import ProofSubmission
 from tests.ontime import on_time_ledger
+from verifier.backends import Backend
 from verifier.batch import parse_batch
 from verifier.config import VerifierConfig
 from verifier.cpu import CpuBackend, cpu_count
@@ -65,6 +66,8 @@ P0 = datetime(2026, 3, 2, tzinfo=UTC)
 TAG = b"/bench/"
 TRADE_BATCH = 500
 VERIFIER = VerifierConfig(backend="cpu", workers=1, inprocess_threshold=10**9)
+"""The ledger's verifier in the bench: the CPU backend on one core in this process, like
+the baseline (``--backend cuda`` switches both to the GPU)."""
 
 
 def mined_batches(shares: int, count: int) -> list[dict[str, Any]]:
@@ -80,11 +83,15 @@ class BenchLedger(Ledger):
 
     name = Ledger.name
 
+    verifier = VERIFIER
+
     def construct_proof_submission(self) -> ProofSubmission:
-        return ProofSubmission(self, self.clock, self.proof_index, self.envelopes, VERIFIER)
+        return ProofSubmission(self, self.clock, self.proof_index, self.envelopes,
+                               self.verifier)
 
 
-def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[list[str]]:
+def proof_rows(store: str, url: str, shares: int, backend: Backend,
+               every_core: Backend | None = None) -> list[list[str]]:
     """Returns the proof-batch rows of one store: ingest of the JSON form (before) and of
     the packed form in a signed envelope (after) against bare ``verify_batch`` of the same
     batch; the audit replay check alone per batch (before) and gathered (after)."""
@@ -133,7 +140,8 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
 
         bare_rate = rate(bare)
         replayed = (2 * REPEATS + 1) * n  # every batch recorded so far, JSON and packed
-        cores = CpuBackend(workers=cpu_count())
+        cores = every_core or CpuBackend(workers=cpu_count())
+        one = "1 process" if backend.name == "cpu" else backend.name
         alone = replayed / min(replay_seconds(ledger, backend, 0) for _ in range(REPEATS))
         alone_all = replayed / min(replay_seconds(ledger, cores, 0) for _ in range(REPEATS))
         gathered_one = replayed / min(replay_seconds(ledger, backend, DEFAULT_REPLAY_SHARES, 1)
@@ -149,24 +157,29 @@ def proof_rows(store: str, url: str, shares: int, backend: CpuBackend) -> list[l
             [store, "ingest, packed in a signed envelope (after)", f"{n:,} shares",
              f"{rate(via_packed):,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
              f"{rate(via_packed) / bare_rate:.2f}"],
-            [store, "replay check, each batch alone, 1 process (before)",
+            [store, f"replay check, each batch alone, {one} (before)",
              f"{replayed:,} shares", f"{alone:,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
              f"{alone / bare_rate:.2f}"],
-            [store, f"replay check, each batch alone, {cores.workers} processes",
+            [store, f"replay check, each batch alone, {describe(cores)}",
              f"{replayed:,} shares", f"{alone_all:,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
              f"{alone_all / bare_rate:.2f}"],
-            [store, "replay check, gathered, 1 process", f"{replayed:,} shares",
+            [store, f"replay check, gathered, {one}", f"{replayed:,} shares",
              f"{gathered_one:,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
              f"{gathered_one / bare_rate:.2f}"],
-            [store, f"replay check, gathered, parallel decode, {cores.workers} processes "
-                    "(after)", f"{replayed:,} shares", f"{gathered:,.0f} shares/s",
+            [store, f"replay check, gathered, parallel decode, {describe(cores)} (after)",
+             f"{replayed:,} shares", f"{gathered:,.0f} shares/s",
              f"{bare_rate:,.0f} shares/s", f"{gathered / bare_rate:.2f}"],
         ]
     finally:
         ledger.close()
 
 
-def replay_seconds(ledger: Ledger, backend: CpuBackend, batch_shares: int,
+def describe(backend: Backend) -> str:
+    """Returns how the table names a backend: its processes, or the GPU."""
+    return f"{backend.workers} processes" if isinstance(backend, CpuBackend) else backend.name
+
+
+def replay_seconds(ledger: Ledger, backend: Backend, batch_shares: int,
                    decode_workers: int | None = None) -> float:
     """Returns the time the proof replay check takes over the whole store."""
     notes = ledger.recorder.select_notifications(start=None, limit=1_000_000)
@@ -266,21 +279,35 @@ def main() -> None:
     parser.add_argument("--shares", type=int, default=20_000)
     parser.add_argument("--trades", type=int, default=2_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--backend", choices=["cpu", "cuda"], default="cpu",
+                        help="the verifier of the ledger and of the baseline (cuda: the GPU)")
+    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgres"],
+                        default=["sqlite", "postgres"])
     args = parser.parse_args()
     command = ".venv/bin/python -m bench.proofs_bench" + (
         f" --shares {args.shares}" if args.shares != 20_000 else "") + (
-        f" --trades {args.trades}" if args.trades != 2_000 else "")
+        f" --trades {args.trades}" if args.trades != 2_000 else "") + (
+        f" --backend {args.backend}" if args.backend != "cpu" else "")
     before = os.getloadavg()[0]
-    backend = CpuBackend(workers=1, inprocess_threshold=VERIFIER.inprocess_threshold)
+    backend: Backend = CpuBackend(workers=1, inprocess_threshold=VERIFIER.inprocess_threshold)
+    every_core: Backend | None = None
+    if args.backend == "cuda":
+        from verifier.cuda import CudaBackend
+
+        backend = every_core = CudaBackend()
+        BenchLedger.verifier = VerifierConfig(backend="cuda")
     rows: list[list[str]] = []
     folder = Path(tempfile.mkdtemp(prefix="bench-proofs-"))
-    rows += proof_rows("SQLite", f"sqlite:///{folder}/proofs.db", args.shares, backend)
-    if args.trades:  # --trades 0: the proof rows only
-        rows += trade_rows("SQLite", f"sqlite:///{folder}/trades.db", args.trades)
-    with postgres_urls() as fresh:
-        rows += proof_rows("PostgreSQL", fresh(), args.shares, backend)
-        if args.trades:
-            rows += trade_rows("PostgreSQL", fresh(), args.trades)
+    if "sqlite" in args.stores:
+        rows += proof_rows("SQLite", f"sqlite:///{folder}/proofs.db", args.shares, backend,
+                           every_core)
+        if args.trades:  # --trades 0: the proof rows only
+            rows += trade_rows("SQLite", f"sqlite:///{folder}/trades.db", args.trades)
+    if "postgres" in args.stores:
+        with postgres_urls() as fresh:
+            rows += proof_rows("PostgreSQL", fresh(), args.shares, backend, every_core)
+            if args.trades:
+                rows += trade_rows("PostgreSQL", fresh(), args.trades)
     section = render(rows, command, (before, os.getloadavg()[0]))
     print(section)
     if not args.no_write:

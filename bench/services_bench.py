@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import platform
 import random
@@ -469,6 +470,65 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
         server.stop()
 
 
+def _stream_client(address: str, tls: TlsFiles, envelopes: list[bytes], start: Any,
+                   results: Any) -> None:
+    """One exchange in its own process: streams its sealed trades once ``start`` releases
+    every client, and reports (began, finished, recorded)."""
+    sealed = [common_pb2.SignedEnvelope.FromString(e) for e in envelopes]
+    with LedgerClient.connect(address, tls, None, timeout=600) as client:
+        client.check_health()
+        start.wait()
+        began = time.time()
+        response = client.record_sealed_trades(sealed, timeout=600)
+        results.put((began, time.time(), response.recorded_count))
+
+
+def scale_out_rate(server: Server, run: str, streams: int, n: int) -> tuple[float, float]:
+    """Returns trades/s of ``streams`` exchanges streaming ``n`` trades each at once (each
+    client in its own process, over its own mTLS connection), from the first start to the
+    last finish, and the server's CPU µs per trade (every server process)."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(streams + 1), context.Queue()
+    clients = []
+    for k in range(streams):
+        market = set_up_market(server, f"{run}-x{k}")
+        envelopes = [market.signer.seal(payload(market, f"{run}-x{k}-{i}", i)).SerializeToString()
+                     for i in range(n)]
+        issued = server.ca.issue("exchange", f"{run}-x{k}-stream", market.exchange)
+        clients.append(context.Process(target=_stream_client, args=(
+            f"127.0.0.1:{server.port}", TlsFiles.issued(issued), envelopes, start, results)))
+    for client in clients:
+        client.start()
+    start.wait()  # every client connected and checked the server's health
+    cpu = process_tree_cpu(server.process.pid)
+    done = [results.get(timeout=900) for _ in clients]
+    cpu = process_tree_cpu(server.process.pid) - cpu
+    for client in clients:
+        client.join()
+    recorded = sum(r for _, _, r in done)
+    assert recorded == streams * n, (recorded, streams * n)
+    wall = max(t for _, t, _ in done) - min(t for t, _, _ in done)
+    return recorded / wall, cpu / recorded * 1e6
+
+
+def scale_out_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
+                    rows: list[str]) -> None:
+    """`serve --processes P` for each P, with as many exchanges streaming at once as
+    ``--streams`` says (default: one per server process)."""
+    for processes in args.processes:
+        server = start_server(url, workdir / f"{label}-scale-p{processes}", args.batch,
+                              processes)
+        try:
+            streams = args.streams or processes
+            rate, cpu_us = scale_out_rate(server, f"{label.lower()}-scale-p{processes}",
+                                          streams, args.trades)
+            rows.append(f"| {label} | {processes} | {streams} | {streams * args.trades:,} | "
+                        f"{rate:,.0f} | {cpu_us:,.0f} | "
+                        f"{peak_rss_mib(server.process.pid):,.0f} |")
+        finally:
+            server.stop()
+
+
 def print_server_errors(workdir: Path) -> None:
     for path in sorted(workdir.rglob("server.log")):
         for line in path.read_text().splitlines():
@@ -478,11 +538,13 @@ def print_server_errors(workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["all", "trades", "unary", "list-events"],
+    parser.add_argument("--only", choices=["all", "trades", "unary", "list-events", "scale-out"],
                         default="all",
                         help="trades: only the trade loads; unary: only unary latency, for "
                              "each --processes; list-events: only build the large store and "
                              "measure ListEvents")
+    parser.add_argument("--streams", type=int, default=0,
+                        help="scale-out: exchanges streaming at once (0: one per process)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1],
                         help="`serve --processes` (unary: each in turn, alternating)")
     parser.add_argument("--channels", type=int, default=1,
@@ -506,6 +568,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows: list[str] = []
     unary_rows: list[str] = []
+    scale_rows: list[str] = []
     listed: list[ListEventsResult] = []
     with tempfile.TemporaryDirectory(prefix="valedger-bench-") as tmp:
         workdir = Path(tmp)
@@ -521,6 +584,8 @@ def main() -> None:
                     trade_loads(args, label, url, workdir, rows, unary_rows)
                 if args.only == "unary":
                     unary_loads(args, label, url, workdir, unary_rows)
+                if args.only == "scale-out":
+                    scale_out_loads(args, label, url, workdir, scale_rows)
                 if args.only in ("all", "list-events"):
                         listed.append(list_events_run(label, url, workdir, args.store_events,
                                                   args.list_queries, args.workers))
@@ -557,6 +622,18 @@ def main() -> None:
               "server peak RSS MiB |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for row in unary_rows:
+            print(row)
+        print()
+    if scale_rows:
+        print("Scale-out: `valedger serve --processes P` on one store; S exchanges stream "
+              f"{args.trades:,} sealed trades each at once (each client in its own process, "
+              "its own mTLS connection); rate = all trades over the time from the first "
+              "stream's start to the last one's end; CPU summed over the server's "
+              "processes.\n")
+        print("| store | processes | streams | trades | trades/s | server CPU µs/trade | "
+              "server peak RSS MiB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for row in scale_rows:
             print(row)
         print()
     if not listed:

@@ -3,13 +3,24 @@
 // The whole Stratum path runs on the device: coinbase assembly from the job's bytes and
 // the share's extranonce2, coinbase SHA256d, merkle-branch folding, version rolling,
 // header SHA256d and the comparison against the share and network targets.
-// The Job and Share structs mirror JOB_DTYPE and SHARE_DTYPE in packed.py.
+// The Job and Share structs mirror JOB_DTYPE and SHARE_DTYPE in packed.py; JobPlan
+// mirrors PLAN_DTYPE in cuda.py.
+//
+// Per-job work is done once per job by prepare_jobs, not once per share: every byte of a
+// job's coinbase except the share's extranonce2 is known before any share is looked at,
+// so the job's whole padded coinbase is laid out as big-endian message words (zeros where
+// extranonce2 goes) and the SHA-256 state after the blocks that end before extranonce2
+// begins (the midstate) is computed. A share then starts from the midstate, reads whole
+// words, ORs in its extranonce2 and compresses only the remaining blocks. Everything a
+// share touches is loaded as whole words (16-byte vectors where aligned) and its working
+// set stays in registers: no byte-at-a-time streams, no run-time indexed arrays.
 //
 // Self-contained on purpose (no headers): NVRTC compiles it as is, and the host tests
 // compile it with a C++ compiler after defining the CUDA qualifiers away.
 
 typedef unsigned char u8;
 typedef unsigned int u32;
+typedef unsigned long long u64;
 
 struct Job {
     u32 version, version_mask, ntime, nbits, extranonce2_size;
@@ -24,6 +35,18 @@ struct Share {
     int job;
     u32 ntime, nonce, version_bits, extranonce2_len;
     u8 extranonce2[32];
+};
+
+// Filled by the host: word_off, blocks, extranonce2_at; by prepare_jobs: the rest.
+struct JobPlan {
+    u32 word_off;        // where the job's padded coinbase words start in job_words
+    u32 blocks;          // 64-byte blocks of the padded coinbase
+    u32 extranonce2_at;  // byte offset of extranonce2 in the coinbase
+    u32 first_block;     // first block a share must compress (extranonce2_at / 64)
+    u32 midstate[8];     // SHA-256 state after blocks [0, first_block)
+    u32 prevhash[8];     // big-endian message words of prevhash
+    u32 share_target[8];    // little-endian 32-bit limbs, least significant first
+    u32 network_target[8];  // the same for the network target
 };
 
 #define FLAG_SHARE 1u
@@ -44,13 +67,23 @@ __constant__ u32 K256[64] = {
 
 __device__ __forceinline__ u32 rotr(u32 x, u32 n) { return (x >> n) | (x << (32u - n)); }
 
+// The low word of (hi:lo) >> n, for 0 <= n < 32 (a funnel shift on the GPU).
+__device__ __forceinline__ u32 funnel_right(u32 lo, u32 hi, u32 n) {
+    return (u32)((((u64)hi << 32) | (u64)lo) >> n);
+}
+
+__device__ __forceinline__ u32 bswap32(u32 x) {
+    return (x >> 24) | ((x >> 8) & 0x0000ff00u) | ((x << 8) & 0x00ff0000u) | (x << 24);
+}
+
 __device__ __forceinline__ void sha256_init(u32 s[8]) {
     s[0] = 0x6a09e667u; s[1] = 0xbb67ae85u; s[2] = 0x3c6ef372u; s[3] = 0xa54ff53au;
     s[4] = 0x510e527fu; s[5] = 0x9b05688cu; s[6] = 0x1f83d9abu; s[7] = 0x5be0cd19u;
 }
 
 // One SHA-256 compression of the 16 big-endian message words in w (w is clobbered).
-__device__ void sha256_compress(u32 s[8], u32 w[16]) {
+// Inlined everywhere, so words the caller sets to constants (padding) fold away.
+__device__ __forceinline__ void sha256_compress(u32 s[8], u32 w[16]) {
     u32 a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
 #pragma unroll
     for (int i = 0; i < 64; ++i) {
@@ -72,7 +105,7 @@ __device__ void sha256_compress(u32 s[8], u32 w[16]) {
 }
 
 // s = SHA256(digest) where digest is the 32-byte big-endian serialisation of d[8].
-__device__ void sha256_of_digest(const u32 d[8], u32 s[8]) {
+__device__ __forceinline__ void sha256_of_digest(const u32 d[8], u32 s[8]) {
     u32 w[16];
 #pragma unroll
     for (int i = 0; i < 8; ++i) w[i] = d[i];
@@ -84,75 +117,49 @@ __device__ void sha256_of_digest(const u32 d[8], u32 s[8]) {
     sha256_compress(s, w);
 }
 
-__device__ __forceinline__ u32 load_be32(const u8* p) {
-    return ((u32)p[0] << 24) | ((u32)p[1] << 16) | ((u32)p[2] << 8) | (u32)p[3];
-}
-
-__device__ __forceinline__ u32 bswap32(u32 x) {
-    return (x >> 24) | ((x >> 8) & 0x0000ff00u) | ((x << 8) & 0x00ff0000u) | (x << 24);
-}
-
-// Streaming SHA-256 over bytes appended one at a time (the coinbase is variable-length).
-struct Sha256Stream {
-    u32 s[8];
-    u32 w[16];
-    u32 len;
-};
-
-__device__ void stream_init(Sha256Stream& c) {
-    sha256_init(c.s);
-    for (int i = 0; i < 16; ++i) c.w[i] = 0u;
-    c.len = 0u;
-}
-
-__device__ void stream_byte(Sha256Stream& c, u32 byte) {
-    u32 i = c.len & 63u;
-    c.w[i >> 2] |= byte << (24u - ((i & 3u) << 3));
-    c.len += 1u;
-    if ((c.len & 63u) == 0u) {
-        sha256_compress(c.s, c.w);
-        for (int k = 0; k < 16; ++k) c.w[k] = 0u;
-    }
-}
-
-__device__ void stream_bytes(Sha256Stream& c, const u8* p, u32 n) {
-    for (u32 k = 0; k < n; ++k) stream_byte(c, p[k]);
-}
-
-__device__ void stream_final(Sha256Stream& c) {
-    u32 bits = c.len << 3;  // coinbases are < 512 MiB, so the high length word is zero
-    stream_byte(c, 0x80u);
-    while ((c.len & 63u) != 56u) stream_byte(c, 0u);
-    // The last 8 bytes: a 64-bit big-endian bit length; its high word is zero.
-    c.w[14] = 0u;
-    c.w[15] = bits;
-    sha256_compress(c.s, c.w);
-}
-
-// True when the digest d (serialised big-endian), read as a little-endian 256-bit integer,
-// is at most the little-endian target t.
-__device__ bool digest_leq(const u32 d[8], const u8* t) {
-    for (int i = 31; i >= 0; --i) {
-        u32 hb = (d[i >> 2] >> (24 - ((i & 3) << 3))) & 0xffu;
-        u32 tb = t[i];
-        if (hb < tb) return true;
-        if (hb > tb) return false;
-    }
-    return true;
-}
-
-__device__ void store_digest(const u32 d[8], u8* out) {
+// Reads 8 little-endian words at p (4-byte aligned).
+__device__ __forceinline__ void load_words8(const u8* p, u32 out[8]) {
+    const u32* q = (const u32*)p;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-        out[4 * i + 0] = (u8)(d[i] >> 24);
-        out[4 * i + 1] = (u8)(d[i] >> 16);
-        out[4 * i + 2] = (u8)(d[i] >> 8);
-        out[4 * i + 3] = (u8)d[i];
+    for (int i = 0; i < 8; ++i) out[i] = q[i];
+}
+
+// Reads 32 bytes at p (16-byte aligned) as 8 big-endian message words.
+__device__ __forceinline__ void load_be_words8_aligned(const u8* p, u32 out[8]) {
+    const uint4* q = (const uint4*)p;
+    uint4 lo = q[0], hi = q[1];
+    out[0] = bswap32(lo.x); out[1] = bswap32(lo.y); out[2] = bswap32(lo.z); out[3] = bswap32(lo.w);
+    out[4] = bswap32(hi.x); out[5] = bswap32(hi.y); out[6] = bswap32(hi.z); out[7] = bswap32(hi.w);
+}
+
+// Writes the 32-byte big-endian serialisation of d[8] to out (16-byte aligned).
+__device__ __forceinline__ void store_digest(const u32 d[8], u8* out) {
+    uint4* q = (uint4*)out;
+    q[0] = make_uint4(bswap32(d[0]), bswap32(d[1]), bswap32(d[2]), bswap32(d[3]));
+    q[1] = make_uint4(bswap32(d[4]), bswap32(d[5]), bswap32(d[6]), bswap32(d[7]));
+}
+
+__device__ __forceinline__ void store_zero_digest(u8* out) {
+    uint4* q = (uint4*)out;
+    q[0] = make_uint4(0u, 0u, 0u, 0u);
+    q[1] = make_uint4(0u, 0u, 0u, 0u);
+}
+
+// True when the digest d (serialised big-endian), read as a little-endian 256-bit
+// integer, is at most the target given as little-endian 32-bit limbs t[8]. Limb i of the
+// digest is bswap32(d[i]); limb 7 is the most significant.
+__device__ __forceinline__ bool digest_leq(const u32 d[8], const u32 t[8]) {
+    bool leq = true;  // equal so far from the top: equal counts as meeting the target
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {  // least significant limb first; higher limbs override
+        u32 v = bswap32(d[i]);
+        leq = (v < t[i]) || (v == t[i] && leq);
     }
+    return leq;
 }
 
 // SHA256d of an 80-byte header given as 20 big-endian words; result in h.
-__device__ void sha256d_header(const u32 hw[20], u32 h[8]) {
+__device__ __forceinline__ void sha256d_header(const u32 hw[20], u32 h[8]) {
     u32 s[8], w[16];
     sha256_init(s);
 #pragma unroll
@@ -167,43 +174,141 @@ __device__ void sha256d_header(const u32 hw[20], u32 h[8]) {
     sha256_of_digest(s, h);
 }
 
-extern "C" __global__ void verify_shares(const Job* __restrict__ jobs,
-                                         const u8* __restrict__ job_bytes,
-                                         const u8* __restrict__ branches,
-                                         const Share* __restrict__ shares, int n,
-                                         u8* __restrict__ out_hashes,
-                                         u8* __restrict__ out_flags) {
+// The byte at position pos of a job's padded coinbase (extranonce2's bytes read as zero).
+__device__ u32 coinbase_byte(const Job& job, const u8* job_bytes, u32 e2_at, u32 length,
+                             u32 blocks, u32 pos) {
+    u32 prefix = job.coinb1_len;
+    if (pos < prefix) return job_bytes[job.coinb1_off + pos];
+    if (pos < e2_at) return job_bytes[job.extranonce1_off + (pos - prefix)];
+    u32 suffix_at = e2_at + job.extranonce2_size;
+    if (pos < suffix_at) return 0u;
+    if (pos < length) return job_bytes[job.coinb2_off + (pos - suffix_at)];
+    if (pos == length) return 0x80u;
+    u32 tail = blocks * 64u - pos;  // 8..1 over the 64-bit big-endian bit length
+    if (tail <= 4u) return ((length << 3) >> ((tail - 1u) * 8u)) & 0xffu;
+    return 0u;  // zero padding, and the length's high word (coinbases are < 512 MiB)
+}
+
+// One thread per job: lays out the padded coinbase words and computes the midstate; also
+// converts prevhash and the targets to the word forms the share kernel reads.
+extern "C" __global__ void prepare_jobs(const Job* __restrict__ jobs,
+                                        const u8* __restrict__ job_bytes, int n,
+                                        JobPlan* __restrict__ plans,
+                                        u32* __restrict__ job_words) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= n) return;
+    const Job& job = jobs[idx];
+    JobPlan& plan = plans[idx];
+    u32 e2_at = plan.extranonce2_at;
+    u32 length = e2_at + job.extranonce2_size + job.coinb2_len;
+    u32 s[8];
+    sha256_init(s);
+    for (u32 b = 0; b < plan.blocks; ++b) {
+        u32 w[16];
+#pragma unroll
+        for (int q = 0; q < 16; ++q) {
+            u32 word = 0u;
+#pragma unroll
+            for (int t = 0; t < 4; ++t) {
+                u32 pos = b * 64u + (u32)(q * 4 + t);
+                word |= coinbase_byte(job, job_bytes, e2_at, length, plan.blocks, pos)
+                        << (24 - 8 * t);
+            }
+            w[q] = word;
+            job_words[plan.word_off + b * 16u + (u32)q] = word;
+        }
+        if (b < plan.first_block) sha256_compress(s, w);
+    }
+    u32 limbs[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) plan.midstate[i] = s[i];
+    load_words8(job.prevhash, limbs);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) plan.prevhash[i] = bswap32(limbs[i]);
+    load_words8(job.share_target, limbs);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) plan.share_target[i] = limbs[i];
+    load_words8(job.network_target, limbs);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) plan.network_target[i] = limbs[i];
+}
+
+// The share's extranonce2 as the big-endian words it occupies in the coinbase: y[k] is
+// coinbase word (extranonce2_at / 4 + k), with zeros outside extranonce2's bytes.
+__device__ __forceinline__ void extranonce2_words(const Share& sh, u32 size, u32 e2_at,
+                                                  u32 y[9]) {
+    u32 x[8];
+    load_words8(sh.extranonce2, x);
+    u32 shift = (e2_at & 3u) * 8u;
+    u32 prev = 0u;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+        int valid = (int)size - 4 * k;  // bytes of word k that belong to extranonce2
+        u32 word = bswap32(x[k]);
+        word = valid >= 4 ? word : (valid <= 0 ? 0u : word & (0xffffffffu << (32 - 8 * valid)));
+        y[k] = funnel_right(word, prev, shift);
+        prev = word;
+    }
+    y[8] = funnel_right(0u, prev, shift);
+}
+
+#ifndef VERIFY_MIN_BLOCKS
+#define VERIFY_MIN_BLOCKS 1  // blocks of 256 per SM the register budget must allow
+#endif
+
+extern "C" __global__ void __launch_bounds__(256, VERIFY_MIN_BLOCKS) verify_shares(
+        const Job* __restrict__ jobs, const JobPlan* __restrict__ plans,
+        const u32* __restrict__ job_words, const u8* __restrict__ branches,
+        const Share* __restrict__ shares, int n, u8* __restrict__ out_hashes,
+        u8* __restrict__ out_flags) {
     int idx = blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= n) return;
     const Share& sh = shares[idx];
     u8* out = out_hashes + (long long)idx * 32;
-    if (sh.job < 0 || sh.extranonce2_len != jobs[sh.job].extranonce2_size) {
-        for (int i = 0; i < 32; ++i) out[i] = 0;
+    int j = sh.job;
+    if (j < 0 || sh.extranonce2_len != jobs[j].extranonce2_size) {
+        store_zero_digest(out);
         out_flags[idx] = 0;
         return;
     }
-    const Job& job = jobs[sh.job];
+    const Job& job = jobs[j];
+    const JobPlan& plan = plans[j];
 
-    // Coinbase: coinb1 | extranonce1 | extranonce2 | coinb2, then SHA256d.
-    Sha256Stream c;
-    stream_init(c);
-    stream_bytes(c, job_bytes + job.coinb1_off, job.coinb1_len);
-    stream_bytes(c, job_bytes + job.extranonce1_off, job.extranonce1_len);
-    stream_bytes(c, sh.extranonce2, job.extranonce2_size);
-    stream_bytes(c, job_bytes + job.coinb2_off, job.coinb2_len);
-    stream_final(c);
+    // Coinbase: from the midstate, the job's words with the share's extranonce2 ORed in.
+    u32 y[9];
+    extranonce2_words(sh, job.extranonce2_size, plan.extranonce2_at, y);
+    int e2_word = (int)(plan.extranonce2_at >> 2);
+    u32 s[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) s[i] = plan.midstate[i];
+    const uint4* words = (const uint4*)(job_words + plan.word_off);
+    for (u32 b = plan.first_block; b < plan.blocks; ++b) {
+        u32 w[16];
+#pragma unroll
+        for (int v = 0; v < 4; ++v) {
+            uint4 q = words[b * 4u + (u32)v];
+            w[4 * v] = q.x; w[4 * v + 1] = q.y; w[4 * v + 2] = q.z; w[4 * v + 3] = q.w;
+        }
+        int base = (int)(b * 16u) - e2_word;  // word q of this block is y[base + q]
+        if (base > -16 && base < 9) {
+#pragma unroll
+            for (int q = 0; q < 16; ++q) {
+#pragma unroll
+                for (int k = 0; k < 9; ++k) w[q] |= (base + q == k) ? y[k] : 0u;
+            }
+        }
+        sha256_compress(s, w);
+    }
     u32 root[8];
-    sha256_of_digest(c.s, root);
+    sha256_of_digest(s, root);
 
     // Merkle folding: root = SHA256d(root | branch[k]).
+    const u8* branch = branches + (long long)job.branch_off * 32;
     for (u32 k = 0; k < job.branch_len; ++k) {
-        const u8* br = branches + (long long)(job.branch_off + k) * 32;
-        u32 s[8], w[16];
+        u32 w[16];
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-            w[i] = root[i];
-            w[8 + i] = load_be32(br + 4 * i);
-        }
+        for (int i = 0; i < 8; ++i) w[i] = root[i];
+        load_be_words8_aligned(branch + (long long)k * 32, w + 8);
         sha256_init(s);
         sha256_compress(s, w);
         w[0] = 0x80000000u;
@@ -220,7 +325,7 @@ extern "C" __global__ void verify_shares(const Job* __restrict__ jobs,
     u32 hw[20];
     hw[0] = bswap32(version);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) hw[1 + i] = load_be32(job.prevhash + 4 * i);
+    for (int i = 0; i < 8; ++i) hw[1 + i] = plan.prevhash[i];
 #pragma unroll
     for (int i = 0; i < 8; ++i) hw[9 + i] = root[i];
     hw[17] = bswap32(sh.ntime);
@@ -231,24 +336,31 @@ extern "C" __global__ void verify_shares(const Job* __restrict__ jobs,
 
     store_digest(h, out);
     u32 flags = FLAG_HASHED;
-    if (digest_leq(h, job.share_target)) flags |= FLAG_SHARE;
-    if (digest_leq(h, job.network_target)) flags |= FLAG_NETWORK;
+    if (digest_leq(h, plan.share_target)) flags |= FLAG_SHARE;
+    if (digest_leq(h, plan.network_target)) flags |= FLAG_NETWORK;
     out_flags[idx] = (u8)flags;
 }
 
-// Header-only checks: SHA256d of raw 80-byte headers against per-header LE targets.
-extern "C" __global__ void check_headers(const u8* __restrict__ headers,
-                                         const u8* __restrict__ targets, int n,
-                                         int target_stride, u8* __restrict__ out_hashes,
-                                         u8* __restrict__ out_ok) {
+// Header-only checks: SHA256d of raw 80-byte headers against per-header LE targets
+// (target_stride 32) or one target for all (target_stride 0). Headers are read as five
+// 16-byte vectors and hashes written as two.
+extern "C" __global__ void __launch_bounds__(256) check_headers(
+        const u8* __restrict__ headers, const u8* __restrict__ targets, int n,
+        int target_stride, u8* __restrict__ out_hashes, u8* __restrict__ out_ok) {
     int idx = blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= n) return;
-    const u8* hp = headers + (long long)idx * 80;
+    const uint4* hp = (const uint4*)(headers + (long long)idx * 80);
     u32 hw[20];
 #pragma unroll
-    for (int i = 0; i < 20; ++i) hw[i] = load_be32(hp + 4 * i);
+    for (int v = 0; v < 5; ++v) {
+        uint4 q = hp[v];
+        hw[4 * v] = bswap32(q.x); hw[4 * v + 1] = bswap32(q.y);
+        hw[4 * v + 2] = bswap32(q.z); hw[4 * v + 3] = bswap32(q.w);
+    }
     u32 h[8];
     sha256d_header(hw, h);
     store_digest(h, out_hashes + (long long)idx * 32);
-    out_ok[idx] = digest_leq(h, targets + (long long)idx * target_stride) ? 1 : 0;
+    u32 t[8];
+    load_words8(targets + (long long)idx * target_stride, t);
+    out_ok[idx] = digest_leq(h, t) ? 1 : 0;
 }
