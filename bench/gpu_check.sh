@@ -21,27 +21,40 @@ else
     export PYTHONPATH=$PWD
 fi
 step() { echo "=== $1 ($(date -u +%T), load $(cut -d' ' -f1 /proc/loadavg))"; }
+want() { [[ " ${STEPS:-tests verifier proofs scale} " == *" $1 "* ]]; }  # STEPS picks some
 
 step card
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
     --format=csv | tee "$OUT/gpu.txt"
 nproc | tee -a "$OUT/gpu.txt"
 
-step "verifier tests, CUDA included"
-timeout 300 $PY -m pytest -q -p no:cacheprovider tests/verifier tests/bench/test_gpu_ceiling.py \
-    > "$OUT/cuda_tests.txt" 2>&1
-tail -15 "$OUT/cuda_tests.txt"
+if want tests; then
+    step "verifier tests, CUDA included"
+    timeout 300 $PY -m pytest -q -p no:cacheprovider tests/verifier \
+        tests/bench/test_gpu_ceiling.py > "$OUT/cuda_tests.txt" 2>&1
+    tail -15 "$OUT/cuda_tests.txt"
+fi
 
-step "verifier bench (GPU figures)"
-timeout 240 $PY -m bench.verifier_bench --no-write --gpu-only --shares 1000000 \
-    --headers 4000000 2>&1 | tee "$OUT/verifier_bench.md" | tail -25
+if want verifier; then
+    step "verifier bench (GPU figures)"
+    PREVIOUS=()  # an earlier kernels.cu to time beside this one, when given
+    [ -n "${PREVIOUS_KERNEL:-}" ] && PREVIOUS=(--previous-kernel "$PREVIOUS_KERNEL")
+    timeout 240 $PY -m bench.verifier_bench --no-write --gpu-only --shares 1000000 \
+        --headers 4000000 "${PREVIOUS[@]}" 2>&1 | tee "$OUT/verifier_bench.md" | tail -25
+fi
 
-step "proof batches through the ledger on the GPU"
-timeout 240 $PY -m bench.proofs_bench --no-write --backend cuda --stores sqlite \
-    --shares ${PROOF_SHARES:-200000} --trades 0 2>&1 | tee "$OUT/proofs_bench.md" | tail -12
+if want proofs; then
+    step "proof batches through the ledger on the GPU"
+    timeout 240 $PY -m bench.proofs_bench --no-write --backend cuda --stores sqlite \
+        --shares "${PROOF_SHARES:-100000}" --trades 0 2>&1 | tee "$OUT/proofs_bench.md" \
+        | tail -12
+fi
 
-step "serve --processes N on PostgreSQL"
-timeout 300 $PY -m bench.services_bench --only scale-out --stores postgres \
-    --processes ${SCALE_PROCESSES:-1 8 16} --trades ${SCALE_TRADES:-4000} 2>&1 \
-    | tee "$OUT/scale_out.md" | tail -12
+if want scale; then
+    step "serve --processes N on PostgreSQL"
+    # shellcheck disable=SC2086  # the list of process counts splits on purpose
+    timeout 300 $PY -m bench.services_bench --only scale-out --stores postgres \
+        --processes ${SCALE_PROCESSES:-1 8 16} --trades "${SCALE_TRADES:-4000}" 2>&1 \
+        | tee "$OUT/scale_out.md" | tail -12
+fi
 step done

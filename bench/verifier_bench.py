@@ -141,7 +141,8 @@ def random_headers(n: int) -> np.ndarray:
     return np.frombuffer(os.urandom(80 * n), dtype=np.uint8).reshape(n, 80).copy()
 
 
-def measure(shares: int, headers: int, rounds: int = 5, cpu: bool = True) -> dict[str, Any]:
+def measure(shares: int, headers: int, rounds: int = 5, cpu: bool = True,
+            previous_kernel: str | None = None) -> dict[str, Any]:
     """Returns every figure of one run (the GPU's only, with ``cpu`` False)."""
     cores = cpu_count()
     out: dict[str, Any] = {"cores": cores, "shares": shares, "headers": headers,
@@ -173,13 +174,43 @@ def measure(shares: int, headers: int, rounds: int = 5, cpu: bool = True) -> dic
     out["cpu"] = [(label, headers / best[label][0], shares / best[label][1])
                   for label, _ in backends]
 
-    out["gpu"] = measure_gpu(batch, shares)
+    out["gpu"] = measure_gpu(batch, shares, previous_kernel)
     shutdown_pool()
     out["load_after"] = os.getloadavg()[0]
     return out
 
 
-def measure_gpu(batch: ShareBatch, shares: int) -> dict[str, Any] | None:
+def previous_kernel_rate(source: str, packed: Any) -> tuple[int, float]:
+    """Returns (registers, device-resident shares/s) of an earlier ``kernels.cu`` whose
+    ``verify_shares`` takes (jobs, job bytes, branches, shares, n, hashes, flags): the
+    kernel before per-job preparation, timed in the same run on the same card."""
+    import cupy
+
+    from verifier.cuda import THREADS_PER_BLOCK
+
+    kernel = cupy.RawModule(code=source, options=("--std=c++14",)).get_function(
+        "verify_shares")
+    n = len(packed)
+
+    def bytes_on_device(array: np.ndarray) -> Any:
+        raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        return cupy.asarray(raw if raw.size else np.zeros(1, np.uint8))
+
+    args = (bytes_on_device(packed.jobs), bytes_on_device(packed.job_bytes),
+            bytes_on_device(packed.branches), bytes_on_device(packed.shares), np.int32(n),
+            cupy.zeros(n * 32, dtype=cupy.uint8), cupy.zeros(n, dtype=cupy.uint8))
+    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+
+    def once() -> None:
+        kernel((blocks,), (THREADS_PER_BLOCK,), args)
+        cupy.cuda.runtime.deviceSynchronize()
+
+    once()
+    return int(getattr(kernel, "num_regs", -1)), n / best_of(5, once)
+
+
+def measure_gpu(batch: ShareBatch, shares: int,
+                previous_kernel: str | None = None) -> dict[str, Any] | None:
     """Returns the GPU figures (None without CuPy or a GPU): the card's ceiling, header
     checks, the share kernel at each register budget, a branch-less batch (coinbase and
     header alone), and the paths with transfers, verdicts and duplicates."""
@@ -231,6 +262,7 @@ def measure_gpu(batch: ShareBatch, shares: int) -> dict[str, Any] | None:
     e2e_s = shares / best_of(3, lambda: verify_batch(batch, backend=gpu))
     several = [batch] * 8  # eight submissions in one verify_batches call, one launch
     e2e_many = 8 * shares / best_of(3, lambda: verify_batches(several, backend=gpu))
+    previous = previous_kernel_rate(previous_kernel, batch.packed) if previous_kernel else None
     free, total = cupy.cuda.runtime.memGetInfo()
     return {"device": gpu.describe(), "card": ceiling.card,
             "capability": ceiling.compute_capability,
@@ -240,6 +272,7 @@ def measure_gpu(batch: ShareBatch, shares: int) -> dict[str, Any] | None:
             "variants": variants, "best_blocks": best_blocks,
             "resident_shares": resident_s, "resident_no_branch": resident_nb,
             "e2e_shares": e2e_s, "transfer_shares": kernel_only_s, "e2e_many": e2e_many,
+            "previous": previous,
             "memory": f"{(total - free) / 2**30:.1f} of {total / 2**30:.0f} GiB in use"}
 
 
@@ -299,6 +332,10 @@ def render(m: dict[str, Any], command: str) -> str:
             *(f"| full shares, device-resident, share kernel built for {blocks} block(s) "
               f"of 256 per SM ({regs} registers, {local} local bytes) | {rate:,.0f} | "
               f"{rate * cps / top:.2f} |" for blocks, regs, local, rate in g["variants"]),
+            *([f"| full shares, device-resident, the previous kernel (one byte at a time, "
+               f"no per-job preparation; {g['previous'][0]} registers) | "
+               f"{g['previous'][1]:,.0f} | {g['previous'][1] * cps / top:.2f} |"]
+              if g.get("previous") else []),
             f"| shares without a merkle branch (coinbase + header), device-resident | "
             f"{g['resident_no_branch']:,.0f} | "
             f"{g['resident_no_branch'] * compressions_per_share(0) / top:.2f} |",
@@ -340,11 +377,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--gpu-only", action="store_true",
                         help="skip the CPU backend's rounds (for a short GPU session)")
+    parser.add_argument("--previous-kernel", type=Path,
+                        help="an earlier kernels.cu to time beside this one (same run, card)")
     args = parser.parse_args()
     command = ".venv/bin/python -m bench.verifier_bench"
     if (args.shares, args.headers) != (100_000, 400_000):
         command += f" --shares {args.shares} --headers {args.headers}"
-    section = render(measure(args.shares, args.headers, cpu=not args.gpu_only), command)
+    previous = args.previous_kernel.read_text() if args.previous_kernel else None
+    section = render(measure(args.shares, args.headers, cpu=not args.gpu_only,
+                             previous_kernel=previous), command)
     print(section)
     if not args.no_write:
         write_section(section)
