@@ -253,7 +253,8 @@ __device__ __forceinline__ void extranonce2_words(const Share& sh, u32 size, u32
 }
 
 #ifndef VERIFY_MIN_BLOCKS
-#define VERIFY_MIN_BLOCKS 1  // blocks of 256 per SM the register budget must allow
+#define VERIFY_MIN_BLOCKS 2  // blocks of 256 per SM the register budget must allow (fastest
+                              // without spilling on an H200: bench/RESULTS.md)
 #endif
 
 extern "C" __global__ void __launch_bounds__(256, VERIFY_MIN_BLOCKS) verify_shares(

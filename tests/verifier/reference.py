@@ -85,9 +85,9 @@ def reference_verify(
 
 
 def vectors_dir() -> Path:
-    """Returns the shared test-vector folder: ../shared beside the clone, or /work/shared."""
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-    return beside if beside.is_dir() else Path("/work/shared/vectors")
+    """Returns the test-vector folder kept with the tests (real Bitcoin mainnet headers:
+    public data, so a clone needs nothing beside it)."""
+    return Path(__file__).resolve().parent / "vectors"
 
 
 def bitcoin_headers() -> list[dict[str, Any]]:
