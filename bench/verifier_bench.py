@@ -258,7 +258,13 @@ def measure_gpu(batch: ShareBatch, shares: int,
     no_branch = stratum_batch(shares, branch_length=0)
     resident_nb = resident_rate(gpu, no_branch.packed)
     resident_s = max(v[3] for v in variants)
-    kernel_only_s = shares / best_of(3, lambda: gpu.hash_shares(batch.packed))
+    chunks = []
+    for chunk_shares in (1 << 16, 1 << 18, 1 << 20):
+        chunked = CudaBackend(defines=(f"-DVERIFY_MIN_BLOCKS={best_blocks}",),
+                              chunk_shares=chunk_shares)
+        chunks.append((chunk_shares, shares / best_of(
+            3, lambda b=chunked: b.hash_shares(batch.packed))))
+    kernel_only_s = max(rate for _, rate in chunks)
     e2e_s = shares / best_of(3, lambda: verify_batch(batch, backend=gpu))
     several = [batch] * 8  # eight submissions in one verify_batches call, one launch
     e2e_many = 8 * shares / best_of(3, lambda: verify_batches(several, backend=gpu))
@@ -272,7 +278,7 @@ def measure_gpu(batch: ShareBatch, shares: int,
             "variants": variants, "best_blocks": best_blocks,
             "resident_shares": resident_s, "resident_no_branch": resident_nb,
             "e2e_shares": e2e_s, "transfer_shares": kernel_only_s, "e2e_many": e2e_many,
-            "previous": previous,
+            "previous": previous, "chunks": chunks,
             "memory": f"{(total - free) / 2**30:.1f} of {total / 2**30:.0f} GiB in use"}
 
 
@@ -339,7 +345,9 @@ def render(m: dict[str, Any], command: str) -> str:
             f"| shares without a merkle branch (coinbase + header), device-resident | "
             f"{g['resident_no_branch']:,.0f} | "
             f"{g['resident_no_branch'] * compressions_per_share(0) / top:.2f} |",
-            f"| full shares, transfers included (pinned buffers, two streams) | "
+            *(f"| full shares, transfers included (pinned buffers, two streams, chunks of "
+              f"{size:,}) | {rate:,.0f} | {rate * cps / top:.2f} |" for size, rate in g["chunks"]),
+            f"| full shares, transfers included, best chunk size | "
             f"{g['transfer_shares']:,.0f} | "
             f"{g['transfer_shares'] * cps / top:.2f} |",
             f"| full shares, verify_batch end to end (verdicts, duplicates) | "

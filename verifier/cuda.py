@@ -22,9 +22,10 @@ import numpy as np
 from verifier.packed import JOB_DTYPE, PackedBatch, ShareHashes, empty_hashes
 
 THREADS_PER_BLOCK = 256
-CHUNK_SHARES = 1 << 20
-"""Shares per upload/kernel/download chunk: large enough to fill the card (a million
-threads), small enough that two chunks in flight overlap well."""
+CHUNK_SHARES = 1 << 18
+"""Shares per upload/kernel/download chunk by default: enough threads to fill the card
+(about 2,000 per SM on an H200), small enough that a batch of a million shares is four
+chunks whose copies and kernels overlap."""
 
 PLAN_DTYPE = np.dtype(
     [
@@ -135,7 +136,7 @@ class CudaBackend:
 
     name = "cuda"
 
-    def __init__(self, defines: tuple[str, ...] = ()) -> None:
+    def __init__(self, defines: tuple[str, ...] = (), chunk_shares: int = CHUNK_SHARES) -> None:
         module = _module(defines)  # raises CudaUnavailable before anything imports CuPy
         import cupy
         import cupyx
@@ -156,6 +157,7 @@ class CudaBackend:
                          cupy.cuda.Stream(non_blocking=True))
         self._staging: list[Any] = [None, None]  # pinned share buffers, one per stream
         self._pipeline_lock = threading.Lock()  # one batch at a time owns the buffers
+        self.chunk_shares = chunk_shares
 
     def describe(self) -> str:
         """Returns a one-line description of the device."""
@@ -230,12 +232,13 @@ class CudaBackend:
         cp.cuda.get_current_stream().synchronize()  # the plans are ready for both streams
         raw = _bytes_of(packed.shares)
         size = packed.shares.dtype.itemsize
-        device_shares = [cp.empty(min(n, CHUNK_SHARES) * size, dtype=cp.uint8)
+        chunk_shares = self.chunk_shares
+        device_shares = [cp.empty(min(n, chunk_shares) * size, dtype=cp.uint8)
                          for _ in self._streams]
-        for chunk, start in enumerate(range(0, n, CHUNK_SHARES)):
+        for chunk, start in enumerate(range(0, n, chunk_shares)):
             slot = chunk % 2
             stream = self._streams[slot]
-            stop = min(n, start + CHUNK_SHARES)
+            stop = min(n, start + chunk_shares)
             m = stop - start
             stream.synchronize()  # this slot's previous chunk no longer needs its buffers
             staging = self._pinned(slot, m * size)
