@@ -262,8 +262,8 @@ def measure_gpu(batch: ShareBatch, shares: int,
     for chunk_shares in (1 << 16, 1 << 18, 1 << 20):
         chunked = CudaBackend(defines=(f"-DVERIFY_MIN_BLOCKS={best_blocks}",),
                               chunk_shares=chunk_shares)
-        chunks.append((chunk_shares, shares / best_of(
-            3, lambda b=chunked: b.hash_shares(batch.packed))))
+        chunks.append((chunk_shares,
+                       shares / best_of(3, partial(chunked.hash_shares, batch.packed))))
     kernel_only_s = max(rate for _, rate in chunks)
     e2e_s = shares / best_of(3, lambda: verify_batch(batch, backend=gpu))
     several = [batch] * 8  # eight submissions in one verify_batches call, one launch
