@@ -22,9 +22,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
+from ledger.attempts import keep_reused_request
 from ledger.clock import Clock
 from ledger.domain.base import LedgerAggregate, Stamp, stamped
-from ledger.errors import Contention, InvalidRequest
+from ledger.errors import Contention, InvalidRequest, RequestIdReused
 from ledger.receipts import Receipt
 from ledger.requests import check_requester, digest_of
 from ledger.store import LedgerStore
@@ -75,6 +76,9 @@ class UseCase:
                     return attempt()
                 with stamped(stamp):
                     return attempt()
+            except RequestIdReused as reuse:
+                self.keep_reuse(reuse)
+                raise
             except RecordConflictError:
                 # Jittered exponential back-off: writers racing on one aggregate (one
                 # buyer's outflow account, say) spread out instead of colliding again.
@@ -83,6 +87,11 @@ class UseCase:
         raise Contention(f"the store kept changing under this request for "
                          f"{MAX_CONFLICT_RETRIES} attempts; nothing was recorded, retry "
                          "with the same request id")
+
+    def keep_reuse(self, reuse: RequestIdReused) -> None:
+        """Keeps a request refused for reusing its request id on the record (an alert),
+        then lets the refusal go on to the caller."""
+        keep_reused_request(self.store, reuse, self.clock())
 
     def create(self, stamp: Stamp, request_id: str, cls: type[A], aggregate_id: UUID,
                build: Callable[[], Sequence[Aggregate]]) -> Receipt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from uuid import UUID
 
 
 class LedgerError(Exception):
@@ -52,14 +53,22 @@ class RequestIdReused(RuleViolation):
     FAILED_PRECONDITION, rule REQUEST_ID_REUSED): refused, never replayed.
 
     Only the caller's own ids can collide (ids are scoped to the requester), so the
-    message quotes nothing of anyone else's request.
+    message quotes nothing of anyone else's request. ``requester``, ``digest`` (of the
+    refused request) and ``subject_id`` (what the first request made or changed) let the
+    refusal be kept on the record (``ledger.attempts.keep_reused_request``); they are not
+    shown to the caller.
     """
 
-    def __init__(self, request_id: str) -> None:
+    def __init__(self, request_id: str, requester: str = "", digest: str = "",
+                 subject_id: UUID | None = None) -> None:
         super().__init__("REQUEST_ID_REUSED",
                          f"request id {request_id!r} was already used for a different "
                          "request; use a new request id for a new request",
                          {"request_id": request_id})
+        self.request_id = request_id
+        self.requester = requester
+        self.digest = digest
+        self.subject_id = subject_id
 
 
 class Contention(LedgerError):

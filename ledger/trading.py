@@ -321,6 +321,9 @@ class Trading(UseCase):
         except RecordConflictError:
             return self.run(None, lambda: self._decide_and_save(checked, recorded_at,
                                                                 look_up=True))
+        except RequestIdReused as reuse:  # reused within the batch: kept like any other
+            self.keep_reuse(reuse)
+            raise
 
     def _decide_and_save(self, requests: Sequence[TradeRequest], recorded_at: datetime,
                          look_up: bool) -> list[TradeReceipt]:
@@ -361,7 +364,8 @@ class Trading(UseCase):
             if key in results:
                 first_digest, first = results[key]
                 if first_digest != digest:
-                    raise RequestIdReused(request.request_id)
+                    raise RequestIdReused(request.request_id, requester, digest,
+                                          first.trade_id)
                 receipts.append(replayed(first))
                 continue
             receipt = None

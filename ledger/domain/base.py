@@ -131,7 +131,7 @@ class LedgerAggregate(Aggregate):
         if first is None:
             return None
         if first[1] != digest:
-            raise RequestIdReused(request_id)
+            raise RequestIdReused(request_id, requester, digest, self.id)
         return first[0]
 
     def created_by(self, requester: str, request_id: str, digest: str) -> bool:

@@ -50,6 +50,14 @@ def notifications(ledger: Ledger) -> int:
     return ledger.recorder.max_notification_id() or 0
 
 
+def kinds_since(ledger: Ledger, after: int) -> list[str]:
+    """Returns what was recorded after notification ``after``: each event's class name,
+    with an alert's kind (``Raised:REQUEST_ID_REUSED``)."""
+    stored = ledger.recorder.select_notifications(start=after + 1, limit=1_000_000)
+    events = [ledger.mapper.to_domain_event(n) for n in stored]
+    return [type(e).__name__ + (f":{e.kind}" if hasattr(e, "kind") else "") for e in events]
+
+
 def events_of(ledger: Ledger) -> list[Any]:
     """Returns every domain event of the log, in notification order."""
     stored = ledger.recorder.select_notifications(start=None, limit=1_000_000)

@@ -32,7 +32,7 @@ from ledger.domain.reconciliation import Reconciliation
 from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation
 from ledger.proof_figures import capacity_over, prorated
 from ledger.proofs import ProofSubmission
-from tests.ledger.conftest import END, START, events_of, notifications
+from tests.ledger.conftest import END, START, events_of, kinds_since, notifications
 from tests.ontime import on_time_ledger
 from verifier.batch import parse_batch
 from verifier.simulator import (
@@ -373,10 +373,11 @@ def test_retry_returns_the_first_receipt_and_records_nothing(mine: Mine) -> None
     assert (retry.batch_id, retry.counts, retry.accepted_work, retry.batch_digest) == \
         (first.batch_id, first.counts, first.accepted_work, first.batch_digest)
     assert notifications(ledger) == before
-    # The same request id with another batch is refused, never replayed.
+    # The same request id with another batch is refused, never replayed; the refusal is
+    # kept.
     with pytest.raises(RequestIdReused):
         ledger.submit_proof_batch("b1", mine.licence, mined("small", 2).batch, at=P0 + HOUR)
-    assert notifications(ledger) == before
+    assert kinds_since(ledger, before) == ["Raised:REQUEST_ID_REUSED"]
     # Another miner's "b1" is its own request: recorded, not the first miner's receipt.
     second = build_mine(ledger, "second", "M-2", b"/lic-8/")
     other = ledger.submit_proof_batch("b1", second.licence, mined("small", 1).batch,

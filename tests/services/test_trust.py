@@ -169,6 +169,46 @@ def test_a_reused_request_id_with_another_payload_is_refused(trust_world: World)
     assert len(events_of(world, first.receipt.aggregate_id)) == 1
 
 
+def reused_alerts(world: World, request_id: str) -> list[Any]:
+    """Returns the REQUEST_ID_REUSED alerts that keep refusals of ``request_id``."""
+    with world.client("regulator") as reg:
+        alerts = reg.compliance.ListAlerts(compliance_pb2.ListAlertsRequest(
+            kind="REQUEST_ID_REUSED"), timeout=20).alerts
+    return [a for a in alerts if a.figures.get("sent.request_id") == request_id]
+
+
+def test_a_reused_request_id_stays_on_the_record(trust_world: World) -> None:
+    """Attempts stay on the record: each refused payload once, whoever sent it and how."""
+    world = trust_world
+    with world.client("exchange_x") as ex:
+        first = ex.record_trade(trade(world, "kept-reuse", quantity="0.01"))
+        failure(ex.record_trade, trade(world, "kept-reuse", quantity="0.02"))
+        failure(ex.record_trade, trade(world, "kept-reuse", quantity="0.02"))  # a retry
+        failure(ex.record_trades, [trade(world, "kept-reuse", quantity="0.03")])
+        failure(ex.record_trades, [trade(world, "kept-reuse-2", quantity="0.01"),
+                                   trade(world, "kept-reuse-2", quantity="0.04")])
+    kept = reused_alerts(world, "kept-reuse")
+    assert len(kept) == 2  # 0.02 (retried: kept once) and 0.03
+    assert {a.subject for a in kept} == {first.receipt.aggregate_id}
+    assert all(a.figures["requester"].endswith(world.ids["exchange_x"]) for a in kept)
+    assert len({a.figures["sent.digest"] for a in kept}) == 2
+    assert len(reused_alerts(world, "kept-reuse-2")) == 1  # reused inside one stream
+    period = common_pb2.Period(start_time=wire.timestamp(TRADE_AT - timedelta(days=60)),
+                               end_time=wire.timestamp(TRADE_AT - timedelta(days=31)))
+
+    def report(amount: str) -> mining_pb2.OutputReportPayload:
+        return mining_pb2.OutputReportPayload(
+            request_id="kept-report", licence_id=world.ids["licence_miner_a"], period=period,
+            asset="BTC", amount=amount, sold_through_exchange_amount=amount,
+            at=wire.timestamp(TRADE_AT))
+
+    with world.client("miner_a") as miner:
+        miner.report_output(report("5"))
+        refused = failure(miner.report_output, report("6"))
+    assert reason(refused) == "REQUEST_ID_REUSED"
+    assert len(reused_alerts(world, "kept-report")) == 1
+
+
 def test_a_request_id_reused_later_for_another_exchange_trade_is_refused(
         trust_world: World) -> None:
     world = trust_world
