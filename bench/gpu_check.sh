@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one prepared device check for a session with a GPU, about ten minutes on one H200
 # with 16 cores: the verifier tests (CUDA parity included), every GPU figure of the
-# verifier bench against the card's own bare SHA-256 ceiling, proof-batch ingest and replay
-# through the ledger on the GPU, then the `serve --processes N` scale-out on PostgreSQL.
+# verifier bench against the card's own bare SHA-256 ceiling, the CPU backend on every core,
+# proof-batch ingest and replay through the ledger on the GPU, then the
+# `serve --processes N` scale-out on PostgreSQL. STEPS="tests verifier" runs some only.
 #
 # The GPU machine reaches no package index and has its own Python with CuPy and NumPy: the
 # project's other dependencies travel as wheels for that Python in $WHEELS (default .whl),
@@ -21,7 +22,7 @@ else
     export PYTHONPATH=$PWD
 fi
 step() { echo "=== $1 ($(date -u +%T), load $(cut -d' ' -f1 /proc/loadavg))"; }
-want() { [[ " ${STEPS:-tests verifier proofs scale} " == *" $1 "* ]]; }  # STEPS picks some
+want() { [[ " ${STEPS:-tests verifier cpu proofs scale} " == *" $1 "* ]]; }  # STEPS picks some
 
 step card
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
@@ -39,8 +40,14 @@ if want verifier; then
     step "verifier bench (GPU figures)"
     PREVIOUS=()  # an earlier kernels.cu to time beside this one, when given
     [ -n "${PREVIOUS_KERNEL:-}" ] && PREVIOUS=(--previous-kernel "$PREVIOUS_KERNEL")
-    timeout 240 $PY -m bench.verifier_bench --no-write --gpu-only --shares 1000000 \
+    timeout 240 $PY -m bench.verifier_bench --no-write --only gpu --shares 1000000 \
         --headers 4000000 "${PREVIOUS[@]}" 2>&1 | tee "$OUT/verifier_bench.md" | tail -25
+fi
+
+if want cpu; then
+    step "verifier bench (CPU backend on every core)"
+    timeout 180 $PY -m bench.verifier_bench --no-write --only cpu --shares 200000 \
+        --headers 1000000 2>&1 | tee "$OUT/verifier_cpu.md" | tail -12
 fi
 
 if want proofs; then

@@ -141,9 +141,10 @@ def random_headers(n: int) -> np.ndarray:
     return np.frombuffer(os.urandom(80 * n), dtype=np.uint8).reshape(n, 80).copy()
 
 
-def measure(shares: int, headers: int, rounds: int = 5, cpu: bool = True,
+def measure(shares: int, headers: int, rounds: int = 5, cpu: bool = True, gpu: bool = True,
             previous_kernel: str | None = None) -> dict[str, Any]:
-    """Returns every figure of one run (the GPU's only, with ``cpu`` False)."""
+    """Returns every figure of one run (without the CPU backend's with ``cpu`` False,
+    without the GPU's with ``gpu`` False)."""
     cores = cpu_count()
     out: dict[str, Any] = {"cores": cores, "shares": shares, "headers": headers,
                            "load_before": os.getloadavg()[0]}
@@ -174,7 +175,7 @@ def measure(shares: int, headers: int, rounds: int = 5, cpu: bool = True,
     out["cpu"] = [(label, headers / best[label][0], shares / best[label][1])
                   for label, _ in backends]
 
-    out["gpu"] = measure_gpu(batch, shares, previous_kernel)
+    out["gpu"] = measure_gpu(batch, shares, previous_kernel) if gpu else None
     shutdown_pool()
     out["load_after"] = os.getloadavg()[0]
     return out
@@ -383,8 +384,9 @@ def main() -> None:
     parser.add_argument("--shares", type=int, default=100_000)
     parser.add_argument("--headers", type=int, default=400_000)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--gpu-only", action="store_true",
-                        help="skip the CPU backend's rounds (for a short GPU session)")
+    parser.add_argument("--only", choices=["all", "cpu", "gpu"], default="all",
+                        help="measure one backend (gpu: skip the CPU rounds, for a short "
+                             "GPU session)")
     parser.add_argument("--previous-kernel", type=Path,
                         help="an earlier kernels.cu to time beside this one (same run, card)")
     args = parser.parse_args()
@@ -392,8 +394,8 @@ def main() -> None:
     if (args.shares, args.headers) != (100_000, 400_000):
         command += f" --shares {args.shares} --headers {args.headers}"
     previous = args.previous_kernel.read_text() if args.previous_kernel else None
-    section = render(measure(args.shares, args.headers, cpu=not args.gpu_only,
-                             previous_kernel=previous), command)
+    section = render(measure(args.shares, args.headers, cpu=args.only != "gpu",
+                             gpu=args.only != "cpu", previous_kernel=previous), command)
     print(section)
     if not args.no_write:
         write_section(section)
