@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifier.batch import ShareBatch, parse_batch
-from verifier.duplicates import AlreadyAccepted, repeated_hashes
+from verifier.duplicates import AlreadyAccepted, repeated_hashes, to_host
 from verifier.packed import (
     HASH_FLAG_HASHED,
     HASH_FLAG_NETWORK,
@@ -27,6 +27,22 @@ from verifier.packed import (
 from verifier.verdicts import NTIME_WINDOW_SECONDS, Verdict
 from verifier.verification import VerificationResult, concatenate, verify_batches
 from verifier.work import WorkTally
+
+
+def device_module() -> Any:
+    """Returns CuPy when it imports and sees a CUDA device, else None."""
+    try:
+        import cupy
+
+        return cupy if int(cupy.cuda.runtime.getDeviceCount()) > 0 else None
+    except Exception:  # ImportError, no driver, no device
+        return None
+
+
+CUPY = device_module()
+ON_GPU = pytest.param(CUPY, id="cupy", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(CUPY is None, reason="no CUDA device")])
+
 
 # --- the previous implementation (per submission, NumPy only), as the reference ---------
 
@@ -154,9 +170,11 @@ class PlantedBackend:
 
 
 class DeviceBackend(PlantedBackend):
-    """The same, through the device-resident entry point with NumPy as its module."""
+    """The same, through the device-resident entry point: NumPy or CuPy arrays."""
 
-    array_module = np
+    def __init__(self, seed: int, pool: list[bytes], xp: Any) -> None:
+        super().__init__(seed, pool)
+        self.array_module = xp
 
     def hash_shares(self, packed: PackedBatch) -> ShareHashes:
         raise AssertionError("the device path must not ask for host hashes")
@@ -164,7 +182,8 @@ class DeviceBackend(PlantedBackend):
     def hash_shares_device(self, packed: PackedBatch) -> tuple[np.ndarray, np.ndarray]:
         self.calls.append("device")
         computed = self.planted(packed)
-        return computed.hashes, computed.flags
+        xp = self.array_module
+        return xp.asarray(computed.hashes), xp.asarray(computed.flags)
 
 
 # --- random submissions -------------------------------------------------------------------
@@ -247,23 +266,25 @@ def assert_same(got: VerificationResult, expected: VerificationResult) -> None:
     assert got.tally == expected.tally
 
 
-@pytest.mark.parametrize("device", [False, True], ids=["host", "device-path"])
+@pytest.mark.parametrize("device", [pytest.param(None, id="host"),
+                                    pytest.param(np, id="device-numpy"), ON_GPU])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(call=calls())
 def test_verify_batches_equals_the_previous_implementation_per_submission(
-        device: bool, call: dict[str, Any]):
+        device: Any, call: dict[str, Any]):
     """Planted repeats within a submission, the same hashes across submissions (never
     compared with each other), earlier acceptances as a set and as a query (asked the
     same hashes in the same order), and crafted 64-bit key collisions; the device entry
     point with NumPy as its array module gives the same."""
     batches = call["batches"]
-    backend = (DeviceBackend if device else PlantedBackend)(call["seed"], call["pool"])
+    backend = (PlantedBackend(call["seed"], call["pool"]) if device is None
+               else DeviceBackend(call["seed"], call["pool"], device))
     asked_new: list[list[bytes]] = []
     results = verify_batches(batches, coinbase_tags=call["tags"],
                              foreign_tags=call["foreign"], inactive_ntime=call["inactive"],
                              already_accepted=already_accepted_of(call["seen"], asked_new),
                              backend=cast(Any, backend))
-    assert backend.calls == ["device" if device else "host"]
+    assert backend.calls == ["host" if device is None else "device"]
 
     combined, starts = concatenate([b.packed for b in batches])
     computed = PlantedBackend(call["seed"], call["pool"]).planted(combined)
@@ -291,12 +312,14 @@ def candidate_sets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[int]]:
     return hashes, candidates, [0, *cuts, n]
 
 
+@pytest.mark.parametrize("xp", [pytest.param(np, id="numpy"), ON_GPU])
 @settings(max_examples=300, deadline=None)
-@given(candidate_sets())
+@given(case=candidate_sets())
 def test_repeats_are_exact_per_submission_even_when_64_bit_keys_collide(
-        case: tuple[np.ndarray, np.ndarray, list[int]]):
+        xp: Any, case: tuple[np.ndarray, np.ndarray, list[int]]):
     hashes, candidates, starts = case
-    repeat = repeated_hashes(np, hashes, candidates, starts)
+    repeat = to_host(xp, repeated_hashes(xp, xp.asarray(hashes), xp.asarray(candidates),
+                                         starts))
     seen: set[tuple[int, bytes]] = set()
     expected = []
     for index in candidates.tolist():
