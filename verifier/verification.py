@@ -175,6 +175,12 @@ def verify_batches(
     own (shares of two submissions are never compared with each other: a caller checking
     several batches decides them in order, e.g. ``ledger.proof_figures.decide``).
     Each result equals ``verify_batch`` of that submission alone.
+
+    A backend with ``hash_shares_device(packed) -> (hashes, flags)`` and an
+    ``array_module`` (CuPy) keeps the hashes on the device: the verdicts of every
+    submission are made there in one :func:`verifier.decisions.decide_shares`, and only
+    the verdicts, hashes, block flags, per-job counts and the first occurrences asked
+    about in ``already_accepted`` come back to the host.
     """
     count = len(batches)
     tags_of = list(coinbase_tags) if coinbase_tags is not None else [None] * count
@@ -208,8 +214,11 @@ def verify_batches(
             work=sum(c * w for c, w in zip(counts, works, strict=True)),
             work_squared=sum(c * w * w for c, w in zip(counts, works, strict=True)),
         )
-        results.append(VerificationResult(batch, backend.name, verdicts[a:b],
-                                          hashes_host[a:b], block[a:b], tally))
+        # Each result owns its verdicts and block flags, as when verified alone.
+        own = len(batches) > 1
+        results.append(VerificationResult(
+            batch, backend.name, verdicts[a:b].copy() if own else verdicts,
+            hashes_host[a:b], block[a:b].copy() if own else block, tally))
         job_start = job_end
     return results
 
