@@ -225,7 +225,8 @@ def verify_batches(
 
 def _hash(backend: Backend, combined: PackedBatch) -> tuple[ModuleType, Any, Any]:
     """Returns (array module, hashes, flags) of the shares: device-resident (CuPy) when
-    the backend offers ``hash_shares_device`` and names its ``array_module``, else the
+    the backend offers ``hash_shares_device`` and names its ``array_module``
+    (``verifier.backends.DeviceHashing``), else the
     host arrays of ``hash_shares``."""
     on_device = getattr(backend, "hash_shares_device", None)
     module = getattr(backend, "array_module", None)
