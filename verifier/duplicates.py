@@ -83,12 +83,18 @@ def repeated_hashes(xp: ModuleType, hashes: Array, candidates: Array,
     full = words[candidates[members]]
     exact = xp.arange(int(members.shape[0]))
     for column in (full[:, 3], full[:, 2], full[:, 1], full[:, 0], submission[members]):
-        exact = exact[xp.argsort(column[exact], kind="stable")]
+        exact = exact[_stable_argsort(xp, column[exact])]
     ranked = members[exact]
     equal = xp.all(full[exact[1:]] == full[exact[:-1]], axis=1) & (
         submission[ranked[1:]] == submission[ranked[:-1]])
     repeat[ranked[1:][equal]] = True
     return repeat
+
+
+def _stable_argsort(xp: ModuleType, values: Array) -> Array:
+    """Returns the indices that sort ``values``, equal values in index order (CuPy's
+    sorts are always stable and older CuPy takes no ``kind``)."""
+    return np.argsort(values, kind="stable") if xp is np else xp.argsort(values)
 
 
 def accepted_before(xp: ModuleType, hashes: Array, firsts: Array, starts: Sequence[int],
