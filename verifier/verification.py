@@ -255,35 +255,35 @@ def concatenate(parts: Sequence[PackedBatch]) -> tuple[PackedBatch, list[int]]:
     """Returns one packed batch holding every part's jobs and shares (offsets and job
     indices shifted), and where each part's shares start (plus the total at the end).
 
-    Whole-array work per part; nothing per share.
+    Whole-array work; nothing per part or per share beyond one concatenation.
     """
     starts = [0]
     for part in parts:
         starts.append(starts[-1] + len(part))
     if len(parts) == 1:
         return parts[0], starts
-    jobs, job_bytes, branches, shares = [], [], [], []
-    byte_base = branch_base = job_base = 0
-    for part in parts:
-        j = part.jobs.copy()
-        for name in ("coinb1_off", "extranonce1_off", "coinb2_off"):
-            j[name] += byte_base
-        j["branch_off"] += branch_base
-        s = part.shares.copy()
-        s["job"] = np.where(s["job"] >= 0, s["job"] + job_base, -1)
-        jobs.append(j)
-        job_bytes.append(part.job_bytes)
-        branches.append(part.branches.reshape(-1, 32))
-        shares.append(s)
-        byte_base += part.job_bytes.shape[0]
-        branch_base += part.branches.shape[0]
-        job_base += part.jobs.shape[0]
-    return PackedBatch(
-        np.concatenate(jobs) if jobs else np.zeros(0, JOB_DTYPE),
-        np.concatenate(job_bytes) if job_bytes else np.zeros(0, np.uint8),
-        np.concatenate(branches) if branches else np.zeros((0, 32), np.uint8),
-        np.concatenate(shares) if shares else np.zeros(0, SHARE_DTYPE),
-    ), starts
+    if not parts:
+        return PackedBatch(np.zeros(0, JOB_DTYPE), np.zeros(0, np.uint8),
+                           np.zeros((0, 32), np.uint8), np.zeros(0, SHARE_DTYPE)), starts
+    branches = [part.branches.reshape(-1, 32) for part in parts]
+    job_counts = np.array([part.jobs.shape[0] for part in parts], dtype=np.int64)
+    share_counts = np.diff(np.asarray(starts, dtype=np.int64))
+
+    def bases(sizes: Sequence[int] | np.ndarray, repeats: np.ndarray) -> np.ndarray:
+        """Returns each part's offset (the sum of the sizes before it), once per row."""
+        sizes = np.asarray(sizes, dtype=np.int64)
+        return np.repeat(np.cumsum(sizes) - sizes, repeats)
+
+    jobs = np.concatenate([part.jobs for part in parts])
+    byte_base = bases([part.job_bytes.shape[0] for part in parts], job_counts)
+    for name in ("coinb1_off", "extranonce1_off", "coinb2_off"):
+        jobs[name] += byte_base.astype(np.uint32)
+    jobs["branch_off"] += bases([b.shape[0] for b in branches], job_counts).astype(np.uint32)
+    shares = np.concatenate([part.shares for part in parts])
+    job = shares["job"]
+    shares["job"] = np.where(job >= 0, job + bases(job_counts, share_counts), -1)
+    return PackedBatch(jobs, np.concatenate([part.job_bytes for part in parts]),
+                       np.concatenate(branches), shares), starts
 
 
 def check_headers(
