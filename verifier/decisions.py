@@ -20,7 +20,7 @@ from types import ModuleType
 import numpy as np
 
 from verifier.duplicates import AlreadyAccepted, Array, accepted_before, repeated_hashes
-from verifier.packed import HASH_FLAG_NETWORK, HASH_FLAG_SHARE, PackedBatch
+from verifier.packed import HASH_FLAG_NETWORK, HASH_FLAG_SHARE, SHARE_DTYPE, PackedBatch
 from verifier.verdicts import NTIME_WINDOW_SECONDS, Verdict
 
 
@@ -40,6 +40,19 @@ class ShareColumns:
         shares = packed.shares
         return cls(*(xp.asarray(np.ascontiguousarray(shares[name])) for name in
                      ("job", "ntime", "version_bits", "extranonce2_len")))
+
+    @classmethod
+    def from_records(cls, xp: ModuleType, records: Array) -> ShareColumns:
+        """Returns the columns of shares given as raw SHARE_DTYPE records, an (N, 52)
+        uint8 ``xp`` array (e.g. the copy already on the device for the kernel), without
+        going through the host."""
+        def column(name: str) -> Array:
+            dtype, offset = SHARE_DTYPE.fields[name][:2]  # type: ignore[index]
+            raw = xp.ascontiguousarray(records[:, offset:offset + dtype.itemsize])
+            return raw.view(xp.dtype(dtype.str)).reshape(-1)
+
+        return cls(column("job"), column("ntime"), column("version_bits"),
+                   column("extranonce2_len"))
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifier.batch import ShareBatch, parse_batch
+from verifier.decisions import ShareColumns
 from verifier.duplicates import AlreadyAccepted, repeated_hashes, to_host
 from verifier.packed import (
     HASH_FLAG_HASHED,
@@ -339,3 +340,18 @@ def test_a_crafted_64_bit_collision_is_not_a_duplicate_but_its_true_repeat_is():
     # In two submissions, the second's first occurrences are not repeats.
     repeat = repeated_hashes(np, hashes, np.arange(5), [0, 2, 5])
     assert repeat.tolist() == [False, False, False, False, True]
+
+
+@pytest.mark.parametrize("xp", [pytest.param(np, id="numpy"), ON_GPU])
+@settings(max_examples=40, deadline=None)
+@given(batch=submissions())
+def test_share_columns_from_raw_records_equal_those_from_the_packed_batch(
+        xp: Any, batch: ShareBatch):
+    shares = batch.packed.shares
+    records = xp.asarray(np.ascontiguousarray(shares).view(np.uint8).reshape(-1, 52))
+    from_records = ShareColumns.from_records(xp, records)
+    expected = ShareColumns.of(np, batch.packed)
+    for name in ("job", "ntime", "version_bits", "extranonce2_len"):
+        got = to_host(xp, getattr(from_records, name))
+        assert got.dtype == shares.dtype[name]
+        assert got.tolist() == getattr(expected, name).tolist()
