@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +30,20 @@ class Backend(Protocol):
         self, headers: np.ndarray, targets: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (hashes, meets-target) for raw 80-byte headers and LE targets."""
+        ...
+
+
+class DeviceHashing(Protocol):
+    """What a backend adds to keep its results on the device (optional; used by
+    ``verifier.verification.verify_batches`` when both members are present)."""
+
+    array_module: ModuleType
+    """The array module of the results (``cupy``)."""
+
+    def hash_shares_device(self, packed: PackedBatch) -> tuple[Any, Any]:
+        """Returns (hashes, flags) as ``array_module`` arrays, with the meaning of
+        ``hash_shares``: hashes (N, 32) uint8, C-contiguous, internal byte order, zero
+        when not hashed; flags (N,) uint8 HASH_FLAG_* bits."""
         ...
 
 

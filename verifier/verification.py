@@ -3,9 +3,9 @@ several submissions at once in one backend call (``verify_batches``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -13,23 +13,23 @@ import numpy as np
 from verifier.backends import Backend, select_backend
 from verifier.batch import ShareBatch
 from verifier.config import VerifierConfig
-from verifier.packed import (
-    HASH_FLAG_HASHED,
-    HASH_FLAG_NETWORK,
-    HASH_FLAG_SHARE,
-    JOB_DTYPE,
-    SHARE_DTYPE,
-    PackedBatch,
-    hashable_mask,
-)
+from verifier.decisions import JobColumns, ShareColumns, decide_shares, hashable_shares
+from verifier.duplicates import AlreadyAccepted, to_host
+from verifier.packed import HASH_FLAG_HASHED, JOB_DTYPE, SHARE_DTYPE, PackedBatch
 from verifier.target import T1
-from verifier.verdicts import NTIME_WINDOW_SECONDS, Verdict
+from verifier.verdicts import Verdict
 from verifier.work import WorkTally
 
-AlreadyAccepted = AbstractSet[bytes] | Callable[[Sequence[bytes]], Collection[bytes]]
-"""Hashes accepted earlier for the same licence: a set, or a function that is given the
-candidate hashes (internal byte order) and returns those among them already accepted, so
-a persistent index can answer one batched query."""
+__all__ = [
+    "AlreadyAccepted",
+    "ShareResult",
+    "VerificationResult",
+    "achieved_difficulty",
+    "check_headers",
+    "concatenate",
+    "verify_batch",
+    "verify_batches",
+]
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,12 @@ def verify_batches(
     own (shares of two submissions are never compared with each other: a caller checking
     several batches decides them in order, e.g. ``ledger.proof_figures.decide``).
     Each result equals ``verify_batch`` of that submission alone.
+
+    A backend with ``hash_shares_device(packed) -> (hashes, flags)`` and an
+    ``array_module`` (CuPy) keeps the hashes on the device: the verdicts of every
+    submission are made there in one :func:`verifier.decisions.decide_shares`, and only
+    the verdicts, hashes, block flags, per-job counts and the first occurrences asked
+    about in ``already_accepted`` come back to the host.
     """
     count = len(batches)
     tags_of = list(coinbase_tags) if coinbase_tags is not None else [None] * count
@@ -185,135 +191,99 @@ def verify_batches(
         raise ValueError("each per-submission argument needs one entry per batch")
     backend = backend or select_backend(config)
     combined, starts = concatenate([b.packed for b in batches])
-    computed = backend.hash_shares(combined)
-    if not np.array_equal(hashable_mask(combined), (computed.flags & HASH_FLAG_HASHED) != 0):
+    xp, hashes, flags = _hash(backend, combined)
+    shares = ShareColumns.of(xp, combined)
+    tagged, foreign = _job_tags(batches, tags_of, foreign_of)
+    jobs = JobColumns.of(xp, combined, tagged, foreign)
+    if not bool(xp.array_equal(hashable_shares(xp, shares, jobs),
+                               (flags & HASH_FLAG_HASHED) != 0)):
         raise RuntimeError(f"backend {backend.name} hashed a different set of shares")
-    return [
-        _decide(batch, computed.hashes[a:b], computed.flags[a:b], tags, foreign, inactive,
-                seen, backend.name)
-        for batch, tags, foreign, inactive, seen, a, b in zip(
-            batches, tags_of, foreign_of, inactive_of, seen_of, starts[:-1], starts[1:],
-            strict=True)
-    ]
+    decision = decide_shares(xp, hashes, flags, shares, jobs, starts, inactive_of, seen_of)
+    verdicts = to_host(xp, decision.verdicts)
+    block = to_host(xp, decision.block_candidates)
+    hashes_host = to_host(xp, hashes)
+    per_job = to_host(xp, decision.accepted_per_job).tolist()
+    results = []
+    job_start = 0
+    for batch, a, b in zip(batches, starts[:-1], starts[1:], strict=True):
+        job_end = job_start + len(batch.jobs)
+        counts = per_job[job_start:job_end]
+        works = [j.share_work for j in batch.jobs]
+        tally = WorkTally(
+            shares=sum(counts),
+            work=sum(c * w for c, w in zip(counts, works, strict=True)),
+            work_squared=sum(c * w * w for c, w in zip(counts, works, strict=True)),
+        )
+        # Each result owns its verdicts and block flags, as when verified alone.
+        own = len(batches) > 1
+        results.append(VerificationResult(
+            batch, backend.name, verdicts[a:b].copy() if own else verdicts,
+            hashes_host[a:b], block[a:b].copy() if own else block, tally))
+        job_start = job_end
+    return results
+
+
+def _hash(backend: Backend, combined: PackedBatch) -> tuple[ModuleType, Any, Any]:
+    """Returns (array module, hashes, flags) of the shares: device-resident (CuPy) when
+    the backend offers ``hash_shares_device`` and names its ``array_module``
+    (``verifier.backends.DeviceHashing``), else the
+    host arrays of ``hash_shares``."""
+    on_device = getattr(backend, "hash_shares_device", None)
+    module = getattr(backend, "array_module", None)
+    if on_device is not None and isinstance(module, ModuleType):
+        hashes, flags = on_device(combined)
+        return module, hashes, flags
+    computed = backend.hash_shares(combined)
+    return np, computed.hashes, computed.flags
+
+
+def _job_tags(batches: Sequence[ShareBatch], tags_of: Sequence[Sequence[bytes] | None],
+              foreign_of: Sequence[Sequence[bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    """Returns per job of every batch, in order: whether it carries one of its licence's
+    tags (or none is required), and whether it carries another licence's tag."""
+    tagged: list[bool] = []
+    foreign: list[bool] = []
+    for batch, coinbase_tags, foreign_tags in zip(batches, tags_of, foreign_of, strict=True):
+        tags = list(coinbase_tags) if coinbase_tags is not None else (
+            [batch.coinbase_tag] if batch.coinbase_tag is not None else [])
+        tagged.extend(not tags or any(job.has_tag(t) for t in tags) for job in batch.jobs)
+        foreign.extend(any(job.has_tag(t) for t in foreign_tags) for job in batch.jobs)
+    return np.array(tagged, dtype=bool), np.array(foreign, dtype=bool)
 
 
 def concatenate(parts: Sequence[PackedBatch]) -> tuple[PackedBatch, list[int]]:
     """Returns one packed batch holding every part's jobs and shares (offsets and job
     indices shifted), and where each part's shares start (plus the total at the end).
 
-    Whole-array work per part; nothing per share.
+    Whole-array work; nothing per part or per share beyond one concatenation.
     """
     starts = [0]
     for part in parts:
         starts.append(starts[-1] + len(part))
     if len(parts) == 1:
         return parts[0], starts
-    jobs, job_bytes, branches, shares = [], [], [], []
-    byte_base = branch_base = job_base = 0
-    for part in parts:
-        j = part.jobs.copy()
-        for name in ("coinb1_off", "extranonce1_off", "coinb2_off"):
-            j[name] += byte_base
-        j["branch_off"] += branch_base
-        s = part.shares.copy()
-        s["job"] = np.where(s["job"] >= 0, s["job"] + job_base, -1)
-        jobs.append(j)
-        job_bytes.append(part.job_bytes)
-        branches.append(part.branches.reshape(-1, 32))
-        shares.append(s)
-        byte_base += part.job_bytes.shape[0]
-        branch_base += part.branches.shape[0]
-        job_base += part.jobs.shape[0]
-    return PackedBatch(
-        np.concatenate(jobs) if jobs else np.zeros(0, JOB_DTYPE),
-        np.concatenate(job_bytes) if job_bytes else np.zeros(0, np.uint8),
-        np.concatenate(branches) if branches else np.zeros((0, 32), np.uint8),
-        np.concatenate(shares) if shares else np.zeros(0, SHARE_DTYPE),
-    ), starts
+    if not parts:
+        return PackedBatch(np.zeros(0, JOB_DTYPE), np.zeros(0, np.uint8),
+                           np.zeros((0, 32), np.uint8), np.zeros(0, SHARE_DTYPE)), starts
+    branches = [part.branches.reshape(-1, 32) for part in parts]
+    job_counts = np.array([part.jobs.shape[0] for part in parts], dtype=np.int64)
+    share_counts = np.diff(np.asarray(starts, dtype=np.int64))
 
+    def bases(sizes: Sequence[int] | np.ndarray, repeats: np.ndarray) -> np.ndarray:
+        """Returns each part's offset (the sum of the sizes before it), once per row."""
+        sizes = np.asarray(sizes, dtype=np.int64)
+        return np.repeat(np.cumsum(sizes) - sizes, repeats)
 
-def _decide(batch: ShareBatch, hashes: np.ndarray, flags: np.ndarray,
-            coinbase_tags: Sequence[bytes] | None, foreign_tags: Sequence[bytes],
-            inactive_ntime: Sequence[tuple[int, int]],
-            already_accepted: AlreadyAccepted | None, backend: str) -> VerificationResult:
-    """Returns one submission's verdicts from its hashes and flags."""
-    packed = batch.packed
-    n = len(packed)
-    shares, jobs = packed.shares, packed.jobs
-    tags = list(coinbase_tags) if coinbase_tags is not None else (
-        [batch.coinbase_tag] if batch.coinbase_tag is not None else []
-    )
-    tagged = np.array(
-        [not tags or any(job.has_tag(t) for t in tags) for job in batch.jobs], dtype=bool
-    )
-    foreign = np.array(
-        [any(job.has_tag(t) for t in foreign_tags) for job in batch.jobs], dtype=bool
-    )
-
+    jobs = np.concatenate([part.jobs for part in parts])
+    byte_base = bases([part.job_bytes.shape[0] for part in parts], job_counts)
+    for name in ("coinb1_off", "extranonce1_off", "coinb2_off"):
+        jobs[name] += byte_base.astype(np.uint32)
+    jobs["branch_off"] += bases([b.shape[0] for b in branches], job_counts).astype(np.uint32)
+    shares = np.concatenate([part.shares for part in parts])
     job = shares["job"]
-    known = job >= 0
-    safe = np.where(known, job, 0)
-    hashable = hashable_mask(packed)
-    verdicts = np.full(n, Verdict.ACCEPTED, dtype=np.uint8)
-    if jobs.shape[0]:
-        job_rows = jobs[safe]
-        mask = job_rows["version_mask"]
-        job_ntime = job_rows["ntime"].astype(np.int64)
-        # Lowest precedence first, so each higher-precedence fault overwrites.
-        share_ntime = shares["ntime"].astype(np.int64)
-        inactive = np.zeros(n, dtype=bool)
-        for low, high in inactive_ntime:
-            inactive |= (share_ntime >= low) & (share_ntime < high)
-        verdicts[inactive] = Verdict.LICENCE_NOT_ACTIVE
-        verdicts[(flags & HASH_FLAG_SHARE) == 0] = Verdict.LOW_DIFFICULTY
-        verdicts[~tagged[safe]] = Verdict.UNTAGGED_COINBASE
-        verdicts[foreign[safe]] = Verdict.FOREIGN_COINBASE_TAG
-        ntime_bad = (share_ntime < job_ntime) | (share_ntime > job_ntime + NTIME_WINDOW_SECONDS)
-        verdicts[ntime_bad] = Verdict.NTIME_OUT_OF_RANGE
-        verdicts[(shares["version_bits"] & ~mask) != 0] = Verdict.BAD_VERSION_BITS
-        verdicts[known & ~hashable] = Verdict.BAD_EXTRANONCE2_SIZE
-    verdicts[~known] = Verdict.UNKNOWN_JOB
-
-    _mark_duplicates(verdicts, hashes, already_accepted)
-
-    block = ((flags & HASH_FLAG_NETWORK) != 0) & (
-        (verdicts == Verdict.ACCEPTED) | (verdicts == Verdict.LOW_DIFFICULTY)
-    )
-    accepted = verdicts == Verdict.ACCEPTED
-    per_job = np.bincount(job[accepted], minlength=jobs.shape[0]).tolist()
-    works = [j.share_work for j in batch.jobs]
-    tally = WorkTally(
-        shares=int(accepted.sum()),
-        work=sum(c * w for c, w in zip(per_job, works, strict=True)),
-        work_squared=sum(c * w * w for c, w in zip(per_job, works, strict=True)),
-    )
-    return VerificationResult(batch, backend, verdicts, hashes, block, tally)
-
-
-def _mark_duplicates(
-    verdicts: np.ndarray, hashes: np.ndarray, already_accepted: AlreadyAccepted | None
-) -> None:
-    """Marks DUPLICATE: repeats of a hash within the batch, and hashes accepted before."""
-    candidates = np.nonzero(verdicts == Verdict.ACCEPTED)[0]
-    if candidates.size == 0:
-        return
-    keys = np.ascontiguousarray(hashes[candidates]).view(np.dtype((np.void, 32))).ravel()
-    _, first = np.unique(keys, return_index=True)
-    repeat = np.ones(candidates.size, dtype=bool)
-    repeat[first] = False
-    verdicts[candidates[repeat]] = Verdict.DUPLICATE
-    if already_accepted is None:
-        return
-    firsts = np.sort(first)
-    unique_hashes = keys[firsts].tolist()  # bytes objects, made in one C loop
-    if callable(already_accepted):
-        seen_set = set(already_accepted(unique_hashes))
-        again = np.fromiter(map(seen_set.__contains__, unique_hashes), dtype=bool,
-                            count=len(unique_hashes))
-    else:
-        again = np.fromiter(map(already_accepted.__contains__, unique_hashes), dtype=bool,
-                            count=len(unique_hashes))
-    verdicts[candidates[firsts[again]]] = Verdict.DUPLICATE
+    shares["job"] = np.where(job >= 0, job + bases(job_counts, share_counts), -1)
+    return PackedBatch(jobs, np.concatenate([part.job_bytes for part in parts]),
+                       np.concatenate(branches), shares), starts
 
 
 def check_headers(
