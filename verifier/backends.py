@@ -40,10 +40,12 @@ class DeviceHashing(Protocol):
     array_module: ModuleType
     """The array module of the results (``cupy``)."""
 
-    def hash_shares_device(self, packed: PackedBatch) -> tuple[Any, Any]:
-        """Returns (hashes, flags) as ``array_module`` arrays, with the meaning of
-        ``hash_shares``: hashes (N, 32) uint8, C-contiguous, internal byte order, zero
-        when not hashed; flags (N,) uint8 HASH_FLAG_* bits."""
+    def hash_shares_device(self, packed: PackedBatch) -> tuple[Any, Any, Any]:
+        """Returns (hashes, flags, records) as ``array_module`` arrays, with the meaning
+        of ``hash_shares``: hashes (N, 32) uint8, C-contiguous, internal byte order, zero
+        when not hashed; flags (N,) uint8 HASH_FLAG_* bits; records the share records
+        the backend uploaded ((N, 52) uint8 SHARE_DTYPE rows, read for the verdicts
+        without a second upload), or None when it keeps none."""
         ...
 
 

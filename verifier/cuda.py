@@ -217,35 +217,36 @@ class CudaBackend:
         return buffer
 
     def _pipeline(self, packed: PackedBatch, hashes: Any, flags: Any,
-                  host: ShareHashes | None) -> None:
+                  host: ShareHashes | None) -> Any:
         """Hashes every share into the device arrays ``hashes`` and ``flags``, chunk by
-        chunk on alternating streams; copies each chunk's results into ``host`` (pinned
-        arrays) when given. Returns once everything has finished."""
+        chunk on alternating streams, and copies each chunk's results into ``host``
+        (pinned arrays) when given; returns the share records uploaded on the way (one
+        device array of N × 52 bytes). Returns once everything has finished."""
         with self._pipeline_lock:
-            self._pipeline_locked(packed, hashes, flags, host)
+            return self._pipeline_locked(packed, hashes, flags, host)
 
     def _pipeline_locked(self, packed: PackedBatch, hashes: Any, flags: Any,
-                         host: ShareHashes | None) -> None:
+                         host: ShareHashes | None) -> Any:
         cp = self._cp
         n = len(packed)
         jobs = self.upload_jobs(packed)
-        cp.cuda.get_current_stream().synchronize()  # the plans are ready for both streams
         raw = _bytes_of(packed.shares)
         size = packed.shares.dtype.itemsize
+        records = cp.empty(max(n, 1) * size, dtype=cp.uint8)
+        cp.cuda.get_current_stream().synchronize()  # plans and buffers ready for both streams
         chunk_shares = self.chunk_shares
-        device_shares = [cp.empty(min(n, chunk_shares) * size, dtype=cp.uint8)
-                         for _ in self._streams]
         for chunk, start in enumerate(range(0, n, chunk_shares)):
             slot = chunk % 2
             stream = self._streams[slot]
             stop = min(n, start + chunk_shares)
             m = stop - start
-            stream.synchronize()  # this slot's previous chunk no longer needs its buffers
+            stream.synchronize()  # this slot's previous chunk no longer needs its staging
             staging = self._pinned(slot, m * size)
             staging[: m * size] = raw[start * size: stop * size]
+            chunk_records = records[start * size: stop * size]
             with stream:
-                device_shares[slot][: m * size].set(staging[: m * size], stream=stream)
-                self._launch(jobs, device_shares[slot], m, hashes[start * 32: stop * 32],
+                chunk_records.set(staging[: m * size], stream=stream)
+                self._launch(jobs, chunk_records, m, hashes[start * 32: stop * 32],
                              flags[start:stop])
                 if host is not None:
                     hashes[start * 32: stop * 32].get(
@@ -255,6 +256,7 @@ class CudaBackend:
                                           blocking=False)
         for stream in self._streams:
             stream.synchronize()
+        return records[: n * size].reshape(n, size)
 
     def hash_shares(self, packed: PackedBatch) -> ShareHashes:
         """Returns per-share hashes and flags computed on the GPU (in pinned host memory)."""
@@ -268,16 +270,18 @@ class CudaBackend:
                        host)
         return host
 
-    def hash_shares_device(self, packed: PackedBatch) -> tuple[Any, Any]:
-        """Returns per-share hashes ((N, 32) uint8) and flags ((N,) uint8) as CuPy arrays
-        left on the device, for verdicts computed there."""
+    def hash_shares_device(self, packed: PackedBatch) -> tuple[Any, Any, Any]:
+        """Returns per-share hashes ((N, 32) uint8), flags ((N,) uint8) and the share
+        records ((N, 52) uint8, SHARE_DTYPE rows) as CuPy arrays left on the device, for
+        verdicts computed there."""
         cp = self._cp
         n = len(packed)
         hashes = cp.zeros(max(n, 1) * 32, dtype=cp.uint8)
         flags = cp.zeros(max(n, 1), dtype=cp.uint8)
-        if n:
-            self._pipeline(packed, hashes, flags, None)
-        return hashes[: n * 32].reshape(n, 32), flags[:n]
+        if n == 0:
+            return hashes[:0].reshape(0, 32), flags[:0], None
+        records = self._pipeline(packed, hashes, flags, None)
+        return hashes[: n * 32].reshape(n, 32), flags[:n], records
 
     def upload_headers(self, headers: np.ndarray, targets: np.ndarray) -> tuple[Any, Any, int]:
         """Returns (headers, targets, target stride) on the device."""

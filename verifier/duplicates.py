@@ -29,11 +29,24 @@ Array = Any
 """A NumPy or CuPy array (CuPy is optional and untyped)."""
 
 
+PINNED_DOWNLOAD_BYTES = 1 << 20
+"""Device arrays at least this large come back through pinned host memory (two to four
+times the bandwidth of a pageable copy; smaller ones are not worth the allocation)."""
+
+
 def to_host(xp: ModuleType, array: Array) -> np.ndarray:
-    """Returns the array as a NumPy array (the array itself when ``xp`` is NumPy)."""
+    """Returns the array as a NumPy array (the array itself when ``xp`` is NumPy; large
+    device arrays land in pinned host memory)."""
     if xp is np:
         return np.asarray(array)
-    return np.asarray(xp.asnumpy(array))
+    if int(array.nbytes) < PINNED_DOWNLOAD_BYTES:
+        return np.asarray(xp.asnumpy(array))
+    import cupyx
+
+    source = xp.ascontiguousarray(array)
+    out = cupyx.empty_pinned(source.shape, dtype=source.dtype)
+    source.get(out=out)
+    return out
 
 
 def repeated_hashes(xp: ModuleType, hashes: Array, candidates: Array,

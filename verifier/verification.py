@@ -191,8 +191,9 @@ def verify_batches(
         raise ValueError("each per-submission argument needs one entry per batch")
     backend = backend or select_backend(config)
     combined, starts = concatenate([b.packed for b in batches])
-    xp, hashes, flags = _hash(backend, combined)
-    shares = ShareColumns.of(xp, combined)
+    xp, hashes, flags, records = _hash(backend, combined)
+    shares = (ShareColumns.of(xp, combined) if records is None
+              else ShareColumns.from_records(xp, records))
     tagged, foreign = _job_tags(batches, tags_of, foreign_of)
     jobs = JobColumns.of(xp, combined, tagged, foreign)
     if not bool(xp.array_equal(hashable_shares(xp, shares, jobs),
@@ -223,18 +224,18 @@ def verify_batches(
     return results
 
 
-def _hash(backend: Backend, combined: PackedBatch) -> tuple[ModuleType, Any, Any]:
-    """Returns (array module, hashes, flags) of the shares: device-resident (CuPy) when
-    the backend offers ``hash_shares_device`` and names its ``array_module``
-    (``verifier.backends.DeviceHashing``), else the
-    host arrays of ``hash_shares``."""
+def _hash(backend: Backend, combined: PackedBatch) -> tuple[ModuleType, Any, Any, Any]:
+    """Returns (array module, hashes, flags, share records or None) of the shares:
+    device-resident (CuPy) when the backend offers ``hash_shares_device`` and names its
+    ``array_module`` (``verifier.backends.DeviceHashing``), else the host arrays of
+    ``hash_shares``."""
     on_device = getattr(backend, "hash_shares_device", None)
     module = getattr(backend, "array_module", None)
     if on_device is not None and isinstance(module, ModuleType):
-        hashes, flags = on_device(combined)
-        return module, hashes, flags
+        hashes, flags, records = on_device(combined)
+        return module, hashes, flags, records
     computed = backend.hash_shares(combined)
-    return np, computed.hashes, computed.flags
+    return np, computed.hashes, computed.flags, None
 
 
 def _job_tags(batches: Sequence[ShareBatch], tags_of: Sequence[Sequence[bytes] | None],

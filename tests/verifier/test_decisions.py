@@ -180,11 +180,16 @@ class DeviceBackend(PlantedBackend):
     def hash_shares(self, packed: PackedBatch) -> ShareHashes:
         raise AssertionError("the device path must not ask for host hashes")
 
-    def hash_shares_device(self, packed: PackedBatch) -> tuple[np.ndarray, np.ndarray]:
+    def hash_shares_device(self, packed: PackedBatch
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         self.calls.append("device")
         computed = self.planted(packed)
         xp = self.array_module
-        return xp.asarray(computed.hashes), xp.asarray(computed.flags)
+        # Half of the calls hand back the uploaded records (read for the verdicts on
+        # the device), half do not (the columns are then taken from the packed batch).
+        records = (xp.asarray(packed.shares.view(np.uint8).reshape(len(packed), 52))
+                   if len(self.calls) % 2 else None)
+        return xp.asarray(computed.hashes), xp.asarray(computed.flags), records
 
 
 # --- random submissions -------------------------------------------------------------------
