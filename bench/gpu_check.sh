@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The one prepared device check for a session with a GPU, about ten minutes on one H200
-# with 16 cores: the verifier tests (CUDA parity included), every GPU figure of the
-# verifier bench against the card's own bare SHA-256 ceiling, the CPU backend on every core,
-# proof-batch ingest and replay through the ledger on the GPU, then the
-# `serve --processes N` scale-out on PostgreSQL. STEPS="tests verifier" runs some only.
+# The one prepared device check for a session with a GPU, about eight minutes on one H200
+# with 16 cores, most important first (a run cut short keeps what it finished): the
+# verifier tests (CUDA parity included); every GPU figure of the verifier bench against the
+# card's own bare SHA-256 ceiling; SubmitProofBatch over mTLS with the server verifying on
+# the GPU; proof ingest and replay through the ledger on the GPU; the
+# `serve --processes N` scale-out on PostgreSQL; the CPU backend on every core.
+# STEPS="tests verifier" runs some steps only.
 #
 # The GPU machine reaches no package index and has its own Python with CuPy and NumPy: the
 # project's other dependencies travel as wheels for that Python in $WHEELS (default .whl),
@@ -22,7 +24,7 @@ else
     export PYTHONPATH=$PWD
 fi
 step() { echo "=== $1 ($(date -u +%T), load $(cut -d' ' -f1 /proc/loadavg))"; }
-want() { [[ " ${STEPS:-tests verifier cpu proofs scale} " == *" $1 "* ]]; }  # STEPS picks some
+want() { [[ " ${STEPS:-tests verifier ingest proofs scale cpu} " == *" $1 "* ]]; }  # STEPS picks some
 
 step card
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
@@ -44,10 +46,12 @@ if want verifier; then
         --headers 4000000 "${PREVIOUS[@]}" 2>&1 | tee "$OUT/verifier_bench.md" | tail -25
 fi
 
-if want cpu; then
-    step "verifier bench (CPU backend on every core)"
-    timeout 180 $PY -m bench.verifier_bench --no-write --only cpu --shares 200000 \
-        --headers 1000000 2>&1 | tee "$OUT/verifier_cpu.md" | tail -12
+
+if want ingest; then
+    step "SubmitProofBatch over mTLS, the server verifying on the GPU"
+    VALEDGER_VERIFIER_BACKEND=cuda timeout 200 $PY -m bench.services_bench --only proofs \
+        --stores sqlite postgres --proof-shares 100000 --proof-batches 5 2>&1 \
+        | tee "$OUT/ingest.md" | tail -8
 fi
 
 if want proofs; then
@@ -64,4 +68,10 @@ if want scale; then
         --processes ${SCALE_PROCESSES:-1 8 16} --trades "${SCALE_TRADES:-4000}" 2>&1 \
         | tee "$OUT/scale_out.md" | tail -12
 fi
+if want cpu; then
+    step "verifier bench (CPU backend on every core)"
+    timeout 180 $PY -m bench.verifier_bench --no-write --only cpu --shares 200000 \
+        --headers 1000000 2>&1 | tee "$OUT/verifier_cpu.md" | tail -12
+fi
+
 step done

@@ -50,13 +50,14 @@ from ledger.history import HistoryIndex, HistoryQuery
 from ledger.requests import REGULATOR, participant_requester
 from services import envelope, wire
 from services.ca import CertificateAuthority
-from services.client import TRADES_PER_MESSAGE, LedgerClient
+from services.client import TRADES_PER_MESSAGE, LedgerClient, proof_batch_payload
 from services.envelope import Signer
 from services.generated.valedger.v1 import (
     common_pb2,
     compliance_pb2,
     history_pb2,
     licensing_pb2,
+    mining_pb2,
     trading_pb2,
     trading_pb2_grpc,
 )
@@ -529,6 +530,80 @@ def scale_out_loads(args: argparse.Namespace, label: str, url: str, workdir: Pat
             server.stop()
 
 
+PROOF_TAG = b"/bench-pool/"
+
+
+def proof_ingest_rates(server: Server, run: str, shares: int, batches: int
+                       ) -> tuple[int, float, float]:
+    """Returns (shares per batch, SubmitProofBatch shares/s over mTLS, bare
+    ``verify_batch`` shares/s of the same batches in this process on the backend the
+    server uses (VALEDGER_VERIFIER_BACKEND), the baseline). A miner is registered,
+    approved, licensed (one coinbase tag) and keyed through gRPC; its batches of genuine
+    shares (difficulty 2⁻³², every hash a share) are packed, signed and sent one at a
+    time."""
+    from verifier.backends import select_backend
+    from verifier.batch import parse_batch
+    from verifier.simulator import honest_miner, mine_period
+    from verifier.verification import verify_batch
+
+    name = f"{run}-miner"
+    miner_id = str(Participant.create_id(REGULATOR, f"reg-{name}"))
+    with server.client("regulator", "cb") as reg:
+        reg.licensing.RegisterParticipant(licensing_pb2.RegisterParticipantRequest(
+            request_id=f"reg-{name}", kind=common_pb2.PARTICIPANT_KIND_ENTERPRISE,
+            legal_name=name, tax_id=name, country="KZ"))
+        reg.licensing.ApproveParticipant(licensing_pb2.ApproveParticipantRequest(
+            request_id=f"app-{name}", participant_id=miner_id,
+            at=wire.timestamp(START - timedelta(days=1))))
+        licence = reg.licensing.GrantMiningLicence(licensing_pb2.GrantMiningLicenceRequest(
+            request_id=f"lic-{name}", participant_id=miner_id,
+            site=licensing_pb2.Site(region="north", grid_zone="z1", meter_id=f"m-{run}"),
+            licensed_power_mw="100", declared_efficiency_j_per_th="20",
+            coinbase_tags=[PROOF_TAG], valid_from=wire.timestamp(START),
+            valid_until=wire.timestamp(START + timedelta(days=3650)))).receipt.aggregate_id
+    signer = Signer.generate()
+    mined_at = int((TRADES_AT - timedelta(hours=1)).timestamp())
+    miner = honest_miner(Decimal(shares) / 600, PROOF_TAG, share_difficulty=Decimal(2) ** -32)
+    documents = [mine_period(miner, start_time=mined_at + 600 * i, seconds=600,
+                             network_difficulty=1, seed=i, max_shares=4 * shares).batch
+                 for i in range(batches)]
+    backend = select_backend()
+    parsed = [parse_batch(d) for d in documents]
+    verify_batch(parsed[0], coinbase_tags=[PROOF_TAG], backend=backend)  # warm up
+    started = time.perf_counter()
+    for batch in parsed:
+        verify_batch(batch, coinbase_tags=[PROOF_TAG], backend=backend)
+    bare = sum(len(b.packed) for b in parsed) / (time.perf_counter() - started)
+    with server.client("miner", f"{run}-miner", miner_id, signer) as client:
+        client.register_signing_key(miner_id, f"key-{run}", at=START - timedelta(days=1))
+        payloads = [proof_batch_payload(d, f"{run}-p{i}", licence, at=TRADES_AT)
+                    for i, d in enumerate(documents)]
+        started = time.perf_counter()
+        accepted = 0
+        for payload in payloads:
+            response = client.submit_proof_batch(payload)
+            accepted += sum(c.count for c in response.verdict_counts
+                            if c.verdict == mining_pb2.SHARE_VERDICT_ACCEPTED)
+        elapsed = time.perf_counter() - started
+    sent = sum(len(d["shares"]) for d in documents)
+    assert accepted == sent, (accepted, sent)
+    return sent // batches, sent / elapsed, bare
+
+
+def proof_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
+                rows: list[str]) -> None:
+    """SubmitProofBatch over mTLS against bare verify_batch of the same batches."""
+    server = start_server(url, workdir / f"{label}-proofs", args.batch, args.processes[0])
+    try:
+        size, rate, bare = proof_ingest_rates(server, f"{label.lower()}-proofs",
+                                              args.proof_shares, args.proof_batches)
+        rows.append(f"| {label} | {os.environ.get('VALEDGER_VERIFIER_BACKEND', 'auto')} | "
+                    f"{args.proof_batches} × {size:,} | {rate:,.0f} | {bare:,.0f} | "
+                    f"{rate / bare:.2f} |")
+    finally:
+        server.stop()
+
+
 def print_server_errors(workdir: Path) -> None:
     for path in sorted(workdir.rglob("server.log")):
         for line in path.read_text().splitlines():
@@ -538,11 +613,16 @@ def print_server_errors(workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["all", "trades", "unary", "list-events", "scale-out"],
+    parser.add_argument("--only", choices=["all", "trades", "unary", "list-events", "scale-out",
+                                           "proofs"],
                         default="all",
                         help="trades: only the trade loads; unary: only unary latency, for "
                              "each --processes; list-events: only build the large store and "
                              "measure ListEvents")
+    parser.add_argument("--proof-shares", type=int, default=100_000,
+                        help="proofs: genuine shares per batch")
+    parser.add_argument("--proof-batches", type=int, default=5,
+                        help="proofs: batches sent one after the other")
     parser.add_argument("--streams", type=int, default=0,
                         help="scale-out: exchanges streaming at once (0: one per process)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1],
@@ -569,6 +649,7 @@ def main() -> None:
     rows: list[str] = []
     unary_rows: list[str] = []
     scale_rows: list[str] = []
+    proof_rows: list[str] = []
     listed: list[ListEventsResult] = []
     with tempfile.TemporaryDirectory(prefix="valedger-bench-") as tmp:
         workdir = Path(tmp)
@@ -586,6 +667,8 @@ def main() -> None:
                     unary_loads(args, label, url, workdir, unary_rows)
                 if args.only == "scale-out":
                     scale_out_loads(args, label, url, workdir, scale_rows)
+                if args.only == "proofs":
+                    proof_loads(args, label, url, workdir, proof_rows)
                 if args.only in ("all", "list-events"):
                         listed.append(list_events_run(label, url, workdir, args.store_events,
                                                   args.list_queries, args.workers))
@@ -622,6 +705,17 @@ def main() -> None:
               "server peak RSS MiB |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for row in unary_rows:
+            print(row)
+        print()
+    if proof_rows:
+        print("Proof batches: `valedger serve`, one miner sending packed batches of genuine "
+              "shares in signed envelopes (SubmitProofBatch over mTLS, one at a time); "
+              "baseline = bare `verify_batch` of the same batches in the bench's process on "
+              "the same backend (`VALEDGER_VERIFIER_BACKEND`).\n")
+        print("| store | backend | batches | SubmitProofBatch shares/s | bare verify_batch "
+              "shares/s | ratio |")
+        print("|---|---|---:|---:|---:|---:|")
+        for row in proof_rows:
             print(row)
         print()
     if scale_rows:
