@@ -11,6 +11,7 @@ the store is closed. :func:`serve` runs one until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -223,6 +224,18 @@ def start_calendar(backend: LedgerPool, options: ServerOptions) -> None:
         backend.ledger.calendar.start(options.calendar_interval_seconds)
 
 
+def settle_heap() -> None:
+    """Moves every object alive once the server is up (modules, protobuf descriptors,
+    the ledger's tables and caches as loaded) out of the garbage collector's reach.
+
+    They live as long as the server, but a full collection walks them all: about 130,000
+    objects, tens of milliseconds on the 2-core VM, and a stream of trades triggers one
+    every few batches (each batch promotes thousands of short-lived objects). Frozen,
+    a full collection walks only what was allocated since."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(store: StoreConfig, options: ServerOptions,
                 ready: asyncio.Event | None = None,
                 on_ready: Callable[[], None] | None = None) -> None:
@@ -237,6 +250,7 @@ async def serve(store: StoreConfig, options: ServerOptions,
     start_calendar(backend, options)
     server = LedgerServer(backend, options)
     port = await server.start()
+    settle_heap()
     log.info("serving", extra={"listen": options.listen, "port": port,
                                "tls": not options.insecure})
     stopping = asyncio.Event()
