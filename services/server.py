@@ -231,7 +231,8 @@ def settle_heap() -> None:
     They live as long as the server, but a full collection walks them all: about 130,000
     objects, tens of milliseconds on the 2-core VM, and a stream of trades triggers one
     every few batches (each batch promotes thousands of short-lived objects). Frozen,
-    a full collection walks only what was allocated since."""
+    a full collection walks only what was allocated since. Reference counting still
+    frees frozen objects that are dropped later; only cycles among them would stay."""
     gc.collect()
     gc.freeze()
 
