@@ -60,15 +60,35 @@ def insert_sqlite(cursor: Any, keys: Sequence[RequestKey]) -> None:
                            [(k.requester, k.request_id, k.trade_id.hex) for k in keys])
 
 
+SEPARATOR = "\x1f"
+"""Joins a requester's request ids and trade ids into one text parameter each: a control
+character, which no request id holds (``ledger.validation.check_text`` refuses them)."""
+
+
 def insert_postgres(cursor: Any, schema: str, keys: Sequence[RequestKey]) -> None:
-    """Inserts ``keys`` with a psycopg cursor in one statement (a key taken already raises
-    a unique violation)."""
-    if keys:
+    """Inserts ``keys`` with a psycopg cursor, one statement per requester (usually one
+    for a batch); a key taken already raises a unique violation.
+
+    Each requester's request ids and trade ids go as two texts that PostgreSQL splits:
+    psycopg adapts a Python list element by element in Python (about 5 µs a row for the
+    three columns, against well under 1 µs for one joined text)."""
+    by_requester: dict[str, list[RequestKey]] = {}
+    for key in keys:
+        by_requester.setdefault(key.requester, []).append(key)
+    table = postgres_table(schema)
+    for requester, own in by_requester.items():
+        request_ids = SEPARATOR.join([k.request_id for k in own])
+        if request_ids.count(SEPARATOR) != len(own) - 1:  # never for a checked request id
+            cursor.execute(
+                f"INSERT INTO {table} (requester, request_id, trade_id) "
+                "SELECT %s, * FROM unnest(%s::text[], %s::uuid[])",
+                (requester, [k.request_id for k in own], [k.trade_id for k in own]))
+            continue
         cursor.execute(
-            f"INSERT INTO {postgres_table(schema)} (requester, request_id, trade_id) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[])",
-            ([k.requester for k in keys], [k.request_id for k in keys],
-             [k.trade_id for k in keys]))
+            f"INSERT INTO {table} (requester, request_id, trade_id) "
+            "SELECT %s, * FROM unnest(string_to_array(%s, chr(31)), "
+            "string_to_array(%s, chr(31))::uuid[])",
+            (requester, request_ids, SEPARATOR.join([k.trade_id.hex for k in own])))
 
 
 TRADE_TOPICS = ("ledger.domain.trade:Trade.Recorded", "ledger.domain.trade:Trade.Blocked")

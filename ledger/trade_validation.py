@@ -6,7 +6,6 @@ Relied on by ``ledger.trading`` alone (both RecordTrade and RecordTrades come th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -61,4 +60,13 @@ def validate_trade(request: TradeRequest) -> TradeRequest:
     if (quantity is request.quantity and price is request.price and at is request.at
             and travel is request.travel_rule):
         return request
-    return replace(request, quantity=quantity, price=price, at=at, travel_rule=travel)
+    return _with(request, quantity=quantity, price=price, at=at, travel_rule=travel)
+
+
+def _with(request: TradeRequest, **changes: object) -> TradeRequest:
+    """Returns a copy of the (frozen) request with ``changes``, which are already checked.
+    ``dataclasses.replace`` would run ``__init__`` over all sixteen fields: about a third
+    of validating a trade, which every trade of a stream pays."""
+    copy = object.__new__(TradeRequest)
+    copy.__dict__.update(request.__dict__, **changes)
+    return copy

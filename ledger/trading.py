@@ -48,7 +48,7 @@ from ledger.domain.base import Stamp, stamped
 from ledger.domain.licence import ExchangeLicence
 from ledger.domain.outflow import OutflowAccount, next_period, period_of, previous_period
 from ledger.domain.participant import Participant
-from ledger.domain.policy import POLICY_ID, Policy, PolicyView
+from ledger.domain.policy import POLICY_ID, Policy, PolicyView, PolicyViews
 from ledger.domain.screening import SCREENING_ID
 from ledger.domain.trade import Trade, TradeRequest, WalletKind
 from ledger.domain.travel_rule import EMPTY, missing_data
@@ -355,7 +355,7 @@ class Trading(UseCase):
         raised = (self.store.stored_versions([
             Alert.create_id(requester, request_id, "STRUCTURING", trade_id)
             for (requester, request_id), trade_id in used.items()]) if used else {})
-        policies: dict[datetime, PolicyView] = {}
+        views = PolicyViews(policy)
         results: dict[tuple[str, str], tuple[str, TradeReceipt]] = {}
         receipts: list[TradeReceipt] = []
         taken: list[RequestKey] = []
@@ -386,7 +386,7 @@ class Trading(UseCase):
             if receipt is None:
                 # The window is read at the server's time; every other rule at the
                 # trade's own time.
-                view = policies.setdefault(request.at, PolicyView(policy, request.at))
+                view = views.at(request.at)
                 with stamped(Stamp(requester, digest, recorded_at)):
                     receipt = self.rules.decide(request, ids, recorded_at, view, window,
                                                 batch, taken_by)
@@ -442,16 +442,21 @@ class Trading(UseCase):
                            recorded_at: datetime) -> None:
         """Raises EnvelopeRefused for the first envelope that does not verify."""
         items = []
+        holders: dict[UUID, Participant] = {}  # of each licence, read once per batch
         for request in requests:
             if request.envelope is None:
                 continue
-            licence = batch.read(request.exchange_licence_id)
-            if not isinstance(licence, ExchangeLicence):
-                raise NotFound("exchange licence", request.exchange_licence_id)
-            holder = batch.read(licence.participant_id)
-            if not isinstance(holder, Participant):
-                raise NotFound("participant", licence.participant_id)
-            items.append(Signed.by(request.envelope, holder, request.at, recorded_at))
+            holder = holders.get(request.exchange_licence_id)
+            if holder is None:
+                licence = batch.read(request.exchange_licence_id)
+                if not isinstance(licence, ExchangeLicence):
+                    raise NotFound("exchange licence", request.exchange_licence_id)
+                holder = batch.read(licence.participant_id)
+                if not isinstance(holder, Participant):
+                    raise NotFound("participant", licence.participant_id)
+                holders[request.exchange_licence_id] = holder
+            items.append(Signed(request.envelope, holder.id, holder.keys, request.at,
+                                recorded_at))
         for refusal in self.envelopes.refusals(items):
             if refusal is not None:
                 raise refusal

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import cached_property
 
 from ledger.domain.policy import PolicyView
 from ledger.errors import RuleViolation, amount
@@ -36,6 +37,16 @@ class Window:
     skew_seconds: Decimal
     hours: Decimal
 
+    @cached_property
+    def skew(self) -> timedelta:
+        """Returns how far after the server's time a client's time may lie."""
+        return timedelta(seconds=float(self.skew_seconds))
+
+    @cached_property
+    def span(self) -> timedelta:
+        """Returns how far before the server's time a client's time may lie."""
+        return timedelta(hours=float(self.hours))
+
     @classmethod
     def of(cls, kind: WindowKind, policy: PolicyView) -> Window:
         """Returns the window of ``kind`` under ``policy`` (read at the server's time)."""
@@ -45,8 +56,8 @@ class Window:
               ) -> tuple[str, dict[str, str]] | None:
         """Returns (message, figures) when ``at`` lies outside the window around
         ``recorded_at``, or None when it lies inside."""
-        early = at > recorded_at + timedelta(seconds=float(self.skew_seconds))
-        late = at < recorded_at - timedelta(hours=float(self.hours))
+        early = at > recorded_at + self.skew
+        late = at < recorded_at - self.span
         if not (early or late):
             return None
         figures = {"at": at.isoformat(), "recorded_at": recorded_at.isoformat(),

@@ -11,6 +11,7 @@ the store is closed. :func:`serve` runs one until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -223,6 +224,32 @@ def start_calendar(backend: LedgerPool, options: ServerOptions) -> None:
         backend.ledger.calendar.start(options.calendar_interval_seconds)
 
 
+YOUNG_COLLECTION = 20_000
+"""Container allocations between two collections of the youngest generation (see
+``settle_heap``)."""
+
+
+def settle_heap() -> None:
+    """Moves every object alive once the server is up (modules, protobuf descriptors,
+    the ledger's tables and caches as loaded) out of the garbage collector's reach.
+
+    They live as long as the server, but a full collection walks them all: about 130,000
+    objects, tens of milliseconds on the 2-core VM, and a stream of trades triggers one
+    every few batches (each batch promotes thousands of short-lived objects). Frozen,
+    a full collection walks only what was allocated since. Reference counting still
+    frees frozen objects that are dropped later; only cycles among them would stay.
+
+    The youngest generation is also collected less often (every ``YOUNG_COLLECTION``
+    container allocations instead of Python's 700): a batch of 500 trades keeps about
+    15,000 alive until it commits, and every young collection scanned them and moved them
+    on to older generations, only for them to die a moment later. One young collection
+    of that size holds the GIL for about 8 ms on the 2-core VM, once every 600-odd
+    streamed trades; a full collection of the unfrozen heap took 66-77 ms."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION, 20, 10)
+
+
 async def serve(store: StoreConfig, options: ServerOptions,
                 ready: asyncio.Event | None = None,
                 on_ready: Callable[[], None] | None = None) -> None:
@@ -237,6 +264,7 @@ async def serve(store: StoreConfig, options: ServerOptions,
     start_calendar(backend, options)
     server = LedgerServer(backend, options)
     port = await server.start()
+    settle_heap()
     log.info("serving", extra={"listen": options.listen, "port": port,
                                "tls": not options.insecure})
     stopping = asyncio.Event()

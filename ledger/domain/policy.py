@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -208,14 +209,24 @@ class Policy(LedgerAggregate):
 
 
 class PolicyView:
-    """Typed read access to the policy in force at one time, with defaults."""
+    """Typed read access to the policy in force at one time, with defaults. A view
+    remembers the values it read: the policy it reads must not change meanwhile (the
+    cache's aggregates never do)."""
 
     def __init__(self, policy: Policy | None, at: datetime) -> None:
         self.policy = policy
         self.at = at
+        self._texts: dict[str, str] = {}
+        self._decimals: dict[str, Decimal] = {}
 
     def text(self, parameter: str) -> str:
         """Returns the value in force, else the default."""
+        value = self._texts.get(parameter)
+        if value is None:
+            value = self._texts[parameter] = self._text(parameter)
+        return value
+
+    def _text(self, parameter: str) -> str:
         value = self.policy.value_at(parameter, self.at) if self.policy else None
         if value is not None:
             return value
@@ -234,7 +245,10 @@ class PolicyView:
 
     def decimal(self, parameter: str) -> Decimal:
         """Returns a numeric value in force, else its default."""
-        return Decimal(self.text(parameter))
+        number = self._decimals.get(parameter)
+        if number is None:
+            number = self._decimals[parameter] = Decimal(self.text(parameter))
+        return number
 
     def usd_rate(self, currency: str) -> Decimal | None:
         """Returns the USD value of one unit of ``currency``, or None when unknown."""
@@ -242,3 +256,24 @@ class PolicyView:
             return self.decimal(FX_PREFIX + currency)
         except KeyError:
             return None
+
+
+class PolicyViews:
+    """Views of one policy at many times (the trades of a batch): the times between the
+    same two changes of the policy see the same values, so they share one view and what
+    it has read. The policy must not change while the views are used."""
+
+    def __init__(self, policy: Policy | None) -> None:
+        self.policy = policy
+        self.changes = sorted(value.effective_from for values in policy.history.values()
+                              for value in values) if policy else []
+        self.views: dict[int, PolicyView] = {}
+
+    def at(self, at: datetime) -> PolicyView:
+        """Returns a view of the values in force at ``at`` (its own ``at`` may be another
+        time with the same values)."""
+        epoch = bisect_right(self.changes, at)
+        view = self.views.get(epoch)
+        if view is None:
+            view = self.views[epoch] = PolicyView(self.policy, at)
+        return view

@@ -14,7 +14,14 @@ from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.errors import RequestIdReused
 from ledger.receipts import TradeStatus
-from ledger.request_index import TABLE, postgres_table
+from ledger.request_index import (
+    SEPARATOR,
+    TABLE,
+    RequestKey,
+    insert_postgres,
+    insert_sqlite,
+    postgres_table,
+)
 from ledger.requests import participant_requester
 from ledger.tables import is_postgres
 from tests.ledger.conftest import T0, Market, build_market
@@ -48,6 +55,25 @@ def test_each_trade_takes_its_request_id_in_its_transaction(market: Market) -> N
                                   zip("abc", [*recorded, *blocked], strict=True)}
     assert market.ledger.trades_of_requests(requester, ["a", "c", "unused"]) == {
         "a": recorded[0].trade_id, "c": blocked[0].trade_id}
+
+
+def test_keys_of_several_requesters_are_inserted_whole_whatever_their_ids_hold(
+        market: Market) -> None:
+    """PostgreSQL gets each requester's ids as joined text (one statement a requester);
+    an id holding the separator (never a checked one) goes as arrays instead."""
+    keys = [RequestKey("participant:a", "a-1", UUID(int=1)),
+            RequestKey("participant:b", "b,1 'quoted'", UUID(int=2)),
+            RequestKey("participant:a", f"a{SEPARATOR}2", UUID(int=3)),
+            RequestKey("participant:b", "b-2", UUID(int=4))]
+    recorder: Any = market.ledger.recorder
+    with recorder.datastore.transaction(commit=True) as cursor:
+        if is_postgres(recorder):
+            insert_postgres(cursor, recorder.datastore.schema, keys)
+        else:
+            insert_sqlite(cursor, keys)
+    assert {(k.requester, k.request_id, k.trade_id.hex) for k in keys} <= index_rows(market)
+    assert market.ledger.trades_of_requests("participant:a", ["a-1", f"a{SEPARATOR}2"]) == {
+        "a-1": UUID(int=1), f"a{SEPARATOR}2": UUID(int=3)}
 
 
 def test_another_requesters_ids_are_not_looked_up(market: Market) -> None:
