@@ -83,3 +83,14 @@ pieces = st.one_of(st.binary(max_size=3000),
 def test_any_state_round_trips(parts: list[bytes]) -> None:
     data = b"".join(parts)
     assert zlib.decompress(compress_state(data)) == data
+
+
+def test_text_pieces_compress_as_well_as_level_1() -> None:
+    # The canonical JSON of a batch submitted as JSON: hex fields in repeated keys.
+    shares = [{"job_id": f"j{i % 7}", "extranonce2": f"{i:016x}", "ntime": f"{i // 10:08x}",
+               "nonce": os.urandom(4).hex()} for i in range(40_000)]
+    data = json.dumps({"batch_json": json.dumps({"shares": shares})}).encode()
+    assert len(data) > 8 * PIECE
+    stream = COMPRESSOR.compress(data)
+    assert zlib.decompress(stream) == data
+    assert len(stream) <= 1.1 * len(zlib.compress(data, 1))
