@@ -4,16 +4,17 @@ A share hash credited to one licence anywhere in the country is a DUPLICATE for 
 later batch (DESIGN §4, §5). ``ledger.proof_index`` keeps this index from the log and
 ``ledger.proof_figures.decide`` asks it about every accepted candidate of a batch; both
 go through whole-array NumPy, never a Python step per share: a 100,000-share batch is
-added in about ten milliseconds and looked up in about five, where a ``dict[bytes, UUID]``
+added in under ten milliseconds and looked up in about three, where a ``dict[bytes, UUID]``
 spent about a microsecond a share making bytes objects and hashing them.
 
 Layout: the 32-byte hashes as rows of four ``uint64`` words in arrival order, in chunks of
 ``CHUNK`` rows that are never moved, with the licence of each row; and an open-addressing
-table (linear probing, at most a third full) whose slots hold a hash's first word and its
-row number + 1 (0: empty). A share hash is uniformly random in its first 64 bits
-(internal byte order: the low bits of the number, which the share target leaves free) and
-is mixed once more before it picks its slot, so probes stay short; every match on the
-first word is confirmed on all 32 bytes. 70 to 110 bytes a hash in all.
+table (linear probing, at most a third full) of one ``uint64`` a slot: a 32-bit
+fingerprint of the hash (from its second word) above its row number + 1 (0: empty). A
+share hash is uniformly random in its first 128 bits (internal byte order: the low bits
+of the number, which the share target leaves free); its first word, mixed once more,
+picks its slot, so probes stay short, and every fingerprint match is confirmed on all 32
+bytes. 60 to 90 bytes a hash in all.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ CHUNK_BITS = 16
 CHUNK = 1 << CHUNK_BITS
 """Rows per storage chunk (2 MiB): growing never copies the rows already held."""
 MAX_ROWS = 2**32 - 1
-"""Row numbers + 1 fit the table's uint32 slots."""
+"""Row numbers + 1 fit the low 32 bits of a slot."""
+FINGERPRINT_SHIFT = np.uint64(32)
+LOW = np.uint64(2**32 - 1)
 
 
 def hash_rows(hashes: bytes | np.ndarray) -> np.ndarray:
@@ -67,11 +70,11 @@ class AcceptedHashes(Mapping[bytes, UUID]):
         self._chunk_owners: list[np.ndarray] = []  # (CHUNK,) int32 owner number per row
         self._size = 0  # rows held (a row added twice is held but not in the table)
         self._count = 0  # distinct hashes: rows in the table
+        self._dropped: list[np.ndarray] = []  # numbers of the rows held but not in it
         self._owners: list[UUID] = []
         self._owner_numbers: dict[UUID, int] = {}
         self._bits = MIN_BITS
-        self._slot_keys = np.zeros(1 << MIN_BITS, dtype=np.uint64)  # first word per slot
-        self._slot_rows = np.zeros(1 << MIN_BITS, dtype=np.uint32)  # row + 1; 0: empty
+        self._slots = np.zeros(1 << MIN_BITS, dtype=np.uint64)  # fingerprint, row + 1
 
     # ----------------------------------------------------------------- whole batches
 
@@ -92,12 +95,12 @@ class AcceptedHashes(Mapping[bytes, UUID]):
             if number is None:
                 number = self._owner_numbers[owner] = len(self._owners)
                 self._owners.append(owner)
-            if LOAD_INVERSE * (self._count + rows.shape[0]) > self._slot_rows.shape[0]:
+            if LOAD_INVERSE * (self._count + rows.shape[0]) > self._slots.shape[0]:
                 self._grow_table(self._count + rows.shape[0])
             first = self._append_rows(rows, number)
             self._count += self._insert(
                 np.arange(first, first + rows.shape[0], dtype=np.int64),
-                np.ascontiguousarray(rows[:, 0]))
+                np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]))
 
     # ------------------------------------------------------------------ one at a time
 
@@ -118,8 +121,7 @@ class AcceptedHashes(Mapping[bytes, UUID]):
 
     def __iter__(self) -> Iterator[bytes]:
         with self._lock:
-            held = self._slot_rows[self._slot_rows != 0].astype(np.int64) - 1
-            found = self._rows_at(np.sort(held)).tobytes()
+            found = self._rows_at(self._table_rows()).tobytes()
         return (found[i:i + HASH_SIZE] for i in range(0, len(found), HASH_SIZE))
 
     def __len__(self) -> int:
@@ -127,7 +129,7 @@ class AcceptedHashes(Mapping[bytes, UUID]):
 
     # ------------------------------------------------------------------------ inside
 
-    def _slots(self, first_words: np.ndarray) -> np.ndarray:
+    def _homes(self, first_words: np.ndarray) -> np.ndarray:
         """Returns the home slot of each first word."""
         return ((first_words * MIX) >> np.uint64(64 - self._bits)).astype(np.int64)
 
@@ -153,55 +155,65 @@ class AcceptedHashes(Mapping[bytes, UUID]):
         found = np.full(rows.shape[0], -1, dtype=np.int64)
         if not self._count or not rows.shape[0]:
             return found
-        mask = self._slot_rows.shape[0] - 1
-        keys = rows[:, 0]
+        mask = self._slots.shape[0] - 1
+        prints = rows[:, 1] & LOW
         active = np.arange(rows.shape[0])
-        slot = self._slots(keys)
+        slot = self._homes(rows[:, 0])
         while active.size:
-            held = self._slot_rows[slot]
+            held = self._slots[slot]
             occupied = held != 0
-            same = occupied & (self._slot_keys[slot] == keys[active])
+            same = occupied & ((held >> FINGERPRINT_SHIFT) == prints[active])
             if same.any():
                 at = np.nonzero(same)[0]
-                number = held[at].astype(np.int64) - 1
+                number = (held[at] & LOW).astype(np.int64) - 1
                 whole = self._equal_rows(number, rows[active[at]])
                 found[active[at[whole]]] = number[whole]
                 occupied[at[whole]] = False  # found: stop probing
             active, slot = active[occupied], (slot[occupied] + 1) & mask
         return found
 
-    def _insert(self, numbers: np.ndarray, keys: np.ndarray) -> int:
-        """Puts held rows (their numbers and first words) into the table unless an equal
-        hash is there; returns how many went in (lock held)."""
-        mask = self._slot_rows.shape[0] - 1
-        slot = self._slots(keys)
+    def _insert(self, numbers: np.ndarray, first_words: np.ndarray,
+                second_words: np.ndarray) -> int:
+        """Puts held rows (their numbers, first and second words) into the table unless
+        an equal hash is there; returns how many went in (lock held)."""
+        mask = self._slots.shape[0] - 1
+        slot = self._homes(first_words)
         # In slot order the table is written front to back, not at random.
         order = np.argsort(slot)
-        numbers, keys, slot = numbers[order], keys[order], slot[order]
-        tickets = (numbers + 1).astype(np.uint32)
+        numbers, slot = numbers[order], slot[order]
+        values = ((second_words[order] & LOW) << FINGERPRINT_SHIFT) | \
+            (numbers + 1).astype(np.uint64)
         placed = 0
         while numbers.size:
-            held = self._slot_rows[slot]
+            held = self._slots[slot]
             empty = held == 0
             # Claim empty slots; of several rows claiming one slot the last write wins:
             # read back which.
             claimed = slot[empty]
-            self._slot_rows[claimed] = tickets[empty]
+            self._slots[claimed] = values[empty]
             won = np.zeros(numbers.size, dtype=bool)
-            won[empty] = self._slot_rows[claimed] == tickets[empty]
-            self._slot_keys[slot[won]] = keys[won]
+            won[empty] = self._slots[claimed] == values[empty]
             placed += int(np.count_nonzero(won))
-            # Occupied by an equal hash: already present, dropped.
-            equal = ~empty & (self._slot_keys[slot] == keys)
+            # Occupied by an equal hash: already present, dropped (held, not in the table).
+            equal = ~empty & ((held >> FINGERPRINT_SHIFT) == (values >> FINGERPRINT_SHIFT))
             if equal.any():
                 at = np.nonzero(equal)[0]
-                equal[at] = self._equal_rows(held[at].astype(np.int64) - 1,
+                equal[at] = self._equal_rows((held[at] & LOW).astype(np.int64) - 1,
                                              self._rows_at(numbers[at]))
+                if equal.any():
+                    self._dropped.append(numbers[equal])
             going = ~won & ~equal
             # A row that lost a claim looks at the same slot again (its winner may be equal).
             slot = np.where(empty[going], slot[going], (slot[going] + 1) & mask)
-            numbers, keys, tickets = numbers[going], keys[going], tickets[going]
+            numbers, values = numbers[going], values[going]
         return placed
+
+    def _table_rows(self) -> np.ndarray:
+        """Returns the numbers of the rows in the table, in arrival order."""
+        held = np.arange(self._size, dtype=np.int64)
+        if self._dropped:
+            held = np.setdiff1d(held, np.concatenate(self._dropped), assume_unique=True)
+        return held
 
     def _append_rows(self, rows: np.ndarray, owner: int) -> int:
         """Appends rows credited to ``owner``; returns the first one's number."""
@@ -223,33 +235,35 @@ class AcceptedHashes(Mapping[bytes, UUID]):
 
     def _grow_table(self, count: int) -> None:
         """Makes the table at least ``LOAD_INVERSE`` times ``count`` slots and puts every
-        hash back.
+        hash back, read from the rows in arrival order.
 
         The hashes are distinct, so they go back in one pass: in order of home slot,
         each takes the first slot from its home on that the ones before left free,
         i.e. slot ``i + max(home[j] - j for j <= i)``; the few pushed past the last slot
         wrap round through the general insertion.
         """
-        occupied = self._slot_rows != 0
-        numbers = self._slot_rows[occupied].astype(np.int64) - 1
-        keys = self._slot_keys[occupied]
+        numbers = self._table_rows()
         self._bits = max(MIN_BITS, int(count * LOAD_INVERSE - 1).bit_length())
         size = 1 << self._bits
-        self._slot_keys = zeroed(size, np.uint64)
-        self._slot_rows = zeroed(size, np.uint32)
+        self._slots = zeroed(size, np.uint64)
         if not numbers.size:
             return
-        home = self._slots(keys)
+        words = np.concatenate([chunk[:, :2] for chunk in self._chunks])[numbers] \
+            if self._dropped else np.concatenate([chunk[:, :2] for chunk in self._chunks])[
+                :self._size]
+        home = self._homes(np.ascontiguousarray(words[:, 0]))
         order = np.argsort(home)
-        numbers, keys, home = numbers[order], keys[order], home[order]
+        numbers, home = numbers[order], home[order]
+        values = ((words[order, 1] & LOW) << FINGERPRINT_SHIFT) | \
+            (numbers + 1).astype(np.uint64)
         ranks = np.arange(numbers.size, dtype=np.int64)
         slot = ranks + np.maximum.accumulate(home - ranks)
         fits = slot < size
-        self._slot_keys[slot[fits]] = keys[fits]
-        self._slot_rows[slot[fits]] = (numbers[fits] + 1).astype(np.uint32)
+        self._slots[slot[fits]] = values[fits]
         if not fits.all():
-            self._insert(numbers[~fits], keys[~fits])
-
+            late = numbers[~fits]
+            rows = self._rows_at(late)
+            self._insert(late, np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]))
 
 def zeroed(size: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
     """Returns a zero-filled array whose memory is written front to back now: a lazily

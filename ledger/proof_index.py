@@ -112,7 +112,7 @@ class ProofIndex:
     followed from the log (rebuilt on start, advanced before each use).
 
     It is the persistent duplicate index of DESIGN.md §4 and §5: the hash of every share
-    accepted for any licence, nationally (``ledger.proof_hashes``: whole arrays, 70 to 110
+    accepted for any licence, nationally (``ledger.proof_hashes``: whole arrays, 60 to 90
     bytes per accepted share), so a share is credited at most once in the country.
     Relied on by ``ledger.proofs`` (deciding) and ``ledger.reconciliations`` (sales); the
     audit replay keeps its own.

@@ -66,7 +66,7 @@ def test_many_random_hashes_grow_the_table_and_are_all_found() -> None:
     assert not index.contains(twisted).any()
     assert index[bytes(everything[-1])] == OWNERS[4 % 3]
     assert index[bytes(everything[CHUNK])] == OWNERS[3 % 3]  # in the second chunk
-    assert index._slot_rows.shape[0] > 1 << MIN_BITS
+    assert index._slots.shape[0] > 1 << MIN_BITS
 
 
 def test_hashes_are_whole_32_byte_strings() -> None:
@@ -89,8 +89,28 @@ def test_hashes_crowding_the_last_slot_wrap_round_and_survive_growth() -> None:
     index = AcceptedHashes()
     index.add(b"".join(crowd[:300]), OWNERS[0])
     index.add(b"".join(crowd[300:]), OWNERS[1])
-    assert index._slot_rows.shape[0] > 1 << MIN_BITS
-    assert index._slot_rows[0] != 0  # wrapped round
+    assert index._slots.shape[0] > 1 << MIN_BITS
+    assert index._slots[0] != 0  # wrapped round
     assert index.contains(b"".join(crowd)).all()
     assert not index.contains(b"".join(_hash(w, 2) for w in words)).any()
     assert [index[h] for h in (crowd[0], crowd[599])] == [OWNERS[0], OWNERS[1]]
+
+
+def test_hashes_added_again_keep_their_licence_through_growth() -> None:
+    rng = np.random.default_rng(11)
+    first = rng.integers(0, 256, size=(300, 32), dtype=np.uint8)
+    again = np.concatenate([first[:150], rng.integers(0, 256, size=(20, 32), dtype=np.uint8),
+                            first[150:160]])
+    index = AcceptedHashes()
+    index.add(first, OWNERS[0])
+    index.add(again, OWNERS[1])  # 160 already there: held, not added
+    assert len(index) == 320
+    more = rng.integers(0, 256, size=(5_000, 32), dtype=np.uint8)
+    index.add(more, OWNERS[2])  # the table grows past the rows added twice
+    assert index._slots.shape[0] > 1 << MIN_BITS
+    assert len(index) == 5_320
+    assert index.contains(np.concatenate([first, again, more])).all()
+    assert [index[bytes(h)] for h in (first[0], first[155], again[160], more[-1])] == \
+        [OWNERS[0], OWNERS[0], OWNERS[1], OWNERS[2]]
+    assert list(index)[:300] == [bytes(h) for h in first]  # arrival order, each once
+    assert len(list(index)) == 5_320
