@@ -54,20 +54,39 @@ class TopicFollower:
             # nothing matched: the topics are rare, and restarting from the last match
             # would make every refresh scan the whole log after it (millions of rows).
             # Writers commit notification ids in order, so no lower id appears later.
-            head = self.recorder.max_notification_id() or 0
-            while self.position < head:
-                notifications = self.recorder.select_notifications(
-                    start=self.position,
-                    limit=self.page_size,
-                    stop=head,
-                    topics=self.topics,
-                    inclusive_of_start=False,
-                )
-                for notification in notifications:
-                    self.handle(notification.id, self.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                if len(notifications) < self.page_size:
-                    self.position = head
+            self._read_through(self.recorder.max_notification_id() or 0)
+
+    def take(self, notification_id: int, handle_own: Callable[[], None]) -> None:
+        """Handles the events before ``notification_id`` from the log, then calls
+        ``handle_own`` for the one at ``notification_id``: an event this process has just
+        committed and still holds, so it is not read back and decoded (large proof
+        batches). Does nothing when a refresh has already gone past it.
+
+        Sound because writers commit notification ids in order: once the caller's event
+        is committed, every lower id is committed or never will be.
+        """
+        with self._lock:
+            if self.position >= notification_id:
+                return
+            self._read_through(notification_id - 1)
+            handle_own()
+            self.position = notification_id
+
+    def _read_through(self, head: int) -> None:
+        """Handles every matching event after the position up to ``head`` (lock held)."""
+        while self.position < head:
+            notifications = self.recorder.select_notifications(
+                start=self.position,
+                limit=self.page_size,
+                stop=head,
+                topics=self.topics,
+                inclusive_of_start=False,
+            )
+            for notification in notifications:
+                self.handle(notification.id, self.mapper.to_domain_event(notification))
+                self.position = notification.id
+            if len(notifications) < self.page_size:
+                self.position = head
 
 
 class LicenceIndex:

@@ -6,6 +6,11 @@ encrypted trades) hangs for ever: the pipeline stops flushing once its command q
 empty although libpq still holds unsent bytes, then waits for results the server cannot
 produce because it is still waiting for those bytes (server state ``ClientRead``). The
 same statements sent outside a pipeline cost one round trip each and never hang.
+
+Events are inserted with their columns as separate arrays and the states as one *binary*
+``bytea[]`` parameter. eventsourcing sends an array of composite values in text form, in
+which each state's bytes become escaped hex: a 6 MB proof batch took about 110 ms of the
+server process's CPU to quote and several hundred milliseconds of the database's to parse.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Composed
+from psycopg.cursor import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.request_index import insert_postgres, postgres_create_statement
 
@@ -36,6 +43,25 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         statement = postgres_create_statement(datastore.schema)
         self.sql_create_statements.append(Composed([SQL(statement)]))
+        # %b: the states travel as a binary bytea[], not hex text inside composites.
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(self.events_table_name),
+                 id_type=Identifier(datastore.originator_id_type))
+
+    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
+                              **kwargs: Any) -> None:
+        """Inserts the events under the table lock (as eventsourcing), notification ids
+        in the order given."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self.insert_events_statement, (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events]))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],

@@ -28,6 +28,7 @@ from ledger.domain.licence import Capacity, MiningLicence
 from ledger.domain.policy import PARAMETERS, Policy
 from ledger.domain.pool import MiningPool
 from ledger.domain.proof_batch import ProofBatch
+from ledger.proof_hashes import AcceptedHashes
 from ledger.proof_payloads import stored_packed
 from verifier.batch import ShareBatch as ParsedBatch
 from verifier.batch import parse_batch
@@ -130,25 +131,30 @@ class Outcome:
         return {v.name: int(counts[v.value]) for v in Verdict}
 
 
-def decide(result: VerificationResult, accepted_before: AbstractSet[bytes]) -> Outcome:
+def decide(result: VerificationResult,
+           accepted_before: AcceptedHashes | AbstractSet[bytes]) -> Outcome:
     """Returns the outcome of a batch verified without ``already_accepted``, with every
     share whose hash was accepted earlier for any licence in the country marked
     DUPLICATE.
 
     Equal to ``verify_batch(..., already_accepted=accepted_before)`` without hashing
-    again, so a writer that lost a race re-decides in microseconds (the audit replay
-    runs the full ``verify_batch`` and compares).
+    again, so a writer that lost a race re-decides in milliseconds (the audit replay
+    runs the full ``verify_batch`` and compares). The ledger's national index
+    (``AcceptedHashes``) is asked about every candidate in one whole-array lookup.
     """
     verdicts = result.verdicts.copy()
     block = result.block_candidates.copy()
     candidates = np.nonzero(verdicts == Verdict.ACCEPTED)[0]
-    if accepted_before and candidates.size:
-        # Membership of every candidate at once: a void view makes the bytes keys in one
-        # C loop and map() asks the set without a Python step per share.
-        keys = np.ascontiguousarray(result.hashes[candidates]).view(
-            np.dtype((np.void, 32))).ravel().tolist()
-        seen = np.fromiter(map(accepted_before.__contains__, keys), dtype=bool,
-                           count=len(keys))
+    if len(accepted_before) and candidates.size:
+        rows = whole_or_part(result.hashes, candidates)
+        if isinstance(accepted_before, AcceptedHashes):
+            seen = accepted_before.contains(rows)
+        else:
+            # A set of bytes: a void view makes the keys in one C loop and map() asks
+            # the set without a Python step per share.
+            keys = rows.view(np.dtype((np.void, 32))).ravel().tolist()
+            seen = np.fromiter(map(accepted_before.__contains__, keys), dtype=bool,
+                               count=len(keys))
         again = candidates[seen]
         verdicts[again] = Verdict.DUPLICATE
         block[again] = False
@@ -158,9 +164,18 @@ def decide(result: VerificationResult, accepted_before: AbstractSet[bytes]) -> O
         verdicts=verdicts,
         block_candidates=block,
         tally=tally_of(result.batch, accepted),
-        accepted_hashes=np.ascontiguousarray(result.hashes[accepted]).tobytes(),
+        accepted_hashes=whole_or_part(result.hashes, accepted).tobytes(),
         ntime_range=(int(ntime.min()), int(ntime.max())) if ntime.size else None,
     )
+
+
+def whole_or_part(rows: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """Returns the rows selected (by indices or a mask) as a contiguous array: the rows
+    themselves, not a copy, when every one is selected (a batch of genuine shares)."""
+    every = (selected.size == rows.shape[0] and
+             (bool(selected.all()) if selected.dtype == bool else
+              rows.shape[0] == 0 or int(selected[-1]) == rows.shape[0] - 1))
+    return np.ascontiguousarray(rows if every else rows[selected])
 
 
 def stored_batch(batch: ProofBatch) -> ParsedBatch:

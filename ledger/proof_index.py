@@ -21,6 +21,7 @@ from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.trade import Trade
 from ledger.indexes import LogReader, TopicFollower
 from ledger.proof_figures import NTIME_NEVER, prorated
+from ledger.proof_hashes import AcceptedHashes
 from verifier.work import WorkTally
 
 
@@ -62,7 +63,6 @@ class LicenceProofs:
     """Everything the index holds for one licence."""
 
     next_sequence: int = 0
-    accepted: set[bytes] = field(default_factory=set)
     batches: list[BatchEntry] = field(default_factory=list)
     reports: list[PeriodEntry] = field(default_factory=list)
     readings: list[PeriodEntry] = field(default_factory=list)
@@ -76,7 +76,7 @@ class NationalView:
     tags in grant order. Read ``next_sequence`` first (see ProofIndex.national)."""
 
     next_sequence: int
-    accepted: dict[bytes, UUID]
+    accepted: AcceptedHashes
     tags: list[tuple[UUID, list[bytes]]]
 
     def foreign_tags(self, licence_id: UUID, own: Iterable[bytes]) -> list[bytes]:
@@ -112,16 +112,17 @@ class ProofIndex:
     followed from the log (rebuilt on start, advanced before each use).
 
     It is the persistent duplicate index of DESIGN.md §4 and §5: the hash of every share
-    accepted for any licence, nationally (about 100 bytes per accepted share), so a
-    share is credited at most once in the country. Relied on by ``ledger.proofs``
-    (deciding) and ``ledger.reconciliations`` (sales); the audit replay keeps its own.
+    accepted for any licence, nationally (``ledger.proof_hashes``: whole arrays, 60 to 90
+    bytes per accepted share), so a share is credited at most once in the country.
+    Relied on by ``ledger.proofs`` (deciding) and ``ledger.reconciliations`` (sales); the
+    audit replay keeps its own.
     """
 
     def __init__(self, ledger: LogReader) -> None:
         self._licences: dict[UUID, LicenceProofs] = {}
         self._requests: dict[tuple[str, str], UUID] = {}
         self._reconciliations: list[UUID] = []
-        self._accepted: dict[bytes, UUID] = {}
+        self._accepted = AcceptedHashes()
         self._next_national = 0
         self._tags: list[tuple[UUID, list[bytes]]] = []
         self._sales: dict[UUID, list[Sale]] = {}
@@ -171,19 +172,25 @@ class ProofIndex:
             entry = self._licences[licence_id] = LicenceProofs()
         return entry
 
-    def _handle(self, _position: int, event: Any) -> None:
+    def recorded(self, notification_id: int, event: Any, accepted: bytes) -> None:
+        """Takes in a ``ProofBatch.Verified`` this process has just saved at
+        ``notification_id``, with its accepted hashes as raw bytes, without reading it
+        back from the store (the events before it are read as usual)."""
+        with self._lock:
+            self._follower.take(notification_id,
+                                lambda: self._handle(notification_id, event, accepted))
+
+    def _handle(self, _position: int, event: Any, accepted: bytes | None = None) -> None:
         if isinstance(event, cast(Any, MiningLicence).Granted):
             self._tags.append((event.originator_id,
                                [bytes.fromhex(t) for t in event.coinbase_tags]))
             return
         entry = self._licence(event.licence_id)
         if isinstance(event, cast(Any, ProofBatch).Verified):
-            raw = b64decode(event.accepted_hashes)
             # Hashes before the sequence numbers: a reader that sees the new number also
             # sees the batch's hashes.
-            hashes = [raw[i:i + 32] for i in range(0, len(raw), 32)]
-            entry.accepted.update(hashes)
-            self._accepted.update(dict.fromkeys(hashes, event.licence_id))
+            self._accepted.add(b64decode(event.accepted_hashes) if accepted is None
+                               else accepted, event.licence_id)
             self._next_national = max(self._next_national,
                                       getattr(event, "national_sequence", 0) + 1)
             entry.batches.append(BatchEntry(
@@ -226,11 +233,11 @@ class ProofIndex:
 
     def snapshot(self, licence_id: UUID) -> LicenceProofs:
         """Returns a refreshed copy of the licence's batches, reports, readings and
-        reconciliations that later refreshes leave alone (its ``accepted`` is empty)."""
+        reconciliations that later refreshes leave alone."""
         with self._lock:
             self._follower.refresh()
             entry = self._licences.get(licence_id) or LicenceProofs()
-            return LicenceProofs(entry.next_sequence, set(), list(entry.batches),
+            return LicenceProofs(entry.next_sequence, list(entry.batches),
                                  list(entry.reports), list(entry.readings),
                                  list(entry.reconciliations))
 

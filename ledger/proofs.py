@@ -188,7 +188,7 @@ class ProofSubmission(UseCase):
                     inactive_ntime=inactive_ntime_spans(licence),
                     backend=self.backend(backend)))]
             result = verified[0][1]
-            outcome = decide(result, national.accepted.keys())
+            outcome = decide(result, national.accepted)
             self.before_save(sequence)
             alerts = self._not_active_alerts(request_id, when, licence, outcome.counts,
                                              national.next_sequence)
@@ -211,7 +211,11 @@ class ProofSubmission(UseCase):
                 national_sequence=national.next_sequence, licences_seen=len(national.tags),
                 licence_version=licence.version,
             )
-            self.store.save(record, *alerts)
+            # The index takes the batch as decided, not read back and decoded.
+            for recording in self.store.save(record, *alerts):
+                if recording.domain_event.originator_id == record.id:
+                    self.index.recorded(recording.notification.id, recording.domain_event,
+                                        outcome.accepted_hashes)
             return proof_receipt(record)
 
         return self.run(stamp, attempt)

@@ -202,6 +202,45 @@ def test_duplicate_index_survives_a_restart(mine: Mine, store_url: str) -> None:
     assert replay.replayed and replay.sequence == 0
 
 
+def test_the_index_takes_its_own_batch_and_reads_the_others_from_the_log(
+        mine: Mine, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = on_time_ledger(StoreConfig(url=store_url))
+    selected: list[int] = []
+    recorder = mine.ledger.recorder
+    select = recorder.select_notifications
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        found = select(*args, **kwargs)
+        selected.extend(n.id for n in found if n.topic.endswith("ProofBatch.Verified"))
+        return found
+
+    monkeypatch.setattr(recorder, "select_notifications", counting)
+    try:
+        theirs = other.submit_proof_batch("b1", mine.licence, mined("small", 1).batch,
+                                          at=P0 + HOUR)
+        mine_ = mine.ledger.submit_proof_batch("b2", mine.licence, mined("small", 2).batch,
+                                               at=P0 + HOUR)
+        again = mine.ledger.submit_proof_batch("b3", mine.licence, mined("small", 1).batch,
+                                               at=P0 + HOUR)
+        ours = [n.id for n in select(start=None, limit=1_000_000)
+                if n.originator_id == mine_.batch_id]
+        # The other server's batch was read from the log, this server's own never was.
+        assert len(selected) == 1 and selected[0] not in ours
+        assert (theirs.sequence, mine_.sequence) == (0, 1)
+        assert again.counts["DUPLICATE"] == again.shares  # the other server's hashes
+        national = mine.ledger.proof_index.national()
+        assert national.next_sequence == 3
+        # Exactly what a server that reads everything from the log holds.
+        rebuilt = other.proof_index.national()
+        assert sorted(national.accepted) == sorted(rebuilt.accepted)
+        assert len(national.accepted) == theirs.accepted_shares + mine_.accepted_shares
+        assert {national.accepted[h] for h in national.accepted} == {mine.licence}
+        assert [b.batch_id for b in mine.ledger.proof_index.licence(mine.licence).batches] \
+            == [b.batch_id for b in other.proof_index.licence(mine.licence).batches]
+    finally:
+        other.close()
+
+
 def test_shares_without_the_licence_coinbase_tag_are_untagged(mine: Mine) -> None:
     period = mined("untagged", 3)
     receipt = mine.ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)

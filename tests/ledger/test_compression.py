@@ -1,0 +1,96 @@
+"""Event state compression (``ledger.compression``): one zlib stream, piece by piece."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.compression import PIECE, FastZlibCompressor, compress_state
+
+COMPRESSOR = FastZlibCompressor()
+
+
+def _proof_batch_like(shares: int) -> tuple[bytes, bytes, bytes]:
+    """Returns JSON shaped like a large ProofBatch.Verified state (base64 of a repetitive
+    packed batch, a digit per share, base64 of random 32-byte hashes), and the two base64
+    texts."""
+    packed = base64.b64encode(b"".join(
+        i.to_bytes(4, "little") + b"\x01\x00\x00\x00" + os.urandom(4)
+        for i in range(shares)))
+    hashes = base64.b64encode(os.urandom(32 * shares))
+    state = json.dumps({"request_id": "r1", "envelope": {"payload": packed.decode()},
+                        "verdicts": "0" * shares, "accepted_hashes": hashes.decode()})
+    return state.encode(), packed, hashes
+
+
+def test_short_states_are_plain_level_1_zlib() -> None:
+    data = b'{"a":"' + b"x" * 1000 + b'"}'
+    assert COMPRESSOR.compress(data) == zlib.compress(data, 1)
+
+
+def test_a_large_state_is_one_zlib_stream_compressing_only_what_compresses() -> None:
+    data, packed, hashes = _proof_batch_like(60_000)
+    assert len(data) > 8 * PIECE
+    stream = COMPRESSOR.compress(data)
+    # Any zlib reader, all at once or streaming, gets the state back.
+    assert zlib.decompress(stream) == data
+    reader = zlib.decompressobj()
+    assert b"".join(reader.decompress(stream[i:i + 1000])
+                    for i in range(0, len(stream), 1000)) + reader.flush() == data
+    assert reader.eof and not reader.unused_data
+    # The hashes' base64 is stored as it is (verbatim, but for the stored blocks' 5-byte
+    # headers every 64 KiB) ...
+    def verbatim(text: bytes) -> int:
+        return sum(text[k:k + 500] in stream for k in range(0, len(text), len(text) // 20))
+
+    assert verbatim(hashes) >= 18
+    # ... and the packed batch's is compressed to well under its size.
+    assert verbatim(packed) == 0
+    assert len(stream) < len(data) - len(packed) // 3
+
+
+def test_random_bytes_are_stored_and_a_damaged_stream_is_refused() -> None:
+    data = os.urandom(3 * PIECE + 17)
+    stream = compress_state(data)
+    assert len(data) < len(stream) < len(data) * 1.01
+    assert COMPRESSOR.decompress(stream) == data
+    damaged = bytearray(stream)
+    damaged[len(stream) // 2] ^= 0xFF
+    with pytest.raises(zlib.error):
+        zlib.decompress(bytes(damaged))
+
+
+def test_states_written_before_read_back_unchanged() -> None:
+    data = _proof_batch_like(20_000)[0]
+    for level in (1, 6, 9):
+        assert COMPRESSOR.decompress(zlib.compress(data, level)) == data
+
+
+pieces = st.one_of(st.binary(max_size=3000),
+                   st.builds(lambda n: b"ab" * n, st.integers(0, 200_000)),
+                   st.builds(lambda n: base64.b64encode(os.urandom(n)), st.integers(0, 300_000)),
+                   st.builds(os.urandom, st.integers(0, 300_000)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(pieces, max_size=6))
+def test_any_state_round_trips(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert zlib.decompress(compress_state(data)) == data
+
+
+def test_text_pieces_compress_as_well_as_level_1() -> None:
+    # The canonical JSON of a batch submitted as JSON: hex fields in repeated keys.
+    shares = [{"job_id": f"j{i % 7}", "extranonce2": f"{i:016x}", "ntime": f"{i // 10:08x}",
+               "nonce": os.urandom(4).hex()} for i in range(40_000)]
+    data = json.dumps({"batch_json": json.dumps({"shares": shares})}).encode()
+    assert len(data) > 8 * PIECE
+    stream = COMPRESSOR.compress(data)
+    assert zlib.decompress(stream) == data
+    assert len(stream) <= 1.1 * len(zlib.compress(data, 1))
