@@ -3,6 +3,8 @@ byte for byte. Skipped where CuPy or a CUDA device is missing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -56,13 +58,13 @@ def test_gpu_handles_an_empty_batch(gpu):
     assert verify_batch(parsed, backend=gpu).verdicts.shape == (0,)
 
 
-def long_shapes_batch(seed: int, shares: int) -> dict:
+def long_shapes_batch(seed: int, shares: int) -> dict[str, Any]:
     """Returns a batch of extreme job shapes: coinbases up to 99,000 bytes, branches up to
     64 entries, extranonce2 of 0 to 32 bytes at every alignment."""
     import random
 
     rng = random.Random(seed)
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for k, (c1, c2, e2, branch) in enumerate([(0, 0, 0, 0), (99_000, 7, 8, 64), (3, 0, 32, 1),
                                               (61, 5, 30, 12), (1_000, 1_000, 4, 3),
                                               (42, 150, 8, 12), (63, 0, 1, 0), (5, 60, 31, 2)]):
@@ -77,7 +79,7 @@ def long_shapes_batch(seed: int, shares: int) -> dict:
     for i in range(shares):
         job = jobs[i % len(jobs)]
         share_list.append({"job_id": job["job_id"],
-                           "extranonce2": rng.randbytes(job["extranonce2_size"]).hex(),
+                           "extranonce2": rng.randbytes(int(job["extranonce2_size"])).hex(),
                            "ntime": 1_700_000_000, "nonce": rng.getrandbits(32),
                            "version_bits": 0})
     return {"jobs": jobs, "shares": share_list}
