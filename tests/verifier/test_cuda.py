@@ -110,7 +110,8 @@ def test_gpu_pipeline_across_several_chunks():
     b = CpuBackend(workers=8).hash_shares(packed)
     assert np.array_equal(a.flags, b.flags)
     assert np.array_equal(a.hashes, b.hashes)
-    hashes, flags = gpu.hash_shares_device(packed)
+    hashes, flags, records = gpu.hash_shares_device(packed)
+    assert np.array_equal(cupy.asnumpy(records), packed.shares.view(np.uint8).reshape(-1, 52))
     assert np.array_equal(cupy.asnumpy(hashes), b.hashes)
     assert np.array_equal(cupy.asnumpy(flags), b.flags)
 
