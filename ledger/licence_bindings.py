@@ -2,6 +2,9 @@
 
 Relied on by ``ledger.licensing`` (grants and renewals) and, through unique tags, by
 ``ledger.proofs``: a coinbase names one licence at most, so a share is credited to one.
+Every binding is also recorded in the national ``MiningRegister`` (:meth:`record`) in the
+licence's own transaction, so two grants deciding at once cannot both pass the checks: the
+second collides on the register and is decided again.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ledger.domain.licence import MiningLicence
+from ledger.domain.mining_register import MINING_REGISTER_ID, MiningRegister
 from ledger.errors import RuleViolation
 from ledger.indexes import LicenceIndex
 from ledger.store import LedgerStore
@@ -22,6 +26,16 @@ class LicenceBindings:
     def __init__(self, store: LedgerStore, licences: LicenceIndex) -> None:
         self.store = store
         self.licences = licences
+
+    def record(self, request_id: str, at: datetime, licence: MiningLicence) -> MiningRegister:
+        """Returns the national register with ``licence``'s binding recorded (to be saved
+        with the licence): the version every concurrent grant or renewal collides on."""
+        register = self.store.find(MINING_REGISTER_ID)
+        if not isinstance(register, MiningRegister):
+            register = MiningRegister()
+        register.bind(request_id=request_id, at=at, licence_id=licence.id,
+                      meter_id=licence.meter_id, coinbase_tags=list(licence.coinbase_tags))
+        return register
 
     def check_meter_free(self, meter_id: str, start: datetime, end: datetime) -> None:
         """Raises RuleViolation METER_IN_USE when another mining licence binds the meter

@@ -277,11 +277,12 @@ class Licensing(UseCase):
             check_efficiency_floor(self.store.policy_at(when), efficiency)
             self.bindings.check_meter_free(meter_id, start, end)
             self.bindings.require_free_tags(tags, participant_id, start, end)
-            return [MiningLicence(
+            licence = MiningLicence(
                 request_id=request_id, at=when, participant_id=participant_id, region=region,
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
                 efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
-                valid_until=end, mode=mode, pool_id=pool_id)]
+                valid_until=end, mode=mode, pool_id=pool_id)
+            return [licence, self.bindings.record(request_id, when, licence)]
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)
@@ -336,7 +337,11 @@ class Licensing(UseCase):
                     request_id=request_id, at=when, participant_id=old.participant_id,
                     services=list(old.services), valid_from=old.valid_until,
                     valid_until=end, renewal_of=licence_id)
-            self.store.save(old, successor)
+            if isinstance(successor, MiningLicence):
+                self.store.save(old, successor,
+                                self.bindings.record(request_id, when, successor))
+            else:
+                self.store.save(old, successor)
             return Receipt(successor_id, 1)
 
         return self.run(stamp, attempt)

@@ -1,0 +1,85 @@
+"""A meter or a coinbase tag is held by one mining licence, even when grants race: both
+grants pass the checks at the same moment, and the national register makes the second
+one decide again (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ledger.domain.mining_register import MINING_REGISTER_ID, MiningRegister
+from ledger.errors import RuleViolation
+from ledger.licence_bindings import LicenceBindings
+from tests.ledger.conftest import END, START, Market
+
+
+class RacingBindings(LicenceBindings):
+    """Bindings whose first meter check in each thread waits until ``parties`` threads
+    have passed it: every grant decides before any saves."""
+
+    def __init__(self, original: LicenceBindings, parties: int) -> None:
+        super().__init__(original.store, original.licences)
+        self.barrier = threading.Barrier(parties, timeout=30)
+        self.waited: set[int] = set()
+
+    def check_meter_free(self, meter_id: str, start: datetime, end: datetime) -> None:
+        super().check_meter_free(meter_id, start, end)
+        if threading.get_ident() not in self.waited:
+            self.waited.add(threading.get_ident())
+            self.barrier.wait()
+
+
+def race(market: Market, grants: list[tuple[str, Any, str, str]]) -> list[Any]:
+    """Runs the grants (request id, holder, meter, tag) in threads that all pass the
+    checks before any saves; returns each one's receipt or RuleViolation."""
+    ledger = market.ledger
+    ledger.licensing.bindings = RacingBindings(ledger.licensing.bindings, len(grants))
+    outcomes: list[Any] = [None] * len(grants)
+
+    def grant(k: int) -> None:
+        request_id, holder, meter, tag = grants[k]
+        try:
+            outcomes[k] = ledger.grant_mining_licence(
+                request_id, holder, "North", "Z1", meter, Decimal(10), Decimal(20),
+                [tag.encode().hex()], START, END, at=START)
+        except RuleViolation as refusal:
+            outcomes[k] = refusal
+
+    threads = [threading.Thread(target=grant, args=(k,)) for k in range(len(grants))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+def test_two_grants_racing_for_one_meter_bind_it_once(market: Market) -> None:
+    other = market.participant("other-miner")
+    outcomes = race(market, [("race-a", market.seller, "M-RACE", "<race-a>"),
+                             ("race-b", other, "M-RACE", "<race-b>")])
+    refused = [o for o in outcomes if isinstance(o, RuleViolation)]
+    granted = [o for o in outcomes if not isinstance(o, RuleViolation)]
+    assert len(granted) == 1 and [r.rule for r in refused] == ["METER_IN_USE"]
+    register = market.ledger.repository.get(MINING_REGISTER_ID)
+    assert isinstance(register, MiningRegister)
+    assert register.bindings == 1 and register.last_licence == granted[0].aggregate_id
+
+
+def test_two_grants_racing_for_overlapping_tags_hold_them_once(market: Market) -> None:
+    other = market.participant("other-tagger")
+    outcomes = race(market, [("tag-a", market.seller, "M-TAG-A", "<pool>"),
+                             ("tag-b", other, "M-TAG-B", "<pool>/b")])
+    assert sorted(type(o).__name__ for o in outcomes) == ["Receipt", "RuleViolation"]
+    [refused] = [o for o in outcomes if isinstance(o, RuleViolation)]
+    assert refused.rule == "COINBASE_TAG_IN_USE"
+
+
+def test_grants_on_different_meters_both_pass_when_they_race(market: Market) -> None:
+    other = market.participant("third-miner")
+    outcomes = race(market, [("free-a", market.seller, "M-ONE", "<free-a>"),
+                             ("free-b", other, "M-TWO", "<free-b>")])
+    assert not any(isinstance(o, RuleViolation) for o in outcomes)
+    register = market.ledger.repository.get(MINING_REGISTER_ID)
+    assert register.bindings == 2
