@@ -84,8 +84,8 @@ def test_clean_export_passes_the_checks(source: RestoreSource) -> None:
     calls: list[int] = []
     check = check_export(stream_of(source.export.read_bytes()), progress=calls.append)
     assert check.ok and check.problems == [] and check.report is None
-    assert (check.records, check.checkpoints, check.root) == (23, 4, source.root)
-    assert sum(calls) == 27  # records and checkpoints
+    assert (check.records, check.checkpoints, check.root) == (25, 4, source.root)
+    assert sum(calls) == 29  # records and checkpoints
     keyed = check_export(stream_of(source.export.read_bytes()), [source.signer.verifier])
     assert keyed.ok and keyed.report is not None and keyed.report.checkpoints_matched == 4
 
@@ -137,7 +137,7 @@ def test_structural_problems_are_found_without_a_key(source: RestoreSource) -> N
     assert len(check.problems) == 1 and "not consistent" in check.problems[0]
 
     check = check_export(stream_of(changed(source, lambda items: None, record_count=22)))
-    assert check.problems == ["the header announces 22 records, the file holds 23"]
+    assert check.problems == ["the header announces 22 records, the file holds 25"]
     assert not check.ok
 
 
@@ -169,13 +169,13 @@ def test_restore_counts_ids_and_batches(source: RestoreSource, empty_log: AuditL
     seen: list[int] = []
     summary = restore_export(stream_of(source.export.read_bytes()), empty_log,
                              progress=seen.append, batch_records=3, batch_bytes=1 << 20)
-    assert (summary.records, summary.checkpoints, summary.tree_size) == (23, 4, 23)
-    assert (summary.first_notification_id, summary.last_notification_id) == (1, 23)
+    assert (summary.records, summary.checkpoints, summary.tree_size) == (25, 4, 25)
+    assert (summary.first_notification_id, summary.last_notification_id) == (1, 25)
     assert summary.root == source.root
-    # Batches of 3, cut at every checkpoint (sizes 5, 10, 15, 20).
-    assert seen == [3, 2, 3, 2, 3, 2, 3, 2, 3]
+    # Batches of 3, cut at every checkpoint (sizes 5, 10, 15, 20) and at the end.
+    assert seen == [3, 2, 3, 2, 3, 2, 3, 2, 3, 2]
     state = empty_log.state()
-    assert state.position == 23 and state.compact.root() == source.root
+    assert state.position == 25 and state.compact.root() == source.root
 
 
 def test_store_with_only_audit_rows_is_not_empty(empty_log: AuditLog) -> None:

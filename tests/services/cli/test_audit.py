@@ -245,10 +245,10 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
     code, out = invoke("audit", "restore", "--from", str(source.export), "--db", store_url,
                        "--public-key", pub)
     assert code == 0, out
-    assert "restored 23 records and 4 checkpoints" in out
+    assert "restored 25 records and 4 checkpoints" in out
     assert "restoring" not in out  # no progress bar when stderr is not a terminal
     code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub)
-    assert code == 0 and "records: 23" in out and "4 seen, 4 match" in out, out
+    assert code == 0 and "records: 25" in out and "4 seen, 4 match" in out, out
 
     # Every checkpoint kept as signed, and the tree over every record is the original's.
     log = AuditLog.open(StoreConfig(url=store_url, create_tables=False), create_tables=False)
@@ -257,11 +257,11 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
         raw = RawDB(store_url, log.store.events_table)
         rows = raw.events()
         raw.close()
-        assert [r[0] for r in rows] == list(range(1, 24))
+        assert [r[0] for r in rows] == list(range(1, 26))
         assert [(UUID(str(r[1])), r[2], r[3], bytes(r[4])) for r in rows] == source.records
         assert log.checkpoints() == source.checkpoints
         assert log.latest_checkpoint().root_hash == source.checkpoints[-1].root_hash  # type: ignore[union-attr]
-        assert log.state().size == 23 and log.state().compact.root() == source.root
+        assert log.state().size == 25 and log.state().compact.root() == source.root
     finally:
         log.close()
 
@@ -283,18 +283,18 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
     finally:
         ledger.close()
     old = source.checkpoints[-1]
-    assert (new.seq, new.size) == (5, 24)
+    assert (new.seq, new.size) == (5, 26)
     verify_consistency(old.size, new.size, old.root_hash, new.root_hash, new.consistency)
     code, out = invoke("audit", "verify", "--db", store_url, "--public-key", pub,
                        "--cipher-key", source.cipher_key)
-    assert code == 0 and "5 seen, 5 match" in out and "events decoded: 24" in out, out
+    assert code == 0 and "5 seen, 5 match" in out and "events decoded: 26" in out, out
 
     # And on into SQLite again: export the restored store, restore that.
     again, copy = tmp_path / "again.vlx", f"sqlite:///{tmp_path / 'copy.db'}"
     assert invoke("audit", "export", "--db", store_url, "--out", str(again))[0] == 0
     code, out = invoke("audit", "restore", "--from", str(again), "--db", copy,
                        "--public-key", pub)
-    assert code == 0 and "restored 24 records and 5 checkpoints" in out, out
+    assert code == 0 and "restored 26 records and 5 checkpoints" in out, out
     copied = AuditLog.open(StoreConfig(url=copy, create_tables=False), create_tables=False)
     try:
         assert copied.checkpoints() == [*source.checkpoints, new]
