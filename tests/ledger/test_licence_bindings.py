@@ -62,7 +62,7 @@ def test_two_grants_racing_for_one_meter_bind_it_once(market: Market) -> None:
     refused = [o for o in outcomes if isinstance(o, RuleViolation)]
     granted = [o for o in outcomes if not isinstance(o, RuleViolation)]
     assert len(granted) == 1 and [r.rule for r in refused] == ["METER_IN_USE"]
-    register = market.ledger.repository.get(MINING_REGISTER_ID)
+    register: Any = market.ledger.repository.get(MINING_REGISTER_ID)
     assert isinstance(register, MiningRegister)
     assert register.bindings == 1 and register.last_licence == granted[0].aggregate_id
 
@@ -81,5 +81,5 @@ def test_grants_on_different_meters_both_pass_when_they_race(market: Market) -> 
     outcomes = race(market, [("free-a", market.seller, "M-ONE", "<free-a>"),
                              ("free-b", other, "M-TWO", "<free-b>")])
     assert not any(isinstance(o, RuleViolation) for o in outcomes)
-    register = market.ledger.repository.get(MINING_REGISTER_ID)
+    register: Any = market.ledger.repository.get(MINING_REGISTER_ID)
     assert register.bindings == 2
