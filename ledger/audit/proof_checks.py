@@ -218,6 +218,9 @@ class ProofReplayCheck:
         for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
             handlers[cls] = self._policy
         self._handlers = handlers
+        self.watches: tuple[type, ...] = (*handlers, cast(Any, MiningLicence).Event)
+        """The events ``observe`` looks at: those it handles and every mining licence's
+        (suspensions, revocations … change a licence's spans)."""
 
     @property
     def backend(self) -> Backend:
@@ -609,6 +612,8 @@ class EnvelopeCheck:
             handlers[cast(Any, Trade).Recorded] = self._trade
             handlers[cast(Any, Trade).Blocked] = self._trade
         self._handlers = handlers
+        self.watches: tuple[type, ...] = tuple(handlers)
+        """The events ``observe`` looks at."""
 
     def observe(self, leaf_index: int, event: Any) -> Iterable[Fault]:
         """Returns the fault of one event's envelope, if any."""

@@ -1,0 +1,246 @@
+"""`audit verify --workers N` (ledger/audit/parallel.py) gives the single-process pass's
+report exactly: the same faults in the same order with the same words, the same counts,
+root and warnings — on clean and tampered stores (SQLite and PostgreSQL), on an export
+file, with the cipher key and the replay checks, and wherever the chunk boundaries fall."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.audit.export import read_export, write_export
+from ledger.audit.faults import FaultKind
+from ledger.audit.leaf import encode_leaf
+from ledger.audit.parallel import ParallelPass
+from ledger.audit.replay import Replayer, default_checks
+from ledger.audit.stream import (
+    AuditStream,
+    StreamCheckpoint,
+    StreamHeader,
+    StreamItem,
+    StreamRecord,
+    database_stream,
+)
+from ledger.audit.verify import StreamVerifier, VerifyReport
+from ledger.config import StoreConfig
+from tests.ledger.audit.conftest import (
+    ORIGIN,
+    AuditedLedger,
+    RestoreSource,
+    build_restore_source,
+    make_audited,
+)
+from tests.ledger.audit.test_verify import CASES
+from tests.ontime import on_time_ledger
+from tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from tlog.consistency import consistency_proof
+from tlog.hashes import leaf_hash, root_hash
+from tlog.note import NoteSigner
+
+CHUNKS = (1, 4, 8192)
+"""Chunk sizes compared: one record a chunk, chunks that end between checkpoints and
+inside the tampered range, and one chunk for the whole store."""
+
+
+@pytest.fixture(scope="module")
+def restore_source(tmp_path_factory: pytest.TempPathFactory) -> RestoreSource:
+    """An encrypted store with licences, a suspension, trades and its export."""
+    return build_restore_source(tmp_path_factory.mktemp("restore-source"))
+
+
+def reports(checker: StreamVerifier, stream: Callable[[], AuditStream]
+            ) -> tuple[VerifyReport, list[VerifyReport]]:
+    """Returns the single-process report and the parallel ones (2 workers) at each of
+    CHUNKS."""
+    single = checker.verify(stream())
+    return single, [checker.verify(stream(), workers=2, chunk_size=chunk)
+                    for chunk in CHUNKS]
+
+
+def store_reports(a: AuditedLedger, **options: object
+                  ) -> tuple[VerifyReport, list[VerifyReport]]:
+    checker = StreamVerifier(a.signer.verifier, **options)  # type: ignore[arg-type]
+    return reports(checker, lambda: database_stream(a.log.store, a.log.origin))
+
+
+def test_a_clean_store_gives_the_same_report(audited: AuditedLedger) -> None:
+    single, parallel = store_reports(audited)
+    assert single.ok and single.records == 23
+    assert all(report == single for report in parallel)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_tampered_records_give_the_same_report(audited: AuditedLedger, case: str) -> None:
+    tamper, kind, _ = CASES[case]
+    tamper(audited)
+    single, parallel = store_reports(audited)
+    assert kind in single.fault_counts
+    for report in parallel:
+        assert report == single
+        assert [str(f) for f in report.faults] == [str(f) for f in single.faults]
+
+
+def test_tampered_checkpoints_and_trusted_ones_give_the_same_report(
+    audited: AuditedLedger,
+) -> None:
+    kept = open_checkpoint(audited.log.checkpoints()[3].note, audited.signer.verifier)
+    forger = NoteSigner.generate(ORIGIN)
+    forged = sign_checkpoint(Checkpoint(ORIGIN, 10, b"\x09" * 32), forger).note
+    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 2", (forged,))
+    first = audited.log.checkpoints()[0]
+    audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 3", (first.note,))
+    nid = audited.raw.events()[12][0]
+    audited.raw.run(f"DELETE FROM {audited.raw.table} WHERE {audited.raw.nid} >= ?", (nid,))
+    single, parallel = store_reports(audited, trusted=[kept.checkpoint],
+                                     require_signed=True)
+    assert {FaultKind.UNTRUSTED_KEY, FaultKind.SIZE_MISMATCH} <= set(single.fault_counts)
+    assert all(report == single for report in parallel)
+
+
+def test_an_export_gives_the_same_report(audited: AuditedLedger, tmp_path: Path) -> None:
+    CASES["swapped rows"][0](audited)
+    path = tmp_path / "log.vlx"
+    with path.open("wb") as f:
+        write_export(database_stream(audited.log.store, audited.log.origin), f)
+    # A damaged tail: the stream breaks off, reported where it broke.
+    data = path.read_bytes()
+    path.write_bytes(data[:-200])
+
+    def stream() -> AuditStream:
+        return read_export(path.open("rb"))
+
+    single, parallel = reports(StreamVerifier(audited.signer.verifier), stream)
+    assert FaultKind.FORMAT in single.fault_counts
+    assert FaultKind.REORDERED in single.fault_counts
+    assert all(report == single for report in parallel)
+
+
+def test_the_cipher_key_audit_gives_the_same_report(restore_source: RestoreSource) -> None:
+    reader = on_time_ledger(StoreConfig(url=restore_source.url,
+                                        cipher_key=restore_source.cipher_key,
+                                        create_tables=False))
+    try:
+        def checker() -> StreamVerifier:
+            return StreamVerifier(restore_source.signer.verifier,
+                                  replayer=Replayer(reader.mapper, default_checks()))
+
+        def stream() -> AuditStream:
+            return read_export(restore_source.export.open("rb"))
+
+        single = checker().verify(stream())
+        assert single.ok, single.faults
+        assert single.events_decoded == single.records > 0
+        for chunk in CHUNKS:
+            assert checker().verify(stream(), workers=2, chunk_size=chunk) == single
+    finally:
+        reader.close()
+
+
+def test_undecodable_and_unreplayable_events_give_the_same_report(sqlite_url: str) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    a = make_audited(sqlite_url, trades=3, cipher_key=key)
+    reader = on_time_ledger(StoreConfig(url=sqlite_url, cipher_key=key, create_tables=False))
+    try:
+        CASES["changed byte"][0](a)  # an event that no longer decrypts
+        CASES["swapped rows"][0](a)  # and two that come out of order
+        single, parallel = store_reports(a, replayer=Replayer(reader.mapper))
+        assert FaultKind.UNDECODABLE_EVENT in single.fault_counts
+        assert all(report == single for report in parallel)
+        assert single.aggregates_rebuilt == parallel[0].aggregates_rebuilt > 0
+    finally:
+        reader.close()
+        a.raw.close()
+        a.ledger.close()
+
+
+def test_chunks_must_be_a_power_of_two(audited: AuditedLedger) -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        ParallelPass(StreamVerifier(audited.signer.verifier), 2, chunk_size=6)
+
+
+# ------------------------------------------------------------------ chunk boundaries
+
+SIGNER = NoteSigner.generate(ORIGIN)
+
+
+def synthetic_items(count: int, every: int) -> tuple[list[StreamRecord], list[int]]:
+    """Returns ``count`` records of 1..3 events per aggregate, with correct hints, and the
+    sizes checkpoints are signed at (every ``every`` records and at the end)."""
+    records = []
+    for i in range(count):
+        data = encode_leaf(f"agg-{i // 3}", i % 3 + 1, "bench:Event", bytes([i % 256]) * 9)
+        records.append(StreamRecord(i + 1, data, i, leaf_hash(data)))
+    return records, sorted({*range(every, count + 1, every), count})
+
+
+def checkpointed(records: list[StreamRecord], sizes: list[int]) -> list[StreamItem]:
+    """Returns the records with a signed checkpoint (and its consistency proof from the
+    previous one) after each of ``sizes``, computed over the records as given."""
+    leaves = [leaf_hash(r.leaf_data) for r in records]
+
+    def nodes(ids: object) -> dict[tuple[int, int], bytes]:
+        return {(level, index): root_hash(leaves[index << level:(index + 1) << level])
+                for level, index in ids}  # type: ignore[attr-defined]
+
+    items: list[StreamItem] = []
+    previous = 0
+    for seq, size in enumerate(sizes, 1):
+        while len([i for i in items if type(i) is StreamRecord]) < size:
+            items.append(records[len([i for i in items if type(i) is StreamRecord])])
+        note = sign_checkpoint(Checkpoint(ORIGIN, size, root_hash(leaves[:size])),
+                               SIGNER).note
+        proof = tuple(consistency_proof(previous, size, nodes)) if 0 < previous < size else ()
+        items.append(StreamCheckpoint(seq, note, proof, ""))
+        previous = size
+    return items
+
+
+TAMPERS = st.sampled_from(["flip", "drop", "swap", "repeat", "unhint", "none"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.integers(1, 40), every=st.integers(1, 12),
+       chunk_exponent=st.integers(0, 5),
+       tampers=st.lists(st.tuples(TAMPERS, st.integers(0, 39)), max_size=3),
+       trusted_at=st.lists(st.integers(0, 45), max_size=2))
+def test_chunk_boundaries_do_not_change_the_report(
+    count: int, every: int, chunk_exponent: int, tampers: list[tuple[str, int]],
+    trusted_at: list[int],
+) -> None:
+    records, sizes = synthetic_items(count, every)
+    items = checkpointed(records, sizes)
+    for tamper, at in tampers:  # after signing: what a tamperer does to the stored log
+        positions = [k for k, item in enumerate(items) if type(item) is StreamRecord]
+        k = positions[at % len(positions)]
+        record = items[k]
+        assert type(record) is StreamRecord
+        if tamper == "flip":
+            items[k] = record._replace(leaf_data=record.leaf_data[:-1] + b"\xff")
+        elif tamper == "drop" and len(positions) > 1:
+            del items[k]
+        elif tamper == "swap" and k + 1 < len(items):
+            items[k], items[k + 1] = items[k + 1], items[k]
+        elif tamper == "repeat":
+            items.insert(k, record._replace(notification_id=record.notification_id))
+        elif tamper == "unhint":
+            items[k] = record._replace(hint_index=-1, hint_hash=b"")
+    full = root_hash([leaf_hash(r.leaf_data) for r in records])
+    trusted = [Checkpoint(ORIGIN, size, root_hash([leaf_hash(r.leaf_data)
+                                                   for r in records[:size]])
+                          if size <= count else full) for size in trusted_at]
+
+    def stream() -> AuditStream:
+        header = StreamHeader("synthetic", ORIGIN, tracked_position=count,
+                              tracked_size=count)
+        return AuditStream(header, iter(list(items)))
+
+    checker = StreamVerifier(SIGNER.verifier, trusted=trusted)
+    single = checker.verify(stream())
+    parallel = checker.verify(stream(), workers=2, chunk_size=1 << chunk_exponent)
+    assert parallel == single
