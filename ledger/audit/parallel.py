@@ -1,32 +1,40 @@
 """`audit verify --workers N`: one verification spread over N worker processes, with the
 same report as the single-process pass (``ledger.audit.verify``).
 
-This process reads the stream (a store's pages or an export's frames) and cuts its
-records into chunks of ``chunk_size`` records, a power of two, so that every full chunk
-is one perfect subtree of the log's tree. A worker hashes each chunk's leaves and returns
-the chunk's subtree hashes at every size a checkpoint (or a trusted checkpoint) needs, its
-hints, notification ids and aggregate identities; here the tree is folded chunk by chunk
-and every checkpoint checked against the root at its size exactly as the single pass
-does. With the cipher key each record also goes to one of N partitions by its aggregate
-id: partition p's chunks run one after the other in one process (a pool of one), which
-decodes them and rebuilds its aggregates in log order, and returns the faults and the
-events the replay checks watch; the checks run here, in log order.
+The records are cut into chunks of ``chunk_size`` records, a power of two, so that every
+full chunk is one perfect subtree of the log's tree. When the stream has a plan (a store
+opened with its settings, an export file) the workers read their chunks themselves (a
+page of the store through their own connection, a byte range of the file) and this
+process only plans them and reads the checkpoints; otherwise it reads the stream and
+sends each chunk's records along.
 
-Faults come out identical to the single pass because the per-record checks have one
-owner (``Tally.record``): a chunk whose quick whole-array checks find nothing amiss
-(no changed leaf, no claimed or unknown follower leaf, no repeated version, no malformed
-leaf) cannot hold a per-record fault; any other chunk is walked record by record through
-``Tally.record``. Chunks are merged strictly in log order, so faults, warnings and
-counts are added in the order the single pass adds them.
+Each of the N workers is a pool of one process, so that the tasks sent to it run one
+after the other in the order sent. A chunk is hashed by one worker (in turn): it returns
+the chunk's subtree hashes at every size a checkpoint (or a trusted checkpoint) needs, its
+hints and notification ids, and its records shared out by aggregate id into N partitions.
+Partition p always goes to worker p, chunk after chunk in log order: there the versions of
+its aggregates are checked (DUPLICATE_EVENT) and, with the cipher key, its events decoded
+and its aggregates rebuilt; it returns the faults and the events the replay checks watch.
+Here the tree is folded chunk by chunk, every checkpoint checked against the root at its
+size exactly as the single pass does, and the replay checks run in log order.
+
+Faults come out identical to the single pass because each rule has one owner, which both
+run: ``Tally.record`` for the per-record checks, ``next_version`` for repeated versions,
+``Replayer.rebuild`` and the checks for the replay. A chunk whose whole-array checks find
+nothing amiss (no changed leaf, no claimed or unknown follower leaf, no repeated version,
+no malformed leaf) cannot hold a per-record fault; any other is walked record by record
+through ``Tally.record`` (re-reading its records here). Chunks are merged strictly in log
+order, so faults, warnings and counts are added in the order the single pass adds them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +42,15 @@ from typing import Any
 import numpy as np
 
 from ledger.audit.faults import Fault
-from ledger.audit.leaf import LeafFormatError, decode_leaf
+from ledger.audit.leaf import ID_KIND_UUID, LeafFormatError, decode_leaf
 from ledger.audit.replay import MapperRecipe, Replayer
-from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamRecord
+from ledger.audit.stream import (
+    AuditStream,
+    ChunkSource,
+    PlannedChunk,
+    StreamCheckpoint,
+    StreamRecord,
+)
 from ledger.audit.verify import (
     CheckpointState,
     StreamVerifier,
@@ -44,6 +58,7 @@ from ledger.audit.verify import (
     VerifyReport,
     fold_root,
     identity,
+    next_version,
     unknown_item,
     unreadable,
 )
@@ -61,6 +76,40 @@ IN_FLIGHT_PER_WORKER = 2
 
 
 @dataclass(frozen=True)
+class Shipped:
+    """Records sent along with their chunk (a stream without a plan), as columns."""
+
+    nids: Sequence[int]
+    datas: Sequence[bytes]
+    hints: Sequence[int]
+    hint_hashes: Sequence[bytes]
+
+    @classmethod
+    def of(cls, records: Sequence[StreamRecord]) -> Shipped:
+        """Returns the columns of ``records``."""
+        if not records:
+            return cls((), (), (), ())
+        nids, datas, hints, hint_hashes = zip(*records, strict=True)
+        return cls(nids, datas, hints, hint_hashes)
+
+    def read(self) -> list[StreamRecord]:
+        """Returns the records."""
+        return [StreamRecord(*row) for row in zip(self.nids, self.datas, self.hints,
+                                                  self.hint_hashes, strict=True)]
+
+
+@dataclass
+class Share:
+    """The records of one chunk that fall in one partition: their leaf indexes,
+    aggregate keys and versions (and leaf data when the aggregates are rebuilt)."""
+
+    positions: list[int] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    datas: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class HashedChunk:
     """What a worker returns of one chunk's leaves."""
 
@@ -70,18 +119,24 @@ class HashedChunk:
     nids: bytes
     changed: bool
     """Some record's bytes differ from those the follower integrated."""
-    identities: list[tuple[bytes, int] | None]
+    shares: list[Share]
 
 
-def hash_chunk(nids: Sequence[int], datas: Sequence[bytes], hints: Sequence[int],
-               hint_hashes: Sequence[bytes], offsets: Sequence[int]) -> HashedChunk:
-    """Returns the leaf hashes of one chunk folded into its subtrees (at each of
-    ``offsets``), and what the merge needs of each record."""
+def hash_chunk(source: ChunkSource | Shipped, start: int, offsets: Sequence[int],
+               partitions: int, with_data: bool) -> HashedChunk:
+    """Returns the leaf hashes of one chunk (its first leaf at ``start``) folded into its
+    subtrees at each of ``offsets``, and its records shared out into ``partitions``."""
+    shipped = source if isinstance(source, Shipped) else Shipped.of(source.read())
+    nids, datas, hints, hint_hashes = (shipped.nids, shipped.datas, shipped.hints,
+                                       shipped.hint_hashes)
     sha256 = hashlib.sha256
     wanted = set(offsets)
     roots: dict[int, list[bytes]] = {0: []} if 0 in wanted else {}
     hashes: list[bytes] = []
     changed = False
+    shares = [Share() for _ in range(partitions)]
+    crc32 = zlib.crc32
+    from_bytes = int.from_bytes
     for i, data in enumerate(datas):
         h = sha256(b"\x00" + data).digest()
         s, x = i, h
@@ -91,64 +146,98 @@ def hash_chunk(nids: Sequence[int], datas: Sequence[bytes], hints: Sequence[int]
         hashes.append(x)
         if i + 1 in wanted:
             roots[i + 1] = list(hashes)
-        if hints[i] >= 0 and hint_hashes[i] != h:
+        if hint_hashes[i] != h and hints[i] >= 0:
             changed = True
+        # identity(), inlined for the common case: a UUID aggregate id.
+        ident = ((data[1:18], from_bytes(data[18:26], "big"))
+                 if len(data) >= 26 and data[1] == ID_KIND_UUID else identity(data))
+        if ident is None:
+            share = shares[0]
+            share.keys.append(None)
+            share.versions.append(0)
+        else:
+            key = ident[0]
+            share = shares[crc32(key) % partitions]
+            share.keys.append(key)
+            share.versions.append(ident[1])
+        share.positions.append(start + i)
+        if with_data:
+            share.datas.append(data)
     return HashedChunk(roots, np.asarray(hints, np.int64).tobytes(),
-                       np.asarray(nids, np.int64).tobytes(), changed,
-                       [identity(data) for data in datas])
+                       np.asarray(nids, np.int64).tobytes(), changed, shares)
 
 
 @dataclass(frozen=True)
-class ReplayedPart:
+class CheckedShare:
     """What a partition returns of its share of one chunk."""
 
+    repeats: list[tuple[int, tuple[int, int]]]
+    """Records repeating or going back in their aggregate: (leaf, (version, last))."""
     faults: list[tuple[int, list[Fault]]]
     events: list[tuple[int, Any]]
     """The decoded events some check watches, with their leaf index."""
     malformed: bool
 
 
+@dataclass(frozen=True)
+class Begin:
+    """What a partition needs first: the mapper's recipe (None: no rebuild) and the event
+    classes the replay checks watch."""
+
+    recipe: MapperRecipe | None
+    watches: tuple[type, ...]
+
+
 @dataclass
 class _Partition:
-    replayer: Replayer
+    versions: dict[bytes, int]
+    replayer: Replayer | None
     watches: tuple[type, ...]
 
 
 _PARTITIONS: dict[str, _Partition] = {}
-"""The partitions this worker process rebuilds, by audit run."""
+"""The partitions this worker process keeps, by audit run."""
 
 
-def replay_part(run: str, start: tuple[MapperRecipe, tuple[type, ...]] | None,
-                positions: Sequence[int], datas: Sequence[bytes]) -> ReplayedPart:
-    """Decodes the records of one partition's share of a chunk and applies them to its
-    aggregates (``start``: the mapper's recipe and the watched classes, on the first)."""
+def check_share(run: str, begin: Begin | None, share: Share) -> CheckedShare:
+    """Checks the versions of one partition's share of a chunk and, with a mapper,
+    decodes its records and applies them to the partition's aggregates."""
     partition = _PARTITIONS.get(run)
     if partition is None:
-        if start is None:
+        if begin is None:
             raise RuntimeError(f"audit run {run} is not known to this worker")
-        partition = _PARTITIONS[run] = _Partition(Replayer(start[0].build()), start[1])
+        replayer = Replayer(begin.recipe.build()) if begin.recipe is not None else None
+        partition = _PARTITIONS[run] = _Partition({}, replayer, begin.watches)
+    repeats: list[tuple[int, tuple[int, int]]] = []
     faults: list[tuple[int, list[Fault]]] = []
     events: list[tuple[int, Any]] = []
     malformed = False
-    rebuild, watches = partition.replayer.rebuild, partition.watches
-    for position, data in zip(positions, datas, strict=True):
+    versions, replayer, watches = partition.versions, partition.replayer, partition.watches
+    for i, position in enumerate(share.positions):
+        key = share.keys[i]
+        if key is not None:
+            repeat = next_version(versions, key, share.versions[i])
+            if repeat is not None:
+                repeats.append((position, repeat))
+        if replayer is None:
+            continue
         try:
-            record = decode_leaf(data)
+            record = decode_leaf(share.datas[i])
         except LeafFormatError:
             malformed = True
             continue
-        event, found = rebuild(position, record)
+        event, found = replayer.rebuild(position, record)
         if found:
             faults.append((position, found))
         if event is not None and isinstance(event, watches):
             events.append((position, event))
-    return ReplayedPart(faults, events, malformed)
+    return CheckedShare(repeats, faults, events, malformed)
 
 
 def finish_part(run: str) -> tuple[int, int]:
     """Forgets one partition; returns (events decoded, aggregates rebuilt)."""
     partition = _PARTITIONS.pop(run, None)
-    if partition is None:
+    if partition is None or partition.replayer is None:
         return 0, 0
     return partition.replayer.decoded, len(partition.replayer.aggregates)
 
@@ -159,11 +248,13 @@ def finish_part(run: str) -> tuple[int, int]:
 @dataclass
 class _Chunk:
     start: int
-    records: list[StreamRecord]
+    count: int
+    source: ChunkSource | Shipped
     marks: list[tuple[int, object]]
     """Checkpoints (and unknown items) with the number of records read before each."""
+    records: list[StreamRecord] | None = None
     hashed: Future[HashedChunk] | None = None
-    replayed: list[Future[ReplayedPart]] = field(default_factory=list)
+    checked: list[Future[CheckedShare]] = field(default_factory=list)
 
 
 class ParallelPass:
@@ -180,13 +271,15 @@ class ParallelPass:
         self.pools: list[ProcessPoolExecutor] = [
             process_pool(1, f"audit-{k}") for k in range(workers)]
         self.replayer = checker.replayer
-        self.started = False
         self.hashes: list[bytes] = []  # the tree's compact range after the merged chunks
         self.trusted = list(checker.trusted)
         self.checkpoints = CheckpointState()
         self.report = VerifyReport("")
         self.tally = Tally(0, 0)
         self.chunks_sent = 0
+        self.unforwarded: deque[_Chunk] = deque()
+        self.forwarding = threading.RLock()
+        self.begun = False
 
     def verify(self, stream: AuditStream, progress: Callable[[int], None] | None = None
                ) -> VerifyReport:
@@ -199,25 +292,20 @@ class ParallelPass:
             checker.check_trusted(report, self.trusted, 0, fold_root([]))
         in_flight: deque[_Chunk] = deque()
         window = IN_FLIGHT_PER_WORKER * self.workers
-        chunk = _Chunk(0, [], [])
         size = 0
         broken: Exception | None = None
         try:
+            chunks = self._planned(stream) if stream.plan is not None else self._read(stream)
             try:
-                for item in stream.items:
-                    if type(item) is StreamRecord:
-                        if len(chunk.records) == self.chunk_size:
-                            in_flight.append(self._send(chunk))
-                            chunk = _Chunk(size, [], [])
-                            while len(in_flight) > window:
-                                self._merge(in_flight.popleft(), progress)
-                        chunk.records.append(item)
-                        size += 1
-                    else:
-                        chunk.marks.append((size, item))
-            except (ValueError, OSError) as e:
-                broken = e
-            in_flight.append(self._send(chunk))
+                for chunk in chunks:
+                    in_flight.append(self._send(chunk))
+                    size = chunk.start + chunk.count
+                    while len(in_flight) > window:
+                        self._merge(in_flight.popleft(), progress)
+            except _Broken as e:
+                broken = e.error
+                in_flight.append(self._send(e.last))
+                size = e.last.start + e.last.count
             while in_flight:
                 self._merge(in_flight.popleft(), progress)
         finally:
@@ -234,44 +322,96 @@ class ParallelPass:
             report.aggregates_rebuilt = sum(rebuilt for _, rebuilt in parts)
         return report
 
+    def _read(self, stream: AuditStream) -> Iterator[_Chunk]:
+        """Yields the stream's records in chunks, each with the marks that follow its
+        records before the next chunk's; the last (maybe empty) through _Broken when
+        the stream breaks off."""
+        chunk = _Chunk(0, 0, Shipped.of(()), [], [])
+        records: list[StreamRecord] = []
+        size = 0
+        try:
+            for item in stream.items:
+                if type(item) is StreamRecord:
+                    if len(records) == self.chunk_size:
+                        chunk.count, chunk.records = len(records), records
+                        chunk.source = Shipped.of(records)
+                        yield chunk
+                        records = []
+                        chunk = _Chunk(size, 0, chunk.source, [], records)
+                    records.append(item)
+                    size += 1
+                else:
+                    chunk.marks.append((size, item))
+        except (ValueError, OSError) as e:
+            chunk.count, chunk.records, chunk.source = len(records), records, \
+                Shipped.of(records)
+            raise _Broken(e, chunk) from e
+        chunk.count, chunk.records, chunk.source = len(records), records, Shipped.of(records)
+        yield chunk
+
+    def _planned(self, stream: AuditStream) -> Iterator[_Chunk]:
+        """Yields the chunks of the stream's plan (read by the workers), as _read."""
+        assert stream.plan is not None
+        chunk: _Chunk | None = None
+        early: list[tuple[int, object]] = []  # marks before the first chunk
+        size = 0
+        try:
+            for item in stream.plan(self.chunk_size):
+                if isinstance(item, PlannedChunk):
+                    if chunk is not None:
+                        yield chunk
+                    chunk = _Chunk(size, item.count, item.source, early if chunk is None
+                                   else [])
+                    size += item.count
+                else:
+                    (chunk.marks if chunk is not None else early).append(
+                        (item.size, item.item))
+        except (ValueError, OSError) as e:
+            raise _Broken(e, chunk or _Chunk(size, 0, Shipped.of(()), early, [])) from e
+        yield chunk or _Chunk(size, 0, Shipped.of(()), early, [])
+
     def _send(self, chunk: _Chunk) -> _Chunk:
-        """Hands one chunk to the workers; returns it."""
-        start, n = chunk.start, len(chunk.records)
+        """Hands one chunk to a worker to hash; returns it."""
+        start, n = chunk.start, chunk.count
         offsets = {size - start for size, _ in chunk.marks}
         offsets.update(cp.size - start for cp in self.trusted if start < cp.size <= start + n)
         offsets.add(n)
-        columns = list(zip(*chunk.records, strict=True)) or [(), (), (), ()]
-        nids, datas, hints, hint_hashes = columns
         pool = self.pools[self.chunks_sent % self.workers]
         self.chunks_sent += 1
-        chunk.hashed = pool.submit(hash_chunk, nids, datas, hints, hint_hashes,
-                                   sorted(offsets))
-        if self.replayer is not None:
-            chunk.replayed = self._send_replay(start, datas)
+        chunk.hashed = pool.submit(hash_chunk, chunk.source, start, sorted(offsets),
+                                   self.workers, self.replayer is not None)
+        with self.forwarding:
+            self.unforwarded.append(chunk)
+        chunk.hashed.add_done_callback(lambda _: self._forward())
         return chunk
 
-    def _send_replay(self, start: int, datas: Sequence[bytes]) -> list[Future[ReplayedPart]]:
-        """Hands each partition its records of a chunk; returns their futures."""
-        assert self.replayer is not None
-        workers = self.workers
-        positions: list[list[int]] = [[] for _ in range(workers)]
-        shares: list[list[bytes]] = [[] for _ in range(workers)]
-        crc32 = zlib.crc32
-        for position, data in enumerate(datas, start):
-            ident = identity(data)
-            k = crc32(ident[0]) % workers if ident is not None else 0
-            positions[k].append(position)
-            shares[k].append(data)
-        begin = None
-        if not self.started:
-            begin = (MapperRecipe.of(self.replayer.mapper), self.replayer.watches())
-            self.started = True
-        return [pool.submit(replay_part, self.run, begin, positions[k], shares[k])
-                for k, pool in enumerate(self.pools)]
+    def _forward(self) -> None:
+        """Hands each hashed chunk's shares to their partitions, chunk after chunk in log
+        order (each partition's worker runs them in the order sent)."""
+        with self.forwarding:
+            while self.unforwarded and self.unforwarded[0].hashed is not None \
+                    and self.unforwarded[0].hashed.done():
+                chunk = self.unforwarded[0]
+                assert chunk.hashed is not None
+                if chunk.hashed.exception() is not None:
+                    return  # the merge raises it; no later share may overtake it
+                self.unforwarded.popleft()
+                begin = None
+                if not self.begun:
+                    replayer = self.replayer
+                    begin = Begin(MapperRecipe.of(replayer.mapper), replayer.watches()) \
+                        if replayer is not None else Begin(None, ())
+                    self.begun = True
+                shares = chunk.hashed.result().shares
+                chunk.checked = [pool.submit(check_share, self.run, begin, shares[k])
+                                 for k, pool in enumerate(self.pools)]
 
     def _finish(self) -> list[tuple[int, int]]:
         """Ends the run's partitions in the workers; returns their counts."""
-        if not self.started:
+        with self.forwarding:
+            self.unforwarded.clear()
+            begun = self.begun
+        if not begun:
             return []
         return [pool.submit(finish_part, self.run).result() for pool in self.pools]
 
@@ -279,25 +419,33 @@ class ParallelPass:
         """Adds one chunk's faults and checkpoints to the report, in log order."""
         assert chunk.hashed is not None
         hashed = chunk.hashed.result()
-        parts = [future.result() for future in chunk.replayed]
+        self._forward()
+        checked = [future.result() for future in chunk.checked]
+        repeats: dict[int, tuple[int, int]] = {}
         replay_faults: dict[int, list[Fault]] = {}
         events: dict[int, Any] = {}
-        for part in parts:
+        for part in checked:
+            repeats.update(part.repeats)
             replay_faults.update(part.faults)
             events.update(part.events)
-        start, n = chunk.start, len(chunk.records)
-        clean = self._quick(hashed, any(part.malformed for part in parts))
+        start, n = chunk.start, chunk.count
+        clean = (not repeats and not any(part.malformed for part in checked)
+                 and self._quick(hashed))
         positions = (sorted(replay_faults.keys() | events.keys()) if clean
                      else range(start, start + n))
+        records = chunk.records if clean or chunk.records is not None \
+            else chunk.source.read()
         report, replayer = self.report, self.replayer
         marks = deque(chunk.marks)
         sha256 = hashlib.sha256
         for position in positions:
             self._settle(chunk, marks, hashed, position)
             if not clean:
-                nid, data, hint, hint_hash = chunk.records[position - start]
+                assert records is not None
+                nid, data, hint, hint_hash = records[position - start]
                 self.tally.record(report, position, nid, data, hint, hint_hash,
-                                  sha256(b"\x00" + data).digest(), replayer is not None)
+                                  sha256(b"\x00" + data).digest(), replayer is not None,
+                                  repeats)
             for fault in replay_faults.get(position, ()):
                 report.add(fault)
             event = events.get(position)
@@ -337,10 +485,10 @@ class ParallelPass:
             else:
                 return
 
-    def _quick(self, hashed: HashedChunk, malformed: bool) -> bool:
-        """Returns whether a chunk is free of per-record faults, and if so takes its
-        records into the tally; leaves the tally as it was otherwise."""
-        if hashed.changed or malformed:
+    def _quick(self, hashed: HashedChunk) -> bool:
+        """Returns whether a chunk's leaves and hints hold no per-record fault, and if so
+        takes them into the tally; leaves the tally as it was otherwise."""
+        if hashed.changed:
             return False
         tally = self.tally
         hints = np.frombuffer(hashed.hints, np.int64)
@@ -354,17 +502,6 @@ class ParallelPass:
         if claimed.size and (bool(covered[claimed].any())
                              or np.unique(claimed).size != claimed.size):
             return False  # a follower leaf claimed twice
-        seen: dict[bytes, int] = {}
-        versions = tally.versions
-        for ident in hashed.identities:
-            if ident is not None:
-                key, version = ident
-                last = seen.get(key)
-                if last is None:
-                    last = versions.get(key)
-                if last is not None and version <= last:
-                    return False  # a repeated or earlier version of an aggregate
-                seen[key] = version
         covered[claimed] = 1
         if tracked.size:
             running = np.maximum.accumulate(np.concatenate(([tally.max_hint], tracked)))
@@ -372,7 +509,15 @@ class ParallelPass:
                 tally.disorder = True
             tally.max_hint = int(running[-1])
         tally.untracked += int(untracked.sum())
-        versions.update(seen)
         tally.hints.frombytes(hashed.hints)
         tally.nids.frombytes(hashed.nids)
         return True
+
+
+class _Broken(Exception):
+    """The stream broke off: the error, and the last chunk of the records before it."""
+
+    def __init__(self, error: Exception, last: _Chunk) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.last = last

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.audit.faults import Fault, FaultKind
@@ -133,6 +133,18 @@ def fold_root(hashes: Sequence[bytes]) -> bytes:
     return r
 
 
+def next_version(versions: dict[bytes, int], key: bytes, version: int
+                 ) -> tuple[int, int] | None:
+    """Returns (version, last version) when ``version`` does not follow the last version
+    of aggregate ``key`` in ``versions``, else None after remembering it (the one owner of
+    the DUPLICATE_EVENT rule; the parallel pass's partitions run it too)."""
+    last = versions.get(key)
+    if last is not None and version <= last:
+        return version, last
+    versions[key] = version
+    return None
+
+
 def unknown_item(item: object) -> Fault:
     """Returns the fault of a stream item that is neither a record nor a checkpoint."""
     return Fault(FaultKind.FORMAT, f"unknown stream item {type(item)}")
@@ -171,9 +183,13 @@ class Tally:
         self.versions: dict[bytes, int] = {}
 
     def record(self, report: VerifyReport, position: int, nid: int, data: bytes, hint: int,
-               hint_hash: bytes, h: bytes, decode: bool) -> LeafRecord | None:
+               hint_hash: bytes, h: bytes, decode: bool,
+               repeats: Mapping[int, tuple[int, int]] | None = None) -> LeafRecord | None:
         """Adds the faults of one record (leaf hash ``h``) at ``position`` to ``report``;
-        returns its decoded leaf when ``decode`` is asked and it decodes."""
+        returns its decoded leaf when ``decode`` is asked and it decodes. ``repeats``:
+        the (version, last version) of the records found repeating or going back in
+        their aggregate elsewhere (the parallel pass, by partition), instead of the
+        versions this tally keeps."""
         self.hints.append(hint)
         self.nids.append(nid)
         record: LeafRecord | None = None
@@ -207,19 +223,23 @@ class Tally:
                 position, nid, _event_of(data)))
         else:
             self.untracked += 1
-        ident = identity(data)
-        if ident is not None:
-            key, version = ident
-            last = self.versions.get(key)
-            if last is not None and version <= last:
-                report.add(Fault(
-                    FaultKind.DUPLICATE_EVENT,
-                    f"version {version} of its aggregate follows version {last}: "
-                    "an event recorded twice or out of order",
-                    position, nid, _event_of(data)))
-            else:
-                self.versions[key] = version
+        repeat = repeats.get(position) if repeats is not None else self.repeat(data)
+        if repeat is not None:
+            version, last = repeat
+            report.add(Fault(
+                FaultKind.DUPLICATE_EVENT,
+                f"version {version} of its aggregate follows version {last}: "
+                "an event recorded twice or out of order",
+                position, nid, _event_of(data)))
         return record
+
+    def repeat(self, data: bytes) -> tuple[int, int] | None:
+        """Returns (version, last version) when a record repeats or goes back to a
+        version of its aggregate already seen, else None (and remembers its version)."""
+        ident = identity(data)
+        if ident is None:
+            return None
+        return next_version(self.versions, *ident)
 
 
 class StreamVerifier:

@@ -17,6 +17,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 from ledger.lifetime import pool_worker_dies_with
 
+PRELOAD = ["ledger.audit.parallel"]
+"""Modules the fork server imports once, before it forks any worker (it imports the
+``ledger`` package, hence every module a worker of the audit or of the signature checker
+runs): a worker then starts in milliseconds instead of importing for a second or more."""
+
 _POOLS: dict[str, tuple[ProcessPoolExecutor, int]] = {}
 _POOLS_LOCK = threading.Lock()
 
@@ -38,8 +43,9 @@ def process_pool(workers: int, role: str = "decode") -> ProcessPoolExecutor:
             return found[0]
         if found is not None:
             found[0].shutdown(wait=True)
-        pool = ProcessPoolExecutor(max_workers=workers,
-                                   mp_context=multiprocessing.get_context("forkserver"),
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)  # no effect once the fork server runs
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=pool_worker_dies_with,
                                    initargs=(os.getpid(),))
         _POOLS[role] = (pool, workers)

@@ -402,7 +402,8 @@ def verify(
                                                 workers=processes)
                 else:
                     log = open_log(db)
-                    stream = database_stream(log.store)
+                    # With the store's settings, the workers read their records themselves.
+                    stream = database_stream(log.store, config=log.config)
                     task = bar.add_task("verifying", total=stream.header.record_count)
                     report = checker.verify(stream, lambda n: bar.advance(task, n),
                                             workers=processes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,8 +66,15 @@ def reports(checker: StreamVerifier, stream: Callable[[], AuditStream]
 
 def store_reports(a: AuditedLedger, **options: object
                   ) -> tuple[VerifyReport, list[VerifyReport]]:
+    """Returns the single-process report and the parallel ones: the records sent along
+    to the workers (a stream without the store's settings) and read by the workers
+    themselves (with them), at each of CHUNKS."""
     checker = StreamVerifier(a.signer.verifier, **options)  # type: ignore[arg-type]
-    return reports(checker, lambda: database_stream(a.log.store, a.log.origin))
+    config = StoreConfig(url=a.url, create_tables=False)
+    single, sent = reports(checker, lambda: database_stream(a.log.store, a.log.origin))
+    planned = [checker.verify(database_stream(a.log.store, a.log.origin, config=config),
+                              workers=2, chunk_size=chunk) for chunk in CHUNKS]
+    return single, sent + planned
 
 
 def test_a_clean_store_gives_the_same_report(audited: AuditedLedger) -> None:
@@ -244,3 +252,15 @@ def test_chunk_boundaries_do_not_change_the_report(
     single = checker.verify(stream())
     parallel = checker.verify(stream(), workers=2, chunk_size=1 << chunk_exponent)
     assert parallel == single
+    # The same items in an export file, whose chunks the workers read by themselves.
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "log.vlx"
+        with path.open("wb") as f:
+            write_export(stream(), f)
+        with path.open("rb") as f:
+            from_file = checker.verify(read_export(f))
+        with path.open("rb") as f:
+            planned = read_export(f)
+            assert planned.plan is not None
+            assert checker.verify(planned, workers=2, chunk_size=1 << chunk_exponent) \
+                == from_file
