@@ -25,6 +25,10 @@ nothing amiss (no changed leaf, no claimed or unknown follower leaf, no repeated
 no malformed leaf) cannot hold a per-record fault; any other is walked record by record
 through ``Tally.record`` (re-reading its records here). Chunks are merged strictly in log
 order, so faults, warnings and counts are added in the order the single pass adds them.
+
+The module is long because the pass has two sides that only make sense together: what
+the workers compute of a chunk (hashes, shares, partitions) and how this process merges
+it back into one report in the single pass's order (tree, checkpoints, faults).
 """
 
 from __future__ import annotations
