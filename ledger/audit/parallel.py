@@ -238,6 +238,11 @@ def check_share(run: str, begin: Begin | None, share: Share) -> CheckedShare:
     return CheckedShare(repeats, faults, events, malformed)
 
 
+def read_chunk(source: ChunkSource | Shipped) -> list[StreamRecord]:
+    """Returns the records of a chunk (for a chunk the merge walks record by record)."""
+    return source.read()
+
+
 def finish_part(run: str) -> tuple[int, int]:
     """Forgets one partition; returns (events decoded, aggregates rebuilt)."""
     partition = _PARTITIONS.pop(run, None)
@@ -437,8 +442,9 @@ class ParallelPass:
                  and self._quick(hashed))
         positions = (sorted(replay_faults.keys() | events.keys()) if clean
                      else range(start, start + n))
-        records = chunk.records if clean or chunk.records is not None \
-            else chunk.source.read()
+        records = chunk.records
+        if not clean and records is None:  # read again, by a worker (its connection)
+            records = self.pools[0].submit(read_chunk, chunk.source).result()
         report, replayer = self.report, self.replayer
         marks = deque(chunk.marks)
         sha256 = hashlib.sha256

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -112,6 +112,9 @@ def record_of_row(row: Sequence[Any]) -> StreamRecord:
     )
 
 
+ONE_CONNECTION = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
+"""The connection pool of a worker's store (PostgreSQL; SQLite ignores it)."""
+
 _WORKER_STORES: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 """The stores a worker process has opened, by URL and settings (kept for the process)."""
 
@@ -131,7 +134,9 @@ class StoreChunk:
         if log is None:
             from ledger.audit.log import AuditLog
 
-            log = _WORKER_STORES[key] = AuditLog.open(self.config, create_tables=False)
+            # One connection a worker: N workers hold N connections, not N pools.
+            config = replace(self.config, extra={**self.config.extra, **ONE_CONNECTION})
+            log = _WORKER_STORES[key] = AuditLog.open(config, create_tables=False)
         return [record_of_row(row) for row in log.store.events_page(self.after, self.count)]
 
 
