@@ -251,6 +251,14 @@ def finish_part(run: str) -> tuple[int, int]:
     return partition.replayer.decoded, len(partition.replayer.aggregates)
 
 
+def start_workers(workers: int) -> None:
+    """Starts the ``workers`` processes a parallel pass uses, if not yet running, and
+    returns once each has answered (a benchmark separates their start from the pass)."""
+    pools = [process_pool(1, f"audit-{k}") for k in range(workers)]
+    for future in [pool.submit(finish_part, "") for pool in pools]:
+        future.result()
+
+
 # ------------------------------------------------------------------ this process
 
 

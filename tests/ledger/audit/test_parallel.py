@@ -264,3 +264,29 @@ def test_chunk_boundaries_do_not_change_the_report(
             assert planned.plan is not None
             assert checker.verify(planned, workers=2, chunk_size=1 << chunk_exponent) \
                 == from_file
+
+
+AUDITOR = """
+import sys
+from ledger.audit.parallel import start_workers
+start_workers(2)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_workers_end_with_a_killed_auditor() -> None:
+    """An auditor killed with SIGKILL in the middle of a parallel pass leaves no worker."""
+    import signal
+
+    import psutil
+
+    from tests.ledger.test_lifetime import run_python, still_running
+
+    parent = run_python(AUDITOR)
+    assert parent.stdout is not None and parent.stdout.readline() == "ready\n"
+    descendants = psutil.Process(parent.pid).children(recursive=True)
+    assert len([p for p in descendants if p.ppid() != parent.pid]) == 2  # the workers
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(30)
+    assert not still_running(descendants), [p.cmdline() for p in descendants]
