@@ -290,3 +290,58 @@ def test_the_workers_end_with_a_killed_auditor() -> None:
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait(30)
     assert not still_running(descendants), [p.cmdline() for p in descendants]
+
+
+def _damage(kind: str, data: bytes) -> bytes:
+    """Returns an export damaged in one way (the tamper cases of test_export and more)."""
+    from tests.ledger.audit.test_export import FRAME, frames, join, record_positions
+
+    parts = frames(data)
+    records = record_positions(parts)
+    if kind == "changed byte":
+        k, payload = parts[records[7]]
+        parts[records[7]] = (k, payload[:-1] + bytes([payload[-1] ^ 1]))
+    elif kind == "removed record":
+        del parts[records[7]]
+    elif kind == "swapped records":
+        parts[records[7]], parts[records[8]] = parts[records[8]], parts[records[7]]
+    elif kind == "altered checkpoint":
+        i = next(i for i, (k, _) in enumerate(parts) if k == ord("C"))
+        parts[i] = (ord("C"), parts[i][1].replace(b"\\n5\\n", b"\\n4\\n"))
+    elif kind == "junk frame":
+        parts.insert(9, (0x5A, b"junk"))
+    elif kind == "unreadable checkpoint":
+        i = next(i for i, (k, _) in enumerate(parts) if k == ord("C"))
+        parts[i] = (ord("C"), b"{not json")
+    elif kind == "short record frame":
+        parts[records[5]] = (ord("R"), b"\x00" * 10)
+    elif kind == "miscounted trailer":
+        parts[-1] = (ord("E"), parts[-1][1].replace(b'"records":23', b'"records":24'))
+    elif kind == "truncated":
+        return data[: len(data) // 2]
+    elif kind == "huge frame":
+        joined = join(parts)
+        at = joined.index(FRAME.pack(ord("R"), len(parts[records[3]][1])))
+        return joined[:at] + FRAME.pack(ord("R"), 2**31) + joined[at + 5:]
+    elif kind == "bytes after the trailer":
+        return data + b"\x00"
+    return join(parts)
+
+
+@pytest.mark.parametrize("kind", [
+    "changed byte", "removed record", "swapped records", "altered checkpoint", "junk frame",
+    "unreadable checkpoint", "short record frame", "miscounted trailer", "truncated",
+    "huge frame", "bytes after the trailer"])
+def test_a_damaged_export_gives_the_same_report(audited: AuditedLedger, tmp_path: Path,
+                                                kind: str) -> None:
+    path = tmp_path / "damaged.vlx"
+    with path.open("wb") as f:
+        write_export(database_stream(audited.log.store, audited.log.origin), f)
+    path.write_bytes(_damage(kind, path.read_bytes()))
+
+    def stream() -> AuditStream:
+        return read_export(path.open("rb"))
+
+    single, parallel = reports(StreamVerifier(audited.signer.verifier), stream)
+    assert not single.ok
+    assert all(report == single for report in parallel)
