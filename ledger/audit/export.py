@@ -22,6 +22,7 @@ from typing import IO, Any
 from ledger.audit.stream import (
     NO_HINT,
     AuditStream,
+    Columns,
     Mark,
     PlanItem,
     PlannedChunk,
@@ -241,23 +242,31 @@ class ExportChunk:
     end: int
     count: int
 
-    def read(self) -> list[StreamRecord]:
-        """Returns the records, read from the file (checked by the plan that made it)."""
+    def columns(self) -> Columns:
+        """Returns the records, read from the file (checked by the plan that made it), as
+        ``_record`` reads each."""
         with open(self.path, "rb") as f:
             f.seek(self.begin)
             data = f.read(self.end - self.begin)
-        records = []
-        offset, head_size = 0, _FRAME.size
-        unpack_frame = _FRAME.unpack_from
+        nids: list[int] = []
+        datas: list[bytes] = []
+        hints: list[int] = []
+        hint_hashes: list[bytes] = []
+        offset, head_size, record_size = 0, _FRAME.size, _RECORD.size
+        unpack_frame, unpack_record = _FRAME.unpack_from, _RECORD.unpack_from
         while offset < len(data):
             kind, length = unpack_frame(data, offset)
             offset += head_size
             if kind == FRAME_RECORD:
-                records.append(_record(data[offset:offset + length]))
+                nid, hint, hint_hash = unpack_record(data, offset)
+                nids.append(nid)
+                datas.append(data[offset + record_size:offset + length])
+                hints.append(hint if hint >= 0 else NO_HINT)
+                hint_hashes.append(hint_hash if hint >= 0 else b"")
             offset += length
-        if len(records) != self.count:
+        if len(nids) != self.count:
             raise ExportFormatError(f"the export changed while it was read: {self.path}")
-        return records
+        return nids, datas, hints, hint_hashes
 
 
 def _plan(f: IO[bytes], path: str, offset: int, chunk_size: int) -> Iterator[PlanItem]:

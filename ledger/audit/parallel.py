@@ -51,9 +51,11 @@ from ledger.audit.replay import MapperRecipe, Replayer
 from ledger.audit.stream import (
     AuditStream,
     ChunkSource,
+    Columns,
     PlannedChunk,
     StreamCheckpoint,
     StreamRecord,
+    records_of,
 )
 from ledger.audit.verify import (
     CheckpointState,
@@ -83,23 +85,17 @@ IN_FLIGHT_PER_WORKER = 2
 class Shipped:
     """Records sent along with their chunk (a stream without a plan), as columns."""
 
-    nids: Sequence[int]
-    datas: Sequence[bytes]
-    hints: Sequence[int]
-    hint_hashes: Sequence[bytes]
+    records: Columns
 
     @classmethod
     def of(cls, records: Sequence[StreamRecord]) -> Shipped:
         """Returns the columns of ``records``."""
-        if not records:
-            return cls((), (), (), ())
-        nids, datas, hints, hint_hashes = zip(*records, strict=True)
-        return cls(nids, datas, hints, hint_hashes)
+        return cls(([r[0] for r in records], [r[1] for r in records],
+                    [r[2] for r in records], [r[3] for r in records]))
 
-    def read(self) -> list[StreamRecord]:
+    def columns(self) -> Columns:
         """Returns the records."""
-        return [StreamRecord(*row) for row in zip(self.nids, self.datas, self.hints,
-                                                  self.hint_hashes, strict=True)]
+        return self.records
 
 
 @dataclass
@@ -130,9 +126,7 @@ def hash_chunk(source: ChunkSource | Shipped, start: int, offsets: Sequence[int]
                partitions: int, with_data: bool) -> HashedChunk:
     """Returns the leaf hashes of one chunk (its first leaf at ``start``) folded into its
     subtrees at each of ``offsets``, and its records shared out into ``partitions``."""
-    shipped = source if isinstance(source, Shipped) else Shipped.of(source.read())
-    nids, datas, hints, hint_hashes = (shipped.nids, shipped.datas, shipped.hints,
-                                       shipped.hint_hashes)
+    nids, datas, hints, hint_hashes = source.columns()
     sha256 = hashlib.sha256
     wanted = set(offsets)
     roots: dict[int, list[bytes]] = {0: []} if 0 in wanted else {}
@@ -240,7 +234,7 @@ def check_share(run: str, begin: Begin | None, share: Share) -> CheckedShare:
 
 def read_chunk(source: ChunkSource | Shipped) -> list[StreamRecord]:
     """Returns the records of a chunk (for a chunk the merge walks record by record)."""
-    return source.read()
+    return records_of(source.columns())
 
 
 def finish_part(run: str) -> tuple[int, int]:

@@ -62,12 +62,21 @@ class StreamHeader:
     record_count: int | None = None
 
 
+Columns = tuple[list[int], list[bytes], list[int], list[bytes]]
+"""Records as four lists: notification ids, leaf data, hint indexes, hint hashes."""
+
+
 class ChunkSource(Protocol):
     """Where a worker process reads one chunk of records (a picklable value)."""
 
-    def read(self) -> list[StreamRecord]:
-        """Returns the chunk's records, in log order."""
+    def columns(self) -> Columns:
+        """Returns the chunk's records, in log order, as columns."""
         ...
+
+
+def records_of(columns: Columns) -> list[StreamRecord]:
+    """Returns the records of columns."""
+    return [StreamRecord(*row) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,7 @@ class StoreChunk:
     after: int
     count: int
 
-    def read(self) -> list[StreamRecord]:
+    def columns(self) -> Columns:
         """Returns the records, read through this process's own connection."""
         key = (self.config.url, tuple(sorted(self.config.extra.items())))
         log = _WORKER_STORES.get(key)
@@ -137,7 +146,17 @@ class StoreChunk:
             # One connection a worker: N workers hold N connections, not N pools.
             config = replace(self.config, extra={**self.config.extra, **ONE_CONNECTION})
             log = _WORKER_STORES[key] = AuditLog.open(config, create_tables=False)
-        return [record_of_row(row) for row in log.store.events_page(self.after, self.count)]
+        nids: list[int] = []
+        datas: list[bytes] = []
+        hints: list[int] = []
+        hint_hashes: list[bytes] = []
+        for row in log.store.events_page(self.after, self.count):
+            nid, data, hint, hint_hash = record_of_row(row)
+            nids.append(nid)
+            datas.append(data)
+            hints.append(hint)
+            hint_hashes.append(hint_hash)
+        return nids, datas, hints, hint_hashes
 
 
 def interleave(
