@@ -74,6 +74,10 @@ from tlog.hashes import node_hash
 DEFAULT_CHUNK = 1 << 13
 """Records per chunk (8,192: a few MB of leaf data, a fraction of a second of work)."""
 
+REPLAY_CHUNK = 1 << 10
+"""Records per chunk when the events are decoded too (1,024: each costs some 100 times
+more, and smaller chunks let the replay checks here overlap the workers' decoding)."""
+
 IN_FLIGHT_PER_WORKER = 2
 """Chunks handed out per worker before the oldest is merged (bounds the memory)."""
 

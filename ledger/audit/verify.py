@@ -287,10 +287,11 @@ class StreamVerifier:
         records (a power of two) across ``workers`` processes and the aggregates rebuilt
         in ``workers`` partitions (``ledger.audit.parallel``); the report is the same."""
         if workers > 1:
-            from ledger.audit.parallel import DEFAULT_CHUNK, ParallelPass
+            from ledger.audit.parallel import DEFAULT_CHUNK, REPLAY_CHUNK, ParallelPass
 
-            return ParallelPass(self, workers, chunk_size or DEFAULT_CHUNK).verify(
-                stream, progress)
+            chunk = chunk_size or (REPLAY_CHUNK if self.replayer is not None
+                                   else DEFAULT_CHUNK)
+            return ParallelPass(self, workers, chunk).verify(stream, progress)
         header = stream.header
         report = VerifyReport(header.source)
         tally = Tally(header.tracked_size, header.tracked_position)
