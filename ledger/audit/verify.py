@@ -171,6 +171,9 @@ class Tally:
     of the per-record checks; the parallel pass (``ledger.audit.parallel``) runs it on
     any chunk its quick checks find anything in, so both paths word faults alike."""
 
+    __slots__ = ("covered", "disorder", "hints", "max_hint", "nids", "tracked_position",
+                 "tracked_size", "untracked", "versions")
+
     def __init__(self, tracked_size: int, tracked_position: int) -> None:
         self.tracked_size = max(0, tracked_size)
         self.tracked_position = tracked_position
@@ -223,7 +226,11 @@ class Tally:
                 position, nid, _event_of(data)))
         else:
             self.untracked += 1
-        repeat = repeats.get(position) if repeats is not None else self.repeat(data)
+        if repeats is None:
+            ident = identity(data)
+            repeat = next_version(self.versions, *ident) if ident is not None else None
+        else:
+            repeat = repeats.get(position)
         if repeat is not None:
             version, last = repeat
             report.add(Fault(
@@ -233,13 +240,6 @@ class Tally:
                 position, nid, _event_of(data)))
         return record
 
-    def repeat(self, data: bytes) -> tuple[int, int] | None:
-        """Returns (version, last version) when a record repeats or goes back to a
-        version of its aggregate already seen, else None (and remembers its version)."""
-        ident = identity(data)
-        if ident is None:
-            return None
-        return next_version(self.versions, *ident)
 
 
 class StreamVerifier:
