@@ -272,7 +272,8 @@ def cipher_replay(url: str, trades: int, workers: list[int]) -> list[list[str]]:
                 start_workers(n)
             started = time.perf_counter()
             report = StreamVerifier(signer.verifier, replayer=replayer).verify(
-                database_stream(log.store, ORIGIN, config=StoreConfig(url=url)), workers=n)
+                database_stream(log.store, ORIGIN, config=StoreConfig(url, create_tables=False)),
+                workers=n)
             full = time.perf_counter() - started
             assert report.ok and report.events_decoded == len(notes), report.faults[:3]
             single = single or full

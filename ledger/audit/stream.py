@@ -143,8 +143,10 @@ class StoreChunk:
         if log is None:
             from ledger.audit.log import AuditLog
 
-            # One connection a worker: N workers hold N connections, not N pools.
-            config = replace(self.config, extra={**self.config.extra, **ONE_CONNECTION})
+            # One connection a worker (N workers hold N connections, not N pools), and
+            # nothing created: an audit only reads.
+            config = replace(self.config, create_tables=False,
+                             extra={**self.config.extra, **ONE_CONNECTION})
             log = _WORKER_STORES[key] = AuditLog.open(config, create_tables=False)
         nids: list[int] = []
         datas: list[bytes] = []
