@@ -183,11 +183,12 @@ class CheckedShare:
 
 @dataclass(frozen=True)
 class Begin:
-    """What a partition needs first: the mapper's recipe (None: no rebuild) and the event
-    classes the replay checks watch."""
+    """What a partition needs first: the mapper's recipe (None: no rebuild), the event
+    classes the replay checks watch and what they read of some (``Replayer``)."""
 
     recipe: MapperRecipe | None
     watches: tuple[type, ...]
+    projections: dict[type, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,6 +196,7 @@ class _Partition:
     versions: dict[bytes, int]
     replayer: Replayer | None
     watches: tuple[type, ...]
+    projections: dict[type, Callable[[Any], Any]]
 
 
 _PARTITIONS: dict[str, _Partition] = {}
@@ -209,12 +211,14 @@ def check_share(run: str, begin: Begin | None, share: Share) -> CheckedShare:
         if begin is None:
             raise RuntimeError(f"audit run {run} is not known to this worker")
         replayer = Replayer(begin.recipe.build()) if begin.recipe is not None else None
-        partition = _PARTITIONS[run] = _Partition({}, replayer, begin.watches)
+        partition = _PARTITIONS[run] = _Partition({}, replayer, begin.watches,
+                                                  begin.projections)
     repeats: list[tuple[int, tuple[int, int]]] = []
     faults: list[tuple[int, list[Fault]]] = []
     events: list[tuple[int, Any]] = []
     malformed = False
     versions, replayer, watches = partition.versions, partition.replayer, partition.watches
+    projections = partition.projections
     for i, position in enumerate(share.positions):
         key = share.keys[i]
         if key is not None:
@@ -232,7 +236,8 @@ def check_share(run: str, begin: Begin | None, share: Share) -> CheckedShare:
         if found:
             faults.append((position, found))
         if event is not None and isinstance(event, watches):
-            events.append((position, event))
+            project = projections.get(type(event))
+            events.append((position, event if project is None else project(event)))
     return CheckedShare(repeats, faults, events, malformed)
 
 
@@ -414,7 +419,8 @@ class ParallelPass:
                 begin = None
                 if not self.begun:
                     replayer = self.replayer
-                    begin = Begin(MapperRecipe.of(replayer.mapper), replayer.watches()) \
+                    begin = Begin(MapperRecipe.of(replayer.mapper), replayer.watches(),
+                                  replayer.projections()) \
                         if replayer is not None else Begin(None, ())
                     self.begun = True
                 shares = chunk.hashed.result().shares

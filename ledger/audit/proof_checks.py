@@ -106,6 +106,25 @@ def _ref(event: Any) -> str:
     return f"{event.originator_id}:{event.originator_version}"
 
 
+@dataclass(frozen=True, slots=True)
+class TradeSale:
+    """What the proof check reads of a recorded trade (a parallel audit's workers send
+    this instead of the whole event)."""
+
+    originator_id: UUID
+    originator_version: int
+    seller_id: UUID
+    at: datetime
+    asset: str
+    quantity: Decimal
+
+
+def trade_sale(event: Any) -> TradeSale:
+    """Returns the sale part of a ``Trade.Recorded`` event."""
+    return TradeSale(event.originator_id, event.originator_version, event.seller_id,
+                     event.at, event.asset, event.quantity)
+
+
 @dataclass
 class _Licence:
     tags: list[bytes]
@@ -213,6 +232,7 @@ class ProofReplayCheck:
             cast(Any, MeterReading).Recorded: self._reading,
             cast(Any, Reconciliation).Closed: self._reconciliation,
             cast(Any, Trade).Recorded: self._trade,
+            TradeSale: self._trade,
             cast(Any, MiningPool).Registered: self._pool,
         }
         for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
@@ -221,6 +241,10 @@ class ProofReplayCheck:
         self.watches: tuple[type, ...] = (*handlers, cast(Any, MiningLicence).Event)
         """The events ``observe`` looks at: those it handles and every mining licence's
         (suspensions, revocations … change a licence's spans)."""
+        self.projections: dict[type, Callable[[Any], Any]] = {
+            cast(Any, Trade).Recorded: trade_sale}
+        """What of an event ``observe`` reads, by event class, where that is less than the
+        event (``ReplayCheck``)."""
 
     @property
     def backend(self) -> Backend:

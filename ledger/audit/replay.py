@@ -25,7 +25,9 @@ class ReplayCheck(Protocol):
     event classes; an event is watched when it is an instance of one): a parallel audit
     sends only those from its worker processes to the check, in log order. Without it
     every event is watched. A parallel audit rebuilds the aggregates in its worker
-    processes, so ``finish`` gets an empty mapping there.
+    processes, so ``finish`` gets an empty mapping there. A ``projections`` attribute
+    (event class -> a module-level function) says what of such events the check reads:
+    the workers send that instead, unless another check watches the class whole.
     """
 
     name: str
@@ -114,6 +116,20 @@ class Replayer:
         for check in self.checks:
             faults.extend(check.observe(leaf_index, event))
         return faults
+
+    def projections(self) -> dict[type, Callable[[Any], Any]]:
+        """Returns, by exact event class, the function that makes of such an event all the
+        checks read of it (classes another check watches whole are left out)."""
+        found: dict[type, Callable[[Any], Any]] = {}
+        for check in self.checks:
+            found.update(getattr(check, "projections", {}))
+        for check in self.checks:
+            own = getattr(check, "projections", {})
+            watched = getattr(check, "watches", None) or (object,)
+            for cls in list(found):
+                if cls not in own and issubclass(cls, watched):
+                    del found[cls]
+        return found
 
     def watches(self) -> tuple[type, ...]:
         """Returns the event classes some check looks at (``object``: every event)."""
