@@ -32,7 +32,7 @@ import numpy as np
 from ledger.audit.faults import Fault, FaultKind
 from ledger.audit.stored_batches import Decoded, StoredSource, decode_sources, source_of
 from ledger.domain.envelope import Envelope
-from ledger.domain.licence import Capacity, ExchangeLicence, MiningLicence
+from ledger.domain.licence import Capacity, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
 from ledger.domain.participant import Participant, SigningKey
@@ -238,9 +238,10 @@ class ProofReplayCheck:
         for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
             handlers[cls] = self._policy
         self._handlers = handlers
-        self.watches: tuple[type, ...] = (*handlers, cast(Any, MiningLicence).Event)
-        """The events ``observe`` looks at: those it handles and every mining licence's
-        (suspensions, revocations … change a licence's spans)."""
+        self.watches: tuple[type, ...] = (*handlers, cast(Any, Licence).Event)
+        """The events ``observe`` looks at: those it handles and every licence's
+        (suspensions, revocations … change a mining licence's spans; they are stored as
+        events of ``Licence`` itself as well as of ``MiningLicence``)."""
         self.projections: dict[type, Callable[[Any], Any]] = {
             cast(Any, Trade).Recorded: trade_sale}
         """What of an event ``observe`` reads, by event class, where that is less than the

@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -255,8 +256,8 @@ def test_chunk_boundaries_do_not_change_the_report(
     # The same items in an export file, whose chunks the workers read by themselves.
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "log.vlx"
-        with path.open("wb") as f:
-            write_export(stream(), f)
+        with path.open("wb") as out:
+            write_export(stream(), out)
         with path.open("rb") as f:
             from_file = checker.verify(read_export(f))
         with path.open("rb") as f:
@@ -345,3 +346,111 @@ def test_a_damaged_export_gives_the_same_report(audited: AuditedLedger, tmp_path
     single, parallel = reports(StreamVerifier(audited.signer.verifier), stream)
     assert not single.ok
     assert all(report == single for report in parallel)
+
+
+# ------------------------------------------------------------------ replay checks
+
+
+def test_a_doctored_proof_store_gives_the_same_report(proof_store: tuple[Any, Any]) -> None:
+    """With the replay checks (proof batches re-verified, reconciliations recomputed,
+    envelopes re-checked) a doctored reconciliation and a doctored batch are reported
+    alike by both passes."""
+    from ledger.audit.log import AuditLog
+    from tests.ledger.audit.test_proof_checks import CLOSED, VERIFIED, doctor
+
+    mine, raw = proof_store
+    doctor(mine, raw, CLOSED, 0, lambda e: {"figures": dict(e.figures, proved_work="1")})
+    doctor(mine, raw, VERIFIED, 1, lambda e: {"accepted_work": "12345"})
+    signer = NoteSigner.generate(ORIGIN)
+    log = AuditLog(mine.ledger.recorder, signer=signer)
+    log.follower.checkpoint_now()
+
+    def checker() -> StreamVerifier:
+        return StreamVerifier(signer.verifier,
+                              replayer=Replayer(mine.ledger.mapper, default_checks()))
+
+    def stream() -> AuditStream:
+        return database_stream(log.store, ORIGIN)
+
+    single = checker().verify(stream())
+    assert single.fault_counts.get(FaultKind.VERDICT_MISMATCH, 0) >= 2, single.faults
+    for chunk in (1, 4, 8192):
+        parallel = checker().verify(stream(), workers=2, chunk_size=chunk)
+        assert [str(f) for f in parallel.faults] == [str(f) for f in single.faults], chunk
+        assert parallel == single
+
+
+def test_the_proof_check_reads_a_trade_s_sale_as_it_reads_the_trade(
+    restore_source: RestoreSource,
+) -> None:
+    """What the workers send of a recorded trade (``trade_sale``) gives the proof check
+    the sale the whole event gives it."""
+    from ledger.audit.proof_checks import ProofReplayCheck, trade_sale
+    from ledger.domain.trade import Trade
+
+    reader = on_time_ledger(StoreConfig(url=restore_source.url,
+                                        cipher_key=restore_source.cipher_key,
+                                        create_tables=False))
+    try:
+        events = [reader.mapper.to_domain_event(n) for n in
+                  reader.recorder.select_notifications(start=None, limit=1000)]
+        replayer = Replayer(reader.mapper, default_checks())
+        recorded: Any = Trade.Recorded
+        assert replayer.projections() == {recorded: trade_sale}
+        whole, sale = ProofReplayCheck(), ProofReplayCheck()
+        trades = [e for e in events if type(e) is recorded]
+        assert trades
+        for check in (whole, sale):
+            check.miners.update(e.seller_id for e in trades)
+        for leaf, event in enumerate(trades):
+            assert list(whole.observe(leaf, event)) == list(sale.observe(leaf,
+                                                                         trade_sale(event)))
+        assert whole.sales == sale.sales and len(whole.sales) == len(trades)
+        # A check that reads trades whole (envelopes of trades) keeps them whole.
+        from ledger.audit.proof_checks import EnvelopeCheck
+
+        assert Replayer(reader.mapper, [ProofReplayCheck(), EnvelopeCheck(trades=True)]
+                        ).projections() == {}
+    finally:
+        reader.close()
+
+
+@pytest.fixture
+def proof_store(store_url: str) -> Iterator[tuple[Any, Any]]:
+    """The proof check tests' store: a miner's batches, report, reading, amendment,
+    suspension and a closed reconciliation."""
+    from tests.ledger.audit import test_proof_checks
+
+    fixture: Any = test_proof_checks.proven
+    yield from fixture.__wrapped__(store_url)
+
+
+@pytest.fixture
+def cheats_store(store_url: str) -> Iterator[tuple[Any, Any]]:
+    """The proof check tests' store of a miner whose shares another licence claimed and
+    who mined through a suspension."""
+    from tests.ledger.audit import test_proof_checks
+
+    fixture: Any = test_proof_checks.cheats
+    yield from fixture.__wrapped__(store_url)
+
+
+def test_foreign_tags_and_suspensions_give_the_same_report(
+    cheats_store: tuple[Any, Any],
+) -> None:
+    from ledger.audit.log import AuditLog
+
+    mine, _ = cheats_store
+    signer = NoteSigner.generate(ORIGIN)
+    log = AuditLog(mine.ledger.recorder, signer=signer)
+    log.follower.checkpoint_now()
+
+    def checker() -> StreamVerifier:
+        return StreamVerifier(signer.verifier,
+                              replayer=Replayer(mine.ledger.mapper, default_checks()))
+
+    single = checker().verify(database_stream(log.store, ORIGIN))
+    assert single.events_decoded == single.records > 0
+    for chunk in (1, 8192):
+        assert checker().verify(database_stream(log.store, ORIGIN), workers=2,
+                                chunk_size=chunk) == single
