@@ -52,7 +52,7 @@ from ledger.audit.replay import Replayer, default_checks
 from ledger.audit.store import AuditStore, TreeState
 from ledger.audit.stream import StreamRecord, database_stream
 from ledger.audit.verify import StreamVerifier
-from ledger.audit.workers import cpu_count
+from ledger.audit.workers import cpu_count, process_pool
 from ledger.config import StoreConfig
 from tests.ontime import on_time_ledger
 from tlog.compact_range import CompactRange
@@ -86,6 +86,25 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}"
 
 
+class CpuClock:
+    """CPU seconds spent by this process and by each of ``workers`` audit worker
+    processes (``--workers 1``: none) over a measured call, whatever else loads the
+    machine."""
+
+    def __init__(self, workers: int) -> None:
+        self.pools = ([process_pool(1, f"audit-{k}") for k in range(workers)]
+                      if workers > 1 else [])
+
+    def read(self) -> tuple[float, list[float]]:
+        return time.process_time(), [p.submit(time.process_time).result() for p in self.pools]
+
+    def since(self, before: tuple[float, list[float]]) -> str:
+        """Returns "this process s / busiest worker s" since ``before``."""
+        here, workers = self.read()
+        busiest = max((b - a for a, b in zip(before[1], workers, strict=True)), default=0.0)
+        return f"{here - before[0]:.2f} / {busiest:.2f}"
+
+
 def measure_store(name: str, url: str, events: int, workdir: Path, workers: list[int]
                   ) -> list[list[str]]:
     """Returns table rows for one store (a verify row per worker count, the first being
@@ -94,7 +113,8 @@ def measure_store(name: str, url: str, events: int, workdir: Path, workers: list
     rows: list[list[str]] = []
     try:
         insert_rate = fill(recorder, events)
-        rows.append([name, "eventsourcing batched insert (setup)", f"{insert_rate:,.0f}", "", ""])
+        rows.append([name, "eventsourcing batched insert (setup)", f"{insert_rate:,.0f}",
+                     "", "", ""])
         signer = NoteSigner.generate(ORIGIN)
         log = AuditLog(recorder, signer=signer, batch_size=5000,
                        policy=CheckpointPolicy(every_records=10_000, every_seconds=0))
@@ -102,7 +122,7 @@ def measure_store(name: str, url: str, events: int, workdir: Path, workers: list
         assert log.follower.catch_up() == events
         follow = time.perf_counter() - started
         log.follower.checkpoint_now()
-        rows.append([name, "follower: integrate records", rate(events, follow), "", ""])
+        rows.append([name, "follower: integrate records", rate(events, follow), "", "", ""])
 
         started = time.perf_counter()
         position, seen = 0, 0
@@ -116,7 +136,7 @@ def measure_store(name: str, url: str, events: int, workdir: Path, workers: list
         raw_db = time.perf_counter() - started
         assert seen == events
         rows.append([name, "raw read: select_notifications (baseline)", rate(events, raw_db),
-                     "1.00", ""])
+                     "1.00", "", ""])
 
         verifier = StreamVerifier(signer.verifier)
         config = StoreConfig(url=url, create_tables=False)  # workers open the store
@@ -126,16 +146,19 @@ def measure_store(name: str, url: str, events: int, workdir: Path, workers: list
                 started = time.perf_counter()
                 start_workers(n)
                 rows.append([name, f"start {n} worker processes (once per command)",
-                             f"{time.perf_counter() - started:.2f} s", "", ""])
+                             f"{time.perf_counter() - started:.2f} s", "", "", ""])
+            clock = CpuClock(n)
+            before = clock.read()
             started = time.perf_counter()
             report = verifier.verify(database_stream(log.store, ORIGIN, config=config),
                                      workers=n)
             verify_db = time.perf_counter() - started
+            cpu = clock.since(before)
             assert report.ok and report.records == events, report.faults[:3]
             single_db = single_db or verify_db
             rows.append([name, f"replay + Merkle verify from the store, --workers {n}",
                          rate(events, verify_db), f"{raw_db / verify_db:.2f}",
-                         f"{single_db / verify_db:.2f}"])
+                         f"{single_db / verify_db:.2f}", cpu])
 
         path = workdir / f"{name}.export"
         started = time.perf_counter()
@@ -143,25 +166,28 @@ def measure_store(name: str, url: str, events: int, workdir: Path, workers: list
             write_export(database_stream(log.store, ORIGIN), f)
         export_s = time.perf_counter() - started
         rows.append([name, f"export file write ({path.stat().st_size / 2**20:.0f} MiB)",
-                     rate(events, export_s), "", ""])
+                     rate(events, export_s), "", "", ""])
         started = time.perf_counter()
         with path.open("rb") as f:
             n = sum(1 for item in read_export(f).items if type(item) is StreamRecord)
         raw_file = time.perf_counter() - started
         assert n == events
         rows.append([name, "raw read: export frames (baseline)", rate(events, raw_file),
-                     "1.00", ""])
+                     "1.00", "", ""])
         single_file = 0.0
         for n in workers:
+            clock = CpuClock(n)
+            before = clock.read()
             started = time.perf_counter()
             with path.open("rb") as f:
                 report = verifier.verify(read_export(f), workers=n)
             verify_file = time.perf_counter() - started
+            cpu = clock.since(before)
             assert report.ok and report.records == events, report.faults[:3]
             single_file = single_file or verify_file
             rows.append([name, f"replay + Merkle verify from the export file, --workers {n}",
                          rate(events, verify_file), f"{raw_file / verify_file:.2f}",
-                         f"{single_file / verify_file:.2f}"])
+                         f"{single_file / verify_file:.2f}", cpu])
         path.unlink()
     finally:
         factory.close()
@@ -270,16 +296,19 @@ def cipher_replay(url: str, trades: int, workers: list[int]) -> list[list[str]]:
             replayer = Replayer(ledger.mapper, default_checks())
             if n > 1:
                 start_workers(n)
+            clock = CpuClock(n)
+            before = clock.read()
             started = time.perf_counter()
             report = StreamVerifier(signer.verifier, replayer=replayer).verify(
                 database_stream(log.store, ORIGIN, config=StoreConfig(url, create_tables=False)),
                 workers=n)
             full = time.perf_counter() - started
+            cpu = clock.since(before)
             assert report.ok and report.events_decoded == len(notes), report.faults[:3]
             single = single or full
             rows.append(["sqlite", f"{len(notes):,} ledger events (AES-GCM + zlib)",
                          str(n), rate(len(notes), decode), rate(len(notes), full),
-                         f"{decode / full:.2f}", f"{single / full:.2f}"])
+                         f"{decode / full:.2f}", f"{single / full:.2f}", cpu])
         return rows
     finally:
         ledger.close()
@@ -337,8 +366,8 @@ def main() -> None:
           f"{load_after:.2f} after.")
     print()
     if rows:
-        print(table(["store", "what", "records/s", "vs baseline", "vs 1st worker count"],
-                    rows))
+        print(table(["store", "what", "records/s", "vs baseline", "vs 1st worker count",
+                     "CPU s: this process / busiest worker"], rows))
         print()
     if proofs:
         print(table(["store", "leaves", "inclusion proof", "p50 ms", "p99 ms",
@@ -346,7 +375,8 @@ def main() -> None:
     if not args.proofs_only:
         print()
         print(table(["store", "events", "workers", "decode only /s", "full audit /s",
-                     "vs decode", "vs 1st worker count"], replay))
+                     "vs decode", "vs 1st worker count",
+                     "CPU s: this process / busiest worker"], replay))
 
 
 if __name__ == "__main__":
