@@ -18,8 +18,12 @@ On SQLite it also records real trades through the Ledger (AES-GCM + zlib) and ti
 full cipher-key audit (decode every event, rebuild every aggregate) against the mapper's
 decode-only rate.
 
+Each replay + verify (store, file, cipher key) is timed once per ``--workers`` count
+(default ``1,<cores>``): ``audit verify --workers N``, with its speed-up over the first
+count in the same run.
+
 Run: ``.venv/bin/python -m bench.audit_bench`` (``--quick`` for a smoke run;
-``--leaves 10000000`` for the 10M proof measurement).
+``--leaves 10000000`` for the 10M proof measurement; ``--no-proofs`` to skip the proofs).
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ from bench.postgres import postgres_urls
 from ledger.audit.export import read_export, write_export
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.log import APPLICATION_NAME, AuditLog
-from ledger.audit.replay import Replayer
+from ledger.audit.parallel import start_workers
+from ledger.audit.replay import Replayer, default_checks
 from ledger.audit.store import AuditStore, TreeState
 from ledger.audit.stream import StreamRecord, database_stream
 from ledger.audit.verify import StreamVerifier
+from ledger.audit.workers import cpu_count, process_pool
 from ledger.config import StoreConfig
 from tests.ontime import on_time_ledger
 from tlog.compact_range import CompactRange
@@ -80,13 +86,35 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}"
 
 
-def measure_store(name: str, url: str, events: int, workdir: Path) -> list[list[str]]:
-    """Returns table rows for one store."""
+class CpuClock:
+    """CPU seconds spent by this process and by each of ``workers`` audit worker
+    processes (``--workers 1``: none) over a measured call, whatever else loads the
+    machine."""
+
+    def __init__(self, workers: int) -> None:
+        self.pools = ([process_pool(1, f"audit-{k}") for k in range(workers)]
+                      if workers > 1 else [])
+
+    def read(self) -> tuple[float, list[float]]:
+        return time.process_time(), [p.submit(time.process_time).result() for p in self.pools]
+
+    def since(self, before: tuple[float, list[float]]) -> str:
+        """Returns "this process s / busiest worker s" since ``before``."""
+        here, workers = self.read()
+        busiest = max((b - a for a, b in zip(before[1], workers, strict=True)), default=0.0)
+        return f"{here - before[0]:.2f} / {busiest:.2f}"
+
+
+def measure_store(name: str, url: str, events: int, workdir: Path, workers: list[int]
+                  ) -> list[list[str]]:
+    """Returns table rows for one store (a verify row per worker count, the first being
+    the baseline of the last column)."""
     factory, recorder = open_recorder(url)
     rows: list[list[str]] = []
     try:
         insert_rate = fill(recorder, events)
-        rows.append([name, "eventsourcing batched insert (setup)", f"{insert_rate:,.0f}", ""])
+        rows.append([name, "eventsourcing batched insert (setup)", f"{insert_rate:,.0f}",
+                     "", "", ""])
         signer = NoteSigner.generate(ORIGIN)
         log = AuditLog(recorder, signer=signer, batch_size=5000,
                        policy=CheckpointPolicy(every_records=10_000, every_seconds=0))
@@ -94,7 +122,7 @@ def measure_store(name: str, url: str, events: int, workdir: Path) -> list[list[
         assert log.follower.catch_up() == events
         follow = time.perf_counter() - started
         log.follower.checkpoint_now()
-        rows.append([name, "follower: integrate records", rate(events, follow), ""])
+        rows.append([name, "follower: integrate records", rate(events, follow), "", "", ""])
 
         started = time.perf_counter()
         position, seen = 0, 0
@@ -108,15 +136,29 @@ def measure_store(name: str, url: str, events: int, workdir: Path) -> list[list[
         raw_db = time.perf_counter() - started
         assert seen == events
         rows.append([name, "raw read: select_notifications (baseline)", rate(events, raw_db),
-                     "1.00"])
+                     "1.00", "", ""])
 
         verifier = StreamVerifier(signer.verifier)
-        started = time.perf_counter()
-        report = verifier.verify(database_stream(log.store, ORIGIN))
-        verify_db = time.perf_counter() - started
-        assert report.ok and report.records == events, report.faults[:3]
-        rows.append([name, "replay + Merkle verify from the store", rate(events, verify_db),
-                     f"{raw_db / verify_db:.2f}"])
+        config = StoreConfig(url=url, create_tables=False)  # workers open the store
+        single_db = 0.0
+        for n in workers:
+            if n > 1:
+                started = time.perf_counter()
+                start_workers(n)
+                rows.append([name, f"start {n} worker processes (once per command)",
+                             f"{time.perf_counter() - started:.2f} s", "", "", ""])
+            clock = CpuClock(n)
+            before = clock.read()
+            started = time.perf_counter()
+            report = verifier.verify(database_stream(log.store, ORIGIN, config=config),
+                                     workers=n)
+            verify_db = time.perf_counter() - started
+            cpu = clock.since(before)
+            assert report.ok and report.records == events, report.faults[:3]
+            single_db = single_db or verify_db
+            rows.append([name, f"replay + Merkle verify from the store, --workers {n}",
+                         rate(events, verify_db), f"{raw_db / verify_db:.2f}",
+                         f"{single_db / verify_db:.2f}", cpu])
 
         path = workdir / f"{name}.export"
         started = time.perf_counter()
@@ -124,21 +166,28 @@ def measure_store(name: str, url: str, events: int, workdir: Path) -> list[list[
             write_export(database_stream(log.store, ORIGIN), f)
         export_s = time.perf_counter() - started
         rows.append([name, f"export file write ({path.stat().st_size / 2**20:.0f} MiB)",
-                     rate(events, export_s), ""])
+                     rate(events, export_s), "", "", ""])
         started = time.perf_counter()
         with path.open("rb") as f:
             n = sum(1 for item in read_export(f).items if type(item) is StreamRecord)
         raw_file = time.perf_counter() - started
         assert n == events
         rows.append([name, "raw read: export frames (baseline)", rate(events, raw_file),
-                     "1.00"])
-        started = time.perf_counter()
-        with path.open("rb") as f:
-            report = verifier.verify(read_export(f))
-        verify_file = time.perf_counter() - started
-        assert report.ok and report.records == events, report.faults[:3]
-        rows.append([name, "replay + Merkle verify from the export file",
-                     rate(events, verify_file), f"{raw_file / verify_file:.2f}"])
+                     "1.00", "", ""])
+        single_file = 0.0
+        for n in workers:
+            clock = CpuClock(n)
+            before = clock.read()
+            started = time.perf_counter()
+            with path.open("rb") as f:
+                report = verifier.verify(read_export(f), workers=n)
+            verify_file = time.perf_counter() - started
+            cpu = clock.since(before)
+            assert report.ok and report.records == events, report.faults[:3]
+            single_file = single_file or verify_file
+            rows.append([name, f"replay + Merkle verify from the export file, --workers {n}",
+                         rate(events, verify_file), f"{raw_file / verify_file:.2f}",
+                         f"{single_file / verify_file:.2f}", cpu])
         path.unlink()
     finally:
         factory.close()
@@ -210,8 +259,10 @@ def proof_latency(name: str, url: str, leaves: int, samples: int) -> list[list[s
     return rows
 
 
-def cipher_replay(url: str, trades: int) -> list[str]:
-    """Returns a row: full cipher-key audit rate against mapper decode-only rate."""
+def cipher_replay(url: str, trades: int, workers: list[int]) -> list[list[str]]:
+    """Returns a row per worker count: full cipher-key audit rate (with the replay checks
+    of ``audit verify --cipher-key``) against the mapper's decode-only rate in this
+    process, and against the first worker count."""
     from eventsourcing.cipher import AESCipher
 
     from ledger.domain.trade import TradeRequest, WalletKind
@@ -240,13 +291,25 @@ def cipher_replay(url: str, trades: int) -> list[str]:
         for n in notes:
             ledger.mapper.to_domain_event(n)
         decode = time.perf_counter() - started
-        started = time.perf_counter()
-        report = StreamVerifier(signer.verifier, replayer=Replayer(ledger.mapper)).verify(
-            database_stream(log.store, ORIGIN))
-        full = time.perf_counter() - started
-        assert report.ok and report.events_decoded == len(notes), report.faults[:3]
-        return ["sqlite", f"{len(notes):,} ledger events (AES-GCM + zlib)",
-                rate(len(notes), decode), rate(len(notes), full), f"{decode / full:.2f}"]
+        rows, single = [], 0.0
+        for n in workers:
+            replayer = Replayer(ledger.mapper, default_checks())
+            if n > 1:
+                start_workers(n)
+            clock = CpuClock(n)
+            before = clock.read()
+            started = time.perf_counter()
+            report = StreamVerifier(signer.verifier, replayer=replayer).verify(
+                database_stream(log.store, ORIGIN, config=StoreConfig(url, create_tables=False)),
+                workers=n)
+            full = time.perf_counter() - started
+            cpu = clock.since(before)
+            assert report.ok and report.events_decoded == len(notes), report.faults[:3]
+            single = single or full
+            rows.append(["sqlite", f"{len(notes):,} ledger events (AES-GCM + zlib)",
+                         str(n), rate(len(notes), decode), rate(len(notes), full),
+                         f"{decode / full:.2f}", f"{single / full:.2f}", cpu])
+        return rows
     finally:
         ledger.close()
 
@@ -265,13 +328,19 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--trades", type=int, default=5000)
     parser.add_argument("--stores", default="postgres,sqlite")
+    parser.add_argument("--workers", default=f"1,{cpu_count()}",
+                        help="worker counts of `audit verify --workers` to time, one row each "
+                             "(the first is the baseline of the last column)")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--proofs-only", action="store_true",
                         help="only the inclusion-proof latency (e.g. with --leaves 10000000)")
+    parser.add_argument("--no-proofs", action="store_true",
+                        help="skip the inclusion-proof latency (audit rates only)")
     args = parser.parse_args()
     if args.quick:
         args.events, args.leaves, args.samples, args.trades = 3000, 20_000, 200, 500
     stores = args.stores.split(",")
+    workers = list(dict.fromkeys(int(n) for n in args.workers.split(",")))
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     rows: list[list[str]] = []
@@ -281,13 +350,15 @@ def main() -> None:
             if not args.proofs_only:
                 url = fresh_pg() if store == "postgres" else f"sqlite:///{workdir / 'a.db'}"
                 print(f"{store}: {args.events:,} records …", flush=True)
-                rows += measure_store(store, url, args.events, workdir)
+                rows += measure_store(store, url, args.events, workdir, workers)
+            if args.no_proofs:
+                continue
             url = fresh_pg() if store == "postgres" else f"sqlite:///{workdir / 't.db'}"
             print(f"{store}: proofs at {args.leaves:,} leaves …", flush=True)
             proofs += proof_latency(store, url, args.leaves, args.samples)
         if not args.proofs_only:
             print("sqlite: cipher-key replay …", flush=True)
-            replay = cipher_replay(f"sqlite:///{workdir / 'c.db'}", args.trades)
+            replay = cipher_replay(f"sqlite:///{workdir / 'c.db'}", args.trades, workers)
     load_after = os.getloadavg()[0]
     print()
     print(f"Machine: {platform.node()}, {os.cpu_count()} core(s) ({platform.machine()}), "
@@ -295,14 +366,17 @@ def main() -> None:
           f"{load_after:.2f} after.")
     print()
     if rows:
-        print(table(["store", "what", "records/s", "vs baseline"], rows))
+        print(table(["store", "what", "records/s", "vs baseline", "vs 1st worker count",
+                     "CPU s: this process / busiest worker"], rows))
         print()
-    print(table(["store", "leaves", "inclusion proof", "p50 ms", "p99 ms", "tree build s"],
-                proofs))
+    if proofs:
+        print(table(["store", "leaves", "inclusion proof", "p50 ms", "p99 ms",
+                     "tree build s"], proofs))
     if not args.proofs_only:
         print()
-        print(table(["store", "events", "decode only /s", "full audit /s", "vs decode"],
-                    [replay]))
+        print(table(["store", "events", "workers", "decode only /s", "full audit /s",
+                     "vs decode", "vs 1st worker count",
+                     "CPU s: this process / busiest worker"], replay))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from ledger.audit.store import AuditStoreError, StoredCheckpoint
 from ledger.audit.stream import database_stream
 from ledger.audit.verify import StreamVerifier, VerifyReport
 from ledger.audit.witnessing import WitnessPolicy, WitnessPolicyError, load_witness_policy
+from ledger.audit.workers import cpu_count
 from ledger.clock import Clock, ManualClock, system_clock
 from ledger.config import (
     CIPHER_KEY_ENV,
@@ -133,6 +134,7 @@ __all__ = [
     "WitnessPolicyError",
     "check_empty",
     "check_export",
+    "cpu_count",
     "database_stream",
     "default_checks",
     "default_workers",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import mmap
+import os
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +22,10 @@ from typing import IO, Any
 from ledger.audit.stream import (
     NO_HINT,
     AuditStream,
+    Columns,
+    Mark,
+    PlanItem,
+    PlannedChunk,
     StreamCheckpoint,
     StreamHeader,
     StreamItem,
@@ -166,24 +172,179 @@ def read_export(f: IO[bytes]) -> AuditStream:
         created_at=str(meta.get("created_at", "")),
         record_count=count if isinstance(count, int) else None,
     )
-    return AuditStream(header, _frames(f, digest, len(MAGIC) + _FRAME.size + length))
+    start = len(MAGIC) + _FRAME.size + length
+    path = getattr(f, "name", None)
+    plan = None
+    if isinstance(path, str) and os.path.isfile(path) and f.seekable():
+        def plan(chunk_size: int) -> Iterator[PlanItem]:
+            return _plan(f, path, start, chunk_size)
+    return AuditStream(header, _frames(f, digest, start), plan=plan)
+
+
+def _head(head: bytes, offset: int) -> tuple[int, int]:
+    """Returns (kind, length) of the frame header read at ``offset``."""
+    if len(head) != _FRAME.size:
+        raise ExportFormatError(f"export is truncated at byte {offset} (no trailer frame)")
+    kind, length = _FRAME.unpack(head)
+    if length > MAX_FRAME:
+        raise ExportFormatError(f"frame at byte {offset} claims {length} bytes")
+    return kind, length
+
+
+def _record(payload: bytes) -> StreamRecord:
+    """Returns the record of a record frame's payload (its length checked)."""
+    nid, hint, hint_hash = _RECORD.unpack_from(payload)
+    return StreamRecord(nid, payload[_RECORD.size:], hint if hint >= 0 else NO_HINT,
+                        hint_hash if hint >= 0 else b"")
+
+
+def _checkpoint(payload: bytes, offset: int) -> StreamCheckpoint:
+    """Returns the checkpoint of a checkpoint frame's payload."""
+    obj = _load_json(payload, "checkpoint frame", offset)
+    note = obj.get("note")
+    proof = obj.get("consistency", [])
+    if not isinstance(note, str) or not isinstance(proof, list):
+        raise ExportFormatError(f"checkpoint frame at byte {offset} is malformed")
+    try:
+        hashes = tuple(base64.b64decode(x, validate=True) for x in proof)
+    except (ValueError, TypeError):
+        raise ExportFormatError(
+            f"checkpoint frame at byte {offset} has a bad consistency proof"
+        ) from None
+    return StreamCheckpoint(_int(obj, "seq", "checkpoint frame"), note, hashes,
+                            str(obj.get("created_at", "")))
+
+
+def _trailer(payload: bytes, offset: int, sha256: str, records: int, checkpoints: int,
+             rest: bytes) -> None:
+    """Checks the trailer frame against the digest and counts of what preceded it and
+    ``rest``, what the file holds after it (nothing)."""
+    obj = _load_json(payload, "trailer frame", offset)
+    if obj.get("sha256") != sha256:
+        raise ExportFormatError("export checksum does not match: the file was altered")
+    if obj.get("records") != records or obj.get("checkpoints") != checkpoints:
+        raise ExportFormatError(
+            f"trailer counts {obj.get('records')} records and "
+            f"{obj.get('checkpoints')} checkpoints, the file holds {records} and "
+            f"{checkpoints}"
+        )
+    if rest:
+        raise ExportFormatError("bytes follow the trailer frame")
+
+
+@dataclass(frozen=True)
+class ExportChunk:
+    """The record frames of ``count`` records in bytes [begin, end) of an export file
+    (the checkpoint frames among them are skipped), read in a worker process."""
+
+    path: str
+    begin: int
+    end: int
+    count: int
+
+    def columns(self) -> Columns:
+        """Returns the records, read from the file (checked by the plan that made it), as
+        ``_record`` reads each."""
+        with open(self.path, "rb") as f:
+            f.seek(self.begin)
+            data = f.read(self.end - self.begin)
+        nids: list[int] = []
+        datas: list[bytes] = []
+        hints: list[int] = []
+        hint_hashes: list[bytes] = []
+        offset, head_size, record_size = 0, _FRAME.size, _RECORD.size
+        unpack_frame, unpack_record = _FRAME.unpack_from, _RECORD.unpack_from
+        while offset < len(data):
+            kind, length = unpack_frame(data, offset)
+            offset += head_size
+            if kind == FRAME_RECORD:
+                nid, hint, hint_hash = unpack_record(data, offset)
+                nids.append(nid)
+                datas.append(data[offset + record_size:offset + length])
+                hints.append(hint if hint >= 0 else NO_HINT)
+                hint_hashes.append(hint_hash if hint >= 0 else b"")
+            offset += length
+        if len(nids) != self.count:
+            raise ExportFormatError(f"the export changed while it was read: {self.path}")
+        return nids, datas, hints, hint_hashes
+
+
+def _plan(f: IO[bytes], path: str, offset: int, chunk_size: int) -> Iterator[PlanItem]:
+    """Yields the plan of an export file: its records in chunks (read by workers), its
+    checkpoints; raises what ``_frames`` raises, after the records before the damage.
+    Only frame headers are read here (from a memory map), and the file's digest."""
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        yield from _plan_mapped(mm, path, offset, chunk_size)
+
+
+def _plan_mapped(mm: mmap.mmap, path: str, offset: int, chunk_size: int
+                 ) -> Iterator[PlanItem]:
+    size = len(mm)
+    unpack_frame = _FRAME.unpack_from
+    head_size, record_size = _FRAME.size, _RECORD.size
+    records = checkpoints = 0
+    begin, count = offset, 0
+    marks: list[Mark] = []
+
+    def chunk() -> Iterator[PlanItem]:
+        nonlocal count
+        if count:
+            yield PlannedChunk(count, ExportChunk(path, begin, offset, count))
+        yield from marks
+        marks.clear()
+        count = 0
+
+    try:
+        while True:
+            if offset + head_size > size:
+                _head(mm[offset:offset + head_size], offset)  # raises: no trailer
+            kind, length = unpack_frame(mm, offset)
+            if length > MAX_FRAME:
+                _head(mm[offset:offset + head_size], offset)  # raises: too long
+            if offset + head_size + length > size:
+                raise ExportFormatError(
+                    f"export is truncated inside the frame at byte {offset}")
+            if kind == FRAME_RECORD:
+                if length < record_size:
+                    raise ExportFormatError(f"record frame at byte {offset} is too short")
+                records += 1
+                count += 1
+                offset += head_size + length
+                if count == chunk_size:
+                    yield from chunk()
+                    begin = offset
+                continue
+            body = offset + head_size
+            if kind == FRAME_CHECKPOINT:
+                item = _checkpoint(mm[body:body + length], offset)
+                if count:
+                    marks.append(Mark(records, item))
+                else:
+                    yield Mark(records, item)
+                checkpoints += 1
+            elif kind == FRAME_END:
+                digest = hashlib.sha256(memoryview(mm)[:offset]).hexdigest()
+                end = body + length
+                _trailer(mm[body:end], offset, digest, records, checkpoints, mm[end:end + 1])
+                yield from chunk()
+                return
+            else:
+                raise ExportFormatError(f"unknown frame type {kind:#x} at byte {offset}")
+            offset += head_size + length
+    except (ValueError, OSError):
+        yield from chunk()
+        raise
 
 
 def _frames(f: IO[bytes], digest: Any, offset: int) -> Iterator[StreamItem]:
     read = f.read
-    unpack_frame = _FRAME.unpack
-    unpack_record = _RECORD.unpack_from
     update = digest.update
     head_size = _FRAME.size
     record_size = _RECORD.size
     records = checkpoints = 0
     while True:
         head = read(head_size)
-        if len(head) != head_size:
-            raise ExportFormatError(f"export is truncated at byte {offset} (no trailer frame)")
-        kind, length = unpack_frame(head)
-        if length > MAX_FRAME:
-            raise ExportFormatError(f"frame at byte {offset} claims {length} bytes")
+        kind, length = _head(head, offset)
         payload = read(length)
         if len(payload) != length:
             raise ExportFormatError(f"export is truncated inside the frame at byte {offset}")
@@ -192,39 +353,15 @@ def _frames(f: IO[bytes], digest: Any, offset: int) -> Iterator[StreamItem]:
                 raise ExportFormatError(f"record frame at byte {offset} is too short")
             update(head)
             update(payload)
-            nid, hint, hint_hash = unpack_record(payload)
-            yield StreamRecord(nid, payload[record_size:], hint if hint >= 0 else NO_HINT,
-                               hint_hash if hint >= 0 else b"")
+            yield _record(payload)
             records += 1
         elif kind == FRAME_CHECKPOINT:
             update(head)
             update(payload)
-            obj = _load_json(payload, "checkpoint frame", offset)
-            note = obj.get("note")
-            proof = obj.get("consistency", [])
-            if not isinstance(note, str) or not isinstance(proof, list):
-                raise ExportFormatError(f"checkpoint frame at byte {offset} is malformed")
-            try:
-                hashes = tuple(base64.b64decode(x, validate=True) for x in proof)
-            except (ValueError, TypeError):
-                raise ExportFormatError(
-                    f"checkpoint frame at byte {offset} has a bad consistency proof"
-                ) from None
-            yield StreamCheckpoint(_int(obj, "seq", "checkpoint frame"), note, hashes,
-                                   str(obj.get("created_at", "")))
+            yield _checkpoint(payload, offset)
             checkpoints += 1
         elif kind == FRAME_END:
-            obj = _load_json(payload, "trailer frame", offset)
-            if obj.get("sha256") != digest.hexdigest():
-                raise ExportFormatError("export checksum does not match: the file was altered")
-            if obj.get("records") != records or obj.get("checkpoints") != checkpoints:
-                raise ExportFormatError(
-                    f"trailer counts {obj.get('records')} records and "
-                    f"{obj.get('checkpoints')} checkpoints, the file holds {records} and "
-                    f"{checkpoints}"
-                )
-            if read(1):
-                raise ExportFormatError("bytes follow the trailer frame")
+            _trailer(payload, offset, digest.hexdigest(), records, checkpoints, read(1))
             return
         else:
             raise ExportFormatError(f"unknown frame type {kind:#x} at byte {offset}")

@@ -95,6 +95,9 @@ class AuditLog:
             self.collector = CosignatureCollector(self.store, self.witnesses)
             self.follower.companions.append(self.collector)
         self._factory: InfrastructureFactory[Any] | None = None
+        self.config: StoreConfig | None = None
+        """The store's settings when opened by :meth:`open` (the parallel audit's workers
+        open the store with them)."""
         self.hot = HotNodes()
         """The tree's upper levels, kept for proofs."""
 
@@ -118,6 +121,7 @@ class AuditLog:
             factory.close()
             raise
         log._factory = factory
+        log.config = config
         return log
 
     def close(self) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 from ledger.audit.faults import Fault, FaultKind
 from ledger.audit.stored_batches import Decoded, StoredSource, decode_sources, source_of
 from ledger.domain.envelope import Envelope
-from ledger.domain.licence import Capacity, ExchangeLicence, MiningLicence
+from ledger.domain.licence import Capacity, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
 from ledger.domain.participant import Participant, SigningKey
@@ -104,6 +104,25 @@ floating point and are compared through the verdicts they decide."""
 
 def _ref(event: Any) -> str:
     return f"{event.originator_id}:{event.originator_version}"
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSale:
+    """What the proof check reads of a recorded trade (a parallel audit's workers send
+    this instead of the whole event)."""
+
+    originator_id: UUID
+    originator_version: int
+    seller_id: UUID
+    at: datetime
+    asset: str
+    quantity: Decimal
+
+
+def trade_sale(event: Any) -> TradeSale:
+    """Returns the sale part of a ``Trade.Recorded`` event."""
+    return TradeSale(event.originator_id, event.originator_version, event.seller_id,
+                     event.at, event.asset, event.quantity)
 
 
 @dataclass
@@ -213,11 +232,20 @@ class ProofReplayCheck:
             cast(Any, MeterReading).Recorded: self._reading,
             cast(Any, Reconciliation).Closed: self._reconciliation,
             cast(Any, Trade).Recorded: self._trade,
+            TradeSale: self._trade,
             cast(Any, MiningPool).Registered: self._pool,
         }
         for cls in (cast(Any, Policy).Created, cast(Any, Policy).Set):
             handlers[cls] = self._policy
         self._handlers = handlers
+        self.watches: tuple[type, ...] = (*handlers, cast(Any, Licence).Event)
+        """The events ``observe`` looks at: those it handles and every licence's
+        (suspensions, revocations … change a mining licence's spans; they are stored as
+        events of ``Licence`` itself as well as of ``MiningLicence``)."""
+        self.projections: dict[type, Callable[[Any], Any]] = {
+            cast(Any, Trade).Recorded: trade_sale}
+        """What of an event ``observe`` reads, by event class, where that is less than the
+        event (``ReplayCheck``)."""
 
     @property
     def backend(self) -> Backend:
@@ -609,6 +637,8 @@ class EnvelopeCheck:
             handlers[cast(Any, Trade).Recorded] = self._trade
             handlers[cast(Any, Trade).Blocked] = self._trade
         self._handlers = handlers
+        self.watches: tuple[type, ...] = tuple(handlers)
+        """The events ``observe`` looks at."""
 
     def observe(self, leaf_index: int, event: Any) -> Iterable[Fault]:
         """Returns the fault of one event's envelope, if any."""

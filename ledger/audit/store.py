@@ -410,6 +410,26 @@ class AuditStore(ABC):
         leaf_index or None, leaf_hash or None), for notification ids > ``after``.
         """
 
+    notification_column = "notification_id"
+    """The events table's notification id column."""
+
+    def nth_event_after(self, after: int, n: int) -> int | None:
+        """Returns the notification id of the ``n``-th stored record after ``after``, or
+        None when fewer follow (the parallel audit's chunk boundaries)."""
+        nid = self.notification_column
+        with self.read(snapshot=False) as tx:
+            tx.execute(f"SELECT {nid} FROM {self.events} WHERE {nid} > ? ORDER BY {nid} "
+                       "LIMIT 1 OFFSET ?", (after, n - 1))
+            rows = tx.fetchall()
+        return int(rows[0][0]) if rows else None
+
+    def count_events_after(self, after: int) -> int:
+        """Returns how many stored records follow notification id ``after``."""
+        nid = self.notification_column
+        with self.read(snapshot=False) as tx:
+            tx.execute(f"SELECT COUNT(*) FROM {self.events} WHERE {nid} > ?", (after,))
+            return int(tx.fetchall()[0][0])
+
     def _events_page_sql(self, nid: str, topic: str = "e.topic", state: str = "e.state") -> str:
         return (
             f"SELECT e.{nid}, e.originator_id, e.originator_version, {topic}, {state}, "
@@ -514,6 +534,8 @@ class SQLiteAuditStore(AuditStore):
                 yield _SQLiteTransaction(self, cursor)
             finally:
                 conn.rollback()
+
+    notification_column = "rowid"
 
     def events_page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
         # Read topic and state as bytes: a row edited by hand may hold TEXT or bad UTF-8,

@@ -4,20 +4,16 @@ processes (``ledger.audit.proof_checks`` verifies them together afterwards).
 A recorded batch is read exactly as ``ledger.proof_figures.stored_batch`` reads it (the
 one owner of that rule): packed from its signed envelope, else its JSON. Parsing JSON costs
 Python per share, so a replay hands the stored bytes of many batches to a pool of processes
-and gets back the parsed batches with their digests; a packed batch decodes in whole-array
-NumPy wherever it runs.
+(``ledger.audit.workers``) and gets back the parsed batches with their digests; a packed
+batch decodes in whole-array NumPy wherever it runs.
 """
 
 from __future__ import annotations
 
-import atexit
-import multiprocessing
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from ledger.audit.workers import cpu_count, process_pool
 from ledger.domain.proof_batch import ProofBatch
 from ledger.errors import LedgerError
 from ledger.proof_figures import STORED_BATCH_MAX_SHARES
@@ -73,53 +69,15 @@ def decode_sources(sources: Sequence[StoredSource], workers: int | None = None
     """Returns every source decoded, in order: JSON ones across worker processes when
     there are several and enough bytes, the rest here. Results equal ``decode_source``
     one by one."""
-    workers = workers if workers is not None else _cpu_count()
+    workers = workers if workers is not None else cpu_count()
     # Packed batches decode at millions of shares a second: shipping them to a worker
     # would cost more than decoding them here. JSON is what the workers are for.
     slow = [k for k, s in enumerate(sources) if not s.packed]
     total = sum(len(sources[k].data) for k in slow)
     decoded: list[Decoded | None] = [None] * len(sources)
     if workers > 1 and len(slow) >= 2 and total >= PARALLEL_MIN_BYTES:
-        for k, found in zip(slow, _pool(workers).map(decode_source,
+        for k, found in zip(slow, process_pool(workers).map(decode_source,
                                                      [sources[k] for k in slow]), strict=True):
             decoded[k] = found
     return [found if found is not None else decode_source(source)
             for found, source in zip(decoded, sources, strict=True)]
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-_POOL: ProcessPoolExecutor | None = None
-_POOL_SIZE = 0
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """Returns the decoding pool, (re)created with ``workers`` processes (forkserver: the
-    replay may run inside a threaded server)."""
-    global _POOL, _POOL_SIZE
-    with _POOL_LOCK:
-        if _POOL is None or workers != _POOL_SIZE:
-            if _POOL is not None:
-                _POOL.shutdown(wait=True)
-            _POOL = ProcessPoolExecutor(max_workers=workers,
-                                        mp_context=multiprocessing.get_context("forkserver"))
-            _POOL_SIZE = workers
-        return _POOL
-
-
-def shutdown_pool() -> None:
-    """Stops the decoding pool, if one was started."""
-    global _POOL, _POOL_SIZE
-    with _POOL_LOCK:
-        if _POOL is not None:
-            _POOL.shutdown(wait=True)
-        _POOL, _POOL_SIZE = None, 0
-
-
-atexit.register(shutdown_pool)

@@ -8,7 +8,9 @@ are used only to say *where* a fault is: a changed, deleted, inserted or reorder
 
 The module is long because one pass over the stream checks everything at once (leaves,
 tree, signatures, cosignatures, consistency, duplicates): splitting it would read the
-stream, millions of records, more than once.
+stream, millions of records, more than once. The parallel pass (``ledger.audit.parallel``,
+``verify(workers=N)``) reuses its per-record checks (``Tally``), its checkpoint checks and
+its conclusion, so that both word every fault alike.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.audit.faults import Fault, FaultKind
@@ -82,9 +84,10 @@ def _event_of(data: bytes) -> str | None:
         return None
 
 
-def _identity(data: bytes) -> tuple[bytes, int] | None:
+def identity(data: bytes) -> tuple[bytes, int] | None:
     """Returns (originator id bytes, version) read from version-1 leaf data without
-    decoding the rest, or None when the data is too short to hold them."""
+    decoding the rest, or None when the data is too short to hold them. The id bytes
+    name one aggregate: the parallel pass partitions the rebuild by them."""
     try:
         if data[1] == ID_KIND_UUID and len(data) >= 26:
             return data[1:18], int.from_bytes(data[18:26], "big")
@@ -117,6 +120,126 @@ def _longest_increasing(values: array[int]) -> set[int]:
         keep.add(pos)
         pos = prev[pos]
     return keep
+
+
+def fold_root(hashes: Sequence[bytes]) -> bytes:
+    """Returns the root of a tree given its compact range (the roots of its perfect
+    subtrees, left to right)."""
+    if not hashes:
+        return EMPTY_ROOT
+    r = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        r = node_hash(h, r)
+    return r
+
+
+def next_version(versions: dict[bytes, int], key: bytes, version: int
+                 ) -> tuple[int, int] | None:
+    """Returns (version, last version) when ``version`` does not follow the last version
+    of aggregate ``key`` in ``versions``, else None after remembering it (the one owner of
+    the DUPLICATE_EVENT rule; the parallel pass's partitions run it too)."""
+    last = versions.get(key)
+    if last is not None and version <= last:
+        return version, last
+    versions[key] = version
+    return None
+
+
+def unknown_item(item: object) -> Fault:
+    """Returns the fault of a stream item that is neither a record nor a checkpoint."""
+    return Fault(FaultKind.FORMAT, f"unknown stream item {type(item)}")
+
+
+def unreadable(size: int, error: Exception) -> Fault:
+    """Returns the fault of a stream that broke off after ``size`` records."""
+    return Fault(FaultKind.FORMAT, f"stream unreadable after {size} records: {error}",
+                 leaf_index=size)
+
+
+@dataclass
+class CheckpointState:
+    """The last checkpoint whose signature verified, and the highest number seen."""
+
+    last_valid: Checkpoint | None = None
+    last_seq: int = 0
+
+
+class Tally:
+    """What one pass remembers of the records it has seen to judge the next one: which
+    follower leaves were claimed, the hints and notification ids (to find reordered
+    records at the end), the last version of each aggregate. ``record`` is the one owner
+    of the per-record checks; the parallel pass (``ledger.audit.parallel``) runs it on
+    any chunk its quick checks find anything in, so both paths word faults alike."""
+
+    __slots__ = ("covered", "disorder", "hints", "max_hint", "nids", "tracked_position",
+                 "tracked_size", "untracked", "versions")
+
+    def __init__(self, tracked_size: int, tracked_position: int) -> None:
+        self.tracked_size = max(0, tracked_size)
+        self.tracked_position = tracked_position
+        self.covered = bytearray(self.tracked_size)
+        self.hints: array[int] = array("q")
+        self.nids: array[int] = array("q")
+        self.disorder = False
+        self.max_hint = -1
+        self.untracked = 0
+        self.versions: dict[bytes, int] = {}
+
+    def record(self, report: VerifyReport, position: int, nid: int, data: bytes, hint: int,
+               hint_hash: bytes, h: bytes, decode: bool,
+               repeats: Mapping[int, tuple[int, int]] | None = None) -> LeafRecord | None:
+        """Adds the faults of one record (leaf hash ``h``) at ``position`` to ``report``;
+        returns its decoded leaf when ``decode`` is asked and it decodes. ``repeats``:
+        the (version, last version) of the records found repeating or going back in
+        their aggregate elsewhere (the parallel pass, by partition), instead of the
+        versions this tally keeps."""
+        self.hints.append(hint)
+        self.nids.append(nid)
+        record: LeafRecord | None = None
+        if decode:
+            try:
+                record = decode_leaf(data)
+            except LeafFormatError as e:
+                report.add(Fault(FaultKind.MALFORMED_RECORD, str(e), position, nid))
+        if hint >= 0:
+            if hint < self.tracked_size:
+                if self.covered[hint]:
+                    report.add(Fault(
+                        FaultKind.INSERTED,
+                        f"second record claiming follower leaf {hint}",
+                        position, nid, _event_of(data)))
+                self.covered[hint] = 1
+            if hint_hash != h:
+                where = "" if hint == position else f" (integrated as leaf {hint})"
+                report.add(Fault(
+                    FaultKind.CHANGED,
+                    f"record bytes differ from those integrated{where}",
+                    position, nid, _event_of(data)))
+            if hint < self.max_hint:
+                self.disorder = True
+            else:
+                self.max_hint = hint
+        elif nid <= self.tracked_position:
+            report.add(Fault(
+                FaultKind.INSERTED,
+                "record was never integrated although the follower passed it",
+                position, nid, _event_of(data)))
+        else:
+            self.untracked += 1
+        if repeats is None:
+            ident = identity(data)
+            repeat = next_version(self.versions, *ident) if ident is not None else None
+        else:
+            repeat = repeats.get(position)
+        if repeat is not None:
+            version, last = repeat
+            report.add(Fault(
+                FaultKind.DUPLICATE_EVENT,
+                f"version {version} of its aggregate follows version {last}: "
+                "an event recorded twice or out of order",
+                position, nid, _event_of(data)))
+        return record
+
 
 
 class StreamVerifier:
@@ -156,41 +279,37 @@ class StreamVerifier:
         self.require_signed = require_signed
 
     def verify(
-        self, stream: AuditStream, progress: Callable[[int], None] | None = None
+        self, stream: AuditStream, progress: Callable[[int], None] | None = None,
+        workers: int = 1, chunk_size: int | None = None,
     ) -> VerifyReport:
-        """Returns the report of one pass over ``stream``."""
+        """Returns the report of one pass over ``stream``: in this process when
+        ``workers`` is 1, else with leaf hashing and decoding in chunks of ``chunk_size``
+        records (a power of two) across ``workers`` processes and the aggregates rebuilt
+        in ``workers`` partitions (``ledger.audit.parallel``); the report is the same."""
+        if workers > 1:
+            from ledger.audit.parallel import DEFAULT_CHUNK, REPLAY_CHUNK, ParallelPass
+
+            chunk = chunk_size or (REPLAY_CHUNK if self.replayer is not None
+                                   else DEFAULT_CHUNK)
+            return ParallelPass(self, workers, chunk).verify(stream, progress)
         header = stream.header
         report = VerifyReport(header.source)
-        tracked_size = max(0, header.tracked_size)
-        tracked_position = header.tracked_position
-        covered = bytearray(tracked_size)
-        hints: array[int] = array("q")
-        nids: array[int] = array("q")
-        disorder = False
-        max_hint = -1
-        untracked = 0
+        tally = Tally(header.tracked_size, header.tracked_position)
         hashes: list[bytes] = []
         size = 0
         sha256 = hashlib.sha256
-        last_valid: Checkpoint | None = None
-        last_seq = 0
+        checkpoints = CheckpointState()
         replayer = self.replayer
         since_progress = 0
         trusted = list(self.trusted)
         next_trusted = trusted[0].size if trusted else -1
-        versions: dict[bytes, int] = {}
 
         def root() -> bytes:
-            if not hashes:
-                return EMPTY_ROOT
-            r = hashes[-1]
-            for h in reversed(hashes[:-1]):
-                r = node_hash(h, r)
-            return r
+            return fold_root(hashes)
 
         try:
             while next_trusted == 0:
-                next_trusted = self._trusted(report, trusted, 0, EMPTY_ROOT)
+                next_trusted = self.check_trusted(report, trusted, 0, EMPTY_ROOT)
             for item in stream.items:
                 if type(item) is StreamRecord:
                     nid, data, hint, hint_hash = item
@@ -202,96 +321,26 @@ class StreamVerifier:
                     hashes.append(x)
                     position = size
                     size += 1
-                    hints.append(hint)
-                    nids.append(nid)
-                    record: LeafRecord | None = None
-                    if replayer is not None:
-                        try:
-                            record = decode_leaf(data)
-                        except LeafFormatError as e:
-                            report.add(Fault(FaultKind.MALFORMED_RECORD, str(e), position, nid))
-                    if hint >= 0:
-                        if hint < tracked_size:
-                            if covered[hint]:
-                                report.add(Fault(
-                                    FaultKind.INSERTED,
-                                    f"second record claiming follower leaf {hint}",
-                                    position, nid, _event_of(data)))
-                            covered[hint] = 1
-                        if hint_hash != h:
-                            where = "" if hint == position else f" (integrated as leaf {hint})"
-                            report.add(Fault(
-                                FaultKind.CHANGED,
-                                f"record bytes differ from those integrated{where}",
-                                position, nid, _event_of(data)))
-                        if hint < max_hint:
-                            disorder = True
-                        else:
-                            max_hint = hint
-                    elif nid <= tracked_position:
-                        report.add(Fault(
-                            FaultKind.INSERTED,
-                            "record was never integrated although the follower passed it",
-                            position, nid, _event_of(data)))
-                    else:
-                        untracked += 1
-                    ident = _identity(data)
-                    if ident is not None:
-                        key, version = ident
-                        last = versions.get(key)
-                        if last is not None and version <= last:
-                            report.add(Fault(
-                                FaultKind.DUPLICATE_EVENT,
-                                f"version {version} of its aggregate follows version {last}: "
-                                "an event recorded twice or out of order",
-                                position, nid, _event_of(data)))
-                        else:
-                            versions[key] = version
+                    record = tally.record(report, position, nid, data, hint, hint_hash, h,
+                                          replayer is not None)
                     if record is not None and replayer is not None:
                         for fault in replayer.observe(position, record):
                             report.add(fault)
                     while size == next_trusted:
-                        next_trusted = self._trusted(report, trusted, size, root())
+                        next_trusted = self.check_trusted(report, trusted, size, root())
                     since_progress += 1
                     if progress is not None and since_progress >= 4096:
                         progress(since_progress)
                         since_progress = 0
                 elif type(item) is StreamCheckpoint:
-                    last_valid, last_seq = self._checkpoint(
-                        report, item, size, root(), last_valid, last_seq
-                    )
+                    self.checkpoint(report, item, size, root(), checkpoints)
                 else:
-                    report.add(Fault(FaultKind.FORMAT, f"unknown stream item {type(item)}"))
+                    report.add(unknown_item(item))
         except (ValueError, OSError) as e:
-            report.add(Fault(FaultKind.FORMAT, f"stream unreadable after {size} records: {e}",
-                             leaf_index=size))
+            report.add(unreadable(size, e))
         if progress is not None and since_progress:
             progress(since_progress)
-
-        report.records = size
-        report.tree_root = root()
-        for cp in trusted:
-            report.add(Fault(
-                FaultKind.SIZE_MISMATCH,
-                f"a trusted checkpoint signs {cp.size} records but the log holds only {size}: "
-                "records were deleted", leaf_index=size))
-        self._missing(report, covered, stream)
-        if disorder:
-            self._reordered(report, hints, nids)
-        if report.checkpoints_seen == 0:
-            report.add(Fault(FaultKind.MISSING_CHECKPOINT, "no signed checkpoint at all"))
-        if last_valid is not None and size > last_valid.size:
-            message = (f"{size - last_valid.size} records after the last checkpoint "
-                       f"(size {last_valid.size}) are not yet covered by a signature")
-            if self.require_signed:
-                report.add(Fault(FaultKind.UNSIGNED, message, leaf_index=last_valid.size))
-            else:
-                report.warnings.append(message)
-        if untracked:
-            report.warnings.append(
-                f"{untracked} records after the follower's position {tracked_position} "
-                "are not yet in the tree"
-            )
+        self.conclude(report, stream, tally, size, root(), trusted, checkpoints)
         if replayer is not None:
             for fault in replayer.finish():
                 report.add(fault)
@@ -299,8 +348,46 @@ class StreamVerifier:
             report.aggregates_rebuilt = len(replayer.aggregates)
         return report
 
+    def conclude(self, report: VerifyReport, stream: AuditStream, tally: Tally, size: int,
+                 root: bytes, trusted: list[Checkpoint], checkpoints: CheckpointState) -> None:
+        """Adds what is known once the stream has ended (every path reports it alike):
+        trusted checkpoints beyond the log, deleted and reordered records, missing or
+        unsigned checkpoints, untracked records."""
+        report.records = size
+        report.tree_root = root
+        for cp in trusted:
+            report.add(Fault(
+                FaultKind.SIZE_MISMATCH,
+                f"a trusted checkpoint signs {cp.size} records but the log holds only {size}: "
+                "records were deleted", leaf_index=size))
+        self._missing(report, tally.covered, stream)
+        if tally.disorder:
+            self._reordered(report, tally.hints, tally.nids)
+        if report.checkpoints_seen == 0:
+            report.add(Fault(FaultKind.MISSING_CHECKPOINT, "no signed checkpoint at all"))
+        last_valid = checkpoints.last_valid
+        if last_valid is not None and size > last_valid.size:
+            message = (f"{size - last_valid.size} records after the last checkpoint "
+                       f"(size {last_valid.size}) are not yet covered by a signature")
+            if self.require_signed:
+                report.add(Fault(FaultKind.UNSIGNED, message, leaf_index=last_valid.size))
+            else:
+                report.warnings.append(message)
+        if tally.untracked:
+            report.warnings.append(
+                f"{tally.untracked} records after the follower's position "
+                f"{tally.tracked_position} are not yet in the tree"
+            )
+
+    def checkpoint(self, report: VerifyReport, item: StreamCheckpoint, size: int,
+                   root: bytes, state: CheckpointState) -> None:
+        """Checks one stream checkpoint read after ``size`` records whose tree has
+        ``root``; keeps the last valid one and the highest number in ``state``."""
+        state.last_valid, state.last_seq = self._checkpoint(
+            report, item, size, root, state.last_valid, state.last_seq)
+
     @staticmethod
-    def _trusted(
+    def check_trusted(
         report: VerifyReport, trusted: list[Checkpoint], size: int, root: bytes
     ) -> int:
         """Checks the first trusted checkpoint against the tree; returns the next size."""

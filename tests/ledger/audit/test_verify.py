@@ -23,9 +23,15 @@ from tlog.note import NoteSigner
 LEAF = 7  # the record the tamper cases touch (checkpoint 1 signs leaves 0..4 only)
 
 
-def verify(a: AuditedLedger, replayer: Replayer | None = None) -> VerifyReport:
+def verify(a: AuditedLedger, replayer: Replayer | None = None, workers: int = 1
+           ) -> VerifyReport:
     return StreamVerifier(a.signer.verifier, replayer=replayer).verify(
-        database_stream(a.log.store, a.log.origin))
+        database_stream(a.log.store, a.log.origin), workers=workers, chunk_size=4)
+
+
+WORKERS = pytest.mark.parametrize("workers", [1, 2])
+"""The tamper cases hold for the single-process pass and the parallel one (chunks of 4
+records, so that chunk boundaries fall inside the tampered range)."""
 
 
 def kinds(report: VerifyReport) -> dict[FaultKind, int]:
@@ -81,11 +87,13 @@ def test_untouched_store_verifies(audited: AuditedLedger) -> None:
     assert any("not yet covered" in w for w in report.warnings)
 
 
+@WORKERS
 @pytest.mark.parametrize("case", list(CASES))
-def test_tampered_records_are_detected_and_located(audited: AuditedLedger, case: str) -> None:
+def test_tampered_records_are_detected_and_located(audited: AuditedLedger, case: str,
+                                                   workers: int) -> None:
     tamper, kind, leaf = CASES[case]
     tamper(audited)
-    report = verify(audited)
+    report = verify(audited, workers=workers)
     assert not report.ok
     located = [f for f in report.faults if f.kind == kind]
     assert located, report.faults
@@ -101,17 +109,20 @@ def test_tampered_records_are_detected_and_located(audited: AuditedLedger, case:
     assert report.checkpoints_matched == (1 if leaf else 0)
 
 
-def test_swapped_states_locate_both_rows(audited: AuditedLedger) -> None:
+@WORKERS
+def test_swapped_states_locate_both_rows(audited: AuditedLedger, workers: int) -> None:
     swap_states(audited)
-    changed = [f.leaf_index for f in verify(audited).faults if f.kind == FaultKind.CHANGED]
+    changed = [f.leaf_index for f in verify(audited, workers=workers).faults
+               if f.kind == FaultKind.CHANGED]
     assert changed == [LEAF, LEAF + 1]
 
 
-def test_forged_checkpoint_signature(audited: AuditedLedger) -> None:
+@WORKERS
+def test_forged_checkpoint_signature(audited: AuditedLedger, workers: int) -> None:
     forger = NoteSigner.generate(ORIGIN)
     note = sign_checkpoint(Checkpoint(ORIGIN, 10, b"\x09" * 32), forger).note
     audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 2", (note,))
-    report = verify(audited)
+    report = verify(audited, workers=workers)
     # A key of the right name but not the trusted one: reported as untrusted, with its id.
     bad = [f for f in report.faults if f.kind == FaultKind.UNTRUSTED_KEY]
     assert [f.checkpoint_seq for f in bad] == [2]
@@ -119,20 +130,22 @@ def test_forged_checkpoint_signature(audited: AuditedLedger) -> None:
     assert FaultKind.BAD_SIGNATURE not in report.fault_counts
 
 
-def test_altered_checkpoint_text(audited: AuditedLedger) -> None:
+@WORKERS
+def test_altered_checkpoint_text(audited: AuditedLedger, workers: int) -> None:
     note = audited.log.checkpoints()[1].note
     cp = open_checkpoint(note, audited.signer.verifier).checkpoint
     root = base64.b64encode(cp.root_hash).decode()
     altered = note.replace(root, base64.b64encode(b"\x00" * 32).decode())
     audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 2", (altered,))
-    assert [f.checkpoint_seq for f in verify(audited).faults
+    assert [f.checkpoint_seq for f in verify(audited, workers=workers).faults
             if f.kind == FaultKind.BAD_SIGNATURE] == [2]
 
 
-def test_checkpoint_replaced_by_another_genuine_one(audited: AuditedLedger) -> None:
+@WORKERS
+def test_checkpoint_replaced_by_another_genuine_one(audited: AuditedLedger, workers: int) -> None:
     first = audited.log.checkpoints()[0]
     audited.raw.run("UPDATE audit_checkpoints SET note = ? WHERE seq = 3", (first.note,))
-    report = verify(audited)
+    report = verify(audited, workers=workers)
     assert FaultKind.BAD_SIGNATURE not in report.fault_counts
     inconsistent = [f for f in report.faults if f.kind == FaultKind.INCONSISTENT_CHECKPOINT]
     assert inconsistent and inconsistent[0].checkpoint_seq == 3
@@ -140,9 +153,10 @@ def test_checkpoint_replaced_by_another_genuine_one(audited: AuditedLedger) -> N
             if f.kind == FaultKind.SIZE_MISMATCH] == [3]
 
 
-def test_deleted_checkpoint(audited: AuditedLedger) -> None:
+@WORKERS
+def test_deleted_checkpoint(audited: AuditedLedger, workers: int) -> None:
     audited.raw.run("DELETE FROM audit_checkpoints WHERE seq = 2")
-    report = verify(audited)
+    report = verify(audited, workers=workers)
     assert [f.checkpoint_seq for f in report.faults
             if f.kind == FaultKind.MISSING_CHECKPOINT] == [3]
 

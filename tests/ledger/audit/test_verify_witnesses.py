@@ -4,6 +4,8 @@ version) pair is found from the leaf data alone (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import pytest
+
 from ledger.audit.faults import FaultKind
 from ledger.audit.stream import AuditStream, StreamRecord, database_stream
 from ledger.audit.verify import StreamVerifier
@@ -37,7 +39,8 @@ def test_quorum_of_cosignatures(tmp_path, audited):
         assert report.fault_counts == {FaultKind.UNWITNESSED: count}
 
 
-def test_forged_cosignature_is_unwitnessed(tmp_path, audited):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_forged_cosignature_is_unwitnessed(tmp_path, audited, workers):
     log_key = audited.signer.verifier
     with running_witness(tmp_path, "mof.test", log_key) as a:
         policy = policy_of(a, quorum=1)
@@ -47,7 +50,7 @@ def test_forged_cosignature_is_unwitnessed(tmp_path, audited):
     forged = row.replace(b64, b64[:20] + ("A" if b64[20] != "A" else "B") + b64[21:])
     audited.raw.run("UPDATE audit_cosignatures SET line = ? WHERE seq = 2", (forged,))
     report = StreamVerifier(log_key, witnesses=policy.keys, quorum=1).verify(
-        database_stream(audited.log.store))
+        database_stream(audited.log.store), workers=workers, chunk_size=4)
     assert report.fault_counts == {FaultKind.UNWITNESSED: 2}
     assert {f.checkpoint_seq for f in report.faults} == {2}
     assert any("does not verify" in f.message for f in report.faults)
@@ -68,7 +71,8 @@ def test_require_signed(audited):
     assert strict.faults[0].leaf_index == last.size
 
 
-def test_duplicate_event_without_the_cipher_key(audited):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_duplicate_event_without_the_cipher_key(audited, workers):
     stream = database_stream(audited.log.store)
     items = list(stream.items)
     records = [i for i, item in enumerate(items) if isinstance(item, StreamRecord)]
@@ -76,8 +80,8 @@ def test_duplicate_event_without_the_cipher_key(audited):
     copy = items[records[3]]
     assert isinstance(copy, StreamRecord)
     items.append(StreamRecord(copy.notification_id + 10**6, copy.leaf_data, -1, b""))
-    report = StreamVerifier(audited.signer.verifier).verify(AuditStream(stream.header,
-                                                                        iter(items)))
+    report = StreamVerifier(audited.signer.verifier).verify(
+        AuditStream(stream.header, iter(items)), workers=workers, chunk_size=4)
     assert report.fault_counts == {FaultKind.DUPLICATE_EVENT: 1}
     assert report.faults[0].leaf_index == len(records)
     assert report.faults[0].event is not None

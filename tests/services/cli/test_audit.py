@@ -390,3 +390,42 @@ def test_restore_bad_input_touches_no_store(source: RestoreSource, tmp_path: Pat
                        "--public-key", "not+a+key")
     assert code == 2 and "Traceback" not in out, out
     assert not target.exists()
+
+
+# ---------------------------------------------------------------------------- workers
+
+
+def test_verify_workers_through_the_real_command_line(
+    source: RestoreSource, tmp_path: Path,
+) -> None:
+    """`audit verify --workers 2` (the parallel pass) prints the report `--workers 1`
+    prints, word for word, on a clean export with the cipher key and on a tampered store;
+    the exit codes agree; `--workers 0` is refused naming the option."""
+    from tests.services.cli.real_cli import valedger
+
+    key = ["--public-key", str(source.public_key), "--json"]
+    clean = [valedger("audit", "verify", "--from", str(source.export), *key,
+                      "--cipher-key", source.cipher_key, "--workers", str(n))
+             for n in (1, 2)]
+    assert clean[0].code == clean[1].code == 0, clean[0].stderr
+    assert json.loads(clean[0].stdout)["events_decoded"] > 0
+    assert clean[0].stdout == clean[1].stdout
+
+    url = f"sqlite:///{tmp_path / 'tampered.db'}"
+    # A copy of the source store, then tampered.
+    assert invoke("audit", "restore", "--from", str(source.export), "--db", url)[0] == 0
+    raw = RawDB(url)
+    try:
+        nid, _, _, _, state = raw.events()[7]
+        raw.run(f"UPDATE {raw.table} SET state = ? WHERE {raw.nid} = ?",
+                (state[:-1] + bytes([state[-1] ^ 1]), nid))
+    finally:
+        raw.close()
+    tampered = [valedger("audit", "verify", "--db", url, *key, "--workers", str(n))
+                for n in (1, 2)]
+    assert tampered[0].code == tampered[1].code == 1, tampered[0].stderr
+    assert "CHANGED" in json.loads(tampered[0].stdout)["fault_counts"]
+    assert tampered[0].stdout == tampered[1].stdout
+
+    refused = valedger("audit", "verify", "--db", url, *key, "--workers", "0")
+    assert refused.code == 2 and "--workers" in refused.stderr, refused.stderr
