@@ -443,24 +443,26 @@ class RacingLedger(Ledger):
         return RacingDesk(self, self.clock, self.proof_index, self.envelopes)
 
 
-def test_two_racing_submitters_of_the_same_shares_accept_them_once(
-        mine: Mine, store_url: str) -> None:
-    barrier = threading.Barrier(2, timeout=60)
-    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in range(2)]
-    period = mined("small", 1)
+def race(store_url: str, work: list[tuple[Any, Any]]) -> tuple[list[Ledger], dict[int, Any]]:
+    """Submits each (licence, mined period) of ``work`` from its own racing ledger on the
+    same store, every decider passing its first decision before any saves; returns the
+    (closed) ledgers and each submission's receipt or exception."""
+    barrier = threading.Barrier(len(work), timeout=60)
+    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in work]
     results: dict[int, Any] = {}
 
     def submit(i: int) -> None:
         desk = ledgers[i].proofs
         assert isinstance(desk, RacingDesk)
         desk.barrier = barrier
+        licence, period = work[i]
         try:
-            results[i] = ledgers[i].submit_proof_batch(f"race-{i}", mine.licence, period.batch,
+            results[i] = ledgers[i].submit_proof_batch(f"race-{i}", licence, period.batch,
                                                        at=P0 + HOUR)
-        except Exception as e:  # reported by the assertion below
+        except Exception as e:  # reported by the callers' assertions
             results[i] = e
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(work))]
     try:
         for t in threads:
             t.start()
@@ -469,6 +471,13 @@ def test_two_racing_submitters_of_the_same_shares_accept_them_once(
     finally:
         for ledger in ledgers:
             ledger.close()
+    return ledgers, results
+
+
+def test_two_racing_submitters_of_the_same_shares_accept_them_once(
+        mine: Mine, store_url: str) -> None:
+    period = mined("small", 1)
+    ledgers, results = race(store_url, [(mine.licence, period), (mine.licence, period)])
     receipts = sorted(results.values(), key=lambda r: r.sequence)
     assert [r.sequence for r in receipts] == [0, 1], results
     n = period.shares_submitted
@@ -483,31 +492,8 @@ def test_two_racing_submitters_of_the_same_shares_accept_them_once(
 def test_two_licences_racing_are_numbered_nationally_and_both_recorded(
         mine: Mine, store_url: str) -> None:
     other = build_mine(mine.ledger, "other", "M-2", b"/lic-8/")
-    barrier = threading.Barrier(2, timeout=60)
-    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in range(2)]
     work = [(mine.licence, mined("small", 1)), (other.licence, mined("second", 2))]
-    results: dict[int, Any] = {}
-
-    def submit(i: int) -> None:
-        desk = ledgers[i].proofs
-        assert isinstance(desk, RacingDesk)
-        desk.barrier = barrier
-        licence, period = work[i]
-        try:
-            results[i] = ledgers[i].submit_proof_batch(f"race-{i}", licence, period.batch,
-                                                       at=P0 + HOUR)
-        except Exception as e:  # reported by the assertion below
-            results[i] = e
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-    finally:
-        for ledger in ledgers:
-            ledger.close()
+    ledgers, results = race(store_url, work)
     for i, (_, period) in enumerate(work):
         assert results[i].counts["ACCEPTED"] == period.shares_submitted, results
         assert results[i].sequence == 0  # each licence's first batch
