@@ -113,6 +113,18 @@ class Timeline:
         """Returns the end of the reconciled hour."""
         return self.period_start + timedelta(seconds=PERIOD_SECONDS)
 
+    def report_options(self) -> list[str]:
+        """Returns the `valedger report` options of a period holding the whole story's last
+        hours: the reconciled hour's month, or, when the run's hour lies in the next month
+        (the demo run in the first hours of a month: alerts are stamped by the server's
+        clock, the reconciled hour four hours earlier), both months."""
+        first = self.period_start.replace(day=1, hour=0)
+        last = (self.hour + timedelta(hours=2)).replace(day=1, hour=0)
+        if first == last:
+            return ["--period", f"{first:%Y-%m}"]
+        after = (last + timedelta(days=32)).replace(day=1)
+        return ["--from", f"{first:%Y-%m-%d}", "--to", f"{after:%Y-%m-%d}"]
+
 # Every farm is licensed for 200 H/s at 20 J/TH: cap (TH/s) = MW × 10⁶ ÷ (J/TH).
 EFFICIENCY_JTH = Decimal(20)
 LICENSED_HS = Decimal(200)
@@ -792,11 +804,12 @@ class Demo:
         raise RuntimeError("no checkpoint covering the log was signed within 60 s")
 
     def report(self) -> Path:
-        """Writes the supervisor's report of the reconciled hour's month with `valedger
-        report` (HTML, PDF, JSON with units, charts, the checkpoint it was made from)."""
+        """Writes the supervisor's report of the reconciled hour's month (see
+        `Timeline.report_options`) with `valedger report` (HTML, PDF, JSON with units,
+        charts, the checkpoint it was made from)."""
         out = self.workdir / "report"
-        month = f"{self.times.period_start:%Y-%m}"
-        self.run_cli("report", "--db", self.db_url, "--period", month, "--out", str(out))
+        self.run_cli("report", "--db", self.db_url, *self.times.report_options(),
+                     "--out", str(out))
         html = out / "report.html"
         self.result.artefacts["report"] = html
         self.result.artefacts["report (PDF)"] = out / "report.pdf"

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from ledger.application import Ledger
 from ledger.config import StoreConfig
-from services.demo import FARMS, MARKER, WITNESSES, DemoResult
+from services.demo import FARMS, MARKER, WITNESSES, DemoResult, Timeline
 from services.report import gather, month_period
+from services.report.period import span_period
 
 
 def test_every_expected_outcome_happened(demo: DemoResult) -> None:
@@ -73,8 +77,10 @@ def test_report_numbers_equal_the_ledger(demo: DemoResult) -> None:
         names = {rec.licence_id: ledger.get_participant(rec.participant_id).legal_name
                  for rec in reconciliations}
         written = json.loads((demo.workdir / "report" / "report.json").read_text())
-        period = written["period"]["label"]
-        data = gather(ledger, config, month_period(*map(int, period.split("-"))))
+        period = written["period"]
+        start, end = (datetime.fromisoformat(period[k]) for k in ("start", "end"))
+        data = gather(ledger, config, month_period(start.year, start.month)
+                      if period["label"] == f"{start:%Y-%m}" else span_period(start, end))
         alert_kinds = sorted(a.kind for a in ledger.list_alerts())
     finally:
         ledger.close()
@@ -113,3 +119,17 @@ def test_demo_refuses_a_foreign_non_empty_directory(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "not empty" in done.stdout + done.stderr
     assert (tmp_path / "precious.txt").exists()
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    ("2026-11-15T10:20:00+00:00", ["--period", "2026-11"]),
+    ("2026-12-01T01:52:00+00:00", ["--from", "2026-11-01", "--to", "2027-01-01"]),
+    ("2026-11-30T23:10:00+00:00", ["--from", "2026-11-01", "--to", "2027-01-01"]),
+    ("2027-01-01T03:00:00+00:00", ["--from", "2026-12-01", "--to", "2027-02-01"]),
+    ("2026-12-01T06:00:00+00:00", ["--period", "2026-12"]),
+], ids=["mid-month", "first-hours-of-month", "last-hour-of-month", "new-year", "after-dawn"])
+def test_report_period_holds_the_reconciled_hour_and_the_run(now: str,
+                                                            expected: list[str]) -> None:
+    """The report covers the reconciled hour (four hours back) and the hours the run stamps
+    its alerts in: near a month's turn that is two months, else the one."""
+    assert Timeline(datetime.fromisoformat(now)).report_options() == expected
