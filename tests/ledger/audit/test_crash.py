@@ -64,6 +64,12 @@ def test_follower_killed_at_random_points(store_url: str, tmp_path: Path) -> Non
     # Most rounds made progress, so the kills landed while the follower was working.
     progressed = sum(b > a for a, b in zip([0, *sizes], sizes, strict=False))
     assert progressed >= ROUNDS // 2, sizes
+    # PostgreSQL ends the killed follower's transaction (and frees its advisory lock) only
+    # once it notices the connection gone; until then a step finds the lock held.
+    deadline = time.monotonic() + 30
+    while log.follower.step() is None:
+        assert time.monotonic() < deadline, "the killed follower's lock was never released"
+        time.sleep(0.05)
     log.follower.catch_up()
     raw = RawDB(store_url, ledger.recorder.events_table_name)
     try:
