@@ -9,7 +9,8 @@ behind it are the ledger's own business (one per concept: ``ledger.licensing``,
 from ledger.application import Ledger
 from ledger.audit.export import ExportFormatError, read_export, write_export
 from ledger.audit.faults import FaultKind
-from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy
+from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, Companion
+from ledger.audit.follower_process import FollowerPlace, FollowerProcess, FollowerSettings
 from ledger.audit.log import AuditLog, parse_event_ref
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
 from ledger.audit.replay import Replayer, default_checks
@@ -81,6 +82,7 @@ __all__ = [
     "CalendarRun",
     "CheckpointPolicy",
     "Clock",
+    "Companion",
     "ConfigurationError",
     "Contention",
     "Envelope",
@@ -90,6 +92,9 @@ __all__ = [
     "ExportCheck",
     "ExportFormatError",
     "FaultKind",
+    "FollowerPlace",
+    "FollowerProcess",
+    "FollowerSettings",
     "HistoryIndex",
     "HistoryQuery",
     "HistoryRecord",

@@ -61,6 +61,12 @@ class StoreConfig:
         """Returns True when the store is PostgreSQL."""
         return urlparse(self.url).scheme in ("postgresql", "postgres")
 
+    @property
+    def is_in_memory(self) -> bool:
+        """Returns True for an in-memory SQLite store (one process's only: no other
+        process, such as the audit follower's, can open it)."""
+        return persistence_env(self.url).get("SQLITE_DBNAME") == ":memory:"
+
     def eventsourcing_env(self) -> dict[str, str]:
         """Returns the eventsourcing environment for this store."""
         env = persistence_env(self.url)

@@ -12,9 +12,9 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 
-from ledger import AuditLog, HistoryIndex, Ledger
+from ledger import AuditLog, Companion, HistoryIndex, Ledger
 from services.log_signal import LogSignal
 from services.metrics import ServerMetrics
 
@@ -40,6 +40,8 @@ class LedgerPool:
     """Set by ``ServerMetrics.attach`` when the server exports Prometheus metrics."""
     log_signal: LogSignal | None = None
     """Wakes live streams when the log grows (LISTEN/NOTIFY on PostgreSQL)."""
+    follower: Companion | None = None
+    """What follows the audit log while the pool is open (a thread or a process)."""
 
     def __post_init__(self) -> None:
         if self.log_signal is None:
@@ -56,18 +58,22 @@ class LedgerPool:
     def open(cls, ledger: Ledger, workers: int = DEFAULT_WORKERS,
              trade_batch_size: int = DEFAULT_TRADE_BATCH,
              poll_seconds: float = DEFAULT_POLL_SECONDS,
-             audit: AuditLog | None = None, signature_workers: int = 0) -> LedgerPool:
+             audit: AuditLog | None = None, signature_workers: int = 0,
+             follower: Companion | Literal["thread"] | None = "thread") -> LedgerPool:
         """Returns a backend over ``ledger`` with its history index caught up; ``audit``
-        (when given) serves AuditService and is followed in the background;
+        (when given) serves AuditService and is followed in the background by
+        ``follower`` ("thread": its own follower in a thread; None: not here);
         ``signature_workers`` processes check the signatures of streamed trades."""
         history = HistoryIndex(ledger)
         history.catch_up()
-        if audit is not None:
-            audit.follower.start()
         ledger.signatures.workers = signature_workers
         ledger.signatures.start()
+        if follower == "thread":
+            follower = audit.follower if audit is not None else None
+        if follower is not None:
+            follower.start()
         return cls(ledger, history, ThreadPoolExecutor(workers, "valedger-ledger"),
-                   trade_batch_size, poll_seconds, audit)
+                   trade_batch_size, poll_seconds, audit, follower=follower)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Returns ``fn(*args, **kwargs)`` computed on the pool (the caller's context
@@ -83,6 +89,6 @@ class LedgerPool:
         self.ledger.signatures.close()
         if self.log_signal is not None:
             self.log_signal.close()
-        if self.audit is not None:
-            self.audit.follower.stop()
+        if self.follower is not None:
+            self.follower.stop()
         self.ledger.close()

@@ -27,6 +27,10 @@ from ledger import (
     DEFAULT_CALENDAR_INTERVAL_SECONDS,
     AuditLog,
     CheckpointPolicy,
+    Companion,
+    FollowerPlace,
+    FollowerProcess,
+    FollowerSettings,
     Ledger,
     StoreConfig,
     WitnessPolicy,
@@ -93,6 +97,12 @@ class ServerOptions:
     """How often the supervisory calendar looks for due work (0: not run here)."""
     reuse_port: bool = False
     """Share the port with the other workers of ``serve --processes N`` (SO_REUSEPORT)."""
+    audit_follower: FollowerPlace = "thread"
+    """Where the audit log is followed: "process" (a child process of its own, so the
+    calls keep the GIL; `valedger serve`'s choice for a store on disk), "thread" (beside
+    the calls), or "none" (another process of the same store follows it)."""
+    follower_logging: Callable[[], None] | None = None
+    """Sets up logging in the follower's process (a picklable function)."""
 
     def grpc_options(self) -> list[tuple[str, Any]]:
         """Returns the channel arguments of the server."""
@@ -211,9 +221,17 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> LedgerPool:
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
                      origin=options.audit_origin or None, policy=options.audit_policy,
                      witnesses=options.audit_witnesses)
+    follower: Companion | None = audit.follower
+    if options.audit_follower == "none":
+        follower = None
+    elif options.audit_follower == "process" and not store.is_in_memory:
+        follower = FollowerProcess(FollowerSettings(
+            store, options.audit_signer.to_skey() if options.audit_signer else None,
+            options.audit_origin or None, options.audit_policy, options.audit_witnesses,
+            set_up_logging=options.follower_logging))
     backend = LedgerPool.open(ledger, workers=options.workers,
                               trade_batch_size=options.trade_batch_size, audit=audit,
-                              signature_workers=options.signature_workers)
+                              signature_workers=options.signature_workers, follower=follower)
     return backend
 
 

@@ -7,9 +7,11 @@ supervisor holds a bound (not listening) socket on the port from before the firs
 starts until the last one ends, so port 0 means one port for all and a restarted worker
 gets its port back.
 
-* Leadership stays per process: each worker runs the audit follower, and the store's lock
-  (PostgreSQL advisory lock, SQLite's write lock) lets exactly one advance the tree at a
-  time; anything else that elects a leader the same way works unchanged.
+* The first worker follows the audit log, in a child process of its own
+  (``ledger.audit.follower_process``); the others do not. The store's lock (PostgreSQL
+  advisory lock, SQLite's write lock) lets exactly one follower advance the tree at a
+  time, so a restarted first worker's new follower, or another server's, is safe;
+  anything else that elects a leader that way (the supervisory calendar) works unchanged.
 * The first worker starts alone (it creates missing tables and catches up the read
   models), the others once it serves.
 * SIGTERM or SIGINT to the supervisor: SIGTERM to every worker, which shuts down

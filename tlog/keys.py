@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -125,6 +126,10 @@ class NoteVerifier:
             raise KeyFormatError("public key is not a valid Ed25519 key") from None
         object.__setattr__(self, "key_id", key_id(self.name, self.public_key, self.sig_type))
         object.__setattr__(self, "_key", key)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bytes, int]]:
+        """Pickles as its name, key and type (the parsed key object is not picklable)."""
+        return (NoteVerifier, (self.name, self.public_key, self.sig_type))
 
     @property
     def is_cosigner(self) -> bool:

@@ -109,6 +109,7 @@ class AuditLog:
         origin: str | None = None,
         policy: CheckpointPolicy | None = None,
         create_tables: bool = True,
+        witnesses: WitnessPolicy | None = None,
     ) -> AuditLog:
         """Returns the audit log of a store, opened without decoding anything (so no cipher
         key is needed); :meth:`close` releases its connections."""
@@ -116,7 +117,7 @@ class AuditLog:
         factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env)
         try:
             log = cls(factory.application_recorder(), signer=signer, origin=origin,
-                      policy=policy, create_tables=create_tables)
+                      policy=policy, create_tables=create_tables, witnesses=witnesses)
         except BaseException:
             factory.close()
             raise

@@ -259,8 +259,11 @@ class CosignatureCollector:
         the latest checkpoint (0: up to date)."""
         with self.store.read() as tx:
             latest = tx.latest_checkpoint()
+            held = tx.witness_sizes()
         size = latest.size if latest is not None else 0
-        return {label: max(0, size - s.size) for label, s in self.status.items()}
+        # From the store, not ``status``: the collector may run in another process
+        # (ledger.audit.follower_process) and the metrics read it here.
+        return {w.label: max(0, size - held.get(w.label, 0)) for w in self.policy.witnesses}
 
     # ------------------------------------------------------------------ driving
 

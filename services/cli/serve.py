@@ -294,7 +294,11 @@ def serve(
         audit_witnesses=witnesses, metrics=metrics, revocations=revocations,
         calendar_interval_seconds=(server.calendar_interval_seconds
                                    if calendar_interval is None else calendar_interval),
-        reuse_port=worker is not None)
+        reuse_port=worker is not None,
+        # One follower per store, in a process of its own: the first worker's child.
+        audit_follower="process" if worker is None or worker.index == 0 else "none",
+        follower_logging=functools.partial(configure_json_logging, server.log_level,
+                                           {"process": "audit-follower"}))
     if store.create_tables and not creating and worker is None:
         stderr.print(f"new store {store.url_for_display}: creating its tables")
     configure_json_logging(server.log_level, None if worker is None else

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 
 import pytest
 
@@ -38,3 +39,11 @@ def test_malformed_skeys_are_typed_errors():
         NoteSigner.from_skey(skey.replace(signer.key_id.hex(), "00000000"))
     with pytest.raises(NoteError):
         sign_note("no newline", signer)
+
+
+def test_a_verifier_pickles_to_an_equal_working_key():
+    """A witness policy travels to the audit follower's process pickled."""
+    signer = NoteSigner.generate("valedger.test/log")
+    copy = pickle.loads(pickle.dumps(signer.verifier))
+    assert copy == signer.verifier and copy.key_id == signer.key_id
+    assert copy.verify_note("hello\n", signer.sign_note("hello\n"))

@@ -77,6 +77,10 @@ def test_checkpoints_are_cosigned_to_quorum_and_carried_everywhere(audited, two_
     assert newer.seq > latest.seq and not newer.cosignatures
     assert collector.lag() == {k.verifier.label: newer.size - latest.size
                                for _, k in two_witnesses}
+    # The lag is read from the store: a collector that never ran (the metrics' copy in a
+    # server whose collector runs in the follower's process) sees the same.
+    idle = CosignatureCollector(audited.log.store, policy)
+    assert idle.lag() == collector.lag()
     added = len(audited.log.checkpoints()) - len(before)
     assert collector.collect() == 2 * added
     assert collector.lag() == {k.verifier.label: 0 for _, k in two_witnesses}

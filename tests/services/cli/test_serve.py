@@ -4,6 +4,7 @@ SQLite file gets its tables; checkpoints are signed under the signing key's own 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ledger.config import StoreConfig
@@ -160,7 +162,13 @@ def test_checkpoints_are_signed_under_the_keys_name(filled_store: str, tmp_path:
             if db.execute("SELECT COUNT(*) FROM audit_checkpoints").fetchone()[0]:
                 break
         time.sleep(0.1)
-    stop(process)
+    stderr = stop(process)
+    # The server followed its log from a process of its own, gone with the server.
+    started = [json.loads(line) for line in stderr.splitlines()
+               if '"audit follower started"' in line]
+    assert len(started) == 1, stderr
+    follower = started[0]["follower_pid"]
+    assert follower != process.pid and not psutil.pid_exists(follower)
     done = valedger("audit", "verify", "--db", filled_store, "--public-key",
                     str(tmp_path / "keys" / "audit.pub"))
     assert done.code == 0, done.stdout + done.stderr

@@ -39,6 +39,8 @@ class Fleet:
     port: int
     metrics_port: int
     client_tls: TlsFiles
+    started: list[str]
+    """Its log lines up to the supervisor's "serving"."""
 
     def workers(self) -> list[psutil.Process]:
         """Returns the worker processes of the supervisor."""
@@ -74,7 +76,7 @@ def start_fleet(tmp_path: Path, url: str) -> Fleet:
         line = process.stderr.readline()
         assert line, "".join(seen)
         seen.append(line)
-    return Fleet(process, port, metrics_port, tls)
+    return Fleet(process, port, metrics_port, tls, seen)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -139,6 +141,16 @@ def test_both_workers_serve_one_port_and_metrics_sum_them(fleet: Fleet) -> None:
             channel.close()
     assert health_checks_total(text) == before + CONNECTIONS  # counted by both workers
     assert "valedger_audit_tree_size" in text
+
+
+def test_one_audit_follower_for_all_workers_in_its_own_process(fleet: Fleet) -> None:
+    followers = [json.loads(line) for line in fleet.started
+                 if '"audit follower started"' in line]
+    assert [f["worker"] for f in followers] == [0], fleet.started
+    worker = next(w for w in fleet.workers() if w.pid == followers[0]["pid"])
+    child = followers[0]["follower_pid"]
+    assert child in {p.pid for p in worker.children(recursive=True)}
+    assert child not in {w.pid for w in fleet.workers()}
 
 
 def test_sigterm_ends_every_worker(postgres_fleet: Fleet) -> None:

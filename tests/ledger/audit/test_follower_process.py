@@ -1,0 +1,88 @@
+"""The audit follower in a process of its own (ledger.audit.follower_process), on SQLite
+and PostgreSQL: it keeps the tree equal to a full recomputation and signs checkpoints
+with the key it was given, stops when asked, and never outlives the process that started
+it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import psutil
+
+from ledger.audit.follower import CheckpointPolicy
+from ledger.audit.follower_process import FollowerProcess, FollowerSettings
+from ledger.config import StoreConfig
+from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
+from tests.ledger.audit.test_follower import assert_tree_matches_store
+from tests.services.cli.real_cli import ROOT
+from tlog.checkpoint import open_checkpoint
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_follower_process_follows_the_log_and_signs(audited: AuditedLedger) -> None:
+    for i in range(7):
+        audited.ledger.record_trade(audited.market.trade(f"p{i}"))
+    records = audited.log.state().size + 7
+    follower = FollowerProcess(FollowerSettings(
+        StoreConfig(audited.url), audited.signer.to_skey(), ORIGIN,
+        CheckpointPolicy(every_records=5, every_seconds=0), poll_seconds=0.05))
+    follower.start()
+    try:
+        child = follower.pid
+        assert child is not None and child != os.getpid()
+        wait_for(lambda: audited.log.state().size == records, "the child did not catch up")
+        audited.ledger.record_trade(audited.market.trade("while-running"))
+        wait_for(lambda: audited.log.state().size == records + 1, "the child stopped following")
+    finally:
+        follower.stop()
+    assert follower.pid is None
+    assert not psutil.pid_exists(child)  # stopped and reaped
+    assert_tree_matches_store(audited)
+    latest = audited.log.checkpoints()[-1]
+    assert latest.size == 30  # every 5 leaves: up to 20 in the fixture, 25 and 30 by the child
+    opened = open_checkpoint(latest.note, audited.signer.verifier).checkpoint
+    assert (opened.origin, opened.size) == (ORIGIN, 30)
+
+
+def test_the_child_gets_no_cipher_key(store_url: str) -> None:
+    follower = FollowerProcess(FollowerSettings(StoreConfig(store_url, cipher_key="k" * 44)))
+    assert follower.settings.config.cipher_key is None
+    assert follower.settings.config.url == store_url
+
+
+def test_the_child_ends_with_its_owner_killed_with_sigkill(store_url: str) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from ledger.audit.follower_process import FollowerProcess, FollowerSettings\n"
+         "from ledger.config import StoreConfig\n"
+         "from ledger.audit.log import AuditLog\n"
+         "AuditLog.open(StoreConfig(sys.argv[1])).close()\n"
+         "f = FollowerProcess(FollowerSettings(StoreConfig(sys.argv[1], create_tables=False)))\n"
+         "f.start()\n"
+         "print(f.pid, flush=True)\n"
+         "time.sleep(600)\n", store_url],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        child = psutil.Process(int(owner.stdout.readline()))
+        assert child.is_running()
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(30)
+        wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE,
+                 "the follower outlived the process that started it")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
