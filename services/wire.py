@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -27,12 +28,19 @@ _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 _SAFE_INT = 2**53
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _parsed_uuid(value: str) -> UUID:
+    """Returns the UUID a string spells (remembered: a stream of trades names the same
+    licence and parties again and again, and parsing one costs more than a lookup)."""
+    return UUID(value)
+
+
 def uuid(value: str, field: str) -> UUID:
     """Returns ``value`` as a UUID, or raises INVALID_ARGUMENT."""
     if not value:
         raise invalid_argument(field, "is required")
     try:
-        return UUID(value)
+        return _parsed_uuid(value)
     except (ValueError, AttributeError, TypeError):
         raise invalid_argument(field, f"not a UUID: {value[:80]!r}") from None
 
