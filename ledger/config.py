@@ -65,7 +65,8 @@ class StoreConfig:
     def is_in_memory(self) -> bool:
         """Returns True for an in-memory SQLite store (one process's only: no other
         process, such as the audit follower's, can open it)."""
-        return persistence_env(self.url).get("SQLITE_DBNAME") == ":memory:"
+        name = persistence_env(self.url).get("SQLITE_DBNAME", "")
+        return ":memory:" in name or "mode=memory" in name  # eventsourcing's own rule
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Returns the eventsourcing environment for this store."""

@@ -32,7 +32,7 @@ class TradeBatch:
     loaded: dict[UUID, Aggregate | None] = field(default_factory=dict)
     changed: dict[UUID, Aggregate] = field(default_factory=dict)
     shared: dict[UUID, Any] = field(default_factory=dict)
-    _seen: dict[UUID, Any] = field(default_factory=dict)
+    _seen: dict[UUID, Any] = field(default_factory=dict, init=False, repr=False)
     """What ``read`` answers: ``loaded`` over ``shared``, kept as one dict so a read is
     one lookup (a UUID hashes in Python, and a trade reads four or five of them)."""
 

@@ -115,9 +115,9 @@ class Timeline:
 
     def report_options(self) -> list[str]:
         """Returns the `valedger report` options of a period holding the whole story's last
-        hours: the reconciled hour's month, or, when the run's hour lies in the next month
-        (the demo run in the first hours of a month: alerts are stamped by the server's
-        clock, the reconciled hour four hours earlier), both months."""
+        hours: the reconciled hour's month, or both months when the run (its hour and the
+        two after it, for a long run) reaches into the next one: alerts are stamped by
+        the server's clock, the reconciled hour lies four hours earlier."""
         first = self.period_start.replace(day=1, hour=0)
         last = (self.hour + timedelta(hours=2)).replace(day=1, hour=0)
         if first == last:

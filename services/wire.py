@@ -23,6 +23,8 @@ from google.protobuf.message import Message
 from services.status import invalid_argument
 
 MAX_DECIMAL_CHARS = 64
+CANONICAL_UUID_CHARS = 36
+"""Characters of a UUID as 8-4-4-4-12 hex digits."""
 _MIN_SECONDS = -62135596800  # 0001-01-01T00:00:00Z, the Timestamp range (RFC 3339)
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 _SAFE_INT = 2**53
@@ -40,7 +42,9 @@ def uuid(value: str, field: str) -> UUID:
     if not value:
         raise invalid_argument(field, "is required")
     try:
-        return _parsed_uuid(value)
+        # Only the canonical form is remembered: UUID() also reads braces, "urn:uuid:"
+        # and any number of hyphens, and a cache of long strings would pin memory.
+        return _parsed_uuid(value) if len(value) == CANONICAL_UUID_CHARS else UUID(value)
     except (ValueError, AttributeError, TypeError):
         raise invalid_argument(field, f"not a UUID: {value[:80]!r}") from None
 

@@ -12,8 +12,10 @@ a follower elsewhere (another server, `valedger audit follow`) takes turns with 
 
 The child is forked from multiprocessing's fork server (the server is threaded: a plain
 fork would copy held locks), gets only picklable settings (the checkpoint key as its
-``skey`` text; no cipher key: the tree hashes stored bytes), and ends with the process
-that started it, even one killed with SIGKILL (``ledger.lifetime``).
+``skey`` text; no cipher key: the tree hashes stored bytes), ends with the process that
+started it, even one killed with SIGKILL (``ledger.lifetime``), and is started again
+(logged as an error, with a growing wait) when it ends on its own: killed, or its store
+unreachable when it opens it.
 
 Its one user is ``services.server.open_backend`` (``valedger serve``); the metrics'
 witness lag reads the store (``CosignatureCollector.lag``) for the same reason.
@@ -24,9 +26,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,13 +51,24 @@ STOP_SECONDS = 10.0
 """How long :meth:`FollowerProcess.stop` waits for the child's last step before killing it
 (a step is one transaction: killing it loses nothing)."""
 
+RESTART_SECONDS = (1.0, 60.0)
+"""(first, longest) wait before a child that ended on its own is started again; the wait
+doubles while children keep ending within ``STEADY_SECONDS``."""
+
+STEADY_SECONDS = 60.0
+"""A child that ran this long before it ended is restarted after the first wait again."""
+
+CHILD_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "1"}
+"""The child's PostgreSQL connections: the follower's step and the witness collector each
+use one at a time (a server's own pool is 5 + 10)."""
+
 
 @dataclass(frozen=True)
 class FollowerSettings:
     """What the child needs to follow a store's log (all of it picklable)."""
 
-    config: StoreConfig
-    signer_key: str | None = None
+    config: StoreConfig = field(repr=False)
+    signer_key: str | None = field(default=None, repr=False)
     """The checkpoint signing key as ``skey`` text, or None to sign nothing."""
     origin: str | None = None
     policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
@@ -65,50 +81,95 @@ class FollowerSettings:
 
 class FollowerProcess:
     """Runs a store's audit follower in a child process between :meth:`start` and
-    :meth:`stop` (the :class:`~ledger.audit.follower.Companion` protocol)."""
+    :meth:`stop` (the :class:`~ledger.audit.follower.Companion` protocol), starting it
+    again when it ends on its own (killed, or its store unreachable at start)."""
 
     def __init__(self, settings: FollowerSettings) -> None:
-        # The store's URL keeps its password, the cipher key stays here.
-        self.settings = dataclasses.replace(
-            settings, config=dataclasses.replace(settings.config, cipher_key=None))
+        # The store's URL keeps its password; the cipher key stays here; the tables
+        # exist (the server made them before it starts the child).
+        config = dataclasses.replace(settings.config, cipher_key=None, create_tables=False,
+                                     extra={**settings.config.extra, **CHILD_POOL})
+        self.settings = dataclasses.replace(settings, config=config)
+        self.restarts = 0
+        """How many times a child that ended on its own was started again."""
+        self._lock = threading.Lock()
         self._process: Any = None
-        self._stop: Any = None
+        self._stopping = threading.Event()
+        self._watch: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
-        """Returns the child's pid while it runs, else None."""
-        process = self._process
+        """Returns the running child's pid, else None."""
+        with self._lock:
+            process = self._process
         return process.pid if process is not None and process.is_alive() else None
 
     def start(self) -> None:
-        """Starts the child (once) and returns without waiting for its first step."""
-        if self._process is not None:
-            return
+        """Starts the child (once) and a thread that starts it again whenever it ends
+        before :meth:`stop`; returns without waiting for the child's first step."""
+        with self._lock:
+            if self._watch is not None:
+                return
+            self._stopping.clear()
+            self._process = self._spawn()
+            self._watch = threading.Thread(target=self._keep_running,
+                                           name="audit-follower-watch", daemon=True)
+            self._watch.start()
+
+    def _spawn(self) -> Any:
         context = multiprocessing.get_context("forkserver")
-        self._stop = context.Event()
-        self._process = context.Process(
-            target=follow, args=(self.settings, self._stop, os.getpid()),
-            name="valedger-audit-follower", daemon=True)
-        self._process.start()
-        log.info("audit follower started", extra={"follower_pid": self._process.pid})
+        process = context.Process(target=follow, args=(self.settings, os.getpid()),
+                                  name="valedger-audit-follower", daemon=True)
+        process.start()
+        log.info("audit follower started", extra={"follower_pid": process.pid})
+        return process
+
+    def _keep_running(self) -> None:
+        wait = RESTART_SECONDS[0]
+        while not self._stopping.is_set():
+            with self._lock:
+                process = self._process
+            began = time.monotonic()
+            multiprocessing.connection.wait([process.sentinel])
+            if self._stopping.is_set():
+                return
+            log.error("audit follower ended on its own (exit code %s); starting it again "
+                      "in %.0f s", process.exitcode, wait,
+                      extra={"follower_pid": process.pid})
+            if time.monotonic() - began >= STEADY_SECONDS:
+                wait = RESTART_SECONDS[0]
+            if self._stopping.wait(wait):
+                return
+            wait = min(wait * 2, RESTART_SECONDS[1])
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._process = self._spawn()
+                self.restarts += 1
 
     def stop(self) -> None:
-        """Asks the child to end after its current step; kills it if it has not within
-        ``STOP_SECONDS``."""
-        process, self._process = self._process, None
+        """Ends the child (SIGTERM: it finishes its current step and closes); kills it if
+        it has not ended within ``STOP_SECONDS``."""
+        with self._lock:
+            self._stopping.set()
+            process, self._process = self._process, None
+            watch, self._watch = self._watch, None
         if process is None:
             return
-        self._stop.set()
+        process.terminate()
         process.join(STOP_SECONDS)
         if process.is_alive():
             log.warning("audit follower did not stop within %.0f s; killed", STOP_SECONDS)
             process.kill()
             process.join()
+        if watch is not None:
+            watch.join()
 
 
-def follow(settings: FollowerSettings, stop: threading.Event, parent_pid: int) -> None:
-    """The child: follows the store's log until ``stop`` is set, SIGTERM arrives, or
-    ``parent_pid`` ends."""
+def follow(settings: FollowerSettings, parent_pid: int) -> None:
+    """The child: follows the store's log until SIGTERM arrives (sent by
+    :meth:`FollowerProcess.stop`, or when ``parent_pid`` ends); exits 1 when the store
+    cannot be opened (the parent starts it again later)."""
     from ledger.audit.log import AuditLog
     from tlog.note import NoteSigner
 
@@ -119,12 +180,16 @@ def follow(settings: FollowerSettings, stop: threading.Event, parent_pid: int) -
     if settings.set_up_logging is not None:
         settings.set_up_logging()
     signer = NoteSigner.from_skey(settings.signer_key) if settings.signer_key else None
-    audit = AuditLog.open(settings.config, signer=signer, origin=settings.origin,
-                          policy=settings.policy, create_tables=False,
-                          witnesses=settings.witnesses)
+    try:
+        audit = AuditLog.open(settings.config, signer=signer, origin=settings.origin,
+                              policy=settings.policy, create_tables=False,
+                              witnesses=settings.witnesses)
+    except Exception:
+        log.exception("audit follower cannot open the store")
+        sys.exit(1)
     try:
         audit.follower.start(settings.poll_seconds)
-        while not ended.is_set() and not stop.wait(settings.poll_seconds):
+        while not ended.wait(settings.poll_seconds):
             pass
     finally:
         audit.close()

@@ -103,3 +103,15 @@ def test_events_compressed_at_any_zlib_level_read_back(tmp_path: Path) -> None:
     assert fast.decompress(zlib.compress(data, 9)) == data  # stores written before
     assert zlib.decompress(fast.compress(data)) == data
     assert len(fast.compress(data)) < len(data) // 2
+
+
+@pytest.mark.parametrize(("url", "in_memory"), [
+    ("sqlite:///:memory:", True),
+    ("sqlite:///file::memory:", True),
+    ("sqlite:///var/ledger.db", False),
+    ("postgresql://postgres@localhost/valedger", False),
+])
+def test_in_memory_stores_are_known_as_eventsourcing_knows_them(url: str,
+                                                                 in_memory: bool) -> None:
+    """An in-memory store is one process's own: no audit follower process can open it."""
+    assert StoreConfig(url).is_in_memory is in_memory

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services import wire
+from services.status import ServiceError
 
 JSON_LIKE = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
@@ -141,3 +142,15 @@ def test_a_transcoding_the_fast_path_does_not_know_is_refused() -> None:
         wire.stored_value(unknown)
     with pytest.raises(wire.UnknownStoredValue):
         wire.fill_stored_struct(struct_pb2.Struct(), {"x": [{"y": unknown}]}, frozenset())
+
+
+def test_uuids_parse_in_any_form_uuid_reads_and_only_canonical_ones_are_remembered() -> None:
+    canonical = "6f1d2c3e-5a4b-4c8d-9e7f-0a1b2c3d4e5f"
+    assert wire.uuid(canonical, "buyer_participant_id") is wire.uuid(canonical, "x")
+    before = wire._parsed_uuid.cache_info().currsize
+    padded = "-" * 100_000 + canonical.replace("-", "")
+    assert wire.uuid(padded, "buyer_participant_id") == UUID(canonical)
+    assert wire.uuid("{" + canonical + "}", "x") == UUID(canonical)
+    assert wire._parsed_uuid.cache_info().currsize == before
+    with pytest.raises(ServiceError, match="buyer_participant_id: not a UUID"):
+        wire.uuid("not-a-uuid", "buyer_participant_id")

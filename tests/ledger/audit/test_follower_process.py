@@ -86,3 +86,27 @@ def test_the_child_ends_with_its_owner_killed_with_sigkill(store_url: str) -> No
         if owner.poll() is None:
             owner.kill()
             owner.wait()
+
+
+def test_a_child_killed_is_started_again_and_stop_never_hangs(audited: AuditedLedger) -> None:
+    follower = FollowerProcess(FollowerSettings(
+        StoreConfig(audited.url), audited.signer.to_skey(), ORIGIN,
+        CheckpointPolicy(every_records=5, every_seconds=0), poll_seconds=0.05))
+    follower.start()
+    try:
+        first = follower.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: follower.restarts == 1 and follower.pid not in (None, first),
+                 "the killed follower was not started again")
+        size = audited.log.state().size
+        audited.ledger.record_trade(audited.market.trade("after-restart"))
+        wait_for(lambda: audited.log.state().size == size + 1,
+                 "the new follower does not follow")
+        os.kill(follower.pid or 0, signal.SIGKILL)  # killed again, and stopped at once
+        started = time.monotonic()
+    finally:
+        follower.stop()
+    assert time.monotonic() - started < 5
+    assert follower.pid is None
+    assert_tree_matches_store(audited)
