@@ -126,9 +126,11 @@ class FollowerProcess:
 
     def _keep_running(self) -> None:
         wait = RESTART_SECONDS[0]
-        while not self._stopping.is_set():
+        while True:
             with self._lock:
                 process = self._process
+                if process is None or self._stopping.is_set():
+                    return
             began = time.monotonic()
             multiprocessing.connection.wait([process.sentinel])
             if self._stopping.is_set():
