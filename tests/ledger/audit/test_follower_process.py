@@ -30,14 +30,20 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> N
         time.sleep(0.05)
 
 
-def test_a_follower_process_follows_the_log_and_signs(audited: AuditedLedger) -> None:
-    for i in range(7):
-        audited.ledger.record_trade(audited.market.trade(f"p{i}"))
-    records = audited.log.state().size + 7
+def started_follower(audited: AuditedLedger) -> FollowerProcess:
+    """Returns a started follower process of the audited store, signing every 5 leaves."""
     follower = FollowerProcess(FollowerSettings(
         StoreConfig(audited.url), audited.signer.to_skey(), ORIGIN,
         CheckpointPolicy(every_records=5, every_seconds=0), poll_seconds=0.05))
     follower.start()
+    return follower
+
+
+def test_a_follower_process_follows_the_log_and_signs(audited: AuditedLedger) -> None:
+    for i in range(7):
+        audited.ledger.record_trade(audited.market.trade(f"p{i}"))
+    records = audited.log.state().size + 7
+    follower = started_follower(audited)
     try:
         child = follower.pid
         assert child is not None and child != os.getpid()
@@ -89,10 +95,7 @@ def test_the_child_ends_with_its_owner_killed_with_sigkill(store_url: str) -> No
 
 
 def test_a_child_killed_is_started_again_and_stop_never_hangs(audited: AuditedLedger) -> None:
-    follower = FollowerProcess(FollowerSettings(
-        StoreConfig(audited.url), audited.signer.to_skey(), ORIGIN,
-        CheckpointPolicy(every_records=5, every_seconds=0), poll_seconds=0.05))
-    follower.start()
+    follower = started_follower(audited)
     try:
         first = follower.pid
         assert first is not None
