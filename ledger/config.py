@@ -20,6 +20,7 @@ DB_URL_ENV = "VALEDGER_DB"
 CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
 
 COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
+TRANSCODER_TOPIC = "ledger.transcoding:SplicingJSONTranscoder"
 CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
 
 
@@ -72,6 +73,7 @@ class StoreConfig:
         """Returns the eventsourcing environment for this store."""
         env = persistence_env(self.url)
         env["COMPRESSOR_TOPIC"] = COMPRESSOR_TOPIC
+        env["TRANSCODER_TOPIC"] = TRANSCODER_TOPIC
         if self.cipher_key:
             check_cipher_key(self.cipher_key)
             env["CIPHER_TOPIC"] = CIPHER_TOPIC

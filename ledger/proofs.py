@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from base64 import b64encode
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -37,6 +36,7 @@ from ledger.clock import Clock
 from ledger.commands import UseCase
 from ledger.domain.alert import Alert
 from ledger.domain.base import Stamp
+from ledger.domain.base64_text import base64_text
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import MiningLicence
 from ledger.domain.participant import Participant
@@ -206,7 +206,7 @@ class ProofSubmission(UseCase):
                 ntime_min=outcome.ntime_range[0] if outcome.ntime_range else None,
                 ntime_max=outcome.ntime_range[1] if outcome.ntime_range else None,
                 verdicts=verdict_string(outcome.verdicts),
-                accepted_hashes=b64encode(outcome.accepted_hashes).decode("ascii"),
+                accepted_hashes=base64_text(outcome.accepted_hashes),
                 block_candidates=np.nonzero(outcome.block_candidates)[0].tolist(),
                 national_sequence=national.next_sequence, licences_seen=len(national.tags),
                 licence_version=licence.version,

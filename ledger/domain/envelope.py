@@ -16,6 +16,7 @@ from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ledger.domain.base64_text import base64_text
 from ledger.errors import InvalidRequest
 
 SIGNATURE_SIZE = 64
@@ -63,7 +64,7 @@ class Envelope:
     def to_record(self) -> EnvelopeRecord:
         """Returns the JSON-safe form events carry."""
         return {
-            "payload": b64encode(self.payload).decode("ascii"),
+            "payload": base64_text(self.payload),
             "payload_type": self.payload_type,
             "signature": b64encode(self.signature).decode("ascii"),
             "key_id": self.key_id,

@@ -67,6 +67,7 @@ def test_environment_variables_are_the_fallback(monkeypatch: pytest.MonkeyPatch)
 def test_eventsourcing_settings(tmp_path: Path) -> None:
     plain = StoreConfig(url=f"sqlite:///{tmp_path}/l.db").eventsourcing_env()
     assert plain["COMPRESSOR_TOPIC"] == "ledger.compression:FastZlibCompressor"
+    assert plain["TRANSCODER_TOPIC"] == "ledger.transcoding:SplicingJSONTranscoder"
     assert "CIPHER_TOPIC" not in plain and plain["CREATE_TABLE"] == "y"
     secret = StoreConfig(url=f"sqlite:///{tmp_path}/l.db", cipher_key=KEY,
                          create_tables=False).eventsourcing_env()

@@ -1,0 +1,126 @@
+"""Event state JSON (``ledger.transcoding``): long base64 texts spliced in, the bytes
+exactly eventsourcing's."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.config import StoreConfig
+from ledger.domain.base64_text import SPLICE_ABOVE, Base64Text, base64_text
+from ledger.domain.envelope import Envelope
+from ledger.transcoding import SplicingJSONTranscoder, holds_long_text
+from tests.ontime import on_time_ledger
+
+
+def transcoders() -> tuple[SplicingJSONTranscoder, JSONTranscoder]:
+    """Returns the splicing transcoder and eventsourcing's, with the ledger's transcodings."""
+    pair = (SplicingJSONTranscoder(), JSONTranscoder())
+    for transcoder in pair:
+        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+            transcoder.register(transcoding)
+    return pair
+
+
+SPLICING, PLAIN = transcoders()
+LONG = SPLICE_ABOVE * 3 // 4  # bytes whose base64 text is exactly SPLICE_ABOVE long
+
+
+def proof_batch_like_state(shares: int) -> dict[str, Any]:
+    """Returns a state shaped like a ProofBatch.Verified event's."""
+    payload = os.urandom(24 * shares)
+    return {
+        "request_id": "r-1", "licence_id": uuid4(), "at": datetime.now(UTC),
+        "accepted_work": Decimal("12.5"), "counts": {"ACCEPTED": shares},
+        "envelope": Envelope(payload, "application/x-packed", bytes(64), "k1").to_record(),
+        "accepted_hashes": base64_text(os.urandom(32 * shares)),
+        "verdicts": "A" * shares, "block_candidates": [1, 2], "ntime_min": None,
+    }
+
+
+def test_only_long_texts_are_marked() -> None:
+    assert type(base64_text(os.urandom(LONG))) is Base64Text
+    assert len(base64_text(os.urandom(LONG))) == SPLICE_ABOVE
+    assert type(base64_text(os.urandom(LONG - 3))) is str
+    assert type(Envelope(b"short", "t", bytes(64), "k").to_record()["payload"]) is str
+
+
+def test_a_proof_batch_state_is_written_exactly_as_eventsourcing_writes_it() -> None:
+    state = proof_batch_like_state(20_000)
+    assert holds_long_text(state, depth=2)
+    assert type(state["envelope"]["payload"]) is Base64Text
+    assert SPLICING.encode(state) == PLAIN.encode(state)
+    assert SPLICING.decode(SPLICING.encode(state)) == PLAIN.decode(PLAIN.encode(state))
+
+
+def test_a_small_state_goes_the_ordinary_way() -> None:
+    state = {"envelope": Envelope(b"p", "t", bytes(64), "k").to_record(), "n": 1}
+    assert not holds_long_text(state, depth=2)
+    assert SPLICING.encode(state) == PLAIN.encode(state)
+
+
+def test_texts_deeper_than_an_envelope_are_written_but_not_spliced() -> None:
+    deep = {"a": {"b": {"c": base64_text(os.urandom(LONG))}}}
+    assert not holds_long_text(deep, depth=2)
+    assert SPLICING.encode(deep) == PLAIN.encode(deep)
+
+
+def test_the_state_given_is_not_changed() -> None:
+    state = proof_batch_like_state(5_000)
+    before = dict(state, envelope=dict(state["envelope"]))
+    SPLICING.encode(state)
+    assert state == before
+    assert type(state["accepted_hashes"]) is Base64Text
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
+SMALL_VALUES = st.one_of(TEXT, st.integers(), st.none(), st.booleans(),
+                         st.decimals(allow_nan=False, allow_infinity=False),
+                         st.lists(TEXT, max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(TEXT, SMALL_VALUES, max_size=6),
+       st.dictionaries(TEXT, SMALL_VALUES, max_size=4),
+       st.lists(st.sampled_from(["top", "nested"]), min_size=1, max_size=3),
+       st.integers(0, 3))
+def test_any_state_is_written_exactly_as_eventsourcing_writes_it(
+        top: dict[str, Any], nested: dict[str, Any], places: list[str], extra: int) -> None:
+    """Keys and texts with quotes, backslashes, control characters and look-alike
+    placeholders around the long texts change nothing."""
+    nested = dict(nested)
+    state: dict[str, Any] = dict(top)
+    for number, place in enumerate(places):
+        text = base64_text(os.urandom(LONG + 3 * (number + extra)))
+        (state if place == "top" else nested)[f"text-{number}"] = text
+    state["nested"] = nested
+    state['"quoted-0"'] = '"\\u0000-0" and \\"-1\\"'
+    assert SPLICING.encode(state) == PLAIN.encode(state)
+
+
+def test_a_text_written_twice_falls_back_to_the_ordinary_way(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A placeholder that appears elsewhere in the state (as a clash with a forged token
+    would) is not guessed at: the state is written the ordinary way."""
+    monkeypatch.setattr("ledger.transcoding.secrets.token_hex", lambda _n: "fixed")
+    state = {"a": base64_text(os.urandom(LONG)), "b": "fixed-0", "c": {"fixed-0": 1}}
+    assert SPLICING.encode(state) == PLAIN.encode(state)
+    echo = {"a": base64_text(os.urandom(LONG)), "note": "fixed-0"}
+    assert SPLICING.encode(echo) == PLAIN.encode(echo)
+
+
+def test_the_ledger_stores_through_the_splicing_transcoder(tmp_path: Path) -> None:
+    ledger = on_time_ledger(StoreConfig(url=f"sqlite:///{tmp_path}/l.db"))
+    try:
+        assert isinstance(ledger.mapper.transcoder, SplicingJSONTranscoder)
+    finally:
+        ledger.close()
