@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from hashlib import sha256
 from multiprocessing.shared_memory import SharedMemory
@@ -39,9 +39,10 @@ from verifier.packed import (
 DEFAULT_INPROCESS_THRESHOLD = 4096
 """Batches with fewer shares (or headers) than this are hashed in the calling process."""
 
-HASH_BLOCK_ROWS = 8192
+HASH_BLOCK_ROWS = 2048
 """Rows hashed per block: enough to amortise the per-block NumPy calls, few enough that
-the block's bytes objects stay in cache."""
+the block's bytes objects stay in cache (2,048 rows of 80 bytes: 1-2% faster than 8,192
+on the 2-core VM, bench/RESULTS.md)."""
 CHUNKS_PER_WORKER = 4
 """Chunks a large batch is cut into per worker process: on a shared machine cores run at
 different speeds, and a faster one takes more chunks."""
@@ -273,17 +274,26 @@ class CpuBackend:
         # hashing: headers, targets and results go through shared memory instead.
         layout = HeaderLayout(n, targets.ndim == 2)
         pool = _pool(self.workers)
+        out_digests = np.empty((n, 32), dtype=np.uint8)
+        out_meets = np.empty(n, dtype=bool)
         with _ARENA.lock:
             block = _ARENA.reserve(layout.size)
             shared_headers, shared_targets, digests, meets = layout.arrays(_buffer(block))
-            shared_headers[:] = headers
             shared_targets[:] = targets
-            for future in [pool.submit(_check_shared_headers, block.name, layout, rows)
-                           for rows in self._chunks(n)]:
+            # Each chunk goes to a worker as soon as its headers are in the arena, and its
+            # results are copied out as soon as it is done: the copies overlap the hashing
+            # instead of standing before and after it.
+            pending = {}
+            for rows in self._chunks(n):
+                shared_headers[rows] = headers[rows]
+                pending[pool.submit(_check_shared_headers, block.name, layout, rows)] = rows
+            for future in as_completed(pending):
                 future.result()
-            digests, meets = digests.copy(), meets.copy()
-            del shared_headers, shared_targets  # no views of the block outlive the lock
-        return digests, meets
+                rows = pending[future]
+                out_digests[rows] = digests[rows]
+                out_meets[rows] = meets[rows]
+            del shared_headers, shared_targets, digests, meets  # no views outlive the lock
+        return out_digests, out_meets
 
 
 _ARENA = SharedArena()
