@@ -21,7 +21,7 @@ CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
 
 COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
 TRANSCODER_TOPIC = "ledger.transcoding:SplicingJSONTranscoder"
-CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
+CIPHER_TOPIC = "ledger.cipher:OpenSSLAESCipher"
 
 
 class ConfigurationError(LedgerError, ValueError):

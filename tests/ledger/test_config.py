@@ -71,7 +71,7 @@ def test_eventsourcing_settings(tmp_path: Path) -> None:
     assert "CIPHER_TOPIC" not in plain and plain["CREATE_TABLE"] == "y"
     secret = StoreConfig(url=f"sqlite:///{tmp_path}/l.db", cipher_key=KEY,
                          create_tables=False).eventsourcing_env()
-    assert secret["CIPHER_TOPIC"] == "eventsourcing.cipher:AESCipher"
+    assert secret["CIPHER_TOPIC"] == "ledger.cipher:OpenSSLAESCipher"
     assert secret["CIPHER_KEY"] == KEY and secret["CREATE_TABLE"] == "n"
 
 
