@@ -4,7 +4,7 @@ eventsourcing's ``AESCipher`` (pycryptodome) sets up a new GCM cipher for every 
 which cost about 33 µs to encrypt or decrypt a trade's 1 KB state on the 2-core dev VM;
 ``cryptography``'s ``AESGCM`` (OpenSSL) does the same in about 1 µs, and a 6 MB proof
 batch in about the same time as before. The stored bytes do not change: a 12-byte random
-nonce, the 16-byte tag, then the ciphertext (DESIGN §2, docs/AUDIT-EXPORT.md), so each
+nonce, the 16-byte tag, then the ciphertext (docs/AUDIT-EXPORT.md §1), so each
 cipher reads what the other wrote and stores encrypted before read back unchanged.
 Selected for every store by ``ledger.config``; ``ledger.audit`` carries it to its worker
 processes (it pickles as its key).
@@ -12,7 +12,6 @@ processes (it pickles as its key).
 
 from __future__ import annotations
 
-import os
 from base64 import b64encode
 from typing import Any
 
@@ -38,7 +37,7 @@ class OpenSSLAESCipher(AESCipher):
         """Returns nonce ‖ tag ‖ ciphertext of ``plaintext`` under a fresh random nonce."""
         if len(plaintext) > MAX_STATE:
             return super().encrypt(plaintext)
-        nonce = os.urandom(NONCE_SIZE)
+        nonce = self.random_bytes(NONCE_SIZE)
         sealed = memoryview(self._aead.encrypt(nonce, plaintext, None))  # ciphertext ‖ tag
         return b"".join((nonce, sealed[-TAG_SIZE:], sealed[:-TAG_SIZE]))
 

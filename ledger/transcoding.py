@@ -46,6 +46,8 @@ class SplicingJSONTranscoder(JSONTranscoder):
                 # Not written exactly once (cannot happen for a fresh random token):
                 # write the whole state the ordinary way rather than guess.
                 return super().encode(obj)
+            if not value.isascii():  # not made by base64_text: no guess either
+                return super().encode(obj)
             parts.append(text[start:at + 1].encode("utf8"))  # up to the opening quote
             parts.append(value.encode("ascii"))
             start = at + len(mark) - 1  # from the closing quote

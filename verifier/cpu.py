@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from hashlib import sha256
 from multiprocessing.shared_memory import SharedMemory
@@ -40,9 +40,10 @@ DEFAULT_INPROCESS_THRESHOLD = 4096
 """Batches with fewer shares (or headers) than this are hashed in the calling process."""
 
 HASH_BLOCK_ROWS = 2048
-"""Rows hashed per block: enough to amortise the per-block NumPy calls, few enough that
-the block's bytes objects stay in cache (2,048 rows of 80 bytes: 1-2% faster than 8,192
-on the 2-core VM, bench/RESULTS.md)."""
+"""Rows hashed per block by every ``sha256d_rows`` call (headers, coinbases, merkle
+pairs): enough to amortise the per-block NumPy calls, few enough that the block's bytes
+objects stay in cache (against 8,192 on the 2-core VM: header checks 1-2% and full shares
+about 3% faster in one process, bench/RESULTS.md)."""
 CHUNKS_PER_WORKER = 4
 """Chunks a large batch is cut into per worker process: on a shared machine cores run at
 different speeds, and a faster one takes more chunks."""
@@ -283,16 +284,25 @@ class CpuBackend:
             # Each chunk goes to a worker as soon as its headers are in the arena, and its
             # results are copied out as soon as it is done: the copies overlap the hashing
             # instead of standing before and after it.
-            pending = {}
-            for rows in self._chunks(n):
-                shared_headers[rows] = headers[rows]
-                pending[pool.submit(_check_shared_headers, block.name, layout, rows)] = rows
-            for future in as_completed(pending):
-                future.result()
-                rows = pending[future]
-                out_digests[rows] = digests[rows]
-                out_meets[rows] = meets[rows]
-            del shared_headers, shared_targets, digests, meets  # no views outlive the lock
+            pending: dict[Future[None], slice] = {}
+            try:
+                for rows in self._chunks(n):
+                    shared_headers[rows] = headers[rows]
+                    pending[pool.submit(_check_shared_headers, block.name, layout, rows)] = rows
+                for future in as_completed(pending):
+                    future.result()
+                    rows = pending[future]
+                    out_digests[rows] = digests[rows]
+                    out_meets[rows] = meets[rows]
+            except BaseException:
+                # No worker may still write into the arena once the lock is let go: the
+                # next call would read its late digests as its own.
+                for future in pending:
+                    future.cancel()
+                wait(pending)
+                raise
+            finally:
+                del shared_headers, shared_targets, digests, meets  # no view outlives the lock
         return out_digests, out_meets
 
 

@@ -1,17 +1,19 @@
 """Base64 texts in event state, marked when long enough for the transcoder to splice in.
 
 Events carry bytes as base64 text (a signed envelope's payload, a proof batch's accepted
-share hashes). A text made by :func:`base64_text` that is at least ``SPLICE_ABOVE``
+share hashes). A text made by :func:`base64_text` that is at least ``MIN_SPLICE_CHARS``
 characters long is a :class:`Base64Text`, which ``ledger.transcoding`` writes into the
 stored JSON without scanning it for characters to escape (base64 has none). Everywhere
-else it is an ordinary str, and it reads back as one.
+else it behaves as a str (code that dispatches on ``type(x) is str``, such as
+``services.wire``'s Struct filling, takes its general path for it), is shared rather than
+copied by ``copy``, and reads back from the store as a plain str.
 """
 
 from __future__ import annotations
 
 from base64 import b64encode
 
-SPLICE_ABOVE = 64 * 1024
+MIN_SPLICE_CHARS = 64 * 1024
 """Base64 texts at least this long are marked; shorter ones are not worth splicing."""
 
 
@@ -22,9 +24,15 @@ class Base64Text(str):
 
     __slots__ = ()
 
+    def __copy__(self) -> Base64Text:
+        return self
+
+    def __deepcopy__(self, _memo: object) -> Base64Text:
+        return self  # immutable, as a str is
+
 
 def base64_text(data: bytes) -> str:
     """Returns the base64 text of ``data``: a :class:`Base64Text` when it is at least
-    ``SPLICE_ABOVE`` characters long, a plain str otherwise."""
+    ``MIN_SPLICE_CHARS`` characters long, a plain str otherwise."""
     text = b64encode(data).decode("ascii")
-    return Base64Text(text) if len(text) >= SPLICE_ABOVE else text
+    return Base64Text(text) if len(text) >= MIN_SPLICE_CHARS else text

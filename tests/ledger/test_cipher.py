@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import pickle
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from Crypto.Cipher import AES
 from eventsourcing.cipher import AESCipher
 from eventsourcing.utils import Environment
 from hypothesis import given, settings
@@ -103,3 +105,30 @@ def test_a_store_encrypted_by_eventsourcing_cipher_reads_back(store_url: str) ->
         assert ledger.get_participant(new).legal_name == "New Mining"
     finally:
         ledger.close()
+
+
+def test_states_beyond_what_openssl_takes_at_once_go_through_pycryptodome(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """AESGCM takes at most 2**31 - 1 bytes at once; longer states (none the ledger makes
+    today) are encrypted and read back in the same bytes by eventsourcing's cipher."""
+    monkeypatch.setattr("ledger.cipher.MAX_STATE", 10)
+    ours, theirs = ciphers()
+    long, short = os.urandom(11), os.urandom(10)
+    calls: list[bytes] = []
+
+    def counted(self: AESCipher, nonce: bytes) -> Any:
+        calls.append(nonce)
+        return AES.new(self.key, AES.MODE_GCM, nonce)
+
+    monkeypatch.setattr(AESCipher, "construct_cipher", counted)
+    ours.decrypt(ours.encrypt(short))
+    assert calls == []  # OpenSSL's
+    ours.decrypt(ours.encrypt(long))
+    assert len(calls) == 2  # pycryptodome's, both ways
+    for plaintext in (long, short):
+        assert theirs.decrypt(ours.encrypt(plaintext)) == plaintext
+        assert ours.decrypt(theirs.encrypt(plaintext)) == plaintext
+    damaged = bytearray(ours.encrypt(long))
+    damaged[-1] ^= 1
+    with pytest.raises(ValueError, match="damaged"):
+        ours.decrypt(bytes(damaged))

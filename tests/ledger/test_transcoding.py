@@ -3,6 +3,7 @@ exactly eventsourcing's."""
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.config import StoreConfig
-from ledger.domain.base64_text import SPLICE_ABOVE, Base64Text, base64_text
+from ledger.domain.base64_text import MIN_SPLICE_CHARS, Base64Text, base64_text
 from ledger.domain.envelope import Envelope
 from ledger.transcoding import SplicingJSONTranscoder, holds_long_text
 from tests.ontime import on_time_ledger
@@ -32,7 +33,7 @@ def transcoders() -> tuple[SplicingJSONTranscoder, JSONTranscoder]:
 
 
 SPLICING, PLAIN = transcoders()
-LONG = SPLICE_ABOVE * 3 // 4  # bytes whose base64 text is exactly SPLICE_ABOVE long
+LONG = MIN_SPLICE_CHARS * 3 // 4  # bytes whose base64 text is exactly MIN_SPLICE_CHARS long
 
 
 def proof_batch_like_state(shares: int) -> dict[str, Any]:
@@ -49,9 +50,31 @@ def proof_batch_like_state(shares: int) -> dict[str, Any]:
 
 def test_only_long_texts_are_marked() -> None:
     assert type(base64_text(os.urandom(LONG))) is Base64Text
-    assert len(base64_text(os.urandom(LONG))) == SPLICE_ABOVE
+    assert len(base64_text(os.urandom(LONG))) == MIN_SPLICE_CHARS
     assert type(base64_text(os.urandom(LONG - 3))) is str
     assert type(Envelope(b"short", "t", bytes(64), "k").to_record()["payload"]) is str
+
+
+def longest_text_encoded(transcoder: SplicingJSONTranscoder, state: dict[str, Any]) -> int:
+    """Returns the length of the longest string value json's encoder was given while
+    ``transcoder`` encoded ``state`` (the spliced texts never reach it)."""
+    seen = [0]
+    encode = transcoder.encoder.encode
+
+    def watched(obj: Any) -> str:
+        def longest(value: Any) -> int:
+            if isinstance(value, dict):
+                return max([longest(v) for v in value.values()] + [0])
+            return len(value) if isinstance(value, str) else 0
+        seen[0] = max(seen[0], longest(obj))
+        return encode(obj)
+
+    setattr(transcoder.encoder, "encode", watched)  # noqa: B010 (an instance attribute)
+    try:
+        transcoder.encode(state)
+    finally:
+        delattr(transcoder.encoder, "encode")
+    return seen[0]
 
 
 def test_a_proof_batch_state_is_written_exactly_as_eventsourcing_writes_it() -> None:
@@ -60,6 +83,10 @@ def test_a_proof_batch_state_is_written_exactly_as_eventsourcing_writes_it() -> 
     assert type(state["envelope"]["payload"]) is Base64Text
     assert SPLICING.encode(state) == PLAIN.encode(state)
     assert SPLICING.decode(SPLICING.encode(state)) == PLAIN.decode(PLAIN.encode(state))
+    # ... and the long texts were spliced in, not handed to json's encoder.
+    splicing = transcoders()[0]
+    assert longest_text_encoded(splicing, state) < MIN_SPLICE_CHARS
+    assert longest_text_encoded(splicing, {"short": "x" * 100}) == 100
 
 
 def test_a_small_state_goes_the_ordinary_way() -> None:
@@ -95,8 +122,8 @@ SMALL_VALUES = st.one_of(TEXT, st.integers(), st.none(), st.booleans(),
        st.integers(0, 3))
 def test_any_state_is_written_exactly_as_eventsourcing_writes_it(
         top: dict[str, Any], nested: dict[str, Any], places: list[str], extra: int) -> None:
-    """Keys and texts with quotes, backslashes, control characters and look-alike
-    placeholders around the long texts change nothing."""
+    """Keys and texts with quotes, backslashes and control characters around the long
+    texts change nothing."""
     nested = dict(nested)
     state: dict[str, Any] = dict(top)
     for number, place in enumerate(places):
@@ -116,6 +143,22 @@ def test_a_text_written_twice_falls_back_to_the_ordinary_way(
     assert SPLICING.encode(state) == PLAIN.encode(state)
     echo = {"a": base64_text(os.urandom(LONG)), "note": "fixed-0"}
     assert SPLICING.encode(echo) == PLAIN.encode(echo)
+    before = {"note": "fixed-1", "a": base64_text(os.urandom(LONG)),
+              "b": base64_text(os.urandom(LONG))}
+    assert SPLICING.encode(before) == PLAIN.encode(before)
+    quoted = {"note": 'x"fixed-0', "a": base64_text(os.urandom(LONG))}
+    assert SPLICING.encode(quoted) == PLAIN.encode(quoted)
+
+
+def test_a_marked_text_that_is_not_ascii_goes_the_ordinary_way() -> None:
+    """Only ``base64_text`` makes marked texts; one made otherwise is not trusted blindly."""
+    state = {"a": Base64Text("é" * MIN_SPLICE_CHARS)}
+    assert SPLICING.encode(state) == PLAIN.encode(state)
+
+
+def test_a_marked_text_is_shared_not_copied() -> None:
+    text = base64_text(os.urandom(LONG))
+    assert copy.deepcopy({"t": text})["t"] is text and copy.copy(text) is text
 
 
 def test_the_ledger_stores_through_the_splicing_transcoder(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.verifier.reference import bitcoin_headers, random_batch, reference_verify
 from verifier.batch import parse_batch
@@ -81,3 +82,43 @@ def test_the_shared_arena_is_kept_grown_and_freed():
             assert block.name == first
     cpu.shutdown_pool()
     assert cpu._ARENA.block is None
+
+
+class FailingRows:
+    """Headers whose third chunk cannot be read (as a caller's array might fail midway)."""
+
+    def __init__(self, headers: np.ndarray) -> None:
+        self.headers, self.shape, self.reads = headers, headers.shape, 0
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        self.reads += 1
+        if self.reads == 3:
+            raise MemoryError("the third chunk")
+        return self.headers[rows]
+
+
+def test_a_failed_header_check_leaves_no_worker_writing_into_the_arena(monkeypatch):
+    """Chunks already sent are finished (or cancelled) before the error leaves the arena's
+    lock, so the next call cannot read their late digests as its own."""
+    import hashlib
+    from concurrent.futures import wait as real_wait
+
+    from verifier import cpu
+
+    waited = []
+
+    def checked_wait(futures):
+        done = real_wait(futures)
+        waited.append(all(f.done() for f in futures) and len(futures))
+        return done
+
+    monkeypatch.setattr(cpu, "wait", checked_wait)
+    headers = np.frombuffer(np.random.default_rng(9).bytes(80 * 4000), dtype=np.uint8)
+    headers = headers.reshape(4000, 80)
+    backend = CpuBackend(workers=2, inprocess_threshold=1)
+    with pytest.raises(MemoryError, match="third chunk"):
+        backend.check_headers(FailingRows(headers), np.zeros(32, dtype=np.uint8))
+    assert waited == [2]  # the two chunks sent were waited for
+    hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
+    assert [bytes(h) for h in hashes] == [
+        hashlib.sha256(hashlib.sha256(bytes(h)).digest()).digest() for h in headers]
