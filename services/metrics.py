@@ -13,6 +13,7 @@ every few seconds, since scrapes reach the supervisor, not them).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -23,6 +24,8 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+
+from ledger.audit.follower_process import FollowerProcess
 
 if TYPE_CHECKING:
     from ledger import CalendarRun
@@ -44,6 +47,10 @@ class ServerMetrics:
         self.registry = registry or CollectorRegistry()
         self.multiprocess = multiprocess
         """Whether a supervisor serves these metrics from files (``--processes N``)."""
+        # Registered before the gauges, so a scrape refreshes them before it reads them.
+        self._on_scrape = _OnScrape()
+        if not multiprocess:
+            self.registry.register(self._on_scrape)
         self.requests = Counter(
             "valedger_grpc_requests", "gRPC requests handled, by method and status code.",
             ["method", "code"], registry=self.registry)
@@ -87,6 +94,14 @@ class ServerMetrics:
             "valedger_audit_witness_lag_leaves",
             "Leaves between the latest checkpoint and the latest one each witness cosigned.",
             ["witness"], registry=self.registry, multiprocess_mode="livemax")
+        self.follower_cpu = Gauge(
+            "valedger_audit_follower_cpu_seconds",
+            "CPU time (user + system) the running audit follower process has used.",
+            registry=self.registry, multiprocess_mode="livemax")
+        self.follower_memory = Gauge(
+            "valedger_audit_follower_resident_bytes",
+            "Resident memory of the running audit follower process.",
+            registry=self.registry, multiprocess_mode="livemax")
 
     def serve(self, host: str, port: int) -> None:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""
@@ -102,8 +117,11 @@ class ServerMetrics:
         audit = backend.audit
         if audit is None:
             return
+        follower = backend.follower
 
         def refresh_tree() -> None:
+            if isinstance(follower, FollowerProcess):
+                self.refresh_follower(follower.pid)
             self.tree_size.set(audit.state().size)
             latest = audit.latest_checkpoint()
             if latest is not None:
@@ -117,7 +135,14 @@ class ServerMetrics:
             _refresh_every(GAUGE_REFRESH_SECONDS, refresh_tree)
             return
         # Gauges read the store only when scraped, through a collector of their own.
-        self.registry.register(_OnScrape(refresh_tree))
+        self._on_scrape.refresh = refresh_tree
+
+    def refresh_follower(self, pid: int | None) -> None:
+        """Sets the follower process's gauges from ``/proc`` (to 0 while none runs)."""
+        usage = process_usage(pid) if pid is not None else None
+        cpu, memory = usage if usage is not None else (0.0, 0)
+        self.follower_cpu.set(cpu)
+        self.follower_memory.set(memory)
 
     def count_calendar_run(self, run: CalendarRun) -> None:
         """Counts one run of the supervisory calendar and what it did."""
@@ -140,6 +165,21 @@ class ServerMetrics:
         return MetricsInterceptor(self)
 
 
+def process_usage(pid: int) -> tuple[float, int] | None:
+    """Returns (CPU seconds, resident bytes) of process ``pid`` from ``/proc``, or None
+    when it is gone (or not on Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks, int(fields[21]) * PAGE_SIZE
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _refresh_every(seconds: float, refresh: Callable[[], None]) -> threading.Thread:
     """Starts a daemon thread that calls ``refresh`` now and every ``seconds``."""
 
@@ -158,12 +198,15 @@ def _refresh_every(seconds: float, refresh: Callable[[], None]) -> threading.Thr
 
 
 class _OnScrape(Collector):
-    """A collector that runs a refresh before each scrape and exports nothing itself."""
+    """A collector that runs a refresh (once one is set) before the collectors registered
+    after it are read, and exports nothing itself."""
 
-    def __init__(self, refresh: Callable[[], None]) -> None:
-        self.refresh = refresh
+    def __init__(self) -> None:
+        self.refresh: Callable[[], None] | None = None
 
     def collect(self) -> Iterable[Metric]:
+        if self.refresh is None:
+            return []
         try:
             self.refresh()
         except Exception:  # a busy store must not break the scrape of other metrics

@@ -31,7 +31,7 @@ def test_witness_lag_gauge(tmp_path):
             metrics = ServerMetrics()
             metrics.attach(cast(Any, SimpleNamespace(ledger=SimpleNamespace(
                 listeners=[], calendar=SimpleNamespace(listeners=[])),
-                                                     audit=log)))
+                                                     audit=log, follower=None)))
             generate_latest(metrics.registry)  # gauges are refreshed when scraped
             text = generate_latest(metrics.registry).decode()
         size = log.latest_checkpoint().size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,3 +56,10 @@ def test_metrics_endpoint_counts_calls_and_shows_the_tree(tmp_path: Path) -> Non
     # leads it: the only server on its store.
     assert 'valedger_calendar_runs_total{leading="true"}' in text
     assert "valedger_calendar_leader 1.0" in text
+    # The audit follower runs in a process of its own; its CPU and memory are shown, read
+    # when scraped (this first scrape already has them).
+    follower_cpu = re.search(r"^valedger_audit_follower_cpu_seconds ([0-9.e+]+)$", text, re.M)
+    follower_memory = re.search(r"^valedger_audit_follower_resident_bytes ([0-9.e+]+)$",
+                                text, re.M)
+    assert follower_cpu and follower_memory, text
+    assert float(follower_cpu.group(1)) >= 0 and float(follower_memory.group(1)) > 1e6

@@ -151,6 +151,15 @@ def test_one_audit_follower_for_all_workers_in_its_own_process(fleet: Fleet) -> 
     child = followers[0]["follower_pid"]
     assert child in {p.pid for p in worker.children(recursive=True)}
     assert child not in {w.pid for w in fleet.workers()}
+    # Worker 0 shows its follower's memory and CPU (refreshed every few seconds).
+    deadline = time.monotonic() + 20
+    while True:
+        shown = re.search(r"^valedger_audit_follower_resident_bytes ([0-9.e+]+)$",
+                          fleet.metrics(), re.M)
+        if shown and float(shown.group(1)) > 1e6:
+            break
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.5)
 
 
 def test_sigterm_ends_every_worker(postgres_fleet: Fleet) -> None:
