@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -533,14 +534,15 @@ def scale_out_loads(args: argparse.Namespace, label: str, url: str, workdir: Pat
 PROOF_TAG = b"/bench-pool/"
 
 
-def proof_ingest_rates(server: Server, run: str, shares: int, batches: int
-                       ) -> tuple[int, float, float]:
+def proof_ingest_rates(server: Server, run: str, shares: int, batches: int,
+                       senders: int = 1) -> tuple[int, float, float]:
     """Returns (shares per batch, SubmitProofBatch shares/s over mTLS, bare
     ``verify_batch`` shares/s of the same batches in this process on the backend the
     server uses (VALEDGER_VERIFIER_BACKEND), the baseline). A miner is registered,
     approved, licensed (one coinbase tag) and keyed through gRPC; its batches of genuine
-    shares (difficulty 2⁻³², every hash a share) are packed, signed and sent one at a
-    time."""
+    shares (difficulty 2⁻³², every hash a share) are packed, signed and sent by
+    ``senders`` callers at once (each sends its next batch when the last is answered;
+    1: one at a time), over one mTLS channel."""
     from verifier.backends import select_backend
     from verifier.batch import parse_batch
     from verifier.simulator import honest_miner, mine_period
@@ -579,12 +581,11 @@ def proof_ingest_rates(server: Server, run: str, shares: int, batches: int
         payloads = [proof_batch_payload(d, f"{run}-p{i}", licence, at=TRADES_AT)
                     for i, d in enumerate(documents)]
         started = time.perf_counter()
-        accepted = 0
-        for payload in payloads:
-            response = client.submit_proof_batch(payload)
-            accepted += sum(c.count for c in response.verdict_counts
-                            if c.verdict == mining_pb2.SHARE_VERDICT_ACCEPTED)
+        with ThreadPoolExecutor(senders) as calls:
+            responses = list(calls.map(client.submit_proof_batch, payloads))
         elapsed = time.perf_counter() - started
+        accepted = sum(c.count for response in responses for c in response.verdict_counts
+                       if c.verdict == mining_pb2.SHARE_VERDICT_ACCEPTED)
     sent = sum(len(d["shares"]) for d in documents)
     assert accepted == sent, (accepted, sent)
     return sent // batches, sent / elapsed, bare
@@ -596,10 +597,11 @@ def proof_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
     server = start_server(url, workdir / f"{label}-proofs", args.batch, args.processes[0])
     try:
         size, rate, bare = proof_ingest_rates(server, f"{label.lower()}-proofs",
-                                              args.proof_shares, args.proof_batches)
+                                              args.proof_shares, args.proof_batches,
+                                              args.proof_senders)
         rows.append(f"| {label} | {os.environ.get('VALEDGER_VERIFIER_BACKEND', 'auto')} | "
-                    f"{args.proof_batches} × {size:,} | {rate:,.0f} | {bare:,.0f} | "
-                    f"{rate / bare:.2f} |")
+                    f"{args.proof_batches} × {size:,} | {args.proof_senders} | {rate:,.0f} | "
+                    f"{bare:,.0f} | {rate / bare:.2f} |")
     finally:
         server.stop()
 
@@ -622,7 +624,9 @@ def main() -> None:
     parser.add_argument("--proof-shares", type=int, default=100_000,
                         help="proofs: genuine shares per batch")
     parser.add_argument("--proof-batches", type=int, default=5,
-                        help="proofs: batches sent one after the other")
+                        help="proofs: batches sent")
+    parser.add_argument("--proof-senders", type=int, default=1,
+                        help="proofs: callers sending batches at once (1: one at a time)")
     parser.add_argument("--streams", type=int, default=0,
                         help="scale-out: exchanges streaming at once (0: one per process)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1],
@@ -709,12 +713,12 @@ def main() -> None:
         print()
     if proof_rows:
         print("Proof batches: `valedger serve`, one miner sending packed batches of genuine "
-              "shares in signed envelopes (SubmitProofBatch over mTLS, one at a time); "
-              "baseline = bare `verify_batch` of the same batches in the bench's process on "
-              "the same backend (`VALEDGER_VERIFIER_BACKEND`).\n")
-        print("| store | backend | batches | SubmitProofBatch shares/s | bare verify_batch "
-              "shares/s | ratio |")
-        print("|---|---|---:|---:|---:|---:|")
+              "shares in signed envelopes (SubmitProofBatch over mTLS, `senders` calls at "
+              "once); baseline = bare `verify_batch` of the same batches in the bench's "
+              "process on the same backend (`VALEDGER_VERIFIER_BACKEND`).\n")
+        print("| store | backend | batches | senders | SubmitProofBatch shares/s | "
+              "bare verify_batch shares/s | ratio |")
+        print("|---|---|---:|---:|---:|---:|---:|")
         for row in proof_rows:
             print(row)
         print()

@@ -45,7 +45,7 @@ from ledger.errors import InvalidRequest, RuleViolation
 from ledger.keys import EnvelopeVerifier
 from ledger.lifetime import pool_worker_dies_with
 from ledger.proof_figures import decide, inactive_ntime_spans, verdict_string
-from ledger.proof_index import ProofIndex
+from ledger.proof_index import NationalView, ProofIndex
 from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, batch_of_envelope
 from ledger.receipts import ProofReceipt
 from ledger.requests import participant_requester
@@ -94,6 +94,13 @@ class ProofSubmission(UseCase):
         self.config = config or VerifierConfig.from_environment()
         self._backends: dict[str, Backend] = {}
         self._backends_lock = threading.Lock()
+        self._deciding = threading.Lock()
+        """Held while a batch is decided and saved (hashing stays outside it): this
+        process's batches take national numbers one at a time instead of conflicting
+        after encoding and sending a whole batch. Writers in other processes still
+        conflict on the number and decide again (``UseCase.run``); a request's twin,
+        sent while its first call saves, finds that call's batch in either case (the
+        look under the lock comes after the national number is read)."""
 
     def backend(self, name: str | None) -> Backend:
         """Returns the verifier backend of that name (``auto``/``cpu``/``cuda``; None: the
@@ -164,30 +171,51 @@ class ProofSubmission(UseCase):
         recorded_at = stamp.recorded_at
         verified: list[tuple[tuple[int, int], VerificationResult]] = []
 
-        def attempt() -> ProofReceipt:
-            first = self.index.batch_for_request(requester, request_id)
-            if first is not None:
-                stored = self.store.get_typed(first, ProofBatch, "proof batch")
-                stored.version_of_request(requester, request_id, stamp.digest)
-                return proof_receipt(stored, replayed=True)
-            licence, holder = self._active_licence(request_id, licence_id, when, recorded_at,
-                                                   stamp, digest, len(parsed))
-            if stored_envelope is not None:
-                self.envelopes.require(stored_envelope, holder, when, recorded_at)
-            tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
-            national = self.index.national()  # the number before the hashes (ProofIndex)
-            entry = self.index.licence(licence_id)
-            sequence = entry.next_sequence
+        def hashed(licence: MiningLicence, tags: list[bytes],
+                   national: NationalView) -> VerificationResult:
+            # Hash once; a retry re-decides only the duplicates unless a licence was
+            # granted or this one changed meanwhile.
             inputs = (len(national.tags), licence.version)
             if not verified or verified[0][0] != inputs:
-                # Hash once; a retry re-decides only the duplicates unless a licence was
-                # granted or this one changed meanwhile.
                 verified[:] = [(inputs, verify_batch(
                     parsed, coinbase_tags=tags,
                     foreign_tags=national.foreign_tags(licence_id, tags),
                     inactive_ntime=inactive_ntime_spans(licence),
                     backend=self.backend(backend)))]
-            result = verified[0][1]
+            return verified[0][1]
+
+        def replayed() -> ProofReceipt | None:
+            # The receipt of this request's batch when it is recorded already.
+            first = self.index.batch_for_request(requester, request_id)
+            if first is None:
+                return None
+            stored = self.store.get_typed(first, ProofBatch, "proof batch")
+            stored.version_of_request(requester, request_id, stamp.digest)
+            return proof_receipt(stored, replayed=True)
+
+        def attempt() -> ProofReceipt:
+            replay = replayed()
+            if replay is not None:
+                return replay
+            licence, holder = self._active_licence(request_id, licence_id, when, recorded_at,
+                                                   stamp, digest, len(parsed))
+            if stored_envelope is not None:
+                self.envelopes.require(stored_envelope, holder, when, recorded_at)
+            tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
+            hashed(licence, tags, self.index.national())  # outside the lock: the long part
+            with self._deciding:
+                return decide_and_save(licence, tags)
+
+        def decide_and_save(licence: MiningLicence, tags: list[bytes]) -> ProofReceipt:
+            national = self.index.national()  # the number before the hashes (ProofIndex)
+            # ... and before the requests: a twin of this request saved after this read
+            # is seen below, or takes this number and makes this save conflict.
+            replay = replayed()
+            if replay is not None:
+                return replay
+            entry = self.index.licence(licence_id)
+            sequence = entry.next_sequence
+            result = hashed(licence, tags, national)  # hashed already unless a licence came
             outcome = decide(result, national.accepted)
             self.before_save(sequence)
             alerts = self._not_active_alerts(request_id, when, licence, outcome.counts,

@@ -502,6 +502,63 @@ def test_two_licences_racing_are_numbered_nationally_and_both_recorded(
     assert sum(cast_desk(lg).decided for lg in ledgers) == 3  # the loser decided again
 
 
+class LateTwinDesk(ProofSubmission):
+    """Holds the second call of a request (after its first look for an earlier batch of
+    the request) until the test lets it go."""
+
+    first_past: threading.Event
+    let_go: threading.Event
+
+    def _active_licence(self, *args: Any, **kwargs: Any) -> Any:
+        if self.first_past.is_set():
+            assert self.let_go.wait(60)
+        self.first_past.set()
+        return super()._active_licence(*args, **kwargs)
+
+
+class LateTwinLedger(Ledger):
+    name = Ledger.name
+
+    def construct_proof_submission(self) -> ProofSubmission:
+        return LateTwinDesk(self, self.clock, self.proof_index, self.envelopes)
+
+
+def test_a_request_sent_again_while_its_first_call_saves_records_one_batch(
+        mine: Mine, store_url: str) -> None:
+    """A client's retry racing its own first call: the second call looked for the
+    request's batch before the first saved it, and decides after; it answers the first
+    call's receipt, replayed, and records nothing."""
+    ledger = on_time_ledger(StoreConfig(url=store_url), cls=LateTwinLedger)
+    desk = ledger.proofs
+    assert isinstance(desk, LateTwinDesk)
+    desk.first_past, desk.let_go = threading.Event(), threading.Event()
+    batch = mined("small", 1).batch
+    results: list[Any] = []
+
+    def submit() -> None:
+        try:
+            results.append(ledger.submit_proof_batch("twice", mine.licence, batch,
+                                                     at=P0 + HOUR))
+        except Exception as e:  # reported by the assertions below
+            results.append(e)
+
+    try:
+        first = threading.Thread(target=submit)
+        first.start()
+        assert desk.first_past.wait(60)
+        second = threading.Thread(target=submit)
+        second.start()
+        first.join(60)
+        desk.let_go.set()
+        second.join(60)
+    finally:
+        ledger.close()
+    assert [type(r).__name__ for r in results] == ["ProofReceipt", "ProofReceipt"], results
+    assert [r.replayed for r in results] == [False, True]
+    assert results[0].batch_id == results[1].batch_id
+    assert len(mine.batch_events()) == 1
+
+
 def cast_desk(ledger: Ledger) -> RacingDesk:
     desk = ledger.proofs
     assert isinstance(desk, RacingDesk)
