@@ -613,6 +613,14 @@ def print_server_errors(workdir: Path) -> None:
                 print(line[:3000], file=sys.stderr)
 
 
+def positive(text: str) -> int:
+    """Returns the whole number ``text`` names; argparse's error when it is below 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["all", "trades", "unary", "list-events", "scale-out",
@@ -625,8 +633,10 @@ def main() -> None:
                         help="proofs: genuine shares per batch")
     parser.add_argument("--proof-batches", type=int, default=5,
                         help="proofs: batches sent")
-    parser.add_argument("--proof-senders", type=int, default=1,
-                        help="proofs: callers sending batches at once (1: one at a time)")
+    parser.add_argument("--proof-senders", type=positive, default=1,
+                        help="proofs: callers sending batches at once over one channel "
+                             "(1: one at a time; one channel reaches one worker of "
+                             "--processes N)")
     parser.add_argument("--streams", type=int, default=0,
                         help="scale-out: exchanges streaming at once (0: one per process)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1],

@@ -172,17 +172,21 @@ class ProofSubmission(UseCase):
         verified: list[tuple[tuple[int, int], VerificationResult]] = []
 
         def hashed(licence: MiningLicence, tags: list[bytes],
-                   national: NationalView) -> VerificationResult:
-            # Hash once; a retry re-decides only the duplicates unless a licence was
-            # granted or this one changed meanwhile.
+                   national: NationalView) -> VerificationResult | None:
+            # The verification for these inputs, if made already: hash once; a retry
+            # re-decides only the duplicates unless a licence was granted or this one
+            # changed meanwhile.
             inputs = (len(national.tags), licence.version)
-            if not verified or verified[0][0] != inputs:
-                verified[:] = [(inputs, verify_batch(
+            return verified[0][1] if verified and verified[0][0] == inputs else None
+
+        def hash_for(licence: MiningLicence, tags: list[bytes],
+                     national: NationalView) -> None:
+            if hashed(licence, tags, national) is None:
+                verified[:] = [((len(national.tags), licence.version), verify_batch(
                     parsed, coinbase_tags=tags,
                     foreign_tags=national.foreign_tags(licence_id, tags),
                     inactive_ntime=inactive_ntime_spans(licence),
                     backend=self.backend(backend)))]
-            return verified[0][1]
 
         def replayed() -> ProofReceipt | None:
             # The receipt of this request's batch when it is recorded already.
@@ -202,20 +206,26 @@ class ProofSubmission(UseCase):
             if stored_envelope is not None:
                 self.envelopes.require(stored_envelope, holder, when, recorded_at)
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
-            hashed(licence, tags, self.index.national())  # outside the lock: the long part
-            with self._deciding:
-                return decide_and_save(licence, tags)
+            while True:
+                hash_for(licence, tags, self.index.national())  # the long part: unlocked
+                with self._deciding:
+                    receipt = decide_and_save(licence, tags)
+                if receipt is not None:
+                    return receipt
+                # A licence was granted between the hashing and the lock: hash again.
 
-        def decide_and_save(licence: MiningLicence, tags: list[bytes]) -> ProofReceipt:
+        def decide_and_save(licence: MiningLicence, tags: list[bytes]) -> ProofReceipt | None:
             national = self.index.national()  # the number before the hashes (ProofIndex)
             # ... and before the requests: a twin of this request saved after this read
             # is seen below, or takes this number and makes this save conflict.
             replay = replayed()
             if replay is not None:
                 return replay
+            result = hashed(licence, tags, national)
+            if result is None:
+                return None
             entry = self.index.licence(licence_id)
             sequence = entry.next_sequence
-            result = hashed(licence, tags, national)  # hashed already unless a licence came
             outcome = decide(result, national.accepted)
             self.before_save(sequence)
             alerts = self._not_active_alerts(request_id, when, licence, outcome.counts,
@@ -266,8 +276,9 @@ class ProofSubmission(UseCase):
             figures={"shares_not_active": str(count)})]
 
     def before_save(self, sequence: int) -> None:
-        """Hook called after a batch is decided and before it is saved (tests use it to
-        make two writers race)."""
+        """Hook called after a batch is decided and before it is saved, with this
+        process's decide lock held (tests use it to make two writers of two ledgers race;
+        a hook that waited for another submission to this ledger would wait for ever)."""
 
     def _active_licence(self, request_id: str, licence_id: UUID, when: datetime,
                         recorded_at: datetime, stamp: Stamp, digest: str,

@@ -7,7 +7,12 @@ Under ``serve --processes N`` the workers' metrics are ``multiprocess`` ones: pr
 client keeps their values in files of a directory the supervisor names
 (``PROMETHEUS_MULTIPROC_DIR``) and serves summed (counters, histograms) or as the largest
 value of a living worker (the audit gauges, which every worker reads from the one store
-every few seconds, since scrapes reach the supervisor, not them).
+every few seconds, since scrapes reach the supervisor, not them; the audit follower's
+CPU and memory, which only worker 0, its parent, sets).
+
+A filtered scrape (``/metrics?name[]=…``) may read the on-scrape gauges before they are
+refreshed (prometheus client then visits collectors in no set order); Prometheus itself
+does not filter.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from ledger.audit.follower_process import FollowerProcess
+from ledger import FollowerProcess
 
 if TYPE_CHECKING:
     from ledger import CalendarRun
@@ -171,10 +176,10 @@ def process_usage(pid: int) -> tuple[float, int] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+        cpu_ticks, pages = int(fields[11]) + int(fields[12]), int(fields[21])
+    except (OSError, IndexError, ValueError):
         return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks, int(fields[21]) * PAGE_SIZE
+    return cpu_ticks / os.sysconf("SC_CLK_TCK"), pages * PAGE_SIZE
 
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -99,10 +99,16 @@ class FollowerProcess:
 
     @property
     def pid(self) -> int | None:
-        """Returns the running child's pid, else None."""
+        """Returns the running child's pid, else None. Safe from any thread of the owner
+        (the metrics read it while the watch thread waits on the child): it looks at the
+        child's sentinel rather than reaping it, which ``is_alive()`` would, and a child
+        reaped by two threads at once reports a wrong exit code to one of them."""
         with self._lock:
             process = self._process
-        return process.pid if process is not None and process.is_alive() else None
+        if process is None or process.pid is None:
+            return None
+        ended = multiprocessing.connection.wait([process.sentinel], timeout=0)
+        return None if ended else process.pid
 
     def start(self) -> None:
         """Starts the child (once) and a thread that starts it again whenever it ends

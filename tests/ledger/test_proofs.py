@@ -503,17 +503,22 @@ def test_two_licences_racing_are_numbered_nationally_and_both_recorded(
 
 
 class LateTwinDesk(ProofSubmission):
-    """Holds the second call of a request (after its first look for an earlier batch of
-    the request) until the test lets it go."""
+    """Makes a request's second call look for an earlier batch of the request before the
+    first call saves, and decide only after the first call is done."""
 
     first_past: threading.Event
+    second_looked: threading.Event
     let_go: threading.Event
 
     def _active_licence(self, *args: Any, **kwargs: Any) -> Any:
-        if self.first_past.is_set():
+        if self.first_past.is_set():  # the second call, past its first look
+            self.second_looked.set()
             assert self.let_go.wait(60)
         self.first_past.set()
         return super()._active_licence(*args, **kwargs)
+
+    def before_save(self, sequence: int) -> None:
+        assert self.second_looked.wait(60)  # the first call saves after that look
 
 
 class LateTwinLedger(Ledger):
@@ -531,7 +536,8 @@ def test_a_request_sent_again_while_its_first_call_saves_records_one_batch(
     ledger = on_time_ledger(StoreConfig(url=store_url), cls=LateTwinLedger)
     desk = ledger.proofs
     assert isinstance(desk, LateTwinDesk)
-    desk.first_past, desk.let_go = threading.Event(), threading.Event()
+    desk.first_past, desk.second_looked, desk.let_go = (
+        threading.Event(), threading.Event(), threading.Event())
     batch = mined("small", 1).batch
     results: list[Any] = []
 
@@ -549,14 +555,56 @@ def test_a_request_sent_again_while_its_first_call_saves_records_one_batch(
         second = threading.Thread(target=submit)
         second.start()
         first.join(60)
+        assert len(results) == 1  # saved, while the second call waits
         desk.let_go.set()
         second.join(60)
     finally:
+        desk.let_go.set()
+        desk.second_looked.set()
         ledger.close()
     assert [type(r).__name__ for r in results] == ["ProofReceipt", "ProofReceipt"], results
     assert [r.replayed for r in results] == [False, True]
     assert results[0].batch_id == results[1].batch_id
     assert len(mine.batch_events()) == 1
+
+
+class GrantWhileHashingDesk(ProofSubmission):
+    """Grants another mining licence (through ``grant``) while its first batch is hashed."""
+
+    grant: Any
+    hashings = 0
+
+    def backend(self, name: str | None) -> Any:
+        self.hashings += 1
+        if self.hashings == 1:
+            self.grant()
+        return super().backend(name)
+
+
+class GrantWhileHashingLedger(Ledger):
+    name = Ledger.name
+
+    def construct_proof_submission(self) -> ProofSubmission:
+        return GrantWhileHashingDesk(self, self.clock, self.proof_index, self.envelopes)
+
+
+def test_a_licence_granted_while_a_batch_is_hashed_makes_it_hash_again(
+        mine: Mine, store_url: str) -> None:
+    """The batch is decided against every licence granted before it is saved (the
+    other licence's tags): the hashing done before the grant is not used."""
+    ledger = on_time_ledger(StoreConfig(url=store_url), cls=GrantWhileHashingLedger)
+    desk = ledger.proofs
+    assert isinstance(desk, GrantWhileHashingDesk)
+    desk.grant = lambda: build_mine(mine.ledger, "late", "M-9", b"/late-tag/")
+    try:
+        receipt = ledger.submit_proof_batch("b1", mine.licence, mined("small", 1).batch,
+                                            at=P0 + HOUR)
+    finally:
+        ledger.close()
+    assert desk.hashings == 2
+    events = mine.batch_events()
+    assert len(events) == 1 and events[0].licences_seen == 2
+    assert receipt.counts["ACCEPTED"] == mined("small", 1).shares_submitted
 
 
 def cast_desk(ledger: Ledger) -> RacingDesk:

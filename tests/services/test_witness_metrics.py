@@ -32,8 +32,7 @@ def test_witness_lag_gauge(tmp_path):
             metrics.attach(cast(Any, SimpleNamespace(ledger=SimpleNamespace(
                 listeners=[], calendar=SimpleNamespace(listeners=[])),
                                                      audit=log, follower=None)))
-            generate_latest(metrics.registry)  # gauges are refreshed when scraped
-            text = generate_latest(metrics.registry).decode()
+            text = generate_latest(metrics.registry).decode()  # refreshed, then read
         size = log.latest_checkpoint().size
         assert f'valedger_audit_witness_lag_leaves{{witness="{key.verifier.label}"}} 0.0' in text
         assert (f'valedger_audit_witness_lag_leaves{{witness="{dead.verifier.label}"}} '
