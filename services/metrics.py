@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,13 +68,11 @@ class ServerMetrics:
         self.shares_verified = Counter(
             "valedger_shares_verified", "Mining shares verified, by backend and verdict.",
             ["backend", "verdict"], registry=self.registry)
-        self.tree_size = Gauge(
-            "valedger_audit_tree_size", "Leaves in the audit Merkle tree.",
-            registry=self.registry, multiprocess_mode="livemax")
-        self.checkpoint_timestamp = Gauge(
+        self.tree_size = self._live_gauge(
+            "valedger_audit_tree_size", "Leaves in the audit Merkle tree.")
+        self.checkpoint_timestamp = self._live_gauge(
             "valedger_audit_checkpoint_timestamp_seconds",
-            "Unix time of the latest signed checkpoint (alert on its age).",
-            registry=self.registry, multiprocess_mode="livemax")
+            "Unix time of the latest signed checkpoint (alert on its age).")
         self.calendar_runs = Counter(
             "valedger_calendar_runs",
             "Runs of the supervisory calendar, by whether this process led them.",
@@ -87,26 +85,28 @@ class ServerMetrics:
             "valedger_calendar_failures",
             "Calendar items that failed (retried on the next run).",
             registry=self.registry)
-        self.calendar_leader = Gauge(
+        self.calendar_leader = self._live_gauge(
             "valedger_calendar_leader",
-            "1 when this process led the latest calendar run, else 0.",
-            registry=self.registry, multiprocess_mode="livemax")
-        self.calendar_run_timestamp = Gauge(
+            "1 when this process led the latest calendar run, else 0.")
+        self.calendar_run_timestamp = self._live_gauge(
             "valedger_calendar_run_timestamp_seconds",
-            "Ledger time of the latest calendar run (alert on its age).",
-            registry=self.registry, multiprocess_mode="livemax")
-        self.witness_lag = Gauge(
+            "Ledger time of the latest calendar run (alert on its age).")
+        self.witness_lag = self._live_gauge(
             "valedger_audit_witness_lag_leaves",
             "Leaves between the latest checkpoint and the latest one each witness cosigned.",
-            ["witness"], registry=self.registry, multiprocess_mode="livemax")
-        self.follower_cpu = Gauge(
+            ["witness"])
+        self.follower_cpu = self._live_gauge(
             "valedger_audit_follower_cpu_seconds",
-            "CPU time (user + system) the running audit follower process has used.",
-            registry=self.registry, multiprocess_mode="livemax")
-        self.follower_memory = Gauge(
+            "CPU time (user + system) the running audit follower process has used.")
+        self.follower_memory = self._live_gauge(
             "valedger_audit_follower_resident_bytes",
-            "Resident memory of the running audit follower process.",
-            registry=self.registry, multiprocess_mode="livemax")
+            "Resident memory of the running audit follower process.")
+
+    def _live_gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
+        """Returns a gauge of this registry that ``--processes N`` serves as the largest
+        value of a living worker."""
+        return Gauge(name, documentation, labels, registry=self.registry,
+                     multiprocess_mode="livemax")
 
     def serve(self, host: str, port: int) -> None:
         """Starts the ``/metrics`` HTTP endpoint in a background thread."""

@@ -424,6 +424,18 @@ def test_retry_returns_the_first_receipt_and_records_nothing(mine: Mine) -> None
     assert not other.replayed and other.batch_id != first.batch_id
 
 
+def ledger_with(store_url: str, desk: type[ProofSubmission]) -> Ledger:
+    """Returns a ledger on the store whose proof submissions go through ``desk``."""
+
+    class DeskLedger(Ledger):
+        name = Ledger.name  # eventsourcing names a subclass's tables after it otherwise
+
+        def construct_proof_submission(self) -> ProofSubmission:
+            return desk(self, self.clock, self.proof_index, self.envelopes)
+
+    return on_time_ledger(StoreConfig(url=store_url), cls=DeskLedger)
+
+
 class RacingDesk(ProofSubmission):
     """Waits at a barrier after deciding its first batch, so two writers both decide
     batch number 0 before either saves it."""
@@ -436,19 +448,12 @@ class RacingDesk(ProofSubmission):
             self.barrier.wait()
 
 
-class RacingLedger(Ledger):
-    name = Ledger.name  # eventsourcing names a subclass's tables after it otherwise
-
-    def construct_proof_submission(self) -> ProofSubmission:
-        return RacingDesk(self, self.clock, self.proof_index, self.envelopes)
-
-
 def race(store_url: str, work: list[tuple[Any, Any]]) -> tuple[list[Ledger], dict[int, Any]]:
     """Submits each (licence, mined period) of ``work`` from its own racing ledger on the
     same store, every decider passing its first decision before any saves; returns the
     (closed) ledgers and each submission's receipt or exception."""
     barrier = threading.Barrier(len(work), timeout=60)
-    ledgers = [on_time_ledger(StoreConfig(url=store_url), cls=RacingLedger) for _ in work]
+    ledgers = [ledger_with(store_url, RacingDesk) for _ in work]
     results: dict[int, Any] = {}
 
     def submit(i: int) -> None:
@@ -521,19 +526,12 @@ class LateTwinDesk(ProofSubmission):
         assert self.second_looked.wait(60)  # the first call saves after that look
 
 
-class LateTwinLedger(Ledger):
-    name = Ledger.name
-
-    def construct_proof_submission(self) -> ProofSubmission:
-        return LateTwinDesk(self, self.clock, self.proof_index, self.envelopes)
-
-
 def test_a_request_sent_again_while_its_first_call_saves_records_one_batch(
         mine: Mine, store_url: str) -> None:
     """A client's retry racing its own first call: the second call looked for the
     request's batch before the first saved it, and decides after; it answers the first
     call's receipt, replayed, and records nothing."""
-    ledger = on_time_ledger(StoreConfig(url=store_url), cls=LateTwinLedger)
+    ledger = ledger_with(store_url, LateTwinDesk)
     desk = ledger.proofs
     assert isinstance(desk, LateTwinDesk)
     desk.first_past, desk.second_looked, desk.let_go = (
@@ -581,18 +579,11 @@ class GrantWhileHashingDesk(ProofSubmission):
         return super().backend(name)
 
 
-class GrantWhileHashingLedger(Ledger):
-    name = Ledger.name
-
-    def construct_proof_submission(self) -> ProofSubmission:
-        return GrantWhileHashingDesk(self, self.clock, self.proof_index, self.envelopes)
-
-
 def test_a_licence_granted_while_a_batch_is_hashed_makes_it_hash_again(
         mine: Mine, store_url: str) -> None:
     """The batch is decided against every licence granted before it is saved (the
     other licence's tags): the hashing done before the grant is not used."""
-    ledger = on_time_ledger(StoreConfig(url=store_url), cls=GrantWhileHashingLedger)
+    ledger = ledger_with(store_url, GrantWhileHashingDesk)
     desk = ledger.proofs
     assert isinstance(desk, GrantWhileHashingDesk)
     desk.grant = lambda: build_mine(mine.ledger, "late", "M-9", b"/late-tag/")
