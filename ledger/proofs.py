@@ -171,8 +171,7 @@ class ProofSubmission(UseCase):
         recorded_at = stamp.recorded_at
         verified: list[tuple[tuple[int, int], VerificationResult]] = []
 
-        def hashed(licence: MiningLicence, tags: list[bytes],
-                   national: NationalView) -> VerificationResult | None:
+        def hashed(licence: MiningLicence, national: NationalView) -> VerificationResult | None:
             # The verification for these inputs, if made already: hash once; a retry
             # re-decides only the duplicates unless a licence was granted or this one
             # changed meanwhile.
@@ -181,7 +180,7 @@ class ProofSubmission(UseCase):
 
         def hash_for(licence: MiningLicence, tags: list[bytes],
                      national: NationalView) -> None:
-            if hashed(licence, tags, national) is None:
+            if hashed(licence, national) is None:
                 verified[:] = [((len(national.tags), licence.version), verify_batch(
                     parsed, coinbase_tags=tags,
                     foreign_tags=national.foreign_tags(licence_id, tags),
@@ -221,7 +220,7 @@ class ProofSubmission(UseCase):
             replay = replayed()
             if replay is not None:
                 return replay
-            result = hashed(licence, tags, national)
+            result = hashed(licence, national)
             if result is None:
                 return None
             entry = self.index.licence(licence_id)
