@@ -1,79 +1,168 @@
-"""PostgreSQL recorder of the one global log: eventsourcing's, minus psycopg pipeline mode.
+"""PostgreSQL recorder of the one global log: a transaction is one statement, locked inside.
 
-eventsourcing inserts a transaction's events inside a psycopg pipeline. With psycopg 3.3.9
-a statement whose parameters exceed the socket buffers (about 1 MB: a batch of ~1,000
-encrypted trades) hangs for ever: the pipeline stops flushing once its command queue is
-empty although libpq still holds unsent bytes, then waits for results the server cannot
-produce because it is still waiting for those bytes (server state ``ClientRead``). The
-same statements sent outside a pipeline cost one round trip each and never hang.
+eventsourcing appends a transaction's events in several statements: take the table lock
+(which makes commit order equal notification-id order, the guarantee the audit tree and
+``StreamEvents`` rely on), notify, insert, then commit, each its own round trip. The lock
+is held across those round trips, and between them the writing thread waits for its turn
+at the GIL while its process's other threads decode, check and encode other calls; every
+writer of the store waits with it. Here a transaction is one call of a function made with
+the tables (``APPEND_FUNCTION``): the events and their trade request keys
+(``ledger.request_index``) are its parameters, so they arrive before the lock is taken,
+and the connections are in autocommit, so the server commits as the statement ends. The
+lock is held for the inserts and the commit only. A store whose tables were made before
+the function existed is written statement by statement, as before, until
+``valedger db init`` is run on it again (which adds the function).
 
-Events are inserted with their columns as separate arrays and the states as one *binary*
-``bytea[]`` parameter. eventsourcing sends an array of composite values in text form, in
-which each state's bytes become escaped hex: a 6 MB proof batch took about 110 ms of the
-server process's CPU to quote and several hundred milliseconds of the database's to parse.
+Events go with their columns as separate arrays and the states as one *binary*
+``bytea[]`` parameter: eventsourcing sends an array of composite values in text form, in
+which each state's bytes become escaped hex (a 6 MB proof batch took about 110 ms of the
+server process's CPU to quote and several hundred milliseconds of the database's to
+parse). Nothing goes through psycopg's pipeline mode: with psycopg 3.3.9 a statement whose
+parameters exceed the socket buffers (about 1 MB, ~1,000 encrypted trades) hangs for ever
+in a pipeline.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg.cursor import Cursor
-from psycopg.rows import DictRow
+from psycopg.errors import UndefinedFunction
 from psycopg.sql import SQL, Composed, Identifier
 
-from ledger.request_index import insert_postgres, postgres_create_statement
+from ledger.request_index import (
+    SEPARATOR,
+    RequestKey,
+    insert_postgres,
+    postgres_create_statement,
+    postgres_table,
+)
 
 RECORDER_TOPIC = "ledger.postgres:LedgerPostgresRecorder"
 """``APPLICATION_RECORDER_TOPIC`` that selects this recorder."""
+APPEND_FUNCTION = "{table}_append"
+"""Name of the append function, made in the store's schema for its events table."""
+
+log = logging.getLogger(__name__)
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
-    """Inserts events in one transaction without pipeline mode; otherwise eventsourcing's.
+    """Appends a transaction's events (and trade request keys) in one statement that takes
+    the table lock itself; otherwise eventsourcing's recorder.
 
-    The table lock that makes commit order equal notification-id order is kept. The
-    trade request index's rows (``request_keys`` given to ``insert_events``, see
-    ``ledger.request_index``) are inserted in the same transaction, under the lock.
+    Relied on by ``ledger.audit`` and ``StreamEvents`` (notification ids commit in
+    order) and ``ledger.request_index`` (its rows commit with their trades, or not at
+    all).
     """
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        statement = postgres_create_statement(datastore.schema)
-        self.sql_create_statements.append(Composed([SQL(statement)]))
-        # %b: the states travel as a binary bytea[], not hex text inside composites.
+        schema, table = datastore.schema, self.events_table_name
+        function = APPEND_FUNCTION.format(table=table)
+        self.check_identifier_length(function)
+        self.sql_create_statements.append(Composed([SQL(postgres_create_statement(schema))]))
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "ids {id_type}[], versions bigint[], topics text[], states bytea[], "
+            "requesters text[], request_ids text[], trade_ids uuid[], lock_seconds integer) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
+            "BEGIN "
+            "PERFORM set_config('lock_timeout', lock_seconds || 's', true); "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+            "INSERT INTO {requests} (requester, request_id, trade_id) "
+            "SELECT * FROM unnest(requesters, request_ids, trade_ids); "
+            "END $body$"
+        ).format(schema=Identifier(schema), function=Identifier(function),
+                 id_type=Identifier(datastore.originator_id_type),
+                 table=Identifier(table), channel=Identifier(self.channel_name),
+                 requests=SQL(postgres_table(schema))))
+        # %b: the states travel as a binary bytea[], not hex text inside composites; the
+        # request keys as three texts PostgreSQL splits (``ledger.request_index``).
+        call = ("SELECT id FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], "
+                "%s::text[], %b::bytea[], {keys}, %s::integer) AS appended(id)")
+        self.append_statement = SQL(call).format(
+            schema=Identifier(schema), function=Identifier(function),
+            id_type=Identifier(datastore.originator_id_type), keys=SQL(
+                "string_to_array(%s, chr(31)), string_to_array(%s, chr(31)), "
+                "string_to_array(%s, chr(31))::uuid[]"))
+        self.append_arrays_statement = SQL(call).format(
+            schema=Identifier(schema), function=Identifier(function),
+            id_type=Identifier(datastore.originator_id_type),
+            keys=SQL("%s::text[], %s::text[], %s::uuid[]"))
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %b::bytea[])"
             " RETURNING notification_id"
-        ).format(schema=Identifier(datastore.schema), table=Identifier(self.events_table_name),
+        ).format(schema=Identifier(schema), table=Identifier(table),
                  id_type=Identifier(datastore.originator_id_type))
-
-    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
-                              **kwargs: Any) -> None:
-        """Inserts the events under the table lock (as eventsourcing), notification ids
-        in the order given."""
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events]))
+        self.appends_in_one_statement = True
+        """False once the store turned out to lack the append function."""
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
-        """Returns the notification ids of the inserted events (None when there are none)."""
-        with self.datastore.get_connection() as conn, conn.transaction():
-            with conn.cursor() as curs:
-                self._insert_events(curs, stored_events, **kwargs)
-            if not stored_events:
-                return None
-            with conn.cursor() as curs:
-                self._insert_stored_events(curs, stored_events, **kwargs)
-                ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-                insert_postgres(curs, self.datastore.schema, kwargs.get("request_keys", ()))
+        """Returns the notification ids of the inserted events, in the order given (None
+        when there are none); ``request_keys`` are inserted in the same transaction."""
+        if not stored_events:
+            return None
+        keys: Sequence[RequestKey] = kwargs.get("request_keys", ())
+        if self.appends_in_one_statement:
+            ids = self._append(stored_events, keys)
+            if ids is not None:
                 return ids
+            self.appends_in_one_statement = False
+            log.warning("the store has no append function: events are written statement "
+                        "by statement; run `valedger db init` on it to add it")
+        return self._insert_statement_by_statement(stored_events, keys)
+
+    def _append(self, stored_events: Sequence[StoredEvent],
+                keys: Sequence[RequestKey]) -> list[int] | None:
+        """Returns the notification ids of one call of the append function (None when the
+        store has no such function)."""
+        request_ids = SEPARATOR.join([k.request_id for k in keys])
+        joined = request_ids.count(SEPARATOR) == max(len(keys) - 1, 0)
+        key_columns: tuple[Any, ...] = (
+            (SEPARATOR.join([k.requester for k in keys]) if keys else None,
+             request_ids if keys else None,
+             SEPARATOR.join([k.trade_id.hex for k in keys]) if keys else None)
+            if joined else  # never for a checked request id (ledger.validation)
+            ([k.requester for k in keys], [k.request_id for k in keys],
+             [k.trade_id for k in keys]))
+        with self.datastore.get_connection() as conn:
+            assert conn.autocommit  # the server commits as the statement ends
+            try:
+                rows = conn.execute(
+                    self.append_statement if joined else self.append_arrays_statement,
+                    (*self._columns(stored_events), *key_columns,
+                     int(self.datastore.lock_timeout))).fetchall()
+            except UndefinedFunction:
+                return None
+        return [row["id"] for row in rows]
+
+    def _insert_statement_by_statement(self, stored_events: Sequence[StoredEvent],
+                                       keys: Sequence[RequestKey]) -> Sequence[int] | None:
+        """Returns the notification ids of eventsourcing's statements in one transaction
+        (the table lock, the insert, the request keys, the commit)."""
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(self.insert_events_statement, self._columns(stored_events))
+            ids = self._fetch_ids_after_insert_events(curs, stored_events)
+            insert_postgres(curs, self.datastore.schema, keys)
+            return ids
+
+    @staticmethod
+    def _columns(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+        """Returns the events as four column arrays: ids, versions, topics, states."""
+        return ([e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events], [e.state for e in stored_events])

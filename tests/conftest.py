@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 
 class PostgresServer:
@@ -28,10 +29,8 @@ class PostgresServer:
 
     def admin_conninfo(self, dbname: str = "postgres") -> str:
         """Returns a libpq conninfo string for one database."""
-        return (
-            f"host={self.host} port={self.port} user={self.user} "
-            f"password={self.password} dbname={dbname}"
-        )
+        return make_conninfo(host=self.host, port=self.port, user=self.user,
+                             password=self.password, dbname=dbname)
 
     def create_database(self) -> str:
         """Creates a fresh database and returns its name."""

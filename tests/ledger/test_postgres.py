@@ -1,18 +1,24 @@
-"""The PostgreSQL recorder of ``ledger.postgres``: big transactions, conflicts, id order."""
+"""The PostgreSQL recorder of ``ledger.postgres``: big transactions, conflicts, id order,
+one statement per append under the table lock, stores made before its function."""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 from eventsourcing.persistence import IntegrityError, RecordConflictError, StoredEvent
 
 from ledger.config import StoreConfig
-from ledger.postgres import LedgerPostgresRecorder
+from ledger.postgres import APPEND_FUNCTION, LedgerPostgresRecorder
 from ledger.receipts import TradeStatus
+from ledger.request_index import SEPARATOR, RequestKey, trades_of_requests
+from tests.conftest import PostgresServer
 from tests.ledger.conftest import build_market, notifications
 from tests.ontime import on_time_ledger
 
@@ -71,3 +77,122 @@ def test_a_batch_of_a_thousand_encrypted_trades_commits(postgres_url: str) -> No
         assert notifications(ledger) - before == 1000
     finally:
         ledger.close()
+
+
+# ------------------------------------------------------------ one statement per append
+
+
+def keys_for(events: list[StoredEvent], prefix: str) -> list[RequestKey]:
+    """Returns one trade request key per event."""
+    return [RequestKey("exchange:x", f"{prefix}-{i}", uuid.UUID(str(e.originator_id)))
+            for i, e in enumerate(events)]
+
+
+@pytest.mark.timeout(60)
+def test_an_append_takes_the_table_lock_inside_its_statement(
+        recorder: LedgerPostgresRecorder, postgres_url: str) -> None:
+    table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+    appended: list[Sequence[int] | None] = []
+    with psycopg.connect(postgres_url) as other:
+        other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # held until commit
+        events = [stored(uuid.uuid4(), 1) for _ in range(3)]
+        writer = threading.Thread(target=lambda: appended.append(
+            recorder.insert_events(events, request_keys=keys_for(events, "locked"))))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and not appended, "the append did not wait for the lock"
+        other.commit()
+    writer.join(10)
+    ids = appended[0]
+    assert ids is not None and len(ids) == 3 and list(ids) == sorted(ids)
+    assert recorder.appends_in_one_statement
+    assert trades_of_requests(recorder, "exchange:x", ["locked-0", "locked-2"]) == {
+        "locked-0": events[0].originator_id, "locked-2": events[2].originator_id}
+
+
+def test_a_request_key_taken_already_appends_nothing(recorder: LedgerPostgresRecorder
+                                                     ) -> None:
+    first = [stored(uuid.uuid4(), 1)]
+    recorder.insert_events(first, request_keys=keys_for(first, "r"))
+    before = recorder.max_notification_id()
+    fresh = [stored(uuid.uuid4(), 1), stored(uuid.uuid4(), 1)]
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(fresh, request_keys=keys_for(fresh, "r"))  # r-0 again
+    assert recorder.max_notification_id() == before
+    assert recorder.select_events(fresh[0].originator_id) == []
+    assert trades_of_requests(recorder, "exchange:x", ["r-0", "r-1"]) == {
+        "r-0": first[0].originator_id}
+
+
+def test_request_ids_holding_the_separator_still_append(recorder: LedgerPostgresRecorder
+                                                        ) -> None:
+    # The ledger refuses such request ids (control characters); the recorder still
+    # stores them whole, sent as arrays instead of joined texts.
+    events = [stored(uuid.uuid4(), 1), stored(uuid.uuid4(), 1)]
+    odd = [RequestKey("exchange:x", f"a{SEPARATOR}b", uuid.UUID(str(events[0].originator_id))),
+           RequestKey("exchange:y", "c", uuid.UUID(str(events[1].originator_id)))]
+    ids = recorder.insert_events(events, request_keys=odd)
+    assert ids is not None and len(ids) == 2
+    assert trades_of_requests(recorder, "exchange:x", [f"a{SEPARATOR}b", "a"]) == {
+        f"a{SEPARATOR}b": events[0].originator_id}
+    assert trades_of_requests(recorder, "exchange:y", ["c"]) == {"c": events[1].originator_id}
+
+
+def test_a_store_made_before_the_append_function_is_written_statement_by_statement(
+        recorder: LedgerPostgresRecorder, postgres_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    function = APPEND_FUNCTION.format(table=recorder.events_table_name)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP FUNCTION "{recorder.datastore.schema}"."{function}"')
+    events = [stored(uuid.uuid4(), 1) for _ in range(2)]
+    with caplog.at_level(logging.WARNING, logger="ledger.postgres"):
+        ids = recorder.insert_events(events, request_keys=keys_for(events, "old"))
+    assert ids is not None and len(ids) == 2 and list(ids) == sorted(ids)
+    assert not recorder.appends_in_one_statement
+    assert "valedger db init" in caplog.text
+    assert trades_of_requests(recorder, "exchange:x", ["old-1"]) == {
+        "old-1": events[1].originator_id}
+    # `valedger db init` makes the tables again, and with them the function.
+    recorder.create_table()
+    recorder.appends_in_one_statement = True
+    more = [stored(uuid.uuid4(), 1)]
+    later = recorder.insert_events(more, request_keys=keys_for(more, "new"))
+    assert later is not None and later[0] > ids[-1] and recorder.appends_in_one_statement
+
+
+def test_the_runtime_role_of_the_operations_guide_appends(postgres_server: PostgresServer
+                                                          ) -> None:
+    # ops/README.md: an owner makes the schema (`valedger db init`); the servers' role may
+    # only select, insert and update. The append function runs with the caller's rights.
+    tag = uuid.uuid4().hex[:8]
+    owner, runtime, name = f"owner_{tag}", f"runtime_{tag}", f"roles_{tag}"
+    with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {owner} LOGIN PASSWORD 'o'")
+        admin.execute(f"CREATE ROLE {runtime} LOGIN PASSWORD 'r'")
+        admin.execute(f"CREATE DATABASE {name} OWNER {owner}")
+    try:
+        with psycopg.connect(postgres_server.admin_conninfo(name), autocommit=True) as db:
+            db.execute(f"GRANT CONNECT ON DATABASE {name} TO {runtime}")
+            db.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")
+            db.execute(f"GRANT USAGE ON SCHEMA public TO {runtime}")
+            db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+                       f"GRANT SELECT, INSERT, UPDATE ON TABLES TO {runtime}")
+            db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+                       f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime}")
+        as_role = PostgresServer(postgres_server.host, postgres_server.port, owner, "o")
+        on_time_ledger(StoreConfig(url=as_role.url(name))).close()  # `valedger db init`
+        as_role.user, as_role.password = runtime, "r"
+        ledger = on_time_ledger(StoreConfig(url=as_role.url(name), create_tables=False))
+        try:
+            assert isinstance(ledger.recorder, LedgerPostgresRecorder)
+            market = build_market(ledger)
+            receipt = ledger.record_trade(market.trade("as-runtime-role"))
+            assert receipt.status is TradeStatus.RECORDED
+            assert ledger.recorder.appends_in_one_statement
+        finally:
+            ledger.close()
+    finally:
+        with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE {runtime}")
+            admin.execute(f"DROP ROLE {owner}")
