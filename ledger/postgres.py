@@ -35,10 +35,12 @@ from psycopg.errors import UndefinedFunction
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.request_index import (
-    SEPARATOR,
+    POSTGRES_ARRAY_COLUMNS,
+    POSTGRES_SPLIT_COLUMNS,
     RequestKey,
     insert_postgres,
     postgres_create_statement,
+    postgres_key_columns,
     postgres_table,
 )
 
@@ -85,18 +87,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                  table=Identifier(table), channel=Identifier(self.channel_name),
                  requests=SQL(postgres_table(schema))))
         # %b: the states travel as a binary bytea[], not hex text inside composites; the
-        # request keys as three texts PostgreSQL splits (``ledger.request_index``).
+        # request keys as ``ledger.request_index.postgres_key_columns`` makes them.
         call = ("SELECT id FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], "
                 "%s::text[], %b::bytea[], {keys}, %s::integer) AS appended(id)")
-        self.append_statement = SQL(call).format(
+        self.append_statements = {joined: SQL(call).format(
             schema=Identifier(schema), function=Identifier(function),
-            id_type=Identifier(datastore.originator_id_type), keys=SQL(
-                "string_to_array(%s, chr(31)), string_to_array(%s, chr(31)), "
-                "string_to_array(%s, chr(31))::uuid[]"))
-        self.append_arrays_statement = SQL(call).format(
-            schema=Identifier(schema), function=Identifier(function),
-            id_type=Identifier(datastore.originator_id_type),
-            keys=SQL("%s::text[], %s::text[], %s::uuid[]"))
+            id_type=Identifier(datastore.originator_id_type), keys=SQL(columns))
+            for joined, columns in ((True, POSTGRES_SPLIT_COLUMNS),
+                                    (False, POSTGRES_ARRAY_COLUMNS))}
+        """The append call, by whether the request keys go as joined texts."""
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %b::bytea[])"
@@ -127,20 +126,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 keys: Sequence[RequestKey]) -> list[int] | None:
         """Returns the notification ids of one call of the append function (None when the
         store has no such function)."""
-        request_ids = SEPARATOR.join([k.request_id for k in keys])
-        joined = request_ids.count(SEPARATOR) == max(len(keys) - 1, 0)
-        key_columns: tuple[Any, ...] = (
-            (SEPARATOR.join([k.requester for k in keys]) if keys else None,
-             request_ids if keys else None,
-             SEPARATOR.join([k.trade_id.hex for k in keys]) if keys else None)
-            if joined else  # never for a checked request id (ledger.validation)
-            ([k.requester for k in keys], [k.request_id for k in keys],
-             [k.trade_id for k in keys]))
+        joined, key_columns = postgres_key_columns(keys)
         with self.datastore.get_connection() as conn:
             assert conn.autocommit  # the server commits as the statement ends
             try:
                 rows = conn.execute(
-                    self.append_statement if joined else self.append_arrays_statement,
+                    self.append_statements[joined],
                     (*self._columns(stored_events), *key_columns,
                      int(self.datastore.lock_timeout))).fetchall()
             except UndefinedFunction:
