@@ -41,7 +41,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
-from ledger.tables import events_table, position_column, row_tuples
+from ledger.tables import SCHEMA_LOCK_STATEMENT, events_table, position_column, row_tuples
 
 if TYPE_CHECKING:  # pragma: no cover
     from ledger.application import Ledger
@@ -203,17 +203,11 @@ class HistoryIndex:
             return row_tuples(cursor.fetchall())
 
     def _create_tables(self) -> None:
-        for attempt in range(3):
-            try:
-                with self.datastore.transaction(commit=True) as cursor:
-                    for statement in _SCHEMA:
-                        cursor.execute(statement)
-                return
-            except Exception:
-                # Two servers creating the schema at once on PostgreSQL can collide on
-                # the catalogue; the loser finds the tables there on the next try.
-                if attempt == 2:
-                    raise
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.is_postgres:  # servers starting together make the tables in turn
+                cursor.execute(SCHEMA_LOCK_STATEMENT)
+            for statement in _SCHEMA:
+                cursor.execute(statement)
 
     def _max_position(self) -> int:
         rows = self._fetch("SELECT MAX(position) FROM history_events")

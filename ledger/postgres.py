@@ -24,6 +24,7 @@ in a pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg.errors import UndefinedFunction
+from psycopg.errors import DuplicateObject, UndefinedFunction
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.request_index import (
@@ -43,6 +44,7 @@ from ledger.request_index import (
     postgres_key_columns,
     postgres_table,
 )
+from ledger.tables import SCHEMA_LOCK_STATEMENT
 
 RECORDER_TOPIC = "ledger.postgres:LedgerPostgresRecorder"
 """``APPLICATION_RECORDER_TOPIC`` that selects this recorder."""
@@ -104,6 +106,22 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                  id_type=Identifier(datastore.originator_id_type))
         self.appends_in_one_statement = True
         """False once the store turned out to lack the append function."""
+
+    def create_table(self) -> None:
+        """Makes what eventsourcing's recorder makes (the events table, its type, index
+        and functions) and the request keys table and append function, in one transaction
+        that first takes the schema lock (``ledger.tables.SCHEMA_LOCK_STATEMENT``):
+        servers started together on a new store make them one after another."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(SCHEMA_LOCK_STATEMENT)
+            for statement in self.sql_create_statements:
+                if "CREATE TYPE" in statement.as_string():
+                    # A type has no IF NOT EXISTS: tried in a savepoint, kept if there.
+                    with contextlib.suppress(DuplicateObject), \
+                            cursor.connection.transaction():
+                        cursor.execute(statement, prepare=False)
+            self._create_table(cursor)
+        self.datastore.register_type_adapters()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],

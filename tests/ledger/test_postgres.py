@@ -1,5 +1,6 @@
 """The PostgreSQL recorder of ``ledger.postgres``: big transactions, conflicts, id order,
-one statement per append under the table lock, stores made before its function."""
+one statement per append under the table lock, stores made before its function, tables
+made by several servers at once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ledger.config import StoreConfig
 from ledger.postgres import APPEND_FUNCTION, LedgerPostgresRecorder
 from ledger.receipts import TradeStatus
 from ledger.request_index import SEPARATOR, RequestKey, trades_of_requests
+from ledger.tables import SCHEMA_LOCK_STATEMENT
 from tests.conftest import PostgresServer
 from tests.ledger.conftest import build_market, notifications
 from tests.ontime import on_time_ledger
@@ -196,3 +198,51 @@ def test_the_runtime_role_of_the_operations_guide_appends(postgres_server: Postg
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f"DROP ROLE {runtime}")
             admin.execute(f"DROP ROLE {owner}")
+
+
+@pytest.mark.timeout(120)
+def test_ledgers_opened_together_on_a_new_store_all_open(postgres_url: str) -> None:
+    # Servers (or `valedger db init` and a server) started at once on a new store: each
+    # makes the missing tables, one after another under the schema lock.
+    count = 6
+    start = threading.Barrier(count)
+    opened: list[LedgerPostgresRecorder] = []
+    failures: list[BaseException] = []
+
+    def open_ledger() -> None:
+        start.wait()
+        try:
+            ledger = on_time_ledger(StoreConfig(url=postgres_url, create_tables=True))
+        except BaseException as error:  # reported below
+            failures.append(error)
+            return
+        opened.append(ledger.recorder)
+        ledger.close()
+
+    threads = [threading.Thread(target=open_ledger) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(100)
+    assert not failures, failures
+    assert len(opened) == count
+    ledger = on_time_ledger(StoreConfig(url=postgres_url, create_tables=False))
+    try:
+        build_market(ledger)  # the tables they made take records
+    finally:
+        ledger.close()
+
+
+@pytest.mark.timeout(60)
+def test_tables_are_made_under_the_schema_lock(postgres_url: str) -> None:
+    made: list[bool] = []
+    with psycopg.connect(postgres_url) as other:
+        other.execute(SCHEMA_LOCK_STATEMENT)  # held until commit
+        maker = threading.Thread(target=lambda: made.append(on_time_ledger(
+            StoreConfig(url=postgres_url, create_tables=True)).close() is None))
+        maker.start()
+        maker.join(1.0)
+        assert maker.is_alive() and not made, "the tables were made without the lock"
+        other.commit()
+    maker.join(30)
+    assert made == [True]
