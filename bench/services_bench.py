@@ -24,6 +24,7 @@ import os
 import platform
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -449,12 +450,18 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
     server = start_server(url, workdir / label, args.batch, args.processes[0])
     try:
         market = set_up_market(server, label.lower())
-        raw = raw_insert_rate(url, market, label.lower(), args.trades, args.batch)
-        rate, cpu_us = stream_rate(server, market, label.lower(), args.trades)
-        stream_mem = peak_rss_mib(server.process.pid)
-        rows.append(
-            f"| {label} | {args.trades:,} | {rate:,.0f} | {cpu_us:,.0f} | {raw:,.0f} | "
-            f"{rate / raw:.2f} | {stream_mem:.0f} |")
+        ratios: list[float] = []
+        for k in range(args.repeats):  # raw and the stream alternate, new ids each round
+            run = label.lower() if k == 0 else f"{label.lower()}-r{k}"
+            raw = raw_insert_rate(url, market, run, args.trades, args.batch)
+            rate, cpu_us = stream_rate(server, market, run, args.trades)
+            ratios.append(rate / raw)
+            rows.append(
+                f"| {label} | {k + 1} | {args.trades:,} | {rate:,.0f} | {cpu_us:,.0f} | "
+                f"{raw:,.0f} | {rate / raw:.2f} | {peak_rss_mib(server.process.pid):.0f} |")
+        if args.repeats > 1:
+            rows.append(f"| {label} | median of {args.repeats} | | | | | "
+                        f"**{statistics.median(ratios):.2f}** | |")
         for target in args.rate:
             # A fresh market per rate (its own exchange, licence and 100 buyers), so
             # each rate starts from the same state.
@@ -644,7 +651,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=1,
                         help="client connections the unary load is spread over")
     parser.add_argument("--repeats", type=int, default=1,
-                        help="unary: rounds over --processes")
+                        help="trades: rounds of the raw insert and the stream, alternating "
+                             "(with a median ratio); unary: rounds over --processes")
     parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgres"],
                         default=["sqlite", "postgres"])
     parser.add_argument("--trades", type=int, default=10_000)
@@ -708,9 +716,9 @@ def main() -> None:
               "the same run (no rules, signature checks or network). Unary latency is "
               "open-loop, measured from each request's scheduled send time.\n")
         if rows:
-            print("| store | trades | RecordTrades /s | server CPU µs/trade | raw insert /s | "
-                  "ratio | server peak RSS MiB |")
-            print("|---|---:|---:|---:|---:|---:|---:|")
+            print("| store | round | trades | RecordTrades /s | server CPU µs/trade | "
+                  "raw insert /s | ratio | server peak RSS MiB |")
+            print("|---|---|---:|---:|---:|---:|---:|---:|")
         for row in rows:
             print(row)
         print(f"\nUnary RecordTrade, open loop over {args.channels} connection(s), deadline "
