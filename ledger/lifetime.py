@@ -112,6 +112,9 @@ def pool_worker_dies_with(owner_pid: int) -> None:
     watched, not the parent's; they hold nothing worth a graceful end."""
     if os.getppid() == owner_pid:
         arm_parent_death_signal(signal.SIGKILL)
+    # A terminal's Ctrl-C reaches every process of its foreground group: the owner stops
+    # its pool; a worker interrupted in its wait for work would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def kill() -> None:
         os.kill(os.getpid(), signal.SIGKILL)

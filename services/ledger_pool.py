@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, ParamSpec, TypeVar
 
-from ledger import AuditLog, Companion, HistoryIndex, Ledger
+from ledger import AuditLog, Companion, FollowerProcess, HistoryIndex, Ledger
 from services.log_signal import LogSignal
 from services.metrics import ServerMetrics
 
@@ -81,6 +81,12 @@ class LedgerPool:
         context = contextvars.copy_context()
         call = functools.partial(context.run, fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    def expect_stop(self) -> None:
+        """Says the server is shutting down (``close`` follows): an audit follower in a
+        child process that ends from now on ended with the server, not on its own."""
+        if isinstance(self.follower, FollowerProcess):
+            self.follower.expect_stop()
 
     def close(self) -> None:
         """Waits for running ledger calls, then closes the store."""

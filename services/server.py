@@ -296,6 +296,7 @@ async def serve(store: StoreConfig, options: ServerOptions,
     if on_ready is not None:
         on_ready()
     await stopping.wait()
+    backend.expect_stop()
     log.info("shutting down", extra={"grace_seconds": options.grace_seconds})
     await server.stop()
     log.info("stopped")

@@ -58,6 +58,12 @@ doubles while children keep ending within ``STEADY_SECONDS``."""
 STEADY_SECONDS = 60.0
 """A child that ran this long before it ended is restarted after the first wait again."""
 
+ENDING_SECONDS = 0.5
+"""How long the watch waits, once the child ended, for the owner to say it is stopping
+before it reports the end. A signal to the server's whole process group (a terminal's
+Ctrl-C, a service manager's stop) reaches the fork server the child came from as soon as
+the server, and the child ends with it, often before the server has said so."""
+
 CHILD_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "1"}
 """The child's PostgreSQL connections: the follower's step and the witness collector each
 use one at a time (a server's own pool is 5 + 10)."""
@@ -95,6 +101,7 @@ class FollowerProcess:
         self._lock = threading.Lock()
         self._process: Any = None
         self._stopping = threading.Event()
+        self._ending = threading.Event()
         self._watch: threading.Thread | None = None
 
     @property
@@ -117,6 +124,7 @@ class FollowerProcess:
             if self._watch is not None:
                 return
             self._stopping.clear()
+            self._ending.clear()
             self._process = self._spawn()
             self._watch = threading.Thread(target=self._keep_running,
                                            name="audit-follower-watch", daemon=True)
@@ -139,8 +147,8 @@ class FollowerProcess:
                     return
             began = time.monotonic()
             multiprocessing.connection.wait([process.sentinel])
-            if self._stopping.is_set():
-                return
+            if self._stopping.is_set() or self._ending.wait(ENDING_SECONDS):
+                return  # ended with its owner
             log.error("audit follower ended on its own (exit code %s); starting it again "
                       "in %.0f s", process.exitcode, wait,
                       extra={"follower_pid": process.pid})
@@ -154,6 +162,11 @@ class FollowerProcess:
                     return
                 self._process = self._spawn()
                 self.restarts += 1
+
+    def expect_stop(self) -> None:
+        """Says the owner is shutting down (``stop`` follows): the child ending from now
+        on is neither reported nor started again."""
+        self._ending.set()
 
     def stop(self) -> None:
         """Ends the child (SIGTERM: it finishes its current step and closes); kills it if

@@ -1,7 +1,7 @@
 """The audit follower in a process of its own (ledger.audit.follower_process), on SQLite
 and PostgreSQL: it keeps the tree equal to a full recomputation and signs checkpoints
-with the key it was given, stops when asked, and never outlives the process that started
-it."""
+with the key it was given, stops when asked (and is not started again when it ends with
+its owner), and never outlives the process that started it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ import time
 from collections.abc import Callable
 
 import psutil
+import pytest
 
 from ledger.audit.follower import CheckpointPolicy
-from ledger.audit.follower_process import FollowerProcess, FollowerSettings
+from ledger.audit.follower_process import (
+    ENDING_SECONDS,
+    RESTART_SECONDS,
+    FollowerProcess,
+    FollowerSettings,
+)
 from ledger.config import StoreConfig
 from tests.ledger.audit.conftest import ORIGIN, AuditedLedger
 from tests.ledger.audit.test_follower import assert_tree_matches_store
@@ -113,3 +119,20 @@ def test_a_child_killed_is_started_again_and_stop_never_hangs(audited: AuditedLe
     assert time.monotonic() - started < 5
     assert follower.pid is None
     assert_tree_matches_store(audited)
+
+
+def test_a_child_ending_once_its_owner_expects_to_stop_is_left_ended(
+        audited: AuditedLedger, caplog: pytest.LogCaptureFixture) -> None:
+    # A signal to the server's whole process group ends the child with the server.
+    follower = started_follower(audited)
+    try:
+        first = follower.pid
+        assert first is not None
+        follower.expect_stop()
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: follower.pid is None, "the child did not end")
+        time.sleep(RESTART_SECONDS[0] + ENDING_SECONDS + 0.5)  # past any restart
+        assert follower.restarts == 0 and follower.pid is None
+    finally:
+        follower.stop()
+    assert "ended on its own" not in caplog.text

@@ -1,5 +1,6 @@
-"""`valedger serve` mistakes, each one line and exit 2 before anything listens; a new
-SQLite file gets its tables; checkpoints are signed under the signing key's own name."""
+"""`valedger serve` mistakes, each one line and exit 2 before anything listens; a signal to
+its whole process group stops it quietly; a new SQLite file gets its tables; checkpoints
+are signed under the signing key's own name."""
 
 from __future__ import annotations
 
@@ -118,13 +119,15 @@ def test_signing_key_and_origin_that_disagree(tmp_path: Path) -> None:
     assert not (tmp_path / "l.db").exists()
 
 
-def serve_until_healthy(args: list[str], port: int, env: dict[str, str]
-                        ) -> subprocess.Popen[str]:
-    """Starts `valedger serve ARGS --insecure` and returns it once it answers health checks."""
+def serve_until_healthy(args: list[str], port: int, env: dict[str, str],
+                        own_group: bool = False) -> subprocess.Popen[str]:
+    """Starts `valedger serve ARGS --insecure` (``own_group``: in a process group of its
+    own) and returns it once it answers health checks."""
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", "--insecure",
          "--listen", f"127.0.0.1:{port}", *args],
-        cwd=ROOT, env=environment(env), stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, env=environment(env), stderr=subprocess.PIPE, text=True,
+        start_new_session=own_group)
     client = LedgerClient.connect(f"127.0.0.1:{port}", None, timeout=5,
                                   insecure_identity=("auditor", "aud"))
     return wait_until_serving(process, client)
@@ -136,6 +139,27 @@ def stop(process: subprocess.Popen[str]) -> str:
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     return stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_whole_process_group_stops_it_quietly(tmp_path: Path,
+                                                               sig: signal.Signals) -> None:
+    # A terminal's Ctrl-C and a service manager's stop reach every process of the server
+    # (its fork server, audit follower and signature workers), not the server alone.
+    process = serve_until_healthy(["--db", f"sqlite:///{tmp_path / 'group.db'}",
+                                   "--signature-workers", "1"], free_port(), {},
+                                  own_group=True)
+    deadline = time.monotonic() + 30
+    while len(psutil.Process(process.pid).children(recursive=True)) < 4:
+        # the resource tracker, the fork server, the follower and the signature worker
+        assert time.monotonic() < deadline, "the server's children did not start"
+        time.sleep(0.1)
+    os.killpg(process.pid, sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "ended on its own" not in stderr
+    assert '"message": "stopped"' in stderr
 
 
 def test_new_sqlite_file_gets_its_tables(tmp_path: Path) -> None:
