@@ -165,8 +165,8 @@ def serve(
     signature_workers: Annotated[int | None, typer.Option(
         "--signature-workers", min=0,
         help="Processes that check the signatures of streamed trades "
-             "(default: every core but one, shared out among the --processes; "
-             "0: in the server).")] = None,
+             "(default: every core but one; with --processes N the cores not running "
+             "a server process, (cores - N) / N each; 0: in the server).")] = None,
     calendar_interval: Annotated[float | None, typer.Option(
         "--calendar-interval", min=0,
         help="Seconds between runs of the supervisory calendar (licence expiry, report "
@@ -178,11 +178,11 @@ def serve(
              "PostgreSQL needs `valedger db init` (or this flag).")
     ] = False,
     processes: Annotated[int | None, typer.Option(
-        "--processes", min=1,
+        "--processes", min=0,
         help="Server processes on the one port (SO_REUSEPORT) over the one store "
-             "(default: the setting \\[server] processes, else one per core up to 8 on "
-             "PostgreSQL, 1 on "
-             "SQLite, whose writes are serialised by one file lock).")] = None,
+             "(default, or 0: the setting \\[server] processes, else one per core up to 8 "
+             "on PostgreSQL, 1 on SQLite, whose writes are serialised by one file "
+             "lock).")] = None,
     worker_spec: Annotated[str | None, typer.Option(
         "--worker-spec", hidden=True,
         help="Internal: set by the supervisor of --processes for each worker.")] = None,

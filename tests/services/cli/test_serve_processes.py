@@ -196,6 +196,18 @@ def test_default_processes_one_per_core_up_to_8_on_postgresql_one_on_sqlite() ->
     assert default_processes(is_postgres=False) == 1
 
 
+def test_processes_0_leaves_the_number_to_the_setting_as_in_the_settings_file() -> None:
+    # `--processes 0` means what `[server] processes = 0` means: not given.
+    memory = ("serve", "--insecure", "--db", "sqlite:///:memory:", "--listen",
+              f"127.0.0.1:{free_port()}")
+    done = valedger(*memory, "--processes", "0", env={"VALEDGER_SERVER_PROCESSES": "2"})
+    assert done.code == 2
+    assert "an in-memory SQLite store cannot be shared by processes" in done.stderr
+    negative = valedger(*memory, "--processes", "-1")
+    assert negative.code == 2
+    assert "--processes" in negative.stderr
+
+
 def test_an_in_memory_sqlite_store_cannot_be_shared_by_processes() -> None:
     done = valedger("serve", "--insecure", "--db", "sqlite:///:memory:", "--listen",
                     f"127.0.0.1:{free_port()}", "--processes", "2")
