@@ -28,6 +28,7 @@ from ledger import (
     ExportCheck,
     ExportFormatError,
     FaultKind,
+    NotFound,
     ProofBundleError,
     Replayer,
     StoreConfig,
@@ -632,6 +633,12 @@ def prove(
         try:
             proof = log.prove_event(aggregate_id, version)
             bundle = proof.to_text()
+        except NotFound as missing:
+            if missing.kind != "signed checkpoint covering leaf":
+                raise
+            raise UserError(f"{missing}: give --key to sign one now, or wait for the "
+                            "server's next checkpoint ([audit] checkpoint_every_seconds)"
+                            ) from None
         finally:
             log.close()
         if json_output:

@@ -172,3 +172,13 @@ def test_prove_json(filled_store: str, keys: tuple[Path, Path], tmp_path: Path) 
     bundle.write_text(document["bundle"])
     done = valedger("audit", "verify-proof", str(bundle), "--public-key", str(pub))
     assert done.code == 0 and "VALID" in done.stdout
+
+
+def test_prove_before_any_checkpoint_says_how_to_get_one(filled_store: str) -> None:
+    with sqlite3.connect(filled_store.removeprefix("sqlite:///")) as db:
+        (aggregate,) = db.execute("SELECT originator_id FROM stored_events LIMIT 1").fetchone()
+    done = valedger("audit", "prove", "--db", filled_store, "--event", f"{aggregate}:1")
+    assert done.code == 2
+    assert len(done.error_lines) == 1
+    assert "signed checkpoint covering leaf" in done.stderr
+    assert "give --key to sign one now" in done.stderr
