@@ -268,6 +268,12 @@ def settle_heap() -> None:
     gc.set_threshold(YOUNG_COLLECTION, 20, 10)
 
 
+UNSIGNED_WARNING = (
+    "no checkpoint signing key ([audit] signing_key_file, VALEDGER_AUDIT_SIGNING_KEY_FILE): "
+    "the audit log is kept but no checkpoint is signed, so auditors cannot verify it; "
+    "make one with `valedger audit keygen`")
+
+
 async def serve(store: StoreConfig, options: ServerOptions,
                 ready: asyncio.Event | None = None,
                 on_ready: Callable[[], None] | None = None) -> None:
@@ -277,6 +283,8 @@ async def serve(store: StoreConfig, options: ServerOptions,
         None, open_backend, store, options)
     if options.insecure:
         log.warning(INSECURE_WARNING)
+    if options.audit_signer is None and options.audit_follower != "none":
+        log.warning(UNSIGNED_WARNING)
     if options.metrics is not None:
         options.metrics.attach(backend)
     start_calendar(backend, options)

@@ -112,10 +112,18 @@ def signing_key(settings: Settings) -> NoteSigner | None:
     """Returns the checkpoint signer of the settings, checked against ``[audit] origin``."""
     if not settings.audit.signing_key_file:
         return None
-    from tlog.note import NoteSigner
+    from tlog.note import NoteError, NoteSigner
 
     path = Path(settings.audit.signing_key_file)
-    signer = NoteSigner.from_skey(path.read_text().strip())
+    setting = "[audit] signing_key_file (VALEDGER_AUDIT_SIGNING_KEY_FILE)"
+    try:
+        signer = NoteSigner.from_skey(path.read_text().strip())
+    except OSError as exc:
+        raise UserError(f"{setting} {path}: {exc.strerror or exc}; `valedger audit keygen` "
+                        "writes one") from None
+    except (NoteError, ValueError) as exc:
+        raise UserError(f"{setting} {path} is not a signing key written by `valedger audit "
+                        f"keygen`: {exc}") from None
     origin = settings.audit.origin
     if origin and origin != signer.name:
         raise UserError(

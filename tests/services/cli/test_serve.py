@@ -119,6 +119,19 @@ def test_signing_key_and_origin_that_disagree(tmp_path: Path) -> None:
     assert not (tmp_path / "l.db").exists()
 
 
+def test_a_signing_key_file_missing_or_not_a_key(tmp_path: Path) -> None:
+    (tmp_path / "garbage.key").write_text("not a key\n")
+    for name, says in (("absent.key", "No such file or directory"),
+                       ("garbage.key", "is not a signing key written by `valedger audit keygen`")):
+        done = valedger("serve", "--insecure", "--db", f"sqlite:///{tmp_path / 'l.db'}",
+                        env={"VALEDGER_AUDIT_SIGNING_KEY_FILE": str(tmp_path / name)})
+        assert done.code == 2 and len(done.error_lines) == 1, done.stderr
+        assert done.error_lines[0].startswith(
+            "error: [audit] signing_key_file (VALEDGER_AUDIT_SIGNING_KEY_FILE) "), done.stderr
+        assert says in done.stderr
+    assert not (tmp_path / "l.db").exists()
+
+
 def serve_until_healthy(args: list[str], port: int, env: dict[str, str],
                         own_group: bool = False) -> subprocess.Popen[str]:
     """Starts `valedger serve ARGS --insecure` (``own_group``: in a process group of its
@@ -168,6 +181,7 @@ def test_new_sqlite_file_gets_its_tables(tmp_path: Path) -> None:
     stderr = stop(process)
     assert f"new store sqlite:///{path}: creating its tables" in stderr
     assert stderr.count("WITHOUT TLS") == 1
+    assert stderr.count("no checkpoint signing key ([audit] signing_key_file") == 1
     assert all(line.startswith("{") for line in stderr.splitlines()[1:]), stderr
     with sqlite3.connect(path) as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
@@ -187,6 +201,7 @@ def test_checkpoints_are_signed_under_the_keys_name(filled_store: str, tmp_path:
                 break
         time.sleep(0.1)
     stderr = stop(process)
+    assert "no checkpoint signing key" not in stderr
     # The server followed its log from a process of its own, gone with the server.
     started = [json.loads(line) for line in stderr.splitlines()
                if '"audit follower started"' in line]
