@@ -50,7 +50,7 @@ from eventsourcing.persistence import (
 from ledger.alerts import Alerts
 from ledger.cache import HOT_AGGREGATES_MAXSIZE, HotAggregateCache, LatestVersions
 from ledger.clock import Clock, system_clock
-from ledger.config import CIPHER_KEY_ENV, StoreConfig
+from ledger.config import CIPHER_KEY_SOURCES, StoreConfig
 from ledger.domain.alert import Alert, AlertState
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence
@@ -250,7 +250,7 @@ class Ledger(Application[UUID]):
                    "with (or the store is not encrypted)")
         else:
             why = (f"its events are encrypted (or damaged) and no cipher key is configured "
-                   f"(set {CIPHER_KEY_ENV})")
+                   f"(give {CIPHER_KEY_SOURCES})")
         return StoreKeyError(f"cannot read the store {self.config.url_for_display}: {why}; "
                              f"{error.__cause__ or error}")
 

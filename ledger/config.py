@@ -18,6 +18,9 @@ DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
 
 DB_URL_ENV = "VALEDGER_DB"
 CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
+CIPHER_KEY_SOURCES = f"--cipher-key-file, --cipher-key or {CIPHER_KEY_ENV}"
+"""Where a cipher key comes from, as errors name it (the command line's options, then the
+environment)."""
 
 COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
 TRANSCODER_TOPIC = "ledger.transcoding:SplicingJSONTranscoder"
@@ -105,10 +108,10 @@ def check_cipher_key(key: str) -> None:
         size = len(b64decode(key.encode("ascii"), validate=True))
     except (binascii.Error, UnicodeEncodeError):
         raise ConfigurationError(
-            f"cipher key ({CIPHER_KEY_ENV}) is not valid base64") from None
+            f"cipher key ({CIPHER_KEY_SOURCES}) is not valid base64") from None
     if size not in (16, 24, 32):
         raise ConfigurationError(
-            f"cipher key ({CIPHER_KEY_ENV}) must decode to 16, 24 or 32 bytes, not {size}")
+            f"cipher key ({CIPHER_KEY_SOURCES}) must decode to 16, 24 or 32 bytes, not {size}")
 
 
 def persistence_env(url: str) -> dict[str, str]:

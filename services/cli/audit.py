@@ -130,21 +130,32 @@ def load_verifiers(values: list[str] | None) -> list[NoteVerifier]:
     return [load_verifier(value) for value in values]
 
 
-def load_verifier(value: str) -> NoteVerifier:
-    """Returns the verifier of a vkey string or of a file holding one."""
+def load_verifier(value: str, option: str = "--public-key") -> NoteVerifier:
+    """Returns the verifier of a vkey string or of a file holding one; a mistake is named
+    by ``option`` and the file (a key's text is never repeated)."""
     text = value
+    source = "the key given"
     if "+" not in value or Path(value).is_file():
         try:
             text = Path(value).read_text()
-        except OSError as e:
-            raise fail(f"cannot read public key file {value}: {e.strerror}") from None
-    return NoteVerifier.from_vkey(text)
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) else "not text"
+            raise fail(f"cannot read public key file {value}: {reason}") from None
+        source = value
+    if text.strip().startswith("PRIVATE+KEY+"):
+        raise fail(f"{option} {source}: this is a private signing key; give its public "
+                   "key (audit.pub, or what `valedger audit public-key` prints)")
+    try:
+        return NoteVerifier.from_vkey(text)
+    except NoteError:
+        raise fail(f"{option} {source}: not a public key (one line NAME+HASH+BASE64, as "
+                   "audit.pub holds and `valedger audit public-key` prints)") from None
 
 
 def load_witnesses(values: list[str] | None, quorum: int | None
                    ) -> tuple[list[NoteVerifier], int]:
     """Returns the trusted witness keys and the quorum (default: all of them)."""
-    witnesses = [load_verifier(value) for value in values or []]
+    witnesses = [load_verifier(value, "--witness-key") for value in values or []]
     if any(not w.is_cosigner for w in witnesses):
         raise fail("a --witness-key is a witness (cosignature, type 0x04) key")
     k = len(witnesses) if quorum is None else quorum

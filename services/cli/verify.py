@@ -74,6 +74,8 @@ def verify_shares(
     try:
         batch = load_batch(file, max_shares=config.max_shares)
     except MalformedBatch as exc:
+        if exc.field == "file":  # absent or unreadable, not malformed
+            raise _fail(f"{file}: {exc.reason}") from None
         raise _fail(f"malformed batch {file}: {exc.field}: {exc.reason}") from None
     try:
         chosen = select_backend(config)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from services.cli.app import app
+from services.cli.errors import print_error
 from tlog.keys import SIG_TYPE_COSIGNATURE_V1, KeyFormatError, NoteSigner
 
 witness_app = typer.Typer(
@@ -26,7 +27,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    """Prints the one error line (the message is not markup) and returns the Exit."""
+    print_error(message)
     return typer.Exit(2)
 
 
@@ -71,7 +73,7 @@ def keygen(
 @witness_app.command("serve")
 def serve(
     config: Annotated[Path | None, typer.Option(
-        "--config", help="TOML file with [witness] and [[log]] sections.")] = None,
+        "--config", help="TOML file with \\[witness] and \\[\\[log]] sections.")] = None,
     key: Annotated[Path | None, typer.Option("--key", help="Witness key file.")] = None,
     store: Annotated[Path | None, typer.Option(
         "--store", help="SQLite file holding the latest cosigned checkpoint of each log.")

@@ -121,7 +121,11 @@ def load_config(
     key_path = path(key_file, "key_file")
     store_path = path(store, "store")
     if key_path is None or store_path is None:
-        raise WitnessConfigError("a witness needs a key file and a store file")
+        missing = [what for what, value in (("--key ([witness] key_file)", key_path),
+                                            ("--store ([witness] store)", store_path))
+                   if value is None]
+        raise WitnessConfigError(f"a witness needs a key file and a store file: give "
+                                 f"{' and '.join(missing)}, or --config FILE")
     entries = merge_logs([*_logs_of(document), *(parse_log(v) for v in logs)])
     if not entries:
         raise WitnessConfigError("no log configured: add [[log]] or --log ORIGIN=VKEY")

@@ -82,6 +82,7 @@ def test_bad_cipher_keys_are_refused_without_echoing_them(tmp_path: Path, key: s
     with pytest.raises(ConfigurationError, match=CIPHER_KEY_ENV) as caught:
         config.eventsourcing_env()
     assert key not in str(caught.value)
+    assert "--cipher-key-file, --cipher-key or" in str(caught.value)  # all its sources
 
 
 def test_display_url_hides_the_password() -> None:

@@ -182,3 +182,20 @@ def test_prove_before_any_checkpoint_says_how_to_get_one(filled_store: str) -> N
     assert len(done.error_lines) == 1
     assert "signed checkpoint covering leaf" in done.stderr
     assert "give --key to sign one now" in done.stderr
+
+
+def test_a_public_key_option_given_the_wrong_file(filled_store: str, keys: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    key, _ = keys
+    certificate = tmp_path / "ca.crt"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\nMIIBqDCCAU4=\n-----END CERTIFICATE-----\n")
+    for given, says in ((certificate, "not a public key (one line NAME+HASH+BASE64"),
+                        (key, "this is a private signing key; give its public key")):
+        done = valedger("audit", "verify", "--db", filled_store, "--public-key", str(given))
+        assert done.code == 2 and len(done.error_lines) == 1, done.stderr
+        assert done.error_lines[0].startswith(f"error: --public-key {given}: "), done.stderr
+        assert says in done.stderr
+    private = key.read_text().strip()
+    done = valedger("audit", "verify", "--db", filled_store, "--public-key", private)
+    assert done.code == 2 and "this is a private signing key" in done.stderr
+    assert private.split("+")[-1] not in done.stderr  # the key's material is not repeated

@@ -82,7 +82,8 @@ def test_malformed_files_exit_non_zero_with_the_field(tmp_path, content, message
 
 def test_missing_file_and_bad_backend(tmp_path):
     missing = runner.invoke(app, ["verify-shares", str(tmp_path / "none.json")])
-    assert missing.exit_code == 2 and "file: cannot be read" in missing.output
+    assert missing.exit_code == 2 and "cannot be read: No such file" in missing.output
+    assert "malformed" not in missing.output  # absent, not malformed
     fpga = runner.invoke(app, ["verify-shares", str(tmp_path / "none.json"), "--backend", "fpga"])
     assert fpga.exit_code == 2 and "backend must be one of" in fpga.output
 

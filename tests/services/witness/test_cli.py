@@ -75,3 +75,13 @@ def test_serve_refuses_a_config_without_logs(tmp_path):
                                       "--store", str(tmp_path / "w.db")])
     assert result.exit_code == 2
     assert "no log configured" in result.output
+
+
+def test_serve_without_a_key_or_a_store_names_the_options(tmp_path):
+    result = CliRunner().invoke(app, ["witness", "serve", "--store", str(tmp_path / "w.db")])
+    assert result.exit_code == 2
+    assert ("give --key ([witness] key_file), or --config FILE"
+            in " ".join(result.output.split()))
+    result = CliRunner().invoke(app, ["witness", "serve"])
+    assert "--key ([witness] key_file) and --store ([witness] store)" in " ".join(
+        result.output.split())
