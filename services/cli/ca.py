@@ -49,7 +49,7 @@ def issue(
         "--participant",
         help=f"Participant id the caller acts for (UID; default NAME). For "
              f"{' and '.join(sorted(PARTICIPANT_ROLES))} it must be the participant's UUID: "
-             "the participant_id in LicensingService.RegisterParticipant's response.")
+             "receipt.aggregate_id of LicensingService.RegisterParticipant's response.")
     ] = None,
     host: Annotated[list[str] | None, typer.Option(
         "--host", help="Server certificate: DNS name or IP (repeatable; default NAME, "
