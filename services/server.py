@@ -25,6 +25,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ledger import (
     DEFAULT_CALENDAR_INTERVAL_SECONDS,
+    HOME_COUNTRY,
     AuditLog,
     CheckpointPolicy,
     Companion,
@@ -32,6 +33,7 @@ from ledger import (
     FollowerProcess,
     FollowerSettings,
     Ledger,
+    RuleViolation,
     StoreConfig,
     WitnessPolicy,
 )
@@ -274,6 +276,19 @@ UNSIGNED_WARNING = (
     "make one with `valedger audit keygen`")
 
 
+NO_HOME_COUNTRY_WARNING = (
+    "no home country is set: every trade is refused (HOME_COUNTRY_NOT_SET) until "
+    "`valedger db init --home-country CC` or SetPolicy home_country")
+
+
+def has_home_country(ledger: Ledger) -> bool:
+    """Returns whether the store's policy names the ledger's home country."""
+    try:
+        return bool(ledger.get_policy(HOME_COUNTRY))
+    except RuleViolation:
+        return False
+
+
 async def serve(store: StoreConfig, options: ServerOptions,
                 ready: asyncio.Event | None = None,
                 on_ready: Callable[[], None] | None = None) -> None:
@@ -283,8 +298,11 @@ async def serve(store: StoreConfig, options: ServerOptions,
         None, open_backend, store, options)
     if options.insecure:
         log.warning(INSECURE_WARNING)
-    if options.audit_signer is None and options.audit_follower != "none":
-        log.warning(UNSIGNED_WARNING)
+    if options.audit_follower != "none":  # once per store, not once per worker
+        if options.audit_signer is None:
+            log.warning(UNSIGNED_WARNING)
+        if not has_home_country(backend.ledger):
+            log.warning(NO_HOME_COUNTRY_WARNING)
     if options.metrics is not None:
         options.metrics.attach(backend)
     start_calendar(backend, options)

@@ -183,6 +183,7 @@ def test_new_sqlite_file_gets_its_tables(tmp_path: Path) -> None:
     assert f"new store sqlite:///{path}: creating its tables" in stderr
     assert stderr.count("WITHOUT TLS") == 1
     assert stderr.count("no checkpoint signing key ([audit] signing_key_file") == 1
+    assert stderr.count("no home country is set: every trade is refused") == 1
     assert all(line.startswith("{") for line in stderr.splitlines()[1:]), stderr
     with sqlite3.connect(path) as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
@@ -203,6 +204,7 @@ def test_checkpoints_are_signed_under_the_keys_name(filled_store: str, tmp_path:
         time.sleep(0.1)
     stderr = stop(process)
     assert "no checkpoint signing key" not in stderr
+    assert "no home country is set" not in stderr  # db init set it
     # The server followed its log from a process of its own, gone with the server.
     started = [json.loads(line) for line in stderr.splitlines()
                if '"audit follower started"' in line]
