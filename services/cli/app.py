@@ -38,7 +38,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
 )
-db_app = typer.Typer(help="Create and inspect the store.", no_args_is_help=True)
+db_app = typer.Typer(help="Create the store's tables, or add what a new version needs.",
+                     no_args_is_help=True)
 ca_app = typer.Typer(help="Private certificate authority for mTLS roles.", no_args_is_help=True)
 audit_app = typer.Typer(
     help="Tamper-evident audit log: keys, export, verify, prove.", no_args_is_help=True

@@ -123,6 +123,11 @@ def load_signer(path: Path | None) -> NoteSigner:
         raise fail(f"cannot read key file {path}: {e.strerror}") from None
 
 
+def counted(number: int, noun: str) -> str:
+    """Returns ``number`` with ``noun``, plural unless the number is one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def load_verifiers(values: list[str] | None) -> list[NoteVerifier]:
     """Returns the verifiers of vkey strings or of files holding one (at least one)."""
     if not values:
@@ -288,8 +293,8 @@ def export(
             print_json(result, to_stderr=is_stdout(out))
             return
         say = err if is_stdout(out) else console
-        say.print(f"exported {summary.records} records and {summary.checkpoints} "
-                  f"checkpoints to {out}")
+        say.print(f"exported {counted(summary.records, 'record')} and "
+                  f"{counted(summary.checkpoints, 'checkpoint')} to {out}")
         say.print(f"sha256 {summary.sha256}")
 
 
@@ -550,8 +555,9 @@ def restore(
                         "tree_size": summary.tree_size, "root": summary.root.hex(),
                         "store": where, "signatures_checked": bool(verifiers)})
             return
-        console.print(f"restored {summary.records} records and {summary.checkpoints} "
-                      f"checkpoints into {where}", soft_wrap=True)
+        console.print(f"restored {counted(summary.records, 'record')} and "
+                      f"{counted(summary.checkpoints, 'checkpoint')} into {where}",
+                      soft_wrap=True)
         console.print(f"tree size {summary.tree_size}, root {summary.root.hex()}",
                       soft_wrap=True)
         if not verifiers:

@@ -76,7 +76,7 @@ def test_checkpoint_export_verify_prove(store: tuple[str, Path, list[str]]) -> N
     kept.write_text(out[out.index("valedger.test/cli\n"):])
     export = tmp / "log.export"
     code, out = invoke("audit", "export", "--db", url, "--out", str(export), "--key", key)
-    assert code == 0 and "exported 12 records and 1 checkpoints" in out, out
+    assert code == 0 and "exported 12 records and 1 checkpoint to" in out, out
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--trusted-checkpoint", str(kept))
     assert code == 0 and "OK" in out, out
