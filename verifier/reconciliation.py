@@ -30,11 +30,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
-
-from scipy import special, stats
+from types import ModuleType
 
 from verifier.target import HASHES_PER_DIFFICULTY_1, as_difficulty
 from verifier.work import WorkTally
+
+
+def _stats() -> ModuleType:
+    """Returns ``scipy.stats``, imported on first use.
+
+    Importing it takes about 0.6 s of CPU, which every process that imports the ledger
+    (each ``valedger`` command, each server and its workers) would otherwise pay at start,
+    whether or not it ever reconciles; after the first call this is a lookup in
+    ``sys.modules``. tests/verifier/test_reconciliation.py checks the import stays lazy."""
+    from scipy import stats
+    return stats
+
+
+def _special() -> ModuleType:
+    """Returns ``scipy.special``, imported on first use (as :func:`_stats`)."""
+    from scipy import special
+    return special
+
 
 JOULES_PER_KWH = Decimal(3_600_000)
 HASHES_PER_TERAHASH = Decimal(10) ** 12
@@ -135,8 +152,8 @@ def poisson_interval(count: float | Fraction | int, confidence: float = 0.95
         raise ValueError("count must not be negative")
     tail = (1 - confidence) / 2
     n = float(count)
-    low = 0.0 if n == 0 else float(stats.gamma.ppf(tail, n))
-    high = float(stats.gamma.ppf(1 - tail, n + 1))
+    low = 0.0 if n == 0 else float(_stats().gamma.ppf(tail, n))
+    high = float(_stats().gamma.ppf(1 - tail, n + 1))
     return low, high
 
 
@@ -144,14 +161,14 @@ def p_at_least(count: float, mean: float) -> float:
     """Returns P(Poisson(mean) >= count), continued to real counts: P(Gamma(count) <= mean)."""
     if count <= 0:
         return 1.0
-    return float(special.gammainc(count, mean))
+    return float(_special().gammainc(count, mean))
 
 
 def p_at_most(count: float, mean: float) -> float:
     """Returns P(Poisson(mean) <= count), continued to real counts: Q(count + 1, mean)."""
     if count < 0:
         return 0.0
-    return float(special.gammaincc(count + 1, mean))
+    return float(_special().gammaincc(count + 1, mean))
 
 
 @dataclass(frozen=True)
@@ -232,8 +249,8 @@ def expected_output(
     reward = Decimal(subsidy) + Decimal(mean_fees)
     tail = (1 - confidence) / 2
     lam = float(blocks)
-    low_blocks = int(stats.poisson.ppf(tail, lam)) if lam > 0 else 0
-    high_blocks = int(stats.poisson.ppf(1 - tail, lam)) if lam > 0 else 0
+    low_blocks = int(_stats().poisson.ppf(tail, lam)) if lam > 0 else 0
+    high_blocks = int(_stats().poisson.ppf(1 - tail, lam)) if lam > 0 else 0
     expected_blocks = _dec(blocks)
     return ExpectedOutput(
         expected_blocks=expected_blocks,
@@ -267,8 +284,8 @@ def expected_output_over(spans: Sequence[NetworkSpan], confidence: float = 0.95,
         Decimal(spans[-1].subsidy) + Decimal(spans[-1].mean_fees) if spans else Decimal(0))
     tail = (1 - confidence) / 2
     lam = float(blocks)
-    low_blocks = int(stats.poisson.ppf(tail, lam)) if lam > 0 else 0
-    high_blocks = int(stats.poisson.ppf(1 - tail, lam)) if lam > 0 else 0
+    low_blocks = int(_stats().poisson.ppf(tail, lam)) if lam > 0 else 0
+    high_blocks = int(_stats().poisson.ppf(1 - tail, lam)) if lam > 0 else 0
     return ExpectedOutput(
         expected_blocks=expected_blocks,
         reward_per_block=reward,
@@ -526,9 +543,9 @@ def _pool_output_checks(expected: ExpectedOutput, reported: Decimal, pool: PoolT
         "pool_output_tolerance": tolerance,
     }
     if net > 0:
-        z = float(stats.norm.ppf(1 - policy.tail))
+        z = float(_stats().norm.ppf(1 - policy.tail))
         score = float((reported - net) / (tolerance * net)) * z
-        p_under, p_over = float(stats.norm.cdf(score)), float(stats.norm.sf(score))
+        p_under, p_over = float(_stats().norm.cdf(score)), float(_stats().norm.sf(score))
     else:
         p_under, p_over = 1.0, (1.0 if reported == 0 else 0.0)
     scheme = pool.scheme.value

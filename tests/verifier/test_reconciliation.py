@@ -3,6 +3,8 @@ triggered and not triggered by simulated miners mining genuine shares."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
@@ -33,6 +35,19 @@ from verifier.verification import verify_batch
 from verifier.work import WorkTally
 
 V = ReconciliationVerdict
+
+
+def test_scipy_is_imported_on_first_use_not_with_the_ledger() -> None:
+    # Every command and server imports the ledger; scipy.stats alone would add ~0.6 s
+    # of start-up to each, reconciling or not.
+    probe = ("import sys, services.cli, services.server, ledger; "
+             "loaded = 'scipy' in sys.modules; "
+             "from verifier.reconciliation import poisson_interval; "
+             "low, high = poisson_interval(10); "
+             "print(loaded, 'scipy.stats' in sys.modules, round(low, 3), round(high, 3))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "True", "4.795", "18.39"]
 
 
 @pytest.mark.parametrize("n", [10, 100, 10_000])
