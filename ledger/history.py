@@ -23,7 +23,9 @@ never a scan of the log — followed by one keyed fetch of the page's records. A
 decodes its domain event only when asked: a reader that wants text (a wire message) is
 quicker with its stored JSON (:meth:`HistoryRecord.stored_state`). The index
 is rebuilt from the log when missing and resumes from its highest position; writes are
-idempotent, so several server processes sharing one PostgreSQL may follow at once.
+idempotent, so several server processes sharing one PostgreSQL may follow at once. Its
+tables are made with the ledger's (``StoreConfig.create_tables``: ``valedger db init``);
+a server whose role may not create tables only reads and writes them.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.persistence import DatabaseError, Mapper, Notification
 
+from ledger.errors import StoreUnavailable
 from ledger.tables import SCHEMA_LOCK_STATEMENT, events_table, position_column, row_tuples
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -181,8 +184,15 @@ class HistoryIndex:
         self._lock = threading.Lock()
         self._aggregates: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.pseudonym = subject_pseudonym(ledger.config.cipher_key)
-        self._create_tables()
-        self.position = self._max_position()
+        if ledger.config.create_tables:
+            self._create_tables()
+        try:
+            self.position = self._max_position()
+        except DatabaseError as error:
+            raise StoreUnavailable(
+                f"cannot read the history index of {ledger.config.url_for_display}: "
+                f"{error} (if its tables do not exist yet, create them with "
+                "`valedger db init --db URL`)") from error
 
     # ------------------------------------------------------------------------ SQL helpers
 

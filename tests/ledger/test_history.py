@@ -6,10 +6,13 @@ import base64
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from eventsourcing.persistence import JSONTranscoder
 
 from ledger.config import StoreConfig
+from ledger.errors import StoreUnavailable
 from ledger.history import HistoryIndex, HistoryQuery
 from tests.ontime import on_time_ledger
 
@@ -107,5 +110,30 @@ def test_an_encrypted_store_keeps_subjects_pseudonymised(store_url: str) -> None
         assert [r.name for r in found][-1] == "Trade.Recorded"
         assert index.concerns(str(receipt.trade_id), str(market.seller))
         assert not index.concerns(str(receipt.trade_id), str(market.licence) + "0")
+    finally:
+        ledger.close()
+
+
+def test_a_store_opened_without_creating_tables_does_not_make_the_index_tables(
+        tmp_path: Path) -> None:
+    # A server whose role may not create tables (ops/README.md) opens the index without a
+    # CREATE; a store made without the index's tables is refused naming `valedger db init`.
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    on_time_ledger(StoreConfig(url=url)).close()  # the ledger's tables, not the index's
+    ledger = on_time_ledger(StoreConfig(url=url, create_tables=False))
+    try:
+        with pytest.raises(StoreUnavailable, match=r"history index .*valedger db init"):
+            HistoryIndex(ledger)
+    finally:
+        ledger.close()
+    ledger = on_time_ledger(StoreConfig(url=url))
+    try:
+        HistoryIndex(ledger)  # `valedger db init` makes them
+    finally:
+        ledger.close()
+    ledger = on_time_ledger(StoreConfig(url=url, create_tables=False))
+    try:
+        ledger.register_participant("reg-a", "ENTERPRISE", "Alice", "1", "KZ")
+        assert HistoryIndex(ledger).catch_up() == 1
     finally:
         ledger.close()

@@ -16,6 +16,7 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.persistence import IntegrityError, RecordConflictError, StoredEvent
 
 from ledger.config import StoreConfig
+from ledger.history import HistoryIndex
 from ledger.postgres import APPEND_FUNCTION, LedgerPostgresRecorder
 from ledger.receipts import TradeStatus
 from ledger.request_index import SEPARATOR, RequestKey, trades_of_requests
@@ -182,15 +183,19 @@ def test_the_runtime_role_of_the_operations_guide_appends(postgres_server: Postg
             db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
                        f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime}")
         as_role = PostgresServer(postgres_server.host, postgres_server.port, owner, "o")
-        on_time_ledger(StoreConfig(url=as_role.url(name))).close()  # `valedger db init`
+        made = on_time_ledger(StoreConfig(url=as_role.url(name)))  # `valedger db init`
+        HistoryIndex(made)
+        made.close()
         as_role.user, as_role.password = runtime, "r"
         ledger = on_time_ledger(StoreConfig(url=as_role.url(name), create_tables=False))
         try:
             assert isinstance(ledger.recorder, LedgerPostgresRecorder)
+            history = HistoryIndex(ledger)  # as every server opens it (services.ledger_pool)
             market = build_market(ledger)
             receipt = ledger.record_trade(market.trade("as-runtime-role"))
             assert receipt.status is TradeStatus.RECORDED
             assert ledger.recorder.appends_in_one_statement
+            assert history.catch_up() == ledger.recorder.max_notification_id()
         finally:
             ledger.close()
     finally:
