@@ -222,7 +222,7 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> LedgerPool:
     ledger = Ledger(store)
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
                      origin=options.audit_origin or None, policy=options.audit_policy,
-                     witnesses=options.audit_witnesses)
+                     witnesses=options.audit_witnesses, create_tables=store.create_tables)
     follower: Companion | None = audit.follower
     if options.audit_follower == "none":
         follower = None

@@ -52,6 +52,36 @@ class PostgresServer:
         return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
 
 
+@contextlib.contextmanager
+def operations_guide_roles(server: PostgresServer
+                           ) -> Iterator[tuple[PostgresServer, PostgresServer, str]]:
+    """Yields an owner and a runtime role set up as ops/README.md says (the owner makes the
+    schema; the servers' role may only select, insert and update) and their new database's
+    name; drops all three afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    owner, runtime, name = f"owner_{tag}", f"runtime_{tag}", f"roles_{tag}"
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {owner} LOGIN PASSWORD 'o'")
+        admin.execute(f"CREATE ROLE {runtime} LOGIN PASSWORD 'r'")
+        admin.execute(f"CREATE DATABASE {name} OWNER {owner}")
+    try:
+        with psycopg.connect(server.admin_conninfo(name), autocommit=True) as db:
+            db.execute(f"GRANT CONNECT ON DATABASE {name} TO {runtime}")
+            db.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")
+            db.execute(f"GRANT USAGE ON SCHEMA public TO {runtime}")
+            db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+                       f"GRANT SELECT, INSERT, UPDATE ON TABLES TO {runtime}")
+            db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+                       f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime}")
+        yield (PostgresServer(server.host, server.port, owner, "o"),
+               PostgresServer(server.host, server.port, runtime, "r"), name)
+    finally:
+        with psycopg.connect(server.admin_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE {runtime}")
+            admin.execute(f"DROP ROLE {owner}")
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """Returns the configured PostgreSQL, or a throwaway one from pgserver."""

@@ -21,7 +21,7 @@ from ledger.postgres import APPEND_FUNCTION, LedgerPostgresRecorder
 from ledger.receipts import TradeStatus
 from ledger.request_index import SEPARATOR, RequestKey, trades_of_requests
 from ledger.tables import SCHEMA_LOCK_STATEMENT
-from tests.conftest import PostgresServer
+from tests.conftest import PostgresServer, operations_guide_roles
 from tests.ledger.conftest import build_market, notifications
 from tests.ontime import on_time_ledger
 
@@ -167,27 +167,11 @@ def test_the_runtime_role_of_the_operations_guide_appends(postgres_server: Postg
                                                           ) -> None:
     # ops/README.md: an owner makes the schema (`valedger db init`); the servers' role may
     # only select, insert and update. The append function runs with the caller's rights.
-    tag = uuid.uuid4().hex[:8]
-    owner, runtime, name = f"owner_{tag}", f"runtime_{tag}", f"roles_{tag}"
-    with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {owner} LOGIN PASSWORD 'o'")
-        admin.execute(f"CREATE ROLE {runtime} LOGIN PASSWORD 'r'")
-        admin.execute(f"CREATE DATABASE {name} OWNER {owner}")
-    try:
-        with psycopg.connect(postgres_server.admin_conninfo(name), autocommit=True) as db:
-            db.execute(f"GRANT CONNECT ON DATABASE {name} TO {runtime}")
-            db.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")
-            db.execute(f"GRANT USAGE ON SCHEMA public TO {runtime}")
-            db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-                       f"GRANT SELECT, INSERT, UPDATE ON TABLES TO {runtime}")
-            db.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-                       f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime}")
-        as_role = PostgresServer(postgres_server.host, postgres_server.port, owner, "o")
-        made = on_time_ledger(StoreConfig(url=as_role.url(name)))  # `valedger db init`
+    with operations_guide_roles(postgres_server) as (owner, runtime, name):
+        made = on_time_ledger(StoreConfig(url=owner.url(name)))  # `valedger db init`
         HistoryIndex(made)
         made.close()
-        as_role.user, as_role.password = runtime, "r"
-        ledger = on_time_ledger(StoreConfig(url=as_role.url(name), create_tables=False))
+        ledger = on_time_ledger(StoreConfig(url=runtime.url(name), create_tables=False))
         try:
             assert isinstance(ledger.recorder, LedgerPostgresRecorder)
             history = HistoryIndex(ledger)  # as every server opens it (services.ledger_pool)
@@ -198,11 +182,6 @@ def test_the_runtime_role_of_the_operations_guide_appends(postgres_server: Postg
             assert history.catch_up() == ledger.recorder.max_notification_id()
         finally:
             ledger.close()
-    finally:
-        with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f"DROP ROLE {runtime}")
-            admin.execute(f"DROP ROLE {owner}")
 
 
 @pytest.mark.timeout(120)

@@ -20,6 +20,8 @@ import pytest
 
 from ledger.config import StoreConfig
 from services.client import LedgerClient
+from services.generated.valedger.v1 import common_pb2, licensing_pb2
+from tests.conftest import PostgresServer, operations_guide_roles
 from tests.ledger.conftest import build_market
 from tests.ontime import on_time_ledger
 from tests.services.cli.real_cli import ROOT, environment, valedger, wait_until_serving
@@ -236,3 +238,28 @@ def test_buf_curl_lists_and_describes_every_service(tmp_path: Path) -> None:
     assert "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" in methods
     assert "valedger.v1.LicensingService/RegisterParticipant" in methods
     assert "grpc.health.v1.Health/Check" in methods
+
+
+def test_a_server_running_as_the_operations_guides_runtime_role(
+        postgres_server: PostgresServer) -> None:
+    # ops/README.md: the owner runs `valedger db init`; the servers' role has no CREATE on
+    # the schema, so a server must start, write and follow the log without making a table.
+    with operations_guide_roles(postgres_server) as (owner, runtime, name):
+        assert valedger("db", "init", "--db", owner.url(name), "--home-country", "KZ").code == 0
+        port = free_port()
+        process = serve_until_healthy(["--db", runtime.url(name)], port, {})
+        try:
+            with LedgerClient.connect(f"127.0.0.1:{port}", None, timeout=10,
+                                      insecure_identity=("regulator", "central-bank")) as reg:
+                done = reg.licensing.RegisterParticipant(
+                    licensing_pb2.RegisterParticipantRequest(
+                        request_id="as-runtime", kind=common_pb2.PARTICIPANT_KIND_ENTERPRISE,
+                        legal_name="Runtime Co", tax_id="tax-r", country="KZ",
+                        beneficial_owners=["Owner"]), **reg.call_options(20))
+                participant = done.receipt.aggregate_id
+                events = list(reg.list_events(participant_id=participant))
+                assert [(e.aggregate_id, e.topic.rsplit(":", 1)[1]) for e in events] == [
+                    (participant, "Participant.Registered")]
+        finally:
+            stderr = stop(process)
+        assert "permission denied" not in stderr and "Traceback" not in stderr
