@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import multiprocessing
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +36,8 @@ SignatureCheck = tuple[bytes, bytes, bytes]
 
 VERIFIED_MEMORY = 100_000
 """Verified signatures a checker remembers (the least recent go first)."""
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_POOL_THRESHOLD = 64
 """Batches with fewer checks than this are verified in the calling thread."""
@@ -80,6 +84,7 @@ class SignatureChecker:
         self._lock = threading.Lock()
         self._pool_lock = threading.Lock()
         self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._warned_broken = False
 
     def check(self, checks: Sequence[SignatureCheck]) -> list[bool]:
         """Returns, per check, whether the signature verifies (checks verified before by
@@ -91,10 +96,7 @@ class SignatureChecker:
         if self.workers == 0 or len(todo) < self.pool_threshold:
             fresh = verify_all(todo)
         else:
-            pool = self._started()
-            size = -(-len(todo) // self.workers)
-            parts = [todo[i:i + size] for i in range(0, len(todo), size)]
-            fresh = list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
+            fresh = self._on_workers(todo)
         answers = iter(fresh)
         results = [True if seen else next(answers) for seen in known]
         with self._lock:
@@ -104,6 +106,26 @@ class SignatureChecker:
                     if len(self._verified) > VERIFIED_MEMORY:
                         self._verified.popitem(last=False)
         return results
+
+    def _on_workers(self, todo: Sequence[SignatureCheck]) -> list[bool]:
+        """Returns, per check, whether it verifies, checked on the worker processes, or in
+        the calling thread once they are gone.
+
+        The workers go before the server when a signal reaches its whole process group
+        (a service manager stopping every process of the service, ``kill -TERM -PGID``):
+        the calls the server is finishing within its grace are checked here instead of
+        failing with a broken pool."""
+        pool = self._started()
+        size = -(-len(todo) // self.workers)
+        parts = [todo[i:i + size] for i in range(0, len(todo), size)]
+        try:
+            return list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
+        except BrokenProcessPool:
+            if not self._warned_broken:
+                self._warned_broken = True
+                logger.warning("signature workers ended; checking signatures in the "
+                               "server's own process")
+            return verify_all(todo)
 
     def start(self) -> None:
         """Starts the worker processes now (if any) and waits until each can verify.

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+from typing import Any
+
 import pytest
 
 from ledger.signatures import SignatureChecker, verify_all
@@ -56,3 +61,26 @@ def test_start_has_every_worker_running_before_the_first_check(workers: int):
     finally:
         checker.close()
     assert checker.running_workers() == 0
+
+
+def test_checks_go_on_in_the_calling_thread_once_the_workers_are_killed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A signal to the server's whole process group ends its workers first; the calls it
+    # finishes within its grace are still checked, with the same answers.
+    checker = SignatureChecker(2, pool_threshold=1)
+    try:
+        checker.start()
+        pool: Any = checker._started()
+        for process in list(pool._processes.values()):
+            os.kill(process.pid, signal.SIGTERM)
+            process.join(10)
+        items = checks()
+        with caplog.at_level(logging.WARNING, logger="ledger.signatures"):
+            assert checker.check(items) == verify_all(items)
+            assert checker.check(items[:10]) == verify_all(items[:10])  # remembered
+            again = [(k, s, m + b"?") for k, s, m in items]
+            assert checker.check(again) == verify_all(again)
+        assert [r.message for r in caplog.records].count(
+            "signature workers ended; checking signatures in the server's own process") == 1
+    finally:
+        checker.close()
