@@ -58,11 +58,13 @@ doubles while children keep ending within ``STEADY_SECONDS``."""
 STEADY_SECONDS = 60.0
 """A child that ran this long before it ended is restarted after the first wait again."""
 
-ENDING_SECONDS = 0.5
-"""How long the watch waits, once the child ended, for the owner to say it is stopping
-before it reports the end. A signal to the server's whole process group (a terminal's
-Ctrl-C, a service manager's stop) reaches the fork server the child came from as soon as
-the server, and the child ends with it, often before the server has said so."""
+ENDING_SECONDS = 5.0
+"""How long the watch waits, once the child ended of SIGTERM (exit code 0, or -15 when
+it came before the child's handler), for the owner to say it is stopping before it
+reports the end. A signal to the server's whole process group (a service manager's stop,
+``kill -TERM -PGID``) reaches the child as soon as the server, and the child ends with
+it, often before the busy server has said so. A child that failed or was killed is
+reported at once."""
 
 CHILD_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "1"}
 """The child's PostgreSQL connections: the follower's step and the witness collector each
@@ -147,7 +149,9 @@ class FollowerProcess:
                     return
             began = time.monotonic()
             multiprocessing.connection.wait([process.sentinel])
-            if self._stopping.is_set() or self._ending.wait(ENDING_SECONDS):
+            sent_sigterm = process.exitcode in (0, -signal.SIGTERM)  # before its handler
+            grace = ENDING_SECONDS if sent_sigterm else 0.0
+            if self._stopping.is_set() or self._ending.wait(grace):
                 return  # ended with its owner
             log.error("audit follower ended on its own (exit code %s); starting it again "
                       "in %.0f s", process.exitcode, wait,

@@ -17,7 +17,6 @@ import pytest
 
 from ledger.audit.follower import CheckpointPolicy
 from ledger.audit.follower_process import (
-    ENDING_SECONDS,
     RESTART_SECONDS,
     FollowerProcess,
     FollowerSettings,
@@ -131,8 +130,27 @@ def test_a_child_ending_once_its_owner_expects_to_stop_is_left_ended(
         follower.expect_stop()
         os.kill(first, signal.SIGKILL)
         wait_for(lambda: follower.pid is None, "the child did not end")
-        time.sleep(RESTART_SECONDS[0] + ENDING_SECONDS + 0.5)  # past any restart
+        time.sleep(RESTART_SECONDS[0] + 0.5)  # past any restart
         assert follower.restarts == 0 and follower.pid is None
+    finally:
+        follower.stop()
+    assert "ended on its own" not in caplog.text
+
+
+def test_a_child_sent_sigterm_waits_for_its_busy_owner_to_say_it_stops(
+        audited: AuditedLedger, caplog: pytest.LogCaptureFixture) -> None:
+    # A group signal ends the child cleanly; the server, busy finishing its calls, says
+    # it is stopping a moment later. That is not an end "on its own".
+    follower = started_follower(audited)
+    try:
+        first = follower.pid
+        assert first is not None
+        os.kill(first, signal.SIGTERM)
+        wait_for(lambda: follower.pid is None or not psutil.pid_exists(first),
+                 "the child did not end")
+        time.sleep(RESTART_SECONDS[0] + 0.5)  # past the restart an end on its own gets
+        follower.expect_stop()
+        assert follower.restarts == 0
     finally:
         follower.stop()
     assert "ended on its own" not in caplog.text
