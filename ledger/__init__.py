@@ -23,6 +23,7 @@ from ledger.audit.workers import cpu_count
 from ledger.clock import Clock, ManualClock, system_clock
 from ledger.config import (
     CIPHER_KEY_ENV,
+    CIPHER_KEY_FILE_ENV,
     DB_URL_ENV,
     DEFAULT_DB_URL,
     ConfigurationError,
@@ -41,6 +42,7 @@ from ledger.domain.trade import Trade, TradeRequest, WalletKind
 from ledger.domain.travel_rule import missing_data, travel_rule_from_record
 from ledger.domain.vasp import Vasp
 from ledger.errors import (
+    CheckpointNotSigned,
     Contention,
     EnvelopeRefused,
     InvalidRequest,
@@ -65,6 +67,7 @@ from ledger.trading import TradeBlocked
 
 __all__ = [
     "CIPHER_KEY_ENV",
+    "CIPHER_KEY_FILE_ENV",
     "DB_URL_ENV",
     "DEFAULT_CALENDAR_INTERVAL_SECONDS",
     "DEFAULT_DB_URL",
@@ -80,6 +83,7 @@ __all__ = [
     "AuditLog",
     "AuditStoreError",
     "CalendarRun",
+    "CheckpointNotSigned",
     "CheckpointPolicy",
     "Clock",
     "Companion",

@@ -29,6 +29,16 @@ class NotFound(LedgerError):
         self.key = str(key)
 
 
+class CheckpointNotSigned(NotFound):
+    """No signed checkpoint covers a recorded leaf yet, and no signing key was given to
+    sign one now (gRPC NOT_FOUND). ``valedger audit prove`` relies on it to say how to get
+    one (give --key, or wait for the server's next checkpoint)."""
+
+    def __init__(self, leaf_index: int) -> None:
+        super().__init__("signed checkpoint covering leaf", leaf_index)
+        self.leaf_index = leaf_index
+
+
 class RuleViolation(LedgerError):
     """A well-formed request that breaks a business rule (gRPC FAILED_PRECONDITION).
 

@@ -23,7 +23,7 @@ from ledger.audit.store import (
 )
 from ledger.audit.witnessing import CosignatureCollector, WitnessPolicy
 from ledger.config import StoreConfig
-from ledger.errors import InvalidRequest, NotFound
+from ledger.errors import CheckpointNotSigned, InvalidRequest, NotFound
 from tlog.consistency import consistency_plan
 from tlog.errors import ProofError
 from tlog.inclusion import inclusion_plan
@@ -250,7 +250,7 @@ class AuditLog:
             checkpoint = tx.checkpoint_covering(ref.leaf_index)
         if checkpoint is None:
             if self.follower.signer is None:
-                raise NotFound("signed checkpoint covering leaf", ref.leaf_index)
+                raise CheckpointNotSigned(ref.leaf_index)
             checkpoint = self.follower.checkpoint_now()
         with self.store.read() as tx:
             proof = self._inclusion(tx, ref.leaf_index, checkpoint.size)

@@ -24,11 +24,11 @@ from rich.table import Table
 
 from ledger import (
     AuditLog,
+    CheckpointNotSigned,
     CheckpointPolicy,
     ExportCheck,
     ExportFormatError,
     FaultKind,
-    NotFound,
     ProofBundleError,
     Replayer,
     StoreConfig,
@@ -135,9 +135,18 @@ def load_verifiers(values: list[str] | None) -> list[NoteVerifier]:
     return [load_verifier(value) for value in values]
 
 
+KEY_FILES = {
+    "--public-key": "audit.pub, or what `valedger audit public-key` prints",
+    "--witness-key": "the witness.pub `valedger witness keygen` wrote",
+}
+"""Where each key option's public key comes from, for the hint a mistake gets."""
+
+
 def load_verifier(value: str, option: str = "--public-key") -> NoteVerifier:
     """Returns the verifier of a vkey string or of a file holding one; a mistake is named
-    by ``option`` and the file (a key's text is never repeated)."""
+    by ``option`` (a key of :data:`KEY_FILES`) and the file (a key's text is never
+    repeated)."""
+    origin = KEY_FILES[option]
     text = value
     source = "the key given"
     if "+" not in value or Path(value).is_file():
@@ -149,12 +158,12 @@ def load_verifier(value: str, option: str = "--public-key") -> NoteVerifier:
         source = value
     if text.strip().startswith("PRIVATE+KEY+"):
         raise fail(f"{option} {source}: this is a private signing key; give its public "
-                   "key (audit.pub, or what `valedger audit public-key` prints)")
+                   f"key ({origin})")
     try:
         return NoteVerifier.from_vkey(text)
     except NoteError:
-        raise fail(f"{option} {source}: not a public key (one line NAME+HASH+BASE64, as "
-                   "audit.pub holds and `valedger audit public-key` prints)") from None
+        raise fail(f"{option} {source}: not a public key (one line NAME+HASH+BASE64: "
+                   f"{origin})") from None
 
 
 def load_witnesses(values: list[str] | None, quorum: int | None
@@ -650,9 +659,7 @@ def prove(
         try:
             proof = log.prove_event(aggregate_id, version)
             bundle = proof.to_text()
-        except NotFound as missing:
-            if missing.kind != "signed checkpoint covering leaf":
-                raise
+        except CheckpointNotSigned as missing:
             raise UserError(f"{missing}: give --key to sign one now, or wait for the "
                             "server's next checkpoint ([audit] checkpoint_every_seconds)"
                             ) from None

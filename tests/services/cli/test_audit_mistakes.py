@@ -195,6 +195,13 @@ def test_a_public_key_option_given_the_wrong_file(filled_store: str, keys: tuple
         assert done.code == 2 and len(done.error_lines) == 1, done.stderr
         assert done.error_lines[0].startswith(f"error: --public-key {given}: "), done.stderr
         assert says in done.stderr
+        assert "audit.pub" in done.stderr and "witness" not in done.stderr
+    done = valedger("audit", "verify", "--db", filled_store, "--public-key", str(keys[1]),
+                    "--witness-key", str(certificate))
+    assert done.code == 2, done.stderr
+    assert done.error_lines[0].startswith(f"error: --witness-key {certificate}: not a public key")
+    assert "witness.pub `valedger witness keygen` wrote" in done.stderr
+    assert "audit.pub" not in done.stderr
     private = key.read_text().strip()
     done = valedger("audit", "verify", "--db", filled_store, "--public-key", private)
     assert done.code == 2 and "this is a private signing key" in done.stderr
