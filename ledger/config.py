@@ -18,9 +18,11 @@ DEFAULT_DB_URL = "sqlite:///./var/ledger.db"
 
 DB_URL_ENV = "VALEDGER_DB"
 CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
-CIPHER_KEY_SOURCES = f"--cipher-key-file, --cipher-key or {CIPHER_KEY_ENV}"
-"""Where a cipher key comes from, as errors name it (the command line's options, then the
-environment)."""
+CIPHER_KEY_FILE_ENV = "VALEDGER_CIPHER_KEY_FILE"
+CIPHER_KEY_SOURCES = (f"--cipher-key-file, --cipher-key, {CIPHER_KEY_FILE_ENV} or "
+                      f"{CIPHER_KEY_ENV}; serve also reads [store] cipher_key_file")
+"""Where a cipher key comes from, as errors name it: the command line's options, then the
+environment, then (serve only) its settings file."""
 
 COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
 TRANSCODER_TOPIC = "ledger.transcoding:SplicingJSONTranscoder"

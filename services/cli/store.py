@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from ledger import (
     CIPHER_KEY_ENV,
+    CIPHER_KEY_FILE_ENV,
     DB_URL_ENV,
     DEFAULT_DB_URL,
     StoreConfig,
@@ -31,7 +32,6 @@ EVENTS_TABLE = "stored_events"
 """The events table on SQLite; PostgreSQL names it after the application."""
 POSTGRES_EVENTS_TABLE = "valedger_events"
 AUDIT_TABLE = "audit_state"
-CIPHER_KEY_FILE_ENV = "VALEDGER_CIPHER_KEY_FILE"
 
 
 class Access(enum.Enum):
