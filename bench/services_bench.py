@@ -453,8 +453,14 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
         ratios: list[float] = []
         for k in range(args.repeats):  # raw and the stream alternate, new ids each round
             run = label.lower() if k == 0 else f"{label.lower()}-r{k}"
-            raw = raw_insert_rate(url, market, run, args.trades, args.batch)
-            rate, cpu_us = stream_rate(server, market, run, args.trades)
+            # Which goes first swaps each round, so neither always meets the store
+            # (its cache, its files' size, PostgreSQL's autovacuum) in the same state.
+            if k % 2 == 0:
+                raw = raw_insert_rate(url, market, run, args.trades, args.batch)
+                rate, cpu_us = stream_rate(server, market, run, args.trades)
+            else:
+                rate, cpu_us = stream_rate(server, market, run, args.trades)
+                raw = raw_insert_rate(url, market, run, args.trades, args.batch)
             ratios.append(rate / raw)
             rows.append(
                 f"| {label} | {k + 1} | {args.trades:,} | {rate:,.0f} | {cpu_us:,.0f} | "
