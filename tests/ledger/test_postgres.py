@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -217,6 +218,11 @@ def test_ledgers_opened_together_on_a_new_store_all_open(postgres_url: str) -> N
         ledger.close()
 
 
+WAITING_FOR_AN_ADVISORY_LOCK = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database "
+    "= (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
 @pytest.mark.timeout(60)
 def test_tables_are_made_under_the_schema_lock(postgres_url: str) -> None:
     made: list[bool] = []
@@ -225,8 +231,13 @@ def test_tables_are_made_under_the_schema_lock(postgres_url: str) -> None:
         maker = threading.Thread(target=lambda: made.append(on_time_ledger(
             StoreConfig(url=postgres_url, create_tables=True)).close() is None))
         maker.start()
-        maker.join(1.0)
-        assert maker.is_alive() and not made, "the tables were made without the lock"
+        with psycopg.connect(postgres_url, autocommit=True) as watcher:
+            deadline = time.monotonic() + 30
+            while not watcher.execute(WAITING_FOR_AN_ADVISORY_LOCK).fetchone()[0]:
+                assert maker.is_alive() and not made, "the tables were made without the lock"
+                assert time.monotonic() < deadline, "the maker never asked for the lock"
+                time.sleep(0.05)
+        assert maker.is_alive() and not made  # it waits for the lock
         other.commit()
     maker.join(30)
     assert made == [True]
