@@ -233,7 +233,7 @@ def test_tables_are_made_under_the_schema_lock(postgres_url: str) -> None:
         maker.start()
         with psycopg.connect(postgres_url, autocommit=True) as watcher:
             deadline = time.monotonic() + 30
-            while not watcher.execute(WAITING_FOR_AN_ADVISORY_LOCK).fetchone()[0]:
+            while watcher.execute(WAITING_FOR_AN_ADVISORY_LOCK).fetchone() == (0,):
                 assert maker.is_alive() and not made, "the tables were made without the lock"
                 assert time.monotonic() < deadline, "the maker never asked for the lock"
                 time.sleep(0.05)
