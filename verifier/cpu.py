@@ -14,11 +14,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from hashlib import sha256
 from multiprocessing.shared_memory import SharedMemory
@@ -35,6 +37,8 @@ from verifier.packed import (
     hashable_mask,
     le256_leq,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_INPROCESS_THRESHOLD = 4096
 """Batches with fewer shares (or headers) than this are hashed in the calling process."""
@@ -259,7 +263,12 @@ class CpuBackend:
             return hash_shares_inprocess(packed)
         # A share needs a dozen SHA256d or more, so pickling its 52 bytes costs little.
         pool = _pool(self.workers)
-        parts = list(pool.map(hash_shares_inprocess, [packed.take(s) for s in self._chunks(n)]))
+        try:
+            parts = list(pool.map(hash_shares_inprocess,
+                                  [packed.take(s) for s in self._chunks(n)]))
+        except BrokenProcessPool:
+            _forget_broken(pool)
+            return hash_shares_inprocess(packed)
         return ShareHashes(
             np.concatenate([p.hashes for p in parts]), np.concatenate([p.flags for p in parts])
         )
@@ -271,10 +280,21 @@ class CpuBackend:
         n = headers.shape[0]
         if self.workers == 1 or n < self.inprocess_threshold:
             return check_headers_inprocess(headers, targets)
+        pool = _pool(self.workers)
+        try:
+            return self._check_headers_on(pool, headers, targets)
+        except BrokenProcessPool:
+            _forget_broken(pool)
+            return check_headers_inprocess(headers, targets)
+
+    def _check_headers_on(
+        self, pool: ProcessPoolExecutor, headers: np.ndarray, targets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (hashes, meets-target), hashed by ``pool``'s workers."""
+        n = headers.shape[0]
         # A header needs a single SHA256d, so pickling it would cost a good part of the
         # hashing: headers, targets and results go through shared memory instead.
         layout = HeaderLayout(n, targets.ndim == 2)
-        pool = _pool(self.workers)
         out_digests = np.empty((n, 32), dtype=np.uint8)
         out_meets = np.empty(n, dtype=bool)
         with _ARENA.lock:
@@ -339,6 +359,20 @@ def _pool(workers: int) -> ProcessPoolExecutor:
                                             initargs=(os.getpid(),))
             _POOL_SIZE = workers
         return _POOL
+
+
+def _forget_broken(pool: ProcessPoolExecutor) -> None:
+    """Forgets ``pool``, whose workers are gone (killed, or ended by a signal to the
+    server's whole process group), so that the next large batch starts fresh ones; the
+    batch in hand is then hashed in the calling process. Warns once per broken pool."""
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is not pool:
+            return  # another thread got here first
+        _POOL, _POOL_SIZE = None, 0
+    pool.shutdown(wait=False)
+    logger.warning("share verifier workers ended; this batch is hashed in the calling "
+                   "process, the next one on fresh workers")
 
 
 def shutdown_pool(cancel_queued: bool = False) -> None:
