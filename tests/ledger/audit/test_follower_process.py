@@ -120,37 +120,29 @@ def test_a_child_killed_is_started_again_and_stop_never_hangs(audited: AuditedLe
     assert_tree_matches_store(audited)
 
 
-def test_a_child_ending_once_its_owner_expects_to_stop_is_left_ended(
-        audited: AuditedLedger, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("sent", "owner_said_first"), [
+    (signal.SIGKILL, True),
+    # A group signal ends the child cleanly (SIGTERM) as soon as the server, which, busy
+    # finishing its calls, says it is stopping a moment later.
+    (signal.SIGTERM, False),
+], ids=["killed-after-owner-said", "sigterm-before-owner-said"])
+def test_a_child_ending_with_its_owner_is_left_ended(
+        audited: AuditedLedger, caplog: pytest.LogCaptureFixture, sent: signal.Signals,
+        owner_said_first: bool) -> None:
     # A signal to the server's whole process group ends the child with the server.
     follower = started_follower(audited)
     try:
         first = follower.pid
         assert first is not None
-        follower.expect_stop()
-        os.kill(first, signal.SIGKILL)
-        wait_for(lambda: follower.pid is None, "the child did not end")
-        time.sleep(RESTART_SECONDS[0] + 0.5)  # past any restart
-        assert follower.restarts == 0 and follower.pid is None
-    finally:
-        follower.stop()
-    assert "ended on its own" not in caplog.text
-
-
-def test_a_child_sent_sigterm_waits_for_its_busy_owner_to_say_it_stops(
-        audited: AuditedLedger, caplog: pytest.LogCaptureFixture) -> None:
-    # A group signal ends the child cleanly; the server, busy finishing its calls, says
-    # it is stopping a moment later. That is not an end "on its own".
-    follower = started_follower(audited)
-    try:
-        first = follower.pid
-        assert first is not None
-        os.kill(first, signal.SIGTERM)
+        if owner_said_first:
+            follower.expect_stop()
+        os.kill(first, sent)
         wait_for(lambda: follower.pid is None or not psutil.pid_exists(first),
                  "the child did not end")
-        time.sleep(RESTART_SECONDS[0] + 0.5)  # past the restart an end on its own gets
+        time.sleep(RESTART_SECONDS[0] + 0.5)  # past any restart
         follower.expect_stop()
         assert follower.restarts == 0
     finally:
         follower.stop()
+    assert follower.pid is None
     assert "ended on its own" not in caplog.text
