@@ -58,13 +58,17 @@ doubles while children keep ending within ``STEADY_SECONDS``."""
 STEADY_SECONDS = 60.0
 """A child that ran this long before it ended is restarted after the first wait again."""
 
+SIGTERM_ENDINGS = (0, -signal.SIGTERM, 255)
+"""The child's exit codes after a SIGTERM: 0 (its handler ran), -15 (it came first), 255
+(the fork server it came from was signalled too and ended first: the child's own status
+is lost with it, and multiprocessing reports 255)."""
+
 ENDING_SECONDS = 5.0
-"""How long the watch waits, once the child ended of SIGTERM (exit code 0, or -15 when
-it came before the child's handler), for the owner to say it is stopping before it
-reports the end. A signal to the server's whole process group (a service manager's stop,
-``kill -TERM -PGID``) reaches the child as soon as the server, and the child ends with
-it, often before the busy server has said so. A child that failed or was killed is
-reported at once."""
+"""How long the watch waits, once the child ended of SIGTERM (:data:`SIGTERM_ENDINGS`),
+for the owner to say it is stopping before it reports the end. A signal to the server's
+whole process group (a service manager's stop, ``kill -TERM -PGID``) reaches the child
+as soon as the server, and the child ends with it, often before the busy server has said
+so. A child that failed or was killed is reported at once."""
 
 CHILD_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "1"}
 """The child's PostgreSQL connections: the follower's step and the witness collector each
@@ -149,8 +153,7 @@ class FollowerProcess:
                     return
             began = time.monotonic()
             multiprocessing.connection.wait([process.sentinel])
-            sent_sigterm = process.exitcode in (0, -signal.SIGTERM)  # before its handler
-            grace = ENDING_SECONDS if sent_sigterm else 0.0
+            grace = ENDING_SECONDS if process.exitcode in SIGTERM_ENDINGS else 0.0
             if self._stopping.is_set() or self._ending.wait(grace):
                 return  # ended with its owner
             log.error("audit follower ended on its own (exit code %s); starting it again "
@@ -158,11 +161,11 @@ class FollowerProcess:
                       extra={"follower_pid": process.pid})
             if time.monotonic() - began >= STEADY_SECONDS:
                 wait = RESTART_SECONDS[0]
-            if self._stopping.wait(wait):
+            if self._stopping.wait(wait) or self._ending.is_set():
                 return
             wait = min(wait * 2, RESTART_SECONDS[1])
             with self._lock:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or self._ending.is_set():
                     return
                 self._process = self._spawn()
                 self.restarts += 1
@@ -177,6 +180,7 @@ class FollowerProcess:
         it has not ended within ``STOP_SECONDS``."""
         with self._lock:
             self._stopping.set()
+            self._ending.set()  # the watch may be waiting for it
             process, self._process = self._process, None
             watch, self._watch = self._watch, None
         if process is None:
