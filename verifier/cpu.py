@@ -375,14 +375,12 @@ def _forget_broken(pool: ProcessPoolExecutor) -> None:
                    "process, the next one on fresh workers")
 
 
-def shutdown_pool(cancel_queued: bool = False) -> None:
-    """Stops the shared worker pool, if one was started, once its running tasks have
-    ended (``cancel_queued``: the queued ones are cancelled, not run; the command line's
-    Ctrl-C relies on it), and frees the shared arena."""
+def shutdown_pool() -> None:
+    """Stops the shared worker pool, if one was started, and frees the shared arena."""
     global _POOL, _POOL_SIZE
     with _POOL_LOCK:
         if _POOL is not None:
-            _POOL.shutdown(wait=True, cancel_futures=cancel_queued)
+            _POOL.shutdown(wait=True)
         _POOL, _POOL_SIZE = None, 0
     with _ARENA.lock:
         _ARENA.release()

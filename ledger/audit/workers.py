@@ -52,16 +52,13 @@ def process_pool(workers: int, role: str = "decode") -> ProcessPoolExecutor:
         return pool
 
 
-def shutdown_pools(cancel_queued: bool = False) -> None:
-    """Stops every pool started here, once the tasks they run have ended; with
-    ``cancel_queued`` the tasks still queued are cancelled rather than run (the command
-    line's Ctrl-C relies on it: the workers ignore SIGINT, and at exit Python would
-    otherwise wait for the whole queue)."""
+def shutdown_pools() -> None:
+    """Stops every pool started here."""
     with _POOLS_LOCK:
         pools = [pool for pool, _ in _POOLS.values()]
         _POOLS.clear()
     for pool in pools:
-        pool.shutdown(wait=True, cancel_futures=cancel_queued)
+        pool.shutdown(wait=True)
 
 
 atexit.register(shutdown_pools)

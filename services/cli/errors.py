@@ -148,21 +148,6 @@ def run(main: Callable[[], int | None]) -> int:
 
 
 def exit_with(code: int) -> None:
-    """Flushes the standard streams and exits with ``code``; after Ctrl-C, the worker
-    pools' queued tasks are dropped first (:func:`drop_queued_work`)."""
-    if code == EXIT_INTERRUPTED:
-        drop_queued_work()
+    """Flushes the standard streams and exits with ``code``."""
     sys.stdout.flush()
     sys.exit(code)
-
-
-def drop_queued_work() -> None:
-    """Cancels the tasks the worker pools this process started (the audit's, the share
-    verifier's) hold queued, and waits for the ones they run: Ctrl-C then ends a command
-    within one task, where Python's exit would run the whole queue first."""
-    if "ledger.audit.workers" in sys.modules:
-        from ledger.audit.workers import shutdown_pools
-        shutdown_pools(cancel_queued=True)
-    if "verifier.cpu" in sys.modules:
-        from verifier.cpu import shutdown_pool
-        shutdown_pool(cancel_queued=True)

@@ -76,37 +76,3 @@ def test_a_bug_is_one_line_and_exit_70_and_debug_shows_the_traceback() -> None:
     code, stderr = run_broken("--debug")
     assert code == 70
     assert "Traceback (most recent call last)" in stderr and "RuntimeError: kaput" in stderr
-
-
-INTERRUPTED_COMMAND = """
-import subprocess
-import sys
-from ledger.audit.workers import process_pool
-from services.cli import app, main
-
-@app.command("busy")
-def busy() -> None:
-    pool = process_pool(2, role="interrupted")
-    for n in range(20):  # each task leaves a file behind once it ran
-        pool.submit(subprocess.call, ["sh", "-c", f"sleep 0.2; touch {out}/{n}"])
-    raise KeyboardInterrupt  # as Ctrl-C would, while the pool has work queued
-
-out = sys.argv[1]
-sys.argv = ["valedger", "busy"]
-main()
-"""
-
-
-def test_ctrl_c_drops_the_work_a_command_queued_for_its_workers(tmp_path: Path) -> None:
-    # The workers ignore SIGINT, and Python's exit would run their whole queue first.
-    import subprocess
-    import sys
-
-    from tests.services.cli.real_cli import ROOT, environment
-
-    done = subprocess.run([sys.executable, "-c", INTERRUPTED_COMMAND, str(tmp_path)],
-                          cwd=ROOT, env=environment(), capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 130 and "interrupted" in done.stderr, done.stderr
-    ran = len(list(tmp_path.iterdir()))
-    assert ran <= 8, f"{ran} of 20 queued tasks ran after Ctrl-C"
