@@ -17,13 +17,16 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from hashlib import sha256
 from multiprocessing.shared_memory import SharedMemory
+from typing import Any
 
 import numpy as np
 
@@ -259,7 +262,7 @@ class CpuBackend:
     def hash_shares(self, packed: PackedBatch) -> ShareHashes:
         """Returns per-share hashes and flags."""
         n = len(packed)
-        if self.workers == 1 or n < self.inprocess_threshold:
+        if self.workers == 1 or n < self.inprocess_threshold or _pool_paused():
             return hash_shares_inprocess(packed)
         # A share needs a dozen SHA256d or more, so pickling its 52 bytes costs little.
         pool = _pool(self.workers)
@@ -278,13 +281,15 @@ class CpuBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (hashes, meets-target) for raw 80-byte headers and LE targets."""
         n = headers.shape[0]
-        if self.workers == 1 or n < self.inprocess_threshold:
+        if self.workers == 1 or n < self.inprocess_threshold or _pool_paused():
             return check_headers_inprocess(headers, targets)
         pool = _pool(self.workers)
         try:
             return self._check_headers_on(pool, headers, targets)
         except BrokenProcessPool:
             _forget_broken(pool)
+            with _ARENA.lock:
+                _ARENA.release()  # a worker still at work writes into a block none maps
             return check_headers_inprocess(headers, targets)
 
     def _check_headers_on(
@@ -329,6 +334,13 @@ class CpuBackend:
 _ARENA = SharedArena()
 _POOL: ProcessPoolExecutor | None = None
 _POOL_SIZE = 0
+_BROKEN_AT: float | None = None
+"""When the shared pool last broke (``time.monotonic()``), else None."""
+PAUSE_AFTER_BREAK_SECONDS = 30.0
+"""How long after a pool broke batches are hashed in the calling process before a fresh
+pool is started: a signal to the server's whole process group starts no new workers
+within the server's stopping grace, and workers killed over and over (the kernel's OOM
+killer) are not restarted for every batch."""
 _POOL_LOCK = threading.Lock()
 _POOL_INITIALIZER: Callable[[int], None] | None = None
 
@@ -363,25 +375,37 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def _forget_broken(pool: ProcessPoolExecutor) -> None:
     """Forgets ``pool``, whose workers are gone (killed, or ended by a signal to the
-    server's whole process group), so that the next large batch starts fresh ones; the
-    batch in hand is then hashed in the calling process. Warns once per broken pool."""
-    global _POOL, _POOL_SIZE
+    server's whole process group), and kills any of its workers still running (their
+    fork server may have gone first, leaving them at work); for the next
+    ``PAUSE_AFTER_BREAK_SECONDS`` batches are hashed in the calling process, then a
+    fresh pool is started. Warns once per broken pool."""
+    global _POOL, _POOL_SIZE, _BROKEN_AT
     with _POOL_LOCK:
         if _POOL is not pool:
             return  # another thread got here first
-        _POOL, _POOL_SIZE = None, 0
+        _POOL, _POOL_SIZE, _BROKEN_AT = None, 0, time.monotonic()
+    workers: Any = pool  # the executor's own table of its processes
+    for process in list((workers._processes or {}).values()):
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGKILL)
     pool.shutdown(wait=False)
-    logger.warning("share verifier workers ended; this batch is hashed in the calling "
-                   "process, the next one on fresh workers")
+    logger.warning("share verifier workers ended; batches are hashed in the calling "
+                   "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
+
+
+def _pool_paused() -> bool:
+    """Returns whether a pool broke less than ``PAUSE_AFTER_BREAK_SECONDS`` ago."""
+    return _BROKEN_AT is not None and time.monotonic() - _BROKEN_AT < PAUSE_AFTER_BREAK_SECONDS
 
 
 def shutdown_pool() -> None:
-    """Stops the shared worker pool, if one was started, and frees the shared arena."""
-    global _POOL, _POOL_SIZE
+    """Stops the shared worker pool, if one was started, frees the shared arena and ends
+    any pause after a broken pool."""
+    global _POOL, _POOL_SIZE, _BROKEN_AT
     with _POOL_LOCK:
         if _POOL is not None:
             _POOL.shutdown(wait=True)
-        _POOL, _POOL_SIZE = None, 0
+        _POOL, _POOL_SIZE, _BROKEN_AT = None, 0, None
     with _ARENA.lock:
         _ARENA.release()
 

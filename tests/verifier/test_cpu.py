@@ -124,33 +124,40 @@ def test_a_failed_header_check_leaves_no_worker_writing_into_the_arena(monkeypat
         hashlib.sha256(hashlib.sha256(bytes(h)).digest()).digest() for h in headers]
 
 
-def test_a_batch_whose_workers_were_killed_is_hashed_in_process_and_the_next_on_new_ones(
-        caplog):
+def test_a_batch_whose_workers_were_killed_is_hashed_in_process_and_later_on_new_ones(
+        caplog, monkeypatch):
     # A worker killed (the kernel's OOM killer, a signal to the server's process group)
-    # breaks the pool: that batch is still answered, and later ones get fresh workers.
+    # breaks the pool: that batch is still answered, the next ones too, in process for a
+    # while, and then on fresh workers.
     from verifier import cpu
 
     backend = CpuBackend(workers=2, inprocess_threshold=1)
     doc = random_batch(seed=41, shares=300)
     expected = [bytes(e[1]) for e in reference_verify(doc)]
     parsed = parse_batch(doc)
-    assert [bytes(h) for h in verify_batch(parsed, backend=backend).hashes] == expected
-    first = cpu._POOL
-    assert first is not None
-    kill_workers(first)
-    assert [bytes(h) for h in verify_batch(parsed, backend=backend).hashes] == expected
-    assert "share verifier workers ended" in caplog.text
     headers = np.frombuffer(np.random.default_rng(3).bytes(80 * 500), dtype=np.uint8)
     headers = headers.reshape(500, 80)
-    hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
-    second = cpu._POOL
-    assert second is not None and second is not first  # fresh workers
-    assert np.array_equal(hashes, sha256d_rows(headers))
-    kill_workers(second)
-    hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
-    assert np.array_equal(hashes, sha256d_rows(headers))
-    assert cpu._POOL is None  # the broken one is forgotten
-    cpu.shutdown_pool()
+    try:
+        assert [bytes(h) for h in verify_batch(parsed, backend=backend).hashes] == expected
+        first = cpu._POOL
+        assert first is not None
+        kill_workers(first)
+        assert [bytes(h) for h in verify_batch(parsed, backend=backend).hashes] == expected
+        assert "share verifier workers ended" in caplog.text
+        hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
+        assert np.array_equal(hashes, sha256d_rows(headers))
+        assert cpu._POOL is None  # paused: in this process
+        monkeypatch.setattr(cpu, "PAUSE_AFTER_BREAK_SECONDS", 0.0)
+        hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
+        second = cpu._POOL
+        assert second is not None and second is not first  # fresh workers
+        assert np.array_equal(hashes, sha256d_rows(headers))
+        kill_workers(second)
+        hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
+        assert np.array_equal(hashes, sha256d_rows(headers))
+        assert cpu._POOL is None and cpu._ARENA.block is None  # no late writer shares it
+    finally:
+        cpu.shutdown_pool()
 
 
 def kill_workers(pool) -> None:
