@@ -20,9 +20,10 @@ DB_URL_ENV = "VALEDGER_DB"
 CIPHER_KEY_ENV = "VALEDGER_CIPHER_KEY"
 CIPHER_KEY_FILE_ENV = "VALEDGER_CIPHER_KEY_FILE"
 CIPHER_KEY_SOURCES = (f"--cipher-key-file, --cipher-key, {CIPHER_KEY_FILE_ENV} or "
-                      f"{CIPHER_KEY_ENV}; serve also reads [store] cipher_key_file")
-"""Where a cipher key comes from, as errors name it: the command line's options, then the
-environment, then (serve only) its settings file."""
+                      f"{CIPHER_KEY_ENV}; serve also reads [store] cipher_key_file or "
+                      "cipher_key")
+"""Where a cipher key comes from, as errors name it: the command line's options and the
+environment's variables, which every command reads, and serve's settings file."""
 
 COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
 TRANSCODER_TOPIC = "ledger.transcoding:SplicingJSONTranscoder"
@@ -50,7 +51,11 @@ class StoreConfig:
     @classmethod
     def from_environment(cls, url: str | None = None, cipher_key: str | None = None,
                          create_tables: bool = True) -> StoreConfig:
-        """Returns a config from explicit values, falling back to VALEDGER_* variables."""
+        """Returns a config from explicit values, falling back to VALEDGER_* variables
+        (the key file named by VALEDGER_CIPHER_KEY_FILE before VALEDGER_CIPHER_KEY, as
+        the command line reads them)."""
+        if not cipher_key and os.environ.get(CIPHER_KEY_FILE_ENV):
+            cipher_key = Path(os.environ[CIPHER_KEY_FILE_ENV]).read_text().strip()
         return cls(
             url=url or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL,
             cipher_key=cipher_key or os.environ.get(CIPHER_KEY_ENV) or None,

@@ -54,6 +54,7 @@ def test_unusable_urls_are_configuration_errors(url: str) -> None:
 def test_environment_variables_are_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DB_URL_ENV, raising=False)
     monkeypatch.delenv(CIPHER_KEY_ENV, raising=False)
+    monkeypatch.delenv(CIPHER_KEY_FILE_ENV, raising=False)
     assert StoreConfig.from_environment() == StoreConfig(url=DEFAULT_DB_URL)
     monkeypatch.setenv(DB_URL_ENV, "postgresql://u@h/db")
     monkeypatch.setenv(CIPHER_KEY_ENV, KEY)
@@ -63,6 +64,16 @@ def test_environment_variables_are_the_fallback(monkeypatch: pytest.MonkeyPatch)
     assert config.is_postgres
     explicit = StoreConfig.from_environment("sqlite:///x.db", "other")
     assert (explicit.url, explicit.cipher_key) == ("sqlite:///x.db", "other")
+
+
+def test_the_key_files_variable_comes_before_the_keys(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    key_file = tmp_path / "cipher.key"
+    key_file.write_text(KEY + "\n")
+    monkeypatch.setenv(CIPHER_KEY_FILE_ENV, str(key_file))
+    monkeypatch.setenv(CIPHER_KEY_ENV, "the other key")
+    assert StoreConfig.from_environment().cipher_key == KEY  # as the command line reads it
+    assert StoreConfig.from_environment(cipher_key="given").cipher_key == "given"
 
 
 def test_eventsourcing_settings(tmp_path: Path) -> None:

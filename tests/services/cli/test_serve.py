@@ -109,7 +109,8 @@ def test_wrong_or_missing_cipher_key(tmp_path: Path) -> None:
     assert done.code == 2 and len(done.error_lines) == 1, done.stderr
     assert "no cipher key is configured" in done.stderr
     assert ("give --cipher-key-file, --cipher-key, VALEDGER_CIPHER_KEY_FILE or "
-            "VALEDGER_CIPHER_KEY; serve also reads [store] cipher_key_file") in done.stderr
+            "VALEDGER_CIPHER_KEY; serve also reads [store] cipher_key_file or cipher_key"
+            ) in done.stderr
 
 
 def test_signing_key_and_origin_that_disagree(tmp_path: Path) -> None:
