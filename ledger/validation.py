@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from ledger.domain.base import utc
+from ledger.domain.country import is_country_code
 from ledger.domain.policy import PolicyView
 from ledger.errors import InvalidRequest, RuleViolation, amount
 
@@ -82,11 +83,12 @@ def check_request_id(request_id: str) -> str:
 
 
 def check_country(field: str, value: str) -> str:
-    """Returns ``value`` when it is an ISO 3166 alpha-2 code."""
-    if not (isinstance(value, str) and len(value) == 2 and value.isascii()
-            and value.isalpha() and value.isupper()):
+    """Returns ``value`` when it is an assigned ISO 3166 alpha-2 code
+    (``ledger.domain.country``)."""
+    if not is_country_code(value):
         shown = value[:10] if isinstance(value, str) else type(value).__name__
-        raise InvalidRequest(field, f"must be an ISO 3166 alpha-2 code, got {shown!r}")
+        raise InvalidRequest(field, f"must be an assigned ISO 3166 alpha-2 code such as "
+                                    f"KZ or GB, got {shown!r}")
     return value
 
 

@@ -450,7 +450,7 @@ class Demo:
                 **reg.call_options())
         pool = reg.mining.RegisterPool(mining_pb2.RegisterPoolRequest(
             request_id=_request_id("pool", "alpha"), at=wire.timestamp(at), name=POOL_NAME,
-            country="XX", payout_scheme=POOL_SCHEME, fee=str(POOL_FEE)), **reg.call_options())
+            country="MT", payout_scheme=POOL_SCHEME, fee=str(POOL_FEE)), **reg.call_options())
         for farm in FARMS:
             signer = Signer.generate()
             miner = self.client(Role.MINER, farm.name, signer)

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate, derived_id
+from ledger.domain.country import is_country_code
 from ledger.errors import InvalidRequest, RuleViolation
 
 POLICY_ID = derived_id("Policy", "national")
@@ -136,17 +137,16 @@ def validate(parameter: str, value: str) -> str:
             raise InvalidRequest("value", f"{parameter} must not be empty")
         if parameter == HOME_COUNTRY:
             code = value.strip()
-            if not (len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()):
-                raise InvalidRequest("value", f"{parameter} must be an ISO 3166 alpha-2 "
-                                              f"code, got {code[:10]!r}")
+            if not is_country_code(code):
+                raise InvalidRequest("value", f"{parameter} must be an assigned ISO 3166 "
+                                              f"alpha-2 code such as KZ, got {code[:10]!r}")
             return code
         if parameter == "offshore_jurisdictions":
             codes = [c.strip() for c in value.split(",") if c.strip()]
-            bad = [c for c in codes if not (len(c) == 2 and c.isascii() and c.isalpha()
-                                            and c.isupper())]
+            bad = [c for c in codes if not is_country_code(c)]
             if bad:
-                raise InvalidRequest("value", f"{parameter}: not ISO 3166 alpha-2 codes: "
-                                              f"{', '.join(bad[:5])[:60]!r}")
+                raise InvalidRequest("value", f"{parameter}: not assigned ISO 3166 alpha-2 "
+                                              f"codes: {', '.join(bad[:5])[:60]!r}")
             return ",".join(sorted(set(codes)))
         return value.strip()
     try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ledger.domain.country import is_country_code
 from ledger.errors import InvalidRequest
 
 NAME_TYPES = ("LEGL", "ALIA", "BIRT", "MAID", "MISC", "SHRT", "TRAD")
@@ -207,9 +208,8 @@ def _code(value: str, allowed: tuple[str, ...], field_name: str) -> str:
 
 
 def _country(value: str, field_name: str) -> str:
-    if value and not (len(value) == 2 and value.isascii() and value.isalpha()
-                      and value.isupper()):
-        raise InvalidRequest(field_name, "must be an ISO 3166 alpha-2 code")
+    if value and not is_country_code(value):
+        raise InvalidRequest(field_name, "must be an assigned ISO 3166 alpha-2 code")
     return value
 
 

@@ -39,12 +39,12 @@ def init(
     audit export, or written before the trade request index existed, this also fills that
     index from the stored trades (the cipher key is needed to read them)."""
     from ledger import HOME_COUNTRY, AuditLog, HistoryIndex, Ledger, RuleViolation
+    from ledger.domain.country import is_country_code
 
     code = home_country.strip() if home_country is not None else None
-    if code is not None and not (len(code) == 2 and code.isascii() and code.isalpha()
-                                 and code.isupper()):
-        raise UserError(f"--home-country must be an ISO 3166 alpha-2 code such as KZ, "
-                        f"got {code[:10]!r}")
+    if code is not None and not is_country_code(code):
+        raise UserError(f"--home-country must be an assigned ISO 3166 alpha-2 code such as "
+                        f"KZ, got {code[:10]!r}")
     config = open_config(db, resolve_cipher_key(cipher_key, cipher_key_file), Access.CREATE)
     ledger = Ledger(config)
     try:

@@ -75,9 +75,9 @@ def test_participant_registration_and_approval(market: Market) -> None:
 
 
 @pytest.mark.parametrize(("field", "args"), [
-    ("kind", ("COMPANY", "Acme", "T", "XX")),
-    ("legal_name", ("ENTERPRISE", " ", "T", "XX")),
-    ("tax_id", ("ENTERPRISE", "Acme", "", "XX")),
+    ("kind", ("COMPANY", "Acme", "T", "MT")),
+    ("legal_name", ("ENTERPRISE", " ", "T", "MT")),
+    ("tax_id", ("ENTERPRISE", "Acme", "", "MT")),
     ("country", ("ENTERPRISE", "Acme", "T", "xx")),
 ])
 def test_malformed_registration_records_nothing(ledger: Ledger, field: str,
@@ -407,9 +407,9 @@ def test_every_command_retried_returns_its_first_result_and_records_nothing(
     subject = uuid4()
     commands: list[tuple[str, Callable[[], Any]]] = [
         ("register", lambda: ledger.register_participant(
-            "i-reg", "ENTERPRISE", "Idem", "T-1", "XX", at=START)),
+            "i-reg", "ENTERPRISE", "Idem", "T-1", "MT", at=START)),
         ("approve", lambda: ledger.approve_participant(
-            "i-app", ledger.register_participant("i-reg", "ENTERPRISE", "Idem", "T-1", "XX",
+            "i-app", ledger.register_participant("i-reg", "ENTERPRISE", "Idem", "T-1", "MT",
                                                  at=START).aggregate_id, at=START)),
         ("register key", lambda: ledger.register_key("i-key", market.seller, "k", KEY, at=T0)),
         ("revoke key", lambda: ledger.revoke_key("i-rk", market.seller, "k", at=T0)),
@@ -476,7 +476,7 @@ def test_request_id_is_required_by_every_command(market: Market) -> None:
     ledger = market.ledger
     for attempt in (
         lambda: ledger.approve_participant("", market.buyer),
-        lambda: ledger.register_participant(" ", "ENTERPRISE", "A", "T", "XX"),
+        lambda: ledger.register_participant(" ", "ENTERPRISE", "A", "T", "MT"),
         lambda: ledger.set_policy("", "outflow_cap_usd", "1"),
         lambda: ledger.expire_licences(""),
         lambda: ledger.suspend_licence("", market.licence, "x"),

@@ -81,7 +81,7 @@ def record_secrets(ledger: Ledger) -> Any:
     """Records a participant and a trade whose fields carry the known SECRETS."""
     market = build_market(ledger)
     participant = ledger.register_participant("secret", "ENTERPRISE", LEGAL_NAME, TAX_ID,
-                                              "XX", [LEGAL_NAME], at=START)
+                                              "MT", [LEGAL_NAME], at=START)
     travel = {**FULL_TRAVEL_RULE, "originator": {
         "persons": [{"names": [{"primary": ORIGINATOR, "secondary": "X"}],
                      "customer_number": "C-1"}], "accounts": ["KZ01"]}}
@@ -203,7 +203,7 @@ def test_missing_tables_fail_clearly_when_table_creation_is_off(store_url: str) 
     on_time_ledger(StoreConfig(url=store_url)).close()  # creates the tables
     ledger = on_time_ledger(StoreConfig(url=store_url, create_tables=False))
     try:
-        receipt = ledger.register_participant("r", "ENTERPRISE", "A", "T", "XX")
+        receipt = ledger.register_participant("r", "ENTERPRISE", "A", "T", "MT")
         assert isinstance(ledger.get_participant(receipt.aggregate_id), Participant)
     finally:
         ledger.close()
@@ -224,7 +224,7 @@ def test_two_processes_write_one_postgres_without_loss_duplication_or_reordering
         market = build_market(ledger)
         ledger.set_policy("cap", "outflow_cap_usd", str(TRADE_USD * CAP_TRADES),
                           effective_from=START)
-        ledger.set_policy("home", "home_country", "XX", effective_from=START)
+        ledger.set_policy("home", "home_country", "MT", effective_from=START)
         spec = {"licence": str(market.licence), "buyer": str(market.buyer),
                 "seller": str(market.seller), "count": WRITES_PER_PROCESS}
         writers = [subprocess.Popen(

@@ -114,7 +114,7 @@ def build_mine(ledger: Ledger, name: str = "miner", meter: str = "M-1",
                tag: bytes = TAG) -> Mine:
     """Registers an approved miner with a key, a licence and the network policy."""
     participant = ledger.register_participant(f"reg-{name}", "ENTERPRISE", f"{name} Ltd",
-                                              f"TAX-{name}", "XX", at=START).aggregate_id
+                                              f"TAX-{name}", "MT", at=START).aggregate_id
     ledger.approve_participant(f"approve-{name}", participant, at=START)
     key = Ed25519PrivateKey.generate()
     ledger.register_key(f"key-{name}", participant, "miner-key-1",

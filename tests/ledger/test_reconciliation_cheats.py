@@ -116,10 +116,10 @@ def test_a_retarget_inside_the_period_applies_to_the_shares_after_it(mine: Mine)
 @pytest.fixture
 def pooled(ledger: Ledger) -> Mine:
     """A miner in an accredited FPPS pool charging 2%."""
-    pool = ledger.register_pool("pool", "Alpha Pool", "XX", "FPPS", "0.02",
+    pool = ledger.register_pool("pool", "Alpha Pool", "MT", "FPPS", "0.02",
                                 at=START).aggregate_id
     participant = ledger.register_participant("reg-p", "ENTERPRISE", "Pooled Ltd", "TAX-p",
-                                              "XX", at=START).aggregate_id
+                                              "MT", at=START).aggregate_id
     ledger.approve_participant("approve-p", participant, at=START)
     licence = ledger.grant_mining_licence(
         "grant-p", participant, "North", "Z1", "M-P", LICENSED_MW, Decimal(25),
@@ -215,9 +215,9 @@ def test_pool_licence_names_an_accredited_pool(ledger: Ledger) -> None:
     for scheme, fee, field in (("PPX", "0.01", "payout_scheme"), ("PPS", "1", "fee"),
                                ("PPS", "-0.1", "fee")):
         with pytest.raises(InvalidRequest) as refused:
-            ledger.register_pool("p", "Pool", "XX", scheme, fee, at=START)
+            ledger.register_pool("p", "Pool", "MT", scheme, fee, at=START)
         assert refused.value.field == field
-    pool = ledger.register_pool("p", "Pool", "XX", "PPLNS", "0.015", at=START).aggregate_id
+    pool = ledger.register_pool("p", "Pool", "MT", "PPLNS", "0.015", at=START).aggregate_id
     assert [(p.id, p.payout_scheme, p.fee) for p in ledger.list_pools()] == \
         [(pool, "PPLNS", Decimal("0.015"))]
 

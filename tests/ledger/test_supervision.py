@@ -50,7 +50,7 @@ def supervised(store_url: str, clock: ManualClock) -> Iterator[Ledger]:
     ledger = Ledger(StoreConfig(url=store_url), clock=clock)
     ledger.calendar.settle = SETTLE
     try:
-        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "XX")
+        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "MT")
         ledger.approve_participant("app", miner.aggregate_id)
         for name in ("a", "b"):
             ledger.grant_mining_licence(f"grant-{name}", miner.aggregate_id, "north", "z",
@@ -186,7 +186,7 @@ def test_no_obligation_before_the_licence_was_granted(store_url: str) -> None:
     ledger = Ledger(StoreConfig(url=store_url), clock=clock)
     try:
         ledger.calendar.settle = SETTLE
-        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "XX")
+        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "MT")
         ledger.approve_participant("app", miner.aggregate_id)
         # Granted on 1 May with validity from January: January to March's deadlines had
         # passed (April's, 21 May, had not).
@@ -208,7 +208,7 @@ def test_one_leader_and_exactly_once_with_two_ledgers_on_one_store(
     try:
         for ledger in (first, second):
             ledger.calendar.settle = SETTLE
-        miner = first.register_participant("reg", "ENTERPRISE", "Miner", "T1", "XX")
+        miner = first.register_participant("reg", "ENTERPRISE", "Miner", "T1", "MT")
         first.approve_participant("app", miner.aggregate_id)
         for n in range(3):
             first.grant_mining_licence(f"g{n}", miner.aggregate_id, "n", "z", f"m{n}", "10",
@@ -245,7 +245,7 @@ def test_a_term_that_expired_reports_its_last_month_until_its_deadline(
         store_url: str, clock: ManualClock) -> None:
     ledger = Ledger(StoreConfig(url=store_url), clock=clock)
     try:
-        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "XX")
+        miner = ledger.register_participant("reg", "ENTERPRISE", "Miner", "T1", "MT")
         ledger.approve_participant("app", miner.aggregate_id)
         expiring = ledger.grant_mining_licence("g", miner.aggregate_id, "n", "z", "m", "10",
                                                "20", [tag_of("g")], JAN, MAR).aggregate_id

@@ -40,7 +40,7 @@ def test_text_and_country_checks() -> None:
         with pytest.raises(InvalidRequest):
             check_text("name", bad_text)  # type: ignore[arg-type]
     check_country("country", "DE")
-    for bad in ("de", "DEU", "D1", ""):
+    for bad in ("de", "DEU", "D1", "", "UK", "XX"):
         with pytest.raises(InvalidRequest, match="ISO 3166"):
             check_country("country", bad)
 

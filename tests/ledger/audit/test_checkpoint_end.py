@@ -17,7 +17,7 @@ def test_none_without_audit_tables_then_the_last_leaf_of_the_checkpoint(
     ledger = Ledger(config)
     try:
         for i in range(3):
-            ledger.register_participant(f"r{i}", "ENTERPRISE", f"P{i} Ltd", f"T{i}", "XX")
+            ledger.register_participant(f"r{i}", "ENTERPRISE", f"P{i} Ltd", f"T{i}", "MT")
         log = AuditLog.open(config, create_tables=False)
         try:
             assert log.latest_checkpoint_end() is None  # no audit tables at all
@@ -26,7 +26,7 @@ def test_none_without_audit_tables_then_the_last_leaf_of_the_checkpoint(
         signed = AuditLog(ledger.recorder, signer=NoteSigner.generate("t.example/log"))
         assert signed.latest_checkpoint_end() is None  # tables, no checkpoint yet
         checkpoint = signed.follower.checkpoint_now()
-        ledger.register_participant("r9", "ENTERPRISE", "Later Ltd", "T9", "XX")
+        ledger.register_participant("r9", "ENTERPRISE", "Later Ltd", "T9", "MT")
         found = signed.latest_checkpoint_end()
         signed.follower.stop()
         assert found is not None

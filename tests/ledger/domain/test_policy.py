@@ -34,6 +34,8 @@ def test_defaults_match_the_design() -> None:
     ("mandatory_sale_share", "1.01", "at most 1"),
     ("structuring_count", "0", "at least 1"),
     ("home_country", "  ", "must not be empty"),
+    ("home_country", "UK", "assigned ISO 3166 alpha-2 code such as KZ, got 'UK'"),
+    ("offshore_jurisdictions", "KY,XX,VG", "not assigned ISO 3166 alpha-2 codes: 'XX'"),
     ("fx_usd.euro", "1.1", "bad currency code"),
     ("fx_usd.EUR", "0", "at least"),
 ])

@@ -95,6 +95,7 @@ def test_records_round_trip() -> None:
      "travel_rule.originator.persons[0].date_of_birth"),
     ({"beneficiary": {"accounts": ["a\x00"]}}, "travel_rule.beneficiary.accounts"),
     ({"originating_vasp": {"country": "Germany"}}, "travel_rule.originating_vasp.country"),
+    ({"originating_vasp": {"country": "UK"}}, "travel_rule.originating_vasp.country"),
     ({"originator": {"persons": [{}] * 11}}, "travel_rule.originator.persons"),
     ({"sender": {}}, "travel_rule"),
 ])

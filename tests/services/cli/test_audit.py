@@ -276,7 +276,7 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
             assert (trade.rule, trade.value_usd) == (rule, value)
         assert ledger.get_exchange_licence(source.licence).version == 3
         assert len(ledger.list_licences()) == 2
-        ledger.register_participant("reg-after", "ENTERPRISE", "After Ltd", "TAX-after", "XX")
+        ledger.register_participant("reg-after", "ENTERPRISE", "After Ltd", "TAX-after", "MT")
         log = AuditLog(ledger.recorder, signer=source.signer,
                        policy=CheckpointPolicy(every_records=5, every_seconds=0))
         new = log.follower.checkpoint_now()
@@ -304,7 +304,7 @@ def test_restore_round_trip(source: RestoreSource, store_url: str, tmp_path: Pat
 
 def test_restore_refuses_a_non_empty_store(source: RestoreSource, store_url: str) -> None:
     ledger = on_time_ledger(StoreConfig(url=store_url))
-    ledger.register_participant("reg-x", "ENTERPRISE", "X Ltd", "TAX-x", "XX")
+    ledger.register_participant("reg-x", "ENTERPRISE", "X Ltd", "TAX-x", "MT")
     ledger.close()
     before = store_contents(store_url)
     (table,) = before

@@ -32,7 +32,7 @@ def test_db_init_creates_the_schema_a_server_then_uses(store_url: str) -> None:
         assert "store ready" in result.output
     ledger = Ledger(StoreConfig(url=store_url, create_tables=False))
     try:
-        receipt = ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "XX")
+        receipt = ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "MT")
         assert ledger.get_participant(receipt.aggregate_id).legal_name == "Acme"
         assert {"history_events", "history_subjects", "history_aggregates"} | AUDIT_TABLES \
             <= table_names(ledger)
@@ -67,7 +67,7 @@ def test_db_init_reads_the_store_and_key_from_the_environment(
     assert key not in result.output
     ledger = Ledger(StoreConfig.from_environment(create_tables=False))
     try:
-        ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "XX")
+        ledger.register_participant("r", "ENTERPRISE", "Acme", "T", "MT")
     finally:
         ledger.close()
 
@@ -84,7 +84,7 @@ def test_db_init_records_the_home_country_and_keeps_it(store_url: str) -> None:
             ledger.get_policy("home_country")
     finally:
         ledger.close()
-    for bad in ("XXX", "kz", "K1", ""):
+    for bad in ("XXX", "kz", "K1", "", "UK", "XX"):
         wrong = runner.invoke(app, ["db", "init", "--db", store_url, "--home-country", bad])
         assert wrong.exit_code == 2 and "ISO 3166 alpha-2" in wrong.output, bad
     assert runner.invoke(app, ["db", "init", "--db", store_url, "--home-country",
