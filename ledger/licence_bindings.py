@@ -4,7 +4,9 @@ Relied on by ``ledger.licensing`` (grants and renewals) and, through unique tags
 ``ledger.proofs``: a coinbase names one licence at most, so a share is credited to one.
 Every binding is also recorded in the national ``MiningRegister`` (:meth:`record`) in the
 licence's own transaction, so two grants deciding at once cannot both pass the checks: the
-second collides on the register and is decided again.
+second collides on the register and is decided again. That holds only because a decision
+reads the register (:meth:`register`) *before* its checks: a grant committed after that
+read makes the save collide, and one committed before it is in what the checks read.
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ class LicenceBindings:
         self.store = store
         self.licences = licences
 
-    def record(self, request_id: str, at: datetime, licence: MiningLicence) -> MiningRegister:
-        """Returns the national register with ``licence``'s binding recorded (to be saved
-        with the licence): the version every concurrent grant or renewal collides on."""
+    def register(self) -> MiningRegister:
+        """Returns a private copy of the national register (a new one before the first
+        binding): the version every concurrent grant or renewal collides on. Read it
+        before the checks (see the module's docstring)."""
         register = self.store.find(MINING_REGISTER_ID)
-        if not isinstance(register, MiningRegister):
-            register = MiningRegister()
+        return register if isinstance(register, MiningRegister) else MiningRegister()
+
+    def record(self, register: MiningRegister, request_id: str, at: datetime,
+               licence: MiningLicence) -> MiningRegister:
+        """Returns ``register`` (read by :meth:`register` before the checks) with
+        ``licence``'s binding recorded, to be saved with the licence."""
         register.bind(request_id=request_id, at=at, licence_id=licence.id,
                       meter_id=licence.meter_id, coinbase_tags=list(licence.coinbase_tags))
         return register

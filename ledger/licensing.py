@@ -271,6 +271,7 @@ class Licensing(UseCase):
             mode=mode, pool_id=pool_id)
 
         def build() -> list[Aggregate]:
+            register = self.bindings.register()  # before the checks: see licence_bindings
             self.holder_in_standing(participant_id, when, stamp.recorded_at)
             if pool_id is not None and not isinstance(self.store.find(pool_id), MiningPool):
                 raise InvalidRequest("pool_id", f"{pool_id} is not an accredited pool")
@@ -282,7 +283,7 @@ class Licensing(UseCase):
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
                 efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
                 valid_until=end, mode=mode, pool_id=pool_id)
-            return [licence, self.bindings.record(request_id, when, licence)]
+            return [licence, self.bindings.record(register, request_id, when, licence)]
 
         return self.create(stamp, request_id, MiningLicence,
                            MiningLicence.create_id(REGULATOR, request_id), build)
@@ -298,6 +299,7 @@ class Licensing(UseCase):
                                     valid_until=end)
 
         def attempt() -> Receipt:
+            register = self.bindings.register()  # before the checks: see licence_bindings
             old = self.store.get_typed(licence_id, Licence, "licence")
             kind = MiningLicence if isinstance(old, MiningLicence) else ExchangeLicence
             successor_id = kind.create_id(REGULATOR, request_id)
@@ -339,7 +341,7 @@ class Licensing(UseCase):
                     valid_until=end, renewal_of=licence_id)
             if isinstance(successor, MiningLicence):
                 self.store.save(old, successor,
-                                self.bindings.record(request_id, when, successor))
+                                self.bindings.record(register, request_id, when, successor))
             else:
                 self.store.save(old, successor)
             return Receipt(successor_id, 1)

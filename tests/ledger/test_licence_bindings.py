@@ -1,13 +1,18 @@
 """A meter or a coinbase tag is held by one mining licence, even when grants race: both
 grants pass the checks at the same moment, and the national register makes the second
-one decide again (on SQLite and PostgreSQL)."""
+one decide again (on SQLite and PostgreSQL), and so does a grant that another one's commit
+overtook between its checks and its save."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
+
+import pytest
 
 from ledger.domain.mining_register import MINING_REGISTER_ID, MiningRegister
 from ledger.errors import RuleViolation
@@ -83,3 +88,40 @@ def test_grants_on_different_meters_both_pass_when_they_race(market: Market) -> 
     assert not any(isinstance(o, RuleViolation) for o in outcomes)
     register: Any = market.ledger.repository.get(MINING_REGISTER_ID)
     assert register.bindings == 2
+
+
+class LateBindings(LicenceBindings):
+    """Bindings whose first tag check, once passed, lets ``meanwhile`` (another grant) run
+    to its commit: that grant lands between the first one's checks and its save."""
+
+    def __init__(self, original: LicenceBindings, meanwhile: Callable[[], None]) -> None:
+        super().__init__(original.store, original.licences)
+        self.meanwhile: Callable[[], None] | None = meanwhile
+
+    def require_free_tags(self, tags: Iterable[str], participant_id: UUID,
+                          valid_from: datetime, valid_until: datetime) -> None:
+        super().require_free_tags(tags, participant_id, valid_from, valid_until)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            other = threading.Thread(target=meanwhile)
+            other.start()
+            other.join(60)
+
+
+def test_a_grant_committed_after_anothers_checks_makes_that_one_decide_again(
+        market: Market) -> None:
+    ledger = market.ledger
+    granted: list[Any] = []
+
+    def the_other_grant() -> None:
+        granted.append(ledger.grant_mining_licence(
+            "late-a", market.seller, "North", "Z1", "M-LATE-A", Decimal(10), Decimal(20),
+            [b"<late>".hex()], START, END, at=START))
+
+    ledger.licensing.bindings = LateBindings(ledger.licensing.bindings, the_other_grant)
+    with pytest.raises(RuleViolation) as refused:
+        ledger.grant_mining_licence(
+            "late-b", market.participant("late-tagger"), "North", "Z1", "M-LATE-B",
+            Decimal(10), Decimal(20), [b"<late>/b".hex()], START, END, at=START)
+    assert refused.value.rule == "COINBASE_TAG_IN_USE"
+    assert len(granted) == 1
