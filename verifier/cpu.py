@@ -386,8 +386,11 @@ def _forget_broken(pool: ProcessPoolExecutor) -> None:
         _POOL, _POOL_SIZE, _BROKEN_AT = None, 0, time.monotonic()
     workers: Any = pool  # the executor's own table of its processes
     for process in list((workers._processes or {}).values()):
-        with contextlib.suppress(OSError):
-            os.kill(process.pid, signal.SIGKILL)
+        # Only a worker whose end was never reported (None), or lost with its fork
+        # server (255), may still run; one that was reported is gone, its pid maybe reused.
+        if process.exitcode in (None, 255):
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGKILL)
     pool.shutdown(wait=False)
     logger.warning("share verifier workers ended; batches are hashed in the calling "
                    "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
