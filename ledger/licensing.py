@@ -211,17 +211,48 @@ class Licensing(UseCase):
             if seen is not None:
                 return Receipt(participant_id, seen, replayed=True)
             participant.deregister(request_id=request_id, at=when, reason=reason)
-            revoked = []
-            for licence_id in self.licences.all_ids(participant_id):
-                licence = self.store.get_typed(licence_id, Licence, "licence")
-                if licence.revoked_at is None and licence.valid_until > when:
-                    licence.revoke(request_id=request_id, at=when,
-                                   reason=f"holder deregistered: {reason}")
-                    revoked.append(licence)
-            self.store.save(participant, *revoked)
+            self.store.save(participant, *self.licences_to_revoke(participant))
             return Receipt(participant_id, participant.version)
 
-        return self.run(stamp, attempt)
+        receipt = self.run(stamp, attempt)
+        self.revoke_left_over(stamp, participant_id)
+        return receipt
+
+    def licences_to_revoke(self, participant: Participant) -> list[Licence]:
+        """Returns the licences of a deregistered ``participant`` still valid after its
+        deregistration, each revoked (to be saved): the one owner of "a deregistered
+        firm holds no licence", relied on by :meth:`deregister_participant` and
+        :meth:`revoke_left_over`."""
+        assert participant.deregistered_at is not None and participant.deregistration
+        when = participant.deregistered_at
+        request_id, reason = participant.deregistration
+        revoked = []
+        for licence_id in self.licences.all_ids(participant.id):
+            licence = self.store.get_typed(licence_id, Licence, "licence")
+            if licence.revoked_at is None and licence.valid_until > when:
+                licence.revoke(request_id=request_id, at=when,
+                               reason=f"holder deregistered: {reason}")
+                revoked.append(licence)
+        return revoked
+
+    def revoke_left_over(self, stamp: Stamp, participant_id: UUID) -> None:
+        """Revokes, once a deregistration or a grant or renewal for ``participant_id``
+        has committed, what a deregistration left to its holder.
+
+        A grant and a deregistration deciding at once save different aggregates, so
+        neither collides with the other: the grant may have checked the holder's standing
+        before the deregistration committed, and the deregistration listed the holder's
+        licences before the grant committed. Each runs this after its own commit, so the
+        one that commits second sees the other and revokes the licence."""
+
+        def attempt() -> None:
+            participant = self.store.get_typed(participant_id, Participant, "participant")
+            if participant.deregistered_at is not None:
+                revoked = self.licences_to_revoke(participant)
+                if revoked:
+                    self.store.save(*revoked)
+
+        self.run(stamp, attempt)
 
     # -------------------------------------------------------------------- licences
 
@@ -285,8 +316,10 @@ class Licensing(UseCase):
                 valid_until=end, mode=mode, pool_id=pool_id)
             return [licence, self.bindings.record(register, request_id, when, licence)]
 
-        return self.create(stamp, request_id, MiningLicence,
-                           MiningLicence.create_id(REGULATOR, request_id), build)
+        receipt = self.create(stamp, request_id, MiningLicence,
+                              MiningLicence.create_id(REGULATOR, request_id), build)
+        self.revoke_left_over(stamp, participant_id)
+        return receipt
 
     def renew_licence(self, request_id: str, licence_id: UUID, valid_until: datetime,
                       at: datetime | None = None) -> Receipt:
@@ -346,7 +379,10 @@ class Licensing(UseCase):
                 self.store.save(old, successor)
             return Receipt(successor_id, 1)
 
-        return self.run(stamp, attempt)
+        receipt = self.run(stamp, attempt)
+        holder = self.store.get_typed(licence_id, Licence, "licence").participant_id
+        self.revoke_left_over(stamp, holder)
+        return receipt
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,
@@ -389,8 +425,10 @@ class Licensing(UseCase):
                                     participant_id=participant_id, services=offered,
                                     valid_from=start, valid_until=end)]
 
-        return self.create(stamp, request_id, ExchangeLicence,
-                           ExchangeLicence.create_id(REGULATOR, request_id), build)
+        receipt = self.create(stamp, request_id, ExchangeLicence,
+                              ExchangeLicence.create_id(REGULATOR, request_id), build)
+        self.revoke_left_over(stamp, participant_id)
+        return receipt
 
     def suspend_licence(self, request_id: str, licence_id: UUID, reason: str,
                         until: datetime | None = None, at: datetime | None = None) -> Receipt:

@@ -44,6 +44,9 @@ class Participant(LedgerAggregate):
     one (trades, reports, proofs, licence grants).
     """
 
+    deregistration: tuple[str, str] | None = None
+    """(request id, reason) of the deregistration, once deregistered."""
+
     @staticmethod
     def create_id(requester: str, request_id: str) -> UUID:
         return derived_id("Participant", requester, request_id)
@@ -146,6 +149,7 @@ class Participant(LedgerAggregate):
     @event("Deregistered")
     def _deregister(self, request_id: str, at: datetime, reason: str) -> None:
         self.deregistered_at = at
+        self.deregistration = (request_id, reason)
 
     def standing_at(self, at: datetime) -> str | None:
         """Returns why the participant may not act at ``at``, or None when it may."""
