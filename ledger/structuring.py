@@ -55,13 +55,19 @@ def _most_in_a_window(times: Sequence[datetime], window: timedelta,
     return best
 
 
+def structuring_window(policy: PolicyView) -> timedelta:
+    """Returns the window a pattern fits in: a transfer at ``t`` can form one with the
+    transfers of (t - window, t + window)."""
+    return timedelta(hours=float(policy.decimal("structuring_window_hours")))
+
+
 def new_pattern(transfer: Transfer, others: Sequence[Transfer], policy: PolicyView
                 ) -> list[UUID] | None:
     """Returns the trades of the pattern ``transfer`` completes (the window's transfers,
     in time order) when it starts a new one, else None. ``others`` are the participant's
     other near-threshold transfers near it (at least those within one window either
     side)."""
-    window = timedelta(hours=float(policy.decimal("structuring_window_hours")))
+    window = structuring_window(policy)
     count = int(policy.decimal("structuring_count"))
     at = transfer[0]
     near = sorted(t for t in others if at - window < t[0] < at + window)

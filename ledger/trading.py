@@ -59,7 +59,7 @@ from ledger.request_index import RequestKey
 from ledger.requests import participant_requester
 from ledger.screening import Screening, confirmed_refusal, hit_alert, travel_rule_subjects
 from ledger.store import LedgerStore
-from ledger.structuring import band, is_near_threshold, new_pattern
+from ledger.structuring import band, is_near_threshold, new_pattern, structuring_window
 from ledger.trade_batch import TradeBatch
 from ledger.trade_validation import validate_trade
 from ledger.windows import Window, WindowKind
@@ -248,6 +248,14 @@ class TradeRules:
         account.note_near_threshold(request_id=request.request_id, at=request.at,
                                     trade_id=trade_id, value_usd=value_usd)
         batch.add(account)
+        window = structuring_window(policy)
+        for period in sorted({period_of(request.at - window),
+                              period_of(request.at + window)} - {account.period}):
+            # The pattern may span the month's edge: take the neighbour's version too.
+            reached = self.account(batch, request.buyer_id, period)
+            reached.note_neighbour(request_id=request.request_id, at=request.at,
+                                   trade_id=trade_id)
+            batch.add(reached)
         others = [t for t in account.near_threshold if t[1] != trade_id]
         for period in (previous_period(account.period), next_period(account.period)):
             neighbour = batch.get(OutflowAccount.create_id(request.buyer_id, period))

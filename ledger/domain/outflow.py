@@ -3,7 +3,10 @@ structuring rule.
 
 Keeping the running total in an aggregate (rather than summing a read model) makes the cap
 exact under concurrency: two servers racing on the same account conflict on its version,
-and the loser retries against the new total.
+and the loser retries against the new total. A near-threshold transfer whose structuring
+window reaches into the month before or after also takes that month's version
+(:meth:`OutflowAccount.note_neighbour`), so a pattern across a month's edge is decided
+the same way.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class OutflowAccount(LedgerAggregate):
     def note_near_threshold(self, request_id: str, at: datetime, trade_id: UUID,
                             value_usd: Decimal) -> None:
         self.near_threshold.append((at, trade_id))
+
+    @event("NeighbourNearThreshold")
+    def note_neighbour(self, request_id: str, at: datetime, trade_id: UUID) -> None:
+        """Records that a near-threshold transfer of the month before or after, whose
+        structuring window reaches into this month, was checked against this account. It
+        changes nothing the rules read; it takes a version, so two transfers on either
+        side of a month's edge deciding at once collide, and the second decides again
+        seeing the first (``ledger.trading`` relies on it)."""
 
     def near_threshold_between(self, start: datetime, end: datetime) -> list[UUID]:
         """Returns the near-threshold trades with start < time ≤ end."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -407,6 +408,31 @@ def test_structuring_window_reaches_into_the_previous_month(market: Market) -> N
     third = ledger.record_trade(near(market, "m3", march_31 + hours(6)))
     [alert] = ledger.list_alerts()
     assert alert.id == third.alert_ids[0] and len(alert.evidence) == 3
+
+
+def test_structuring_across_a_month_edge_when_both_sides_decide_at_once(
+        market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The transfer of 31 March decides; the one of 1 April runs to its commit; then the
+    # first saves. Each month's account alone would not collide: they must.
+    ledger = market.ledger
+    march_31 = datetime(2026, 3, 31, 10, 0, tzinfo=UTC)
+    ledger.record_trade(near(market, "e0", march_31))
+    rules = ledger.trading.rules
+    decide = rules.near_threshold
+    pending = [lambda: ledger.record_trade(near(market, "e2", march_31 + hours(16)))]
+
+    def then_the_other_one(*args: Any) -> Any:
+        found = decide(*args)
+        if pending:
+            other = threading.Thread(target=pending.pop())
+            other.start()
+            other.join(60)
+        return found
+
+    monkeypatch.setattr(rules, "near_threshold", then_the_other_one)
+    ledger.record_trade(near(market, "e1", march_31 + hours(10)))
+    [alert] = ledger.list_alerts()
+    assert alert.kind == "STRUCTURING" and len(alert.evidence) == 3
 
 
 def test_structuring_counts_one_participant_only(market: Market) -> None:
