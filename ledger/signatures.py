@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +42,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POOL_THRESHOLD = 64
 """Batches with fewer checks than this are verified in the calling thread."""
+
+PAUSE_AFTER_BREAK_SECONDS = 30.0
+"""How long after its worker processes ended a checker verifies in the calling thread
+before it starts fresh ones: none start within a stopping server's grace (a signal to
+its whole process group ends them first), and workers killed over and over (the
+kernel's OOM killer) are not restarted for every batch."""
 
 
 def default_workers() -> int:
@@ -84,7 +91,7 @@ class SignatureChecker:
         self._lock = threading.Lock()
         self._pool_lock = threading.Lock()
         self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._warned_broken = False
+        self._broken_at: float | None = None
 
     def check(self, checks: Sequence[SignatureCheck]) -> list[bool]:
         """Returns, per check, whether the signature verifies (checks verified before by
@@ -93,7 +100,7 @@ class SignatureChecker:
         with self._lock:
             known = [key in self._verified for key in keys]
         todo = [check for check, seen in zip(checks, known, strict=True) if not seen]
-        if self.workers == 0 or len(todo) < self.pool_threshold:
+        if self.workers == 0 or len(todo) < self.pool_threshold or self._paused():
             fresh = verify_all(todo)
         else:
             fresh = self._on_workers(todo)
@@ -112,20 +119,34 @@ class SignatureChecker:
         the calling thread once they are gone.
 
         The workers go before the server when a signal reaches its whole process group
-        (a service manager stopping every process of the service, ``kill -TERM -PGID``):
-        the calls the server is finishing within its grace are checked here instead of
-        failing with a broken pool."""
+        (a service manager stopping every process of the service, ``kill -TERM -PGID``),
+        or one is killed: the calls in flight are checked here instead of failing with a
+        broken pool, and so are later ones for ``PAUSE_AFTER_BREAK_SECONDS``; then fresh
+        workers start."""
         pool = self._started()
         size = -(-len(todo) // self.workers)
         parts = [todo[i:i + size] for i in range(0, len(todo), size)]
         try:
             return list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
         except BrokenProcessPool:
-            if not self._warned_broken:
-                self._warned_broken = True
-                logger.warning("signature workers ended; checking signatures in the "
-                               "server's own process")
+            self._forget(pool)
             return verify_all(todo)
+
+    def _forget(self, pool: ProcessPoolExecutor) -> None:
+        """Forgets ``pool``, whose workers are gone, and warns once for it."""
+        with self._pool_lock:
+            if self._pool is not pool:
+                return  # another thread got here first
+            self._pool = None
+            self._broken_at = time.monotonic()
+        pool.shutdown(wait=False)
+        logger.warning("signature workers ended; checking signatures in the server's own "
+                       "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
+
+    def _paused(self) -> bool:
+        """Returns whether the workers ended less than ``PAUSE_AFTER_BREAK_SECONDS`` ago."""
+        broken_at = self._broken_at
+        return broken_at is not None and time.monotonic() - broken_at < PAUSE_AFTER_BREAK_SECONDS
 
     def start(self) -> None:
         """Starts the worker processes now (if any) and waits until each can verify.

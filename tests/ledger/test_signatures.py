@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ledger import signatures
 from ledger.signatures import SignatureChecker, verify_all
 from services.envelope import Signer, signed_bytes
 
@@ -64,7 +65,7 @@ def test_start_has_every_worker_running_before_the_first_check(workers: int):
 
 
 def test_checks_go_on_in_the_calling_thread_once_the_workers_are_killed(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     # A signal to the server's whole process group ends its workers first; the calls it
     # finishes within its grace are still checked, with the same answers.
     checker = SignatureChecker(2, pool_threshold=1)
@@ -80,7 +81,12 @@ def test_checks_go_on_in_the_calling_thread_once_the_workers_are_killed(
             assert checker.check(items[:10]) == verify_all(items[:10])  # remembered
             again = [(k, s, m + b"?") for k, s, m in items]
             assert checker.check(again) == verify_all(again)
-        assert [r.message for r in caplog.records].count(
-            "signature workers ended; checking signatures in the server's own process") == 1
+        assert [r.getMessage() for r in caplog.records].count(
+            "signature workers ended; checking signatures in the server's own process for "
+            "30 s, then on fresh workers") == 1
+        assert checker.running_workers() == 0  # none started within the pause
+        monkeypatch.setattr(signatures, "PAUSE_AFTER_BREAK_SECONDS", 0.0)
+        assert checker.check(again[::-1]) == verify_all(again[::-1])
+        assert checker._pool is not pool and checker.running_workers() >= 1  # fresh ones
     finally:
         checker.close()
