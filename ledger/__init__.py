@@ -32,6 +32,7 @@ from ledger.config import (
     persistence_env,
 )
 from ledger.domain.alert import Alert, AlertState, Severity
+from ledger.domain.country import is_country_code
 from ledger.domain.envelope import Envelope, signed_bytes
 from ledger.domain.licence import ExchangeLicence, Licence, MiningLicence, hashrate_cap_ths
 from ledger.domain.participant import Participant, ParticipantKind
@@ -150,6 +151,7 @@ __all__ = [
     "die_with_parent",
     "display_url",
     "hashrate_cap_ths",
+    "is_country_code",
     "is_observation",
     "load_witness_policy",
     "missing_data",

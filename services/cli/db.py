@@ -38,8 +38,14 @@ def init(
     (idempotent). Servers then run with table creation off. On a store restored from an
     audit export, or written before the trade request index existed, this also fills that
     index from the stored trades (the cipher key is needed to read them)."""
-    from ledger import HOME_COUNTRY, AuditLog, HistoryIndex, Ledger, RuleViolation
-    from ledger.domain.country import is_country_code
+    from ledger import (
+        HOME_COUNTRY,
+        AuditLog,
+        HistoryIndex,
+        Ledger,
+        RuleViolation,
+        is_country_code,
+    )
 
     code = home_country.strip() if home_country is not None else None
     if code is not None and not is_country_code(code):
