@@ -398,6 +398,24 @@ def test_control_characters_are_refused_in_names_and_ids(trust_world: World) -> 
             assert message(error).startswith(f"{field}:")
 
 
+def test_an_unassigned_country_code_is_refused_naming_the_field(trust_world: World) -> None:
+    # UK is the common mistake for GB; XX is user-assigned: neither is a country.
+    world = trust_world
+    with world.client("regulator") as reg:
+        for code in ("UK", "XX"):
+            error = failure(reg.licensing.RegisterParticipant,
+                            licensing_pb2.RegisterParticipantRequest(
+                                request_id=f"country-{code}",
+                                kind=common_pb2.PARTICIPANT_KIND_ENTERPRISE,
+                                legal_name="Acme", tax_id="T", country=code), timeout=20)
+            assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert message(error).startswith("country: must be an assigned ISO 3166"), code
+    with world.client("exchange_x") as ex:
+        error = failure(ex.record_trade, trade(world, "country-uk", counterparty_country="UK"))
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert message(error).startswith("counterparty_country:"), message(error)
+
+
 ABSURD_TEXT = st.one_of(
     st.text(max_size=80),
     st.sampled_from(["1e999999", "-1e999999", "Infinity", "NaN", "1E+15", "9" * 65,
