@@ -100,7 +100,7 @@ class SignatureChecker:
         with self._lock:
             known = [key in self._verified for key in keys]
         todo = [check for check, seen in zip(checks, known, strict=True) if not seen]
-        if self.workers == 0 or len(todo) < self.pool_threshold or self._paused():
+        if self.workers == 0 or len(todo) < self.pool_threshold:
             fresh = verify_all(todo)
         else:
             fresh = self._on_workers(todo)
@@ -124,6 +124,8 @@ class SignatureChecker:
         broken pool, and so are later ones for ``PAUSE_AFTER_BREAK_SECONDS``; then fresh
         workers start."""
         pool = self._started()
+        if pool is None:
+            return verify_all(todo)
         size = -(-len(todo) // self.workers)
         parts = [todo[i:i + size] for i in range(0, len(todo), size)]
         try:
@@ -143,20 +145,15 @@ class SignatureChecker:
         logger.warning("signature workers ended; checking signatures in the server's own "
                        "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
 
-    def _paused(self) -> bool:
-        """Returns whether the workers ended less than ``PAUSE_AFTER_BREAK_SECONDS`` ago."""
-        broken_at = self._broken_at
-        return broken_at is not None and time.monotonic() - broken_at < PAUSE_AFTER_BREAK_SECONDS
-
     def start(self) -> None:
         """Starts the worker processes now (if any) and waits until each can verify.
 
         A worker imports this module, and with it the whole ``ledger`` package (about
         0.8 s of CPU on the 2-core VM); a server starts them before it serves, so the
         first stream does not wait for them, nor share the cores with their start."""
-        if self.workers == 0:
+        pool = self._started() if self.workers else None
+        if pool is None:
             return
-        pool = self._started()
         for ready in [pool.submit(verify_all, ()) for _ in range(self.workers)]:
             ready.result()
 
@@ -169,8 +166,13 @@ class SignatureChecker:
             return sum(1 for process in dict(pool._processes or {}).values()
                        if process.is_alive())
 
-    def _started(self) -> ProcessPoolExecutor:
+    def _started(self) -> ProcessPoolExecutor | None:
+        """Returns the worker pool, started on first use, or None (check in the calling
+        thread) within ``PAUSE_AFTER_BREAK_SECONDS`` of the workers' end."""
         with self._pool_lock:
+            if (self._broken_at is not None
+                    and time.monotonic() - self._broken_at < PAUSE_AFTER_BREAK_SECONDS):
+                return None
             if self._pool is None:
                 # forkserver: the server is threaded, and fork would copy held locks. The
                 # fork server imports this module once; each worker forked from it has it.

@@ -262,10 +262,10 @@ class CpuBackend:
     def hash_shares(self, packed: PackedBatch) -> ShareHashes:
         """Returns per-share hashes and flags."""
         n = len(packed)
-        if self.workers == 1 or n < self.inprocess_threshold or _pool_paused():
+        pool = None if self.workers == 1 or n < self.inprocess_threshold else _pool(self.workers)
+        if pool is None:
             return hash_shares_inprocess(packed)
         # A share needs a dozen SHA256d or more, so pickling its 52 bytes costs little.
-        pool = _pool(self.workers)
         try:
             parts = list(pool.map(hash_shares_inprocess,
                                   [packed.take(s) for s in self._chunks(n)]))
@@ -281,15 +281,13 @@ class CpuBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (hashes, meets-target) for raw 80-byte headers and LE targets."""
         n = headers.shape[0]
-        if self.workers == 1 or n < self.inprocess_threshold or _pool_paused():
+        pool = None if self.workers == 1 or n < self.inprocess_threshold else _pool(self.workers)
+        if pool is None:
             return check_headers_inprocess(headers, targets)
-        pool = _pool(self.workers)
         try:
             return self._check_headers_on(pool, headers, targets)
         except BrokenProcessPool:
             _forget_broken(pool)
-            with _ARENA.lock:
-                _ARENA.release()  # a worker still at work writes into a block none maps
             return check_headers_inprocess(headers, targets)
 
     def _check_headers_on(
@@ -353,10 +351,13 @@ def set_pool_initializer(initializer: Callable[[int], None] | None) -> None:
     _POOL_INITIALIZER = initializer
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """Returns the shared worker pool, (re)created with ``workers`` processes."""
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    """Returns the shared worker pool, (re)created with ``workers`` processes, or None
+    (hash in the calling process) within ``PAUSE_AFTER_BREAK_SECONDS`` of a broken one."""
     global _POOL, _POOL_SIZE
     with _POOL_LOCK:
+        if _BROKEN_AT is not None and time.monotonic() - _BROKEN_AT < PAUSE_AFTER_BREAK_SECONDS:
+            return None
         if _POOL is None or workers != _POOL_SIZE:
             if _POOL is not None:
                 _POOL.shutdown(wait=True)
@@ -375,8 +376,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def _forget_broken(pool: ProcessPoolExecutor) -> None:
     """Forgets ``pool``, whose workers are gone (killed, or ended by a signal to the
-    server's whole process group), and kills any of its workers still running (their
-    fork server may have gone first, leaving them at work); for the next
+    server's whole process group), kills any of its workers that may still run (their
+    fork server may have gone first, leaving them at work) and lets the shared arena go,
+    so a late writer reaches no later call's rows; for the next
     ``PAUSE_AFTER_BREAK_SECONDS`` batches are hashed in the calling process, then a
     fresh pool is started. Warns once per broken pool."""
     global _POOL, _POOL_SIZE, _BROKEN_AT
@@ -387,18 +389,17 @@ def _forget_broken(pool: ProcessPoolExecutor) -> None:
     workers: Any = pool  # the executor's own table of its processes
     for process in list((workers._processes or {}).values()):
         # Only a worker whose end was never reported (None), or lost with its fork
-        # server (255), may still run; one that was reported is gone, its pid maybe reused.
+        # server (255), may still run: one whose end was reported is not signalled, its
+        # pid may be reused (a small window remains: a 255 can also be a worker that
+        # ended while its fork server went).
         if process.exitcode in (None, 255):
             with contextlib.suppress(OSError):
                 os.kill(process.pid, signal.SIGKILL)
+    with _ARENA.lock:
+        _ARENA.release()
     pool.shutdown(wait=False)
     logger.warning("share verifier workers ended; batches are hashed in the calling "
                    "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
-
-
-def _pool_paused() -> bool:
-    """Returns whether a pool broke less than ``PAUSE_AFTER_BREAK_SECONDS`` ago."""
-    return _BROKEN_AT is not None and time.monotonic() - _BROKEN_AT < PAUSE_AFTER_BREAK_SECONDS
 
 
 def shutdown_pool() -> None:
