@@ -61,7 +61,10 @@ PARAMETERS: dict[str, Parameter] = {
                   "outflow to foreign or self-hosted wallets per participant per month"),
         Parameter("structuring_count", "3", "near-threshold transfers in the window that alert",
                   minimum=Decimal(1)),
-        Parameter("structuring_window_hours", "24", "window of the structuring rule"),
+        # At most 28 days: the structuring rule reads (and takes the version of) a
+        # transfer's own month and the two beside it, and no more (ledger.trading).
+        Parameter("structuring_window_hours", "24", "window of the structuring rule",
+                  maximum=Decimal(672)),
         Parameter("structuring_band_low", "0.90", "lower edge, as a share of the threshold",
                   maximum=Decimal(1)),
         Parameter("structuring_band_high", "1",

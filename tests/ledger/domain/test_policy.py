@@ -33,6 +33,7 @@ def test_defaults_match_the_design() -> None:
     ("outflow_cap_usd", "Infinity", "finite"),
     ("mandatory_sale_share", "1.01", "at most 1"),
     ("structuring_count", "0", "at least 1"),
+    ("structuring_window_hours", "673", "at most 672"),
     ("home_country", "  ", "must not be empty"),
     ("home_country", "UK", "assigned ISO 3166 alpha-2 code such as KZ, got 'UK'"),
     ("offshore_jurisdictions", "KY,XX,VG", "not assigned ISO 3166 alpha-2 codes: 'XX'"),
