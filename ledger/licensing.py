@@ -214,18 +214,15 @@ class Licensing(UseCase):
             self.store.save(participant, *self.licences_to_revoke(participant))
             return Receipt(participant_id, participant.version)
 
-        return self.run(stamp, attempt)
+        receipt = self.run(stamp, attempt)
+        self.revoke_left_over(stamp, participant_id)
+        return receipt
 
     def licences_to_revoke(self, participant: Participant) -> list[Licence]:
         """Returns the licences of a deregistered ``participant`` still valid after its
-        deregistration, each revoked (to be saved with it): with :meth:`holder_in_standing`,
-        the one owner of "a deregistered firm holds no licence".
-
-        Precondition: ``participant`` was read before this lists its licences, and is
-        saved with what this returns. A grant or renewal saves the holder too
-        (``Participant.hold_licence``), so one that commits after that read collides with
-        the deregistration, which decides again and lists its licence; one that commits
-        before it is in the list."""
+        deregistration, each revoked (to be saved): the one owner of "a deregistered
+        firm holds no licence", relied on by :meth:`deregister_participant` and
+        :meth:`revoke_left_over`."""
         assert participant.deregistered_at is not None and participant.deregistration
         when = participant.deregistered_at
         request_id, reason = participant.deregistration
@@ -238,14 +235,30 @@ class Licensing(UseCase):
                 revoked.append(licence)
         return revoked
 
+    def revoke_left_over(self, stamp: Stamp, participant_id: UUID) -> None:
+        """Revokes, once a deregistration or a grant or renewal for ``participant_id``
+        has committed, what a deregistration left to its holder.
+
+        A grant and a deregistration deciding at once save different aggregates, so
+        neither collides with the other: the grant may have checked the holder's standing
+        before the deregistration committed, and the deregistration listed the holder's
+        licences before the grant committed. Each runs this after its own commit, so the
+        one that commits second sees the other and revokes the licence."""
+
+        def attempt() -> None:
+            participant = self.store.get_typed(participant_id, Participant, "participant")
+            if participant.deregistered_at is not None:
+                revoked = self.licences_to_revoke(participant)
+                if revoked:
+                    self.store.save(*revoked)
+
+        self.run(stamp, attempt)
+
     # -------------------------------------------------------------------- licences
 
     def holder_in_standing(self, participant_id: UUID, at: datetime,
                            recorded_at: datetime) -> Participant:
-        """Returns a private copy of the participant when it may act at both times; raises
-        otherwise. A grant or renewal records the licence on it (``hold_licence``) and
-        saves it with the licence, so a deregistration deciding at the same time collides
-        with it (see :meth:`licences_to_revoke`)."""
+        """Returns the participant when it may act at both times; raises otherwise."""
         participant = self.store.get_typed(participant_id, Participant, "participant")
         participant.require_standing(at, recorded_at)
         return participant
@@ -290,7 +303,7 @@ class Licensing(UseCase):
 
         def build() -> list[Aggregate]:
             register = self.bindings.register()  # before the checks: see licence_bindings
-            holder = self.holder_in_standing(participant_id, when, stamp.recorded_at)
+            self.holder_in_standing(participant_id, when, stamp.recorded_at)
             if pool_id is not None and not isinstance(self.store.find(pool_id), MiningPool):
                 raise InvalidRequest("pool_id", f"{pool_id} is not an accredited pool")
             check_efficiency_floor(self.store.policy_at(when), efficiency)
@@ -301,11 +314,12 @@ class Licensing(UseCase):
                 grid_zone=grid_zone, meter_id=meter_id, power_mw=power,
                 efficiency_jth=efficiency, coinbase_tags=tags, valid_from=start,
                 valid_until=end, mode=mode, pool_id=pool_id)
-            holder.hold_licence(request_id=request_id, at=when, licence_id=licence.id)
-            return [licence, holder, self.bindings.record(register, request_id, when, licence)]
+            return [licence, self.bindings.record(register, request_id, when, licence)]
 
-        return self.create(stamp, request_id, MiningLicence,
-                           MiningLicence.create_id(REGULATOR, request_id), build)
+        receipt = self.create(stamp, request_id, MiningLicence,
+                              MiningLicence.create_id(REGULATOR, request_id), build)
+        self.revoke_left_over(stamp, participant_id)
+        return receipt
 
     def renew_licence(self, request_id: str, licence_id: UUID, valid_until: datetime,
                       at: datetime | None = None) -> Receipt:
@@ -337,7 +351,7 @@ class Licensing(UseCase):
                     {"licence": licence_id, "valid_until": old.valid_until.isoformat()})
             old.renewed(request_id=request_id, at=when, successor_id=successor_id,
                         valid_until=end)
-            holder = self.holder_in_standing(old.participant_id, when, stamp.recorded_at)
+            self.holder_in_standing(old.participant_id, when, stamp.recorded_at)
             successor: Licence
             if isinstance(old, MiningLicence):
                 check_efficiency_floor(self.store.policy_at(old.valid_until),
@@ -358,15 +372,17 @@ class Licensing(UseCase):
                     request_id=request_id, at=when, participant_id=old.participant_id,
                     services=list(old.services), valid_from=old.valid_until,
                     valid_until=end, renewal_of=licence_id)
-            holder.hold_licence(request_id=request_id, at=when, licence_id=successor.id)
             if isinstance(successor, MiningLicence):
-                self.store.save(old, successor, holder,
+                self.store.save(old, successor,
                                 self.bindings.record(register, request_id, when, successor))
             else:
-                self.store.save(old, successor, holder)
+                self.store.save(old, successor)
             return Receipt(successor_id, 1)
 
-        return self.run(stamp, attempt)
+        receipt = self.run(stamp, attempt)
+        holder = self.store.get_typed(licence_id, Licence, "licence").participant_id
+        self.revoke_left_over(stamp, holder)
+        return receipt
 
     def amend_mining_capacity(self, request_id: str, licence_id: UUID,
                               power_mw: Decimal | str, efficiency_jth: Decimal | str,
@@ -404,15 +420,15 @@ class Licensing(UseCase):
                                     valid_from=start, valid_until=end)
 
         def build() -> list[Aggregate]:
-            holder = self.holder_in_standing(participant_id, when, stamp.recorded_at)
-            licence = ExchangeLicence(request_id=request_id, at=when,
-                                      participant_id=participant_id, services=offered,
-                                      valid_from=start, valid_until=end)
-            holder.hold_licence(request_id=request_id, at=when, licence_id=licence.id)
-            return [licence, holder]
+            self.holder_in_standing(participant_id, when, stamp.recorded_at)
+            return [ExchangeLicence(request_id=request_id, at=when,
+                                    participant_id=participant_id, services=offered,
+                                    valid_from=start, valid_until=end)]
 
-        return self.create(stamp, request_id, ExchangeLicence,
-                           ExchangeLicence.create_id(REGULATOR, request_id), build)
+        receipt = self.create(stamp, request_id, ExchangeLicence,
+                              ExchangeLicence.create_id(REGULATOR, request_id), build)
+        self.revoke_left_over(stamp, participant_id)
+        return receipt
 
     def suspend_licence(self, request_id: str, licence_id: UUID, reason: str,
                         until: datetime | None = None, at: datetime | None = None) -> Receipt:

@@ -74,7 +74,6 @@ class Participant(LedgerAggregate):
         self.deregistered_at: datetime | None = None
         self.suspensions = Intervals()
         self.keys: dict[str, SigningKey] = {}
-        self.licence_ids: list[UUID] = []
 
     def approve(self, request_id: str, at: datetime) -> None:
         """Approves the participant; RuleViolation when deregistered or already approved."""
@@ -120,14 +119,6 @@ class Participant(LedgerAggregate):
         self._require_registered()
         self._deregister(request_id=request_id, at=at, reason=reason)
 
-    def hold_licence(self, request_id: str, at: datetime, licence_id: UUID) -> None:
-        """Records that ``licence_id`` was granted to the participant (a grant or a
-        renewal, which checked its standing first). Saved with the licence, it makes a
-        deregistration deciding at the same time collide and decide again
-        (``ledger.licensing`` relies on it: a deregistered firm holds no licence)."""
-        self._require_registered()
-        self._hold_licence(request_id=request_id, at=at, licence_id=licence_id)
-
     def _require_registered(self) -> None:
         if self.deregistered_at is not None:
             raise RuleViolation("PARTICIPANT_DEREGISTERED",
@@ -154,10 +145,6 @@ class Participant(LedgerAggregate):
     @event("Reinstated")
     def _reinstate(self, request_id: str, at: datetime) -> None:
         self.suspensions.close_at(at)
-
-    @event("LicenceHeld")
-    def _hold_licence(self, request_id: str, at: datetime, licence_id: UUID) -> None:
-        self.licence_ids.append(licence_id)
 
     @event("Deregistered")
     def _deregister(self, request_id: str, at: datetime, reason: str) -> None:
