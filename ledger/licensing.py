@@ -22,6 +22,7 @@ about participants and licences, each a short command beside those checks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +30,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import PersistenceError
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
@@ -37,7 +39,7 @@ from ledger.domain.base import Stamp
 from ledger.domain.licence import MINING_MODES, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.participant import Participant, ParticipantKind
 from ledger.domain.pool import MiningPool
-from ledger.errors import InvalidRequest, RuleViolation
+from ledger.errors import InvalidRequest, LedgerError, RuleViolation
 from ledger.indexes import LicenceIndex
 from ledger.licence_bindings import LicenceBindings
 from ledger.receipts import Receipt
@@ -63,6 +65,8 @@ from ledger.validation import (
     required_time,
 )
 from ledger.windows import WindowKind
+
+log = logging.getLogger(__name__)
 
 MAX_OWNERS = 100
 """Most beneficial owners or offshore links one registration may name."""
@@ -243,7 +247,11 @@ class Licensing(UseCase):
         neither collides with the other: the grant may have checked the holder's standing
         before the deregistration committed, and the deregistration listed the holder's
         licences before the grant committed. Each runs this after its own commit, so the
-        one that commits second sees the other and revokes the licence."""
+        one that commits second sees the other and revokes the licence.
+
+        The command has committed by then, so a failure here (the store gone, contention)
+        is logged, not raised: the caller's receipt stands, and sending the deregistration
+        again with its request id finishes the revocation."""
 
         def attempt() -> None:
             participant = self.store.get_typed(participant_id, Participant, "participant")
@@ -252,7 +260,12 @@ class Licensing(UseCase):
                 if revoked:
                     self.store.save(*revoked)
 
-        self.run(stamp, attempt)
+        try:
+            self.run(stamp, attempt)
+        except (LedgerError, PersistenceError) as error:
+            log.error("licences participant %s may still hold after its deregistration "
+                      "were not revoked (%s); send the deregistration again with its "
+                      "request id to finish", participant_id, error)
 
     # -------------------------------------------------------------------- licences
 

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from ledger.errors import StoreUnavailable
 from tests.ledger.conftest import END, START, Market
 
 
@@ -69,3 +70,41 @@ def test_a_grant_committed_after_a_deregistration_listed_the_licences_is_revoked
     licence = ledger.get_licence(licence_id)
     assert licence.revoked_at == START
     assert licence.revocation_reason == "holder deregistered: closed"
+
+
+def test_a_sweep_that_fails_after_the_commit_is_logged_and_finished_by_sending_again(
+        market: Market, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The deregistration has committed when its sweep runs: a store failure there leaves
+    # its receipt standing, says so, and the same request sent again revokes the licence.
+    ledger = market.ledger
+    holder = market.participant("late-holder")
+    listed = ledger.licensing.licences.all_ids
+    granted: list[UUID] = []
+    pending = [lambda: granted.append(grant(market, holder))]
+
+    def list_then_grant(*args: Any) -> list[UUID]:
+        found = listed(*args)
+        if pending:
+            run_to_commit(pending.pop())
+        return found
+
+    monkeypatch.setattr(ledger.licensing.licences, "all_ids", list_then_grant)
+    revoking = ledger.licensing.licences_to_revoke
+    calls: list[int] = []
+
+    def fails_in_the_sweep(participant: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # the first call is the deregistration's own
+            raise StoreUnavailable("the store went away")
+        return revoking(participant)
+
+    monkeypatch.setattr(ledger.licensing, "licences_to_revoke", fails_in_the_sweep)
+    receipt = ledger.deregister_participant("late-dereg", holder, "closed", at=START)
+    assert receipt.aggregate_id == holder
+    [licence_id] = granted
+    assert ledger.get_licence(licence_id).revoked_at is None
+    assert "send the deregistration again with its request id" in caplog.text
+    again = ledger.deregister_participant("late-dereg", holder, "closed", at=START)
+    assert again.replayed
+    assert ledger.get_licence(licence_id).revoked_at == START
