@@ -30,6 +30,25 @@ def grant(market: Market, holder: UUID) -> UUID:
         "late-grant", holder, ["exchange"], START, END, at=START).aggregate_id
 
 
+def grant_after_the_first_listing(market: Market, holder: UUID,
+                                  monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
+    """Has the first listing of licences (a deregistration's) let a grant to ``holder``
+    run to its commit once it has listed them; returns the list the grant's licence id
+    is appended to."""
+    listed = market.ledger.licensing.licences.all_ids
+    granted: list[UUID] = []
+    pending = [lambda: granted.append(grant(market, holder))]
+
+    def list_then_grant(*args: Any) -> list[UUID]:
+        found = listed(*args)
+        if pending:
+            run_to_commit(pending.pop())
+        return found
+
+    monkeypatch.setattr(market.ledger.licensing.licences, "all_ids", list_then_grant)
+    return granted
+
+
 def test_a_deregistration_committed_after_a_grants_standing_check_revokes_that_licence(
         market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = market.ledger
@@ -54,17 +73,7 @@ def test_a_grant_committed_after_a_deregistration_listed_the_licences_is_revoked
         market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = market.ledger
     holder = market.participant("late-holder")
-    listed = ledger.licensing.licences.all_ids
-    granted: list[UUID] = []
-    pending = [lambda: granted.append(grant(market, holder))]
-
-    def list_then_grant(*args: Any) -> list[UUID]:
-        found = listed(*args)
-        if pending:
-            run_to_commit(pending.pop())
-        return found
-
-    monkeypatch.setattr(ledger.licensing.licences, "all_ids", list_then_grant)
+    granted = grant_after_the_first_listing(market, holder, monkeypatch)
     ledger.deregister_participant("late-dereg", holder, "closed", at=START)
     [licence_id] = granted
     licence = ledger.get_licence(licence_id)
@@ -79,17 +88,7 @@ def test_a_sweep_that_fails_after_the_commit_is_logged_and_finished_by_sending_a
     # its receipt standing, says so, and the same request sent again revokes the licence.
     ledger = market.ledger
     holder = market.participant("late-holder")
-    listed = ledger.licensing.licences.all_ids
-    granted: list[UUID] = []
-    pending = [lambda: granted.append(grant(market, holder))]
-
-    def list_then_grant(*args: Any) -> list[UUID]:
-        found = listed(*args)
-        if pending:
-            run_to_commit(pending.pop())
-        return found
-
-    monkeypatch.setattr(ledger.licensing.licences, "all_ids", list_then_grant)
+    granted = grant_after_the_first_listing(market, holder, monkeypatch)
     revoking = ledger.licensing.licences_to_revoke
     calls: list[int] = []
 
