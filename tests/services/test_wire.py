@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services import wire
+from services.generated.valedger.v1 import trading_pb2
 from services.status import ServiceError
 
 JSON_LIKE = st.recursive(
@@ -81,6 +82,25 @@ def test_timestamp_matches_protobufs_from_datetime(value: datetime) -> None:
     inside = timestamp_pb2.Timestamp(seconds=1, nanos=2)
     wire.fill_timestamp(inside, value)
     assert inside == expected
+
+
+@given(st.integers(-62_135_596_800, 253_402_300_799), st.integers(0, 999_999_999))
+def test_time_matches_protobufs_to_datetime(seconds: int, nanos: int) -> None:
+    stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+    read = wire.time(trading_pb2.TradePayload(at=stamp), "at")
+    assert read == stamp.ToDatetime(tzinfo=UTC)
+    assert read is not None and read.tzinfo is UTC
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(-62_135_596_801, 0),
+                                                (253_402_300_800, 0), (0, -1),
+                                                (0, 1_000_000_000)])
+def test_time_out_of_range_names_the_field(seconds: int, nanos: int) -> None:
+    stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+    with pytest.raises(ServiceError, match="timestamp out of range") as raised:
+        wire.time(trading_pb2.TradePayload(at=stamp), "at", "trade.at")
+    assert raised.value.message.startswith("trade.at: ")
+    assert raised.value.details[0].field_violations[0].field == "trade.at"
 
 
 def ledger_transcoder() -> JSONTranscoder:
