@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal
 from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
@@ -66,6 +66,11 @@ from ledger.windows import Window, WindowKind
 
 EXACT_PRECISION = 200
 """Significant digits that keep ``quantity × price × rate`` exact for any sane amount."""
+
+EXACT = Context(prec=EXACT_PRECISION)
+"""The context a trade's value is computed in. Shared by every thread: its operations
+leave only sticky flags behind, which nothing reads (about a quarter of the cost of
+entering a local context for each trade)."""
 
 
 class TradeBlocked(RuleViolation):
@@ -112,8 +117,7 @@ class TradeRules:
                                  f"no USD rate in policy for {request.quote_currency!r} "
                                  f"(set fx_usd.{request.quote_currency})")
         # Exact product (the default context would round beyond 28 significant digits).
-        with localcontext(prec=EXACT_PRECISION):
-            value_usd = request.notional * rate
+        value_usd = EXACT.multiply(request.notional_in(EXACT), rate)
 
         def block(rule: str, message: str, figures: Mapping[str, object]) -> TradeReceipt:
             text = {k: str(v) for k, v in figures.items()}

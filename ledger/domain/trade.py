@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -59,10 +59,9 @@ class TradeRequest:
             raise TypeError("travel_rule is read after validate_trade parses it")
         return travel
 
-    @property
-    def notional(self) -> Decimal:
-        """Returns quantity × price in the quote currency."""
-        return Decimal(self.quantity) * Decimal(self.price)
+    def notional_in(self, context: Context) -> Decimal:
+        """Returns quantity × price in the quote currency, rounded as ``context`` says."""
+        return context.multiply(Decimal(self.quantity), Decimal(self.price))
 
     def digest(self) -> str:
         """Returns the digest of what this request asks (its envelope aside: a retry
