@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
+import threading
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,11 +175,29 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
 
 def trade_result(receipt: TradeReceipt, request_id: str) -> trading_pb2.TradeResult:
     """Returns the wire form of a trade's outcome."""
-    return trading_pb2.TradeResult(
-        receipt=common_pb2.Receipt(aggregate_id=str(receipt.trade_id), version=1,
-                                   replayed=receipt.replayed),
-        status=_STATUS[receipt.status], rule=receipt.rule, message=receipt.message,
-        figures=receipt.figures, request_id=request_id)
+    result = trading_pb2.TradeResult()
+    fill_trade_result(result, receipt, request_id)
+    return result
+
+
+def fill_trade_result(result: trading_pb2.TradeResult, receipt: TradeReceipt,
+                      request_id: str) -> None:
+    """Sets an empty ``result`` (perhaps a stream response's new element) to the wire form
+    of a trade's outcome. Filled in place, a streamed trade's result costs about a third
+    of building it and copying it into the response; unset fields stay unset."""
+    result.status = _STATUS[receipt.status]
+    result.request_id = request_id
+    stored = result.receipt
+    stored.aggregate_id = str(receipt.trade_id)
+    stored.version = 1
+    if receipt.replayed:
+        stored.replayed = True
+    if receipt.rule:
+        result.rule = receipt.rule
+    if receipt.message:
+        result.message = receipt.message
+    if receipt.figures:
+        result.figures.update(receipt.figures)
 
 
 @dataclass
@@ -314,24 +335,37 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
                 raise fault
             return [trade for trade, _ in prepared]
 
-        async def commit(batch: Sequence[_Labelled], before: asyncio.Task[None] | None
-                         ) -> None:
+        recorder = InOrder(self.backend)
+
+        async def commit(batch: Sequence[_Labelled], before: _Commit | None,
+                         handed: asyncio.Future[None]) -> None:
             # Opening a batch (protobuf, signatures) overlaps the commit of the one before;
             # commits stay one at a time and in stream order, and none follows a failure.
             try:
-                trades = await self.backend.run(open_batch, batch)
-            finally:
-                if before is not None:
-                    await before
-            receipts = await self.backend.run(self.backend.ledger.record_trades, trades)
-            response.results.extend(
-                trade_result(r, t.request_id) for r, t in zip(receipts, trades, strict=True))
+                try:
+                    trades = await self.backend.run(open_batch, batch)
+                finally:
+                    if before is not None:
+                        await before.handed  # raises the earlier batch's fault first
+                recorded = recorder.record(trades)
+            except BaseException as error:
+                _fail(handed, error)
+                raise
+            handed.set_result(None)
+            receipts = await recorded
+            if before is not None:
+                await before.task  # results in stream order
+            add = response.results.add
+            for receipt, trade in zip(receipts, trades, strict=True):
+                fill_trade_result(add(), receipt, trade.request_id)
 
-        in_flight: list[asyncio.Task[None]] = []
+        in_flight: list[_Commit] = []
 
         def start(batch: list[_Labelled]) -> None:
             before = in_flight[-1] if in_flight else None
-            in_flight.append(asyncio.ensure_future(commit(batch, before)))
+            handed = asyncio.get_running_loop().create_future()
+            in_flight.append(_Commit(asyncio.ensure_future(commit(batch, before, handed)),
+                                     handed))
 
         try:
             pending: list[_Labelled] = []
@@ -343,17 +377,18 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
                         start(pending)
                         pending = []
                         if len(in_flight) > PIPELINE_DEPTH:  # bound what is held in memory
-                            await in_flight.pop(0)
+                            await in_flight.pop(0).task
                 index += 1
             if pending:
                 start(pending)
             while in_flight:
-                await in_flight.pop(0)
+                await in_flight.pop(0).task
         finally:
-            for task in in_flight:  # the RPC failed or was cancelled: stop what is queued
-                task.cancel()
+            recorder.stop()  # the RPC failed or was cancelled: record nothing more
+            for commit_ in in_flight:
+                commit_.task.cancel()
             if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+                await asyncio.gather(*(c.task for c in in_flight), return_exceptions=True)
         response.recorded_count = sum(
             1 for r in response.results if r.status == trading_pb2.TRADE_STATUS_RECORDED)
         response.blocked_count = len(response.results) - response.recorded_count
@@ -362,6 +397,91 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
 _Labelled = tuple[common_pb2.SignedEnvelope, str]
 """An envelope of a RecordTrades stream with the field path that names it in errors."""
+
+
+@dataclass
+class _Commit:
+    """One batch of a RecordTrades stream on its way: ``handed`` is done once its trades
+    are handed to the stream's ``InOrder`` (or it failed before), ``task`` once its
+    results are in the response."""
+
+    task: asyncio.Task[None]
+    handed: asyncio.Future[None]
+
+
+def _fail(future: asyncio.Future[None], error: BaseException) -> None:
+    """Ends ``future`` with ``error`` (cancelled for a cancellation) unless it is done."""
+    if future.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(error)
+        future.exception()  # the batch's own task reports it: no "never retrieved" warning
+
+
+class InOrder:
+    """Records the batches of one stream on the ledger pool, one after another in the
+    order they are handed in.
+
+    The thread that records a batch goes straight on to the next one waiting, instead of
+    handing back to the event loop and being called again: the round trip cost about
+    4 ms between two 500-trade commits on the 2-core VM, 2% of a stream. After a batch
+    fails, or after ``stop``, the batches still waiting are cancelled, not recorded.
+    Runs ``Ledger.record_trades`` in the context of the stream (its grant)."""
+
+    def __init__(self, backend: LedgerPool) -> None:
+        self.backend = backend
+        self.context = contextvars.copy_context()
+        self.waiting: deque[tuple[list[TradeRequest],
+                                  concurrent.futures.Future[list[TradeReceipt]]]] = deque()
+        self.lock = threading.Lock()
+        self.draining = False
+        self.stopped = False
+
+    def record(self, trades: list[TradeRequest]) -> asyncio.Future[list[TradeReceipt]]:
+        """Returns the receipts of ``trades`` once recorded after every batch handed in
+        before (cancelled when one of those failed or the stream stopped)."""
+        future: concurrent.futures.Future[list[TradeReceipt]] = concurrent.futures.Future()
+        with self.lock:
+            self.waiting.append((trades, future))
+            idle, self.draining = not self.draining, True
+        if idle:
+            try:
+                self.backend.executor.submit(self._drain)
+            except BaseException:
+                with self.lock:
+                    self.draining = False
+                raise
+        return asyncio.wrap_future(future)
+
+    def stop(self) -> None:
+        """Cancels what is waiting; a batch being recorded still finishes."""
+        with self.lock:
+            self.stopped = True
+            waiting, self.waiting = list(self.waiting), deque()
+        for _, future in waiting:
+            future.cancel()
+
+    def _drain(self) -> None:
+        while True:
+            with self.lock:
+                if not self.waiting:
+                    self.draining = False
+                    return
+                trades, future = self.waiting.popleft()
+                if self.stopped:
+                    future.cancel()
+                    continue
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                receipts = self.context.run(self.backend.ledger.record_trades, trades)
+            except BaseException as error:
+                self.stop()  # nothing follows a failure
+                future.set_exception(error)
+            else:
+                future.set_result(receipts)
 
 
 def stream_envelopes(message: trading_pb2.RecordTradesRequest, index: int

@@ -238,6 +238,25 @@ def test_stream_failure_keeps_every_batch_before_it_and_none_after(world: World)
     assert later.recorded_count == 200
 
 
+def test_a_batch_the_ledger_refuses_ends_the_stream_before_the_batches_after_it(
+        world: World) -> None:
+    # Every envelope opens; the ledger refuses the third batch as a whole (a request id
+    # reused inside it for another trade). Batches are handed to the ledger while the
+    # one before records: the first two stay recorded, the fourth is not recorded.
+    signer = world.signers["exchange_x"]
+    envelopes = [signer.seal(trade(world, f"refused-{i}")) for i in range(1600)]
+    envelopes[1100] = signer.seal(trade(world, "refused-1050", exchange_trade_id="t-other"))
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.record_sealed_trades, envelopes, per_message=30)
+        assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert "request id 'refused-1050' was already used" in str(error.details())
+        replay = ex.record_sealed_trades(envelopes[:1000])
+        assert all(r.receipt.replayed for r in replay.results)
+        later = ex.record_sealed_trades(envelopes[1000:1100] + envelopes[1101:])
+    assert not any(r.receipt.replayed for r in later.results)
+    assert later.recorded_count == 599
+
+
 def test_stream_messages_may_carry_one_trade_or_several_in_order(world: World) -> None:
     signer = world.signers["exchange_x"]
     envelopes = [signer.seal(trade(world, f"mixed-{i}")) for i in range(9)]
