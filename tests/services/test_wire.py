@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 from google.protobuf import struct_pb2, timestamp_pb2
+from google.rpc import error_details_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,7 +101,9 @@ def test_time_out_of_range_names_the_field(seconds: int, nanos: int) -> None:
     with pytest.raises(ServiceError, match="timestamp out of range") as raised:
         wire.time(trading_pb2.TradePayload(at=stamp), "at", "trade.at")
     assert raised.value.message.startswith("trade.at: ")
-    assert raised.value.details[0].field_violations[0].field == "trade.at"
+    (detail,) = raised.value.details
+    assert isinstance(detail, error_details_pb2.BadRequest)
+    assert detail.field_violations[0].field == "trade.at"
 
 
 def ledger_transcoder() -> JSONTranscoder:
