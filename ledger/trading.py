@@ -157,7 +157,6 @@ class TradeRules:
                               "recorded_at": recorded_at.isoformat()})
         threshold = policy.decimal("travel_rule_threshold_usd")
         near_threshold = is_near_threshold(value_usd, policy)
-        period = period_of(at)
         home = policy.text("home_country")
         self_hosted = request.wallet_kind is WalletKind.SELF_HOSTED
 
@@ -168,7 +167,7 @@ class TradeRules:
             refused = block(rule, message, figures)
             alerts = [] if also is None else [also.id]
             if near_threshold:
-                account = self.account(batch, request.buyer_id, period)
+                account = self.account(batch, request.buyer_id, period_of(at))
                 alert = self.near_threshold(batch, request, ids.attempt, value_usd, policy,
                                             account)
                 if alert is not None:
@@ -209,7 +208,7 @@ class TradeRules:
         is_outflow = self_hosted or country != home
         account = None
         if is_outflow or near_threshold:
-            account = self.account(batch, request.buyer_id, period)
+            account = self.account(batch, request.buyer_id, period_of(at))
         if is_outflow:
             assert account is not None
             cap = policy.decimal("outflow_cap_usd")
@@ -219,7 +218,7 @@ class TradeRules:
                     f"outflow cap {amount(cap)} USD exceeded: {amount(account.outflow_usd)} + "
                     f"{amount(value_usd)}",
                     {"cap_usd": amount(cap), "used_usd": amount(account.outflow_usd),
-                     "value_usd": amount(value_usd), "period": period})
+                     "value_usd": amount(value_usd), "period": account.period})
         trade = Trade.record(request, ids.recorded, value_usd, country)
         batch.add(trade)
         alert_ids: list[UUID] = [] if hit is None else [hit.id]
