@@ -221,21 +221,32 @@ def test_bad_envelope_in_stream_names_its_index_and_keeps_earlier_batches(
     assert all(r.receipt.replayed for r in replay.results)
 
 
+def stream_stops_at_the_third_batch(world: World, envelopes: list[common_pb2.SignedEnvelope],
+                                    code: grpc.StatusCode, says: str,
+                                    rest: list[common_pb2.SignedEnvelope]) -> None:
+    """Streams ``envelopes`` 30 a message and asserts the stream fails with ``code`` and
+    ``says`` in its details in the third of its 500-trade batches, the first two recorded
+    (sent again, they are replays) and the rest not (``rest``, sent again, all new)."""
+    with world.client("exchange_x") as ex:
+        error = rpc_error(ex.record_sealed_trades, envelopes, per_message=30)
+        assert error.code() is code
+        assert says in str(error.details())
+        replay = ex.record_sealed_trades(envelopes[:1000])
+        assert all(r.receipt.replayed for r in replay.results)
+        later = ex.record_sealed_trades(rest)
+    assert not any(r.receipt.replayed for r in later.results)
+    assert later.recorded_count == len(rest)
+
+
 def test_stream_failure_keeps_every_batch_before_it_and_none_after(world: World) -> None:
     # Batches are opened while the one before commits; a bad envelope in the third batch
     # must leave the first two committed and the third and fourth not, in that order.
     signer = world.signers["exchange_x"]
     envelopes = [signer.seal(trade(world, f"piped-{i}")) for i in range(1600)]
     envelopes[1100].signature = bytes(64)
-    with world.client("exchange_x") as ex:
-        error = rpc_error(ex.record_sealed_trades, envelopes, per_message=30)
-        assert error.code() is grpc.StatusCode.PERMISSION_DENIED
-        assert "requests[36].envelopes[20]: " in str(error.details())  # 36 * 30 + 20
-        replay = ex.record_sealed_trades(envelopes[:1000])
-        assert all(r.receipt.replayed for r in replay.results)
-        later = ex.record_sealed_trades(envelopes[1000:1100] + envelopes[1500:])
-    assert not any(r.receipt.replayed for r in later.results)
-    assert later.recorded_count == 200
+    stream_stops_at_the_third_batch(world, envelopes, grpc.StatusCode.PERMISSION_DENIED,
+                                    "requests[36].envelopes[20]: ",  # 36 * 30 + 20
+                                    envelopes[1000:1100] + envelopes[1500:])
 
 
 def test_a_batch_the_ledger_refuses_ends_the_stream_before_the_batches_after_it(
@@ -246,15 +257,9 @@ def test_a_batch_the_ledger_refuses_ends_the_stream_before_the_batches_after_it(
     signer = world.signers["exchange_x"]
     envelopes = [signer.seal(trade(world, f"refused-{i}")) for i in range(1600)]
     envelopes[1100] = signer.seal(trade(world, "refused-1050", exchange_trade_id="t-other"))
-    with world.client("exchange_x") as ex:
-        error = rpc_error(ex.record_sealed_trades, envelopes, per_message=30)
-        assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
-        assert "request id 'refused-1050' was already used" in str(error.details())
-        replay = ex.record_sealed_trades(envelopes[:1000])
-        assert all(r.receipt.replayed for r in replay.results)
-        later = ex.record_sealed_trades(envelopes[1000:1100] + envelopes[1101:])
-    assert not any(r.receipt.replayed for r in later.results)
-    assert later.recorded_count == 599
+    stream_stops_at_the_third_batch(world, envelopes, grpc.StatusCode.FAILED_PRECONDITION,
+                                    "request id 'refused-1050' was already used",
+                                    envelopes[1000:1100] + envelopes[1101:])
 
 
 def test_stream_messages_may_carry_one_trade_or_several_in_order(world: World) -> None:
