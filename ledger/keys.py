@@ -23,7 +23,7 @@ from ledger.domain.participant import Participant, SigningKey
 from ledger.errors import EnvelopeRefused, InvalidRequest
 from ledger.receipts import Receipt
 from ledger.requests import REGULATOR
-from ledger.signatures import SignatureCheck, SignatureChecker
+from ledger.signatures import SignatureCheck, SignatureChecker, usable_public_key
 from ledger.validation import check_text
 from ledger.windows import WindowKind
 
@@ -111,12 +111,19 @@ class Keys(UseCase):
     def register_key(self, request_id: str, participant_id: UUID, key_id: str,
                      public_key: bytes, at: datetime | None = None,
                      requester: str = REGULATOR) -> Receipt:
-        """Registers an Ed25519 public key (32 bytes) the participant signs with."""
+        """Registers an Ed25519 public key (32 bytes) the participant signs with;
+        InvalidRequest naming ``public_key`` unless it is one a private key makes
+        (``ledger.signatures.usable_public_key``)."""
         check_text("key_id", key_id, MAX_KEY_ID)
         if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
             size = len(public_key) if isinstance(public_key, bytes) else "no"
             raise InvalidRequest("public_key",
                                  f"Ed25519 keys are {PUBLIC_KEY_SIZE} bytes, got {size}")
+        if not usable_public_key(public_key):
+            raise InvalidRequest("public_key",
+                                 "not an Ed25519 public key anyone can be held to: it must "
+                                 "encode a point of the curve's prime-order group, as "
+                                 "every key made from a private key does")
         stamp, when = self._stamp("RegisterKey", requester, request_id, at,
                                   participant_id=participant_id, key_id=key_id,
                                   public_key=public_key)

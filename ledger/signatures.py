@@ -5,10 +5,20 @@ every envelope it stores through :class:`SignatureChecker`, and the services may
 batch early (on worker processes, while the previous batch commits) through the same
 checker; a signature it verified is remembered, so the ledger does not verify it twice.
 
-``cryptography`` holds the GIL while it verifies, and a signature check costs about as
-much as recording the trade it covers. A stream of trades would otherwise spend a third
-of the server's only Python thread on signatures; a worker process checks a batch while
-the server parses the next one and commits the one before.
+Signatures are verified by libsodium (``PyNaCl``): the RFC 8032 equation, with the
+signature's S below the group order, the key and R canonical encodings, and neither of
+them a point of small order. OpenSSL's Ed25519 (``cryptography``) checks the same equation
+without the small-order rule: the public key 01 00..00 (the neutral point) with the
+signature R = 01 00..00, S = 0 "signs" every message there, so a participant who had
+registered that key could deny anything signed under it. libsodium's extra rules refuse
+only keys and R values that no private key produces: on signatures made by real keys the
+two agree, so an auditor may use either. libsodium also verifies in half OpenSSL's time
+(48 against 97 µs a short message on the 2-core VM, bench/RESULTS.md).
+
+libsodium lets go of the GIL while it verifies, but a thread checking signatures one by
+one must take it back after each, behind a busy server thread (up to the 5 ms switch
+interval every time). So a worker process checks a batch while the server parses the next
+one and commits the one before.
 """
 
 from __future__ import annotations
@@ -26,9 +36,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
+from ledger.domain.envelope import PUBLIC_KEY_SIZE, SIGNATURE_SIZE
 from ledger.lifetime import pool_worker_dies_with
 from verifier.cpu import cpu_count
 
@@ -55,22 +66,28 @@ def default_workers() -> int:
     return max(0, cpu_count() - 1)
 
 
+def usable_public_key(public_key: bytes) -> bool:
+    """Returns whether ``public_key`` is an Ed25519 key a signature can be held to: 32
+    bytes encoding, canonically, a curve point of the prime-order subgroup (every key made
+    from a private key is one). Registering keys relies on it (``ledger.keys``): a
+    small-order key would verify forgeries, and an off-curve one nothing at all."""
+    return (isinstance(public_key, bytes) and len(public_key) == PUBLIC_KEY_SIZE
+            and crypto_core_ed25519_is_valid_point(public_key))
+
+
 def verify_all(checks: Sequence[SignatureCheck]) -> list[bool]:
-    """Returns, per check, whether the signature verifies with the public key."""
+    """Returns, per check, whether the signature verifies with the public key under
+    libsodium's rules (see the module's docstring); a malformed key or signature does
+    not verify."""
     results = []
-    keys: dict[bytes, Ed25519PublicKey | None] = {}
     for public_key, signature, signed in checks:
-        if public_key not in keys:
-            try:
-                keys[public_key] = Ed25519PublicKey.from_public_bytes(public_key)
-            except ValueError:
-                keys[public_key] = None
-        key = keys[public_key]
+        if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+            results.append(False)
+            continue
         try:
-            if key is None:
-                raise InvalidSignature
-            key.verify(signature, signed)
-        except (InvalidSignature, ValueError):
+            # libsodium's combined form: the signature, then the message it covers.
+            crypto_sign_open(signature + signed, public_key)
+        except BadSignatureError:
             results.append(False)
         else:
             results.append(True)

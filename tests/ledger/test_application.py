@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.domain import Aggregate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,8 +26,9 @@ from ledger.errors import InvalidRequest, NotFound, RuleViolation
 from ledger.receipts import Receipt, TradeReceipt
 from ledger.trading import TradeBlocked
 from tests.ledger.conftest import END, START, T0, Market, hours, notifications
+from tests.ledger.domain.test_envelope import raw_public
 
-KEY = bytes(range(32))
+KEY = raw_public(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
 DAY = timedelta(days=1)
 
 
@@ -554,7 +556,7 @@ def absurd_commands(market: Market, value: str) -> list[tuple[str, Callable[[], 
         ("policy", lambda: ledger.set_policy(f"a-p-{value!r}", "outflow_cap_usd", value)),
         ("trade", lambda: ledger.record_trade(market.trade(
             f"a-t-{value!r}", quantity=value, asset=value))),
-        ("key", lambda: ledger.register_key(f"a-k-{value!r}", market.buyer, value, b"k" * 32,
+        ("key", lambda: ledger.register_key(f"a-k-{value!r}", market.buyer, value, KEY,
                                             at=T0)),
         ("alert", lambda: ledger.raise_alert(f"a-al-{value!r}", value, uuid4(), None, value,
                                              [value], {}, at=T0)),

@@ -12,13 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.domain.envelope import Envelope
 from ledger.domain.participant import SigningKey
-from ledger.errors import EnvelopeRefused, RequestIdReused
+from ledger.errors import EnvelopeRefused, InvalidRequest, RequestIdReused
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.signatures import SignatureChecker
 from tests.ledger.conftest import START, T0, Market, events_of
 from tests.ledger.domain.test_envelope import raw_public, sealed
 
 P = UUID(int=7)
+NEUTRAL_POINT = b"\x01" + bytes(31)
+"""The curve's neutral point as a public key: of small order, it "verifies" forgeries."""
 
 
 def rule(verifier: EnvelopeVerifier, envelope: Envelope, keys: dict[str, SigningKey],
@@ -97,3 +99,22 @@ def test_key_requests_are_scoped_to_their_requester(market: Market) -> None:
     # The regulator's "k" is another request altogether.
     other = ledger.register_key("k", market.exchange, "k2", key, at=START)
     assert not other.replayed and other.version == first.version + 1
+
+
+@pytest.mark.parametrize("public_key", [
+    pytest.param(NEUTRAL_POINT, id="small order: the neutral point"),
+    pytest.param(bytes(range(32)), id="not a point of the curve"),
+    pytest.param(b"\xff" * 32, id="not a canonical encoding"),
+])
+def test_registering_a_key_no_private_key_makes_is_refused(market: Market,
+                                                           public_key: bytes) -> None:
+    before = len(events_of(market.ledger))
+    with pytest.raises(InvalidRequest) as refused:
+        market.ledger.register_key("key-bad", market.exchange, "k1", public_key, at=START)
+    assert refused.value.field == "public_key"
+    assert "prime-order" in str(refused.value)
+    assert len(events_of(market.ledger)) == before
+    # The same request id still registers a real key afterwards.
+    good = raw_public(Ed25519PrivateKey.generate())
+    assert market.ledger.register_key("key-bad", market.exchange, "k1", good,
+                                      at=START).version > 0

@@ -8,9 +8,14 @@ import signal
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nacl.bindings import crypto_core_ed25519_add
 
 from ledger import signatures
-from ledger.signatures import SignatureChecker, verify_all
+from ledger.signatures import SignatureChecker, usable_public_key, verify_all
 from services.envelope import Signer, signed_bytes
 
 
@@ -27,6 +32,81 @@ def checks() -> list[tuple[bytes, bytes, bytes]]:
     out[11] = (bob.public_key, out[11][1], out[11][2])  # another key
     out[19] = (b"\x01" * 5, out[19][1], out[19][2])  # not a public key at all
     return out
+
+
+RFC8032_VECTORS = {
+    # RFC 8032 §7.1, TEST 1 and TEST 2: (public key, message, signature).
+    "test 1 (empty message)": (
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bac"
+        "c61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"),
+    "test 2 (one byte)": (
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e"
+        "458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"),
+}
+NEUTRAL_POINT = b"\x01" + bytes(31)
+"""The curve's neutral point encoded: a public key of small order (1)."""
+ORDER_EIGHT_POINT = bytes.fromhex(
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa")
+"""A point of order 8: added to a real key it makes a key of mixed order."""
+
+
+@pytest.mark.parametrize("name", RFC8032_VECTORS)
+def test_rfc8032_vectors_verify_and_a_flipped_bit_does_not(name: str) -> None:
+    key, message, signature = (bytes.fromhex(x) for x in RFC8032_VECTORS[name])
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    assert verify_all([(key, signature, message), (key, flipped, message)]) == [True, False]
+    assert usable_public_key(key)
+
+
+def test_a_small_order_key_that_openssl_lets_sign_anything_verifies_nothing() -> None:
+    # R = the neutral point, S = 0: OpenSSL's equation holds for every message.
+    forgery = NEUTRAL_POINT + bytes(32)
+    for message in (b"", b"I never sent this trade"):
+        Ed25519PublicKey.from_public_bytes(NEUTRAL_POINT).verify(forgery, message)
+        assert verify_all([(NEUTRAL_POINT, forgery, message)]) == [False]
+    assert not usable_public_key(NEUTRAL_POINT)
+
+
+def test_only_keys_of_the_prime_order_group_are_usable() -> None:
+    real = Signer.generate().public_key
+    assert usable_public_key(real)
+    assert not usable_public_key(crypto_core_ed25519_add(real, ORDER_EIGHT_POINT))
+    assert not usable_public_key(ORDER_EIGHT_POINT)
+    assert not usable_public_key(bytes(range(32)))  # not on the curve
+    assert not usable_public_key(real[:31])
+    assert not usable_public_key(b"\xff" * 32)  # y beyond the field: not canonical
+
+
+def openssl_verifies(key: bytes, signature: bytes, message: bytes) -> bool:
+    """Returns whether OpenSSL (``cryptography``) accepts the signature."""
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), message=st.binary(max_size=300),
+       flip=st.one_of(st.none(), st.integers(0, 64 * 8 - 1)), in_message=st.booleans())
+def test_libsodium_and_openssl_agree_on_signatures_by_real_keys(
+        seed: bytes, message: bytes, flip: int | None, in_message: bool) -> None:
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    key = Signer(private, "k").public_key
+    signature = private.sign(message)
+    if flip is not None and in_message and message:
+        position = flip % (8 * len(message))
+        changed = bytearray(message)
+        changed[position // 8] ^= 1 << (position % 8)
+        message = bytes(changed)
+    elif flip is not None:
+        changed = bytearray(signature)
+        changed[flip // 8] ^= 1 << (flip % 8)
+        signature = bytes(changed)
+    assert verify_all([(key, signature, message)]) == [openssl_verifies(key, signature,
+                                                                        message)]
 
 
 def test_verify_all_says_which_checks_fail():
