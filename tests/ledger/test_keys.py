@@ -103,7 +103,8 @@ def test_key_requests_are_scoped_to_their_requester(market: Market) -> None:
 
 @pytest.mark.parametrize("public_key", [
     pytest.param(NEUTRAL_POINT, id="small order: the neutral point"),
-    pytest.param(bytes(range(32)), id="not a point of the curve"),
+    pytest.param(bytes(range(32)), id="mixed order: a point with a torsion part"),
+    pytest.param(bytes([2]) + bytes(31), id="not a point of the curve (y = 2)"),
     pytest.param(b"\xff" * 32, id="not a canonical encoding"),
 ])
 def test_registering_a_key_no_private_key_makes_is_refused(market: Market,

@@ -1,7 +1,9 @@
-"""Batched Ed25519 checks: worker processes give the in-process answer, check by check."""
+"""Batched Ed25519 checks: libsodium's rules against OpenSSL's (RFC 8032 vectors, small-order
+forgeries), and worker processes giving the in-process answer, check by check."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -47,6 +49,8 @@ RFC8032_VECTORS = {
 }
 NEUTRAL_POINT = b"\x01" + bytes(31)
 """The curve's neutral point encoded: a public key of small order (1)."""
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+"""L, the order of the curve's prime-order group."""
 ORDER_EIGHT_POINT = bytes.fromhex(
     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa")
 """A point of order 8: added to a real key it makes a key of mixed order."""
@@ -74,9 +78,27 @@ def test_only_keys_of_the_prime_order_group_are_usable() -> None:
     assert usable_public_key(real)
     assert not usable_public_key(crypto_core_ed25519_add(real, ORDER_EIGHT_POINT))
     assert not usable_public_key(ORDER_EIGHT_POINT)
-    assert not usable_public_key(bytes(range(32)))  # not on the curve
+    assert not usable_public_key(bytes(range(32)))  # on the curve, with a torsion part
+    assert not usable_public_key(bytes([2]) + bytes(31))  # y = 2: no point has it
     assert not usable_public_key(real[:31])
     assert not usable_public_key(b"\xff" * 32)  # y beyond the field: not canonical
+
+
+def test_a_real_key_signing_with_a_zero_nonce_is_refused_where_openssl_accepts() -> None:
+    # R = [0]B, the neutral point, and S = h·a: the equation holds, so OpenSSL accepts it;
+    # RFC 8032 signing never makes a small-order R, and libsodium refuses one.
+    seed = bytes(range(32))
+    expanded = bytearray(hashlib.sha512(seed).digest()[:32])
+    expanded[0] &= 248
+    expanded[31] = (expanded[31] & 127) | 64
+    secret = int.from_bytes(expanded, "little")
+    key = Signer(Ed25519PrivateKey.from_private_bytes(seed), "k").public_key
+    message = b"signed with nonce 0"
+    challenge = int.from_bytes(hashlib.sha512(NEUTRAL_POINT + key + message).digest(),
+                               "little") % GROUP_ORDER
+    signature = NEUTRAL_POINT + (challenge * secret % GROUP_ORDER).to_bytes(32, "little")
+    assert openssl_verifies(key, signature, message)
+    assert verify_all([(key, signature, message)]) == [False]
 
 
 def openssl_verifies(key: bytes, signature: bytes, message: bytes) -> bool:
@@ -91,7 +113,7 @@ def openssl_verifies(key: bytes, signature: bytes, message: bytes) -> bool:
 @settings(max_examples=200, deadline=None)
 @given(seed=st.binary(min_size=32, max_size=32), message=st.binary(max_size=300),
        flip=st.one_of(st.none(), st.integers(0, 64 * 8 - 1)), in_message=st.booleans())
-def test_libsodium_and_openssl_agree_on_signatures_by_real_keys(
+def test_libsodium_and_openssl_agree_on_rfc8032_signatures_and_their_bit_flips(
         seed: bytes, message: bytes, flip: int | None, in_message: bool) -> None:
     private = Ed25519PrivateKey.from_private_bytes(seed)
     key = Signer(private, "k").public_key
