@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -62,29 +61,6 @@ from verifier.cpu import set_pool_initializer
 from verifier.cuda import CudaUnavailable
 from verifier.verification import VerificationResult, verify_batch
 from verifier.wire_format import is_packed
-
-
-def meanwhile(check: Callable[..., None], *args: Any) -> Future[None]:
-    """Returns the future of ``check(*args)``, run on a thread of its own.
-
-    A proof batch's envelope is megabytes, and its Ed25519 check (SHA-512 over them in
-    libsodium, which lets go of the GIL) takes about 9 ms for 100,000 shares: run while
-    the batch is hashed, it hides behind the hashing, on worker processes or a GPU all of
-    it. The price: a batch whose signature fails has been hashed for nothing before it is
-    refused, which an authenticated miner could already cause with a batch it did sign."""
-    future: Future[None] = Future()
-
-    def run() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                check(*args)
-            except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(None)
-
-    threading.Thread(target=run, name="proof-envelope-check", daemon=True).start()
-    return future
 
 
 def proof_receipt(batch: ProofBatch, replayed: bool = False) -> ProofReceipt:
@@ -226,14 +202,11 @@ class ProofSubmission(UseCase):
                 return replay
             licence, holder = self._active_licence(request_id, licence_id, when, recorded_at,
                                                    stamp, digest, len(parsed))
-            signature = None if stored_envelope is None else meanwhile(
-                self.envelopes.require, stored_envelope, holder, when, recorded_at)
+            if stored_envelope is not None:
+                self.envelopes.require(stored_envelope, holder, when, recorded_at)
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
             while True:
                 hash_for(licence, tags, self.index.national())  # the long part: unlocked
-                if signature is not None:
-                    signature.result()  # EnvelopeRefused, before anything is decided
-                    signature = None
                 with self._deciding:
                     receipt = decide_and_save(licence, tags)
                 if receipt is not None:

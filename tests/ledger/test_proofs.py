@@ -683,36 +683,6 @@ def test_envelopes_that_do_not_verify_are_refused(mine: Mine) -> None:
     assert early.counts["ACCEPTED"] > 0
 
 
-def test_a_batch_envelope_is_checked_while_the_batch_is_hashed(
-        mine: Mine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The check waits until hashing has begun: checked first, it would wait in vain.
-    import ledger.proofs
-
-    hashing = threading.Event()
-    checked_during_hashing: list[bool] = []
-    verify, require = ledger.proofs.verify_batch, mine.ledger.envelopes.require
-
-    def hashing_verify(*args: Any, **kwargs: Any) -> Any:
-        hashing.set()
-        return verify(*args, **kwargs)
-
-    def waiting_require(*args: Any) -> None:
-        checked_during_hashing.append(hashing.wait(timeout=10))
-        require(*args)
-
-    monkeypatch.setattr(ledger.proofs, "verify_batch", hashing_verify)
-    monkeypatch.setattr(mine.ledger.envelopes, "require", waiting_require)
-    payload = json.dumps(mined("small", 1).batch).encode()
-    receipt = mine.ledger.submit_proof_batch("b1", mine.licence, mine.seal(payload),
-                                             at=P0 + HOUR)
-    assert receipt.counts["ACCEPTED"] > 0 and checked_during_hashing == [True]
-    forged = mine.seal(payload + b" ", key=Ed25519PrivateKey.generate())
-    with pytest.raises(RuleViolation) as refused:  # refused once hashed, nothing recorded
-        mine.ledger.submit_proof_batch("b2", mine.licence, forged, at=P0 + HOUR)
-    assert refused.value.rule == "SIGNATURE_INVALID"
-    assert len(mine.batch_events()) == 1
-
-
 def test_output_report_envelope_is_checked_and_stored(mine: Mine) -> None:
     payload_type = "valedger.v1.OutputReportPayload"
     good = mine.seal(b"report bytes", payload_type)
