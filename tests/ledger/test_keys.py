@@ -9,12 +9,15 @@ from uuid import UUID
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nacl.bindings import crypto_core_ed25519_add
 
 from ledger.domain.envelope import Envelope
 from ledger.domain.participant import SigningKey
 from ledger.errors import EnvelopeRefused, InvalidRequest, RequestIdReused
 from ledger.keys import EnvelopeVerifier, Signed
-from ledger.signatures import SignatureChecker
+from ledger.signatures import SignatureChecker, usable_public_key
 from tests.ledger.conftest import START, T0, Market, events_of
 from tests.ledger.domain.test_envelope import raw_public, sealed
 
@@ -119,3 +122,28 @@ def test_registering_a_key_no_private_key_makes_is_refused(market: Market,
     good = raw_public(Ed25519PrivateKey.generate())
     assert market.ledger.register_key("key-bad", market.exchange, "k1", good,
                                       at=START).version > 0
+
+
+REAL_KEYS = st.binary(min_size=32, max_size=32).map(
+    lambda seed: raw_public(Ed25519PrivateKey.from_private_bytes(seed)))
+ORDER_FOUR_POINT = bytes(31) + b"\x80"
+"""The point with y = 0, of order 4: added to a real key it makes a key of mixed order."""
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(public_key=st.one_of(
+    st.binary(min_size=32, max_size=32),  # mostly not keys at all
+    REAL_KEYS,
+    REAL_KEYS.map(lambda key: crypto_core_ed25519_add(key, ORDER_FOUR_POINT))))
+def test_32_bytes_register_exactly_when_a_private_key_could_have_made_them(
+        market: Market, public_key: bytes) -> None:
+    before = len(events_of(market.ledger))
+    try:
+        market.ledger.register_key(f"key-{public_key.hex()}", market.exchange,
+                                   public_key.hex()[:16], public_key, at=START)
+    except InvalidRequest as refused:
+        assert refused.field == "public_key" and not usable_public_key(public_key)
+        assert len(events_of(market.ledger)) == before
+    else:
+        assert usable_public_key(public_key)
