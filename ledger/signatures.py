@@ -11,12 +11,13 @@ them a point of small order. OpenSSL's Ed25519 (``cryptography``) checks the sam
 without the small-order rule: the public key 01 00..00 (the neutral point) with the
 signature R = 01 00..00, S = 0 "signs" every message there, so a participant who had
 registered that key could deny anything signed under it. libsodium's extra rules refuse
-only keys no private key makes and R values that RFC 8032 signing never makes (a small-order
-R: a nonce of 0, or a forgery): on signatures made as RFC 8032 signs, the two agree, so an
-auditor may use either on what the ledger accepted. libsodium also verifies a short message in half
-OpenSSL's time (48 against 97 µs on the 2-core VM, bench/RESULTS.md), though a long one
-more slowly: its SHA-512 is portable C, 8.8 against 3.5 ms for the 3 MB of a
-100,000-share proof batch, about 1% of recording the batch.
+only keys no private key makes and R values that RFC 8032 signing never makes (a
+small-order R: a nonce of 0, or a forgery): on signatures made as RFC 8032 signs, the two
+agree, so an auditor may use either on what the ledger accepted. libsodium also verifies
+a short message in half OpenSSL's time (48 against 97 µs on the 2-core VM,
+bench/RESULTS.md), though a long one more slowly: its SHA-512 is portable C, 8.8 against
+3.5 ms for the 3 MB of a 100,000-share proof batch, which did not show in the batch's
+ingest beyond the batches' spread.
 
 libsodium lets go of the GIL while it verifies, but a thread checking signatures one by
 one must take it back after each, behind a busy server thread (up to the 5 ms switch

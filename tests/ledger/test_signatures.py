@@ -1,5 +1,6 @@
-"""Batched Ed25519 checks: libsodium's rules against OpenSSL's (RFC 8032 vectors, small-order
-forgeries), and worker processes giving the in-process answer, check by check."""
+"""Batched Ed25519 checks: libsodium's rules against OpenSSL's (RFC 8032 vectors,
+small-order forgeries), and worker processes giving the in-process answer, check by
+check."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.bindings import crypto_core_ed25519_add
