@@ -20,10 +20,9 @@ from ledger.keys import EnvelopeVerifier, Signed
 from ledger.signatures import SignatureChecker, usable_public_key
 from tests.ledger.conftest import START, T0, Market, events_of
 from tests.ledger.domain.test_envelope import raw_public, sealed
+from tests.ledger.test_signatures import NEUTRAL_POINT, ORDER_EIGHT_POINT
 
 P = UUID(int=7)
-NEUTRAL_POINT = b"\x01" + bytes(31)
-"""The curve's neutral point as a public key: of small order, it "verifies" forgeries."""
 
 
 def rule(verifier: EnvelopeVerifier, envelope: Envelope, keys: dict[str, SigningKey],
@@ -126,8 +125,6 @@ def test_registering_a_key_no_private_key_makes_is_refused(market: Market,
 
 REAL_KEYS = st.binary(min_size=32, max_size=32).map(
     lambda seed: raw_public(Ed25519PrivateKey.from_private_bytes(seed)))
-ORDER_FOUR_POINT = bytes(31) + b"\x80"
-"""The point with y = 0, of order 4: added to a real key it makes a key of mixed order."""
 
 
 @settings(max_examples=60, deadline=None,
@@ -135,7 +132,7 @@ ORDER_FOUR_POINT = bytes(31) + b"\x80"
 @given(public_key=st.one_of(
     st.binary(min_size=32, max_size=32),  # mostly not keys at all
     REAL_KEYS,
-    REAL_KEYS.map(lambda key: crypto_core_ed25519_add(key, ORDER_FOUR_POINT))))
+    REAL_KEYS.map(lambda key: crypto_core_ed25519_add(key, ORDER_EIGHT_POINT))))
 def test_32_bytes_register_exactly_when_a_private_key_could_have_made_them(
         market: Market, public_key: bytes) -> None:
     before = len(events_of(market.ledger))

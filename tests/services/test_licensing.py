@@ -13,6 +13,7 @@ from google.rpc import error_details_pb2
 from services import wire
 from services.envelope import Signer
 from services.generated.valedger.v1 import licensing_pb2, trading_pb2
+from tests.ledger.test_signatures import NEUTRAL_POINT
 from tests.services.harness import NOW, TRADE_AT, World, details, reason, trade
 
 
@@ -66,12 +67,11 @@ def test_only_the_regulator_suspends_participants(world: World) -> None:
 
 def test_a_key_no_private_key_could_make_is_refused_naming_the_field(world: World) -> None:
     # The neutral point: under it OpenSSL's Ed25519 accepts one signature for every message.
-    neutral = b"\x01" + bytes(31)
     with world.client("miner_a") as miner:
         with pytest.raises(grpc.RpcError) as refused:
             miner.licensing.RegisterKey(licensing_pb2.RegisterKeyRequest(
                 request_id="key-neutral", participant_id=world.ids["miner_a"],
-                key_id="weak", public_key=neutral), timeout=20)
+                key_id="weak", public_key=NEUTRAL_POINT), timeout=20)
         assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         bad = next(d for d in details(refused.value)
                    if isinstance(d, error_details_pb2.BadRequest))
