@@ -113,23 +113,31 @@ class Keys(UseCase):
                      requester: str = REGULATOR) -> Receipt:
         """Registers an Ed25519 public key (32 bytes) the participant signs with;
         InvalidRequest naming ``public_key`` unless it is one a private key makes
-        (``ledger.signatures.usable_public_key``)."""
+        (``ledger.signatures.usable_public_key``).
+
+        A retry of a registration recorded before that rule existed (stores written
+        before 2026-12-02) still gets its first receipt: the key's usability is decided
+        after the request is found new, like every change."""
         check_text("key_id", key_id, MAX_KEY_ID)
         if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
             size = len(public_key) if isinstance(public_key, bytes) else "no"
             raise InvalidRequest("public_key",
                                  f"Ed25519 keys are {PUBLIC_KEY_SIZE} bytes, got {size}")
-        if not usable_public_key(public_key):
-            raise InvalidRequest("public_key",
-                                 "not an Ed25519 public key anyone can be held to: it must "
-                                 "encode a point of the curve's prime-order group, as "
-                                 "every key made from a private key does")
         stamp, when = self._stamp("RegisterKey", requester, request_id, at,
                                   participant_id=participant_id, key_id=key_id,
                                   public_key=public_key)
+
+        def register(participant: Participant) -> None:
+            if not usable_public_key(public_key):
+                raise InvalidRequest("public_key",
+                                     "not an Ed25519 public key anyone can be held to: it "
+                                     "must encode a point of the curve's prime-order "
+                                     "group, as every key made from a private key does")
+            participant.register_key(request_id=request_id, at=when, key_id=key_id,
+                                     public_key=public_key)
+
         return self.mutate(stamp, request_id, participant_id, Participant, "participant",
-                           lambda p: p.register_key(request_id=request_id, at=when,
-                                                    key_id=key_id, public_key=public_key))
+                           register)
 
     def revoke_key(self, request_id: str, participant_id: UUID, key_id: str,
                    at: datetime | None = None, requester: str = REGULATOR) -> Receipt:

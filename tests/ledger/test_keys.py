@@ -123,6 +123,23 @@ def test_registering_a_key_no_private_key_makes_is_refused(market: Market,
                                       at=START).version > 0
 
 
+def test_a_registration_recorded_before_the_rule_is_still_answered_on_retry(
+        market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A store written before keys had to be usable: the same request then recorded it.
+    with monkeypatch.context() as before_the_rule:
+        before_the_rule.setattr("ledger.keys.usable_public_key", lambda key: True)
+        first = market.ledger.register_key("key-old", market.exchange, "k-old",
+                                           NEUTRAL_POINT, at=START)
+    again = market.ledger.register_key("key-old", market.exchange, "k-old", NEUTRAL_POINT,
+                                       at=START)
+    assert again.replayed and again.version == first.version
+    # A new request with the same key is refused.
+    with pytest.raises(InvalidRequest) as refused:
+        market.ledger.register_key("key-new", market.exchange, "k-new", NEUTRAL_POINT,
+                                   at=START)
+    assert refused.value.field == "public_key"
+
+
 REAL_KEYS = st.binary(min_size=32, max_size=32).map(
     lambda seed: raw_public(Ed25519PrivateKey.from_private_bytes(seed)))
 
