@@ -42,6 +42,11 @@ class FaultKind(StrEnum):
     ENVELOPE_INVALID = "ENVELOPE_INVALID"
     """With the cipher key: a stored signed envelope that does not verify against the
     signer's key valid at the event's time."""
+    UNUSABLE_KEY = "UNUSABLE_KEY"
+    """With the cipher key: a registered signing key no private key could have made
+    (small or mixed order, off the curve, not canonical). The ledger has refused to
+    register one since 2026-12-02 and refuses envelopes under one; a verifier with
+    OpenSSL's rules accepts forged signatures under some of them."""
     UNWITNESSED = "UNWITNESSED"
     """A checkpoint with fewer valid cosignatures from the trusted witnesses than the
     quorum (or with a cosignature by a trusted witness key that does not verify)."""

@@ -6,7 +6,8 @@ tags and capacities, the policy, the accepted shares of each licence, output rep
 meter readings, participants' keys. Each stored result is recomputed with the same code
 the ledger used (``verifier.verify_batch`` and ``ledger.proofs``) and every difference is
 reported as a ``VERDICT_MISMATCH`` fault at the event's leaf; an envelope that does not
-verify against the participant's key valid at the event's time is ``ENVELOPE_INVALID``.
+verify against the participant's key valid at the event's time is ``ENVELOPE_INVALID``,
+and a registered key no private key could have made is ``UNUSABLE_KEY``.
 
 It is long because the replay must rebuild, in log order, every input a batch or a
 reconciliation was decided on (national index, tags, inactive spans per licence version,
@@ -63,7 +64,7 @@ from ledger.proof_figures import (
     verdict_string,
 )
 from ledger.proof_index import PeriodEntry, Sale, foreign_tags, period_sum
-from ledger.signatures import SignatureChecker
+from ledger.signatures import SignatureChecker, usable_public_key
 from verifier.backends import Backend, select_backend
 from verifier.batch import MalformedBatch
 from verifier.batch import ShareBatch as ParsedBatch
@@ -613,7 +614,9 @@ def _number(value: str | None) -> Decimal | None:
 
 class EnvelopeCheck:
     """Re-checks every stored signed envelope against the signer's key valid at the
-    event's own time (keys as registered in the log before the event).
+    event's own time (keys as registered in the log before the event), and every
+    registered key by the rule the ledger registers keys by
+    (``ledger.signatures.usable_public_key``).
 
     Proof batches and output reports are checked; trades only with ``trades=True``: one
     Ed25519 verification (~60 µs) per trade would dominate a replay of millions.
@@ -649,10 +652,18 @@ class EnvelopeCheck:
         """Returns no faults: every envelope is checked in log order."""
         return ()
 
-    def _key_registered(self, _leaf: int, event: Any) -> Iterable[Fault]:
+    def _key_registered(self, leaf: int, event: Any) -> Iterable[Fault]:
+        public_key = bytes.fromhex(event.public_key)
         self.keys.setdefault(event.originator_id, {})[event.key_id] = SigningKey(
-            event.key_id, bytes.fromhex(event.public_key), event.at)
-        return ()
+            event.key_id, public_key, event.at)
+        if usable_public_key(public_key):
+            return ()
+        # Registered before the ledger refused such keys (ledger.keys.register_key): every
+        # envelope under it is refused as well, and reported at its own event.
+        return [Fault(FaultKind.UNUSABLE_KEY,
+                      f"key {event.key_id!r} of participant {event.originator_id} is not "
+                      "a point of the curve's prime-order group: no private key made it",
+                      leaf, event=_ref(event))]
 
     def _key_revoked(self, _leaf: int, event: Any) -> Iterable[Fault]:
         key = self.keys.get(event.originator_id, {}).get(event.key_id)

@@ -22,6 +22,7 @@ from ledger.domain.proof_batch import ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from tests.ledger.audit.conftest import RawDB
 from tests.ledger.test_proofs import HOUR, P0, REWARD, Mine, build_mine, metered_kwh, mined
+from tests.ledger.test_signatures import NEUTRAL_POINT
 from tests.ontime import on_time_ledger
 
 VERIFIED = cast(Any, ProofBatch).Verified
@@ -167,6 +168,22 @@ def test_doctored_envelope_is_found(proven: tuple[Mine, RawDB]) -> None:
     assert [(f.kind, f.leaf_index, f.event) for f in faults] == \
         [(FaultKind.ENVELOPE_INVALID, leaf, ref)]
     assert "KEY_UNKNOWN" in faults[0].message
+
+
+def test_a_key_registered_before_keys_had_to_be_usable_is_reported(
+        proven: tuple[Mine, RawDB], monkeypatch: pytest.MonkeyPatch) -> None:
+    mine, _ = proven
+    with monkeypatch.context() as before_the_rule:
+        before_the_rule.setattr("ledger.keys.usable_public_key", lambda key: True)
+        receipt = mine.ledger.register_key("weak", mine.participant, "weak-key",
+                                           NEUTRAL_POINT, at=P0 + 4 * HOUR)
+    notes = mine.ledger.recorder.select_notifications(start=None, limit=1_000_000)
+    leaf = next(i for i, n in enumerate(notes) if n.originator_id == mine.participant
+                and n.originator_version == receipt.version)
+    faults, _ = replay(mine.ledger)
+    assert [(f.kind, f.leaf_index, f.event) for f in faults] == \
+        [(FaultKind.UNUSABLE_KEY, leaf, f"{mine.participant}:{receipt.version}")]
+    assert "'weak-key'" in faults[0].message
 
 
 def test_batched_parallel_replay_finds_exactly_what_the_sequential_one_finds(

@@ -24,7 +24,8 @@ from ledger.audit.stream import AuditStream, StreamCheckpoint, StreamItem, Strea
 from ledger.config import StoreConfig
 from services.cli import app
 from tests.ledger.audit.conftest import ORIGIN, RawDB, RestoreSource, build_restore_source
-from tests.ledger.conftest import build_market
+from tests.ledger.conftest import START, build_market
+from tests.ledger.test_signatures import NEUTRAL_POINT
 from tests.ontime import on_time_ledger
 from tests.tlog.rfc6962 import all_nodes
 from tlog.checkpoint import Checkpoint, sign_checkpoint
@@ -141,6 +142,24 @@ def test_cipher_key_replay(tmp_path: Path) -> None:
     code, out = invoke("audit", "verify", "--from", str(export), "--public-key", pub,
                        "--cipher-key", wrong)
     assert code == 2 and "decrypts none of the 10 events" in out, out
+
+
+def test_cipher_key_replay_reports_a_key_no_private_key_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cipher = base64.b64encode(os.urandom(32)).decode()
+    url = f"sqlite:///{tmp_path / 'enc.db'}"
+    ledger = on_time_ledger(StoreConfig(url=url, cipher_key=cipher))
+    market = build_market(ledger)
+    with monkeypatch.context() as before_the_rule:  # a store from before 2026-12-02
+        before_the_rule.setattr("ledger.keys.usable_public_key", lambda key: True)
+        ledger.register_key("weak", market.exchange, "weak-key", NEUTRAL_POINT, at=START)
+    ledger.close()
+    assert invoke("audit", "keygen", "--out", str(tmp_path))[0] == 0
+    key, pub = str(tmp_path / "audit.key"), str(tmp_path / "audit.pub")
+    assert invoke("audit", "checkpoint", "--db", url, "--key", key)[0] == 0
+    code, out = invoke("audit", "verify", "--db", url, "--public-key", pub,
+                       "--cipher-key", cipher)
+    assert code == 1 and "UNUSABLE_KEY" in out and "'weak-key'" in out, out
 
 
 def test_bad_input_is_a_clear_error(store: tuple[str, Path, list[str]]) -> None:
