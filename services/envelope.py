@@ -2,9 +2,8 @@
 
 The signature covers ``payload_type ‖ 0x0A ‖ payload``: binding the payload's message
 type means a signature made for one kind of payload cannot be presented as another. This
-module makes and opens envelopes; the ledger verifies them (``ledger.keys``). Ed25519
-comes from ``cryptography`` (OpenSSL): on the 2-core dev machine it verifies about 3.8×
-faster than pycryptodome's pure implementation.
+module makes and opens envelopes (signing with ``cryptography``'s Ed25519); the ledger
+verifies them (``ledger.keys``, by libsodium's rules: ``ledger.signatures``).
 """
 
 from __future__ import annotations
