@@ -3,6 +3,8 @@
 # dependency its image lacks (CPython 3.12, x86-64 Linux; it already has CuPy, NumPy,
 # SciPy, pytest, hypothesis, rich, Jinja2, Matplotlib, psutil), at the versions
 # pyproject.toml pins, into $1 (default .whl). bench/gpu_check.sh installs them there.
+# The dependencies' own dependencies are named with the versions this project installs;
+# tests/bench/test_gpu_wheels.py fails when one is missing or differs.
 set -euo pipefail
 DEST=${1:-.whl}
 mkdir -p "$DEST"
@@ -21,7 +23,7 @@ PACKAGES=(
     "$(pin anyascii)"
     "$(pin pgserver)" "$(pin typer)" "$(pin prometheus-client)" "$(pin pytest-timeout)"
     cffi==2.1.1 pycparser==3.12 fasteners==0.20 platformdirs==4.14.9 pydantic==2.14.4
-    pydantic-core==2.50.5 typing-inspection==0.4.5 annotated-types==0.7.0
+    pydantic-core==2.50.5 typing-inspection==0.4.5 annotated-types==0.8.0 annotated-doc==0.0.7
     typing-extensions==4.16.0 shellingham==1.5.4
 )
 for package in "${PACKAGES[@]}"; do

@@ -1,44 +1,101 @@
-"""bench/gpu_wheels.sh fetches every runtime dependency the GPU machine's image lacks, at
-the version pyproject.toml pins: a dependency added to the project and forgotten there
-would stop the prepared device check at its first import, on a machine lent for minutes."""
+"""bench/gpu_wheels.sh fetches every package the GPU machine's image lacks, at the version
+this project installs: a dependency (or a dependency's dependency) missing there stops the
+prepared device check at its first import, on a machine lent for minutes.
+
+The packages needed are worked out from the installed distributions' own requirements
+(``importlib.metadata``), as pip would resolve them on the device's Python 3.12 on Linux.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 ROOT = Path(__file__).resolve().parents[2]
+DEVICE_PYTHON = {"python_version": "3.12", "python_full_version": "3.12.3",
+                 "sys_platform": "linux", "platform_system": "Linux",
+                 "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+"""The marker environment of the GPU machine's Python."""
 
-IN_THE_IMAGE = {"numpy", "scipy", "rich", "matplotlib", "jinja2", "markupsafe"}
-"""What the GPU machine's Python has already (the script's header lists them)."""
-NOT_RUN_THERE = {
-    "grpcio-tools",  # regenerates the protobuf code (services.codegen): not a device step
-    "weasyprint",  # the report's PDF: not a device step
-}
+IN_THE_IMAGE = ["numpy", "scipy", "rich", "matplotlib", "jinja2", "pytest", "hypothesis",
+                "psutil"]
+"""What the GPU machine's Python has, with what they need (the script's header)."""
+NOT_RUN_THERE = {"grpcio-tools", "weasyprint"}
+"""Runtime dependencies no device step imports: regenerating the protobuf code
+(``services.codegen``) and the report's PDF."""
+ALSO_RUN_THERE = ["pgserver", "pytest-timeout"]
+"""Development dependencies the device steps use: PostgreSQL for the benches, and the
+tests' time limits."""
 
 
-def dependencies(extra: str | None = None) -> set[str]:
-    """Returns the names of pyproject.toml's runtime dependencies (or those of an
-    ``extra``), lower case."""
+def declared(extra: str | None = None) -> list[Requirement]:
+    """Returns pyproject.toml's runtime requirements (or those of an ``extra``)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = project["dependencies"] if extra is None else \
         project["optional-dependencies"][extra]
-    return {re.split(r"[\[=<>~!]", spec, maxsplit=1)[0].lower() for spec in specs}
+    return [Requirement(spec) for spec in specs]
 
 
-def fetched() -> set[str]:
-    """Returns the names bench/gpu_wheels.sh takes at pyproject.toml's pins."""
+def closure(requirements: Iterable[Requirement]) -> set[str]:
+    """Returns the names of the requirements and of all they need on the device, with
+    each requirement's extras."""
+    found: set[str] = set()
+    todo = list(requirements)
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            continue
+        found.add(name)
+        for spec in metadata.requires(name) or ():
+            needed = Requirement(spec)
+            wanted = needed.marker is None or any(
+                needed.marker.evaluate({**DEVICE_PYTHON, "extra": extra})
+                for extra in sorted(requirement.extras) or [""])
+            if wanted:
+                todo.append(needed)
+    return found
+
+
+def fetched() -> dict[str, str | None]:
+    """Returns the packages bench/gpu_wheels.sh fetches: name → the version it names, or
+    None for those it takes at pyproject.toml's pin."""
     script = (ROOT / "bench" / "gpu_wheels.sh").read_text()
-    return {name.lower() for name in re.findall(r"\$\(pin ([A-Za-z0-9_.-]+)\)", script)}
+    packages: dict[str, str | None] = {
+        canonicalize_name(name): None
+        for name in re.findall(r"\$\(pin ([A-Za-z0-9_.-]+)\)", script)}
+    for name, version in re.findall(r"([A-Za-z][A-Za-z0-9_.-]*)==([0-9][A-Za-z0-9_.+!-]*)",
+                                    script):
+        packages.setdefault(canonicalize_name(name), version)
+    return packages
 
 
-def test_every_runtime_dependency_travels_as_a_wheel_or_is_in_the_image() -> None:
-    missing = dependencies() - fetched() - IN_THE_IMAGE - NOT_RUN_THERE
+def needed_on_the_device() -> set[str]:
+    """Returns the packages the device steps import that its image does not have."""
+    runtime = [r for r in declared() if canonicalize_name(r.name) not in NOT_RUN_THERE]
+    development = [r for r in declared("dev")
+                   if canonicalize_name(r.name) in ALSO_RUN_THERE]
+    return closure(runtime + development) - closure(map(Requirement, IN_THE_IMAGE))
+
+
+def test_every_package_the_device_steps_need_travels_as_a_wheel() -> None:
+    missing = needed_on_the_device() - set(fetched())
     assert not missing, f"add to bench/gpu_wheels.sh: {sorted(missing)}"
 
 
-def test_the_script_takes_only_what_pyproject_pins() -> None:
-    # psycopg's binary build is pinned through its extra, psycopg[binary].
-    pinned = dependencies() | dependencies("dev") | {"psycopg-binary"}
-    assert fetched() <= pinned, sorted(fetched() - pinned)
+def test_the_wheels_are_the_versions_this_project_installs() -> None:
+    differing = {name: (version, metadata.version(name))
+                 for name, version in fetched().items()
+                 if version is not None and version != metadata.version(name)}
+    assert not differing, f"gpu_wheels.sh version, installed version: {differing}"
+
+
+def test_the_script_fetches_nothing_the_device_steps_do_not_need() -> None:
+    needless = set(fetched()) - needed_on_the_device()
+    assert not needless, sorted(needless)
