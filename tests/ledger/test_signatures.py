@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import signal
 from typing import Any
 
@@ -23,6 +22,7 @@ from nacl.bindings import crypto_core_ed25519_add
 from ledger import signatures
 from ledger.signatures import SignatureChecker, usable_public_key, verify_all
 from services.envelope import Signer, signed_bytes
+from tests.pool_workers import kill_workers
 
 
 def checks() -> list[tuple[bytes, bytes, bytes]]:
@@ -178,9 +178,7 @@ def test_checks_go_on_in_the_calling_thread_once_the_workers_are_killed(
     try:
         checker.start()
         pool: Any = checker._started()
-        for process in list(pool._processes.values()):
-            os.kill(process.pid, signal.SIGTERM)
-            process.join(10)
+        kill_workers(pool, signal.SIGTERM)
         items = checks()
         with caplog.at_level(logging.WARNING, logger="ledger.signatures"):
             assert checker.check(items) == verify_all(items)

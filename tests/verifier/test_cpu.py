@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.pool_workers import kill_workers
 from tests.verifier.reference import bitcoin_headers, random_batch, reference_verify
 from verifier.batch import parse_batch
 from verifier.cpu import CpuBackend, hash_shares_inprocess, sha256d_rows
@@ -159,12 +160,3 @@ def test_a_batch_whose_workers_were_killed_is_hashed_in_process_and_later_on_new
     finally:
         cpu.shutdown_pool()
 
-
-def kill_workers(pool) -> None:
-    """Kills every worker process of ``pool`` and waits until each has ended."""
-    import os
-    import signal
-
-    for process in list(pool._processes.values()):
-        os.kill(process.pid, signal.SIGKILL)
-        process.join()
