@@ -111,13 +111,14 @@ class Keys(UseCase):
     def register_key(self, request_id: str, participant_id: UUID, key_id: str,
                      public_key: bytes, at: datetime | None = None,
                      requester: str = REGULATOR) -> Receipt:
-        """Registers an Ed25519 public key (32 bytes) the participant signs with;
-        InvalidRequest naming ``public_key`` unless it is one a private key makes
-        (``ledger.signatures.usable_public_key``).
+        """Registers an Ed25519 public key (32 bytes) the participant signs with. A new
+        request is refused (InvalidRequest naming ``public_key``, nothing recorded) unless
+        the key is one a private key makes (``ledger.signatures.usable_public_key``).
 
         A retry of a registration recorded before that rule existed (stores written
         before 2026-12-02) still gets its first receipt: the key's usability is decided
-        after the request is found new, like every change."""
+        after the request is found new, like every change (so an unknown participant is
+        NOT_FOUND and a reused request id REQUEST_ID_REUSED first)."""
         check_text("key_id", key_id, MAX_KEY_ID)
         if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
             size = len(public_key) if isinstance(public_key, bytes) else "no"

@@ -5,7 +5,7 @@ ledger refusing an envelope handed to it directly."""
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,7 +15,7 @@ from nacl.bindings import crypto_core_ed25519_add
 
 from ledger.domain.envelope import Envelope
 from ledger.domain.participant import SigningKey
-from ledger.errors import EnvelopeRefused, InvalidRequest, RequestIdReused
+from ledger.errors import EnvelopeRefused, InvalidRequest, NotFound, RequestIdReused
 from ledger.keys import EnvelopeVerifier, Signed
 from ledger.signatures import SignatureChecker, usable_public_key
 from tests.ledger.conftest import START, T0, Market, events_of
@@ -138,6 +138,15 @@ def test_a_registration_recorded_before_the_rule_is_still_answered_on_retry(
         market.ledger.register_key("key-new", market.exchange, "k-new", NEUTRAL_POINT,
                                    at=START)
     assert refused.value.field == "public_key"
+
+
+def test_who_and_which_request_are_settled_before_the_key_is_judged(market: Market) -> None:
+    with pytest.raises(NotFound):
+        market.ledger.register_key("key-x", uuid4(), "k1", NEUTRAL_POINT, at=START)
+    good = raw_public(Ed25519PrivateKey.generate())
+    market.ledger.register_key("key-r", market.exchange, "k1", good, at=START)
+    with pytest.raises(RequestIdReused):
+        market.ledger.register_key("key-r", market.exchange, "k1", NEUTRAL_POINT, at=START)
 
 
 REAL_KEYS = st.binary(min_size=32, max_size=32).map(
