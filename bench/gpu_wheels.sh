@@ -16,7 +16,7 @@ for tag in manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux_2_24_x86_64 \
 done
 pin() { grep -oE "\"$1(\[[a-z]+\])?==[^\"]+\"" pyproject.toml | tr -d '"' | sed 's/\[[a-z]*\]//'; }
 PACKAGES=(
-    "$(pin eventsourcing)" "$(pin psycopg)" "$(pin psycopg-binary || echo psycopg-binary==3.3.9)"
+    "$(pin eventsourcing)" "$(pin psycopg)" psycopg-binary==3.3.9
     "$(pin psycopg-pool)" "$(pin pycryptodome)" "$(pin grpcio)" "$(pin grpcio-health-checking)"
     "$(pin grpcio-reflection)" "$(pin grpcio-status)" "$(pin protobuf)"
     "$(pin googleapis-common-protos)" "$(pin cryptography)" "$(pin pynacl)" "$(pin rapidfuzz)"

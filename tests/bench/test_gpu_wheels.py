@@ -18,10 +18,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = ROOT / "pyproject.toml"
+SCRIPT = ROOT / "bench" / "gpu_wheels.sh"
 DEVICE_PYTHON = {"python_version": "3.12", "python_full_version": "3.12.3",
-                 "sys_platform": "linux", "platform_system": "Linux",
-                 "implementation_name": "cpython", "platform_python_implementation": "CPython"}
-"""The marker environment of the GPU machine's Python."""
+                 "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                 "platform_machine": "x86_64", "implementation_name": "cpython",
+                 "platform_python_implementation": "CPython"}
+"""The marker environment of the GPU machine's Python (CPython 3.12 on x86-64 Linux)."""
 
 IN_THE_IMAGE = ["numpy", "scipy", "rich", "matplotlib", "jinja2", "pytest", "hypothesis",
                 "psutil"]
@@ -34,39 +37,46 @@ ALSO_RUN_THERE = ["pgserver", "pytest-timeout"]
 tests' time limits."""
 
 
+def on_the_device(requirement: Requirement, extra: str = "") -> bool:
+    """Returns whether ``requirement`` applies on the device (its marker, if any, with
+    ``extra`` asked for)."""
+    return requirement.marker is None or requirement.marker.evaluate(
+        {**DEVICE_PYTHON, "extra": extra})
+
+
 def declared(extra: str | None = None) -> list[Requirement]:
-    """Returns pyproject.toml's runtime requirements (or those of an ``extra``)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    """Returns pyproject.toml's runtime requirements (or those of an ``extra``) that apply
+    on the device."""
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
     specs = project["dependencies"] if extra is None else \
         project["optional-dependencies"][extra]
-    return [Requirement(spec) for spec in specs]
+    return [r for r in map(Requirement, specs) if on_the_device(r)]
 
 
 def closure(requirements: Iterable[Requirement]) -> set[str]:
-    """Returns the names of the requirements and of all they need on the device, with
-    each requirement's extras."""
-    found: set[str] = set()
+    """Returns the names of the requirements and of all they need on the device. A
+    package met again with extras not yet followed is followed again for them."""
+    followed: dict[str, set[str]] = {}
     todo = list(requirements)
     while todo:
         requirement = todo.pop()
         name = canonicalize_name(requirement.name)
-        if name in found:
+        extras = {""} | set(requirement.extras)
+        new = extras - followed.get(name, set())
+        if not new:
             continue
-        found.add(name)
+        followed.setdefault(name, set()).update(new)
         for spec in metadata.requires(name) or ():
             needed = Requirement(spec)
-            wanted = needed.marker is None or any(
-                needed.marker.evaluate({**DEVICE_PYTHON, "extra": extra})
-                for extra in sorted(requirement.extras) or [""])
-            if wanted:
+            if any(on_the_device(needed, extra) for extra in sorted(new)):
                 todo.append(needed)
-    return found
+    return set(followed)
 
 
 def fetched() -> dict[str, str | None]:
     """Returns the packages bench/gpu_wheels.sh fetches: name → the version it names, or
     None for those it takes at pyproject.toml's pin."""
-    script = (ROOT / "bench" / "gpu_wheels.sh").read_text()
+    script = SCRIPT.read_text()
     packages: dict[str, str | None] = {
         canonicalize_name(name): None
         for name in re.findall(r"\$\(pin ([A-Za-z0-9_.-]+)\)", script)}
@@ -94,6 +104,16 @@ def test_the_wheels_are_the_versions_this_project_installs() -> None:
                  for name, version in fetched().items()
                  if version is not None and version != metadata.version(name)}
     assert not differing, f"gpu_wheels.sh version, installed version: {differing}"
+
+
+def test_each_pin_the_script_reads_is_in_pyproject_once_at_the_installed_version() -> None:
+    # The script's pin() greps pyproject.toml for "NAME==…" or "NAME[extra]==…" as
+    # written there: a name spelt otherwise would give pip an empty argument.
+    text = PYPROJECT.read_text()
+    for name in re.findall(r"\$\(pin ([A-Za-z0-9_.-]+)", SCRIPT.read_text()):
+        found = re.findall(rf'"{re.escape(name)}(?:\[[a-z]+\])?==([^"]+)"', text)
+        assert len(found) == 1, (name, found)
+        assert found[0] == metadata.version(name), (name, found[0])
 
 
 def test_the_script_fetches_nothing_the_device_steps_do_not_need() -> None:
