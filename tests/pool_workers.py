@@ -18,3 +18,4 @@ def kill_workers(pool: Any, sig: int = signal.SIGKILL) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid, sig)
         process.join(30)
+        assert process.exitcode is not None, f"worker {process.pid} did not end"
