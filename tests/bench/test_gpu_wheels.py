@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -66,7 +67,12 @@ def closure(requirements: Iterable[Requirement]) -> set[str]:
         if not new:
             continue
         followed.setdefault(name, set()).update(new)
-        for spec in metadata.requires(name) or ():
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is needed on the device's Python but not installed here, "
+                        "so its own requirements are unknown")
+        for spec in requires:
             needed = Requirement(spec)
             if any(on_the_device(needed, extra) for extra in sorted(new)):
                 todo.append(needed)
