@@ -74,7 +74,9 @@ def usable_public_key(public_key: bytes) -> bool:
     """Returns whether ``public_key`` is an Ed25519 key a signature can be held to: 32
     bytes encoding, canonically, a curve point of the prime-order subgroup (every key made
     from a private key is one). Registering keys relies on it (``ledger.keys``): a
-    small-order key would verify forgeries, and an off-curve one nothing at all."""
+    small-order key would verify forgeries, and an off-curve one nothing at all; the
+    audit reports a key registered before that rule by it (``ledger.audit.proof_checks``,
+    UNUSABLE_KEY)."""
     return (isinstance(public_key, bytes) and len(public_key) == PUBLIC_KEY_SIZE
             and crypto_core_ed25519_is_valid_point(public_key))
 

@@ -619,7 +619,7 @@ class EnvelopeCheck:
     (``ledger.signatures.usable_public_key``).
 
     Proof batches and output reports are checked; trades only with ``trades=True``: one
-    Ed25519 verification (~60 µs) per trade would dominate a replay of millions.
+    Ed25519 verification (about 50 µs) per trade would dominate a replay of millions.
     """
 
     name = "envelopes"
