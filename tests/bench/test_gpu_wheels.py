@@ -21,6 +21,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
 SCRIPT = ROOT / "bench" / "gpu_wheels.sh"
+PIN_CALL = re.compile(r"\$\(pin ([A-Za-z0-9_.-]+)\)")
+"""A package the script takes at pyproject.toml's pin: ``$(pin NAME)``."""
 DEVICE_PYTHON = {"python_version": "3.12", "python_full_version": "3.12.3",
                  "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
                  "platform_machine": "x86_64", "implementation_name": "cpython",
@@ -85,7 +87,7 @@ def fetched() -> dict[str, str | None]:
     script = SCRIPT.read_text()
     packages: dict[str, str | None] = {
         canonicalize_name(name): None
-        for name in re.findall(r"\$\(pin ([A-Za-z0-9_.-]+)\)", script)}
+        for name in PIN_CALL.findall(script)}
     for name, version in re.findall(r"([A-Za-z][A-Za-z0-9_.-]*)==([0-9][A-Za-z0-9_.+!-]*)",
                                     script):
         packages.setdefault(canonicalize_name(name), version)
@@ -116,7 +118,7 @@ def test_each_pin_the_script_reads_is_in_pyproject_once_at_the_installed_version
     # The script's pin() greps pyproject.toml for "NAME==…" or "NAME[extra]==…" as
     # written there: a name spelt otherwise would give pip an empty argument.
     text = PYPROJECT.read_text()
-    for name in re.findall(r"\$\(pin ([A-Za-z0-9_.-]+)", SCRIPT.read_text()):
+    for name in PIN_CALL.findall(SCRIPT.read_text()):
         found = re.findall(rf'"{re.escape(name)}(?:\[[a-z]+\])?==([^"]+)"', text)
         assert len(found) == 1, (name, found)
         assert found[0] == metadata.version(name), (name, found[0])
