@@ -33,12 +33,10 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError
@@ -46,6 +44,7 @@ from nacl.exceptions import BadSignatureError
 from ledger.domain.envelope import PUBLIC_KEY_SIZE, SIGNATURE_SIZE
 from ledger.lifetime import pool_worker_dies_with
 from verifier.cpu import cpu_count
+from verifier.worker_pool import WorkerPool
 
 SignatureCheck = tuple[bytes, bytes, bytes]
 """(raw 32-byte public key, 64-byte signature, the signed bytes)."""
@@ -57,12 +56,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POOL_THRESHOLD = 64
 """Batches with fewer checks than this are verified in the calling thread."""
-
-PAUSE_AFTER_BREAK_SECONDS = 30.0
-"""How long after its worker processes ended a checker verifies in the calling thread
-before it starts fresh ones: none start within a stopping server's grace (a signal to
-its whole process group ends them first), and workers killed over and over (the
-kernel's OOM killer) are not restarted for every batch."""
 
 
 def default_workers() -> int:
@@ -110,11 +103,10 @@ class SignatureChecker:
             raise ValueError("signature workers must be 0 or more")
         self.workers = workers
         self.pool_threshold = pool_threshold
-        self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._pool_lock = threading.Lock()
         self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._broken_at: float | None = None
+        self.pool = WorkerPool(_start_pool, "signature workers",
+                               "checking signatures in the server's own process", logger)
 
     def check(self, checks: Sequence[SignatureCheck]) -> list[bool]:
         """Returns, per check, whether the signature verifies (checks verified before by
@@ -144,9 +136,9 @@ class SignatureChecker:
         The workers go before the server when a signal reaches its whole process group
         (a service manager stopping every process of the service, ``kill -TERM -PGID``),
         or one is killed: the calls in flight are checked here instead of failing with a
-        broken pool, and so are later ones for ``PAUSE_AFTER_BREAK_SECONDS``; then fresh
-        workers start."""
-        pool = self._started()
+        broken pool, and so are later ones for the pause ``verifier.worker_pool`` sets;
+        then fresh workers start."""
+        pool = self.pool.get(self.workers)
         if pool is None:
             return verify_all(todo)
         size = -(-len(todo) // self.workers)
@@ -154,19 +146,8 @@ class SignatureChecker:
         try:
             return list(itertools.chain.from_iterable(pool.map(verify_all, parts)))
         except BrokenProcessPool:
-            self._forget(pool)
+            self.pool.broke(pool)
             return verify_all(todo)
-
-    def _forget(self, pool: ProcessPoolExecutor) -> None:
-        """Forgets ``pool``, whose workers are gone, and warns once for it."""
-        with self._pool_lock:
-            if self._pool is not pool:
-                return  # another thread got here first
-            self._pool = None
-            self._broken_at = time.monotonic()
-        pool.shutdown(wait=False)
-        logger.warning("signature workers ended; checking signatures in the server's own "
-                       "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
 
     def start(self) -> None:
         """Starts the worker processes now (if any) and waits until each can verify.
@@ -174,7 +155,7 @@ class SignatureChecker:
         A worker imports this module, and with it the whole ``ledger`` package (about
         0.8 s of CPU on the 2-core VM); a server starts them before it serves, so the
         first stream does not wait for them, nor share the cores with their start."""
-        pool = self._started() if self.workers else None
+        pool = self.pool.get(self.workers) if self.workers else None
         if pool is None:
             return
         for ready in [pool.submit(verify_all, ()) for _ in range(self.workers)]:
@@ -182,37 +163,22 @@ class SignatureChecker:
 
     def running_workers(self) -> int:
         """Returns how many worker processes are started and alive."""
-        with self._pool_lock:
-            pool: Any = self._pool  # the executor's own table of its processes
-            if pool is None:
-                return 0
-            return sum(1 for process in dict(pool._processes or {}).values()
-                       if process.is_alive())
-
-    def _started(self) -> ProcessPoolExecutor | None:
-        """Returns the worker pool, started on first use, or None (check in the calling
-        thread) within ``PAUSE_AFTER_BREAK_SECONDS`` of the workers' end."""
-        with self._pool_lock:
-            if (self._broken_at is not None
-                    and time.monotonic() - self._broken_at < PAUSE_AFTER_BREAK_SECONDS):
-                return None
-            if self._pool is None:
-                # forkserver: the server is threaded, and fork would copy held locks. The
-                # fork server imports this module once; each worker forked from it has it.
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload([__name__])
-                # Workers die with the server, even one killed with SIGKILL.
-                self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=context,
-                    initializer=pool_worker_dies_with, initargs=(os.getpid(),))
-            return self._pool
+        return self.pool.running_workers()
 
     def close(self) -> None:
         """Stops the worker processes, if any were started."""
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+        self.pool.close()
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """Returns a new pool of ``workers`` signature checkers, which end with this process."""
+    # forkserver: the server is threaded, and fork would copy held locks. The fork server
+    # imports this module once; each worker forked from it has it.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    # Workers die with the server, even one killed with SIGKILL.
+    return ProcessPoolExecutor(workers, mp_context=context,
+                               initializer=pool_worker_dies_with, initargs=(os.getpid(),))
 
 
 def fingerprint(check: SignatureCheck) -> bytes:

@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +39,7 @@ from verifier.packed import (
     hashable_mask,
     le256_leq,
 )
+from verifier.worker_pool import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -259,10 +259,17 @@ class CpuBackend:
         edges = np.linspace(0, n, min(n, self.workers * CHUNKS_PER_WORKER) + 1).astype(int)
         return [slice(a, b) for a, b in itertools.pairwise(edges.tolist()) if b > a]
 
+    def _pool_for(self, n: int) -> ProcessPoolExecutor | None:
+        """Returns the shared pool for a batch of ``n`` rows, or None: hash in the calling
+        process (one worker, a small batch, or the pause after a broken pool)."""
+        if self.workers == 1 or n < self.inprocess_threshold:
+            return None
+        return _WORKERS.get(self.workers)
+
     def hash_shares(self, packed: PackedBatch) -> ShareHashes:
         """Returns per-share hashes and flags."""
         n = len(packed)
-        pool = None if self.workers == 1 or n < self.inprocess_threshold else _pool(self.workers)
+        pool = self._pool_for(n)
         if pool is None:
             return hash_shares_inprocess(packed)
         # A share needs a dozen SHA256d or more, so pickling its 52 bytes costs little.
@@ -270,7 +277,7 @@ class CpuBackend:
             parts = list(pool.map(hash_shares_inprocess,
                                   [packed.take(s) for s in self._chunks(n)]))
         except BrokenProcessPool:
-            _forget_broken(pool)
+            _WORKERS.broke(pool)
             return hash_shares_inprocess(packed)
         return ShareHashes(
             np.concatenate([p.hashes for p in parts]), np.concatenate([p.flags for p in parts])
@@ -281,13 +288,13 @@ class CpuBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (hashes, meets-target) for raw 80-byte headers and LE targets."""
         n = headers.shape[0]
-        pool = None if self.workers == 1 or n < self.inprocess_threshold else _pool(self.workers)
+        pool = self._pool_for(n)
         if pool is None:
             return check_headers_inprocess(headers, targets)
         try:
             return self._check_headers_on(pool, headers, targets)
         except BrokenProcessPool:
-            _forget_broken(pool)
+            _WORKERS.broke(pool)
             return check_headers_inprocess(headers, targets)
 
     def _check_headers_on(
@@ -330,16 +337,6 @@ class CpuBackend:
 
 
 _ARENA = SharedArena()
-_POOL: ProcessPoolExecutor | None = None
-_POOL_SIZE = 0
-_BROKEN_AT: float | None = None
-"""When the shared pool last broke (``time.monotonic()``), else None."""
-PAUSE_AFTER_BREAK_SECONDS = 30.0
-"""How long after a pool broke batches are hashed in the calling process before a fresh
-pool is started: a signal to the server's whole process group starts no new workers
-within the server's stopping grace, and workers killed over and over (the kernel's OOM
-killer) are not restarted for every batch."""
-_POOL_LOCK = threading.Lock()
 _POOL_INITIALIZER: Callable[[int], None] | None = None
 
 
@@ -351,41 +348,21 @@ def set_pool_initializer(initializer: Callable[[int], None] | None) -> None:
     _POOL_INITIALIZER = initializer
 
 
-def _pool(workers: int) -> ProcessPoolExecutor | None:
-    """Returns the shared worker pool, (re)created with ``workers`` processes, or None
-    (hash in the calling process) within ``PAUSE_AFTER_BREAK_SECONDS`` of a broken one."""
-    global _POOL, _POOL_SIZE
-    with _POOL_LOCK:
-        if _BROKEN_AT is not None and time.monotonic() - _BROKEN_AT < PAUSE_AFTER_BREAK_SECONDS:
-            return None
-        if _POOL is None or workers != _POOL_SIZE:
-            if _POOL is not None:
-                _POOL.shutdown(wait=True)
-            # forkserver, not fork: the verifier runs inside threaded servers, and forking
-            # a threaded process can copy held locks into the child.
-            context = multiprocessing.get_context("forkserver")
-            if _POOL_INITIALIZER is None:
-                _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-            else:
-                _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                            initializer=_POOL_INITIALIZER,
-                                            initargs=(os.getpid(),))
-            _POOL_SIZE = workers
-        return _POOL
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """Returns a new pool of ``workers`` processes, each running the pool initializer."""
+    # forkserver, not fork: the verifier runs inside threaded servers, and forking a
+    # threaded process can copy held locks into the child.
+    context = multiprocessing.get_context("forkserver")
+    if _POOL_INITIALIZER is None:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_POOL_INITIALIZER, initargs=(os.getpid(),))
 
 
-def _forget_broken(pool: ProcessPoolExecutor) -> None:
-    """Forgets ``pool``, whose workers are gone (killed, or ended by a signal to the
-    server's whole process group), kills any of its workers that may still run (their
-    fork server may have gone first, leaving them at work) and lets the shared arena go,
-    so a late writer reaches no later call's rows; for the next
-    ``PAUSE_AFTER_BREAK_SECONDS`` batches are hashed in the calling process, then a
-    fresh pool is started. Warns once per broken pool."""
-    global _POOL, _POOL_SIZE, _BROKEN_AT
-    with _POOL_LOCK:
-        if _POOL is not pool:
-            return  # another thread got here first
-        _POOL, _POOL_SIZE, _BROKEN_AT = None, 0, time.monotonic()
+def _end_strays(pool: ProcessPoolExecutor) -> None:
+    """Kills any worker of the broken ``pool`` that may still run (its fork server may
+    have gone first, leaving it at work) and lets the shared arena go, so a late writer
+    reaches no later call's rows."""
     workers: Any = pool  # the executor's own table of its processes
     for process in list((workers._processes or {}).values()):
         # Only a worker whose end was never reported (None), or lost with its fork
@@ -397,19 +374,20 @@ def _forget_broken(pool: ProcessPoolExecutor) -> None:
                 os.kill(process.pid, signal.SIGKILL)
     with _ARENA.lock:
         _ARENA.release()
-    pool.shutdown(wait=False)
-    logger.warning("share verifier workers ended; batches are hashed in the calling "
-                   "process for %.0f s, then on fresh workers", PAUSE_AFTER_BREAK_SECONDS)
+
+
+_WORKERS = WorkerPool(_start_pool, "share verifier workers",
+                      "batches are hashed in the calling process", logger,
+                      on_break=_end_strays)
+"""The one pool of the process's CPU backends, shared by all of them (started with the
+size the latest large batch asked for; after a break, paused as ``verifier.worker_pool``
+says)."""
 
 
 def shutdown_pool() -> None:
     """Stops the shared worker pool, if one was started, frees the shared arena and ends
     any pause after a broken pool."""
-    global _POOL, _POOL_SIZE, _BROKEN_AT
-    with _POOL_LOCK:
-        if _POOL is not None:
-            _POOL.shutdown(wait=True)
-        _POOL, _POOL_SIZE, _BROKEN_AT = None, 0, None
+    _WORKERS.close()
     with _ARENA.lock:
         _ARENA.release()
 

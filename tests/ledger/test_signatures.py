@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.bindings import crypto_core_ed25519_add
 
-from ledger import signatures
 from ledger.signatures import SignatureChecker, usable_public_key, verify_all
 from services.envelope import Signer, signed_bytes
 from tests.pool_workers import kill_workers
+from verifier import worker_pool
 
 
 def checks() -> list[tuple[bytes, bytes, bytes]]:
@@ -177,7 +177,7 @@ def test_checks_go_on_in_the_calling_thread_once_the_workers_are_killed(
     checker = SignatureChecker(2, pool_threshold=1)
     try:
         checker.start()
-        pool: Any = checker._started()
+        pool: Any = checker.pool.current
         kill_workers(pool, signal.SIGTERM)
         items = checks()
         with caplog.at_level(logging.WARNING, logger="ledger.signatures"):
@@ -189,8 +189,8 @@ def test_checks_go_on_in_the_calling_thread_once_the_workers_are_killed(
             "signature workers ended; checking signatures in the server's own process for "
             "30 s, then on fresh workers") == 1
         assert checker.running_workers() == 0  # none started within the pause
-        monkeypatch.setattr(signatures, "PAUSE_AFTER_BREAK_SECONDS", 0.0)
+        monkeypatch.setattr(worker_pool, "PAUSE_AFTER_BREAK_SECONDS", 0.0)
         assert checker.check(again[::-1]) == verify_all(again[::-1])
-        assert checker._pool is not pool and checker.running_workers() >= 1  # fresh ones
+        assert checker.pool.current is not pool and checker.running_workers() >= 1  # fresh ones
     finally:
         checker.close()

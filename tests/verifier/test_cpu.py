@@ -130,7 +130,7 @@ def test_a_batch_whose_workers_were_killed_is_hashed_in_process_and_later_on_new
     # A worker killed (the kernel's OOM killer, a signal to the server's process group)
     # breaks the pool: that batch is still answered, the next ones too, in process for a
     # while, and then on fresh workers.
-    from verifier import cpu
+    from verifier import cpu, worker_pool
 
     backend = CpuBackend(workers=2, inprocess_threshold=1)
     doc = random_batch(seed=41, shares=300)
@@ -140,23 +140,23 @@ def test_a_batch_whose_workers_were_killed_is_hashed_in_process_and_later_on_new
     headers = headers.reshape(500, 80)
     try:
         assert [bytes(h) for h in verify_batch(parsed, backend=backend).hashes] == expected
-        first = cpu._POOL
+        first = cpu._WORKERS.current
         assert first is not None
         kill_workers(first)
         assert [bytes(h) for h in verify_batch(parsed, backend=backend).hashes] == expected
         assert "share verifier workers ended" in caplog.text
         hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
         assert np.array_equal(hashes, sha256d_rows(headers))
-        assert cpu._POOL is None  # paused: in this process
-        monkeypatch.setattr(cpu, "PAUSE_AFTER_BREAK_SECONDS", 0.0)
+        assert cpu._WORKERS.current is None  # paused: in this process
+        monkeypatch.setattr(worker_pool, "PAUSE_AFTER_BREAK_SECONDS", 0.0)
         hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
-        second = cpu._POOL
+        second = cpu._WORKERS.current
         assert second is not None and second is not first  # fresh workers
         assert np.array_equal(hashes, sha256d_rows(headers))
         kill_workers(second)
         hashes, _ = backend.check_headers(headers, np.zeros(32, dtype=np.uint8))
         assert np.array_equal(hashes, sha256d_rows(headers))
-        assert cpu._POOL is None and cpu._ARENA.block is None  # no late writer shares it
+        assert cpu._WORKERS.current is None and cpu._ARENA.block is None  # no late writer shares it
     finally:
         cpu.shutdown_pool()
 
