@@ -9,7 +9,7 @@ behind it are the ledger's own business (one per concept: ``ledger.licensing``,
 from ledger.application import Ledger
 from ledger.audit.export import ExportFormatError, read_export, write_export
 from ledger.audit.faults import FaultKind
-from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, Companion
+from ledger.audit.follower import AuditIntegrityError, CheckpointPolicy, Companion, Follower
 from ledger.audit.follower_process import FollowerPlace, FollowerProcess, FollowerSettings
 from ledger.audit.log import AuditLog, parse_event_ref
 from ledger.audit.proof_bundle import ProofBundleError, verify_bundle
@@ -97,6 +97,7 @@ __all__ = [
     "ExportCheck",
     "ExportFormatError",
     "FaultKind",
+    "Follower",
     "FollowerPlace",
     "FollowerProcess",
     "FollowerSettings",

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, ParamSpec, TypeVar
 
-from ledger import AuditLog, Companion, FollowerProcess, HistoryIndex, Ledger
+from ledger import AuditLog, Follower, HistoryIndex, Ledger
 from services.log_signal import LogSignal
 from services.metrics import ServerMetrics
 
@@ -40,7 +40,7 @@ class LedgerPool:
     """Set by ``ServerMetrics.attach`` when the server exports Prometheus metrics."""
     log_signal: LogSignal | None = None
     """Wakes live streams when the log grows (LISTEN/NOTIFY on PostgreSQL)."""
-    follower: Companion | None = None
+    follower: Follower | None = None
     """What follows the audit log while the pool is open (a thread or a process)."""
 
     def __post_init__(self) -> None:
@@ -59,7 +59,7 @@ class LedgerPool:
              trade_batch_size: int = DEFAULT_TRADE_BATCH,
              poll_seconds: float = DEFAULT_POLL_SECONDS,
              audit: AuditLog | None = None, signature_workers: int = 0,
-             follower: Companion | Literal["thread"] | None = "thread") -> LedgerPool:
+             follower: Follower | Literal["thread"] | None = "thread") -> LedgerPool:
         """Returns a backend over ``ledger`` with its history index caught up; ``audit``
         (when given) serves AuditService and is followed in the background by
         ``follower`` ("thread": its own follower in a thread; None: not here);
@@ -85,7 +85,7 @@ class LedgerPool:
     def expect_stop(self) -> None:
         """Says the server is shutting down (``close`` follows): an audit follower in a
         child process that ends from now on ended with the server, not on its own."""
-        if isinstance(self.follower, FollowerProcess):
+        if self.follower is not None:
             self.follower.expect_stop()
 
     def close(self) -> None:

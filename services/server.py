@@ -28,7 +28,7 @@ from ledger import (
     HOME_COUNTRY,
     AuditLog,
     CheckpointPolicy,
-    Companion,
+    Follower,
     FollowerPlace,
     FollowerProcess,
     FollowerSettings,
@@ -223,7 +223,7 @@ def open_backend(store: StoreConfig, options: ServerOptions) -> LedgerPool:
     audit = AuditLog(ledger.recorder, signer=options.audit_signer,
                      origin=options.audit_origin or None, policy=options.audit_policy,
                      witnesses=options.audit_witnesses, create_tables=store.create_tables)
-    follower: Companion | None = audit.follower
+    follower: Follower | None = audit.follower
     if options.audit_follower == "none":
         follower = None
     elif options.audit_follower == "process" and not store.is_in_memory:

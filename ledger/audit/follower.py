@@ -54,6 +54,14 @@ class Companion(Protocol):
         """Stops the worker."""
 
 
+class Follower(Companion, Protocol):
+    """What follows a store's audit log beside a server: a :class:`TreeFollower` in a
+    thread, or ``ledger.audit.follower_process.FollowerProcess`` in a child process."""
+
+    def expect_stop(self) -> None:
+        """Says the owner is shutting down (``stop`` follows)."""
+
+
 class TreeFollower:
     """Keeps the audit tree in step with an application recorder's notification log."""
 
@@ -254,6 +262,9 @@ class TreeFollower:
                 n = 0
             if not n:
                 self._stop.wait(poll_interval)
+
+    def expect_stop(self) -> None:
+        """Says the owner is shutting down: nothing to do, the thread ends with ``stop``."""
 
     def stop(self) -> None:
         """Stops the background thread, if any, and the companions."""
