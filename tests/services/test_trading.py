@@ -3,15 +3,19 @@ idempotent retries and batched streams."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 
+from ledger.application import Ledger
+from ledger.config import StoreConfig
 from services import wire
 from services.auth import Caller, Grant, Scope, _grant
 from services.ca import Role
@@ -23,8 +27,9 @@ from services.generated.valedger.v1 import (
     mining_pb2,
     trading_pb2,
 )
+from services.ledger_pool import LedgerPool
 from services.status import ServiceError
-from services.trading import TradeEnvelopes
+from services.trading import InOrder, TradeEnvelopes
 from tests.services.harness import (
     SET_UP,
     TRADE_AT,
@@ -369,3 +374,26 @@ def test_a_desk_refused_another_exchanges_licence_still_opens_its_own(world: Wor
     assert request.request_id == "desk-own"
     assert desk.participant_id == UUID(world.ids["exchange_y"])
     assert backend.ledger.envelopes.refusals([signed]) == [None]
+
+
+def test_a_batch_handed_to_a_stopped_streams_recorder_is_cancelled_at_once(
+        tmp_path: Path) -> None:
+    # Once a stream stopped (it failed or was cancelled), a batch its last commit still
+    # hands in is cancelled on the spot: it takes no thread of the ledger pool, which the
+    # server may have closed meanwhile.
+    ledger = Ledger(StoreConfig(url=f"sqlite:///{tmp_path / 'ledger.db'}",
+                                create_tables=True))
+    pool = LedgerPool.open(ledger, workers=1, follower=None)
+    try:
+        recorder = InOrder(pool)
+        recorder.stop()
+        pool.executor.shutdown()
+
+        async def hand_in() -> None:
+            with pytest.raises(asyncio.CancelledError):
+                await recorder.record([])
+
+        asyncio.run(hand_in())
+        assert not recorder.draining and not recorder.waiting
+    finally:
+        pool.close()
