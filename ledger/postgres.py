@@ -17,7 +17,12 @@ Events go with their columns as separate arrays and the states as one *binary*
 ``bytea[]`` parameter: eventsourcing sends an array of composite values in text form, in
 which each state's bytes become escaped hex (a 6 MB proof batch took about 110 ms of the
 server process's CPU to quote and several hundred milliseconds of the database's to
-parse). Nothing goes through psycopg's pipeline mode: with psycopg 3.3.9 a statement whose
+parse). A transaction of one event (a proof batch, a unary command) goes to a twin
+function taking that event's columns as plain values (``APPEND_ONE_FUNCTION``): a 6 MB
+state inside a ``bytea[]`` took the database about twice a plain ``bytea``'s time (the
+array is built, read and unnested before the insert; medians of 30 interleaved inserts
+on the 2-core VM, 75 against 38 ms). A store made before that function appends single
+events as arrays until ``valedger db init`` adds it. Nothing goes through psycopg's pipeline mode: with psycopg 3.3.9 a statement whose
 parameters exceed the socket buffers (about 1 MB, ~1,000 encrypted trades) hangs for ever
 in a pipeline.
 """
@@ -50,6 +55,8 @@ RECORDER_TOPIC = "ledger.postgres:LedgerPostgresRecorder"
 """``APPLICATION_RECORDER_TOPIC`` that selects this recorder."""
 APPEND_FUNCTION = "{table}_append"
 """Name of the append function, made in the store's schema for its events table."""
+APPEND_ONE_FUNCTION = "{table}_append_one"
+"""Name of the same function for one event, its columns as plain values."""
 
 log = logging.getLogger(__name__)
 
@@ -69,35 +76,49 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         function = APPEND_FUNCTION.format(table=table)
         self.check_identifier_length(function)
         self.sql_create_statements.append(Composed([SQL(postgres_create_statement(schema))]))
-        self.sql_create_statements.append(SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}("
-            "ids {id_type}[], versions bigint[], topics text[], states bytea[], "
-            "requesters text[], request_ids text[], trade_ids uuid[], lock_seconds integer) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
-            "BEGIN "
-            "PERFORM set_config('lock_timeout', lock_seconds || 's', true); "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-            "NOTIFY {channel}; "
-            "RETURN QUERY INSERT INTO {schema}.{table} "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
-            "INSERT INTO {requests} (requester, request_id, trade_id) "
-            "SELECT * FROM unnest(requesters, request_ids, trade_ids); "
-            "END $body$"
-        ).format(schema=Identifier(schema), function=Identifier(function),
-                 id_type=Identifier(datastore.originator_id_type),
-                 table=Identifier(table), channel=Identifier(self.channel_name),
-                 requests=SQL(postgres_table(schema))))
-        # %b: the states travel as a binary bytea[], not hex text inside composites; the
+        one = APPEND_ONE_FUNCTION.format(table=table)
+        self.check_identifier_length(one)
+        # The same body twice: all events as arrays, or one event as plain values. A
+        # multi-megabyte state (a proof batch) inside a bytea[] costs the database twice
+        # a plain bytea's time: the array is built, read and unnested before the insert.
+        body = ("RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
+                "BEGIN "
+                "PERFORM set_config('lock_timeout', lock_seconds || 's', true); "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} "
+                "(originator_id, originator_version, topic, state) {rows} "
+                "RETURNING notification_id; "
+                "INSERT INTO {requests} (requester, request_id, trade_id) "
+                "SELECT * FROM unnest(requesters, request_ids, trade_ids); "
+                "END $body$")
+        for name, events, rows in (
+                (function, "ids {id_type}[], versions bigint[], topics text[], states bytea[]",
+                 "SELECT * FROM unnest(ids, versions, topics, states)"),
+                (one, "one_id {id_type}, one_version bigint, one_topic text, one_state bytea",
+                 "VALUES (one_id, one_version, one_topic, one_state)")):
+            self.sql_create_statements.append(SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(" + events + ", "
+                "requesters text[], request_ids text[], trade_ids uuid[], "
+                "lock_seconds integer) " + body
+            ).format(schema=Identifier(schema), function=Identifier(name),
+                     id_type=Identifier(datastore.originator_id_type),
+                     table=Identifier(table), channel=Identifier(self.channel_name),
+                     requests=SQL(postgres_table(schema)), rows=SQL(rows)))
+        # %b: the states travel as binary bytea, not hex text inside composites; the
         # request keys as ``ledger.request_index.postgres_key_columns`` makes them.
-        call = ("SELECT id FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], "
-                "%s::text[], %b::bytea[], {keys}, %s::integer) AS appended(id)")
-        self.append_statements = {joined: SQL(call).format(
-            schema=Identifier(schema), function=Identifier(function),
+        calls = {function: ("SELECT id FROM {schema}.{function}(%s::{id_type}[], "
+                            "%s::bigint[], %s::text[], %b::bytea[], {keys}, %s::integer) "
+                            "AS appended(id)"),
+                 one: ("SELECT id FROM {schema}.{function}(%s::{id_type}, %s::bigint, "
+                       "%s::text, %b::bytea, {keys}, %s::integer) AS appended(id)")}
+        self.append_statements = {(name == one, joined): SQL(call).format(
+            schema=Identifier(schema), function=Identifier(name),
             id_type=Identifier(datastore.originator_id_type), keys=SQL(columns))
+            for name, call in calls.items()
             for joined, columns in ((True, POSTGRES_SPLIT_COLUMNS),
                                     (False, POSTGRES_ARRAY_COLUMNS))}
-        """The append call, by whether the request keys go as joined texts."""
+        """The append calls, by (one event, the request keys as joined texts)."""
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %b::bytea[])"
@@ -106,10 +127,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                  id_type=Identifier(datastore.originator_id_type))
         self.appends_in_one_statement = True
         """False once the store turned out to lack the append function."""
+        self.appends_one_as_values = True
+        """False once the store turned out to lack the one-event append function."""
 
     def create_table(self) -> None:
         """Makes what eventsourcing's recorder makes (the events table, its type, index
-        and functions) and the request keys table and append function, in one transaction
+        and functions) and the request keys table and append functions, in one transaction
         that first takes the schema lock (``ledger.tables.SCHEMA_LOCK_STATEMENT``):
         servers started together on a new store make them one after another."""
         with self.datastore.transaction(commit=True) as cursor:
@@ -142,16 +165,31 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     def _append(self, stored_events: Sequence[StoredEvent],
                 keys: Sequence[RequestKey]) -> list[int] | None:
-        """Returns the notification ids of one call of the append function (None when the
-        store has no such function)."""
+        """Returns the notification ids of one call of an append function: the one-event
+        function for a single event, else (or when the store lacks that one) the other;
+        None when the store has neither."""
         joined, key_columns = postgres_key_columns(keys)
+        lock_seconds = int(self.datastore.lock_timeout)
         with self.datastore.get_connection() as conn:
             assert conn.autocommit  # the server commits as the statement ends
+            if len(stored_events) == 1 and self.appends_one_as_values:
+                event = stored_events[0]
+                try:
+                    rows = conn.execute(
+                        self.append_statements[True, joined],
+                        (event.originator_id, event.originator_version, event.topic,
+                         event.state, *key_columns, lock_seconds)).fetchall()
+                except UndefinedFunction:
+                    self.appends_one_as_values = False
+                    log.warning("the store has no one-event append function: single "
+                                "events are appended as arrays, slower for large ones; "
+                                "run `valedger db init` on it to add it")
+                else:
+                    return [row["id"] for row in rows]
             try:
                 rows = conn.execute(
-                    self.append_statements[joined],
-                    (*self._columns(stored_events), *key_columns,
-                     int(self.datastore.lock_timeout))).fetchall()
+                    self.append_statements[False, joined],
+                    (*self._columns(stored_events), *key_columns, lock_seconds)).fetchall()
             except UndefinedFunction:
                 return None
         return [row["id"] for row in rows]

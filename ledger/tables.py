@@ -40,7 +40,7 @@ catalogue, and the second fails ("duplicate key value violates unique constraint
 pg_class_relname_nsp_index", "tuple concurrently updated"). Servers and ``valedger db
 init`` started together on a new store therefore take this lock first, in the
 transaction that makes their tables, and find the tables made when they get it. Taken by
-``ledger.postgres`` (events, request keys, append function) and ``ledger.history``; the
+``ledger.postgres`` (events, request keys, append functions) and ``ledger.history``; the
 audit tables are made under the audit writer's own lock (``ledger.audit.store``)."""
 
 

@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, RecordConflictError, Store
 
 from ledger.config import StoreConfig
 from ledger.history import HistoryIndex
-from ledger.postgres import APPEND_FUNCTION, LedgerPostgresRecorder
+from ledger.postgres import APPEND_FUNCTION, APPEND_ONE_FUNCTION, LedgerPostgresRecorder
 from ledger.receipts import TradeStatus
 from ledger.request_index import SEPARATOR, RequestKey, trades_of_requests
 from ledger.tables import SCHEMA_LOCK_STATEMENT
@@ -93,13 +93,15 @@ def keys_for(events: list[StoredEvent], prefix: str) -> list[RequestKey]:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("count", [1, 3])
 def test_an_append_takes_the_table_lock_inside_its_statement(
-        recorder: LedgerPostgresRecorder, postgres_url: str) -> None:
+        recorder: LedgerPostgresRecorder, postgres_url: str, count: int) -> None:
+    # One event goes through the one-event function, several through the other.
     table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
     appended: list[Sequence[int] | None] = []
     with psycopg.connect(postgres_url) as other:
         other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # held until commit
-        events = [stored(uuid.uuid4(), 1) for _ in range(3)]
+        events = [stored(uuid.uuid4(), 1) for _ in range(count)]
         writer = threading.Thread(target=lambda: appended.append(
             recorder.insert_events(events, request_keys=keys_for(events, "locked"))))
         writer.start()
@@ -108,10 +110,11 @@ def test_an_append_takes_the_table_lock_inside_its_statement(
         other.commit()
     writer.join(10)
     ids = appended[0]
-    assert ids is not None and len(ids) == 3 and list(ids) == sorted(ids)
-    assert recorder.appends_in_one_statement
-    assert trades_of_requests(recorder, "exchange:x", ["locked-0", "locked-2"]) == {
-        "locked-0": events[0].originator_id, "locked-2": events[2].originator_id}
+    assert ids is not None and len(ids) == count and list(ids) == sorted(ids)
+    assert recorder.appends_in_one_statement and recorder.appends_one_as_values
+    assert trades_of_requests(recorder, "exchange:x", ["locked-0", f"locked-{count - 1}"]) == {
+        "locked-0": events[0].originator_id,
+        f"locked-{count - 1}": events[count - 1].originator_id}
 
 
 def test_a_request_key_taken_already_appends_nothing(recorder: LedgerPostgresRecorder
@@ -126,6 +129,62 @@ def test_a_request_key_taken_already_appends_nothing(recorder: LedgerPostgresRec
     assert recorder.select_events(fresh[0].originator_id) == []
     assert trades_of_requests(recorder, "exchange:x", ["r-0", "r-1"]) == {
         "r-0": first[0].originator_id}
+
+
+def drop_function(recorder: LedgerPostgresRecorder, postgres_url: str, name: str) -> None:
+    """Drops one of the store's append functions, as in a store made before it existed."""
+    function = name.format(table=recorder.events_table_name)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP FUNCTION "{recorder.datastore.schema}"."{function}"')
+
+
+@pytest.mark.timeout(60)
+def test_one_event_of_several_megabytes_appends_as_plain_values(
+        recorder: LedgerPostgresRecorder, postgres_url: str) -> None:
+    # A proof batch's state is one event of some 6 MB: sent as a plain bytea, not inside
+    # an array (the array function is dropped here, so only the other can have run).
+    drop_function(recorder, postgres_url, APPEND_FUNCTION)
+    event = stored(uuid.uuid4(), 1, 6_000_000)
+    ids = recorder.insert_events([event], request_keys=keys_for([event], "big"))
+    assert ids is not None and len(ids) == 1 and recorder.max_notification_id() == ids[0]
+    assert recorder.appends_in_one_statement and recorder.appends_one_as_values
+    [back] = recorder.select_events(event.originator_id)
+    assert (back.originator_version, back.topic, back.state) == (1, event.topic, event.state)
+    assert trades_of_requests(recorder, "exchange:x", ["big-0"]) == {
+        "big-0": event.originator_id}
+    taken = stored(uuid.uuid4(), 1)
+    before = recorder.max_notification_id()
+    with pytest.raises(IntegrityError):  # its request key is taken: nothing appended
+        recorder.insert_events([taken], request_keys=[RequestKey(
+            "exchange:x", "big-0", uuid.UUID(str(taken.originator_id)))])
+    with pytest.raises(IntegrityError) as caught:  # its event is taken
+        recorder.insert_events([stored(uuid.UUID(str(event.originator_id)), 1)])
+    assert isinstance(caught.value, RecordConflictError)
+    assert recorder.max_notification_id() == before
+    assert recorder.select_events(taken.originator_id) == []
+
+
+def test_a_store_made_before_the_one_event_function_appends_one_event_as_arrays(
+        recorder: LedgerPostgresRecorder, postgres_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    drop_function(recorder, postgres_url, APPEND_ONE_FUNCTION)
+    events = [stored(uuid.uuid4(), 1), stored(uuid.uuid4(), 1)]
+    with caplog.at_level(logging.WARNING, logger="ledger.postgres"):
+        first = recorder.insert_events(events[:1], request_keys=keys_for(events[:1], "a"))
+        second = recorder.insert_events(events[1:], request_keys=keys_for(events[1:], "b"))
+    assert first is not None and second is not None and second[0] > first[0]
+    assert not recorder.appends_one_as_values and recorder.appends_in_one_statement
+    assert [r.getMessage() for r in caplog.records if "one-event" in r.getMessage()] == [
+        "the store has no one-event append function: single events are appended as "
+        "arrays, slower for large ones; run `valedger db init` on it to add it"]
+    assert trades_of_requests(recorder, "exchange:x", ["a-0", "b-0"]) == {
+        "a-0": events[0].originator_id, "b-0": events[1].originator_id}
+    # `valedger db init` makes the tables again, and with them the function.
+    recorder.create_table()
+    recorder.appends_one_as_values = True
+    more = [stored(uuid.uuid4(), 1)]
+    later = recorder.insert_events(more, request_keys=keys_for(more, "c"))
+    assert later is not None and later[0] > second[0] and recorder.appends_one_as_values
 
 
 def test_request_ids_holding_the_separator_still_append(recorder: LedgerPostgresRecorder
@@ -145,9 +204,7 @@ def test_request_ids_holding_the_separator_still_append(recorder: LedgerPostgres
 def test_a_store_made_before_the_append_function_is_written_statement_by_statement(
         recorder: LedgerPostgresRecorder, postgres_url: str,
         caplog: pytest.LogCaptureFixture) -> None:
-    function = APPEND_FUNCTION.format(table=recorder.events_table_name)
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP FUNCTION "{recorder.datastore.schema}"."{function}"')
+    drop_function(recorder, postgres_url, APPEND_FUNCTION)
     events = [stored(uuid.uuid4(), 1) for _ in range(2)]
     with caplog.at_level(logging.WARNING, logger="ledger.postgres"):
         ids = recorder.insert_events(events, request_keys=keys_for(events, "old"))
