@@ -20,16 +20,24 @@ for 78%.
 
 Each piece ends with a full flush, so no piece refers back into another and the pieces
 join into one valid deflate stream; a final empty block and the Adler-32 of the whole
-state close it. Decompression is plain ``zlib.decompress``: stores written before read
-back unchanged, and any zlib implementation reads the new events (DESIGN §2: event state
-is compressed with zlib; docs/AUDIT-EXPORT.md §1).
+state close it. Being independent, the pieces are compressed on threads at once (zlib lets
+go of the GIL while it deflates), one a core: the same bytes as one after another, in 11
+instead of 20 ms for that state on the 2-core VM. Decompression is plain
+``zlib.decompress``: stores written before read back unchanged, and any zlib
+implementation reads the new events (DESIGN §2: event state is compressed with zlib;
+docs/AUDIT-EXPORT.md §1).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from eventsourcing.persistence import Compressor
+
+from verifier.cpu import cpu_count
 
 LEVEL = 1
 """zlib compression level of new events (and of the pieces that compress)."""
@@ -46,29 +54,59 @@ ZLIB_HEADER = b"\x78\x01"
 """RFC 1950 header: deflate, 32 KiB window, fastest compression."""
 FINAL_EMPTY_BLOCK = b"\x03\x00"
 """A final deflate block with fixed codes holding only its end-of-block code."""
+MAX_THREADS = 8
+"""Threads that compress a long state's pieces at once, at most (fewer on fewer cores)."""
 
 
 def compress_state(data: bytes) -> bytes:
     """Returns one zlib stream of ``data``: level 1 for short states, piece by piece
-    (deflated, run-length deflated or stored as each piece's probe says) for long
-    ones."""
+    (deflated, run-length deflated or stored as each piece's probe says, on several
+    threads) for long ones."""
     if len(data) <= PIECE:
         return zlib.compress(data, LEVEL)
-    deflating = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    running = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_RLE)
-    storing = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
-    parts = [ZLIB_HEADER]
     view = memoryview(data)
-    for start in range(0, len(data), PIECE):
-        piece = view[start:start + PIECE]
-        shrunk = len(zlib.compress(piece[:PROBE], LEVEL)) / min(PROBE, len(piece))
-        coder = (deflating if shrunk < LZ_BELOW else
-                 running if shrunk < STORE_ABOVE else storing)
-        parts.append(coder.compress(piece))
-        parts.append(coder.flush(zlib.Z_FULL_FLUSH))
-    parts.append(FINAL_EMPTY_BLOCK)
-    parts.append(zlib.adler32(data).to_bytes(4, "big"))
-    return b"".join(parts)
+    pieces = [view[start:start + PIECE] for start in range(0, len(data), PIECE)]
+    threads = _threads()
+    if threads is None:
+        parts = [compress_piece(piece) for piece in pieces]
+        adler = zlib.adler32(data)
+    else:
+        checksum = threads.submit(zlib.adler32, data)
+        parts = list(threads.map(compress_piece, pieces))
+        adler = checksum.result()
+    return b"".join([ZLIB_HEADER, *parts, FINAL_EMPTY_BLOCK, adler.to_bytes(4, "big")])
+
+
+def compress_piece(piece: memoryview) -> bytes:
+    """Returns ``piece`` as raw deflate blocks ending in a full flush (byte-aligned, no
+    reference to anything before it): deflated, run-length deflated or stored, as the
+    compression of its first ``PROBE`` bytes says."""
+    shrunk = len(zlib.compress(piece[:PROBE], LEVEL)) / min(PROBE, len(piece))
+    if shrunk < LZ_BELOW:
+        coder = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    elif shrunk < STORE_ABOVE:
+        coder = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_RLE)
+    else:
+        coder = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return coder.compress(piece) + coder.flush(zlib.Z_FULL_FLUSH)
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _threads() -> ThreadPoolExecutor | None:
+    """Returns this process's compression threads, started on first use (None on one
+    core: compress in the calling thread). A process forked from one that had them starts
+    its own."""
+    global _POOL
+    count = min(MAX_THREADS, cpu_count())
+    if count < 2:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(count, "valedger-zlib"))
+        return _POOL[1]
 
 
 class FastZlibCompressor(Compressor):

@@ -6,11 +6,13 @@ import base64
 import json
 import os
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import compression
 from ledger.compression import PIECE, FastZlibCompressor, compress_state
 
 COMPRESSOR = FastZlibCompressor()
@@ -94,3 +96,42 @@ def test_text_pieces_compress_as_well_as_level_1() -> None:
     stream = COMPRESSOR.compress(data)
     assert zlib.decompress(stream) == data
     assert len(stream) <= 1.1 * len(zlib.compress(data, 1))
+
+
+def test_pieces_compressed_on_threads_make_the_bytes_of_one_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _proof_batch_like(30_000)[0]
+    assert len(data) > 4 * PIECE
+    on_threads = compress_state(data)
+    monkeypatch.setattr(compression, "_threads", lambda: None)
+    assert compress_state(data) == on_threads
+    # ... and the bytes of the three coders running through every piece in turn, as
+    # states were compressed before the pieces went to threads.
+    coders: dict[str, Any] = {}
+    stream = [compression.ZLIB_HEADER]
+    for start in range(0, len(data), PIECE):
+        piece = data[start:start + PIECE]
+        kind = len(zlib.compress(piece[:compression.PROBE], 1)) / min(compression.PROBE,
+                                                                       len(piece))
+        key = ("lz" if kind < compression.LZ_BELOW else
+               "rle" if kind < compression.STORE_ABOVE else "store")
+        coder = coders.setdefault(key, {
+            "lz": lambda: zlib.compressobj(1, zlib.DEFLATED, -15),
+            "rle": lambda: zlib.compressobj(1, zlib.DEFLATED, -15, 9, zlib.Z_RLE),
+            "store": lambda: zlib.compressobj(0, zlib.DEFLATED, -15)}[key]())
+        stream += [coder.compress(piece), coder.flush(zlib.Z_FULL_FLUSH)]
+    stream += [compression.FINAL_EMPTY_BLOCK, zlib.adler32(data).to_bytes(4, "big")]
+    assert b"".join(stream) == on_threads
+    assert {"rle", "store"} <= coders.keys()
+
+
+def test_a_forked_process_compresses_on_threads_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "cpu_count", lambda: 2)
+    parent = compression._threads()
+    assert parent is not None and compression._threads() is parent
+    monkeypatch.setattr(compression.os, "getpid", lambda: -1)  # as in a forked child
+    child = compression._threads()
+    assert child is not None and child is not parent
+    monkeypatch.setattr(compression, "cpu_count", lambda: 1)
+    assert compression._threads() is None  # one core: in the calling thread
