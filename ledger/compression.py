@@ -67,13 +67,16 @@ def compress_state(data: bytes) -> bytes:
     view = memoryview(data)
     pieces = [view[start:start + PIECE] for start in range(0, len(data), PIECE)]
     threads = _threads()
+    if threads is not None:
+        try:
+            checksum = threads.submit(zlib.adler32, data)
+            parts = list(threads.map(compress_piece, pieces))
+            adler = checksum.result()
+        except RuntimeError:  # the interpreter is exiting: it starts no more threads
+            threads = None
     if threads is None:
         parts = [compress_piece(piece) for piece in pieces]
         adler = zlib.adler32(data)
-    else:
-        checksum = threads.submit(zlib.adler32, data)
-        parts = list(threads.map(compress_piece, pieces))
-        adler = checksum.result()
     return b"".join([ZLIB_HEADER, *parts, FINAL_EMPTY_BLOCK, adler.to_bytes(4, "big")])
 
 

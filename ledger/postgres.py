@@ -21,8 +21,11 @@ parse). A transaction of one event (a proof batch, a unary command) goes to a tw
 function taking that event's columns as plain values (``APPEND_ONE_FUNCTION``): a 6 MB
 state inside a ``bytea[]`` took the database about twice a plain ``bytea``'s time (the
 array is built, read and unnested before the insert; medians of 30 interleaved inserts
-on the 2-core VM, 75 against 38 ms). A store made before that function appends single
-events as arrays until ``valedger db init`` adds it. Nothing goes through psycopg's pipeline mode: with psycopg 3.3.9 a statement whose
+on the 2-core VM, 75 against 38 ms). On a store made before that function, a server
+appends single events as arrays until ``valedger db init`` has added it and the server
+is restarted.
+
+Nothing goes through psycopg's pipeline mode: with psycopg 3.3.9 a statement whose
 parameters exceed the socket buffers (about 1 MB, ~1,000 encrypted trades) hangs for ever
 in a pipeline.
 """

@@ -166,7 +166,8 @@ class SignatureChecker:
         return self.pool.running_workers()
 
     def close(self) -> None:
-        """Stops the worker processes, if any were started."""
+        """Stops the worker processes, if any were started, and ends any pause after
+        their break."""
         self.pool.close()
 
 

@@ -92,8 +92,9 @@ class WorkerPool:
                        if process.is_alive())
 
     def close(self) -> None:
-        """Stops the pool, if one was started, and ends any pause."""
+        """Stops the pool, if one was started, and ends any pause (a later ``get``
+        starts a fresh pool). No other pool starts while it stops."""
         with self._lock:
-            pool, self._pool, self._size, self._broken_at = self._pool, None, 0, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._pool, self._size, self._broken_at = None, 0, None

@@ -93,7 +93,7 @@ class FollowerSettings:
 
 class FollowerProcess:
     """Runs a store's audit follower in a child process between :meth:`start` and
-    :meth:`stop` (the :class:`~ledger.audit.follower.Companion` protocol), starting it
+    :meth:`stop` (the :class:`~ledger.audit.follower.Follower` protocol), starting it
     again when it ends on its own (killed, or its store unreachable at start)."""
 
     def __init__(self, settings: FollowerSettings) -> None:

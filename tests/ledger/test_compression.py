@@ -127,6 +127,7 @@ def test_pieces_compressed_on_threads_make_the_bytes_of_one_thread(
 
 def test_a_forked_process_compresses_on_threads_of_its_own(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "_POOL", None)  # the module's own comes back after
     monkeypatch.setattr(compression, "cpu_count", lambda: 2)
     parent = compression._threads()
     assert parent is not None and compression._threads() is parent
@@ -135,3 +136,5 @@ def test_a_forked_process_compresses_on_threads_of_its_own(
     assert child is not None and child is not parent
     monkeypatch.setattr(compression, "cpu_count", lambda: 1)
     assert compression._threads() is None  # one core: in the calling thread
+    parent.shutdown()
+    child.shutdown()

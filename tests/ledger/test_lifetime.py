@@ -81,9 +81,9 @@ def test_a_child_armed_to_die_with_its_parent_gets_sigterm() -> None:
 VERIFIER = """
 import sys
 from ledger.lifetime import pool_worker_dies_with
-from verifier.cpu import _pool, set_pool_initializer
+from verifier.cpu import _WORKERS, set_pool_initializer
 set_pool_initializer(pool_worker_dies_with)
-assert _pool(2).submit(abs, -1).result() == 1
+assert _WORKERS.get(2).submit(abs, -1).result() == 1
 print("ready", flush=True)
 sys.stdin.read()
 """
