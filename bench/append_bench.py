@@ -11,6 +11,11 @@ ways are timed in the same run, alternating, on the same database (PostgreSQL fr
 median of ``--repeats`` rounds.
 
 Run: ``.venv/bin/python -m bench.append_bench [--writers 1 4] [--busy 0 1]``
+
+``--one-event-bytes N`` measures instead transactions of one event of N random bytes (a
+proof batch's state is about 6 MB), appended by one writer through the array function
+(the baseline) or through the one-event function that takes the columns as plain
+values, alternating insert by insert; it prints the median milliseconds of each.
 """
 
 from __future__ import annotations
@@ -100,6 +105,40 @@ def append_rate(url: str, one_statement: bool, writers: int, transactions: int,
     return writers * transactions * events / (max(f for _, f in done) - min(b for b, _ in done))
 
 
+def one_event_times(url: str, size: int, count: int) -> dict[bool, list[float]]:
+    """Returns the seconds of ``count`` one-event appends of ``size`` random bytes each,
+    by whether they went as plain values (else as arrays), alternating one by one."""
+    recorder = open_recorder(url)
+    recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "bench:Warm", b"")])
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(count):
+        for as_values in (False, True):
+            event = StoredEvent(uuid.uuid4(), 1, "bench:ProofBatch.Verified",
+                                os.urandom(size))
+            recorder.appends_one_as_values = as_values
+            started = time.perf_counter()
+            recorder.insert_events([event])
+            times[as_values].append(time.perf_counter() - started)
+    assert recorder.appends_one_as_values, "the store lacks the one-event function"
+    return times
+
+
+def one_event_main(url: str, size: int, count: int) -> None:
+    """Measures and prints one-event appends both ways."""
+    before = os.getloadavg()[0]
+    times = one_event_times(url, size, count)
+    arrays, values = (statistics.median(times[w]) * 1000 for w in (False, True))
+    print(f"Command: `.venv/bin/python -m bench.append_bench --one-event-bytes {size} "
+          f"--transactions {count}`")
+    print(f"Machine: {platform.node()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; 1-min load {before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after.\n")
+    print("| state bytes | appends each way | as arrays ms (median) | as plain values ms "
+          "(median) | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {size:,} | {count} | {arrays:.1f} | {values:.1f} | {values / arrays:.2f} |")
+
+
 def main() -> None:
     """Measures and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,7 +148,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500, help="events a transaction")
     parser.add_argument("--transactions", type=int, default=20, help="transactions a writer")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--one-event-bytes", type=int, default=0,
+                        help="measure one-event appends of this many bytes instead")
     args = parser.parse_args()
+    if args.one_event_bytes:
+        with postgres_urls() as fresh:
+            url = fresh()
+            open_recorder(url, create=True)
+            one_event_main(url, args.one_event_bytes, args.transactions)
+        return
     before = os.getloadavg()[0]
     rows = []
     with postgres_urls() as fresh:
