@@ -22,10 +22,10 @@ Each piece ends with a full flush, so no piece refers back into another and the 
 join into one valid deflate stream; a final empty block and the Adler-32 of the whole
 state close it. Being independent, the pieces are compressed on threads at once (zlib lets
 go of the GIL while it deflates), one a core: the same bytes as one after another, in
-12-15 instead of 20 ms for a state like that on the 2-core VM (``bench.compression_bench``). Decompression is plain
-``zlib.decompress``: stores written before read back unchanged, and any zlib
-implementation reads the new events (DESIGN §2: event state is compressed with zlib;
-docs/AUDIT-EXPORT.md §1).
+12-15 instead of 20 ms for a state like that on the 2-core VM
+(``bench.compression_bench``). Decompression is plain ``zlib.decompress``: stores
+written before read back unchanged, and any zlib implementation reads the new events
+(DESIGN §2: event state is compressed with zlib; docs/AUDIT-EXPORT.md §1).
 """
 
 from __future__ import annotations
