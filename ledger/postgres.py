@@ -19,11 +19,11 @@ which each state's bytes become escaped hex (a 6 MB proof batch took about 110 m
 server process's CPU to quote and several hundred milliseconds of the database's to
 parse). A transaction of one event (a proof batch, a unary command) goes to a twin
 function taking that event's columns as plain values (``APPEND_ONE_FUNCTION``): a 6 MB
-state inside a ``bytea[]`` took the database about twice a plain ``bytea``'s time (the
-array is built, read and unnested before the insert; medians of 30 interleaved inserts
-on the 2-core VM, 75 against 38 ms). On a store made before that function, a server
-appends single events as arrays until ``valedger db init`` has added it and the server
-is restarted.
+state inside a ``bytea[]`` took the database about 1.4 times a plain ``bytea``'s time
+(the array is built, read and unnested before the insert; 53 against 39 ms on the 2-core
+VM, ``bench.append_bench --one-event-bytes 6000000``). On a store made before that
+function, a server appends single events as arrays until ``valedger db init`` has added
+it and the server is restarted.
 
 Nothing goes through psycopg's pipeline mode: with psycopg 3.3.9 a statement whose
 parameters exceed the socket buffers (about 1 MB, ~1,000 encrypted trades) hangs for ever
@@ -81,9 +81,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.append(Composed([SQL(postgres_create_statement(schema))]))
         one = APPEND_ONE_FUNCTION.format(table=table)
         self.check_identifier_length(one)
-        # The same body twice: all events as arrays, or one event as plain values. A
-        # multi-megabyte state (a proof batch) inside a bytea[] costs the database twice
-        # a plain bytea's time: the array is built, read and unnested before the insert.
+        # The same body twice: all events as arrays, or one event as plain values (a
+        # proof batch's multi-megabyte state is slower to take inside a bytea[]).
         body = ("RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
                 "BEGIN "
                 "PERFORM set_config('lock_timeout', lock_seconds || 's', true); "
