@@ -5,7 +5,6 @@ every mining licence; the sales of each participant recorded through licensed ex
 from __future__ import annotations
 
 import threading
-from base64 import b64decode
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +12,7 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
+from ledger.domain.base64_text import base64_bytes
 from ledger.domain.licence import MiningLicence
 from ledger.domain.meter_reading import MeterReading
 from ledger.domain.output_report import OutputReport
@@ -193,7 +193,8 @@ class ProofIndex:
             # batch this process has just saved goes into the table beside the next
             # batch's hashing rather than before its receipt.
             if accepted is None:
-                self._accepted.add(b64decode(event.accepted_hashes), event.licence_id)
+                self._accepted.add(base64_bytes(event.accepted_hashes, validate=False),
+                                   event.licence_id)
             else:
                 self._accepted.add_soon(accepted, event.licence_id)
             self._next_national = max(self._next_national,

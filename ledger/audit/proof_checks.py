@@ -18,7 +18,6 @@ and many gathered, decoded in parallel and verified together.
 
 from __future__ import annotations
 
-from base64 import b64decode
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 
 from ledger.audit.faults import Fault, FaultKind
 from ledger.audit.stored_batches import Decoded, StoredSource, decode_sources, source_of
+from ledger.domain.base64_text import base64_bytes
 from ledger.domain.envelope import Envelope
 from ledger.domain.licence import Capacity, ExchangeLicence, Licence, MiningLicence
 from ledger.domain.meter_reading import MeterReading
@@ -475,7 +475,7 @@ class ProofReplayCheck:
             "accepted_shares": stored.accepted_shares,
             "accepted_work": stored.accepted_work,
             "accepted_work_squared": stored.accepted_work_squared,
-            "accepted_hashes": b64decode(stored.accepted_hashes),
+            "accepted_hashes": base64_bytes(stored.accepted_hashes, validate=False),
             "block_candidates": stored.block_candidates,
             "ntime_range": (None if stored.ntime_min is None
                             else (stored.ntime_min, stored.ntime_max)),

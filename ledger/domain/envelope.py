@@ -12,11 +12,10 @@ re-check them against the participant's key at the event's own time.
 
 from __future__ import annotations
 
-from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ledger.domain.base64_text import base64_text
+from ledger.domain.base64_text import base64_bytes, base64_text
 from ledger.errors import InvalidRequest
 
 SIGNATURE_SIZE = 64
@@ -66,7 +65,7 @@ class Envelope:
         return {
             "payload": base64_text(self.payload),
             "payload_type": self.payload_type,
-            "signature": b64encode(self.signature).decode("ascii"),
+            "signature": base64_text(self.signature),
             "key_id": self.key_id,
         }
 
@@ -75,9 +74,9 @@ class Envelope:
         """Returns the envelope of an event record; InvalidRequest when it is damaged."""
         try:
             return cls(
-                payload=b64decode(record["payload"], validate=True),
+                payload=base64_bytes(record["payload"]),
                 payload_type=record["payload_type"],
-                signature=b64decode(record["signature"], validate=True),
+                signature=base64_bytes(record["signature"]),
                 key_id=record["key_id"],
             )
         except KeyError as exc:

@@ -8,13 +8,13 @@ verdict, and the exact accepted work and Σwork² that reconciliation needs.
 
 from __future__ import annotations
 
-from base64 import b64decode
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate, derived_id
+from ledger.domain.base64_text import base64_bytes
 from ledger.domain.envelope import Envelope, EnvelopeRecord, from_record
 
 JSON_BATCH_PAYLOAD_TYPE = "application/vnd.valedger.proof-batch+json"
@@ -110,7 +110,7 @@ class ProofBatch(LedgerAggregate):
 
     def accepted_hash_list(self) -> list[bytes]:
         """Returns the hashes (internal byte order) of the accepted shares, in order."""
-        raw = b64decode(self.accepted_hashes)
+        raw = base64_bytes(self.accepted_hashes, validate=False)
         return [raw[i:i + 32] for i in range(0, len(raw), 32)]
 
     @property
