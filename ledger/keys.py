@@ -11,7 +11,7 @@ check a stream's signatures early on worker processes, through the same checker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
@@ -71,15 +71,6 @@ class EnvelopeVerifier:
                                f"key {envelope.key_id!r} is not valid {what} "
                                f"{when.isoformat()}", figures)
 
-    @staticmethod
-    def signature_refused(item: Signed) -> EnvelopeRefused:
-        """Returns the refusal of an envelope whose signature does not verify."""
-        return EnvelopeRefused(
-            "SIGNATURE_INVALID",
-            f"envelope signature does not verify with key {item.envelope.key_id!r} "
-            f"of participant {item.participant_id}",
-            {"participant": item.participant_id, "key_id": item.envelope.key_id})
-
     def refusals(self, items: Sequence[Signed]) -> list[EnvelopeRefused | None]:
         """Returns, per envelope, why it may not be stored, or None when it may; the
         signatures are checked together."""
@@ -94,7 +85,11 @@ class EnvelopeVerifier:
             elif next(verified):
                 refusals.append(None)
             else:
-                refusals.append(self.signature_refused(item))
+                refusals.append(EnvelopeRefused(
+                    "SIGNATURE_INVALID",
+                    f"envelope signature does not verify with key {item.envelope.key_id!r} "
+                    f"of participant {item.participant_id}",
+                    {"participant": item.participant_id, "key_id": item.envelope.key_id}))
         return refusals
 
     def require(self, envelope: Envelope, participant: Participant, at: datetime,
@@ -103,25 +98,6 @@ class EnvelopeVerifier:
         refusal = self.refusals([Signed.by(envelope, participant, at, recorded_at)])[0]
         if refusal is not None:
             raise refusal
-
-    def require_soon(self, envelope: Envelope, participant: Participant, at: datetime,
-                     recorded_at: datetime) -> Callable[[], None]:
-        """Raises the key's refusal now (KEY_UNKNOWN, KEY_REVOKED) like ``require``;
-        otherwise starts checking the signature on the checker's thread and returns a
-        call that waits for it and raises SIGNATURE_INVALID if it fails (each time it
-        is called). For a long envelope whose check can overlap the caller's work:
-        ``ledger.proofs`` hashes a batch's shares meanwhile."""
-        item = Signed.by(envelope, participant, at, recorded_at)
-        outcome = self.key_fault(item)
-        if isinstance(outcome, EnvelopeRefused):
-            raise outcome
-        verified = self.checker.check_soon([outcome])
-
-        def wait() -> None:
-            if not verified.result()[0]:
-                raise self.signature_refused(item)
-
-        return wait
 
 
 class Keys(UseCase):

@@ -202,14 +202,11 @@ class ProofSubmission(UseCase):
                 return replay
             licence, holder = self._active_licence(request_id, licence_id, when, recorded_at,
                                                    stamp, digest, len(parsed))
-            # The key is checked now, the signature (megabytes to hash) beside the shares.
-            signature = None if stored_envelope is None else self.envelopes.require_soon(
-                stored_envelope, holder, when, recorded_at)
+            if stored_envelope is not None:
+                self.envelopes.require(stored_envelope, holder, when, recorded_at)
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
             while True:
                 hash_for(licence, tags, self.index.national())  # the long part: unlocked
-                if signature is not None:
-                    signature()  # a forged batch is refused before anything is decided
                 with self._deciding:
                     receipt = decide_and_save(licence, tags)
                 if receipt is not None:

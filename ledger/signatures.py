@@ -22,10 +22,7 @@ ingest beyond the batches' spread.
 libsodium lets go of the GIL while it verifies, but a thread checking signatures one by
 one must take it back after each, behind a busy server thread (up to the 5 ms switch
 interval every time). So a worker process checks a batch while the server parses the next
-one and commits the one before. One long message is the other case: its check (the
-fingerprint's SHA-256 and libsodium's SHA-512 of megabytes, both without the GIL) runs on
-a thread of the checker's (``check_soon``) beside the caller's own work, taking the GIL
-back once.
+one and commits the one before.
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
@@ -110,7 +107,6 @@ class SignatureChecker:
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self.pool = WorkerPool(_start_pool, "signature workers",
                                "checking signatures in the server's own process", logger)
-        self._thread: ThreadPoolExecutor | None = None
 
     def check(self, checks: Sequence[SignatureCheck]) -> list[bool]:
         """Returns, per check, whether the signature verifies (checks verified before by
@@ -132,21 +128,6 @@ class SignatureChecker:
                     if len(self._verified) > VERIFIED_MEMORY:
                         self._verified.popitem(last=False)
         return results
-
-    def check_soon(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
-        """Returns the future answer of ``check(checks)``, worked out on this checker's
-        thread while the caller goes on: for a few long messages (``ledger.proofs``
-        checks a proof batch's signature while it hashes the batch's shares)."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, "valedger-signature")
-            thread = self._thread
-        try:
-            return thread.submit(self.check, checks)
-        except RuntimeError:  # closed meanwhile, or the interpreter is exiting
-            done: Future[list[bool]] = Future()
-            done.set_result(self.check(checks))
-            return done
 
     def _on_workers(self, todo: Sequence[SignatureCheck]) -> list[bool]:
         """Returns, per check, whether it verifies, checked on the worker processes, or in
@@ -185,13 +166,9 @@ class SignatureChecker:
         return self.pool.running_workers()
 
     def close(self) -> None:
-        """Stops the worker processes, if any were started, and the thread, and ends any
-        pause after their break."""
+        """Stops the worker processes, if any were started, and ends any pause after
+        their break."""
         self.pool.close()
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.shutdown(wait=True)
 
 
 def _start_pool(workers: int) -> ProcessPoolExecutor:

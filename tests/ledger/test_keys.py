@@ -61,31 +61,6 @@ def test_key_must_be_valid_at_the_clients_time_and_when_recorded() -> None:
     assert rule(verifier, envelope, {}, T0, T0) == "KEY_UNKNOWN"
 
 
-def test_a_signature_checked_soon_is_refused_when_waited_for_a_key_fault_at_once(
-        market: Market) -> None:
-    ledger = market.ledger
-    key = Ed25519PrivateKey.generate()
-    ledger.register_key("key-k1", market.exchange, "k1", raw_public(key), at=START)
-    ledger.register_key("key-k2", market.exchange, "k2", raw_public(key), at=START)
-    ledger.revoke_key("revoke-k2", market.exchange, "k2", at=T0)
-    exchange = ledger.get_participant(market.exchange)
-    good = sealed(key)
-    forged = Envelope(good.payload, good.payload_type, bytes(64), "k1")
-    verifier = ledger.envelopes
-    wait = verifier.require_soon(good, exchange, T0, T0)
-    wait()
-    wait = verifier.require_soon(forged, exchange, T0, T0)  # not refused yet
-    for _ in range(2):  # each wait says the same
-        with pytest.raises(EnvelopeRefused) as refused:
-            wait()
-        assert refused.value.rule == "SIGNATURE_INVALID"
-    for envelope, rule_ in [(sealed(key, key_id="nobody"), "KEY_UNKNOWN"),
-                            (sealed(key, key_id="k2"), "KEY_REVOKED")]:
-        with pytest.raises(EnvelopeRefused) as refused:
-            verifier.require_soon(envelope, exchange, T0, T0)
-        assert refused.value.rule == rule_
-
-
 def test_a_checker_remembers_only_what_verified() -> None:
     key = Ed25519PrivateKey.generate()
     envelope = sealed(key)

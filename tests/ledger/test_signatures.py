@@ -151,22 +151,6 @@ def test_worker_processes_give_the_same_answers_in_order(workers: int):
         checker.close()
 
 
-def test_a_check_made_soon_gives_the_same_answers_on_the_checkers_thread():
-    checker = SignatureChecker()
-    try:
-        items = checks()
-        soon = checker.check_soon(items)
-        assert soon.result(timeout=30) == verify_all(items)
-        assert checker._thread is not None
-    finally:
-        checker.close()
-    assert checker._thread is None
-    # After close a check made soon starts a thread again.
-    assert checker.check_soon(checks()[:4]).result(timeout=30) == verify_all(checks()[:4])
-    checker.close()
-    assert checker._thread is None
-
-
 def test_negative_worker_count_is_refused():
     with pytest.raises(ValueError, match="0 or more"):
         SignatureChecker(-1)
