@@ -15,19 +15,11 @@ share hash is uniformly random in its first 128 bits (internal byte order: the l
 of the number, which the share target leaves free); its first word, mixed once more,
 picks its slot, so probes stay short, and every fingerprint match is confirmed on all 32
 bytes. 60 to 90 bytes a hash in all.
-
-A batch just recorded can be added *soon* (``add_soon``): queued at once, put in the
-table by a thread of its own, and by any reader that comes first, so no answer ever
-misses it. The batch's receipt then does not wait for the table (14-20 ms for 100,000
-hashes on the 2-core VM, and 130-180 ms on the batch that doubles it): the insertion is
-whole-array NumPy, which lets go of the GIL, so it runs beside the next batch's hashing
-for about a millisecond of that thread's time (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Iterator, Mapping
 from uuid import UUID
 
@@ -63,20 +55,13 @@ def hash_rows(hashes: bytes | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(hashes).view(np.uint64)
 
 
-class IndexBroken(RuntimeError):
-    """A queued add failed in its thread (out of memory): the index no longer holds every
-    accepted hash, so it answers nothing until the process restarts and rebuilds it from
-    the log."""
-
-
 class AcceptedHashes(Mapping[bytes, UUID]):
     """Accepted share hashes and the licence each was credited to; thread-safe.
 
     ``add`` never replaces: a hash added again keeps its first licence (the ledger never
     accepts a hash twice, so this only matters to a damaged log). As a Mapping it answers
-    ``hash in index`` and ``index[hash]`` one hash at a time; ``contains``, ``add`` and
-    ``add_soon`` take whole batches. Every answer counts the hashes queued by
-    ``add_soon`` before it was asked.
+    ``hash in index`` and ``index[hash]`` one hash at a time; ``contains`` and ``add`` take
+    whole batches.
     """
 
     def __init__(self) -> None:
@@ -90,9 +75,6 @@ class AcceptedHashes(Mapping[bytes, UUID]):
         self._owner_numbers: dict[UUID, int] = {}
         self._bits = MIN_BITS
         self._slots = np.zeros(1 << MIN_BITS, dtype=np.uint64)  # fingerprint, row + 1
-        self._queued: deque[tuple[np.ndarray, UUID]] = deque()  # by add_soon, in order
-        self._queued_rows = 0
-        self._broken: BaseException | None = None
 
     # ----------------------------------------------------------------- whole batches
 
@@ -101,7 +83,6 @@ class AcceptedHashes(Mapping[bytes, UUID]):
         was added."""
         rows = hash_rows(hashes)
         with self._lock:
-            self._settle()
             return self._find(rows) >= 0
 
     def add(self, hashes: bytes | np.ndarray, owner: UUID) -> None:
@@ -110,40 +91,16 @@ class AcceptedHashes(Mapping[bytes, UUID]):
         if not rows.shape[0]:
             return
         with self._lock:
-            self._settle()
-            self._check_room(rows.shape[0])
-            self._add_rows(rows, owner)
-
-    def add_soon(self, hashes: bytes | np.ndarray, owner: UUID) -> None:
-        """Queues hashes credited to ``owner`` and returns: a thread puts them in the
-        table, or the first reader does. Malformed hashes and a full index raise here,
-        as ``add`` would; the queue holds ``hashes`` until then (do not change them).
-        Relied on by ``ledger.proof_index`` for the batches this process records."""
-        rows = hash_rows(hashes)
-        if not rows.shape[0]:
-            return
-        with self._lock:
-            if self._broken is not None:
-                raise IndexBroken("the accepted-hash index lost a batch") from self._broken
-            self._check_room(self._queued_rows + rows.shape[0])
-            self._queued.append((rows, owner))
-            self._queued_rows += rows.shape[0]
-        self.construct_settler().start()
-
-    def construct_settler(self) -> threading.Thread:
-        """Returns the (unstarted) thread that puts the queued hashes in the table."""
-        return threading.Thread(target=self.settle, name="valedger-accepted-hashes",
-                                daemon=True)
-
-    def settle(self) -> None:
-        """Puts every queued hash in the table now; IndexBroken if one could not be."""
-        with self._lock:
-            self._settle()
-
-    @property
-    def queued(self) -> int:
-        """Returns how many hashes are queued by ``add_soon`` and not yet in the table."""
-        return self._queued_rows
+            number = self._owner_numbers.get(owner)
+            if number is None:
+                number = self._owner_numbers[owner] = len(self._owners)
+                self._owners.append(owner)
+            if LOAD_INVERSE * (self._count + rows.shape[0]) > self._slots.shape[0]:
+                self._grow_table(self._count + rows.shape[0])
+            first = self._append_rows(rows, number)
+            self._count += self._insert(
+                np.arange(first, first + rows.shape[0], dtype=np.int64),
+                np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]))
 
     # ------------------------------------------------------------------ one at a time
 
@@ -151,7 +108,6 @@ class AcceptedHashes(Mapping[bytes, UUID]):
         if not isinstance(key, bytes | bytearray) or len(key) != HASH_SIZE:
             raise KeyError(key)
         with self._lock:
-            self._settle()
             row = int(self._find(hash_rows(bytes(key)))[0])
             if row < 0:
                 raise KeyError(key)
@@ -165,52 +121,13 @@ class AcceptedHashes(Mapping[bytes, UUID]):
 
     def __iter__(self) -> Iterator[bytes]:
         with self._lock:
-            self._settle()
             found = self._rows_at(self._table_rows()).tobytes()
         return (found[i:i + HASH_SIZE] for i in range(0, len(found), HASH_SIZE))
 
     def __len__(self) -> int:
-        with self._lock:
-            self._settle()
-            return self._count
+        return self._count
 
     # ------------------------------------------------------------------------ inside
-
-    def _settle(self) -> None:
-        """Puts the queued hashes in the table, oldest first (lock held); IndexBroken
-        once any could not be."""
-        if self._broken is not None:
-            raise IndexBroken("the accepted-hash index lost a batch") from self._broken
-        while self._queued:
-            rows, owner = self._queued[0]
-            try:
-                self._add_rows(rows, owner)
-            except BaseException as exc:
-                self._broken = exc
-                self._queued.clear()
-                self._queued_rows = 0
-                raise IndexBroken("the accepted-hash index lost a batch") from exc
-            self._queued.popleft()
-            self._queued_rows -= rows.shape[0]
-
-    def _check_room(self, more: int) -> None:
-        """Raises OverflowError unless ``more`` rows fit after those held (lock held)."""
-        if self._size + more >= MAX_ROWS:
-            raise OverflowError(f"the accepted-hash index holds at most {MAX_ROWS} hashes")
-
-    def _add_rows(self, rows: np.ndarray, owner: UUID) -> None:
-        """Appends rows credited to ``owner`` and puts the new ones in the table (lock
-        held)."""
-        number = self._owner_numbers.get(owner)
-        if number is None:
-            number = self._owner_numbers[owner] = len(self._owners)
-            self._owners.append(owner)
-        if LOAD_INVERSE * (self._count + rows.shape[0]) > self._slots.shape[0]:
-            self._grow_table(self._count + rows.shape[0])
-        first = self._append_rows(rows, number)
-        self._count += self._insert(
-            np.arange(first, first + rows.shape[0], dtype=np.int64),
-            np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]))
 
     def _homes(self, first_words: np.ndarray) -> np.ndarray:
         """Returns the home slot of each first word."""
@@ -301,6 +218,8 @@ class AcceptedHashes(Mapping[bytes, UUID]):
     def _append_rows(self, rows: np.ndarray, owner: int) -> int:
         """Appends rows credited to ``owner``; returns the first one's number."""
         first = self._size
+        if first + rows.shape[0] >= MAX_ROWS:
+            raise OverflowError(f"the accepted-hash index holds at most {MAX_ROWS} hashes")
         done = 0
         while done < rows.shape[0]:
             offset = self._size & (CHUNK - 1)

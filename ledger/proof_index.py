@@ -175,8 +175,7 @@ class ProofIndex:
     def recorded(self, notification_id: int, event: Any, accepted: bytes) -> None:
         """Takes in a ``ProofBatch.Verified`` this process has just saved at
         ``notification_id``, with its accepted hashes as raw bytes, without reading it
-        back from the store (the events before it are read as usual); its hashes are
-        queued for the national index (``AcceptedHashes.add_soon``)."""
+        back from the store (the events before it are read as usual)."""
         with self._lock:
             self._follower.take(notification_id,
                                 lambda: self._handle(notification_id, event, accepted))
@@ -189,14 +188,9 @@ class ProofIndex:
         entry = self._licence(event.licence_id)
         if isinstance(event, cast(Any, ProofBatch).Verified):
             # Hashes before the sequence numbers: a reader that sees the new number also
-            # sees the batch's hashes (queued ones too: every answer counts them). A
-            # batch this process has just saved goes into the table beside the next
-            # batch's hashing rather than before its receipt.
-            if accepted is None:
-                self._accepted.add(base64_bytes(event.accepted_hashes, validate=False),
-                                   event.licence_id)
-            else:
-                self._accepted.add_soon(accepted, event.licence_id)
+            # sees the batch's hashes.
+            self._accepted.add(base64_bytes(event.accepted_hashes, validate=False)
+                               if accepted is None else accepted, event.licence_id)
             self._next_national = max(self._next_national,
                                       getattr(event, "national_sequence", 0) + 1)
             entry.batches.append(BatchEntry(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from uuid import UUID, uuid4
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.proof_hashes import CHUNK, MAX_ROWS, MIN_BITS, AcceptedHashes, IndexBroken
+from ledger.proof_hashes import CHUNK, MIN_BITS, AcceptedHashes
 
 OWNERS = [uuid4() for _ in range(3)]
 
@@ -116,71 +114,3 @@ def test_hashes_added_again_keep_their_licence_through_growth() -> None:
         [OWNERS[0], OWNERS[0], OWNERS[1], OWNERS[2]]
     assert list(index)[:300] == [bytes(h) for h in first]  # arrival order, each once
     assert len(list(index)) == 5_320
-
-
-class UnsettledHashes(AcceptedHashes):
-    """An index whose queued hashes no thread settles: only its readers do."""
-
-    def construct_settler(self) -> threading.Thread:
-        return threading.Thread(target=lambda: None)
-
-
-@settings(max_examples=100, deadline=None)
-@given(batches, st.lists(hashes, max_size=80), st.lists(st.booleans(), max_size=40))
-def test_hashes_queued_soon_are_in_every_answer_before_any_thread_settles_them(
-        added: list[tuple[list[bytes], UUID]], asked: list[bytes], soon: list[bool]) -> None:
-    index = UnsettledHashes()
-    model: dict[bytes, UUID] = {}
-    for k, (batch, owner) in enumerate(added):
-        if k < len(soon) and soon[k]:
-            index.add_soon(b"".join(batch), owner)
-        else:
-            index.add(b"".join(batch), owner)
-        for h in batch:
-            model.setdefault(h, owner)
-    assert index.contains(b"".join(asked)).tolist() == [h in model for h in asked]
-    assert index.queued == 0  # the reader settled them, oldest first
-    assert {h: index[h] for h in index} == model
-
-
-def test_a_queued_batch_is_settled_by_its_thread_without_a_reader() -> None:
-    index = AcceptedHashes()
-    batch = os.urandom(32 * 50_000)
-    index.add_soon(batch, OWNERS[0])
-    deadline = time.monotonic() + 30
-    while index.queued and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert index.queued == 0
-    assert index._count == 50_000  # in the table, counted without a reader settling
-    assert index.contains(batch).all()
-
-
-def test_add_soon_refuses_malformed_hashes_and_a_full_index_at_once() -> None:
-    index = UnsettledHashes()
-    with pytest.raises(ValueError, match="32 bytes"):
-        index.add_soon(b"x" * 33, OWNERS[0])
-    index.add_soon(os.urandom(32 * 3), OWNERS[0])
-    index._size = MAX_ROWS - 4  # as if nearly full: the queued three count against it
-    with pytest.raises(OverflowError, match="at most"):
-        index.add_soon(os.urandom(32), OWNERS[0])
-    assert index.queued == 3
-
-
-class FailingHashes(UnsettledHashes):
-    """An index whose next queued batch cannot be put in the table."""
-
-    def _add_rows(self, rows: np.ndarray, owner: UUID) -> None:
-        raise MemoryError("no room for the table")
-
-
-def test_an_index_that_lost_a_queued_batch_answers_nothing_more() -> None:
-    index = FailingHashes()
-    batch = os.urandom(32 * 10)
-    index.add_soon(batch, OWNERS[0])
-    with pytest.raises(IndexBroken) as lost:
-        index.contains(batch)
-    assert isinstance(lost.value.__cause__, MemoryError)
-    for read in (lambda: len(index), lambda: list(index), lambda: batch[:32] in index,
-                 lambda: index.add_soon(batch, OWNERS[1])):
-        with pytest.raises(IndexBroken):
-            read()

@@ -31,7 +31,6 @@ from ledger.domain.proof_batch import JSON_BATCH_PAYLOAD_TYPE, ProofBatch
 from ledger.domain.reconciliation import Reconciliation
 from ledger.errors import InvalidRequest, NotFound, RequestIdReused, RuleViolation
 from ledger.proof_figures import capacity_over, prorated
-from ledger.proof_hashes import AcceptedHashes
 from ledger.proofs import ProofSubmission
 from tests.ledger.conftest import END, START, events_of, kinds_since, notifications
 from tests.ontime import on_time_ledger
@@ -187,21 +186,6 @@ def test_duplicates_within_a_batch_and_across_batches(mine: Mine) -> None:
     assert third.counts["ACCEPTED"] == fresh.shares_submitted
     assert third.counts["DUPLICATE"] == 4  # three accepted before, one repeated inside
     assert mine.ledger.get_proof_batch(third.batch_id).verdicts.endswith("2222")
-
-
-def test_a_batch_is_caught_again_before_its_hashes_reach_the_table(
-        mine: Mine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The receipt does not wait for the national table: the hashes are queued, and no
-    # thread settles them here, so the next batch's lookup must.
-    monkeypatch.setattr(AcceptedHashes, "construct_settler",
-                        lambda self: threading.Thread(target=lambda: None))
-    period = mined("small", 1)
-    n = period.shares_submitted
-    first = mine.ledger.submit_proof_batch("b1", mine.licence, period.batch, at=P0 + HOUR)
-    assert first.counts["ACCEPTED"] == n
-    assert mine.ledger.proof_index.national().accepted.queued == n
-    again = mine.ledger.submit_proof_batch("b2", mine.licence, period.batch, at=P0 + HOUR)
-    assert again.counts["DUPLICATE"] == n and again.accepted_work == 0
 
 
 def test_duplicate_index_survives_a_restart(mine: Mine, store_url: str) -> None:
