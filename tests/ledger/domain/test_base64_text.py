@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -17,19 +18,21 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 near_base64 = st.text(alphabet=ALPHABET + "=\n -_é\x00", max_size=40)
 
 
-def standard(text: str | bytes, validate: bool) -> bytes | type[BaseException]:
-    """Returns what the standard library decodes, or the kind of error it raises."""
+def outcome(decode: Callable[..., bytes], text: str | bytes,
+            validate: bool) -> bytes | type[BaseException]:
+    """Returns what ``decode`` makes of the text, or the kind of error it raises."""
     try:
-        return base64.b64decode(text, validate=validate)
+        return decode(text, validate=validate)
     except ValueError as exc:
         return type(exc)
+
+
+def standard(text: str | bytes, validate: bool) -> bytes | type[BaseException]:
+    return outcome(base64.b64decode, text, validate)
 
 
 def ours(text: str | bytes, validate: bool) -> bytes | type[BaseException]:
-    try:
-        return base64_bytes(text, validate=validate)
-    except ValueError as exc:
-        return type(exc)
+    return outcome(base64_bytes, text, validate)
 
 
 @settings(max_examples=300, deadline=None)
