@@ -50,6 +50,8 @@ from ledger.domain.participant import Participant
 from ledger.domain.trade import Trade, TradeRequest
 from ledger.history import HistoryIndex, HistoryQuery
 from ledger.requests import REGULATOR, participant_requester
+from ledger.trade_validation import validate_trade
+from ledger.trading import EXACT
 from services import envelope, wire
 from services.ca import CertificateAuthority
 from services.client import TRADES_PER_MESSAGE, LedgerClient, proof_batch_payload
@@ -230,10 +232,13 @@ measures those separately)."""
 
 def stored_records(request: TradeRequest, requester: str) -> list[Aggregate]:
     """Returns what the ledger stores for a domestic recorded trade: the trade, stamped
-    as a command would stamp it."""
+    as a command would stamp it, its value the notional (the bench's quote currency is
+    USD). ``request`` must be as ``validate_trade`` returns it (amounts as Decimals):
+    the event then holds what the ledger's holds, field for field
+    (tests/bench/test_stream_work_bench.py)."""
     trade_id = Trade.recorded_id(request.exchange_licence_id, request.exchange_trade_id)
     with stamped(Stamp(requester, request.digest(), datetime.now(UTC))):
-        return [Trade.record(request, trade_id, Decimal("0.5"))]
+        return [Trade.record(request, trade_id, request.notional_in(EXACT))]
 
 
 class RawStore(Application[UUID]):
@@ -255,8 +260,8 @@ def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> f
         for i in range(n):
             sealed = market.signer.seal(payload(market, f"{run}-raw-{i}", i))
             message = trading_pb2.TradePayload.FromString(sealed.payload)
-            requests.append(trade_request(message, licence, wire.time(message, "at") or START,
-                                          envelope.stored(sealed)))
+            requests.append(validate_trade(trade_request(
+                message, licence, wire.time(message, "at") or START, envelope.stored(sealed))))
         started = time.perf_counter()
         for i in range(0, n, batch):
             app.save(*(record for r in requests[i:i + batch] for record in stored_records(

@@ -43,6 +43,7 @@ from ledger.config import StoreConfig
 from ledger.domain.participant import Participant
 from ledger.domain.trade import TradeRequest
 from ledger.requests import participant_requester
+from ledger.trade_validation import validate_trade
 from services import envelope, wire
 from services.auth import Caller, Grant, Scope, _grant
 from services.ca import Role
@@ -105,12 +106,14 @@ class Desk:
         assert not any(refusals), refusals
 
     def requests(self, envelopes: list[common_pb2.SignedEnvelope]) -> list[TradeRequest]:
-        """Returns the trade requests of the envelopes, as the raw baseline saves them."""
+        """Returns the trade requests of the envelopes as the ledger stores them (bounded
+        by ``validate_trade``), which the raw baseline saves."""
         found = []
         for sealed in envelopes:
             payload = trading_pb2.TradePayload.FromString(sealed.payload)
-            found.append(trade_request(payload, self.licence, wire.time(payload, "at")
-                                       or datetime.now(UTC), envelope.stored(sealed)))
+            found.append(validate_trade(trade_request(
+                payload, self.licence, wire.time(payload, "at") or datetime.now(UTC),
+                envelope.stored(sealed))))
         return found
 
 
