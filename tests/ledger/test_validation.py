@@ -7,10 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.domain.policy import PolicyView
 from ledger.errors import InvalidRequest, RuleViolation
 from ledger.validation import (
+    bounded_decimal,
     check_after,
     check_country,
     check_efficiency_floor,
@@ -108,3 +111,20 @@ def test_text_refuses_control_characters(bad: str) -> None:
     with pytest.raises(InvalidRequest, match="control character"):
         check_text("name", bad)
     assert check_text("name", "Qazyna Mining LLP — Ekibastuz") == "Qazyna Mining LLP — Ekibastuz"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.from_regex(r"\A[0-9]{1,16}(\.[0-9]{0,19})?\Z"),  # plain shapes, at and past the bounds
+    st.text(alphabet="0123456789.+-eE _", max_size=40)))
+def test_plain_amount_text_reads_as_the_full_check_reads_it(text: str) -> None:
+    # ``decimal`` takes plain text by its shape; it must agree with the full reading on
+    # every text, bounds and zero included (the same value, or the same refusal).
+    def outcome(check: Any) -> Any:
+        try:
+            number = check("quantity", text)
+        except InvalidRequest as error:
+            return ("refused", str(error))
+        return ("read", number, str(number))
+
+    assert outcome(decimal) == outcome(bounded_decimal)
