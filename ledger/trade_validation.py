@@ -64,9 +64,6 @@ def validate_trade(request: TradeRequest) -> TradeRequest:
 
 
 def _with(request: TradeRequest, **changes: object) -> TradeRequest:
-    """Returns a copy of the (frozen) request with ``changes``, which are already checked.
-    ``dataclasses.replace`` would run ``__init__`` over all sixteen fields: about a third
-    of validating a trade, which every trade of a stream pays."""
-    copy = object.__new__(TradeRequest)
-    copy.__dict__.update(request.__dict__, **changes)
-    return copy
+    """Returns a copy of the (frozen) request with ``changes``, which are already checked
+    (``dataclasses.replace`` would run ``__init__`` over all sixteen fields)."""
+    return TradeRequest.from_fields({**request.__dict__, **changes})

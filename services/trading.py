@@ -153,24 +153,24 @@ def trade_request(payload: trading_pb2.TradePayload, licence_id: UUID,
     # Absent travel-rule data stays the request's default (no per-trade parsing at all).
     travel = ({"travel_rule": travel_rule_record(payload.travel_rule)}
               if payload.HasField("travel_rule") else {})
-    return TradeRequest(
-        request_id=payload.request_id,
-        exchange_licence_id=licence_id,
-        exchange_trade_id=payload.exchange_trade_id,
-        asset=payload.asset,
-        quantity=payload.quantity,
-        price=payload.price,
-        quote_currency=payload.quote_currency,
-        buyer_id=wire.uuid(payload.buyer_participant_id, "buyer_participant_id"),
-        seller_id=wire.uuid(payload.seller_participant_id, "seller_participant_id"),
-        counterparty_vasp_id=wire.optional_uuid(payload.counterparty_vasp_id,
-                                                "counterparty_vasp_id"),
-        counterparty_country=payload.counterparty_country,
-        wallet_kind=wallet,
-        at=at,
-        envelope=sealed,
+    return TradeRequest.from_fields({
+        "request_id": payload.request_id,
+        "exchange_licence_id": licence_id,
+        "exchange_trade_id": payload.exchange_trade_id,
+        "asset": payload.asset,
+        "quantity": payload.quantity,
+        "price": payload.price,
+        "quote_currency": payload.quote_currency,
+        "buyer_id": wire.uuid(payload.buyer_participant_id, "buyer_participant_id"),
+        "seller_id": wire.uuid(payload.seller_participant_id, "seller_participant_id"),
+        "counterparty_vasp_id": wire.optional_uuid(payload.counterparty_vasp_id,
+                                                   "counterparty_vasp_id"),
+        "counterparty_country": payload.counterparty_country,
+        "wallet_kind": wallet,
+        "at": at,
+        "envelope": sealed,
         **travel,
-    )
+    })
 
 
 def trade_result(receipt: TradeReceipt, request_id: str) -> trading_pb2.TradeResult:

@@ -8,12 +8,13 @@ import contextvars
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 
+from ledger import Envelope, TradeRequest, WalletKind
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from services import wire
@@ -29,13 +30,14 @@ from services.generated.valedger.v1 import (
 )
 from services.ledger_pool import LedgerPool
 from services.status import ServiceError
-from services.trading import InOrder, TradeEnvelopes
+from services.trading import InOrder, TradeEnvelopes, trade_request, travel_rule_record
 from tests.services.harness import (
     SET_UP,
     TRADE_AT,
     World,
     build_world,
     details,
+    full_travel_rule,
     reason,
     trade,
 )
@@ -397,3 +399,28 @@ def test_a_batch_handed_to_a_stopped_streams_recorder_is_cancelled_at_once(
         assert not recorder.draining and not recorder.waiting
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("with_travel_rule", [False, True])
+def test_a_payload_decodes_to_the_request_its_fields_construct(with_travel_rule: bool) -> None:
+    # trade_request fills the request's fields directly (no dataclass __init__): it must
+    # make exactly the request the constructor makes, defaults included.
+    licence, buyer, seller = uuid4(), uuid4(), uuid4()
+    payload = trading_pb2.TradePayload(
+        request_id="r-1", exchange_licence_id=str(licence), exchange_trade_id="x-1",
+        asset="BTC", quantity="0.5", price="60000", quote_currency="USD",
+        buyer_participant_id=str(buyer), seller_participant_id=str(seller),
+        counterparty_country="KZ", wallet_kind=trading_pb2.WALLET_KIND_SELF_HOSTED)
+    if with_travel_rule:
+        payload.travel_rule.CopyFrom(full_travel_rule())
+    sealed = Envelope(payload.SerializeToString(), "valedger.v1.TradePayload", bytes(64), "k")
+    made = trade_request(payload, licence, TRADE_AT, sealed)
+    travel = ({"travel_rule": travel_rule_record(payload.travel_rule)} if with_travel_rule
+              else {})
+    expected = TradeRequest(
+        request_id="r-1", exchange_licence_id=licence, exchange_trade_id="x-1", asset="BTC",
+        quantity="0.5", price="60000", quote_currency="USD", buyer_id=buyer, seller_id=seller,
+        counterparty_vasp_id=None, counterparty_country="KZ",
+        wallet_kind=WalletKind.SELF_HOSTED, at=TRADE_AT, envelope=sealed, **travel)
+    assert vars(made) == vars(expected)
+    assert made == expected
