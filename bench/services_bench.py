@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import grpc
@@ -112,17 +112,34 @@ def reset_peak(pid: int) -> None:
             Path(f"/proc/{one}/clear_refs").write_text("5")
 
 
+def _stat_cpu(pid: int | str, tick: int) -> tuple[int, float]:
+    """Returns the parent of process ``pid`` and the CPU seconds (user + system) its
+    threads have spent so far, from /proc/PID/stat; raises OSError or ValueError."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+
+
+def _clock_tick() -> int:
+    return os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu(pid: int) -> float:
+    """Returns the CPU seconds (user + system) process ``pid`` alone has spent so far, all
+    its threads but none of its children (0 where /proc cannot tell)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return _stat_cpu(pid, _clock_tick())[1]
+    return 0.0
+
+
 def process_tree_cpu(pid: int) -> float:
     """Returns the CPU seconds (user + system) spent so far by process ``pid`` and every
     process below it (the server's signature workers), read from /proc (0 elsewhere)."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    tick = _clock_tick()
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            parents[int(entry.name)] = int(fields[1])
-            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+            parents[int(entry.name)], times[int(entry.name)] = _stat_cpu(entry.name, tick)
     tree, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
@@ -247,10 +264,18 @@ class RawStore(Application[UUID]):
     name = Ledger.name
 
 
-def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> float:
+class RawRun(NamedTuple):
+    """One raw baseline round: trades/s, and the CPU µs a trade of the saving process."""
+
+    rate: float
+    cpu_us: float
+
+
+def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> RawRun:
     """Returns trades/s of eventsourcing's own ``Application.save`` storing the records the
     server stores for the same stream (same payloads and signed envelopes, zlib, AES-GCM
-    when configured), ``batch`` per transaction: no rules, no signature checks, no network.
+    when configured), ``batch`` per transaction: no rules, no signature checks, no network;
+    and the CPU time a trade of this process while it saves (its other threads idle).
     """
     config = StoreConfig(url=url, create_tables=False)
     app = RawStore(env=config.eventsourcing_env())
@@ -262,29 +287,41 @@ def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> f
             message = trading_pb2.TradePayload.FromString(sealed.payload)
             requests.append(validate_trade(trade_request(
                 message, licence, wire.time(message, "at") or START, envelope.stored(sealed))))
+        cpu = time.process_time()
         started = time.perf_counter()
         for i in range(0, n, batch):
             app.save(*(record for r in requests[i:i + batch] for record in stored_records(
                 r, participant_requester(UUID(market.exchange)))))
-        return n / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return RawRun(n / elapsed, (time.process_time() - cpu) / n * 1e6)
     finally:
         app.close()
 
 
-def stream_rate(server: Server, market: Market, run: str, n: int) -> tuple[float, float]:
-    """Returns trades/s of one RecordTrades stream of ``n`` trades, and the server's CPU
-    time per trade in µs (its process and its signature workers: on a shared machine the
-    CPU a trade costs varies less than the rate)."""
+class StreamRun(NamedTuple):
+    """One RecordTrades stream: trades/s, the CPU µs a trade of the server's process alone
+    (the one that serves, whose interpreter lock bounds the stream) and of that process
+    with its children (signature workers, audit follower)."""
+
+    rate: float
+    server_cpu_us: float
+    all_cpu_us: float
+
+
+def stream_rate(server: Server, market: Market, run: str, n: int) -> StreamRun:
+    """Returns the rate and CPU of one RecordTrades stream of ``n`` trades (on a shared
+    machine the CPU a trade costs varies less than the rate)."""
     envelopes = [market.signer.seal(payload(market, f"{run}-s-{i}", i)) for i in range(n)]
+    pid = server.process.pid
     with server.client("exchange", f"{run}-ex2", market.exchange) as ex:
-        reset_peak(server.process.pid)
-        cpu = process_tree_cpu(server.process.pid)
+        reset_peak(pid)
+        own, everything = process_cpu(pid), process_tree_cpu(pid)
         started = time.perf_counter()
         response = ex.record_sealed_trades(envelopes, timeout=600)
         elapsed = time.perf_counter() - started
-        cpu = process_tree_cpu(server.process.pid) - cpu
+        own, everything = process_cpu(pid) - own, process_tree_cpu(pid) - everything
     assert response.recorded_count == n, (response.recorded_count, response.blocked_count)
-    return n / elapsed, cpu / n * 1e6
+    return StreamRun(n / elapsed, own / n * 1e6, everything / n * 1e6)
 
 
 async def unary_latency(server: Server, market: Market, run: str, rate: float,
@@ -456,23 +493,33 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
     try:
         market = set_up_market(server, label.lower())
         ratios: list[float] = []
+        cpu_ratios: list[float] = []
         for k in range(args.repeats):  # raw and the stream alternate, new ids each round
             run = label.lower() if k == 0 else f"{label.lower()}-r{k}"
             # Which goes first swaps each round, so neither always meets the store
             # (its cache, its files' size, PostgreSQL's autovacuum) in the same state.
             if k % 2 == 0:
                 raw = raw_insert_rate(url, market, run, args.trades, args.batch)
-                rate, cpu_us = stream_rate(server, market, run, args.trades)
+                stream = stream_rate(server, market, run, args.trades)
             else:
-                rate, cpu_us = stream_rate(server, market, run, args.trades)
+                stream = stream_rate(server, market, run, args.trades)
                 raw = raw_insert_rate(url, market, run, args.trades, args.batch)
-            ratios.append(rate / raw)
+            ratios.append(stream.rate / raw.rate)
+            # With --processes N the stream is served by one of the workers, not the
+            # process started: its own CPU says nothing then.
+            serving, cpu_ratio = "-", "-"
+            if args.processes[0] == 1:
+                cpu_ratios.append(raw.cpu_us / stream.server_cpu_us)
+                serving, cpu_ratio = f"{stream.server_cpu_us:,.0f}", f"{cpu_ratios[-1]:.2f}"
             rows.append(
-                f"| {label} | {k + 1} | {args.trades:,} | {rate:,.0f} | {cpu_us:,.0f} | "
-                f"{raw:,.0f} | {rate / raw:.2f} | {peak_rss_mib(server.process.pid):.0f} |")
+                f"| {label} | {k + 1} | {args.trades:,} | {stream.rate:,.0f} | "
+                f"{stream.all_cpu_us:,.0f} | {serving} | {raw.rate:,.0f} | "
+                f"{raw.cpu_us:,.0f} | {ratios[-1]:.2f} | {cpu_ratio} | "
+                f"{peak_rss_mib(server.process.pid):.0f} |")
         if args.repeats > 1:
-            rows.append(f"| {label} | median of {args.repeats} | | | | | "
-                        f"**{statistics.median(ratios):.2f}** | |")
+            median_cpu = f"{statistics.median(cpu_ratios):.2f}" if cpu_ratios else "-"
+            rows.append(f"| {label} | median of {args.repeats} | | | | | | | "
+                        f"**{statistics.median(ratios):.2f}** | {median_cpu} | |")
         for target in args.rate:
             # A fresh market per rate (its own exchange, licence and 100 buyers), so
             # each rate starts from the same state.
@@ -727,9 +774,14 @@ def main() -> None:
               "the same run (no rules, signature checks or network). Unary latency is "
               "open-loop, measured from each request's scheduled send time.\n")
         if rows:
-            print("| store | round | trades | RecordTrades /s | server CPU µs/trade | "
-                  "raw insert /s | ratio | server peak RSS MiB |")
-            print("|---|---|---:|---:|---:|---:|---:|---:|")
+            print("CPU µs a trade: \"all\" is the server's process with its children "
+                  "(signature workers, audit follower), \"serving\" its process alone "
+                  "(whose interpreter lock bounds a stream), \"raw\" the saving process; "
+                  "CPU ratio = raw CPU ÷ serving CPU, steadier than the rates on a shared "
+                  "machine.\n")
+            print("| store | round | trades | RecordTrades /s | all CPU | serving CPU | "
+                  "raw insert /s | raw CPU | ratio | CPU ratio | server peak RSS MiB |")
+            print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows:
             print(row)
         print(f"\nUnary RecordTrade, open loop over {args.channels} connection(s), deadline "
