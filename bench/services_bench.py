@@ -777,8 +777,8 @@ def main() -> None:
             print("CPU µs a trade: \"all\" is the server's process with its children "
                   "(signature workers, audit follower), \"serving\" its process alone "
                   "(whose interpreter lock bounds a stream), \"raw\" the saving process; "
-                  "CPU ratio = raw CPU ÷ serving CPU, steadier than the rates on a shared "
-                  "machine.\n")
+                  "CPU ratio = raw CPU ÷ serving CPU, what each side spends (less swayed than "
+                  "the rates by the other processes on a shared machine, not immune).\n")
             print("| store | round | trades | RecordTrades /s | all CPU | serving CPU | "
                   "raw insert /s | raw CPU | ratio | CPU ratio | server peak RSS MiB |")
             print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
