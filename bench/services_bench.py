@@ -120,6 +120,7 @@ def _stat_cpu(pid: int | str, tick: int) -> tuple[int, float]:
 
 
 def _clock_tick() -> int:
+    """Returns the kernel's clock ticks a second, the unit of /proc's CPU times."""
     return os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -508,7 +509,7 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
             # With --processes N the stream is served by one of the workers, not the
             # process started: its own CPU says nothing then.
             serving, cpu_ratio = "-", "-"
-            if args.processes[0] == 1:
+            if args.processes[0] == 1 and stream.server_cpu_us > 0:  # 0: no /proc
                 cpu_ratios.append(raw.cpu_us / stream.server_cpu_us)
                 serving, cpu_ratio = f"{stream.server_cpu_us:,.0f}", f"{cpu_ratios[-1]:.2f}"
             rows.append(
