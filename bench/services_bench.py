@@ -259,6 +259,16 @@ def stored_records(request: TradeRequest, requester: str) -> list[Aggregate]:
         return [Trade.record(request, trade_id, request.notional_in(EXACT))]
 
 
+def stored_request(sealed: common_pb2.SignedEnvelope, licence: UUID,
+                   default_at: datetime) -> TradeRequest:
+    """Returns the trade of a sealed envelope as the ledger stores it: decoded as the
+    server decodes it and bounded by ``validate_trade`` (what ``stored_records`` needs);
+    ``default_at`` when the payload names no time."""
+    message = trading_pb2.TradePayload.FromString(sealed.payload)
+    return validate_trade(trade_request(message, licence, wire.time(message, "at")
+                                        or default_at, envelope.stored(sealed)))
+
+
 class RawStore(Application[UUID]):
     """A plain eventsourcing application on the ledger's tables and settings."""
 
@@ -285,9 +295,7 @@ def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> R
         requests = []
         for i in range(n):
             sealed = market.signer.seal(payload(market, f"{run}-raw-{i}", i))
-            message = trading_pb2.TradePayload.FromString(sealed.payload)
-            requests.append(validate_trade(trade_request(
-                message, licence, wire.time(message, "at") or START, envelope.stored(sealed))))
+            requests.append(stored_request(sealed, licence, START))
         cpu = time.process_time()
         started = time.perf_counter()
         for i in range(0, n, batch):

@@ -36,21 +36,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.services_bench import RawStore, stored_records
+from bench.services_bench import RawStore, stored_records, stored_request
 from ledger import Signed
 from ledger.application import Ledger
 from ledger.config import StoreConfig
 from ledger.domain.participant import Participant
 from ledger.domain.trade import TradeRequest
 from ledger.requests import participant_requester
-from ledger.trade_validation import validate_trade
 from services import envelope, wire
 from services.auth import Caller, Grant, Scope, _grant
 from services.ca import Role
 from services.envelope import Signer
 from services.generated.valedger.v1 import common_pb2, trading_pb2
 from services.ledger_pool import DEFAULT_TRADE_BATCH, LedgerPool
-from services.trading import TradeEnvelopes, fill_trade_result, trade_request
+from services.trading import TradeEnvelopes, fill_trade_result
 
 METHOD = "/valedger.v1.TradingService/RecordTrades"
 
@@ -108,13 +107,8 @@ class Desk:
     def requests(self, envelopes: list[common_pb2.SignedEnvelope]) -> list[TradeRequest]:
         """Returns the trade requests of the envelopes as the ledger stores them (bounded
         by ``validate_trade``), which the raw baseline saves."""
-        found = []
-        for sealed in envelopes:
-            payload = trading_pb2.TradePayload.FromString(sealed.payload)
-            found.append(validate_trade(trade_request(
-                payload, self.licence, wire.time(payload, "at") or datetime.now(UTC),
-                envelope.stored(sealed))))
-        return found
+        return [stored_request(sealed, self.licence, datetime.now(UTC))
+                for sealed in envelopes]
 
 
 def serve(desk: TradeEnvelopes, ledger: Ledger, batch: list[common_pb2.SignedEnvelope]
