@@ -57,8 +57,8 @@ class TradeRequest:
         default and nothing but fields; like the dataclass's own ``__init__``, it checks
         no value (``validate_trade`` does). The frozen ``__init__`` sets sixteen fields
         one by one, through ``object.__setattr__``: several times the cost of this, which
-        every trade of a stream paid once decoded from the wire (``validate_trade`` copies
-        a request the same way). Relied on by ``services.trading.trade_request``."""
+        every trade of a stream paid twice (decoded from the wire, then bounded). Relied
+        on by ``services.trading.trade_request`` and ``validate_trade``."""
         request = object.__new__(cls)
         state = request.__dict__
         state.update(_REQUEST_DEFAULTS)
