@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from uuid import UUID
 import grpc
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bulk_store import BULK_BUYERS, BulkResult, build_bulk_store
 from ledger.application import Ledger
@@ -155,6 +157,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     ca: CertificateAuthority
+    metrics_port: int
 
     def client(self, role: str, name: str, participant: str | None = None,
                signer: Signer | None = None) -> LedgerClient:
@@ -171,15 +174,16 @@ def start_server(url: str, workdir: Path, batch: int, processes: int = 1) -> Ser
     """Returns a running `valedger serve --processes N` once every worker serves."""
     ca = CertificateAuthority.init(workdir / "ca", force=True)
     ca.issue("server", "localhost")
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log = workdir / "server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-c", "from services.cli import main; main()", "serve", "--db", url,
          "--listen", f"127.0.0.1:{port}", "--ca-dir", str(workdir / "ca"), "--create-tables",
          "--trade-batch-size", str(batch), "--processes", str(processes)], cwd=ROOT,
-        stderr=log.open("wb"))
-    server = Server(process, port, ca)
+        stderr=log.open("wb"),
+        env=dict(os.environ, VALEDGER_SERVER_METRICS_LISTEN=f"127.0.0.1:{metrics_port}"))
+    server = Server(process, port, ca, metrics_port)
     probe = server.client("auditor", "probe")
     deadline = time.monotonic() + 120
     while True:
@@ -310,11 +314,30 @@ def raw_insert_rate(url: str, market: Market, run: str, n: int, batch: int) -> R
 class StreamRun(NamedTuple):
     """One RecordTrades stream: trades/s, the CPU µs a trade of the server's process alone
     (the one that serves, whose interpreter lock bounds the stream) and of that process
-    with its children (signature workers, audit follower)."""
+    with its children (signature workers, audit follower), and the share of its commits'
+    wall time the recording thread spent on a core (from the server's metrics)."""
 
     rate: float
     server_cpu_us: float
     all_cpu_us: float
+    recorder_share: float
+
+
+def recording_clocks(server: Server) -> tuple[float, float]:
+    """Returns the wall and CPU seconds the server has spent recording streamed trades
+    (``valedger_trade_recording_seconds_sum`` and ``…_cpu_seconds_total``, path
+    "stream"), read from its ``/metrics``."""
+    url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        text = answer.read().decode()
+    clocks = {"valedger_trade_recording_seconds_sum": 0.0,
+              "valedger_trade_recording_cpu_seconds_total": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in clocks and sample.labels.get("path") == "stream":
+                clocks[sample.name] = sample.value
+    return (clocks["valedger_trade_recording_seconds_sum"],
+            clocks["valedger_trade_recording_cpu_seconds_total"])
 
 
 def stream_rate(server: Server, market: Market, run: str, n: int) -> StreamRun:
@@ -324,13 +347,17 @@ def stream_rate(server: Server, market: Market, run: str, n: int) -> StreamRun:
     pid = server.process.pid
     with server.client("exchange", f"{run}-ex2", market.exchange) as ex:
         reset_peak(pid)
+        wall, cpu = recording_clocks(server)
         own, everything = process_cpu(pid), process_tree_cpu(pid)
         started = time.perf_counter()
         response = ex.record_sealed_trades(envelopes, timeout=600)
         elapsed = time.perf_counter() - started
         own, everything = process_cpu(pid) - own, process_tree_cpu(pid) - everything
+        wall_after, cpu_after = recording_clocks(server)
     assert response.recorded_count == n, (response.recorded_count, response.blocked_count)
-    return StreamRun(n / elapsed, own / n * 1e6, everything / n * 1e6)
+    recording = wall_after - wall
+    share = (cpu_after - cpu) / recording if recording > 0 else float("nan")
+    return StreamRun(n / elapsed, own / n * 1e6, everything / n * 1e6, share)
 
 
 async def unary_latency(server: Server, market: Market, run: str, rate: float,
@@ -522,12 +549,13 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
                 serving, cpu_ratio = f"{stream.server_cpu_us:,.0f}", f"{cpu_ratios[-1]:.2f}"
             rows.append(
                 f"| {label} | {k + 1} | {args.trades:,} | {stream.rate:,.0f} | "
-                f"{stream.all_cpu_us:,.0f} | {serving} | {raw.rate:,.0f} | "
+                f"{stream.all_cpu_us:,.0f} | {serving} | {stream.recorder_share:.0%} | "
+                f"{raw.rate:,.0f} | "
                 f"{raw.cpu_us:,.0f} | {ratios[-1]:.2f} | {cpu_ratio} | "
                 f"{peak_rss_mib(server.process.pid):.0f} |")
         if args.repeats > 1:
             median_cpu = f"{statistics.median(cpu_ratios):.2f}" if cpu_ratios else "-"
-            rows.append(f"| {label} | median of {args.repeats} | | | | | | | "
+            rows.append(f"| {label} | median of {args.repeats} | | | | | | | | "
                         f"**{statistics.median(ratios):.2f}** | {median_cpu} | |")
         for target in args.rate:
             # A fresh market per rate (its own exchange, licence and 100 buyers), so
@@ -787,10 +815,15 @@ def main() -> None:
                   "(signature workers, audit follower), \"serving\" its process alone "
                   "(whose interpreter lock bounds a stream), \"raw\" the saving process; "
                   "CPU ratio = raw CPU ÷ serving CPU, what each side spends (less swayed than "
-                  "the rates by the other processes on a shared machine, not immune).\n")
+                  "the rates by the other processes on a shared machine, not immune). "
+                  "\"recorder on CPU\": the share of its commits' wall time the thread that "
+                  "records the stream was on a core (the server's "
+                  "`valedger_trade_recording_*` metrics); the rest it waited for the "
+                  "interpreter lock or a core.\n")
             print("| store | round | trades | RecordTrades /s | all CPU | serving CPU | "
-                  "raw insert /s | raw CPU | ratio | CPU ratio | server peak RSS MiB |")
-            print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                  "recorder on CPU | raw insert /s | raw CPU | ratio | CPU ratio | "
+                  "server peak RSS MiB |")
+            print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows:
             print(row)
         print(f"\nUnary RecordTrade, open loop over {args.channels} connection(s), deadline "

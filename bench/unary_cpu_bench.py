@@ -43,8 +43,8 @@ def start(tree: Path, workdir: Path) -> Server:
     """Returns a `valedger serve` running the code of ``tree``, once it answers."""
     ca = CertificateAuthority.init(workdir / "ca", force=True)
     ca.issue("server", "localhost")
-    port = free_port()
-    env = dict(os.environ, VALEDGER_SERVER_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
+    port, metrics_port = free_port(), free_port()
+    env = dict(os.environ, VALEDGER_SERVER_METRICS_LISTEN=f"127.0.0.1:{metrics_port}")
     env.pop("PYTHONPATH", None)
     process = subprocess.Popen(
         [sys.executable, "-c", "import services, sys; assert services.__file__.startswith("
@@ -52,7 +52,7 @@ def start(tree: Path, workdir: Path) -> Server:
          "serve", "--db", f"sqlite:///{workdir / 'ledger.db'}", "--listen",
          f"127.0.0.1:{port}", "--ca-dir", str(workdir / "ca"), "--create-tables"],
         cwd=tree, env=env, stderr=(workdir / "server.log").open("wb"))
-    server = Server(process, port, ca)
+    server = Server(process, port, ca, metrics_port)
     probe = server.client("auditor", "probe")
     deadline = time.monotonic() + 60
     while True:

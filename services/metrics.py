@@ -65,6 +65,17 @@ class ServerMetrics:
         self.events_recorded = Counter(
             "valedger_events_recorded", "Domain events this process recorded.",
             registry=self.registry)
+        self.trade_recording = Histogram(
+            "valedger_trade_recording_seconds",
+            "Wall time of each commit of trades, by path: a RecordTrades batch (stream) or "
+            "a round of concurrent RecordTrade calls (unary).",
+            ["path"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.trade_recording_cpu = Counter(
+            "valedger_trade_recording_cpu_seconds",
+            "CPU time of the thread that made those commits, by path. Its rate over the "
+            "rate of valedger_trade_recording_seconds_sum is the recorder's share of a core "
+            "while it works: well below 1, it waits for the interpreter lock or a core.",
+            ["path"], registry=self.registry)
         self.shares_verified = Counter(
             "valedger_shares_verified", "Mining shares verified, by backend and verdict.",
             ["backend", "verdict"], registry=self.registry)
@@ -101,6 +112,12 @@ class ServerMetrics:
         self.follower_memory = self._live_gauge(
             "valedger_audit_follower_resident_bytes",
             "Resident memory of the running audit follower process.")
+
+    def observe_trade_recording(self, path: str, wall: float, cpu: float) -> None:
+        """Counts one commit of trades on ``path`` ("stream" or "unary") that took
+        ``wall`` seconds, ``cpu`` of them on a core."""
+        self.trade_recording.labels(path).observe(wall)
+        self.trade_recording_cpu.labels(path).inc(cpu)
 
     def _live_gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
         """Returns a gauge of this registry that ``--processes N`` serves as the largest

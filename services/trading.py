@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -279,7 +280,9 @@ class GroupCommit:
                 valid.append((i, trade))
             else:
                 outcomes[i] = service_error(refusal)
-        record = self.backend.ledger.record_trades
+        def record(trades: Sequence[TradeRequest]) -> list[TradeReceipt]:
+            return record_timed(self.backend, "unary", trades)
+
         try:
             receipts = record([trade for _, trade in valid])
             for (i, trade), receipt in zip(valid, receipts, strict=True):
@@ -480,12 +483,33 @@ class InOrder:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                receipts = self.context.run(self.backend.ledger.record_trades, trades)
+                receipts = self.context.run(record_timed, self.backend, "stream", trades)
             except BaseException as error:
                 self.stop()  # nothing follows a failure
                 future.set_exception(error)
             else:
                 future.set_result(receipts)
+
+
+def record_timed(backend: LedgerPool, path: str, trades: Sequence[TradeRequest]
+                 ) -> list[TradeReceipt]:
+    """Returns ``backend.ledger.record_trades(trades)``, counting its wall time and the
+    calling thread's CPU time under ``path`` ("stream" or "unary") in the server's
+    metrics, when it exports them (a commit that fails is counted too).
+
+    The two tell an operator whether one server process is enough: while trades stream,
+    a recorder on a core for most of its wall time is busy with its own work; one that
+    is not waits for the interpreter lock (the process's other threads) or for a core
+    (other processes), which ``serve --processes N`` spreads."""
+    metrics = backend.metrics
+    if metrics is None:
+        return backend.ledger.record_trades(trades)
+    wall, cpu = time.perf_counter(), time.thread_time()
+    try:
+        return backend.ledger.record_trades(trades)
+    finally:
+        metrics.observe_trade_recording(path, time.perf_counter() - wall,
+                                        time.thread_time() - cpu)
 
 
 def stream_envelopes(message: trading_pb2.RecordTradesRequest, index: int

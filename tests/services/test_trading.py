@@ -29,6 +29,7 @@ from services.generated.valedger.v1 import (
     trading_pb2,
 )
 from services.ledger_pool import LedgerPool
+from services.metrics import ServerMetrics
 from services.status import ServiceError
 from services.trading import InOrder, TradeEnvelopes, trade_request, travel_rule_record
 from tests.services.harness import (
@@ -211,6 +212,31 @@ def test_record_trades_stream_commits_in_batches(world: World) -> None:
             event_types=[common_pb2.EVENT_TYPE_TRADE_RECORDED], page_size=1000), timeout=10)
     ids = {e.aggregate_id for e in page.events}
     assert response.results[0].receipt.aggregate_id in ids
+
+
+def test_each_commit_of_trades_is_timed_in_the_metrics_by_path(world: World) -> None:
+    # An operator reads the recorder's share of a core from these (ops/README.md): the
+    # wall time of each commit and the CPU time of the thread that made it.
+    assert world.server is not None
+    metrics = ServerMetrics()
+    metrics.attach(world.server.backend)
+    payloads = [trade(world, f"timed-{i}") for i in range(1001)]  # batches of 500: three
+    with world.client("exchange_x") as ex:
+        response = ex.record_trades(payloads, timeout=120)
+        ex.record_trade(trade(world, "timed-unary"))
+    assert response.recorded_count == 1001
+
+    def sample(name: str, path: str) -> float:
+        value = metrics.registry.get_sample_value(name, {"path": path})
+        assert value is not None, (name, path)
+        return value
+
+    assert sample("valedger_trade_recording_seconds_count", "stream") == 3
+    assert sample("valedger_trade_recording_seconds_count", "unary") == 1
+    for path in ("stream", "unary"):
+        wall = sample("valedger_trade_recording_seconds_sum", path)
+        cpu = sample("valedger_trade_recording_cpu_seconds_total", path)
+        assert 0 < cpu <= wall + 0.01  # one thread is on at most one core (clock ticks)
 
 
 def test_bad_envelope_in_stream_names_its_index_and_keeps_earlier_batches(
