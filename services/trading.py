@@ -280,6 +280,7 @@ class GroupCommit:
                 valid.append((i, trade))
             else:
                 outcomes[i] = service_error(refusal)
+
         def record(trades: Sequence[TradeRequest]) -> list[TradeReceipt]:
             return record_timed(self.backend, "unary", trades)
 
