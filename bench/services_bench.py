@@ -530,6 +530,7 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
         market = set_up_market(server, label.lower())
         ratios: list[float] = []
         cpu_ratios: list[float] = []
+        shares: list[float] = []
         for k in range(args.repeats):  # raw and the stream alternate, new ids each round
             run = label.lower() if k == 0 else f"{label.lower()}-r{k}"
             # Which goes first swaps each round, so neither always meets the store
@@ -541,6 +542,7 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
                 stream = stream_rate(server, market, run, args.trades)
                 raw = raw_insert_rate(url, market, run, args.trades, args.batch)
             ratios.append(stream.rate / raw.rate)
+            shares.append(stream.recorder_share)
             # With --processes N the stream is served by one of the workers, not the
             # process started: its own CPU says nothing then.
             serving, cpu_ratio = "-", "-"
@@ -555,7 +557,8 @@ def trade_loads(args: argparse.Namespace, label: str, url: str, workdir: Path,
                 f"{peak_rss_mib(server.process.pid):.0f} |")
         if args.repeats > 1:
             median_cpu = f"{statistics.median(cpu_ratios):.2f}" if cpu_ratios else "-"
-            rows.append(f"| {label} | median of {args.repeats} | | | | | | | | "
+            rows.append(f"| {label} | median of {args.repeats} | | | | | "
+                        f"{statistics.median(shares):.0%} | | | "
                         f"**{statistics.median(ratios):.2f}** | {median_cpu} | |")
         for target in args.rate:
             # A fresh market per rate (its own exchange, licence and 100 buyers), so
