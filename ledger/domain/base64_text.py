@@ -48,9 +48,10 @@ def base64_text(data: bytes) -> str:
 def base64_bytes(text: str | bytes, validate: bool = True) -> bytes:
     """Returns the bytes of a base64 text, exactly as ``base64.b64decode(text,
     validate)`` does: ValueError (mostly ``binascii.Error``) on a character outside the
-    alphabet (skipped instead when not ``validate``) or a wrong length. Relied on by
-    ``Envelope.from_record``, ``ProofBatch``, ``ledger.proof_index`` and the audit's
-    proof checks."""
+    alphabet (skipped instead when not ``validate``) or a wrong length; TypeError, in
+    pybase64's words rather than the standard library's, for a value that is not text or
+    bytes. Relied on by ``Envelope.from_record``, ``ProofBatch``, ``ledger.proof_index``
+    and the audit's proof checks."""
     try:
         # Strict first: a valid text decodes the same either way, and pybase64 skips
         # strangers and stray padding otherwise than the standard library does.
