@@ -12,9 +12,11 @@ Per store (a SQLite file; PostgreSQL from the ``pgserver`` wheel, or ``POSTGRES_
 
 Shares are mined by ``verifier.simulator`` at difficulty 2⁻³² (every hash is a share), so
 a large batch of genuine shares costs one hash per share to make. Each figure is the
-median of ``REPEATS`` alternating runs.
+median of ``REPEATS`` alternating runs (``--repeats``: of the ingest's pairs), the replay
+checks' the best of ``REPEATS``.
 
-Run: ``.venv/bin/python -m bench.proofs_bench [--shares N] [--trades N] [--no-write]``
+Run: ``.venv/bin/python -m bench.proofs_bench [--shares N] [--trades N] [--repeats N]
+[--no-write]``
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +94,13 @@ class BenchLedger(Ledger):
 
 
 def proof_rows(store: str, url: str, shares: int, backend: Backend,
-               every_core: Backend | None = None) -> list[list[str]]:
+               every_core: Backend | None = None, repeats: int = REPEATS
+               ) -> list[list[str]]:
     """Returns the proof-batch rows of one store: ingest of the JSON form (before) and of
-    the packed form in a signed envelope (after) against bare ``verify_batch`` of the same
-    batch; the audit replay check alone per batch (before) and gathered (after)."""
-    batches = mined_batches(shares, 4 * REPEATS + 1)
+    the packed form in a signed envelope (after) against bare ``verify_batch`` of a batch
+    of the same size, the packed ingest's ratio as the median of ``repeats`` pairs of the
+    same batch; the audit replay check alone per batch (before) and gathered (after)."""
+    batches = mined_batches(shares, 4 * repeats + 1)
     ledger = on_time_ledger(StoreConfig(url=url, cipher_key=AESCipher.create_key(32)),
                             cls=BenchLedger)
     key = Ed25519PrivateKey.generate()
@@ -110,14 +115,17 @@ def proof_rows(store: str, url: str, shares: int, backend: Backend,
         ledger.submit_proof_batch("warm", licence, batches[-1], at=P0)
         texts = [json.dumps(b) for b in batches]
         packed = [pack_proof_batch(b) for b in batches]
-        bare, via_json, via_packed, parse, decode = [], [], [], [], []
-        cpu_bare, cpu_packed = [], []
-        for i in range(REPEATS):
-            parsed = parse_batch(texts[4 * i])
-            started, cpu = time.perf_counter(), time.process_time()
-            verify_batch(parsed, coinbase_tags=[TAG], backend=backend)
-            bare.append(time.perf_counter() - started)
-            cpu_bare.append(time.process_time() - cpu)
+        via_json: list[float] = []
+        parse: list[float] = []
+        decode: list[float] = []
+        bare: list[float] = []
+        via_packed: list[float] = []
+        cpu_bare: list[float] = []
+        cpu_packed: list[float] = []
+        paired: list[float] = []
+        paired_cpu: list[float] = []
+        for i in range(repeats):
+            parsed = parse_batch(texts[4 * i + 3])
             started = time.perf_counter()
             parse_batch(texts[4 * i + 1])
             parse.append(time.perf_counter() - started)
@@ -131,19 +139,27 @@ def proof_rows(store: str, url: str, shares: int, backend: Backend,
             data = packed[4 * i + 3]
             envelope = Envelope(data, PACKED_BATCH_PAYLOAD_TYPE,
                                 key.sign(signed_bytes(PACKED_BATCH_PAYLOAD_TYPE, data)), "k1")
-            started, cpu = time.perf_counter(), time.process_time()
-            receipt = ledger.submit_proof_batch(f"p{i}", licence, envelope, at=P0)
-            via_packed.append(time.perf_counter() - started)
-            cpu_packed.append(time.process_time() - cpu)
-            assert receipt.counts["ACCEPTED"] == receipt.shares
+            verify_bare = partial(verify_batch, parsed, coinbase_tags=[TAG], backend=backend)
+            ingest = partial(ledger.submit_proof_batch, f"p{i}", licence, envelope, at=P0)
+            # The same batch both ways, one right after the other, the order swapped each
+            # repeat: the machine's speed drifts less within a pair than across the run.
+            pair = ((verify_bare, bare, cpu_bare), (ingest, via_packed, cpu_packed))
+            for step, walls, cpus in (pair if i % 2 == 0 else pair[::-1]):
+                started, cpu = time.perf_counter(), time.process_time()
+                result = step()
+                walls.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
+                if step is ingest:
+                    assert result.counts["ACCEPTED"] == result.shares
+            paired.append(bare[-1] / via_packed[-1])
+            paired_cpu.append(cpu_bare[-1] / cpu_packed[-1])
         n = len(batches[0]["shares"])
 
         def rate(times: list[float]) -> float:
             return n / statistics.median(times)
 
         bare_rate = rate(bare)
-        cpu_ratio = statistics.median(cpu_bare) / statistics.median(cpu_packed)
-        replayed = (2 * REPEATS + 1) * n  # every batch recorded so far, JSON and packed
+        replayed = (2 * repeats + 1) * n  # every batch recorded so far, JSON and packed
         cores = every_core or CpuBackend(workers=cpu_count())
         one = "1 process" if backend.name == "cpu" else backend.name
         alone = replayed / min(replay_seconds(ledger, backend, 0) for _ in range(REPEATS))
@@ -160,7 +176,8 @@ def proof_rows(store: str, url: str, shares: int, backend: Backend,
              f"{bare_rate:,.0f} shares/s", f"{rate(via_json) / bare_rate:.2f}"],
             [store, "ingest, packed in a signed envelope (after)", f"{n:,} shares",
              f"{rate(via_packed):,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
-             f"{rate(via_packed) / bare_rate:.2f} (CPU {cpu_ratio:.2f})"],
+             f"{statistics.median(paired):.2f} ({min(paired):.2f}–{max(paired):.2f}; "
+             f"CPU {statistics.median(paired_cpu):.2f})"],
             [store, f"replay check, each batch alone, {one} (before)",
              f"{replayed:,} shares", f"{alone:,.0f} shares/s", f"{bare_rate:,.0f} shares/s",
              f"{alone / bare_rate:.2f}"],
@@ -253,9 +270,10 @@ def render(rows: list[list[str]], command: str, load: tuple[float, float]) -> st
         "+ AES-GCM, save; the packed form also checks the Ed25519 signature and stores the "
         "envelope) against bare `verify_batch` of an already parsed batch of the same size "
         "on the same one-core backend (DESIGN §8: ingest ≥ 0.8 × that); the packed "
-        "ingest's ratio is of wall times, \"CPU\" the same ratio of this process's CPU "
-        "times, steadier under the other engineers' load (PostgreSQL's own work is not in "
-        "it). Replay check: "
+        "ingest's ratio is the median, with the range, of pairs that verify and ingest "
+        "the same batch one right after the other (the order swapped each pair) by wall "
+        "time, \"CPU\" the same median of this process's CPU times (PostgreSQL's own work "
+        "is not in it). Replay check: "
         "`ProofReplayCheck` re-verifying every stored batch (decode, verify, compare), each "
         "alone as it comes or gathered (decoded in worker processes, verified in one "
         "`verify_batches` call), against the same baseline. Trades: `record_trades` with a "
@@ -288,6 +306,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shares", type=int, default=20_000)
     parser.add_argument("--trades", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=REPEATS,
+                        help="pairs of the same batch (bare verify_batch, packed ingest) "
+                             "whose median ratio the ingest row gives")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--backend", choices=["cpu", "cuda"], default="cpu",
                         help="the verifier of the ledger and of the baseline (cuda: the GPU)")
@@ -297,6 +318,7 @@ def main() -> None:
     command = ".venv/bin/python -m bench.proofs_bench" + (
         f" --shares {args.shares}" if args.shares != 20_000 else "") + (
         f" --trades {args.trades}" if args.trades != 2_000 else "") + (
+        f" --repeats {args.repeats}" if args.repeats != REPEATS else "") + (
         f" --backend {args.backend}" if args.backend != "cpu" else "")
     before = os.getloadavg()[0]
     backend: Backend = CpuBackend(workers=1, inprocess_threshold=VERIFIER.inprocess_threshold)
@@ -310,12 +332,13 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-proofs-"))
     if "sqlite" in args.stores:
         rows += proof_rows("SQLite", f"sqlite:///{folder}/proofs.db", args.shares, backend,
-                           every_core)
+                           every_core, args.repeats)
         if args.trades:  # --trades 0: the proof rows only
             rows += trade_rows("SQLite", f"sqlite:///{folder}/trades.db", args.trades)
     if "postgres" in args.stores:
         with postgres_urls() as fresh:
-            rows += proof_rows("PostgreSQL", fresh(), args.shares, backend, every_core)
+            rows += proof_rows("PostgreSQL", fresh(), args.shares, backend, every_core,
+                               args.repeats)
             if args.trades:
                 rows += trade_rows("PostgreSQL", fresh(), args.trades)
     section = render(rows, command, (before, os.getloadavg()[0]))
