@@ -27,6 +27,7 @@ environment's variables, which every command reads, and serve's settings file.""
 
 COMPRESSOR_TOPIC = "ledger.compression:FastZlibCompressor"
 TRANSCODER_TOPIC = "ledger.transcoding:SplicingJSONTranscoder"
+MAPPER_TOPIC = "ledger.mapping:SplicingMapper"
 CIPHER_TOPIC = "ledger.cipher:OpenSSLAESCipher"
 
 
@@ -84,6 +85,7 @@ class StoreConfig:
         env = persistence_env(self.url)
         env["COMPRESSOR_TOPIC"] = COMPRESSOR_TOPIC
         env["TRANSCODER_TOPIC"] = TRANSCODER_TOPIC
+        env["MAPPER_TOPIC"] = MAPPER_TOPIC
         if self.cipher_key:
             check_cipher_key(self.cipher_key)
             env["CIPHER_TOPIC"] = CIPHER_TOPIC

@@ -34,6 +34,7 @@ import numpy as np
 
 from ledger.clock import Clock
 from ledger.commands import UseCase
+from ledger.compression import compress_ahead
 from ledger.domain.alert import Alert
 from ledger.domain.base import Stamp
 from ledger.domain.base64_text import base64_text
@@ -170,6 +171,7 @@ class ProofSubmission(UseCase):
                                  licence_id=licence_id, batch_digest=digest)
         recorded_at = stamp.recorded_at
         verified: list[tuple[tuple[int, int], VerificationResult]] = []
+        envelope_record = {} if stored_envelope is None else stored_envelope.to_record()
 
         def hashed(licence: MiningLicence, national: NationalView) -> VerificationResult | None:
             # The verification for these inputs, if made already: hash once; a retry
@@ -204,6 +206,8 @@ class ProofSubmission(UseCase):
                                                    stamp, digest, len(parsed))
             if stored_envelope is not None:
                 self.envelopes.require(stored_envelope, holder, when, recorded_at)
+                # Its payload's blocks for the event, made while the shares are hashed.
+                compress_ahead(envelope_record["payload"])
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
             while True:
                 hash_for(licence, tags, self.index.national())  # the long part: unlocked
@@ -234,7 +238,7 @@ class ProofSubmission(UseCase):
                 participant_id=licence.participant_id, sequence=sequence,
                 batch_digest=digest,
                 batch_json=canonical.decode(),
-                envelope={} if stored_envelope is None else stored_envelope.to_record(),
+                envelope=envelope_record,
                 coinbase_tags=list(licence.coinbase_tags), backend=result.backend,
                 shares=len(parsed), counts=outcome.counts,
                 accepted_shares=outcome.tally.shares,

@@ -32,12 +32,20 @@ class SplicingJSONTranscoder(JSONTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         """Returns the JSON bytes of ``obj``, as ``JSONTranscoder.encode``."""
+        return b"".join([part if isinstance(part, bytes) else part.encode("ascii")
+                         for part in self.encode_parts(obj)])
+
+    def encode_parts(self, obj: Any) -> list[bytes | Base64Text]:
+        """Returns the JSON of ``obj`` in the pieces that join into ``encode``'s bytes:
+        one ``bytes`` for a state without long texts, else the bytes written around each
+        ``Base64Text``, which is given as it is (ASCII, so its bytes are its
+        characters). ``ledger.mapping`` compresses the pieces without joining them."""
         if type(obj) is not dict or not holds_long_text(obj, depth=2):
-            return super().encode(obj)
+            return [super().encode(obj)]
         token = secrets.token_hex(16)
-        held: list[str] = []
+        held: list[Base64Text] = []
         text = self.encoder.encode(hold_out(obj, token, held, depth=2))
-        parts: list[bytes] = []
+        parts: list[bytes | Base64Text] = []
         start = 0
         for number, value in enumerate(held):
             mark = f'"{token}-{number}"'
@@ -45,14 +53,14 @@ class SplicingJSONTranscoder(JSONTranscoder):
             if at < 0 or text.find(mark, at + len(mark)) >= 0:
                 # Not written exactly once (cannot happen for a fresh random token):
                 # write the whole state the ordinary way rather than guess.
-                return super().encode(obj)
+                return [super().encode(obj)]
             if not value.isascii():  # not made by base64_text: no guess either
-                return super().encode(obj)
+                return [super().encode(obj)]
             parts.append(text[start:at + 1].encode("utf8"))  # up to the opening quote
-            parts.append(value.encode("ascii"))
+            parts.append(value)
             start = at + len(mark) - 1  # from the closing quote
         parts.append(text[start:].encode("utf8"))
-        return b"".join(parts)
+        return parts
 
 
 def holds_long_text(state: dict[str, Any], depth: int) -> bool:
@@ -67,7 +75,8 @@ def holds_long_text(state: dict[str, Any], depth: int) -> bool:
     return False
 
 
-def hold_out(state: dict[str, Any], token: str, held: list[str], depth: int) -> dict[str, Any]:
+def hold_out(state: dict[str, Any], token: str, held: list[Base64Text], depth: int
+             ) -> dict[str, Any]:
     """Returns a copy of ``state`` in which each ``Base64Text`` value (in this dict
     and, ``depth`` permitting, in the dicts it holds) is replaced by the placeholder
     ``token-N``, N counting the texts appended to ``held`` in the order JSON writes them.

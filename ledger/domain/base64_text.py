@@ -27,9 +27,8 @@ MIN_SPLICE_CHARS = 64 * 1024
 class Base64Text(str):
     """A base64 text (letters, digits, ``+``, ``/``, ``=``), so JSON writes it as it is.
     Made only by :func:`base64_text`, which guarantees the alphabet: the transcoder does
-    not check it again."""
-
-    __slots__ = ()
+    not check it again. Weakly referable (no ``__slots__``): ``ledger.compression``
+    remembers the texts it compresses ahead only while they live."""
 
     def __copy__(self) -> Base64Text:
         return self

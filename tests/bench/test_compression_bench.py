@@ -3,8 +3,17 @@ and they make the same bytes."""
 
 from __future__ import annotations
 
-from bench.compression_bench import compression_times, proof_batch_like_state
+import pytest
+
+from bench.compression_bench import (
+    ENCODINGS,
+    compression_times,
+    encoding_times,
+    proof_batch_like_state,
+)
+from ledger import compression
 from ledger.compression import PIECE
+from ledger.domain.base64_text import base64_text
 
 
 def test_a_long_state_is_timed_on_threads_and_on_one() -> None:
@@ -13,4 +22,14 @@ def test_a_long_state_is_timed_on_threads_and_on_one() -> None:
     times = compression_times(state, 2)
     assert {way: len(seconds) for way, seconds in times.items()} == {
         "threads": 2, "one thread": 2}
+    assert all(second > 0 for seconds in times.values() for second in seconds)
+
+
+def test_a_batch_like_event_is_mapped_three_ways_each_reading_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "cpu_count", lambda: 2)  # a payload goes ahead
+    assert len(base64_text(bytes(12 * 100_000))) >= compression.AHEAD_MIN
+    times = encoding_times(100_000, 2)
+    assert {way: len(seconds) for way, seconds in times.items()} == {
+        way: 2 for way in ENCODINGS}
     assert all(second > 0 for seconds in times.values() for second in seconds)

@@ -1,10 +1,12 @@
-"""Event state compression (``ledger.compression``): one zlib stream, piece by piece."""
+"""Event state compression (``ledger.compression``): one zlib stream, piece by piece, long
+texts compressed ahead."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import time
 import zlib
 from typing import Any
 
@@ -13,7 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import compression
-from ledger.compression import PIECE, FastZlibCompressor, compress_state
+from ledger.compression import (
+    PIECE,
+    FastZlibCompressor,
+    compress_ahead,
+    compress_parts,
+    compress_state,
+)
+from ledger.domain.base64_text import Base64Text, base64_text
 
 COMPRESSOR = FastZlibCompressor()
 
@@ -138,3 +147,78 @@ def test_a_forked_process_compresses_on_threads_of_its_own(
     assert compression._threads() is None  # one core: in the calling thread
     parent.shutdown()
     child.shutdown()
+
+
+# ------------------------------------------------------------------ texts compressed ahead
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=5000), st.binary(max_size=5000))
+def test_two_adler32s_combine_into_that_of_the_joined_bytes(first: bytes,
+                                                             second: bytes) -> None:
+    assert compression.adler32_combine(zlib.adler32(first), zlib.adler32(second),
+                                       len(second)) == zlib.adler32(first + second)
+
+
+def _long_text(size: int) -> Base64Text:
+    text = base64_text(os.urandom(size * 3 // 4))
+    assert isinstance(text, Base64Text) and len(text) >= size
+    return text
+
+
+@pytest.mark.parametrize("cores", [2, 5])  # one run of pieces, or several at once
+def test_a_text_compressed_ahead_goes_in_as_its_blocks(
+        monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    monkeypatch.setattr(compression, "cpu_count", lambda: cores)
+    ahead, later = _long_text(compression.AHEAD_MIN + 3), _long_text(2 * PIECE)
+    parts: list[bytes | Base64Text] = [b'{"envelope":{"payload":"', ahead,
+                                       b'"},"accepted_hashes":"', later, b'"}']
+    joined = b"".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+    made = compress_ahead(ahead)
+    assert made is not None and compress_ahead(ahead) is made  # started once
+    made.result()  # ready, as after a batch's hashing
+    compressed: list[int] = []
+    piece = compression.compress_piece
+
+    def counted(view: memoryview) -> bytes:
+        compressed.append(len(view))
+        return piece(view)
+
+    monkeypatch.setattr(compression, "compress_piece", counted)
+    stream = compress_parts(parts)
+    assert zlib.decompress(stream) == joined
+    # Only what was not compressed ahead is compressed now: the later text and the JSON.
+    assert sum(compressed) == len(joined) - len(ahead)
+    assert made.result()[0] in stream
+    assert zlib.decompress(compress_parts([*parts[:1], ahead.encode(), *parts[2:]])) == (
+        joined)  # the same state without it
+
+
+def test_only_long_base64_texts_of_this_process_are_compressed_ahead(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "cpu_count", lambda: 2)
+    short, plain = _long_text(compression.AHEAD_MIN // 2), str(_long_text(compression.AHEAD_MIN))
+    for text in (short, plain):
+        assert compress_ahead(text) is None and compression._ahead_of(text) is None
+    text = _long_text(compression.AHEAD_MIN)
+    assert compress_ahead(text) is compression._ahead_of(text) is not None
+    monkeypatch.setattr(compression.os, "getpid", lambda: -1)  # as in a forked child
+    assert compression._ahead_of(text) is None
+    monkeypatch.setattr(compression, "cpu_count", lambda: 1)
+    assert compress_ahead(_long_text(compression.AHEAD_MIN)) is None  # one core
+    assert zlib.decompress(compress_parts([b"[", text, b"]"])) == f"[{text}]".encode()
+
+
+def test_a_text_is_forgotten_when_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "cpu_count", lambda: 2)
+    text = _long_text(compression.AHEAD_MIN)
+    made = compress_ahead(text)
+    key = id(text)
+    assert made is not None
+    made.result()
+    del text
+    # Once the compression thread has let go of it too (just after the result is set).
+    deadline = time.monotonic() + 5
+    while key in compression._AHEAD and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert key not in compression._AHEAD

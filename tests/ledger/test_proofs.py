@@ -660,6 +660,37 @@ def test_packed_batch_in_its_envelope_is_verified_stored_as_signed_and_read_agai
     assert as_json.counts["DUPLICATE"] == period.shares_submitted  # the same shares
 
 
+def test_a_packed_batchs_payload_is_compressed_while_it_is_hashed_once_its_signature_holds(
+        mine: Mine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.proofs
+    from ledger import compression
+    from ledger.domain import base64_text
+    from ledger.proof_payloads import PACKED_BATCH_PAYLOAD_TYPE, pack_proof_batch
+
+    # A small batch, treated as a long one.
+    monkeypatch.setattr(base64_text, "MIN_SPLICE_CHARS", 1)
+    monkeypatch.setattr(compression, "AHEAD_MIN", 1)
+    monkeypatch.setattr(compression, "cpu_count", lambda: 2)
+    ahead: list[str] = []
+
+    def compress_ahead(text: str) -> None:
+        ahead.append(text)
+        compression.compress_ahead(text)
+
+    monkeypatch.setattr(ledger.proofs, "compress_ahead", compress_ahead)
+    period = mined("small", 1)
+    packed = pack_proof_batch(period.batch)
+    forged = mine.seal(packed, PACKED_BATCH_PAYLOAD_TYPE, key=Ed25519PrivateKey.generate())
+    with pytest.raises(RuleViolation):
+        mine.ledger.submit_proof_batch("forged", mine.licence, forged, at=P0 + HOUR)
+    assert ahead == []  # nothing is compressed for a batch refused before its hashing
+    sealed = mine.seal(packed, PACKED_BATCH_PAYLOAD_TYPE)
+    receipt = mine.ledger.submit_proof_batch("b1", mine.licence, sealed, at=P0 + HOUR)
+    assert [base64_text.base64_bytes(text) for text in ahead] == [packed]
+    assert compression._ahead_of(ahead[0]) is not None  # on a compression thread
+    assert mine.ledger.get_proof_batch(receipt.batch_id).envelope == sealed
+
+
 def test_envelopes_that_do_not_verify_are_refused(mine: Mine) -> None:
     payload = json.dumps(mined("small", 1).batch).encode()
     forged = mine.seal(payload, key=Ed25519PrivateKey.generate())

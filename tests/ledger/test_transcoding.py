@@ -89,6 +89,19 @@ def test_a_proof_batch_state_is_written_exactly_as_eventsourcing_writes_it() -> 
     assert longest_text_encoded(splicing, {"short": "x" * 100}) == 100
 
 
+def test_a_proof_batch_state_comes_in_parts_holding_its_texts_themselves() -> None:
+    state = proof_batch_like_state(20_000)
+    parts = SPLICING.encode_parts(state)
+    texts = [part for part in parts if not isinstance(part, bytes)]
+    assert texts == [state["envelope"]["payload"], state["accepted_hashes"]] or texts == [
+        state["accepted_hashes"], state["envelope"]["payload"]]
+    assert all(any(text is part for part in parts) for text in texts)  # not copies
+    assert b"".join(p if isinstance(p, bytes) else p.encode() for p in parts) == (
+        PLAIN.encode(state))
+    small = {"n": 1}
+    assert SPLICING.encode_parts(small) == [PLAIN.encode(small)]
+
+
 def test_a_small_state_goes_the_ordinary_way() -> None:
     state = {"envelope": Envelope(b"p", "t", bytes(64), "k").to_record(), "n": 1}
     assert not holds_long_text(state, depth=2)
