@@ -12,8 +12,9 @@ Per store (a SQLite file; PostgreSQL from the ``pgserver`` wheel, or ``POSTGRES_
 
 Shares are mined by ``verifier.simulator`` at difficulty 2⁻³² (every hash is a share), so
 a large batch of genuine shares costs one hash per share to make. Each figure is the
-median of ``REPEATS`` alternating runs (``--repeats``: of the ingest's pairs), the replay
-checks' the best of ``REPEATS``.
+median of ``--repeats`` runs (default ``REPEATS``), the packed ingest's ratio the median
+of as many pairs (bare ``verify_batch`` and ingest of the same batch, back to back), the
+replay checks' the best of ``REPEATS``.
 
 Run: ``.venv/bin/python -m bench.proofs_bench [--shares N] [--trades N] [--repeats N]
 [--no-write]``

@@ -222,3 +222,17 @@ def test_a_text_is_forgotten_when_it_goes(monkeypatch: pytest.MonkeyPatch) -> No
     while key in compression._AHEAD and time.monotonic() < deadline:
         time.sleep(0.01)
     assert key not in compression._AHEAD
+
+
+def test_a_text_whose_compression_ahead_failed_is_compressed_with_its_event(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(compression, "cpu_count", lambda: 2)
+
+    def fail(*_: object) -> None:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(compression, "_start", fail)
+    text = _long_text(compression.AHEAD_MIN)
+    assert compress_ahead(text) is not None
+    assert zlib.decompress(compress_parts([b"[", text, b"]"])) == f"[{text}]".encode()
+    assert "compressing it with its event" in caplog.text
