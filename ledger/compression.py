@@ -29,13 +29,13 @@ written before read back unchanged, and any zlib implementation reads the new ev
 
 A long base64 text known before its event is made (a packed proof batch's envelope
 payload, known while the batch's shares are hashed) can be compressed ahead
-(:func:`compress_ahead`): it is deflated meanwhile on the compression threads, in runs
-of whole pieces (one run on two cores, leaving the other core to the hashing; one a core
-but one on more), each run probed and compressed as one piece; :func:`compress_parts`,
-given the event's JSON in the parts ``ledger.transcoding`` writes it in, puts those
-blocks in as they are and compresses only the rest. On the 2-core VM this took a
-100,000-share batch's encoding after its hashing from about 20 ms to 8
-(``bench.compression_bench``).
+(:func:`compress_ahead`): it is deflated meanwhile on compression threads of its own
+(a save never waits behind another request's text), in runs of whole pieces (one run
+on two cores, leaving the other core to the hashing; one a core but one on more), each
+run probed and compressed as one piece; :func:`compress_parts`, given the event's JSON in
+the parts ``ledger.transcoding`` writes it in, compresses the rest first and then puts
+those blocks in as they are. On the 2-core VM this took a 100,000-share batch's encoding
+after its hashing from about 20 ms to 8 (``bench.compression_bench``).
 """
 
 from __future__ import annotations
@@ -90,13 +90,14 @@ def compress_state(data: bytes) -> bytes:
 
 def compress_parts(parts: Sequence[bytes | Base64Text]) -> bytes:
     """Returns one zlib stream of the parts joined (a ``Base64Text`` stands for its ASCII
-    bytes): the blocks of a text given to :func:`compress_ahead` as they were made, every
-    other part cut into pieces, each compressed as ``compress_piece`` chooses, on several
-    threads (``compress_state`` of a long state is this of one part)."""
+    bytes), as ``compress_state`` compresses the joined bytes, except that a text given
+    to :func:`compress_ahead` goes in as the blocks made for it and every other part is
+    cut into pieces from its own start."""
+    if sum(len(part) for part in parts) <= PIECE:  # a Base64Text's characters are bytes
+        return zlib.compress(b"".join(_as_bytes(part) for part in parts), LEVEL)
     threads = _threads()
-    ahead = [_finished(part) for part in parts]
-    loose = [part if isinstance(part, bytes) else part.encode("ascii")
-             for part, made in zip(parts, ahead, strict=True) if made is None]
+    ahead = [_ahead_of(part) for part in parts]
+    loose = [_as_bytes(part) for part, made in zip(parts, ahead, strict=True) if made is None]
     pieces = [memoryview(part)[start:start + PIECE]
               for part in loose for start in range(0, len(part), PIECE)]
     if threads is not None:
@@ -111,19 +112,25 @@ def compress_parts(parts: Sequence[bytes | Base64Text]) -> bytes:
         adlers = iter([zlib.adler32(part) for part in loose])
     blocks, adler, done = [ZLIB_HEADER], 1, iter(compressed)
     for part, made in zip(parts, ahead, strict=True):
-        size = len(part)  # a Base64Text's characters are its bytes
+        size = len(part)
         if made is None:
             blocks += [next(done) for _ in range(0, size, PIECE)]
             adler = adler32_combine(adler, next(adlers), size)
-        else:
-            blocks.append(made[0])
-            adler = adler32_combine(adler, made[1], size)
+        else:  # last: the rest was compressed meanwhile
+            text_blocks, text_adler = _finished(made, part)
+            blocks.append(text_blocks)
+            adler = adler32_combine(adler, text_adler, size)
     blocks += [FINAL_EMPTY_BLOCK, adler.to_bytes(4, "big")]
     return b"".join(blocks)
 
 
+def _as_bytes(part: bytes | Base64Text) -> bytes:
+    """Returns the bytes of a part (a ``Base64Text``'s ASCII)."""
+    return part if isinstance(part, bytes) else part.encode("ascii")
+
+
 def compress_ahead(text: str) -> AheadCompression | None:
-    """Starts compressing ``text`` on the compression threads when it is a
+    """Starts compressing ``text`` on the threads for texts ahead when it is a
     ``Base64Text`` of at least ``AHEAD_MIN`` characters, for :func:`compress_parts` to put
     in when the event holding it is stored; returns that compression on its way (the one
     started before for the same text), or None when nothing goes ahead (another text, or
@@ -134,7 +141,7 @@ def compress_ahead(text: str) -> AheadCompression | None:
     made = _ahead_of(text)
     if made is not None:
         return made
-    threads = _threads()
+    threads = _threads(ahead=True)
     if threads is None:
         return None
     # One core stays with the caller, which hashes the batch meanwhile.
@@ -178,18 +185,18 @@ def _ahead_of(part: bytes | str) -> AheadCompression | None:
     return entry
 
 
-def _finished(part: bytes | Base64Text) -> tuple[bytes, int] | None:
-    """Returns the blocks and Adler-32 of a text compressed ahead, once made; None for
-    any other part, or when its compression failed (the caller compresses it then)."""
-    made = _ahead_of(part)
-    if made is None:
-        return None
+def _finished(made: AheadCompression, text: bytes | Base64Text) -> tuple[bytes, int]:
+    """Returns the blocks and Adler-32 of a text compressed ahead, once made; made now,
+    piece by piece in the calling thread, when that compression failed."""
     try:
         return made.result()
-    except Exception:  # e.g. the interpreter began exiting between its pieces
+    except Exception:  # e.g. the interpreter began exiting between its runs
         logger.warning("a text compressed ahead failed; compressing it with its event",
                        exc_info=True)
-        return None
+        data = _as_bytes(text)
+        view = memoryview(data)
+        return b"".join([compress_piece(view[start:start + PIECE])
+                         for start in range(0, len(data), PIECE)]), zlib.adler32(data)
 
 
 def _start(text: Base64Text, threads: ThreadPoolExecutor, lanes: int
@@ -233,22 +240,26 @@ def compress_piece(piece: memoryview) -> bytes:
     return coder.compress(piece) + coder.flush(zlib.Z_FULL_FLUSH)
 
 
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOLS: dict[bool, tuple[int, ThreadPoolExecutor]] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def _threads() -> ThreadPoolExecutor | None:
+def _threads(ahead: bool = False) -> ThreadPoolExecutor | None:
     """Returns this process's compression threads, started on first use (None on one
-    core: compress in the calling thread). A process forked from one that had them starts
-    its own."""
-    global _POOL
+    core: compress in the calling thread): one a core for the states being saved, one a
+    core but one for the texts compressed ahead (their own, so that a save never waits
+    behind other requests' texts). A process forked from one that had them starts its
+    own."""
     count = min(MAX_THREADS, cpu_count())
     if count < 2:
         return None
     with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            _POOL = (os.getpid(), ThreadPoolExecutor(count, "valedger-zlib"))
-        return _POOL[1]
+        pool = _POOLS.get(ahead)
+        if pool is None or pool[0] != os.getpid():
+            name = "valedger-zlib-ahead" if ahead else "valedger-zlib"
+            pool = _POOLS[ahead] = (os.getpid(), ThreadPoolExecutor(
+                count - 1 if ahead else count, name))
+        return pool[1]
 
 
 class FastZlibCompressor(Compressor):

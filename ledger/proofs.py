@@ -206,7 +206,9 @@ class ProofSubmission(UseCase):
                                                    stamp, digest, len(parsed))
             if stored_envelope is not None:
                 self.envelopes.require(stored_envelope, holder, when, recorded_at)
-                # Its payload's blocks for the event, made while the shares are hashed.
+                # Its payload's blocks for the event, made while the shares are hashed
+                # (wasted on the rare request that is not saved after all: a twin saved
+                # meanwhile, a hashing that fails).
                 compress_ahead(envelope_record["payload"])
             tags = [bytes.fromhex(t) for t in licence.coinbase_tags]
             while True:

@@ -27,8 +27,10 @@ MIN_SPLICE_CHARS = 64 * 1024
 class Base64Text(str):
     """A base64 text (letters, digits, ``+``, ``/``, ``=``), so JSON writes it as it is.
     Made only by :func:`base64_text`, which guarantees the alphabet: the transcoder does
-    not check it again. Weakly referable (no ``__slots__``): ``ledger.compression``
-    remembers the texts it compresses ahead only while they live."""
+    not check it again. Weakly referable: ``ledger.compression`` remembers the texts it
+    compresses ahead only while they live."""
+
+    __slots__ = ("__weakref__",)
 
     def __copy__(self) -> Base64Text:
         return self

@@ -22,7 +22,7 @@ from ledger.compression import (
     compress_parts,
     compress_state,
 )
-from ledger.domain.base64_text import Base64Text, base64_text
+from ledger.domain.base64_text import MIN_SPLICE_CHARS, Base64Text, base64_text
 
 COMPRESSOR = FastZlibCompressor()
 
@@ -134,19 +134,30 @@ def test_pieces_compressed_on_threads_make_the_bytes_of_one_thread(
     assert {"rle", "store"} <= coders.keys()
 
 
+@pytest.mark.parametrize("ahead", [False, True])
 def test_a_forked_process_compresses_on_threads_of_its_own(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compression, "_POOL", None)  # the module's own comes back after
+        monkeypatch: pytest.MonkeyPatch, ahead: bool) -> None:
+    monkeypatch.setattr(compression, "_POOLS", {})  # the module's own come back after
     monkeypatch.setattr(compression, "cpu_count", lambda: 2)
-    parent = compression._threads()
-    assert parent is not None and compression._threads() is parent
+    parent = compression._threads(ahead)
+    assert parent is not None and compression._threads(ahead) is parent
+    assert compression._threads(not ahead) is not parent  # saves never queue behind texts
     monkeypatch.setattr(compression.os, "getpid", lambda: -1)  # as in a forked child
-    child = compression._threads()
+    child = compression._threads(ahead)
     assert child is not None and child is not parent
     monkeypatch.setattr(compression, "cpu_count", lambda: 1)
-    assert compression._threads() is None  # one core: in the calling thread
-    parent.shutdown()
-    child.shutdown()
+    assert compression._threads(ahead) is None  # one core: in the calling thread
+    for pool in (parent, child, compression._POOLS[not ahead][1]):
+        pool.shutdown()
+
+
+def test_a_short_state_with_a_long_text_is_level_1_zlib_in_one_go() -> None:
+    text = base64_text(os.urandom(3 * MIN_SPLICE_CHARS // 4))
+    assert isinstance(text, Base64Text)
+    parts: list[bytes | Base64Text] = [b'{"accepted_hashes":"', text, b'"}']
+    joined = b"".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+    assert len(joined) <= PIECE
+    assert compress_parts(parts) == zlib.compress(joined, 1) == compress_state(joined)
 
 
 # ------------------------------------------------------------------ texts compressed ahead

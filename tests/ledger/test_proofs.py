@@ -662,6 +662,7 @@ def test_packed_batch_in_its_envelope_is_verified_stored_as_signed_and_read_agai
 
 def test_a_packed_batchs_payload_is_compressed_while_it_is_hashed_once_its_signature_holds(
         mine: Mine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.mapping
     import ledger.proofs
     from ledger import compression
     from ledger.domain import base64_text
@@ -678,6 +679,13 @@ def test_a_packed_batchs_payload_is_compressed_while_it_is_hashed_once_its_signa
         compression.compress_ahead(text)
 
     monkeypatch.setattr(ledger.proofs, "compress_ahead", compress_ahead)
+    saved: list[object] = []
+
+    def compress_parts(parts: list[Any]) -> bytes:
+        saved.extend(parts)
+        return compression.compress_parts(parts)
+
+    monkeypatch.setattr(ledger.mapping, "compress_parts", compress_parts)
     period = mined("small", 1)
     packed = pack_proof_batch(period.batch)
     forged = mine.seal(packed, PACKED_BATCH_PAYLOAD_TYPE, key=Ed25519PrivateKey.generate())
@@ -688,6 +696,7 @@ def test_a_packed_batchs_payload_is_compressed_while_it_is_hashed_once_its_signa
     receipt = mine.ledger.submit_proof_batch("b1", mine.licence, sealed, at=P0 + HOUR)
     assert [base64_text.base64_bytes(text) for text in ahead] == [packed]
     assert compression._ahead_of(ahead[0]) is not None  # on a compression thread
+    assert any(part is ahead[0] for part in saved)  # the event took that very text
     assert mine.ledger.get_proof_batch(receipt.batch_id).envelope == sealed
 
 
