@@ -98,8 +98,7 @@ def compress_parts(parts: Sequence[bytes | Base64Text]) -> bytes:
     threads = _threads()
     ahead = [_ahead_of(part) for part in parts]
     loose = [_as_bytes(part) for part, made in zip(parts, ahead, strict=True) if made is None]
-    pieces = [memoryview(part)[start:start + PIECE]
-              for part in loose for start in range(0, len(part), PIECE)]
+    pieces = [piece for part in loose for piece in _pieces(part)]
     if threads is not None:
         try:
             checksums = [threads.submit(zlib.adler32, part) for part in loose]
@@ -122,6 +121,12 @@ def compress_parts(parts: Sequence[bytes | Base64Text]) -> bytes:
             adler = adler32_combine(adler, text_adler, size)
     blocks += [FINAL_EMPTY_BLOCK, adler.to_bytes(4, "big")]
     return b"".join(blocks)
+
+
+def _pieces(data: bytes) -> list[memoryview]:
+    """Returns ``data`` cut into pieces of ``PIECE`` bytes (the last one shorter)."""
+    view = memoryview(data)
+    return [view[start:start + PIECE] for start in range(0, len(data), PIECE)]
 
 
 def _as_bytes(part: bytes | Base64Text) -> bytes:
@@ -194,9 +199,7 @@ def _finished(made: AheadCompression, text: bytes | Base64Text) -> tuple[bytes, 
         logger.warning("a text compressed ahead failed; compressing it with its event",
                        exc_info=True)
         data = _as_bytes(text)
-        view = memoryview(data)
-        return b"".join([compress_piece(view[start:start + PIECE])
-                         for start in range(0, len(data), PIECE)]), zlib.adler32(data)
+        return b"".join([compress_piece(piece) for piece in _pieces(data)]), zlib.adler32(data)
 
 
 def _start(text: Base64Text, threads: ThreadPoolExecutor, lanes: int
