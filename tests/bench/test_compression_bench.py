@@ -7,9 +7,12 @@ import pytest
 
 from bench.compression_bench import (
     ENCODINGS,
+    SHORT_WAYS,
     compression_times,
     encoding_times,
     proof_batch_like_state,
+    short_state_times,
+    trade_like_state,
 )
 from ledger import compression
 from ledger.compression import PIECE
@@ -33,3 +36,16 @@ def test_a_batch_like_event_is_mapped_three_ways_each_reading_back(
     assert {way: len(seconds) for way, seconds in times.items()} == {
         way: 2 for way in ENCODINGS}
     assert all(second > 0 for seconds in times.values() for second in seconds)
+
+
+def test_short_states_are_timed_both_ways_each_reading_the_others_streams() -> None:
+    assert 1_000 < len(trade_like_state()) < 2_000
+    assert trade_like_state() != trade_like_state()  # fresh each call
+    packing, reading, sizes = short_state_times(50, 2)
+    for times in (packing, reading):
+        assert {way: len(seconds) for way, seconds in times.items()} == {
+            way: 2 for way in SHORT_WAYS}
+        assert all(second > 0 for seconds in times.values() for second in seconds)
+    # Both keep a trade's state at well under its size, neither much larger than the other.
+    assert all(size < 0.8 * 50 * len(trade_like_state()) for size in sizes.values())
+    assert max(sizes.values()) <= 1.1 * min(sizes.values())
