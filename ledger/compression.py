@@ -5,29 +5,30 @@ States up to ``PIECE`` bytes (every event but a large proof batch) are compresse
 1 by Intel's ISA-L (``isal``), which writes the same kind of zlib stream as the standard
 library's ``zlib.compress`` at level 1, about as small, in well under half its time: a
 trade's 1.5 KB state took 25-30 µs with zlib, on a server's recording thread as in one
-loop, and takes about 10 with ISA-L (the 2-core VM, bench/RESULTS.md). Every event a
-command saves pays this once. A larger state is compressed piece by piece into the same single
-stream: each piece of ``PIECE`` bytes is probed (its first ``PROBE`` bytes at level 1) and
+loop, and takes about 12 with ISA-L (the 2-core VM, bench/RESULTS.md). Every event a
+command saves pays this once. A larger state is compressed piece by piece into the same
+single stream: each piece of ``PIECE`` bytes is probed (its first ``PROBE`` bytes
+compressed at level 1) and
 
-* deflated at level 1 when the probe shrinks below ``LZ_BELOW`` of its size: text such
-  as the canonical JSON of a batch submitted as JSON (level 1 keeps under a fifth of it);
-* deflated at level 1 with run-length matching only (``Z_RLE``) when it shrinks below
-  ``STORE_ABOVE``: the base64 of a packed batch, which this keeps at about half its size
-  in 60% of level 1's time (level 1 keeps 41%);
+* deflated at level 1 by ISA-L when the probe shrinks below ``STORE_ABOVE`` of its size:
+  text such as the canonical JSON of a batch submitted as JSON (kept at about a sixth)
+  and the base64 of a packed batch (about 40%);
 * stored otherwise: the base64 of random bytes, i.e. the accepted share hashes of a proof
-  batch, whose only redundancy is the base64 alphabet. Level 1 took about 20 ms per MB
-  to save those 23%, more than the rest of recording the batch.
+  batch, whose only redundancy is the base64 alphabet. Deflating them saves a quarter of
+  their size for about 2 ms a MB with ISA-L, 35 with zlib: more than the rest of
+  recording the batch either way.
 
 Measured on the ``ProofBatch.Verified`` state of 100,000 packed shares (7.5 MB of JSON):
-level 1 over the whole state took 113 ms for 61% of its size, the pieces take about 20 ms
-for 78%.
+zlib's level 1 over the whole state took 113 ms for 61% of its size. On the 2-core VM
+the pieces took 18 ms on two threads (30 on one) for 78% while zlib compressed them (its
+level 1 for text, run-length matching only for the packed batch's base64); with ISA-L
+they take 8 ms (12 on one) for 72%.
 
 Each piece ends with a full flush, so no piece refers back into another and the pieces
 join into one valid deflate stream; a final empty block and the Adler-32 of the whole
-state close it. Being independent, the pieces are compressed on threads at once (zlib lets
-go of the GIL while it deflates), one a core: the same bytes as one after another, in
-12-15 instead of 20 ms for a state like that on the 2-core VM
-(``bench.compression_bench``). Decompression is ISA-L's inflate, which reads any zlib
+state close it. Being independent, the pieces are compressed on threads at once (both
+libraries let go of the GIL while they deflate), one a core: the same bytes as one after
+another. Decompression is ISA-L's inflate, which reads any zlib
 stream (5.0 against zlib's 6.4 µs for a trade's state): stores written before read back
 unchanged, and any zlib implementation reads the new events (DESIGN §2: event state is
 compressed with zlib; docs/AUDIT-EXPORT.md §1).
@@ -64,17 +65,15 @@ from verifier.cpu import cpu_count
 logger = logging.getLogger(__name__)
 
 LEVEL = 1
-"""Compression level of new events: ISA-L's for short states, zlib's for the pieces of long
-ones that compress (level 1 of either keeps about 58% of a trade's state)."""
+"""ISA-L's compression level of new events and of the pieces that compress (keeping about
+58% of a trade's state, as zlib's level 1 does)."""
 PIECE = 256 * 1024
 """States longer than this are compressed piece by piece, each piece chosen apart."""
 PROBE = 8 * 1024
 """Bytes of each piece compressed at LEVEL to judge how the piece compresses."""
-LZ_BELOW = 0.3
-"""A piece whose probe shrinks below this fraction of its size is deflated at LEVEL."""
 STORE_ABOVE = 0.6
-"""A piece whose probe does not shrink below this fraction is stored; one in between is
-deflated with run-length matching only."""
+"""A piece whose probe shrinks below this fraction of its size is deflated at LEVEL; any
+other is stored."""
 ZLIB_HEADER = b"\x78\x01"
 """RFC 1950 header: deflate, 32 KiB window, fastest compression."""
 FINAL_EMPTY_BLOCK = b"\x03\x00"
@@ -217,11 +216,11 @@ def _start(text: Base64Text, threads: ThreadPoolExecutor, lanes: int
     """Returns the compression of ``text`` in ``lanes`` runs of whole pieces, each run
     handed to ``threads`` and compressed as one piece (``compress_piece``), and the
     Adler-32 of its bytes."""
-    # A run is one piece to zlib: a handful of calls, each letting go of the interpreter
-    # lock while it works. Taking the lock back after each call waits for the thread
-    # that hashes meanwhile (up to the 5 ms switch interval): piece by piece, a proof
-    # batch's 3.2 MB payload took about 330 ms beside the hashing on the 2-core VM, as
-    # one run about 100.
+    # A run is one piece to the deflater: a handful of calls, each letting go of the
+    # interpreter lock while it works. Taking the lock back after each call waits for the
+    # thread that hashes meanwhile (up to the 5 ms switch interval): piece by piece, a
+    # proof batch's 3.2 MB payload took about 330 ms beside the hashing on the 2-core VM,
+    # as one run about 100 (zlib's run-length deflate, before ISA-L).
     data = text.encode("ascii")
     view = memoryview(data)
     run = -(-len(data) // PIECE // lanes) * PIECE or PIECE
@@ -241,16 +240,14 @@ def adler32_combine(first: int, second: int, second_size: int) -> int:
 
 def compress_piece(piece: memoryview) -> bytes:
     """Returns ``piece`` as raw deflate blocks ending in a full flush (byte-aligned, no
-    reference to anything before it): deflated, run-length deflated or stored, as the
+    reference to anything before it): deflated at ``LEVEL`` by ISA-L, or stored, as the
     compression of its first ``PROBE`` bytes says."""
-    shrunk = len(zlib.compress(piece[:PROBE], LEVEL)) / min(PROBE, len(piece))
-    if shrunk < LZ_BELOW:
-        coder = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    elif shrunk < STORE_ABOVE:
-        coder = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_RLE)
-    else:
-        coder = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return coder.compress(piece) + coder.flush(zlib.Z_FULL_FLUSH)
+    shrunk = len(isal_zlib.compress(piece[:PROBE], LEVEL)) / min(PROBE, len(piece))
+    if shrunk < STORE_ABOVE:
+        deflater = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -zlib.MAX_WBITS)
+        return deflater.compress(piece) + deflater.flush(isal_zlib.Z_FULL_FLUSH)
+    storer = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return storer.compress(piece) + storer.flush(zlib.Z_FULL_FLUSH)
 
 
 _POOLS: dict[bool, tuple[int, ThreadPoolExecutor]] = {}
