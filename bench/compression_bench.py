@@ -1,7 +1,7 @@
 """How fast a long event state is compressed: its pieces on threads against one thread.
 
 A state shaped like a 100,000-share ``ProofBatch.Verified`` (``--shares``): the base64 of a
-repetitive packed batch (run-length deflated), a verdict digit per share (deflated) and
+repetitive packed batch and a verdict digit per share (both deflated by ISA-L), and
 the base64 of random 32-byte hashes (stored). ``ledger.compression.compress_state`` runs
 on this process's compression threads (one a core, ``ledger.compression.MAX_THREADS`` at
 most), and the baseline on the calling thread alone, alternating; both make the same

@@ -20,7 +20,7 @@ PACKAGES=(
     "$(pin psycopg-pool)" "$(pin pycryptodome)" "$(pin grpcio)" "$(pin grpcio-health-checking)"
     "$(pin grpcio-reflection)" "$(pin grpcio-status)" "$(pin protobuf)"
     "$(pin googleapis-common-protos)" "$(pin cryptography)" "$(pin pynacl)" "$(pin rapidfuzz)"
-    "$(pin anyascii)" "$(pin pybase64)"
+    "$(pin anyascii)" "$(pin pybase64)" "$(pin isal)"
     "$(pin pgserver)" "$(pin typer)" "$(pin prometheus-client)" "$(pin pytest-timeout)"
     cffi==2.1.1 pycparser==3.12 fasteners==0.20 platformdirs==4.14.9 pydantic==2.14.4
     pydantic-core==2.50.5 typing-inspection==0.4.5 annotated-types==0.8.0 annotated-doc==0.0.7
