@@ -29,8 +29,9 @@ join into one valid deflate stream; a final empty block and the Adler-32 of the 
 state close it. Being independent, the pieces are compressed on threads at once (both
 libraries let go of the GIL while they deflate), one a core: the same bytes as one after
 another. Decompression is ISA-L's inflate, which reads any zlib stream (7.3 against
-zlib's 8.1 µs for a trade's state): stores written before read back unchanged, and any zlib implementation reads the new events (DESIGN §2: event state is
-compressed with zlib; docs/AUDIT-EXPORT.md §1).
+zlib's 8.1 µs for a trade's state): stores written before read back unchanged, and any
+zlib implementation reads the new events (DESIGN §2: event state is compressed with
+zlib; docs/AUDIT-EXPORT.md §1).
 
 A long base64 text known before its event is made (a packed proof batch's envelope
 payload, known while the batch's shares are hashed) can be compressed ahead
@@ -109,14 +110,14 @@ def compress_parts(parts: Sequence[bytes | Base64Text]) -> bytes:
     pieces = [piece for part in loose for piece in _pieces(part)]
     if threads is not None:
         try:
-            checksums = [threads.submit(zlib.adler32, part) for part in loose]
+            checksums = [threads.submit(isal_zlib.adler32, part) for part in loose]
             compressed = list(threads.map(compress_piece, pieces))
             adlers = iter([checksum.result() for checksum in checksums])
         except RuntimeError:  # the interpreter is exiting: it starts no more threads
             threads = None
     if threads is None:
         compressed = [compress_piece(piece) for piece in pieces]
-        adlers = iter([zlib.adler32(part) for part in loose])
+        adlers = iter([isal_zlib.adler32(part) for part in loose])
     blocks, adler, done = [ZLIB_HEADER], 1, iter(compressed)
     for part, made in zip(parts, ahead, strict=True):
         size = len(part)
@@ -208,7 +209,7 @@ def _finished(made: AheadCompression, text: bytes | Base64Text) -> tuple[bytes, 
                        exc_info=True)
         data = _as_bytes(text)
         blocks = b"".join([compress_piece(piece) for piece in _pieces(data)])
-        return blocks, zlib.adler32(data)
+        return blocks, isal_zlib.adler32(data)
 
 
 def _start(text: Base64Text, threads: ThreadPoolExecutor, lanes: int
@@ -226,7 +227,7 @@ def _start(text: Base64Text, threads: ThreadPoolExecutor, lanes: int
     run = -(-len(data) // PIECE // lanes) * PIECE or PIECE
     runs = [threads.submit(compress_piece, view[start:start + run])
             for start in range(0, len(data), run)]
-    return runs, zlib.adler32(data)
+    return runs, isal_zlib.adler32(data)
 
 
 def adler32_combine(first: int, second: int, second_size: int) -> int:
