@@ -150,10 +150,10 @@ def trade_like_state() -> bytes:
                      "key_id": os.urandom(8).hex()}}, separators=(",", ":")).encode()
 
 
+_COMPRESSOR = compression.FastZlibCompressor()
 SHORT_WAYS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
     "zlib level 1 (baseline)": (lambda data: zlib.compress(data, 1), zlib.decompress),
-    "FastZlibCompressor": (compression.FastZlibCompressor().compress,
-                           compression.FastZlibCompressor().decompress),
+    "FastZlibCompressor": (_COMPRESSOR.compress, _COMPRESSOR.decompress),
 }
 
 
